@@ -1,0 +1,75 @@
+// Package push holds the domain types that travel from the push API through
+// the bus and core to the edges: a Message with its target, and the online
+// counts the edges report back. It depends on nothing, so every component can
+// share it without learning about the others.
+package push
+
+import "time"
+
+// Kind says how a Message is addressed.
+type Kind uint8
+
+// Message kinds.
+const (
+	KindKeys       Kind = iota + 1 // to connections by key
+	KindUsers                      // to every connection of some users
+	KindRoom                       // to every member of one room
+	KindBroadcast                  // to every connection
+	KindDisconnect                 // close connections by key or user
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindKeys:
+		return "keys"
+	case KindUsers:
+		return "users"
+	case KindRoom:
+		return "room"
+	case KindBroadcast:
+		return "broadcast"
+	case KindDisconnect:
+		return "disconnect"
+	}
+	return "unknown"
+}
+
+// Message is one accepted push (or disconnect order). It is immutable once
+// published: the bus, core and edges share it without copying.
+type Message struct {
+	// ID is unique per message, assigned by the push API.
+	ID   string
+	Kind Kind
+	// Keys are connection keys (KindKeys, KindDisconnect).
+	Keys []string
+	// Users are user ids (KindUsers, KindDisconnect).
+	Users []string
+	// Room is the target room (KindRoom).
+	Room string
+	// Data is the payload delivered to clients as is.
+	Data []byte
+	// Rate caps how many connections per second an edge delivers a broadcast
+	// to; zero means as fast as possible.
+	Rate int
+	// Code and Reason are sent to clients closed by a KindDisconnect message.
+	Code   uint16
+	Reason string
+	// Accepted is when the push API accepted the message.
+	Accepted time.Time
+}
+
+// RoomCount is a room and its number of connections.
+type RoomCount struct {
+	Room  string
+	Count int64
+}
+
+// Online is a snapshot of online counts.
+type Online struct {
+	// Total is the number of authenticated connections.
+	Total int64
+	// Rooms holds the count of each room asked for (zero when empty).
+	Rooms map[string]int64
+	// Top lists the most populated rooms, largest first.
+	Top []RoomCount
+}

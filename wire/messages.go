@@ -1,0 +1,296 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Bodies are sequences of fields: u8, u16 (big endian), uvarint, str/bytes
+// (uvarint length then the bytes). A decoder reads the fields it knows and
+// ignores any bytes after them, so a later minor revision can append fields
+// without breaking version-1 peers.
+
+// Auth is the first frame a client sends.
+type Auth struct {
+	Version uint64
+	Token   string
+}
+
+// AuthOK answers Auth.
+type AuthOK struct {
+	// ConnKey identifies this connection for PushKeys and Disconnect.
+	ConnKey string
+	// User is the user id taken from the token.
+	User string
+	// PingIntervalMs is how often the client must send Ping (or any frame).
+	PingIntervalMs uint64
+	// MaxFrame is the largest frame the edge accepts from the client.
+	MaxFrame uint64
+}
+
+// Join asks to join a room. Offset and Epoch name the last position the client
+// saw in the room; zero and empty mean none.
+type Join struct {
+	Room   string
+	Offset uint64
+	Epoch  string
+}
+
+// RoomReply is the body of JoinOK, Leave and LeaveOK: a room name.
+type RoomReply struct {
+	Room string
+}
+
+// PushKind says how a pushed message was addressed.
+type PushKind uint8
+
+// Push kinds.
+const (
+	PushDirect    PushKind = 0 // to this connection's key or user
+	PushRoom      PushKind = 1 // to a room this connection joined
+	PushBroadcast PushKind = 2 // to every connection
+)
+
+// Push is a message delivered to the client.
+type Push struct {
+	Kind PushKind
+	// Room is set for PushRoom.
+	Room string
+	// ID is the message id the push API returned, unique per message.
+	ID string
+	// Offset and Epoch are the message's stream position; zero and empty when
+	// the message has none.
+	Offset uint64
+	Epoch  string
+	Data   []byte
+}
+
+// Error answers a request that failed; the connection stays open.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+// Disconnect is the last frame the server sends before it closes.
+type Disconnect struct {
+	Code   Code
+	Reason string
+}
+
+// AppendAuth appends a whole Auth frame.
+func AppendAuth(dst []byte, seq uint32, m *Auth) []byte {
+	dst, start := beginFrame(dst, OpAuth, seq)
+	dst = binary.AppendUvarint(dst, m.Version)
+	dst = appendStr(dst, m.Token)
+	return endFrame(dst, start)
+}
+
+// AppendAuthOK appends a whole AuthOK frame.
+func AppendAuthOK(dst []byte, seq uint32, m *AuthOK) []byte {
+	dst, start := beginFrame(dst, OpAuthOK, seq)
+	dst = appendStr(dst, m.ConnKey)
+	dst = appendStr(dst, m.User)
+	dst = binary.AppendUvarint(dst, m.PingIntervalMs)
+	dst = binary.AppendUvarint(dst, m.MaxFrame)
+	return endFrame(dst, start)
+}
+
+// AppendJoin appends a whole Join frame.
+func AppendJoin(dst []byte, seq uint32, m *Join) []byte {
+	dst, start := beginFrame(dst, OpJoin, seq)
+	dst = appendStr(dst, m.Room)
+	dst = binary.AppendUvarint(dst, m.Offset)
+	dst = appendStr(dst, m.Epoch)
+	return endFrame(dst, start)
+}
+
+// AppendRoom appends a whole frame of op (JoinOK, Leave or LeaveOK) naming room.
+func AppendRoom(dst []byte, op Op, seq uint32, room string) []byte {
+	dst, start := beginFrame(dst, op, seq)
+	dst = appendStr(dst, room)
+	return endFrame(dst, start)
+}
+
+// AppendPush appends a whole Push frame. Server pushes carry seq 0.
+func AppendPush(dst []byte, m *Push) []byte {
+	dst, start := beginFrame(dst, OpPush, 0)
+	dst = append(dst, byte(m.Kind))
+	dst = appendStr(dst, m.Room)
+	dst = appendStr(dst, m.ID)
+	dst = binary.AppendUvarint(dst, m.Offset)
+	dst = appendStr(dst, m.Epoch)
+	dst = binary.AppendUvarint(dst, uint64(len(m.Data)))
+	dst = append(dst, m.Data...)
+	return endFrame(dst, start)
+}
+
+// PushSize returns the size of the frame AppendPush would write, so a batch
+// can be encoded into one exactly sized buffer.
+func PushSize(m *Push) int {
+	return HeaderSize + 1 + strSize(m.Room) + strSize(m.ID) + uvarintSize(m.Offset) +
+		strSize(m.Epoch) + uvarintSize(uint64(len(m.Data))) + len(m.Data)
+}
+
+// AppendError appends a whole Error frame answering request seq.
+func AppendError(dst []byte, seq uint32, m *Error) []byte {
+	dst, start := beginFrame(dst, OpError, seq)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(m.Code))
+	dst = appendStr(dst, m.Message)
+	return endFrame(dst, start)
+}
+
+// AppendDisconnect appends a whole Disconnect frame.
+func AppendDisconnect(dst []byte, m *Disconnect) []byte {
+	dst, start := beginFrame(dst, OpDisconnect, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(m.Code))
+	dst = appendStr(dst, m.Reason)
+	return endFrame(dst, start)
+}
+
+// Decode parses an Auth body.
+func (m *Auth) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Version = d.uvarint()
+	m.Token = d.str(MaxTokenLen)
+	return d.done("auth")
+}
+
+// Decode parses an AuthOK body.
+func (m *AuthOK) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.ConnKey = d.str(MaxRoomLen)
+	m.User = d.str(MaxRoomLen)
+	m.PingIntervalMs = d.uvarint()
+	m.MaxFrame = d.uvarint()
+	return d.done("auth_ok")
+}
+
+// Decode parses a Join body.
+func (m *Join) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Room = d.str(MaxRoomLen)
+	m.Offset = d.uvarint()
+	m.Epoch = d.str(MaxRoomLen)
+	return d.done("join")
+}
+
+// Decode parses the body of JoinOK, Leave or LeaveOK.
+func (m *RoomReply) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Room = d.str(MaxRoomLen)
+	return d.done("room")
+}
+
+// Decode parses a Push body. Data aliases body.
+func (m *Push) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Kind = PushKind(d.u8())
+	m.Room = d.str(MaxRoomLen)
+	m.ID = d.str(MaxRoomLen)
+	m.Offset = d.uvarint()
+	m.Epoch = d.str(MaxRoomLen)
+	m.Data = d.bytes(len(body))
+	if d.err == nil && m.Kind > PushBroadcast {
+		d.err = fmt.Errorf("%w: push kind %d", ErrMalformed, m.Kind)
+	}
+	return d.done("push")
+}
+
+// Decode parses an Error body.
+func (m *Error) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Code = Code(d.u16())
+	m.Message = d.str(len(body))
+	return d.done("error")
+}
+
+// Decode parses a Disconnect body.
+func (m *Disconnect) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Code = Code(d.u16())
+	m.Reason = d.str(len(body))
+	return d.done("disconnect")
+}
+
+func appendStr(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func strSize(s string) int { return uvarintSize(uint64(len(s))) + len(s) }
+
+func uvarintSize(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// decoder reads fields in order and remembers the first error, so message
+// decoders read straight through and check once.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: truncated or invalid %s", ErrMalformed, what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) u8() uint8 {
+	if len(d.b) < 1 {
+		d.fail("u8")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) u16() uint16 {
+	if len(d.b) < 2 {
+		d.fail("u16")
+		return 0
+	}
+	v := binary.BigEndian.Uint16(d.b)
+	d.b = d.b[2:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes(limit int) []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) || n > uint64(limit) {
+		d.fail("length")
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str(limit int) string { return string(d.bytes(limit)) }
+
+func (d *decoder) done(what string) error {
+	if d.err != nil {
+		return fmt.Errorf("%s: %w", what, d.err)
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package wire
+
+import "strconv"
+
+// Op is a frame's operation code. docs/protocol.md lists who sends each op and
+// its body layout.
+type Op uint8
+
+// Operation codes of protocol version 1.
+const (
+	OpAuth       Op = 0x01 // client -> server: first frame, carries the token
+	OpAuthOK     Op = 0x02 // server -> client: reply to Auth
+	OpPing       Op = 0x03 // either way: heartbeat, answered by Pong with the same seq
+	OpPong       Op = 0x04 // reply to Ping
+	OpJoin       Op = 0x05 // client -> server: join a room
+	OpJoinOK     Op = 0x06 // server -> client: reply to Join
+	OpLeave      Op = 0x07 // client -> server: leave a room
+	OpLeaveOK    Op = 0x08 // server -> client: reply to Leave
+	OpPush       Op = 0x09 // server -> client: a message
+	OpError      Op = 0x0A // server -> client: a request failed; the connection stays
+	OpDisconnect Op = 0x0B // server -> client: last frame before the server closes
+)
+
+var opNames = [...]string{
+	OpAuth: "auth", OpAuthOK: "auth_ok", OpPing: "ping", OpPong: "pong",
+	OpJoin: "join", OpJoinOK: "join_ok", OpLeave: "leave", OpLeaveOK: "leave_ok",
+	OpPush: "push", OpError: "error", OpDisconnect: "disconnect",
+}
+
+// Known reports whether op is defined by this protocol version.
+func (op Op) Known() bool { return int(op) < len(opNames) && opNames[op] != "" }
+
+func (op Op) String() string {
+	if op.Known() {
+		return opNames[op]
+	}
+	return "op(" + strconv.Itoa(int(op)) + ")"
+}
