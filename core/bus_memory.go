@@ -1,0 +1,82 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/quicpush/quicpush/internal/push"
+)
+
+// ErrBusClosed is returned by Publish once the bus is closed.
+var ErrBusClosed = errors.New("core: bus closed")
+
+// DefaultBusCapacity is the MemoryBus queue length when none is given.
+const DefaultBusCapacity = 1 << 16
+
+// MemoryBus is the in-process bus of the single-process mode: a bounded
+// queue between the push API and core. A full queue makes Publish wait (up to
+// the caller's deadline) rather than drop: a push is either queued or the
+// caller gets an error, never a silent loss.
+type MemoryBus struct {
+	ch     chan *push.Message
+	closed chan struct{}
+}
+
+// NewMemoryBus returns a bus holding up to capacity messages (zero means
+// DefaultBusCapacity).
+func NewMemoryBus(capacity int) *MemoryBus {
+	if capacity <= 0 {
+		capacity = DefaultBusCapacity
+	}
+	return &MemoryBus{ch: make(chan *push.Message, capacity), closed: make(chan struct{})}
+}
+
+// Publish queues m. It returns once m is queued, or with an error when ctx
+// ends or the bus is closed first.
+func (b *MemoryBus) Publish(ctx context.Context, m *push.Message) error {
+	select {
+	case <-b.closed:
+		return ErrBusClosed
+	default:
+	}
+	select {
+	case b.ch <- m:
+		return nil
+	case <-b.closed:
+		return ErrBusClosed
+	case <-ctx.Done():
+		return fmt.Errorf("core: bus full: %w", ctx.Err())
+	}
+}
+
+// Close stops Publish; messages already queued are still read.
+func (b *MemoryBus) Close() { close(b.closed) }
+
+// Len is the number of queued messages.
+func (b *MemoryBus) Len() int { return len(b.ch) }
+
+// Poll waits for at least one message, then returns up to max of them
+// appended to buf. It returns ctx's error when ctx ends first.
+func (b *MemoryBus) Poll(ctx context.Context, buf []*push.Message, max int) ([]*push.Message, error) {
+	select {
+	case m := <-b.ch:
+		buf = append(buf, m)
+	case <-ctx.Done():
+		return buf, ctx.Err()
+	}
+	return b.TryPoll(buf, max), nil
+}
+
+// TryPoll appends to buf the messages already queued, up to max in all.
+func (b *MemoryBus) TryPoll(buf []*push.Message, max int) []*push.Message {
+	for len(buf) < max {
+		select {
+		case m := <-b.ch:
+			buf = append(buf, m)
+		default:
+			return buf
+		}
+	}
+	return buf
+}

@@ -1,0 +1,115 @@
+package edge
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/wire"
+)
+
+// authenticator verifies a client's token.
+type authenticator interface {
+	Verify(token string) (auth.Identity, error)
+}
+
+// Config configures an Edge. Zero values mean the documented defaults.
+type Config struct {
+	// QUICAddr is the UDP address for raw QUIC and WebTransport. Empty means ":4433".
+	QUICAddr string
+	// TCPAddr is the TCP address for framed TCP and WebSocket. Empty means ":4434".
+	TCPAddr string
+	// TLS holds the certificate for QUIC and WebTransport (required) and for
+	// TLS on the TCP port, which is offered whenever TLS is set.
+	TLS *tls.Config
+	// Auth verifies client tokens. Required.
+	Auth authenticator
+	// ID prefixes connection keys so that they are unique across edges.
+	// Empty means a random 6-character id.
+	ID string
+
+	// MaxFrame is the largest frame accepted from a client, header included.
+	// Zero means wire.DefaultMaxFrame (64 KiB).
+	MaxFrame int
+	// HandshakeTimeout bounds the time from accept to a verified Auth frame
+	// (TLS and QUIC handshakes included). Zero means 10s.
+	HandshakeTimeout time.Duration
+	// PingInterval is announced to clients, which send a Ping that often; a
+	// client silent for twice the interval is disconnected. Zero means 25s.
+	PingInterval time.Duration
+	// MaxRooms is how many rooms one connection may join. Zero means 64.
+	MaxRooms int
+	// MaxQueueBytes bounds the bytes queued for one connection; past it the
+	// connection is closed with the slow-consumer code. Zero means 1 MiB.
+	MaxQueueBytes int
+	// WriteTimeout bounds one write to a client. Zero means 10s.
+	WriteTimeout time.Duration
+	// CloseTimeout is how long a closing connection may take to read the last
+	// frame before it is cut. Zero means 2s.
+	CloseTimeout time.Duration
+	// Shards is the number of session shards. Zero means 64.
+	Shards int
+	// WebSocketPath and WebTransportPath are the HTTP paths of those
+	// transports. Empty means "/ws" and "/wt".
+	WebSocketPath    string
+	WebTransportPath string
+	// CheckOrigin decides whether a browser's Origin header (empty for
+	// non-browser clients) may connect over WebSocket or WebTransport. Nil
+	// allows every origin: tokens, not origins, authenticate clients.
+	CheckOrigin func(origin string) bool
+
+	// Logger receives the edge's logs. Nil means discard.
+	Logger *slog.Logger
+	// Registerer receives the edge's metrics. Nil means none are registered.
+	Registerer prometheus.Registerer
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Auth == nil {
+		return c, errors.New("edge: Config.Auth is required")
+	}
+	if c.TLS == nil {
+		return c, errors.New("edge: Config.TLS is required for QUIC and WebTransport")
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defStr := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	defStr(&c.QUICAddr, ":4433")
+	defStr(&c.TCPAddr, ":4434")
+	defStr(&c.WebSocketPath, "/ws")
+	defStr(&c.WebTransportPath, "/wt")
+	defInt(&c.MaxFrame, wire.DefaultMaxFrame)
+	defInt(&c.MaxRooms, 64)
+	defInt(&c.MaxQueueBytes, 1<<20)
+	defInt(&c.Shards, 64)
+	def(&c.HandshakeTimeout, 10*time.Second)
+	def(&c.PingInterval, 25*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.CloseTimeout, 2*time.Second)
+	if c.MaxFrame < wire.HeaderSize+wire.MaxTokenLen {
+		return c, errors.New("edge: MaxFrame too small to carry an auth token")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.CheckOrigin == nil {
+		c.CheckOrigin = func(string) bool { return true }
+	}
+	return c, nil
+}

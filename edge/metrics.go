@@ -1,0 +1,55 @@
+package edge
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quicpush/quicpush/wire"
+)
+
+// metrics are the edge's Prometheus collectors. Labels stay low-cardinality:
+// transports and codes, never users or rooms.
+type metrics struct {
+	connections       *prometheus.GaugeVec
+	handshakes        *prometheus.CounterVec
+	handshakeFailures *prometheus.CounterVec
+	authFailures      prometheus.Counter
+	disconnects       *prometheus.CounterVec
+	slowConsumers     prometheus.Counter
+	badFrames         prometheus.Counter
+	deliveries        prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns, sub = "quicpush", "edge"
+	m := &metrics{
+		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "connections", Help: "Authenticated connections by transport."}, []string{"transport"}),
+		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "handshakes_total", Help: "Connections that reached the protocol handshake, by transport."}, []string{"transport"}),
+		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "handshake_failures_total", Help: "Connections dropped before the protocol handshake (TLS, QUIC, upgrade), by transport."}, []string{"transport"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "auth_failures_total", Help: "Auth frames with an invalid or expired token."}),
+		disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "disconnects_total", Help: "Connections closed by the edge, by disconnect code."}, []string{"code"}),
+		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "slow_consumers_total", Help: "Connections cut because their write queue overflowed."}),
+		badFrames: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "bad_frames_total", Help: "Connections closed for a malformed or oversize frame."}),
+		deliveries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "deliveries_total", Help: "Messages queued to connections."}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.authFailures,
+			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func codeLabel(c wire.Code) string { return strconv.Itoa(int(c)) }

@@ -1,0 +1,371 @@
+package edge
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/wire"
+)
+
+// Session states. A session is open until closeWith moves it to closing
+// (the Disconnect frame is queued as the last frame), then closed once the
+// transport is gone.
+const (
+	stateOpen uint8 = iota
+	stateClosing
+	stateClosed
+)
+
+// session is one client connection, whatever its transport.
+type session struct {
+	edge *Edge
+	t    transport
+
+	// Set once by the reader goroutine during the handshake.
+	key   string
+	ident auth.Identity
+	shard *shard
+	// rooms is owned by the reader goroutine.
+	rooms map[string]struct{}
+
+	mu        sync.Mutex
+	queue     [][]byte // frames waiting for the flusher, shared and immutable
+	spare     [][]byte // the flusher's last batch, reused to avoid allocation
+	queued    int      // bytes in queue
+	flushing  bool     // a flusher goroutine is running
+	state     uint8
+	code      wire.Code
+	expiry    *time.Timer
+	closeOnce sync.Once
+}
+
+func newSession(e *Edge, t transport) *session {
+	return &session{edge: e, t: t}
+}
+
+// enqueue queues an encoded frame (or several) for the client. It never
+// blocks: a session over its byte budget is cut as a slow consumer.
+func (s *session) enqueue(b []byte) bool {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return false
+	}
+	if s.queued+len(b) > s.edge.cfg.MaxQueueBytes {
+		s.mu.Unlock()
+		s.edge.metrics.slowConsumers.Inc()
+		s.closeWith(wire.CodeSlowConsumer, "write queue full", true)
+		return false
+	}
+	s.queue = append(s.queue, b)
+	s.queued += len(b)
+	if !s.flushing {
+		s.flushing = true
+		go s.flush()
+	}
+	s.mu.Unlock()
+	return true
+}
+
+// flush drains the queue into batched writes until it is empty. It runs in
+// its own goroutine only while there is something to write.
+func (s *session) flush() {
+	s.mu.Lock()
+	for {
+		if len(s.queue) == 0 {
+			s.flushing = false
+			closing := s.state == stateClosing
+			code := s.code
+			s.mu.Unlock()
+			if closing {
+				s.t.closeWrite(code, code.String())
+			}
+			return
+		}
+		batch := s.queue
+		s.queue, s.spare = s.spare[:0], nil
+		s.queued = 0
+		s.mu.Unlock()
+
+		_ = s.t.setWriteDeadline(time.Now().Add(s.edge.cfg.WriteTimeout))
+		err := s.t.writeBatch(batch)
+		clear(batch)
+
+		s.mu.Lock()
+		if cap(batch) <= 64 {
+			s.spare = batch[:0]
+		}
+		if err != nil {
+			s.flushing = false
+			s.queue, s.queued = nil, 0
+			code := s.code
+			if s.state == stateOpen {
+				code = wire.CodeServerError
+			}
+			s.state = stateClosed
+			s.mu.Unlock()
+			s.edge.cfg.Logger.Debug("write failed", "key", s.key, "err", err)
+			s.hardClose(code)
+			return
+		}
+	}
+}
+
+// closeWith queues a Disconnect frame as the session's last frame and lets the
+// flusher end the connection after it. drop discards frames still queued (a
+// slow consumer would never read them); otherwise they go out first.
+func (s *session) closeWith(code wire.Code, reason string, drop bool) {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosing
+	s.code = code
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	if drop {
+		clear(s.queue)
+		s.queue = s.queue[:0]
+	}
+	s.queue = append(s.queue, wire.AppendDisconnect(nil, &wire.Disconnect{Code: code, Reason: reason}))
+	if !s.flushing {
+		s.flushing = true
+		go s.flush()
+	}
+	s.mu.Unlock()
+	s.edge.metrics.disconnects.WithLabelValues(codeLabel(code)).Inc()
+
+	// The client gets CloseTimeout to read the last frame and hang up; a
+	// flusher stuck on a client that stopped reading is cut by the deadline.
+	deadline := time.Now().Add(s.edge.cfg.CloseTimeout)
+	_ = s.t.setReadDeadline(deadline)
+	if drop {
+		_ = s.t.setWriteDeadline(deadline)
+	}
+}
+
+// hardClose closes the transport now. It is idempotent.
+func (s *session) hardClose(code wire.Code) {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.state = stateClosed
+		if s.expiry != nil {
+			s.expiry.Stop()
+		}
+		s.mu.Unlock()
+		s.t.close(code, code.String())
+	})
+}
+
+// serve runs the session's reader: the handshake, then frames until the
+// connection ends. It owns the session's lifecycle: when it returns the
+// session is unregistered and its transport closed.
+func (s *session) serve() {
+	e := s.edge
+	e.metrics.handshakes.WithLabelValues(s.t.kind()).Inc()
+	defer func() {
+		if s.shard != nil {
+			e.unregister(s)
+		}
+		s.mu.Lock()
+		code := s.code
+		s.mu.Unlock()
+		s.hardClose(code)
+	}()
+
+	if !s.handshake() {
+		s.drain()
+		return
+	}
+	idle := 2 * e.cfg.PingInterval
+	for {
+		_ = s.t.setReadDeadline(time.Now().Add(idle))
+		h, body, err := s.t.readFrame()
+		if err != nil {
+			if s.closing() {
+				return
+			}
+			s.failRead(err, wire.CodeHeartbeatTimeout)
+			s.drain()
+			return
+		}
+		if !s.handle(h, body) {
+			s.drain()
+			return
+		}
+		if h.Len > 0 {
+			// Inbound frames are rare; an idle connection keeps no read buffer.
+			s.t.releaseRead()
+		}
+	}
+}
+
+// handshake reads and verifies the Auth frame.
+func (s *session) handshake() bool {
+	e := s.edge
+	_ = s.t.setReadDeadline(time.Now().Add(e.cfg.HandshakeTimeout))
+	h, body, err := s.t.readFrame()
+	if err != nil {
+		s.failRead(err, wire.CodeHandshakeTimeout)
+		return false
+	}
+	if h.Op != wire.OpAuth {
+		s.closeWith(wire.CodeProtocolError, "expected auth, got "+h.Op.String(), false)
+		return false
+	}
+	var a wire.Auth
+	if err := a.Decode(body); err != nil {
+		s.closeWith(wire.CodeProtocolError, err.Error(), false)
+		return false
+	}
+	s.t.releaseRead()
+	if a.Version != wire.Version {
+		s.closeWith(wire.CodeUnsupportedVersion, "protocol version 1 only", false)
+		return false
+	}
+	id, err := e.cfg.Auth.Verify(a.Token)
+	if err != nil {
+		e.metrics.authFailures.Inc()
+		if errors.Is(err, auth.ErrExpired) {
+			s.closeWith(wire.CodeTokenExpired, "token expired", false)
+		} else {
+			s.closeWith(wire.CodeInvalidToken, "invalid token", false)
+		}
+		return false
+	}
+	s.ident = id
+	s.key = e.newKey()
+	if !e.register(s) {
+		s.closeWith(wire.CodeShutdown, "edge is draining", false)
+		return false
+	}
+	s.enqueue(wire.AppendAuthOK(nil, h.Seq, &wire.AuthOK{
+		ConnKey:        s.key,
+		User:           id.User,
+		PingIntervalMs: uint64(e.cfg.PingInterval / time.Millisecond),
+		MaxFrame:       uint64(e.cfg.MaxFrame),
+	}))
+	if !id.Expires.IsZero() {
+		s.mu.Lock()
+		s.expiry = time.AfterFunc(time.Until(id.Expires), func() {
+			s.closeWith(wire.CodeTokenExpired, "token expired", false)
+		})
+		s.mu.Unlock()
+	}
+	return true
+}
+
+// handle serves one frame after the handshake. It returns false when the
+// session must end.
+func (s *session) handle(h wire.Header, body []byte) bool {
+	e := s.edge
+	switch h.Op {
+	case wire.OpPing:
+		s.enqueue(wire.AppendFrame(nil, wire.OpPong, h.Seq, nil))
+	case wire.OpPong:
+		// Accepted as liveness; the edge does not ping on its own.
+	case wire.OpJoin:
+		var j wire.Join
+		if err := j.Decode(body); err != nil {
+			s.closeWith(wire.CodeProtocolError, err.Error(), false)
+			return false
+		}
+		s.join(h.Seq, j.Room)
+	case wire.OpLeave:
+		var r wire.RoomReply
+		if err := r.Decode(body); err != nil {
+			s.closeWith(wire.CodeProtocolError, err.Error(), false)
+			return false
+		}
+		if _, ok := s.rooms[r.Room]; !ok {
+			s.replyError(h.Seq, wire.ErrCodeNotJoined, "not in room "+r.Room)
+			return true
+		}
+		delete(s.rooms, r.Room)
+		e.leave(s, r.Room)
+		s.enqueue(wire.AppendRoom(nil, wire.OpLeaveOK, h.Seq, r.Room))
+	case wire.OpAuth:
+		s.closeWith(wire.CodeProtocolError, "already authenticated", false)
+		return false
+	default:
+		s.closeWith(wire.CodeProtocolError, "unexpected op "+h.Op.String(), false)
+		return false
+	}
+	return true
+}
+
+func (s *session) join(seq uint32, room string) {
+	switch {
+	case room == "":
+		s.replyError(seq, wire.ErrCodeBadRequest, "empty room name")
+		return
+	case !s.ident.CanJoin(room):
+		s.replyError(seq, wire.ErrCodeForbidden, "token does not allow room "+room)
+		return
+	}
+	if _, ok := s.rooms[room]; !ok {
+		if len(s.rooms) >= s.edge.cfg.MaxRooms {
+			s.replyError(seq, wire.ErrCodeTooManyRooms, "room limit reached")
+			return
+		}
+		if s.rooms == nil {
+			s.rooms = make(map[string]struct{}, 1)
+		}
+		s.rooms[room] = struct{}{}
+		s.edge.join(s, room)
+	}
+	s.enqueue(wire.AppendRoom(nil, wire.OpJoinOK, seq, room))
+}
+
+func (s *session) replyError(seq uint32, code wire.Code, msg string) {
+	s.enqueue(wire.AppendError(nil, seq, &wire.Error{Code: code, Message: msg}))
+}
+
+func (s *session) closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state != stateOpen
+}
+
+// failRead chooses the disconnect for a read error: a clean end of stream
+// needs no frame, a timeout gets timeoutCode, bad bytes a protocol code.
+func (s *session) failRead(err error, timeoutCode wire.Code) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		s.hardClose(0)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.closeWith(timeoutCode, timeoutCode.String(), false)
+	case errors.Is(err, wire.ErrTooLarge):
+		s.edge.metrics.badFrames.Inc()
+		s.closeWith(wire.CodeFrameTooLarge, err.Error(), false)
+	case errors.Is(err, wire.ErrMalformed), errors.Is(err, errWebSocketProtocol):
+		s.edge.metrics.badFrames.Inc()
+		s.closeWith(wire.CodeProtocolError, err.Error(), false)
+	default:
+		// Transport failures (a reset, a QUIC error) leave nobody to tell.
+		s.hardClose(wire.CodeServerError)
+	}
+}
+
+// drain reads and discards until the client hangs up or CloseTimeout passes,
+// so the last frame is not lost to a reset caused by unread input.
+func (s *session) drain() {
+	if !s.closing() {
+		return
+	}
+	_ = s.t.setReadDeadline(time.Now().Add(s.edge.cfg.CloseTimeout))
+	var buf [512]byte
+	r := s.t.rawReader()
+	for {
+		if _, err := r.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package edge
+
+import (
+	"hash/maphash"
+	"sync"
+)
+
+// shard holds a slice of the edge's sessions: those whose key hashes to it,
+// their room memberships, and the user index for users hashing to it. Sharding
+// keeps registration and fan-out from contending on one lock.
+type shard struct {
+	mu       sync.RWMutex
+	sessions map[string]*session
+	rooms    map[string]map[*session]struct{}
+	users    map[string][]*session
+}
+
+func newShard() *shard {
+	return &shard{
+		sessions: make(map[string]*session),
+		rooms:    make(map[string]map[*session]struct{}),
+		users:    make(map[string][]*session),
+	}
+}
+
+var shardSeed = maphash.MakeSeed()
+
+func (e *Edge) shardOf(s string) *shard {
+	return e.shards[maphash.String(shardSeed, s)%uint64(len(e.shards))]
+}
+
+// register adds an authenticated session. It fails once the edge drains.
+func (e *Edge) register(s *session) bool {
+	if e.draining.Load() {
+		return false
+	}
+	sh := e.shardOf(s.key)
+	s.shard = sh
+	sh.mu.Lock()
+	sh.sessions[s.key] = s
+	sh.mu.Unlock()
+	us := e.shardOf(s.ident.User)
+	us.mu.Lock()
+	us.users[s.ident.User] = append(us.users[s.ident.User], s)
+	us.mu.Unlock()
+	e.sessions.Add(1)
+	e.metrics.connections.WithLabelValues(s.t.kind()).Inc()
+	return true
+}
+
+// unregister removes a session and its memberships.
+func (e *Edge) unregister(s *session) {
+	sh := s.shard
+	sh.mu.Lock()
+	delete(sh.sessions, s.key)
+	for room := range s.rooms {
+		sh.removeMember(room, s)
+	}
+	sh.mu.Unlock()
+	us := e.shardOf(s.ident.User)
+	us.mu.Lock()
+	list := us.users[s.ident.User]
+	for i, m := range list {
+		if m == s {
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			list = list[:len(list)-1]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(us.users, s.ident.User)
+	} else {
+		us.users[s.ident.User] = list
+	}
+	us.mu.Unlock()
+	e.sessions.Add(-1)
+	e.metrics.connections.WithLabelValues(s.t.kind()).Dec()
+}
+
+func (e *Edge) join(s *session, room string) {
+	sh := s.shard
+	sh.mu.Lock()
+	members := sh.rooms[room]
+	if members == nil {
+		members = make(map[*session]struct{}, 1)
+		sh.rooms[room] = members
+	}
+	members[s] = struct{}{}
+	sh.mu.Unlock()
+}
+
+func (e *Edge) leave(s *session, room string) {
+	sh := s.shard
+	sh.mu.Lock()
+	sh.removeMember(room, s)
+	sh.mu.Unlock()
+}
+
+func (sh *shard) removeMember(room string, s *session) {
+	members := sh.rooms[room]
+	delete(members, s)
+	if len(members) == 0 {
+		delete(sh.rooms, room)
+	}
+}

@@ -1,0 +1,194 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	"github.com/quic-go/webtransport-go"
+
+	"github.com/quicpush/quicpush/wire"
+)
+
+// listenQUIC binds one UDP socket and one quic.Transport for raw QUIC and
+// WebTransport: both share the port and are told apart by ALPN.
+func (e *Edge) listenQUIC() error {
+	addr, err := net.ResolveUDPAddr("udp", e.cfg.QUICAddr)
+	if err != nil {
+		return err
+	}
+	e.udp, err = net.ListenUDP("udp", addr)
+	if err != nil {
+		return err
+	}
+	e.qtr = &quic.Transport{Conn: e.udp}
+	tlsConf := e.cfg.TLS.Clone()
+	tlsConf.NextProtos = []string{http3.NextProtoH3, wire.ALPN}
+	e.qln, err = e.qtr.ListenEarly(tlsConf, e.quicConfig())
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(e.cfg.WebTransportPath, e.serveWebTransport)
+	e.wt = &webtransport.Server{
+		H3: &http3.Server{
+			Handler: mux,
+			ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
+				return context.WithValue(ctx, quicConnKey{}, c)
+			},
+		},
+		CheckOrigin: func(r *http.Request) bool { return e.cfg.CheckOrigin(r.Header.Get("Origin")) },
+	}
+	e.loops.Add(1)
+	go e.acceptQUIC()
+	return nil
+}
+
+func (e *Edge) quicConfig() *quic.Config {
+	return &quic.Config{
+		HandshakeIdleTimeout: e.cfg.HandshakeTimeout,
+		// Clients ping at the protocol level; the QUIC idle timeout only
+		// reaps connections whose peer vanished without a word.
+		MaxIdleTimeout: 3 * e.cfg.PingInterval,
+		// WebTransport needs both; raw QUIC ignores them.
+		EnableDatagrams:                  true,
+		EnableStreamResetPartialDelivery: true,
+		// Clients send little: small receive windows keep idle memory low.
+		InitialStreamReceiveWindow:     64 << 10,
+		InitialConnectionReceiveWindow: 128 << 10,
+		MaxIncomingStreams:             16,
+		MaxIncomingUniStreams:          16,
+	}
+}
+
+func (e *Edge) acceptQUIC() {
+	defer e.loops.Done()
+	for {
+		conn, err := e.qln.Accept(e.ctx)
+		if err != nil {
+			return
+		}
+		switch conn.ConnectionState().TLS.NegotiatedProtocol {
+		case wire.ALPN:
+			e.live.Add(1)
+			go e.serveQUIC(conn)
+		case http3.NextProtoH3:
+			go func() {
+				if err := e.wt.ServeQUICConn(conn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					e.cfg.Logger.Debug("webtransport connection ended", "err", err)
+				}
+			}()
+		default:
+			_ = conn.CloseWithError(quic.ApplicationErrorCode(wire.CodeProtocolError), "unknown ALPN")
+		}
+	}
+}
+
+// serveQUIC waits for the client's single bidirectional stream and runs the
+// session on it.
+func (e *Edge) serveQUIC(conn *quic.Conn) {
+	defer e.live.Done()
+	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.HandshakeTimeout)
+	str, err := conn.AcceptStream(ctx)
+	cancel()
+	if err != nil {
+		e.metrics.handshakeFailures.WithLabelValues("quic").Inc()
+		_ = conn.CloseWithError(quic.ApplicationErrorCode(wire.CodeHandshakeTimeout), "no stream opened")
+		return
+	}
+	t := &quicTransport{conn: conn, str: str, fr: wire.NewFrameReader(str, e.cfg.MaxFrame), closeTimeout: e.cfg.CloseTimeout}
+	newSession(e, t).serve()
+}
+
+// quicStream is what raw QUIC and WebTransport streams have in common.
+type quicStream interface {
+	io.ReadWriteCloser
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// quicTransport carries a session over one QUIC stream. It also serves
+// WebTransport, whose sessions differ only in how they close.
+type quicTransport struct {
+	conn         *quic.Conn
+	wt           *webtransport.Session // nil for raw QUIC
+	str          quicStream
+	fr           *wire.FrameReader
+	closeTimeout time.Duration
+}
+
+func (t *quicTransport) readFrame() (wire.Header, []byte, error) { return t.fr.ReadFrame() }
+func (t *quicTransport) releaseRead()                           { t.fr.Release() }
+func (t *quicTransport) rawReader() io.Reader                    { return t.str }
+func (t *quicTransport) setReadDeadline(d time.Time) error       { return t.str.SetReadDeadline(d) }
+func (t *quicTransport) setWriteDeadline(d time.Time) error      { return t.str.SetWriteDeadline(d) }
+func (t *quicTransport) remoteAddr() net.Addr                    { return t.conn.RemoteAddr() }
+
+func (t *quicTransport) kind() string {
+	if t.wt != nil {
+		return "webtransport"
+	}
+	return "quic"
+}
+
+// writeBatch gathers the batch into one stream write: quic-go packs a single
+// write into full packets, where many small writes would each wait their turn.
+func (t *quicTransport) writeBatch(bufs [][]byte) error {
+	return writeCoalesced(t.str.Write, bufs)
+}
+
+// closeWrite sends FIN after the last frame; the client closes the
+// connection when it has read the Disconnect frame.
+func (t *quicTransport) closeWrite(wire.Code, string) { _ = t.str.Close() }
+
+// close ends the connection with code as the QUIC application error (or the
+// WebTransport session error). It first gives the client a moment to read
+// what was sent, since a CONNECTION_CLOSE discards data still in flight.
+func (t *quicTransport) close(code wire.Code, reason string) {
+	if t.wt != nil {
+		_ = t.wt.CloseWithError(webtransport.SessionErrorCode(code), reason)
+	}
+	go func() {
+		select {
+		case <-t.conn.Context().Done():
+		case <-time.After(t.closeTimeout):
+		}
+		_ = t.conn.CloseWithError(quic.ApplicationErrorCode(code), reason)
+	}()
+}
+
+// serveWebTransport upgrades an HTTP/3 CONNECT request to a WebTransport
+// session, waits for the client's bidirectional stream and runs the session.
+func (e *Edge) serveWebTransport(w http.ResponseWriter, r *http.Request) {
+	e.live.Add(1)
+	defer e.live.Done()
+	if e.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	conn, _ := r.Context().Value(quicConnKey{}).(*quic.Conn)
+	sess, err := e.wt.Upgrade(w, r)
+	if err != nil {
+		e.metrics.handshakeFailures.WithLabelValues("webtransport").Inc()
+		e.cfg.Logger.Debug("webtransport upgrade failed", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.HandshakeTimeout)
+	str, err := sess.AcceptStream(ctx)
+	cancel()
+	if err != nil {
+		e.metrics.handshakeFailures.WithLabelValues("webtransport").Inc()
+		_ = sess.CloseWithError(webtransport.SessionErrorCode(wire.CodeHandshakeTimeout), "no stream opened")
+		return
+	}
+	t := &quicTransport{conn: conn, wt: sess, str: str, fr: wire.NewFrameReader(str, e.cfg.MaxFrame), closeTimeout: e.cfg.CloseTimeout}
+	newSession(e, t).serve()
+}
+
+// quicConnKey finds a WebTransport request's QUIC connection in its context.
+type quicConnKey struct{}

@@ -1,0 +1,164 @@
+package edge
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"time"
+
+	"github.com/quicpush/quicpush/wire"
+)
+
+// listenTCP binds the TCP port that serves framed TCP, TLS and WebSocket.
+func (e *Edge) listenTCP() error {
+	ln, err := net.Listen("tcp", e.cfg.TCPAddr)
+	if err != nil {
+		return err
+	}
+	e.tcpLn = ln
+	e.loops.Add(1)
+	go e.acceptTCP()
+	return nil
+}
+
+func (e *Edge) acceptTCP() {
+	defer e.loops.Done()
+	var delay time.Duration
+	for {
+		conn, err := e.tcpLn.Accept()
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				// Out of file descriptors or similar: back off, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return
+		}
+		delay = 0
+		e.live.Add(1)
+		go e.serveTCP(conn)
+	}
+}
+
+// serveTCP tells the protocols on the TCP port apart by their first byte: a
+// TLS handshake record (0x16) is unwrapped and sniffed again, "G" starts a
+// WebSocket upgrade ("GET "), anything else is a framed stream (whose first
+// length byte is 0 for every frame under 16 MiB).
+func (e *Edge) serveTCP(conn net.Conn) {
+	defer e.live.Done()
+	_ = conn.SetDeadline(time.Now().Add(e.cfg.HandshakeTimeout))
+	pc := &peekConn{Conn: conn}
+	first, err := pc.peek()
+	if err != nil {
+		e.metrics.handshakeFailures.WithLabelValues("tcp").Inc()
+		_ = conn.Close()
+		return
+	}
+	var c net.Conn = pc
+	secure := false
+	if first == 0x16 {
+		tc := tls.Server(pc, e.cfg.TLS)
+		if err := tc.Handshake(); err != nil {
+			e.metrics.handshakeFailures.WithLabelValues("tls").Inc()
+			_ = conn.Close()
+			return
+		}
+		pc = &peekConn{Conn: tc}
+		if first, err = pc.peek(); err != nil {
+			_ = tc.Close()
+			return
+		}
+		c, secure = pc, true
+	}
+	if first == 'G' {
+		e.serveWebSocket(c, secure)
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	t := &tcpTransport{conn: c, raw: conn, secure: secure, fr: wire.NewFrameReader(c, e.cfg.MaxFrame)}
+	newSession(e, t).serve()
+}
+
+// peekConn hands back one sniffed byte before reading on.
+type peekConn struct {
+	net.Conn
+	b    [1]byte
+	have bool
+}
+
+func (c *peekConn) peek() (byte, error) {
+	if _, err := io.ReadFull(c.Conn, c.b[:]); err != nil {
+		return 0, err
+	}
+	c.have = true
+	return c.b[0], nil
+}
+
+func (c *peekConn) Read(p []byte) (int, error) {
+	if c.have && len(p) > 0 {
+		c.have = false
+		p[0] = c.b[0]
+		return 1, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// tcpTransport carries a session as a plain frame stream over TCP or TLS.
+type tcpTransport struct {
+	conn   net.Conn // what frames are read from and written to
+	raw    net.Conn // the TCP connection under any TLS
+	secure bool
+	fr     *wire.FrameReader
+	bufs   net.Buffers
+}
+
+func (t *tcpTransport) readFrame() (wire.Header, []byte, error) { return t.fr.ReadFrame() }
+func (t *tcpTransport) releaseRead()                           { t.fr.Release() }
+func (t *tcpTransport) rawReader() io.Reader                    { return t.conn }
+func (t *tcpTransport) setReadDeadline(d time.Time) error       { return t.conn.SetReadDeadline(d) }
+func (t *tcpTransport) setWriteDeadline(d time.Time) error      { return t.conn.SetWriteDeadline(d) }
+func (t *tcpTransport) remoteAddr() net.Addr                    { return t.raw.RemoteAddr() }
+
+func (t *tcpTransport) kind() string {
+	if t.secure {
+		return "tls"
+	}
+	return "tcp"
+}
+
+// writeBatch writes the whole batch with one writev on plain TCP. TLS would
+// turn each buffer into its own record, so there the batch is gathered first.
+func (t *tcpTransport) writeBatch(bufs [][]byte) error {
+	if t.secure {
+		return writeCoalesced(t.conn.Write, bufs)
+	}
+	t.bufs = bufs
+	_, err := t.bufs.WriteTo(t.conn)
+	t.bufs = nil
+	return err
+}
+
+func (t *tcpTransport) closeWrite(wire.Code, string) { closeWrite(t.conn) }
+func (t *tcpTransport) close(wire.Code, string)      { _ = t.conn.Close() }
+
+// closeWrite half-closes a connection so the client reads everything sent and
+// sees EOF, where a full close with unread input would reset it.
+func closeWrite(c net.Conn) {
+	type writeCloser interface{ CloseWrite() error }
+	for {
+		switch v := c.(type) {
+		case *peekConn:
+			c = v.Conn
+			continue
+		case *tls.Conn:
+			// Sends close_notify; the TCP connection under it is half-closed next.
+			_ = v.CloseWrite()
+			c = v.NetConn()
+			continue
+		case writeCloser:
+			_ = v.CloseWrite()
+		}
+		return
+	}
+}

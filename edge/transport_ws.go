@@ -1,0 +1,211 @@
+package edge
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/quicpush/quicpush/wire"
+)
+
+// serveWebSocket upgrades a connection whose first bytes were an HTTP GET.
+// gobwas/ws upgrades the raw connection without net/http, so a WebSocket
+// costs no more than a framed TCP connection once upgraded.
+func (e *Edge) serveWebSocket(c net.Conn, secure bool) {
+	originSeen := false
+	u := ws.Upgrader{
+		Protocol: func(p []byte) bool { return string(p) == wire.WebSocketProtocol },
+		OnRequest: func(uri []byte) error {
+			path, _, _ := bytes.Cut(uri, []byte("?"))
+			if string(path) != e.cfg.WebSocketPath {
+				return ws.RejectConnectionError(ws.RejectionStatus(404), ws.RejectionReason("unknown path"))
+			}
+			return nil
+		},
+		OnHeader: func(key, value []byte) error {
+			if bytes.EqualFold(key, []byte("Origin")) {
+				originSeen = true
+				if !e.cfg.CheckOrigin(string(value)) {
+					return ws.RejectConnectionError(ws.RejectionStatus(403), ws.RejectionReason("origin not allowed"))
+				}
+			}
+			return nil
+		},
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			if !originSeen && !e.cfg.CheckOrigin("") {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(403), ws.RejectionReason("origin required"))
+			}
+			return nil, nil
+		},
+	}
+	if _, err := u.Upgrade(c); err != nil {
+		e.metrics.handshakeFailures.WithLabelValues("ws").Inc()
+		e.cfg.Logger.Debug("websocket upgrade failed", "err", err)
+		_ = c.Close()
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	t := &wsTransport{conn: c, secure: secure, maxFrame: e.cfg.MaxFrame}
+	newSession(e, t).serve()
+}
+
+// wsTransport carries a session over WebSocket: each binary message holds
+// one or more whole frames in both directions.
+type wsTransport struct {
+	conn     net.Conn
+	secure   bool
+	maxFrame int
+	msg      []byte // frames of the current message not yet returned
+	buf      []byte // the current message
+	bufs     net.Buffers
+	hdr      [ws.MaxHeaderSize]byte
+}
+
+func (t *wsTransport) kind() string {
+	if t.secure {
+		return "wss"
+	}
+	return "ws"
+}
+
+func (t *wsTransport) releaseRead() {
+	if len(t.msg) == 0 {
+		t.buf = nil
+	}
+}
+func (t *wsTransport) rawReader() io.Reader               { return t.conn }
+func (t *wsTransport) setReadDeadline(d time.Time) error  { return t.conn.SetReadDeadline(d) }
+func (t *wsTransport) setWriteDeadline(d time.Time) error { return t.conn.SetWriteDeadline(d) }
+func (t *wsTransport) remoteAddr() net.Addr               { return t.conn.RemoteAddr() }
+
+func (t *wsTransport) readFrame() (wire.Header, []byte, error) {
+	for len(t.msg) == 0 {
+		if err := t.readMessage(); err != nil {
+			return wire.Header{}, nil, err
+		}
+	}
+	h, body, rest, ok, err := wire.Split(t.msg, t.maxFrame)
+	if err != nil {
+		return wire.Header{}, nil, err
+	}
+	if !ok {
+		return wire.Header{}, nil, fmt.Errorf("%w: frame split across messages", errWebSocketProtocol)
+	}
+	t.msg = rest
+	return h, body, nil
+}
+
+// readMessage reads one whole binary message (joining fragments), answering
+// pings on the way. A close frame from the client reads as io.EOF.
+func (t *wsTransport) readMessage() error {
+	t.buf = t.buf[:0]
+	for {
+		h, err := ws.ReadHeader(t.conn)
+		if err != nil {
+			return err
+		}
+		if !h.Masked {
+			return fmt.Errorf("%w: unmasked client frame", errWebSocketProtocol)
+		}
+		if h.OpCode.IsControl() {
+			if h.Length > 125 {
+				return fmt.Errorf("%w: control frame too long", errWebSocketProtocol)
+			}
+			var p [125]byte
+			payload := p[:h.Length]
+			if _, err := io.ReadFull(t.conn, payload); err != nil {
+				return err
+			}
+			switch h.OpCode {
+			case ws.OpClose:
+				return io.EOF
+			case ws.OpPing:
+				ws.Cipher(payload, h.Mask, 0)
+				// One Write call, so it never lands inside a batch: the
+				// batch is written by one writev or one Write too.
+				if _, err := t.conn.Write(ws.MustCompileFrame(ws.NewPongFrame(payload))); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		switch {
+		case h.OpCode == ws.OpText:
+			return fmt.Errorf("%w: text message", errWebSocketProtocol)
+		case h.OpCode == ws.OpContinuation && len(t.buf) == 0:
+			return fmt.Errorf("%w: continuation without a message", errWebSocketProtocol)
+		case h.OpCode == ws.OpBinary && len(t.buf) > 0:
+			return fmt.Errorf("%w: new message inside a fragmented one", errWebSocketProtocol)
+		}
+		if h.Length+int64(len(t.buf)) > int64(t.maxFrame) {
+			return fmt.Errorf("%w: websocket message of %d bytes, limit %d", wire.ErrTooLarge, h.Length+int64(len(t.buf)), t.maxFrame)
+		}
+		n := len(t.buf)
+		t.buf = append(t.buf, make([]byte, h.Length)...)
+		if _, err := io.ReadFull(t.conn, t.buf[n:]); err != nil {
+			return err
+		}
+		ws.Cipher(t.buf[n:], h.Mask, 0)
+		if h.Fin {
+			t.msg = t.buf
+			return nil
+		}
+	}
+}
+
+// writeBatch sends the batch as one binary message in one write call.
+func (t *wsTransport) writeBatch(bufs [][]byte) error {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	hdr := appendWSHeader(t.hdr[:0], n)
+	if t.secure {
+		out := make([]byte, 0, len(hdr)+n)
+		out = append(out, hdr...)
+		for _, b := range bufs {
+			out = append(out, b...)
+		}
+		_, err := t.conn.Write(out)
+		return err
+	}
+	t.bufs = append(t.bufs[:0], hdr)
+	t.bufs = append(t.bufs, bufs...)
+	_, err := t.bufs.WriteTo(t.conn)
+	clear(t.bufs[:cap(t.bufs)])
+	if cap(t.bufs) > 64 {
+		t.bufs = nil
+	}
+	return err
+}
+
+// appendWSHeader appends an unmasked, final, binary frame header for a
+// payload of n bytes (RFC 6455 section 5.2).
+func appendWSHeader(dst []byte, n int) []byte {
+	dst = append(dst, 0x80|byte(ws.OpBinary))
+	switch {
+	case n < 126:
+		return append(dst, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(dst, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
+	}
+}
+
+// closeWrite sends a close frame carrying the disconnect code; the client
+// answers with its own close frame, which the reader takes as the end.
+func (t *wsTransport) closeWrite(code wire.Code, reason string) {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	f := ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))
+	_ = ws.WriteFrame(t.conn, f)
+}
+
+func (t *wsTransport) close(wire.Code, string) { _ = t.conn.Close() }

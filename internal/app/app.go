@@ -1,0 +1,171 @@
+// Package app wires quicpush's components into the single-process server
+// that `quicpush serve` runs: an edge, core, the push API and an in-process
+// bus, sharing one Prometheus registry. cmd/quicpush and the end-to-end tests
+// both start it from here, so the tests run exactly what users run.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/quicpush/quicpush/core"
+	"github.com/quicpush/quicpush/edge"
+	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/pushapi"
+)
+
+// Config configures a single-process server.
+type Config struct {
+	// APIAddr is the TCP address of the push API (Connect, gRPC, gRPC-Web
+	// and JSON over HTTP/1.1 and h2c) and of /metrics. Empty means ":8080".
+	APIAddr string
+	// Edge configures the edge; its Auth, TLS, Logger and Registerer are set
+	// from the fields below.
+	Edge edge.Config
+	// Certificate serves QUIC, WebTransport and TLS on the TCP port.
+	Certificate tls.Certificate
+	// JWTSecret verifies client tokens (HS256). Required.
+	JWTSecret []byte
+	// APIKeys authenticate backends. Required.
+	APIKeys []string
+	// Core tunes the merge window and batch size; Source and Edge are set here.
+	Core core.Config
+	// BusCapacity is the in-process bus length. Zero means core.DefaultBusCapacity.
+	BusCapacity int
+	// Logger receives every component's logs. Nil means discard.
+	Logger *slog.Logger
+}
+
+// Server is a running single-process quicpush.
+type Server struct {
+	Edge     *edge.Edge
+	Registry *prometheus.Registry
+
+	bus    *core.MemoryBus
+	api    *http.Server
+	apiLn  net.Listener
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// Start starts every component and returns once all ports are bound.
+func Start(cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{HMACSecret: cfg.JWTSecret})
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	ec := cfg.Edge
+	ec.Auth = verifier
+	ec.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.Certificate}, MinVersion: tls.VersionTLS12}
+	ec.Logger = log.With("component", "edge")
+	ec.Registerer = reg
+	e, err := edge.Listen(ec)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Edge: e, Registry: reg, bus: core.NewMemoryBus(cfg.BusCapacity)}
+
+	cc := cfg.Core
+	cc.Source = s.bus
+	cc.Edge = e
+	cc.Logger = log.With("component", "core")
+	cc.Registerer = reg
+	c, err := core.New(cc)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	api, err := pushapi.New(pushapi.Config{
+		Publisher:  s.bus,
+		Presence:   e,
+		APIKeys:    cfg.APIKeys,
+		Logger:     log.With("component", "pushapi"),
+		Registerer: reg,
+	})
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	addr := cfg.APIAddr
+	if addr == "" {
+		addr = ":8080"
+	}
+	s.apiLn, err = net.Listen("tcp", addr)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", api.Handler())
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.api = &http.Server{Handler: mux, Protocols: protocols, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.done.Add(2)
+	go func() {
+		defer s.done.Done()
+		if err := c.Run(ctx); err != nil {
+			log.Error("core stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer s.done.Done()
+		if err := s.api.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("push API stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// APIAddr is the push API's address.
+func (s *Server) APIAddr() net.Addr { return s.apiLn.Addr() }
+
+// Shutdown stops taking pushes, lets core deliver what was accepted, drains
+// the edge (clients are told to reconnect) and stops, all within ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	apiErr := s.api.Shutdown(ctx)
+	s.bus.Close()
+	// Give core the time to hand over what the bus still holds.
+	for s.bus.Len() > 0 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	s.cancel()
+	s.done.Wait()
+	edgeErr := s.Edge.Shutdown(ctx)
+	if err := errors.Join(apiErr, edgeErr); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close stops everything at once.
+func (s *Server) Close() {
+	_ = s.api.Close()
+	s.bus.Close()
+	s.cancel()
+	s.done.Wait()
+	s.Edge.Close()
+}
