@@ -102,7 +102,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PingInterval, 25*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.CloseTimeout, 2*time.Second)
-	if c.MaxFrame < wire.HeaderSize+wire.MaxTokenLen {
+	// The largest legal Auth: header, version, a 2-byte token length, the token.
+	if c.MaxFrame < wire.HeaderSize+1+2+wire.MaxTokenLen {
 		return c, errors.New("edge: MaxFrame too small to carry an auth token")
 	}
 	if c.Logger == nil {

@@ -100,8 +100,11 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 		m := msgs[i]
 		switch m.Kind {
 		case push.KindRoom:
-			j := i + 1
-			for j < len(msgs) && msgs[j].Kind == push.KindRoom && msgs[j].Room == m.Room {
+			// A run shares one buffer; it is capped so a merged burst never
+			// lands in a queue as one huge entry.
+			j, size := i+1, len(m.Data)
+			for j < len(msgs) && msgs[j].Kind == push.KindRoom && msgs[j].Room == m.Room && size+len(msgs[j].Data) <= maxRunBytes {
+				size += len(msgs[j].Data)
 				j++
 			}
 			e.deliverRoom(m.Room, encode(msgs[i:j], wire.PushRoom), j-i)
@@ -141,6 +144,10 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 		i++
 	}
 }
+
+// maxRunBytes caps the payload bytes of consecutive room messages encoded
+// into one shared buffer.
+const maxRunBytes = 64 << 10
 
 // encode writes msgs as consecutive Push frames into one exactly sized buffer.
 func encode(msgs []*push.Message, kind wire.PushKind) []byte {

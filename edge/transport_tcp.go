@@ -75,7 +75,8 @@ func (e *Edge) serveTCP(conn net.Conn) {
 		e.serveWebSocket(c, secure)
 		return
 	}
-	_ = c.SetDeadline(time.Time{})
+	// The session sets its own read deadlines from here on.
+	_ = c.SetWriteDeadline(time.Time{})
 	t := &tcpTransport{conn: c, raw: conn, secure: secure, fr: wire.NewFrameReader(c, e.cfg.MaxFrame)}
 	newSession(e, t).serve()
 }

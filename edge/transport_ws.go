@@ -49,7 +49,7 @@ func (e *Edge) serveWebSocket(c net.Conn, secure bool) {
 		_ = c.Close()
 		return
 	}
-	_ = c.SetDeadline(time.Time{})
+	_ = c.SetWriteDeadline(time.Time{})
 	t := &wsTransport{conn: c, secure: secure, maxFrame: e.cfg.MaxFrame}
 	newSession(e, t).serve()
 }

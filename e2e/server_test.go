@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/quicpush/quicpush/core"
+	"github.com/quicpush/quicpush/edge"
+	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
+	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
+	"github.com/quicpush/quicpush/internal/app"
+	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/internal/devcert"
+	"github.com/quicpush/quicpush/wire"
+)
+
+var (
+	testSecret = []byte(strings.Repeat("k", 32))
+	testAPIKey = "test-api-key"
+)
+
+// testServer is a real single-process quicpush on loopback port 0.
+type testServer struct {
+	*app.Server
+	quic, tcp, api string
+	cert           tls.Certificate
+}
+
+func startServer(t *testing.T, tune func(*app.Config)) *testServer {
+	t.Helper()
+	cert, err := devcert.Generate(devcert.Hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := app.Config{
+		APIAddr: "127.0.0.1:0",
+		Edge: edge.Config{
+			QUICAddr:         "127.0.0.1:0",
+			TCPAddr:          "127.0.0.1:0",
+			HandshakeTimeout: 2 * time.Second,
+			CloseTimeout:     time.Second,
+		},
+		Core:        core.Config{MergeWindow: time.Millisecond},
+		Certificate: cert,
+		JWTSecret:   testSecret,
+		APIKeys:     []string{testAPIKey},
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+
+	srv, err := app.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return &testServer{
+		Server: srv,
+		quic:   srv.Edge.QUICAddr().String(),
+		tcp:    srv.Edge.TCPAddr().String(),
+		api:    srv.APIAddr().String(),
+		cert:   cert,
+	}
+}
+
+func token(t *testing.T, user string, rooms ...string) string {
+	t.Helper()
+	tok, err := auth.IssueHS256(testSecret, user, rooms, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// apiClient is a Connect-protocol client with the test API key; opts pick
+// gRPC or gRPC-Web.
+func (s *testServer) apiClient(opts ...connect.ClientOption) pushv1connect.PushServiceClient {
+	hc := &http.Client{Transport: h2cTransport()}
+	opts = append(opts, connect.WithInterceptors(bearer(testAPIKey)))
+	return pushv1connect.NewPushServiceClient(hc, "http://"+s.api, opts...)
+}
+
+func h2cTransport() *http.Transport {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Transport{Protocols: p}
+}
+
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+func pushRoom(t *testing.T, c pushv1connect.PushServiceClient, room, text string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rsp, err := c.PushRoom(ctx, connect.NewRequest(&pushv1.PushRoomRequest{Room: room, Text: text}))
+	if err != nil {
+		t.Fatalf("PushRoom: %v", err)
+	}
+	return rsp.Msg.MessageId
+}
+
+// authenticate sends Auth and returns the AuthOK.
+func authenticate(t *testing.T, c rawConn, tok string) wire.AuthOK {
+	t.Helper()
+	if err := c.write(wire.AppendAuth(nil, 1, &wire.Auth{Version: wire.Version, Token: tok})); err != nil {
+		t.Fatal(err)
+	}
+	h, body := expectFrame(t, c, wire.OpAuthOK)
+	if h.Seq != 1 {
+		t.Fatalf("auth_ok seq %d", h.Seq)
+	}
+	var ok wire.AuthOK
+	if err := ok.Decode(body); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func join(t *testing.T, c rawConn, seq uint32, room string) {
+	t.Helper()
+	if err := c.write(wire.AppendJoin(nil, seq, &wire.Join{Room: room})); err != nil {
+		t.Fatal(err)
+	}
+	h, body := expectFrame(t, c, wire.OpJoinOK)
+	var r wire.RoomReply
+	if err := r.Decode(body); err != nil || r.Room != room || h.Seq != seq {
+		t.Fatalf("join_ok %+v seq %d err %v", r, h.Seq, err)
+	}
+}
+
+func expectFrame(t *testing.T, c rawConn, op wire.Op) (wire.Header, []byte) {
+	t.Helper()
+	h, body, err := c.next()
+	if err != nil {
+		t.Fatalf("waiting for %v: %v", op, err)
+	}
+	if h.Op != op {
+		t.Fatalf("got %v (%q), want %v", h.Op, body, op)
+	}
+	return h, body
+}
+
+func expectPush(t *testing.T, c rawConn) wire.Push {
+	t.Helper()
+	_, body := expectFrame(t, c, wire.OpPush)
+	var p wire.Push
+	if err := p.Decode(body); err != nil {
+		t.Fatal(err)
+	}
+	p.Data = append([]byte(nil), p.Data...)
+	return p
+}
+
+// expectDisconnect reads until the server's Disconnect frame and checks its
+// code, then checks the connection ends.
+func expectDisconnect(t *testing.T, c rawConn, code wire.Code) {
+	t.Helper()
+	for {
+		h, body, err := c.next()
+		if err != nil {
+			t.Fatalf("connection ended without disconnect %d: %v", code, err)
+		}
+		if h.Op != wire.OpDisconnect {
+			continue
+		}
+		var d wire.Disconnect
+		if err := d.Decode(body); err != nil {
+			t.Fatal(err)
+		}
+		if d.Code != code {
+			t.Fatalf("disconnect code %d (%s), want %d", d.Code, d.Reason, code)
+		}
+		break
+	}
+	if _, _, err := c.next(); err == nil {
+		t.Fatal("frames after disconnect")
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// metricValue reads a counter or gauge (summed over labels) from the
+// server's registry, as /metrics would show it.
+func metricValue(t *testing.T, s *testServer, name string) float64 {
+	t.Helper()
+	families, err := s.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}

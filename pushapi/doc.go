@@ -1,0 +1,33 @@
+// Package pushapi is the push API that backends call: the PushService of
+// proto/quicpush/push/v1/push.proto, served over the Connect protocol (binary
+// and JSON), gRPC and gRPC-Web from one http.Handler, with the gRPC health
+// check and server reflection beside it.
+//
+// A push call validates its request, stamps the message with an id and the
+// time, and returns the id only once the [Publisher] reports that the bus
+// durably accepted the message; otherwise it fails with
+// connect.CodeUnavailable (or connect.CodeDeadlineExceeded) and the caller may
+// retry. Disconnect orders travel the same way, as push.KindDisconnect
+// messages. Online reads counts from a [Presence].
+//
+// Backends authenticate with an API key sent as `Authorization: Bearer <key>`;
+// the health check and reflection are open. Authentication, logging and
+// metrics are Connect interceptors.
+//
+// The package knows the bus and the presence store only through the two small
+// interfaces it declares, so one process wires in-memory parts and a cluster
+// wires Kafka and Redis:
+//
+//	svc, err := pushapi.New(pushapi.Config{
+//		Publisher:  bus,
+//		Presence:   presence,
+//		APIKeys:    keys,
+//		Logger:     logger,
+//		Registerer: prometheus.DefaultRegisterer,
+//	})
+//	...
+//	var protocols http.Protocols
+//	protocols.SetHTTP1(true)
+//	protocols.SetUnencryptedHTTP2(true) // gRPC without TLS
+//	srv := &http.Server{Addr: addr, Handler: svc.Handler(), Protocols: &protocols}
+package pushapi

@@ -1,0 +1,63 @@
+package pushapi
+
+import "errors"
+
+// Errors the service returns, each wrapped in a *connect.Error with the code
+// given below. On the server side (interceptors, tests) errors.Is finds them
+// through the *connect.Error; a remote caller receives the code and the
+// message text only.
+//
+// Validation errors carry connect.CodeInvalidArgument and a message that names
+// the offending field first, for example "room: 300 bytes: name must be 1 to
+// 255 bytes".
+var (
+	// ErrUnauthenticated means the request carried no API key or an unknown
+	// one (connect.CodeUnauthenticated).
+	ErrUnauthenticated = errors.New("missing or invalid API key")
+
+	// ErrPayload means a push request set neither or both of data and text.
+	ErrPayload = errors.New("exactly one of data and text must be set")
+	// ErrPayloadTooLarge means the payload exceeds Config.MaxDataBytes.
+	ErrPayloadTooLarge = errors.New("payload too large")
+	// ErrRequired means a required target (keys, users, room) is missing.
+	ErrRequired = errors.New("required")
+	// ErrTooMany means a list exceeds Config.MaxTargets entries.
+	ErrTooMany = errors.New("too many entries")
+	// ErrNameLength means a key, user id or room name is empty or longer
+	// than 255 bytes, the longest name the wire protocol carries.
+	ErrNameLength = errors.New("name must be 1 to 255 bytes")
+	// ErrNameInvalid means a key, user id or room name is not UTF-8 or holds
+	// control characters.
+	ErrNameInvalid = errors.New("name must be UTF-8 without control characters")
+	// ErrTopTooLarge means Online asked for more than 100 top rooms.
+	ErrTopTooLarge = errors.New("top too large")
+	// ErrReasonTooLong means a disconnect reason exceeds 123 bytes, the
+	// longest reason a WebSocket close frame carries.
+	ErrReasonTooLong = errors.New("reason too long")
+
+	// ErrNotAccepted means the message bus did not accept a message
+	// (connect.CodeUnavailable, or connect.CodeDeadlineExceeded when the
+	// call's deadline passed first). The caller may retry; after a timeout
+	// the bus may still have stored the first attempt, so a retry can deliver
+	// the payload twice under two ids. The bus error itself is logged, not
+	// sent to the caller.
+	ErrNotAccepted = errors.New("message not accepted by the bus")
+	// ErrOnlineUnavailable means the presence store failed to answer an
+	// Online call (connect.CodeUnavailable).
+	ErrOnlineUnavailable = errors.New("online counts unavailable")
+)
+
+// Configuration errors returned by New.
+var (
+	// ErrNoAPIKeys means Config.APIKeys is empty and Config.Insecure is false.
+	ErrNoAPIKeys = errors.New("pushapi: no API keys configured (set Insecure to serve without authentication)")
+	// ErrEmptyAPIKey means Config.APIKeys holds an empty key.
+	ErrEmptyAPIKey = errors.New("pushapi: empty API key")
+	// ErrNoPublisher means Config.Publisher is nil.
+	ErrNoPublisher = errors.New("pushapi: Publisher is required")
+	// ErrNoPresence means Config.Presence is nil.
+	ErrNoPresence = errors.New("pushapi: Presence is required")
+	// ErrBadLimit means Config.MaxDataBytes or Config.MaxTargets is out of
+	// range.
+	ErrBadLimit = errors.New("pushapi: limit out of range")
+)

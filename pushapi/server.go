@@ -1,0 +1,92 @@
+package pushapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+
+	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
+	"github.com/quicpush/quicpush/wire"
+)
+
+// Handler returns the HTTP handler of the push API. It serves:
+//   - the PushService, over the Connect protocol (binary and JSON), gRPC and
+//     gRPC-Web, to callers with an API key;
+//   - the gRPC health check (grpc.health.v1.Health), without an API key;
+//   - gRPC server reflection v1 and v1alpha for the PushService, without an
+//     API key, so that grpcurl and similar tools work without proto files.
+//
+// gRPC needs HTTP/2. Without TLS, serve the handler from an http.Server whose
+// Protocols include both HTTP/1 and unencrypted HTTP/2 (h2c).
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// newMux builds the handler returned by Handler; auth is nil when the service
+// runs without API keys.
+func (s *Service) newMux(auth *authenticator) http.Handler {
+	// Metrics first so that rejected calls are counted, then logging, then
+	// authentication.
+	interceptors := []connect.Interceptor{s.metrics.interceptor(), logInterceptor{s.log}}
+	if auth != nil {
+		interceptors = append(interceptors, auth)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(pushv1connect.NewPushServiceHandler(s,
+		connect.WithInterceptors(interceptors...),
+		connect.WithReadMaxBytes(readMaxBytes(s.maxData, s.maxTargets)),
+		connect.WithRecover(s.recovered),
+	))
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(pushv1connect.PushServiceName)))
+	reflector := grpcreflect.NewStaticReflector(pushv1connect.PushServiceName)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	return mux
+}
+
+// readMaxBytes bounds a request message so that an oversized one is refused
+// before it is decoded. It leaves room for the largest valid request in JSON,
+// where escaping can turn one byte into six characters.
+func readMaxBytes(maxData, maxTargets int) int {
+	return 6*(maxData+maxTargets*(wire.MaxRoomLen+4)) + 64<<10
+}
+
+// recovered turns a panic in a handler into an internal error instead of a
+// crashed process.
+func (s *Service) recovered(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+	s.log.ErrorContext(ctx, "panic in handler", "method", methodName(spec.Procedure), "panic", p)
+	return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+}
+
+// logInterceptor logs every PushService call at debug level.
+type logInterceptor struct{ log *slog.Logger }
+
+func (l logInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if !l.log.Enabled(ctx, slog.LevelDebug) {
+			return next(ctx, req)
+		}
+		start := time.Now()
+		resp, err := next(ctx, req)
+		l.log.DebugContext(ctx, "request",
+			"method", methodName(req.Spec().Procedure),
+			"protocol", req.Peer().Protocol,
+			"peer", req.Peer().Addr,
+			"code", codeLabel(err),
+			"duration", time.Since(start),
+		)
+		return resp, err
+	}
+}
+
+func (logInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (logInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}

@@ -1,0 +1,340 @@
+package pushapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+
+	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
+	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
+	"github.com/quicpush/quicpush/internal/push"
+	"github.com/quicpush/quicpush/wire"
+)
+
+// Publisher hands messages to the bus: the in-process bus in one process, a
+// Kafka producer in a cluster.
+type Publisher interface {
+	// Publish returns nil only once the bus durably accepted m (for Kafka:
+	// acknowledged by all in-sync replicas). Any error means m was not
+	// accepted. Publish must not modify m or keep ctx.
+	Publish(ctx context.Context, m *push.Message) error
+}
+
+// Presence answers online counts, summed over all edges.
+type Presence interface {
+	// Online returns the total number of connections, the count of each of
+	// rooms, and the top most populated rooms, largest first (none when top
+	// is zero).
+	Online(ctx context.Context, rooms []string, top int) (push.Online, error)
+}
+
+// Defaults and bounds of Config limits.
+const (
+	// DefaultMaxDataBytes is the default largest payload: 60 KiB, which
+	// leaves room in the edge's 64 KiB frame for the header, room, message id
+	// and stream position.
+	DefaultMaxDataBytes = 60 << 10
+	// DefaultMaxTargets is the default largest number of keys, users or
+	// rooms in one call.
+	DefaultMaxTargets = 1000
+
+	// maxDataBytes is the largest Config.MaxDataBytes: a push frame carries
+	// at most about 600 bytes besides the payload (a 255-byte room, a
+	// 255-byte epoch, the id, the offset and the header).
+	maxDataBytes = wire.DefaultMaxFrame - 1<<10
+	// maxTargets is the largest Config.MaxTargets, to keep a single call's
+	// message bounded (100,000 names of 255 bytes is 25 MB).
+	maxTargets = 100_000
+)
+
+// Config configures a Service. Publisher, Presence and APIKeys (or Insecure)
+// are required; every other field has a working zero value.
+type Config struct {
+	// Publisher takes accepted messages. Required.
+	Publisher Publisher
+	// Presence answers Online. Required.
+	Presence Presence
+
+	// APIKeys are the keys backends send as `Authorization: Bearer <key>`.
+	// Any listed key is accepted, which lets operators rotate keys without
+	// downtime. Empty means New fails, unless Insecure is set.
+	APIKeys []string
+	// Insecure serves the PushService without authentication when APIKeys
+	// is empty; with keys set it has no effect. Only for development and
+	// tests.
+	Insecure bool
+
+	// MaxDataBytes is the largest payload (data or text) in bytes. Zero
+	// means DefaultMaxDataBytes (60 KiB); at most 63 KiB, since a push must
+	// fit in the edge's 64 KiB frame.
+	MaxDataBytes int
+	// MaxTargets is the largest number of keys, users or rooms in one call.
+	// Zero means DefaultMaxTargets (1000); at most 100,000.
+	MaxTargets int
+
+	// Logger receives request and bus errors. Nil means discard.
+	Logger *slog.Logger
+	// Registerer receives the Prometheus collectors. Nil means the metrics
+	// are kept but not registered.
+	Registerer prometheus.Registerer
+	// Now is the clock that stamps messages. Nil means time.Now.
+	Now func() time.Time
+	// PublishTimeout bounds how long a push waits for the bus to accept it
+	// (a full in-process bus, a slow broker) before it fails with
+	// Unavailable. Zero means DefaultPublishTimeout; a shorter caller
+	// deadline wins.
+	PublishTimeout time.Duration
+}
+
+// DefaultPublishTimeout is the default Config.PublishTimeout.
+const DefaultPublishTimeout = 5 * time.Second
+
+// Service implements the PushService. Create it with New; it is safe for
+// concurrent use.
+type Service struct {
+	pub        Publisher
+	presence   Presence
+	maxData    int
+	maxTargets int
+	log        *slog.Logger
+	now        func() time.Time
+	pubTimeout time.Duration
+	metrics    *metrics
+	handler    http.Handler
+}
+
+var _ pushv1connect.PushServiceHandler = (*Service)(nil)
+
+// New validates cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Publisher == nil {
+		return nil, ErrNoPublisher
+	}
+	if cfg.Presence == nil {
+		return nil, ErrNoPresence
+	}
+	if len(cfg.APIKeys) == 0 && !cfg.Insecure {
+		return nil, ErrNoAPIKeys
+	}
+	for _, k := range cfg.APIKeys {
+		if k == "" {
+			return nil, ErrEmptyAPIKey
+		}
+	}
+	s := &Service{
+		pub:        cfg.Publisher,
+		presence:   cfg.Presence,
+		maxData:    cfg.MaxDataBytes,
+		maxTargets: cfg.MaxTargets,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		pubTimeout: cfg.PublishTimeout,
+	}
+	if s.pubTimeout <= 0 {
+		s.pubTimeout = DefaultPublishTimeout
+	}
+	if s.maxData == 0 {
+		s.maxData = DefaultMaxDataBytes
+	}
+	if s.maxData < 0 || s.maxData > maxDataBytes {
+		return nil, fmt.Errorf("%w: MaxDataBytes %d not in 1..%d", ErrBadLimit, cfg.MaxDataBytes, maxDataBytes)
+	}
+	if s.maxTargets == 0 {
+		s.maxTargets = DefaultMaxTargets
+	}
+	if s.maxTargets < 0 || s.maxTargets > maxTargets {
+		return nil, fmt.Errorf("%w: MaxTargets %d not in 1..%d", ErrBadLimit, cfg.MaxTargets, maxTargets)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	var err error
+	if s.metrics, err = newMetrics(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("pushapi: registering metrics: %w", err)
+	}
+	var auth *authenticator
+	if len(cfg.APIKeys) > 0 {
+		auth = newAuthenticator(cfg.APIKeys)
+	}
+	s.handler = s.newMux(auth)
+	return s, nil
+}
+
+// PushKeys implements pushv1connect.PushServiceHandler.
+func (s *Service) PushKeys(ctx context.Context, req *connect.Request[pushv1.PushKeysRequest]) (*connect.Response[pushv1.PushKeysResponse], error) {
+	r := req.Msg
+	if err := validateNames("keys", r.GetKeys(), true, s.maxTargets); err != nil {
+		return nil, err
+	}
+	data, err := validatePayload(r.GetData(), r.GetText(), s.maxData)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.publish(ctx, &push.Message{Kind: push.KindKeys, Keys: r.GetKeys(), Data: data})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pushv1.PushKeysResponse{MessageId: id}), nil
+}
+
+// PushUsers implements pushv1connect.PushServiceHandler.
+func (s *Service) PushUsers(ctx context.Context, req *connect.Request[pushv1.PushUsersRequest]) (*connect.Response[pushv1.PushUsersResponse], error) {
+	r := req.Msg
+	if err := validateNames("users", r.GetUsers(), true, s.maxTargets); err != nil {
+		return nil, err
+	}
+	data, err := validatePayload(r.GetData(), r.GetText(), s.maxData)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.publish(ctx, &push.Message{Kind: push.KindUsers, Users: r.GetUsers(), Data: data})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pushv1.PushUsersResponse{MessageId: id}), nil
+}
+
+// PushRoom implements pushv1connect.PushServiceHandler.
+func (s *Service) PushRoom(ctx context.Context, req *connect.Request[pushv1.PushRoomRequest]) (*connect.Response[pushv1.PushRoomResponse], error) {
+	r := req.Msg
+	if err := validateName("room", r.GetRoom()); err != nil {
+		return nil, err
+	}
+	data, err := validatePayload(r.GetData(), r.GetText(), s.maxData)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.publish(ctx, &push.Message{Kind: push.KindRoom, Room: r.GetRoom(), Data: data})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pushv1.PushRoomResponse{MessageId: id}), nil
+}
+
+// Broadcast implements pushv1connect.PushServiceHandler.
+func (s *Service) Broadcast(ctx context.Context, req *connect.Request[pushv1.BroadcastRequest]) (*connect.Response[pushv1.BroadcastResponse], error) {
+	r := req.Msg
+	data, err := validatePayload(r.GetData(), r.GetText(), s.maxData)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.publish(ctx, &push.Message{Kind: push.KindBroadcast, Data: data, Rate: int(r.GetRate())})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pushv1.BroadcastResponse{MessageId: id}), nil
+}
+
+// Disconnect implements pushv1connect.PushServiceHandler.
+func (s *Service) Disconnect(ctx context.Context, req *connect.Request[pushv1.DisconnectRequest]) (*connect.Response[pushv1.DisconnectResponse], error) {
+	r := req.Msg
+	if len(r.GetKeys()) == 0 && len(r.GetUsers()) == 0 {
+		return nil, invalid("keys, users", fmt.Errorf("at least one key or user: %w", ErrRequired))
+	}
+	if err := validateNames("keys", r.GetKeys(), false, s.maxTargets); err != nil {
+		return nil, err
+	}
+	if err := validateNames("users", r.GetUsers(), false, s.maxTargets); err != nil {
+		return nil, err
+	}
+	if err := validateReason(r.GetReason()); err != nil {
+		return nil, err
+	}
+	code := wire.CodeKicked
+	if r.GetReconnect() {
+		code = wire.CodeServerDisconnect
+	}
+	id, err := s.publish(ctx, &push.Message{
+		Kind:   push.KindDisconnect,
+		Keys:   r.GetKeys(),
+		Users:  r.GetUsers(),
+		Code:   uint16(code),
+		Reason: r.GetReason(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pushv1.DisconnectResponse{MessageId: id}), nil
+}
+
+// Online implements pushv1connect.PushServiceHandler.
+func (s *Service) Online(ctx context.Context, req *connect.Request[pushv1.OnlineRequest]) (*connect.Response[pushv1.OnlineResponse], error) {
+	r := req.Msg
+	if err := validateNames("rooms", r.GetRooms(), false, s.maxTargets); err != nil {
+		return nil, err
+	}
+	if err := validateTop(r.GetTop()); err != nil {
+		return nil, err
+	}
+	n := int(r.GetTop())
+	on, err := s.presence.Online(ctx, r.GetRooms(), n)
+	if err != nil {
+		code := connect.CodeUnavailable
+		if c, ok := contextCode(ctx, err); ok {
+			code = c
+		}
+		s.log.WarnContext(ctx, "online counts failed", "code", code.String(), "error", err)
+		return nil, connect.NewError(code, ErrOnlineUnavailable)
+	}
+	resp := &pushv1.OnlineResponse{
+		Total: on.Total,
+		Rooms: make(map[string]int64, len(r.GetRooms())),
+	}
+	// Every room asked for is answered, even if the store left it out.
+	for _, room := range r.GetRooms() {
+		resp.Rooms[room] = on.Rooms[room]
+	}
+	if len(on.Top) > n {
+		on.Top = on.Top[:n]
+	}
+	if len(on.Top) > 0 {
+		resp.Top = make([]*pushv1.RoomCount, len(on.Top))
+		for i, rc := range on.Top {
+			resp.Top[i] = &pushv1.RoomCount{Room: rc.Room, Count: rc.Count}
+		}
+	}
+	return connect.NewResponse(resp), nil
+}
+
+// publish stamps m with an id and the time, and returns the id once the bus
+// accepted m. It never reports success unless Publish returned nil.
+func (s *Service) publish(ctx context.Context, m *push.Message) (string, error) {
+	m.Accepted = s.now()
+	m.ID = newID(m.Accepted)
+	pubCtx, cancel := context.WithTimeout(ctx, s.pubTimeout)
+	defer cancel()
+	if err := s.pub.Publish(pubCtx, m); err != nil {
+		// Our own timeout is the bus being unavailable, not the caller's
+		// deadline: only the caller's context decides those codes.
+		code := connect.CodeUnavailable
+		if c, ok := contextCode(ctx, err); ok && ctx.Err() != nil {
+			code = c
+		}
+		s.log.WarnContext(ctx, "publish failed", "kind", m.Kind.String(), "id", m.ID, "code", code.String(), "error", err)
+		// The bus error stays in the log: it may name brokers or hosts.
+		return "", connect.NewError(code, ErrNotAccepted)
+	}
+	s.metrics.accepted.WithLabelValues(m.Kind.String()).Inc()
+	return m.ID, nil
+}
+
+// contextCode maps an error caused by the call's own context (its deadline
+// passed or the caller went away) to the matching code.
+func contextCode(ctx context.Context, err error) (connect.Code, bool) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return connect.CodeDeadlineExceeded, true
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return connect.CodeCanceled, true
+	}
+	return 0, false
+}

@@ -1,0 +1,312 @@
+package wire_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/quicpush/quicpush/wire"
+)
+
+// message is a decodable message value; roundTrip cases pair one with its encoder.
+type message interface{ Decode([]byte) error }
+
+type roundTrip struct {
+	name   string
+	op     wire.Op
+	seq    uint32
+	encode func(dst []byte) []byte
+	msg    message
+	// zero returns an empty message of the same type to decode into.
+	zero func() message
+}
+
+func roundTrips() []roundTrip {
+	var cases []roundTrip
+	auths := []wire.Auth{{}, {Version: 1, Token: "t"}, {Version: 1 << 40, Token: strings.Repeat("x", wire.MaxTokenLen)}}
+	for _, m := range auths {
+		cases = append(cases, roundTrip{name: "auth", op: wire.OpAuth, seq: 1,
+			encode: func(dst []byte) []byte { return wire.AppendAuth(dst, 1, &m) },
+			msg:    &m, zero: func() message { return new(wire.Auth) }})
+	}
+	authOKs := []wire.AuthOK{{}, {ConnKey: "k", User: "u", PingIntervalMs: 25000, MaxFrame: 65536},
+		{ConnKey: strings.Repeat("k", wire.MaxRoomLen), User: strings.Repeat("ü", 127), PingIntervalMs: 1<<64 - 1}}
+	for _, m := range authOKs {
+		cases = append(cases, roundTrip{name: "auth_ok", op: wire.OpAuthOK, seq: 0xffffffff,
+			encode: func(dst []byte) []byte { return wire.AppendAuthOK(dst, 0xffffffff, &m) },
+			msg:    &m, zero: func() message { return new(wire.AuthOK) }})
+	}
+	joins := []wire.Join{{}, {Room: "news"}, {Room: "a", Offset: 127, Epoch: "e"}, {Room: "a", Offset: 128},
+		{Room: strings.Repeat("r", wire.MaxRoomLen), Offset: 1<<64 - 1, Epoch: strings.Repeat("e", wire.MaxRoomLen)}}
+	for _, m := range joins {
+		cases = append(cases, roundTrip{name: "join", op: wire.OpJoin, seq: 2,
+			encode: func(dst []byte) []byte { return wire.AppendJoin(dst, 2, &m) },
+			msg:    &m, zero: func() message { return new(wire.Join) }})
+	}
+	for _, op := range []wire.Op{wire.OpJoinOK, wire.OpLeave, wire.OpLeaveOK} {
+		for _, room := range []string{"", "news", "房间", strings.Repeat("r", wire.MaxRoomLen)} {
+			m := wire.RoomReply{Room: room}
+			cases = append(cases, roundTrip{name: op.String(), op: op, seq: 3,
+				encode: func(dst []byte) []byte { return wire.AppendRoom(dst, op, 3, room) },
+				msg:    &m, zero: func() message { return new(wire.RoomReply) }})
+		}
+	}
+	for _, m := range pushes() {
+		cases = append(cases, roundTrip{name: "push", op: wire.OpPush, seq: 0,
+			encode: func(dst []byte) []byte { return wire.AppendPush(dst, &m) },
+			msg:    &m, zero: func() message { return new(wire.Push) }})
+	}
+	errs := []wire.Error{{}, {Code: wire.ErrCodeForbidden, Message: "room not allowed"},
+		{Code: 0xffff, Message: strings.Repeat("m", 1000)}}
+	for _, m := range errs {
+		cases = append(cases, roundTrip{name: "error", op: wire.OpError, seq: 5,
+			encode: func(dst []byte) []byte { return wire.AppendError(dst, 5, &m) },
+			msg:    &m, zero: func() message { return new(wire.Error) }})
+	}
+	discs := []wire.Disconnect{{}, {Code: wire.CodeShutdown, Reason: "draining"}, {Code: wire.CodeKicked, Reason: strings.Repeat("r", 300)}}
+	for _, m := range discs {
+		cases = append(cases, roundTrip{name: "disconnect", op: wire.OpDisconnect, seq: 0,
+			encode: func(dst []byte) []byte { return wire.AppendDisconnect(dst, &m) },
+			msg:    &m, zero: func() message { return new(wire.Disconnect) }})
+	}
+	return cases
+}
+
+func pushes() []wire.Push {
+	return []wire.Push{
+		{Data: []byte{}},
+		{Kind: wire.PushDirect, ID: "m-1", Data: []byte(`{"a":1}`)},
+		{Kind: wire.PushRoom, Room: "news", ID: "m-2", Offset: 42, Epoch: "e7", Data: []byte("x")},
+		{Kind: wire.PushRoom, Room: "чат", ID: "m-3", Offset: 300, Epoch: "e7", Data: make([]byte, 200)},
+		{Kind: wire.PushBroadcast, ID: "m-4", Offset: 1<<64 - 1, Data: make([]byte, 16384)},
+		{Kind: wire.PushRoom, Room: strings.Repeat("r", wire.MaxRoomLen), ID: strings.Repeat("i", wire.MaxRoomLen),
+			Epoch: strings.Repeat("e", wire.MaxRoomLen), Data: []byte{0}},
+	}
+}
+
+func TestMessagesRoundTrip(t *testing.T) {
+	for _, tc := range roundTrips() {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := []byte{0xde, 0xad}
+			b := tc.encode(bytes.Clone(prefix))
+			if !bytes.Equal(b[:2], prefix) {
+				t.Fatal("encoder clobbered the bytes before the frame")
+			}
+			frame := b[2:]
+			h, body, rest, ok, err := wire.Split(frame, len(frame))
+			if err != nil || !ok || len(rest) != 0 {
+				t.Fatalf("Split: ok=%v err=%v rest=%d", ok, err, len(rest))
+			}
+			if h.Op != tc.op || h.Seq != tc.seq {
+				t.Fatalf("header %+v, want op %v seq %d", h, tc.op, tc.seq)
+			}
+			got := tc.zero()
+			if err := got.Decode(body); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.msg) {
+				t.Fatalf("decoded %+v, want %+v", got, tc.msg)
+			}
+
+			// Forward compatibility: bytes appended after the known fields are ignored.
+			extended := tc.zero()
+			if err := extended.Decode(append(bytes.Clone(body), 0x01, 0xff, 0x80)); err != nil {
+				t.Fatalf("with trailing bytes: %v", err)
+			}
+			if !reflect.DeepEqual(extended, tc.msg) {
+				t.Fatalf("with trailing bytes: %+v, want %+v", extended, tc.msg)
+			}
+
+			// Every field is required, so every proper prefix of the body fails.
+			for n := range len(body) {
+				if err := tc.zero().Decode(body[:n]); !errors.Is(err, wire.ErrMalformed) {
+					t.Fatalf("%d of %d body bytes: %v, want ErrMalformed", n, len(body), err)
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeOverwrites checks that decoding into a used message replaces every field.
+func TestDecodeOverwrites(t *testing.T) {
+	m := wire.Push{Kind: wire.PushRoom, Room: "old", ID: "old", Offset: 9, Epoch: "old", Data: []byte("old")}
+	b := wire.AppendPush(nil, &wire.Push{Kind: wire.PushBroadcast, ID: "new", Data: []byte{}})
+	if err := m.Decode(b[wire.HeaderSize:]); err != nil {
+		t.Fatal(err)
+	}
+	want := wire.Push{Kind: wire.PushBroadcast, ID: "new", Data: []byte{}}
+	if !reflect.DeepEqual(m, want) {
+		t.Fatalf("%+v, want %+v", m, want)
+	}
+}
+
+// TestPushDataAliases checks the documented aliasing: Data points into the
+// body, and its capacity ends with it so an append cannot overwrite what follows.
+func TestPushDataAliases(t *testing.T) {
+	b := wire.AppendPush(nil, &wire.Push{Kind: wire.PushRoom, Room: "r", ID: "i", Data: []byte("abc")})
+	b = append(b, "next"...)
+	body := b[wire.HeaderSize : len(b)-4]
+	var m wire.Push
+	if err := m.Decode(body); err != nil {
+		t.Fatal(err)
+	}
+	if &m.Data[0] != &body[len(body)-3] {
+		t.Fatal("Data does not alias the body")
+	}
+	if cap(m.Data) != len(m.Data) {
+		t.Fatalf("Data has capacity %d beyond its length %d", cap(m.Data), len(m.Data))
+	}
+	_ = append(m.Data, 'X')
+	if string(b[len(b)-4:]) != "next" {
+		t.Fatal("appending to Data overwrote the bytes after the body")
+	}
+}
+
+func TestDecodeLimits(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("x", n) }
+	tests := []struct {
+		name  string
+		frame []byte
+		msg   message
+		ok    bool
+	}{
+		{"token at limit", wire.AppendAuth(nil, 1, &wire.Auth{Version: 1, Token: long(wire.MaxTokenLen)}), new(wire.Auth), true},
+		{"token over limit", wire.AppendAuth(nil, 1, &wire.Auth{Version: 1, Token: long(wire.MaxTokenLen + 1)}), new(wire.Auth), false},
+		{"room at limit", wire.AppendJoin(nil, 1, &wire.Join{Room: long(wire.MaxRoomLen)}), new(wire.Join), true},
+		{"room over limit", wire.AppendJoin(nil, 1, &wire.Join{Room: long(wire.MaxRoomLen + 1)}), new(wire.Join), false},
+		{"epoch over limit", wire.AppendJoin(nil, 1, &wire.Join{Room: "r", Epoch: long(wire.MaxRoomLen + 1)}), new(wire.Join), false},
+		{"reply room over limit", wire.AppendRoom(nil, wire.OpJoinOK, 1, long(wire.MaxRoomLen+1)), new(wire.RoomReply), false},
+		{"conn key over limit", wire.AppendAuthOK(nil, 1, &wire.AuthOK{ConnKey: long(wire.MaxRoomLen + 1)}), new(wire.AuthOK), false},
+		{"user at limit", wire.AppendAuthOK(nil, 1, &wire.AuthOK{User: long(wire.MaxRoomLen)}), new(wire.AuthOK), true},
+		{"user over limit", wire.AppendAuthOK(nil, 1, &wire.AuthOK{User: long(wire.MaxRoomLen + 1)}), new(wire.AuthOK), false},
+		{"push room over limit", wire.AppendPush(nil, &wire.Push{Kind: wire.PushRoom, Room: long(wire.MaxRoomLen + 1)}), new(wire.Push), false},
+		{"push id over limit", wire.AppendPush(nil, &wire.Push{ID: long(wire.MaxRoomLen + 1)}), new(wire.Push), false},
+		{"push epoch over limit", wire.AppendPush(nil, &wire.Push{Epoch: long(wire.MaxRoomLen + 1)}), new(wire.Push), false},
+		{"push kind 2", wire.AppendPush(nil, &wire.Push{Kind: wire.PushBroadcast}), new(wire.Push), true},
+		{"push kind 3", wire.AppendPush(nil, &wire.Push{Kind: 3}), new(wire.Push), false},
+		{"push kind 255", wire.AppendPush(nil, &wire.Push{Kind: 255}), new(wire.Push), false},
+		{"long error message", wire.AppendError(nil, 1, &wire.Error{Message: long(60000)}), new(wire.Error), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.msg.Decode(tt.frame[wire.HeaderSize:])
+			if tt.ok && err != nil {
+				t.Fatal(err)
+			}
+			if !tt.ok && !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("err %v, want ErrMalformed", err)
+			}
+		})
+	}
+}
+
+func TestPushSize(t *testing.T) {
+	ps := pushes()
+	for _, n := range []int{0, 1, 127, 128, 16383, 16384} {
+		ps = append(ps, wire.Push{Kind: wire.PushRoom, Room: "r", ID: "id", Data: make([]byte, n)})
+	}
+	for _, off := range []uint64{0, 127, 128, 1<<14 - 1, 1 << 14, 1 << 21, 1 << 35, 1 << 63, 1<<64 - 1} {
+		ps = append(ps, wire.Push{Kind: wire.PushRoom, Room: "r", ID: "id", Offset: off})
+	}
+	for _, m := range ps {
+		if got, want := wire.PushSize(&m), len(wire.AppendPush(nil, &m)); got != want {
+			t.Errorf("PushSize %d, AppendPush wrote %d (offset %d, %d data bytes)", got, want, m.Offset, len(m.Data))
+		}
+	}
+}
+
+// TestAppendPushNoAlloc pins the property the edge relies on: encoding a
+// push into a buffer sized with PushSize does not allocate.
+func TestAppendPushNoAlloc(t *testing.T) {
+	m := &wire.Push{Kind: wire.PushRoom, Room: "news", ID: "m-1", Offset: 300, Epoch: "e7", Data: make([]byte, 512)}
+	buf := make([]byte, 0, wire.PushSize(m))
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = wire.AppendPush(buf[:0], m)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations", allocs)
+	}
+}
+
+func TestCodeReconnect(t *testing.T) {
+	tests := []struct {
+		code      wire.Code
+		reconnect bool
+	}{
+		{0, true}, // a transport closed without a code
+		{wire.ErrCodeBadRequest, true},
+		{2999, true},
+		{wire.CodeShutdown, true},
+		{wire.CodeServerError, true},
+		{wire.CodeHeartbeatTimeout, true},
+		{wire.CodeSlowConsumer, true},
+		{wire.CodeTokenExpired, true},
+		{wire.CodeHandshakeTimeout, true},
+		{wire.CodeServerDisconnect, true},
+		{wire.CodeConnectionLimit, true},
+		{wire.CodeReconnectMaxRange, true},
+		{wire.CodeInvalidToken, false},
+		{wire.CodeProtocolError, false},
+		{wire.CodeFrameTooLarge, false},
+		{wire.CodeUnsupportedVersion, false},
+		{wire.CodeKicked, false},
+		{3777, false},
+		{3999, false},
+		{4000, true},
+		{0xffff, true},
+	}
+	for _, tt := range tests {
+		if got := tt.code.Reconnect(); got != tt.reconnect {
+			t.Errorf("Code(%d).Reconnect() = %v, want %v", tt.code, got, tt.reconnect)
+		}
+	}
+	for c := wire.Code(3000); c < 4000; c++ {
+		if want := c < 3500; c.Reconnect() != want {
+			t.Fatalf("Code(%d).Reconnect() = %v", c, c.Reconnect())
+		}
+	}
+}
+
+func TestCodeString(t *testing.T) {
+	seen := map[string]wire.Code{}
+	for _, c := range allCodes {
+		s := c.String()
+		if strings.HasPrefix(s, "code ") {
+			t.Errorf("Code(%d) has no name", c)
+		}
+		if prev, dup := seen[s]; dup {
+			t.Errorf("codes %d and %d are both %q", prev, c, s)
+		}
+		seen[s] = c
+	}
+	if got := wire.Code(3998).String(); got != "code 3998" {
+		t.Errorf("unknown code: %q", got)
+	}
+	if got := wire.CodeShutdown.String(); got != "shutdown" {
+		t.Errorf("CodeShutdown: %q", got)
+	}
+}
+
+func TestOpString(t *testing.T) {
+	want := map[wire.Op]string{
+		wire.OpAuth: "auth", wire.OpAuthOK: "auth_ok", wire.OpPing: "ping", wire.OpPong: "pong",
+		wire.OpJoin: "join", wire.OpJoinOK: "join_ok", wire.OpLeave: "leave", wire.OpLeaveOK: "leave_ok",
+		wire.OpPush: "push", wire.OpError: "error", wire.OpDisconnect: "disconnect",
+	}
+	for op := range 256 {
+		op := wire.Op(op)
+		name, known := want[op]
+		if op.Known() != known {
+			t.Errorf("Op(%d).Known() = %v", op, op.Known())
+		}
+		if !known {
+			name = fmt.Sprintf("op(%d)", uint8(op))
+		}
+		if op.String() != name {
+			t.Errorf("Op(%d).String() = %q, want %q", op, op.String(), name)
+		}
+	}
+}
