@@ -115,7 +115,7 @@ type tcpTransport struct {
 }
 
 func (t *tcpTransport) readFrame() (wire.Header, []byte, error) { return t.fr.ReadFrame() }
-func (t *tcpTransport) releaseRead()                           { t.fr.Release() }
+func (t *tcpTransport) releaseRead()                            { t.fr.Release() }
 func (t *tcpTransport) rawReader() io.Reader                    { return t.conn }
 func (t *tcpTransport) setReadDeadline(d time.Time) error       { return t.conn.SetReadDeadline(d) }
 func (t *tcpTransport) setWriteDeadline(d time.Time) error      { return t.conn.SetWriteDeadline(d) }

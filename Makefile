@@ -1,0 +1,54 @@
+# quicpush — see README.md. Every target is self-contained on a fresh machine
+# with Go installed; .ci/run installs the rest.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+BUF := go tool -modfile=tools/go.mod buf
+BIN := bin
+
+.PHONY: help
+help: ## Describe useful make targets
+	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## Run quicpush in one process with a development certificate
+	go run ./cmd/quicpush serve
+
+.PHONY: build
+build: ## Build bin/quicpush
+	go build -o $(BIN)/quicpush ./cmd/quicpush
+
+.PHONY: test
+test: ## Vet and run every test (unit, end-to-end) with the race detector
+	go vet ./...
+	go test -race -count=1 -timeout 20m ./...
+
+.PHONY: generate
+generate: ## Regenerate code from proto/
+	$(BUF) format -w
+	$(BUF) generate
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Fail if generated code is stale
+	git diff --exit-code -- proto gen
+	test -z "$$(git status --porcelain --untracked-files=all -- gen)"
+
+.PHONY: lint
+lint: ## Check formatting, vet and proto lint
+	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || (gofmt -l . ; exit 1)
+	go vet ./...
+	$(BUF) lint
+	go mod tidy -diff
+
+.PHONY: bench
+bench: ## Run the Go micro-benchmarks and the bounded load suite in perf/
+	go test -run '^$$' -bench . -benchmem ./wire/ ./edge/
+	./perf/bench.sh
+
+.PHONY: fuzz
+fuzz: ## Fuzz every wire decoder for FUZZTIME each (default 30s)
+	for f in FuzzSplit FuzzFrameReader FuzzPushRoundTrip; do \
+		go test ./wire -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s}; \
+	done

@@ -1,0 +1,35 @@
+// Command quicpush runs the quicpush push service and its helpers:
+//
+//	quicpush serve    everything in one process (the default deployment)
+//	quicpush token    sign a development client token
+//	quicpush listen   connect as a client and print what arrives
+//
+// Every flag has an environment twin named QUICPUSH_<FLAG>.
+package main
+
+import (
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+type cli struct {
+	Serve   serveCmd   `cmd:"" help:"Run edge, core and push API in one process with an in-process bus."`
+	Token   tokenCmd   `cmd:"" help:"Sign a client token (HS256) with the development secret."`
+	Listen  listenCmd  `cmd:"" help:"Connect as a client, join rooms and print every push."`
+	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+func main() {
+	var c cli
+	ctx := kong.Parse(&c,
+		kong.Name("quicpush"),
+		kong.Description("A push service over QUIC, WebTransport, TCP and WebSocket."),
+		kong.UsageOnError(),
+		kong.DefaultEnvars("QUICPUSH"),
+	)
+	if err := ctx.Run(); err != nil {
+		ctx.Errorf("%v", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/quicpush/quicpush/core"
+	"github.com/quicpush/quicpush/edge"
+	"github.com/quicpush/quicpush/internal/app"
+	"github.com/quicpush/quicpush/internal/devcert"
+)
+
+type serveCmd struct {
+	QUICAddr string `name:"quic-addr" default:":4433" help:"UDP address for raw QUIC and WebTransport."`
+	TCPAddr  string `name:"tcp-addr" default:":4434" help:"TCP address for framed TCP, TLS and WebSocket."`
+	APIAddr  string `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
+
+	CertFile string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
+	KeyFile  string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
+	DevDir   string `default:".quicpush-dev" help:"Where the development certificate and secrets are kept."`
+
+	JWTSecret string   `name:"jwt-secret" help:"HS256 secret that client tokens are signed with (at least 32 bytes); default: a generated one in --dev-dir."`
+	APIKeys   []string `name:"api-key" help:"API keys accepted from backends; default: a generated one in --dev-dir."`
+
+	PingInterval     time.Duration `default:"25s" help:"Heartbeat interval announced to clients."`
+	HandshakeTimeout time.Duration `default:"10s" help:"Time allowed from accept to a verified token."`
+	MaxRooms         int           `default:"64" help:"Rooms one connection may join."`
+	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
+	MergeWindow      time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one write."`
+
+	LogLevel slog.Level `default:"info" help:"debug, info, warn or error."`
+}
+
+func (c *serveCmd) Run() error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	cert, dev, err := c.certificate()
+	if err != nil {
+		return err
+	}
+	secret, keys, err := c.secrets()
+	if err != nil {
+		return err
+	}
+	srv, err := app.Start(app.Config{
+		APIAddr: c.APIAddr,
+		Edge: edge.Config{
+			QUICAddr:         c.QUICAddr,
+			TCPAddr:          c.TCPAddr,
+			PingInterval:     c.PingInterval,
+			HandshakeTimeout: c.HandshakeTimeout,
+			MaxRooms:         c.MaxRooms,
+			MaxQueueBytes:    c.MaxQueueBytes,
+		},
+		Core:        core.Config{MergeWindow: c.MergeWindow},
+		Certificate: cert,
+		JWTSecret:   secret,
+		APIKeys:     keys,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	c.banner(srv, cert, dev, keys)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("draining: clients are told to reconnect")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func (c *serveCmd) certificate() (tls.Certificate, bool, error) {
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		return cert, false, err
+	}
+	cert, err := devcert.LoadOrCreate(c.DevDir)
+	return cert, true, err
+}
+
+func (c *serveCmd) secrets() ([]byte, []string, error) {
+	if c.JWTSecret != "" && len(c.APIKeys) > 0 {
+		return []byte(c.JWTSecret), c.APIKeys, nil
+	}
+	st, err := loadDevState(c.DevDir, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	secret := []byte(c.JWTSecret)
+	if c.JWTSecret == "" {
+		if secret, err = st.secret(); err != nil {
+			return nil, nil, err
+		}
+	}
+	keys := c.APIKeys
+	if len(keys) == 0 {
+		keys = []string{st.APIKey}
+	}
+	return secret, keys, nil
+}
+
+// banner prints where everything listens and commands to try it.
+func (c *serveCmd) banner(srv *app.Server, cert tls.Certificate, dev bool, keys []string) {
+	quic := hostPort(srv.Edge.QUICAddr())
+	tcp := hostPort(srv.Edge.TCPAddr())
+	api := hostPort(srv.APIAddr())
+	hash := devcert.Hash(cert)
+	var b strings.Builder
+	fmt.Fprintf(&b, "quicpush is running (single process, in-process bus)\n\n")
+	fmt.Fprintf(&b, "  raw QUIC       quic://%s          (ALPN quicpush/1)\n", quic)
+	fmt.Fprintf(&b, "  WebTransport   https://%s/wt\n", quic)
+	fmt.Fprintf(&b, "  framed TCP     tcp://%s           (tls:// too)\n", tcp)
+	fmt.Fprintf(&b, "  WebSocket      ws://%s/ws         (wss:// too)\n", tcp)
+	fmt.Fprintf(&b, "  push API       http://%s          (Connect, gRPC, gRPC-Web, JSON)\n", api)
+	fmt.Fprintf(&b, "  metrics        http://%s/metrics\n\n", api)
+	fmt.Fprintf(&b, "  certificate SHA-256 (serverCertificateHashes / --cert-hash):\n    base64 %s\n    hex    %s\n",
+		base64.StdEncoding.EncodeToString(hash[:]), hex.EncodeToString(hash[:]))
+	if cert.Leaf != nil {
+		fmt.Fprintf(&b, "    valid until %s%s\n", cert.Leaf.NotAfter.Format(time.RFC3339), map[bool]string{true: " (development certificate)"}[dev])
+	}
+	fmt.Fprintf(&b, "  API key        %s\n\n", keys[0])
+	fmt.Fprintf(&b, "Try it:\n")
+	fmt.Fprintf(&b, "  TOKEN=$(quicpush token --user alice --rooms lobby)\n")
+	fmt.Fprintf(&b, "  quicpush listen --token \"$TOKEN\" --room lobby --endpoint quic://%s --endpoint tcp://%s --cert-hash %s\n",
+		quic, tcp, hex.EncodeToString(hash[:]))
+	fmt.Fprintf(&b, "  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", keys[0])
+	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"{\\\"test\\\":1}\"}' http://%s/quicpush.push.v1.PushService/PushRoom\n", api)
+	fmt.Fprintf(&b, "  go tool -modfile=tools/go.mod grpcurl -plaintext -H 'Authorization: Bearer %s' \\\n", keys[0])
+	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"hi\"}' %s quicpush.push.v1.PushService/PushRoom\n", api)
+	fmt.Print(b.String())
+}
+
+// hostPort shows a wildcard listen address as 127.0.0.1 so it can be pasted.
+func hostPort(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
