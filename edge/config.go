@@ -53,6 +53,10 @@ type Config struct {
 	CloseTimeout time.Duration
 	// Shards is the number of session shards. Zero means 64.
 	Shards int
+	// MaxFlushers bounds the goroutines writing to clients at once; more
+	// connections with data to write wait their turn in a FIFO. Zero means
+	// 1024.
+	MaxFlushers int
 	// WebSocketPath and WebTransportPath are the HTTP paths of those
 	// transports. Empty means "/ws" and "/wt".
 	WebSocketPath    string
@@ -98,6 +102,7 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.MaxRooms, 64)
 	defInt(&c.MaxQueueBytes, 1<<20)
 	defInt(&c.Shards, 64)
+	defInt(&c.MaxFlushers, 1024)
 	def(&c.HandshakeTimeout, 10*time.Second)
 	def(&c.PingInterval, 25*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)

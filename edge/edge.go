@@ -27,6 +27,8 @@ type Edge struct {
 	metrics *metrics
 	shards  []*shard
 	keySeq  atomic.Uint64
+	// flushers write queued frames to clients.
+	flushers flusherPool
 
 	udp   *net.UDPConn
 	qtr   *quic.Transport
@@ -59,6 +61,7 @@ func Listen(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{cfg: cfg, metrics: m, shards: make([]*shard, cfg.Shards)}
+	e.flushers.max = cfg.MaxFlushers
 	for i := range e.shards {
 		e.shards[i] = newShard()
 	}

@@ -66,7 +66,7 @@ func (s *session) enqueue(b []byte) bool {
 	s.queued += len(b)
 	if !s.flushing {
 		s.flushing = true
-		go s.flush()
+		s.edge.flushers.run(s)
 	}
 	s.mu.Unlock()
 	return true
@@ -78,6 +78,15 @@ func (s *session) flush() {
 	s.mu.Lock()
 	for {
 		if len(s.queue) == 0 {
+			// Keep two small slices (the queue and the flusher's batch) so
+			// steady traffic allocates nothing; drop big ones so an idle
+			// connection costs little.
+			if cap(s.queue) > 8 {
+				s.queue = nil
+			}
+			if cap(s.spare) > 8 {
+				s.spare = nil
+			}
 			s.flushing = false
 			closing := s.state == stateClosing
 			code := s.code
@@ -97,9 +106,7 @@ func (s *session) flush() {
 		clear(batch)
 
 		s.mu.Lock()
-		if cap(batch) <= 64 {
-			s.spare = batch[:0]
-		}
+		s.spare = batch[:0]
 		if err != nil {
 			s.flushing = false
 			s.queue, s.queued = nil, 0
@@ -137,7 +144,7 @@ func (s *session) closeWith(code wire.Code, reason string, drop bool) {
 	s.queue = append(s.queue, wire.AppendDisconnect(nil, &wire.Disconnect{Code: code, Reason: reason}))
 	if !s.flushing {
 		s.flushing = true
-		go s.flush()
+		s.edge.flushers.run(s)
 	}
 	s.mu.Unlock()
 	s.edge.metrics.disconnects.WithLabelValues(codeLabel(code)).Inc()
