@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/quicpush/quicpush/internal/push"
 )
@@ -19,8 +20,9 @@ const DefaultBusCapacity = 1 << 16
 // the caller's deadline) rather than drop: a push is either queued or the
 // caller gets an error, never a silent loss.
 type MemoryBus struct {
-	ch     chan *push.Message
-	closed chan struct{}
+	ch        chan *push.Message
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // NewMemoryBus returns a bus holding up to capacity messages (zero means
@@ -51,7 +53,8 @@ func (b *MemoryBus) Publish(ctx context.Context, m *push.Message) error {
 }
 
 // Close stops Publish; messages already queued are still read.
-func (b *MemoryBus) Close() { close(b.closed) }
+// It may be called more than once.
+func (b *MemoryBus) Close() { b.closeOnce.Do(func() { close(b.closed) }) }
 
 // Len is the number of queued messages.
 func (b *MemoryBus) Len() int { return len(b.ch) }

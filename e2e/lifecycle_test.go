@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/gobwas/ws"
+
+	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
+	"github.com/quicpush/quicpush/wire"
+)
+
+// TestDisconnectAPI closes connections by key and by user with the code the
+// backend chose: reconnect allowed (3006) or kicked (3504).
+func TestDisconnectAPI(t *testing.T) {
+	srv := startServer(t, nil)
+	api := srv.apiClient()
+	for _, kind := range transports {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			byKey := dialRaw(t, srv, kind)
+			ok := authenticate(t, byKey, token(t, "dk-"+kind))
+			byUser := dialRaw(t, srv, kind)
+			authenticate(t, byUser, token(t, "du-"+kind))
+			ctx := context.Background()
+			if _, err := api.Disconnect(ctx, connect.NewRequest(&pushv1.DisconnectRequest{Keys: []string{ok.ConnKey}, Reconnect: true, Reason: "rebalance"})); err != nil {
+				t.Fatal(err)
+			}
+			expectDisconnect(t, byKey, wire.CodeServerDisconnect)
+			if _, err := api.Disconnect(ctx, connect.NewRequest(&pushv1.DisconnectRequest{Users: []string{"du-" + kind}, Reason: "banned"})); err != nil {
+				t.Fatal(err)
+			}
+			expectDisconnect(t, byUser, wire.CodeKicked)
+		})
+	}
+}
+
+// TestShutdownDrains checks that a draining server tells every client to
+// reconnect elsewhere (3000) and refuses new connections.
+func TestShutdownDrains(t *testing.T) {
+	srv := startServer(t, nil)
+	conns := map[string]rawConn{}
+	for _, kind := range transports {
+		c := dialRaw(t, srv, kind)
+		authenticate(t, c, token(t, "drain-"+kind))
+		conns[kind] = c
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	for kind, c := range conns {
+		t.Run(kind, func(t *testing.T) { expectDisconnect(t, c, wire.CodeShutdown) })
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if c, err := net.DialTimeout("tcp", srv.tcp, time.Second); err == nil {
+		c.Close()
+		t.Fatal("TCP port still accepts after shutdown")
+	}
+}
+
+// TestTLSOnTheTCPPort checks that the TCP port also speaks framed TLS and
+// secure WebSocket, sniffed from the first byte.
+func TestTLSOnTheTCPPort(t *testing.T) {
+	srv := startServer(t, nil)
+	api := srv.apiClient()
+	conf := &tls.Config{InsecureSkipVerify: true}
+
+	tc, err := tls.Dial("tcp", srv.tcp, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tc.Close() })
+	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+	framed := &tcpRaw{streamConn{w: tc, fr: wire.NewFrameReader(tc, 1<<20)}, tc}
+	authenticate(t, framed, token(t, "tls-user", "secure"))
+	join(t, framed, 2, "secure")
+
+	d := ws.Dialer{Protocols: []string{wire.WebSocketProtocol}, TLSConfig: conf, Timeout: 5 * time.Second}
+	conn, _, _, err := d.Dial(context.Background(), "wss://"+srv.tcp+"/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	secureWS := &wsRaw{conn: conn, r: conn}
+	authenticate(t, secureWS, token(t, "wss-user", "secure"))
+	join(t, secureWS, 2, "secure")
+
+	id := pushRoom(t, api, "secure", "over tls")
+	for name, c := range map[string]rawConn{"tls": framed, "wss": secureWS} {
+		if p := expectPush(t, c); p.ID != id || string(p.Data) != "over tls" {
+			t.Fatalf("%s: %+v", name, p)
+		}
+	}
+	on, err := srv.Edge.Online(context.Background(), []string{"secure"}, 0)
+	if err != nil || on.Rooms["secure"] != 2 {
+		t.Fatalf("online %+v %v", on, err)
+	}
+}
+
+// TestWebSocketRejects checks upgrades to unknown paths are refused.
+func TestWebSocketRejects(t *testing.T) {
+	srv := startServer(t, nil)
+	d := ws.Dialer{Protocols: []string{wire.WebSocketProtocol}, Timeout: 5 * time.Second}
+	if _, _, _, err := d.Dial(context.Background(), "ws://"+srv.tcp+"/elsewhere"); err == nil {
+		t.Fatal("upgrade to an unknown path accepted")
+	}
+}
