@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"errors"
+
 	"context"
 	"crypto/tls"
+	quicpush "github.com/quicpush/quicpush/clients/go"
 	"net/http"
 	"strings"
 	"testing"
@@ -228,3 +231,5 @@ func metricValue(t *testing.T, s *testServer, name string) float64 {
 	}
 	return sum
 }
+
+func asError(err error, target **quicpush.Error) bool { return errors.As(err, target) }

@@ -1,0 +1,205 @@
+package quicpush
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/quicpush/quicpush/wire"
+)
+
+// Defaults of the options.
+const (
+	// DefaultDatagramDialTimeout bounds a QUIC or WebTransport attempt (dial,
+	// handshake and auth). It is short because a network that drops UDP
+	// gives no error, only silence, and the next endpoint is waiting.
+	DefaultDatagramDialTimeout = time.Second
+	// DefaultStreamDialTimeout bounds a TCP, TLS or WebSocket attempt.
+	DefaultStreamDialTimeout = 3 * time.Second
+	// DefaultBackoffMin and DefaultBackoffMax bound the reconnect delays.
+	DefaultBackoffMin = 200 * time.Millisecond
+	DefaultBackoffMax = 20 * time.Second
+	// DefaultRequestTimeout bounds Join, Leave and each write.
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// Option configures a Client. Options are applied in order; for the ones that
+// set a single value the last wins.
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// ConnectEvent describes a connection that was just authenticated.
+type ConnectEvent struct {
+	// Transport is the transport name, as returned by Client.Transport.
+	Transport string
+	// ConnKey identifies the connection on the edge (for PushKeys).
+	ConnKey string
+	// User is the user id the edge took from the token.
+	User string
+}
+
+// DisconnectEvent describes the end of a connection.
+type DisconnectEvent struct {
+	// Code is the edge's disconnect code, or 0 when the connection failed
+	// without one (a network error, a missed heartbeat).
+	Code wire.Code
+	// Reason is the edge's reason or a description of the failure.
+	Reason string
+	// Reconnect reports whether the client is reconnecting. When false the
+	// client has stopped; Connect may be called again (after, say, fetching a
+	// fresh token).
+	Reconnect bool
+}
+
+type options struct {
+	token          string
+	tokenFunc      func(context.Context) (string, error)
+	tls            *tls.Config
+	certHashes     [][]byte
+	dialTimeout    time.Duration
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	requestTimeout time.Duration
+	maxFrame       int
+	onMessage      func(Message)
+	onConnect      func(ConnectEvent)
+	onDisconnect   func(DisconnectEvent)
+	logger         *slog.Logger
+}
+
+func defaultOptions() options {
+	return options{
+		backoffMin:     DefaultBackoffMin,
+		backoffMax:     DefaultBackoffMax,
+		requestTimeout: DefaultRequestTimeout,
+		maxFrame:       wire.DefaultMaxFrame,
+	}
+}
+
+// validate checks the options once, in New.
+func (o *options) validate() error {
+	var errs []error
+	if o.backoffMin <= 0 || o.backoffMax < o.backoffMin {
+		errs = append(errs, fmt.Errorf("backoff: need 0 < min <= max, got %v and %v", o.backoffMin, o.backoffMax))
+	}
+	if o.dialTimeout < 0 {
+		errs = append(errs, fmt.Errorf("dial timeout %v is negative", o.dialTimeout))
+	}
+	if o.requestTimeout < 0 {
+		errs = append(errs, fmt.Errorf("request timeout %v is negative", o.requestTimeout))
+	}
+	if o.maxFrame < wire.HeaderSize {
+		errs = append(errs, fmt.Errorf("max frame %d is below the header size", o.maxFrame))
+	}
+	if o.tokenFunc == nil && len(o.token) > wire.MaxTokenLen {
+		errs = append(errs, fmt.Errorf("token is %d bytes, limit %d", len(o.token), wire.MaxTokenLen))
+	}
+	for _, h := range o.certHashes {
+		if len(h) != 32 {
+			errs = append(errs, fmt.Errorf("certificate hash is %d bytes, want a 32-byte SHA-256", len(h)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("quicpush: invalid options: %w", err)
+	}
+	return nil
+}
+
+// WithToken sets the token sent in Auth on every connect. It replaces a
+// WithTokenFunc given before it.
+func WithToken(token string) Option {
+	return optionFunc(func(o *options) { o.token, o.tokenFunc = token, nil })
+}
+
+// WithTokenFunc sets a function called before every connect (the first one and
+// each reconnect) to get the token, so that an expired token is refreshed. The
+// context ends with the connect attempt or when the client is closed. An
+// error fails the attempt: Connect returns it, the reconnect loop backs off and
+// calls the function again.
+func WithTokenFunc(f func(context.Context) (string, error)) Option {
+	return optionFunc(func(o *options) { o.token, o.tokenFunc = "", f })
+}
+
+// WithTLSConfig sets the TLS configuration of the quic, webtransport, tls and
+// wss endpoints. The client clones it and sets ServerName (when empty) and
+// NextProtos per transport. Zero means the system roots.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return optionFunc(func(o *options) { o.tls = cfg })
+}
+
+// WithCertHash pins the server's leaf certificate by the SHA-256 of its DER
+// encoding, like the serverCertificateHashes of browsers' WebTransport: the
+// certificate is accepted when its hash matches and the current time is within
+// its validity period, and chain and name verification are skipped. It suits
+// short-lived self-signed certificates. Call it several times to accept
+// several certificates (during a rotation).
+func WithCertHash(sha256 []byte) Option {
+	h := append([]byte(nil), sha256...)
+	return optionFunc(func(o *options) { o.certHashes = append(o.certHashes, h) })
+}
+
+// WithDialTimeout bounds each endpoint attempt: dial, transport handshake and
+// auth. Zero means DefaultDatagramDialTimeout (1 s) for quic and webtransport
+// endpoints and DefaultStreamDialTimeout (3 s) for the others.
+func WithDialTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.dialTimeout = d })
+}
+
+// WithBackoff bounds the reconnect delays: the delay before retry n (from 0)
+// is uniform in [0, min(maxDelay, minDelay·2ⁿ)). The defaults are
+// DefaultBackoffMin (200 ms) and DefaultBackoffMax (20 s). The count restarts
+// after a connection that stayed up for at least maxDelay.
+func WithBackoff(minDelay, maxDelay time.Duration) Option {
+	return optionFunc(func(o *options) { o.backoffMin, o.backoffMax = minDelay, maxDelay })
+}
+
+// WithRequestTimeout bounds Join and Leave (when their context has a later or
+// no deadline) and each write to the connection. Zero means no bound; the
+// default is DefaultRequestTimeout (10 s).
+func WithRequestTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.requestTimeout = d })
+}
+
+// WithMaxFrame sets the largest frame, header included, the client accepts
+// from the edge; a larger one is a protocol error that drops the connection.
+// Zero or unset means wire.DefaultMaxFrame (64 KiB).
+func WithMaxFrame(n int) Option {
+	return optionFunc(func(o *options) {
+		if n == 0 {
+			n = wire.DefaultMaxFrame
+		}
+		o.maxFrame = n
+	})
+}
+
+// WithOnMessage sets the handler of pushed messages. It runs on the reader
+// goroutine of the connection, one message at a time and in order; see the
+// package documentation on callbacks.
+func WithOnMessage(f func(Message)) Option {
+	return optionFunc(func(o *options) { o.onMessage = f })
+}
+
+// WithOnConnect sets the handler called after each successful connect.
+func WithOnConnect(f func(ConnectEvent)) Option {
+	return optionFunc(func(o *options) { o.onConnect = f })
+}
+
+// WithOnDisconnect sets the handler called when a connection ends, and when a
+// reconnect attempt is refused with a code that stops the client. It is not
+// called for Close.
+func WithOnDisconnect(f func(DisconnectEvent)) Option {
+	return optionFunc(func(o *options) { o.onDisconnect = f })
+}
+
+// WithLogger sets the logger. Nil or unset means no logging.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
