@@ -35,8 +35,10 @@ type Config struct {
 	// MaxFrame is the largest frame accepted from a client, header included.
 	// Zero means wire.DefaultMaxFrame (64 KiB).
 	MaxFrame int
-	// HandshakeTimeout bounds the time from accept to a verified Auth frame
-	// (TLS and QUIC handshakes included). Zero means 10s.
+	// HandshakeTimeout bounds the time from accept to a verified Auth frame,
+	// in total: TLS, WebSocket upgrade, the client's stream and Auth. (For
+	// QUIC and WebTransport it counts from the accepted connection; quic-go
+	// bounds the QUIC handshake before that by the same value.) Zero means 10s.
 	HandshakeTimeout time.Duration
 	// PingInterval is announced to clients, which send a Ping that often; a
 	// client silent for twice the interval is disconnected. Zero means 25s.

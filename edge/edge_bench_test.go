@@ -86,7 +86,7 @@ func addSessions(tb testing.TB, e *Edge, n int, room string) []*sinkTransport {
 	sinks := make([]*sinkTransport, n)
 	for i := range n {
 		sinks[i] = &sinkTransport{}
-		s := newSession(e, sinks[i])
+		s := newSession(e, sinks[i], time.Time{})
 		s.ident = auth.Identity{User: "u" + strconv.Itoa(i), Rooms: []string{"*"}}
 		s.key = e.newKey()
 		if !e.register(s) {

@@ -25,6 +25,8 @@ const (
 type session struct {
 	edge *Edge
 	t    transport
+	// authBy is when the handshake times out.
+	authBy time.Time
 
 	// Set once by the reader goroutine during the handshake.
 	key   string
@@ -44,8 +46,10 @@ type session struct {
 	closeOnce sync.Once
 }
 
-func newSession(e *Edge, t transport) *session {
-	return &session{edge: e, t: t}
+// newSession starts a session whose Auth frame must arrive by deadline: the
+// handshake timeout counts from accept, across TLS, QUIC and upgrades.
+func newSession(e *Edge, t transport, deadline time.Time) *session {
+	return &session{edge: e, t: t, authBy: deadline}
 }
 
 // enqueue queues an encoded frame (or several) for the client. It never
@@ -217,7 +221,7 @@ func (s *session) serve() {
 // handshake reads and verifies the Auth frame.
 func (s *session) handshake() bool {
 	e := s.edge
-	_ = s.t.setReadDeadline(time.Now().Add(e.cfg.HandshakeTimeout))
+	_ = s.t.setReadDeadline(s.authBy)
 	h, body, err := s.t.readFrame()
 	if err != nil {
 		s.failRead(err, wire.CodeHandshakeTimeout)

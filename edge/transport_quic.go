@@ -93,7 +93,8 @@ func (e *Edge) acceptQUIC() {
 // session on it.
 func (e *Edge) serveQUIC(conn *quic.Conn) {
 	defer e.live.Done()
-	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.HandshakeTimeout)
+	deadline := time.Now().Add(e.cfg.HandshakeTimeout)
+	ctx, cancel := context.WithDeadline(e.ctx, deadline)
 	str, err := conn.AcceptStream(ctx)
 	cancel()
 	if err != nil {
@@ -102,7 +103,7 @@ func (e *Edge) serveQUIC(conn *quic.Conn) {
 		return
 	}
 	t := &quicTransport{conn: conn, str: str, fr: wire.NewFrameReader(str, e.cfg.MaxFrame), closeTimeout: e.cfg.CloseTimeout}
-	newSession(e, t).serve()
+	newSession(e, t, deadline).serve()
 }
 
 // quicStream is what raw QUIC and WebTransport streams have in common.
@@ -178,7 +179,8 @@ func (e *Edge) serveWebTransport(w http.ResponseWriter, r *http.Request) {
 		e.cfg.Logger.Debug("webtransport upgrade failed", "err", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.HandshakeTimeout)
+	deadline := time.Now().Add(e.cfg.HandshakeTimeout)
+	ctx, cancel := context.WithDeadline(e.ctx, deadline)
 	str, err := sess.AcceptStream(ctx)
 	cancel()
 	if err != nil {
@@ -187,7 +189,7 @@ func (e *Edge) serveWebTransport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := &quicTransport{conn: conn, wt: sess, str: str, fr: wire.NewFrameReader(str, e.cfg.MaxFrame), closeTimeout: e.cfg.CloseTimeout}
-	newSession(e, t).serve()
+	newSession(e, t, deadline).serve()
 }
 
 // quicConnKey finds a WebTransport request's QUIC connection in its context.

@@ -47,7 +47,8 @@ func (e *Edge) acceptTCP() {
 // length byte is 0 for every frame under 16 MiB).
 func (e *Edge) serveTCP(conn net.Conn) {
 	defer e.live.Done()
-	_ = conn.SetDeadline(time.Now().Add(e.cfg.HandshakeTimeout))
+	deadline := time.Now().Add(e.cfg.HandshakeTimeout)
+	_ = conn.SetDeadline(deadline)
 	pc := &peekConn{Conn: conn}
 	first, err := pc.peek()
 	if err != nil {
@@ -72,13 +73,13 @@ func (e *Edge) serveTCP(conn net.Conn) {
 		c, secure = pc, true
 	}
 	if first == 'G' {
-		e.serveWebSocket(c, secure)
+		e.serveWebSocket(c, secure, deadline)
 		return
 	}
 	// The session sets its own read deadlines from here on.
 	_ = c.SetWriteDeadline(time.Time{})
 	t := &tcpTransport{conn: c, raw: conn, secure: secure, fr: wire.NewFrameReader(c, e.cfg.MaxFrame)}
-	newSession(e, t).serve()
+	newSession(e, t, deadline).serve()
 }
 
 // peekConn hands back one sniffed byte before reading on.

@@ -16,7 +16,7 @@ import (
 // serveWebSocket upgrades a connection whose first bytes were an HTTP GET.
 // gobwas/ws upgrades the raw connection without net/http, so a WebSocket
 // costs no more than a framed TCP connection once upgraded.
-func (e *Edge) serveWebSocket(c net.Conn, secure bool) {
+func (e *Edge) serveWebSocket(c net.Conn, secure bool, deadline time.Time) {
 	originSeen := false
 	u := ws.Upgrader{
 		Protocol: func(p []byte) bool { return string(p) == wire.WebSocketProtocol },
@@ -51,7 +51,7 @@ func (e *Edge) serveWebSocket(c net.Conn, secure bool) {
 	}
 	_ = c.SetWriteDeadline(time.Time{})
 	t := &wsTransport{conn: c, secure: secure, maxFrame: e.cfg.MaxFrame}
-	newSession(e, t).serve()
+	newSession(e, t, deadline).serve()
 }
 
 // wsTransport carries a session over WebSocket: each binary message holds
