@@ -21,9 +21,10 @@ import (
 )
 
 type serveCmd struct {
-	QUICAddr string `name:"quic-addr" default:":4433" help:"UDP address for raw QUIC and WebTransport."`
-	TCPAddr  string `name:"tcp-addr" default:":4434" help:"TCP address for framed TCP, TLS and WebSocket."`
-	APIAddr  string `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
+	QUICAddr  string `name:"quic-addr" default:":4433" help:"UDP address for raw QUIC and WebTransport."`
+	TCPAddr   string `name:"tcp-addr" default:":4434" help:"TCP address for framed TCP, TLS and WebSocket."`
+	APIAddr   string `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
+	AdminAddr string `name:"admin-addr" help:"Address for /debug/pprof/ and /metrics (e.g. 127.0.0.1:6060); empty: off. Keep it on loopback."`
 
 	CertFile string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
 	KeyFile  string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
@@ -52,7 +53,8 @@ func (c *serveCmd) Run() error {
 		return err
 	}
 	srv, err := app.Start(app.Config{
-		APIAddr: c.APIAddr,
+		APIAddr:   c.APIAddr,
+		AdminAddr: c.AdminAddr,
 		Edge: edge.Config{
 			QUICAddr:         c.QUICAddr,
 			TCPAddr:          c.TCPAddr,
@@ -124,7 +126,11 @@ func (c *serveCmd) banner(srv *app.Server, cert tls.Certificate, dev bool, keys 
 	fmt.Fprintf(&b, "  framed TCP     tcp://%s           (tls:// too)\n", tcp)
 	fmt.Fprintf(&b, "  WebSocket      ws://%s/ws         (wss:// too)\n", tcp)
 	fmt.Fprintf(&b, "  push API       http://%s          (Connect, gRPC, gRPC-Web, JSON)\n", api)
-	fmt.Fprintf(&b, "  metrics        http://%s/metrics\n\n", api)
+	fmt.Fprintf(&b, "  metrics        http://%s/metrics\n", api)
+	if srv.AdminLn != nil {
+		fmt.Fprintf(&b, "  pprof          http://%s/debug/pprof/\n", srv.AdminLn.Addr())
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "  certificate SHA-256 (serverCertificateHashes / --cert-hash):\n    base64 %s\n    hex    %s\n",
 		base64.StdEncoding.EncodeToString(hash[:]), hex.EncodeToString(hash[:]))
 	if cert.Leaf != nil {

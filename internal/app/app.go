@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -43,6 +44,9 @@ type Config struct {
 	Core core.Config
 	// BusCapacity is the in-process bus length. Zero means core.DefaultBusCapacity.
 	BusCapacity int
+	// AdminAddr serves /debug/pprof/ when set; keep it on loopback. Empty
+	// means no admin listener.
+	AdminAddr string
 	// Logger receives every component's logs. Nil means discard.
 	Logger *slog.Logger
 }
@@ -52,11 +56,14 @@ type Server struct {
 	Edge     *edge.Edge
 	Registry *prometheus.Registry
 
-	bus    *core.MemoryBus
-	api    *http.Server
-	apiLn  net.Listener
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	bus   *core.MemoryBus
+	api   *http.Server
+	apiLn net.Listener
+	admin *http.Server
+	// AdminLn is the admin listener, nil without Config.AdminAddr.
+	AdminLn net.Listener
+	cancel  context.CancelFunc
+	done    sync.WaitGroup
 }
 
 // Start starts every component and returns once all ports are bound.
@@ -122,6 +129,23 @@ func Start(cfg Config) (*Server, error) {
 	s.api = &http.Server{Handler: mux, Protocols: protocols, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
+	if cfg.AdminAddr != "" {
+		if s.AdminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			e.Close()
+			_ = s.apiLn.Close()
+			return nil, err
+		}
+		admin := http.NewServeMux()
+		admin.HandleFunc("/debug/pprof/", pprof.Index)
+		admin.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		admin.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		admin.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		s.admin = &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = s.admin.Serve(s.AdminLn) }()
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.done.Add(2)
@@ -147,6 +171,9 @@ func (s *Server) APIAddr() net.Addr { return s.apiLn.Addr() }
 // the edge (clients are told to reconnect) and stops, all within ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
 	apiErr := s.api.Shutdown(ctx)
+	if s.admin != nil {
+		_ = s.admin.Close()
+	}
 	s.bus.Close()
 	// Give core the time to hand over what the bus still holds.
 	for s.bus.Len() > 0 && ctx.Err() == nil {
@@ -164,6 +191,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops everything at once.
 func (s *Server) Close() {
 	_ = s.api.Close()
+	if s.admin != nil {
+		_ = s.admin.Close()
+	}
 	s.bus.Close()
 	s.cancel()
 	s.done.Wait()
