@@ -66,6 +66,8 @@ func Listen(cfg Config) (*Edge, error) {
 		e.shards[i] = newShard()
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.loops.Add(1)
+	go e.janitor()
 	if err := e.listenQUIC(); err != nil {
 		e.cancel()
 		return nil, err
@@ -250,6 +252,22 @@ func (e *Edge) broadcast(buf []byte, rate int) {
 			}
 		}
 	}()
+}
+
+// janitor retires idle flushers.
+func (e *Edge) janitor() {
+	defer e.loops.Done()
+	t := time.NewTicker(flusherIdle / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			e.flushers.retireIdle(time.Now().Add(-flusherIdle))
+		case <-e.ctx.Done():
+			e.flushers.stopAll()
+			return
+		}
+	}
 }
 
 // Online reports this edge's counts: the total, the given rooms and the top

@@ -10,18 +10,25 @@ import (
 // A flush needs a goroutine that may block (one slow client's write must not
 // hold up anyone else's), but starting a goroutine per flush costs an
 // allocation per delivery, and a goroutine per connection costs memory while
-// idle. So flushers are reused: a session with something to write goes to an
-// idle flusher, or to a new one while fewer than max run, or else waits in a
-// FIFO that busy flushers drain before they park. Flushers idle for
-// flusherIdle exit, so an idle edge holds none.
+// idle. So flushers are reused: a session with something to write goes to the
+// most recently parked flusher, or to a new one while fewer than max run, or
+// else waits in a FIFO that busy flushers drain before they park. A janitor
+// retires flushers parked for longer than flusherIdle, so an idle edge holds
+// none. Parked flushers wait on a plain channel receive, the cheapest wakeup
+// Go has.
 type flusherPool struct {
 	max int
 
 	mu      sync.Mutex
-	idle    []chan *session
+	idle    []parked // a stack: the end is the most recently parked
 	pending []*session
 	head    int // next pending session
 	live    int
+}
+
+type parked struct {
+	ch    chan *session
+	since time.Time
 }
 
 const flusherIdle = 10 * time.Second
@@ -30,8 +37,8 @@ const flusherIdle = 10 * time.Second
 func (p *flusherPool) run(s *session) {
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
-		ch := p.idle[n-1]
-		p.idle[n-1] = nil
+		ch := p.idle[n-1].ch
+		p.idle[n-1] = parked{}
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
 		ch <- s // buffered: never blocks
@@ -49,28 +56,19 @@ func (p *flusherPool) run(s *session) {
 	go p.work(ch)
 }
 
+// work flushes sessions handed to ch until the janitor sends nil.
 func (p *flusherPool) work(ch chan *session) {
-	timer := time.NewTimer(flusherIdle)
-	defer timer.Stop()
-	for {
-		select {
-		case s := <-ch:
+	for s := range ch {
+		if s == nil {
+			return
+		}
+		for ; s != nil; s = p.next(ch) {
 			s.flush()
-			for s = p.next(ch); s != nil; s = p.next(ch) {
-				s.flush()
-			}
-			timer.Reset(flusherIdle)
-		case <-timer.C:
-			if p.retire(ch) {
-				return
-			}
-			// Taken just as the timer fired: a session is on its way.
-			timer.Reset(flusherIdle)
 		}
 	}
 }
 
-// next returns a pending session, or parks ch on the idle list and returns nil.
+// next returns a pending session, or parks ch and returns nil.
 func (p *flusherPool) next(ch chan *session) *session {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -83,20 +81,23 @@ func (p *flusherPool) next(ch chan *session) *session {
 		}
 		return s
 	}
-	p.idle = append(p.idle, ch)
+	p.idle = append(p.idle, parked{ch: ch, since: coarseNow()})
 	return nil
 }
 
-// retire removes ch from the idle list; false means a caller already took it.
-func (p *flusherPool) retire(ch chan *session) bool {
+// retireIdle stops flushers parked since before cutoff. The oldest are at
+// the bottom of the stack.
+func (p *flusherPool) retireIdle(cutoff time.Time) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i, c := range p.idle {
-		if c == ch {
-			p.idle = append(p.idle[:i], p.idle[i+1:]...)
-			p.live--
-			return true
-		}
+	n := 0
+	for n < len(p.idle) && p.idle[n].since.Before(cutoff) {
+		p.idle[n].ch <- nil
+		n++
 	}
-	return false
+	p.idle = append(p.idle[:0], p.idle[n:]...)
+	p.live -= n
+	p.mu.Unlock()
 }
+
+// stopAll retires every parked flusher; busy ones finish and park.
+func (p *flusherPool) stopAll() { p.retireIdle(time.Now().Add(time.Hour)) }

@@ -44,6 +44,22 @@ type session struct {
 	code      wire.Code
 	expiry    *time.Timer
 	closeOnce sync.Once
+	// writeBy is the write deadline last set; flushes move it only when it
+	// comes within three quarters of WriteTimeout, which keeps a timer
+	// update off most writes. Owned by the flusher.
+	writeBy int64
+}
+
+// armWriteDeadline keeps the write deadline between 3/4 and all of
+// WriteTimeout ahead of now.
+func (s *session) armWriteDeadline() {
+	timeout := int64(s.edge.cfg.WriteTimeout)
+	now := coarse.Load() + int64(clockTick)
+	if s.writeBy-now >= timeout*3/4 {
+		return
+	}
+	s.writeBy = now + timeout
+	_ = s.t.setWriteDeadline(time.Unix(0, s.writeBy))
 }
 
 // newSession starts a session whose Auth frame must arrive by deadline: the
@@ -105,7 +121,7 @@ func (s *session) flush() {
 		s.queued = 0
 		s.mu.Unlock()
 
-		_ = s.t.setWriteDeadline(time.Now().Add(s.edge.cfg.WriteTimeout))
+		s.armWriteDeadline()
 		err := s.t.writeBatch(batch)
 		clear(batch)
 
@@ -158,6 +174,9 @@ func (s *session) closeWith(code wire.Code, reason string, drop bool) {
 	deadline := time.Now().Add(s.edge.cfg.CloseTimeout)
 	_ = s.t.setReadDeadline(deadline)
 	if drop {
+		// The flusher may be blocked on this client: cut it short. writeBy
+		// is the flusher's, but the flusher no longer needs it: every later
+		// write ends the session.
 		_ = s.t.setWriteDeadline(deadline)
 	}
 }
