@@ -21,9 +21,18 @@ build: ## Build bin/quicpush
 	go build -o $(BIN)/quicpush ./cmd/quicpush
 
 .PHONY: test
-test: ## Vet and run every test (unit, end-to-end) with the race detector
+test: test-go test-js ## Run every test: Go (race detector) and the browser client in headless Chromium
+
+.PHONY: test-go
+test-go: ## Vet and run the Go tests (unit, end-to-end, quick start) with the race detector
 	go vet ./...
 	go test -race -count=1 -timeout 20m ./...
+
+.PHONY: test-js
+test-js: build ## Browser client: dist/ freshness, unit tests, end-to-end in headless Chromium
+	@command -v chromium >/dev/null || { echo "chromium is missing: apt-get install chromium (see .ci/run)"; exit 1; }
+	cd clients/js && npm ci --no-audit --no-fund && npm run check:dist && npm test && \
+		QUICPUSH_BIN=$(CURDIR)/$(BIN)/quicpush npm run test:e2e
 
 .PHONY: generate
 generate: ## Regenerate code from proto/

@@ -14,9 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	jsclient "github.com/quicpush/quicpush/clients/js"
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/edge"
 	"github.com/quicpush/quicpush/internal/app"
+	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/devcert"
 )
 
@@ -52,6 +54,22 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	// The demo page is a development aid: it gets the API key and a token,
+	// so it is offered only with the development secrets.
+	var demo *jsclient.DemoConfig
+	if dev && c.JWTSecret == "" && len(c.APIKeys) == 0 {
+		tok, err := auth.IssueHS256(secret, "demo", []string{"*"}, 24*time.Hour)
+		if err != nil {
+			return err
+		}
+		hash := devcert.Hash(cert)
+		demo = &jsclient.DemoConfig{
+			CertHash: base64.StdEncoding.EncodeToString(hash[:]),
+			Token:    tok,
+			Room:     "lobby",
+			APIKey:   keys[0],
+		}
+	}
 	srv, err := app.Start(app.Config{
 		APIAddr:   c.APIAddr,
 		AdminAddr: c.AdminAddr,
@@ -68,11 +86,17 @@ func (c *serveCmd) Run() error {
 		JWTSecret:   secret,
 		APIKeys:     keys,
 		Logger:      log,
+		Demo:        demo,
 	})
 	if err != nil {
 		return err
 	}
-	c.banner(srv, cert, dev, keys)
+	if demo != nil {
+		// The edge's ports are known only now (they may have been 0).
+		demo.WebTransport = "https://" + hostPort(srv.Edge.QUICAddr()) + "/wt"
+		demo.WebSocket = "ws://" + hostPort(srv.Edge.TCPAddr()) + "/ws"
+	}
+	c.banner(srv, cert, dev, keys, demo)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -114,7 +138,7 @@ func (c *serveCmd) secrets() ([]byte, []string, error) {
 }
 
 // banner prints where everything listens and commands to try it.
-func (c *serveCmd) banner(srv *app.Server, cert tls.Certificate, dev bool, keys []string) {
+func (c *serveCmd) banner(srv *app.Server, cert tls.Certificate, dev bool, keys []string, demo *jsclient.DemoConfig) {
 	quic := hostPort(srv.Edge.QUICAddr())
 	tcp := hostPort(srv.Edge.TCPAddr())
 	api := hostPort(srv.APIAddr())
@@ -127,6 +151,9 @@ func (c *serveCmd) banner(srv *app.Server, cert tls.Certificate, dev bool, keys 
 	fmt.Fprintf(&b, "  WebSocket      ws://%s/ws         (wss:// too)\n", tcp)
 	fmt.Fprintf(&b, "  push API       http://%s          (Connect, gRPC, gRPC-Web, JSON)\n", api)
 	fmt.Fprintf(&b, "  metrics        http://%s/metrics\n", api)
+	if demo != nil {
+		fmt.Fprintf(&b, "  demo page      http://%s/demo/            (open in Chromium: WebTransport, WebSocket fallback)\n", api)
+	}
 	if srv.AdminLn != nil {
 		fmt.Fprintf(&b, "  pprof          http://%s/debug/pprof/\n", srv.AdminLn.Addr())
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	jsclient "github.com/quicpush/quicpush/clients/js"
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/edge"
 	"github.com/quicpush/quicpush/internal/auth"
@@ -44,6 +45,9 @@ type Config struct {
 	Core core.Config
 	// BusCapacity is the in-process bus length. Zero means core.DefaultBusCapacity.
 	BusCapacity int
+	// Demo, when set, serves the browser demo page at /demo/ on the API port,
+	// with these values prefilled (development only: they may hold a key).
+	Demo *jsclient.DemoConfig
 	// AdminAddr serves /debug/pprof/ when set; keep it on loopback. Empty
 	// means no admin listener.
 	AdminAddr string
@@ -123,6 +127,9 @@ func Start(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", api.Handler())
+	if cfg.Demo != nil {
+		mux.Handle("/demo/", http.StripPrefix("/demo", jsclient.DemoHandler(cfg.Demo)))
+	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)

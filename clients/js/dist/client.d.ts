@@ -1,0 +1,155 @@
+import { type Listener } from "./emitter.js";
+import { QuicpushError } from "./errors.js";
+import { type ClientOptions, type Endpoints } from "./options.js";
+import { type TransportKind } from "./transport.js";
+/**
+ * Where a client is:
+ * - `disconnected`: not started, or stopped by a code that forbids
+ *   reconnecting (connect() may be called again);
+ * - `connecting`: an attempt or the backoff before one is under way;
+ * - `connected`: authenticated on a live connection;
+ * - `closed`: close() was called; the client is done.
+ */
+export type ClientState = "disconnected" | "connecting" | "connected" | "closed";
+/** How a pushed message was addressed. */
+export type MessageKind = "direct" | "room" | "broadcast";
+/** A message pushed by the edge. */
+export interface Message {
+    /** To this connection or user, to a room, or to everyone. */
+    kind: MessageKind;
+    /** The room of a `room` message; empty otherwise. */
+    room: string;
+    /** The id the push API returned, unique per message: drop repeats to process a message once. */
+    id: string;
+    /** The message's position in its room's stream; 0n and "" when it has none. */
+    offset: bigint;
+    epoch: string;
+    /** The payload as the backend sent it: a copy the receiver owns. */
+    data: Uint8Array;
+}
+/** Handles the messages of one room. */
+export type MessageHandler = (message: Message) => void;
+/** Emitted when an attempt to connect starts. */
+export interface ConnectingEvent {
+    /** Retries since the last connection that lasted (0 for the first try). */
+    attempt: number;
+}
+/** Emitted when the edge accepted the token. */
+export interface ConnectedEvent {
+    transport: TransportKind;
+    /** The edge's key of this connection (for PushKeys). */
+    connKey: string;
+    /** The user id the edge took from the token. */
+    user: string;
+    /** How often the client pings, as the edge asked. */
+    pingIntervalMs: number;
+}
+/** Emitted when a connection ends, or an attempt is refused with a code that stops the client. */
+export interface DisconnectedEvent {
+    /**
+     * The edge's disconnect code (3000-3999), or 0 when the connection ended
+     * without one (network failure, missed heartbeat, close()).
+     */
+    code: number;
+    reason: string;
+    /** Whether the client reconnects on its own. When false it has stopped. */
+    reconnect: boolean;
+}
+/** The events of a {@link Client} and their payloads. */
+export interface ClientEvents {
+    connecting: ConnectingEvent;
+    connected: ConnectedEvent;
+    disconnected: DisconnectedEvent;
+    message: Message;
+    /** A failed connect attempt, a bad frame, or a listener that threw. The client goes on. */
+    error: QuicpushError;
+}
+/**
+ * A quicpush client for browsers (and Node with a WebSocket constructor). It
+ * connects over WebTransport when it can and over WebSocket otherwise,
+ * authenticates with a JWT, keeps the session alive with heartbeats, joins
+ * rooms and emits every pushed message. When the connection drops it
+ * reconnects with full-jitter backoff and rejoins its rooms, until close(), the
+ * options' AbortSignal, or a disconnect code of 3500 or more (such as 3500
+ * invalid token), after which it stops and reports the code.
+ *
+ * ```ts
+ * const client = new Client(
+ *   { webtransport: "https://push.example.com:4433/wt", websocket: "wss://push.example.com/ws" },
+ *   { token: () => fetchToken() },
+ * );
+ * client.on("message", (m) => console.log(m.room, new TextDecoder().decode(m.data)));
+ * await client.connect();
+ * await client.joinRoom("news");
+ * ```
+ */
+export declare class Client {
+    #private;
+    /**
+     * @param endpoints where the edge listens; at least one.
+     * @param options the token and tuning; see {@link ClientOptions}.
+     * @throws TypeError when an endpoint or option is invalid.
+     */
+    constructor(endpoints: Endpoints, options: ClientOptions);
+    /** Where the client is; see {@link ClientState}. */
+    get state(): ClientState;
+    /** The transport of the live connection, or null while not connected. */
+    get transport(): TransportKind | null;
+    /** The edge's key of the live connection, or "" while not connected. */
+    get connKey(): string;
+    /** The user id of the live connection, or "" while not connected. */
+    get user(): string;
+    /** The rooms the client means to be in (joined, or to be joined on the next connection). */
+    rooms(): string[];
+    /**
+     * The last stream position seen in `room`, sent with Join when the client
+     * rejoins it; undefined for a room the client is not in.
+     */
+    position(room: string): {
+        offset: bigint;
+        epoch: string;
+    } | undefined;
+    /** Adds a listener; returns a function that removes it. */
+    on<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents, K>): () => void;
+    /** Removes a listener added with {@link Client.on}. */
+    off<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents, K>): void;
+    /**
+     * Starts connecting and resolves once the edge has accepted the token.
+     * Failed attempts are retried with backoff, so it may wait long while the
+     * edge is unreachable; watch 'connecting' and 'error'. It rejects with a
+     * {@link QuicpushError}: the disconnect code when the edge refuses the client
+     * with a code that forbids reconnecting (3500 invalid token, ...), or
+     * ClientCode.Closed on close(). Called while connected, it resolves at once.
+     */
+    connect(): Promise<void>;
+    /**
+     * Joins `room` and resolves when the edge confirms. The room is remembered
+     * and rejoined after every reconnect, with the last position seen, until
+     * leaveRoom. Called before connect() or while reconnecting, it resolves on
+     * the next connection. `handler` receives the room's messages (they are
+     * emitted as 'message' events too); joining again replaces it.
+     *
+     * Rejects with a {@link QuicpushError}: the edge's code (101 forbidden, 102
+     * too many rooms), after which the room is forgotten; 100 for a name that
+     * is empty or longer than 255 bytes; ClientCode.Timeout after
+     * requestTimeoutMs (the room stays remembered and is joined in the
+     * background); ClientCode.Left when leaveRoom came first; ClientCode.Closed;
+     * or the code that stopped the client (the room is remembered, and joined
+     * when connect() is called again).
+     */
+    joinRoom(room: string, handler?: MessageHandler): Promise<void>;
+    /**
+     * Leaves `room`. The client forgets the room at once, so it is not rejoined
+     * whatever happens next, and drops its messages from now on. When the room
+     * is joined on the live connection it waits for the edge to confirm.
+     * Rejects with code 103 (not joined) for a room the client is not in, with
+     * the edge's code when it refuses, or with ClientCode.Timeout.
+     */
+    leaveRoom(room: string): Promise<void>;
+    /**
+     * Closes the connection and stops the client for good. Pending connect,
+     * joinRoom and leaveRoom calls reject with ClientCode.Closed. A client that
+     * was connected emits 'disconnected' with code 0 and reconnect false.
+     */
+    close(): void;
+}

@@ -1,0 +1,430 @@
+import { backoffDelay } from "./backoff.js";
+import { MAX_ROOM_LEN, Op, PushKind } from "./codec.js";
+import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
+import { Connection } from "./connection.js";
+import { Emitter } from "./emitter.js";
+import { ClientCode, QuicpushError } from "./errors.js";
+import { resolveOptions } from "./options.js";
+import { abortable, deadline, transportError } from "./transport.js";
+import { webSocketOpener } from "./transport_websocket.js";
+import { webTransportOpener } from "./transport_webtransport.js";
+const kindNames = {
+    [PushKind.Direct]: "direct",
+    [PushKind.Room]: "room",
+    [PushKind.Broadcast]: "broadcast",
+};
+const utf8 = new TextEncoder();
+export class Client {
+    #endpoints;
+    #opts;
+    #events;
+    #rooms = new Map();
+    #connectWaiters = new Set();
+    #signal;
+    #onAbort = () => this.close();
+    #state = "disconnected";
+    #conn = null;
+    #loop = null;
+    #stopError = null;
+    #preferWebSocket = false;
+    #webTransportWorked = false;
+    constructor(endpoints, options) {
+        this.#endpoints = { ...endpoints };
+        this.#opts = resolveOptions(endpoints, options);
+        this.#events = new Emitter((event, e) => {
+            if (event !== "error") {
+                this.#events.emit("error", new QuicpushError(ClientCode.ListenerFailed, `a '${String(event)}' listener threw`, { cause: e }));
+            }
+        });
+        this.#signal = options.signal;
+        if (this.#signal?.aborted)
+            this.#state = "closed";
+        else
+            this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    }
+    get state() {
+        return this.#state;
+    }
+    get transport() {
+        return this.#conn?.kind ?? null;
+    }
+    get connKey() {
+        return this.#conn?.connKey ?? "";
+    }
+    get user() {
+        return this.#conn?.user ?? "";
+    }
+    rooms() {
+        return [...this.#rooms.keys()];
+    }
+    position(room) {
+        const r = this.#rooms.get(room);
+        return r && { offset: r.offset, epoch: r.epoch };
+    }
+    on(event, listener) {
+        return this.#events.on(event, listener);
+    }
+    off(event, listener) {
+        this.#events.off(event, listener);
+    }
+    connect() {
+        if (this.#state === "closed")
+            return Promise.reject(closedError());
+        if (this.#state === "connected")
+            return Promise.resolve();
+        const p = new Promise((resolve, reject) => this.#connectWaiters.add({ resolve, reject }));
+        if (this.#loop === null) {
+            this.#stopError = null;
+            const loop = new AbortController();
+            this.#loop = loop;
+            void this.#run(loop.signal);
+        }
+        return p;
+    }
+    joinRoom(room, handler) {
+        const bad = checkRoom(room);
+        if (bad)
+            return Promise.reject(bad);
+        if (this.#state === "closed")
+            return Promise.reject(closedError());
+        let r = this.#rooms.get(room);
+        if (r === undefined) {
+            r = { name: room, offset: 0n, epoch: "", handler, joinedOn: null, sentOn: null, waiters: new Set() };
+            this.#rooms.set(room, r);
+        }
+        else if (handler !== undefined) {
+            r.handler = handler;
+        }
+        const conn = this.#conn;
+        if (conn !== null && r.joinedOn === conn)
+            return Promise.resolve();
+        if (this.#stopError !== null)
+            return Promise.reject(this.#stopError);
+        const rs = r;
+        const p = this.#wait(rs.waiters, `join ${JSON.stringify(room)}`);
+        if (conn !== null && rs.sentOn !== conn)
+            this.#sendJoin(conn, rs);
+        return p;
+    }
+    async leaveRoom(room) {
+        const bad = checkRoom(room);
+        if (bad)
+            throw bad;
+        if (this.#state === "closed")
+            throw closedError();
+        const r = this.#rooms.get(room);
+        if (r === undefined)
+            throw new QuicpushError(Code.NotJoined, `not in room ${JSON.stringify(room)}`);
+        this.#rooms.delete(room);
+        settle(r.waiters, new QuicpushError(ClientCode.Left, `left room ${JSON.stringify(room)} while joining`));
+        const conn = this.#conn;
+        if (conn === null || (r.joinedOn !== conn && r.sentOn !== conn))
+            return;
+        let reply;
+        try {
+            reply = await this.#timed(conn.request({ op: Op.Leave, seq: 0, room }), `leave ${JSON.stringify(room)}`);
+        }
+        catch (e) {
+            if (e instanceof QuicpushError && e.code === ClientCode.TransportFailed)
+                return;
+            throw e;
+        }
+        if (reply.op === Op.Error)
+            throw new QuicpushError(reply.code, reply.message);
+    }
+    close() {
+        if (this.#state === "closed")
+            return;
+        const wasConnected = this.#state === "connected";
+        this.#state = "closed";
+        this.#signal?.removeEventListener("abort", this.#onAbort);
+        const err = closedError();
+        this.#loop?.abort(err);
+        this.#loop = null;
+        const conn = this.#conn;
+        this.#conn = null;
+        conn?.close("client closed");
+        settle(this.#connectWaiters, err);
+        for (const r of this.#rooms.values())
+            settle(r.waiters, err);
+        if (wasConnected)
+            this.#events.emit("disconnected", { code: 0, reason: "client closed", reconnect: false });
+    }
+    async #run(signal) {
+        let attempt = 0;
+        let first = true;
+        while (!signal.aborted) {
+            if (!first) {
+                const delay = backoffDelay(attempt, this.#opts.backoffMinMs, this.#opts.backoffMaxMs);
+                attempt++;
+                if (!(await sleep(delay, signal)))
+                    return;
+            }
+            first = false;
+            this.#state = "connecting";
+            this.#events.emit("connecting", { attempt });
+            if (signal.aborted)
+                return;
+            let ended;
+            const end = new Promise((resolve) => (ended = resolve));
+            const conn = new Connection({
+                onPush: (c, f) => this.#push(c, f),
+                onEnded: (_, e) => ended(e),
+            });
+            try {
+                await this.#dial(conn, signal);
+            }
+            catch (e) {
+                if (signal.aborted)
+                    return;
+                const err = e instanceof QuicpushError ? e : transportError("connect", e);
+                if (isDisconnectCode(err.code) && !shouldReconnect(err.code)) {
+                    this.#stop(err);
+                    return;
+                }
+                this.#events.emit("error", err);
+                continue;
+            }
+            if (signal.aborted) {
+                conn.close("client closed");
+                return;
+            }
+            this.#install(conn);
+            const result = await end;
+            if (signal.aborted || this.#conn !== conn)
+                return;
+            this.#conn = null;
+            for (const r of this.#rooms.values()) {
+                r.joinedOn = null;
+                r.sentOn = null;
+            }
+            if (result.error)
+                this.#events.emit("error", result.error);
+            const reconnect = shouldReconnect(result.code);
+            if (!reconnect) {
+                this.#stop(new QuicpushError(result.code, result.reason));
+                return;
+            }
+            this.#state = "connecting";
+            this.#events.emit("disconnected", { code: result.code, reason: result.reason, reconnect: true });
+            if (signal.aborted)
+                return;
+            if (Date.now() - conn.openedAt >= this.#opts.backoffMaxMs)
+                attempt = 0;
+        }
+    }
+    async #dial(conn, signal) {
+        const token = await this.#token(signal);
+        const o = this.#opts;
+        const wtURL = this.#endpoints.webtransport;
+        const wsURL = this.#endpoints.websocket;
+        let opened = false;
+        let wtFailed = false;
+        if (wtURL !== undefined && o.WebTransport !== null && !this.#preferWebSocket) {
+            const d = deadline(signal, o.webTransportTimeoutMs, "opening webtransport");
+            try {
+                await conn.open(webTransportOpener({
+                    url: wtURL,
+                    WebTransport: o.WebTransport,
+                    serverCertificateHashes: o.serverCertificateHashes,
+                    maxFrame: o.maxFrame,
+                }), d.signal);
+                opened = true;
+            }
+            catch (e) {
+                if (signal.aborted)
+                    throw signal.reason;
+                if (wsURL === undefined || o.WebSocket === null)
+                    throw transportError("webtransport", e);
+                wtFailed = true;
+                this.#events.emit("error", transportError("webtransport (falling back to websocket)", e));
+            }
+            finally {
+                d.done();
+            }
+        }
+        const d = deadline(signal, o.connectTimeoutMs, opened ? "auth" : "opening websocket and auth");
+        try {
+            if (!opened) {
+                if (wsURL === undefined || o.WebSocket === null) {
+                    throw new QuicpushError(ClientCode.TransportFailed, "no usable transport: WebTransport is unavailable and no websocket endpoint is set");
+                }
+                await conn.open(webSocketOpener({ url: wsURL, WebSocket: o.WebSocket, maxFrame: o.maxFrame }), d.signal);
+            }
+            await conn.authenticate(token, d.signal);
+        }
+        finally {
+            d.done();
+        }
+        if (conn.kind === "webtransport")
+            this.#webTransportWorked = true;
+        else if (wtFailed && !this.#webTransportWorked)
+            this.#preferWebSocket = true;
+    }
+    async #token(signal) {
+        const src = this.#opts.token;
+        if (typeof src === "string")
+            return src;
+        let token;
+        try {
+            token = await abortable(Promise.resolve().then(src), signal);
+        }
+        catch (e) {
+            if (signal.aborted)
+                throw e;
+            throw new QuicpushError(ClientCode.TokenFailed, e instanceof Error ? e.message : String(e), { cause: e });
+        }
+        if (typeof token !== "string")
+            throw new QuicpushError(ClientCode.TokenFailed, "the token function did not return a string");
+        return token;
+    }
+    #install(conn) {
+        this.#conn = conn;
+        this.#state = "connected";
+        for (const r of this.#rooms.values())
+            this.#sendJoin(conn, r);
+        this.#events.emit("connected", {
+            transport: conn.kind,
+            connKey: conn.connKey,
+            user: conn.user,
+            pingIntervalMs: conn.pingIntervalMs,
+        });
+        if (this.#conn === conn)
+            settle(this.#connectWaiters);
+        if (this.#conn === conn)
+            conn.start();
+    }
+    #sendJoin(conn, r) {
+        r.sentOn = conn;
+        conn.request({ op: Op.Join, seq: 0, room: r.name, offset: r.offset, epoch: r.epoch }).then((reply) => {
+            if (r.sentOn === conn)
+                r.sentOn = null;
+            if (this.#rooms.get(r.name) !== r)
+                return;
+            if (reply.op === Op.JoinOK) {
+                r.joinedOn = conn;
+                settle(r.waiters);
+            }
+            else if (reply.op === Op.Error) {
+                this.#rooms.delete(r.name);
+                settle(r.waiters, new QuicpushError(reply.code, reply.message));
+            }
+        }, () => {
+            if (r.sentOn === conn)
+                r.sentOn = null;
+        });
+    }
+    #push(conn, f) {
+        if (conn !== this.#conn)
+            return;
+        let room;
+        if (f.kind === PushKind.Room) {
+            room = this.#rooms.get(f.room);
+            if (room === undefined)
+                return;
+            if (f.offset !== 0n || f.epoch !== "") {
+                room.offset = f.offset;
+                room.epoch = f.epoch;
+            }
+        }
+        const m = {
+            kind: kindNames[f.kind],
+            room: f.room,
+            id: f.id,
+            offset: f.offset,
+            epoch: f.epoch,
+            data: f.data.slice(),
+        };
+        this.#events.emit("message", m);
+        if (room?.handler) {
+            try {
+                room.handler(m);
+            }
+            catch (e) {
+                this.#events.emit("error", new QuicpushError(ClientCode.ListenerFailed, `the handler of room ${JSON.stringify(f.room)} threw`, { cause: e }));
+            }
+        }
+    }
+    #stop(err) {
+        this.#loop = null;
+        this.#stopError = err;
+        this.#conn = null;
+        this.#state = "disconnected";
+        for (const r of this.#rooms.values()) {
+            r.joinedOn = null;
+            r.sentOn = null;
+        }
+        this.#events.emit("disconnected", { code: err.code, reason: err.reason, reconnect: false });
+        settle(this.#connectWaiters, err);
+        for (const r of this.#rooms.values())
+            settle(r.waiters, err);
+    }
+    #wait(set, what) {
+        return new Promise((resolve, reject) => {
+            const timer = setTimeout(() => {
+                set.delete(w);
+                reject(new QuicpushError(ClientCode.Timeout, `${what}: no answer within ${this.#opts.requestTimeoutMs} ms`));
+            }, this.#opts.requestTimeoutMs);
+            const w = {
+                resolve: () => {
+                    clearTimeout(timer);
+                    resolve();
+                },
+                reject: (e) => {
+                    clearTimeout(timer);
+                    reject(e);
+                },
+            };
+            set.add(w);
+        });
+    }
+    #timed(p, what) {
+        const ms = this.#opts.requestTimeoutMs;
+        return new Promise((resolve, reject) => {
+            const timer = setTimeout(() => reject(new QuicpushError(ClientCode.Timeout, `${what}: no answer within ${ms} ms`)), ms);
+            p.then((v) => {
+                clearTimeout(timer);
+                resolve(v);
+            }, (e) => {
+                clearTimeout(timer);
+                reject(e);
+            });
+        });
+    }
+}
+function closedError() {
+    return new QuicpushError(ClientCode.Closed, "client closed");
+}
+function settle(set, err) {
+    const ws = [...set];
+    set.clear();
+    for (const w of ws) {
+        if (err)
+            w.reject(err);
+        else
+            w.resolve();
+    }
+}
+function checkRoom(room) {
+    if (typeof room !== "string" || room === "")
+        return new QuicpushError(Code.BadRequest, "empty room name");
+    const n = utf8.encode(room).length;
+    if (n > MAX_ROOM_LEN)
+        return new QuicpushError(Code.BadRequest, `room name of ${n} bytes, limit ${MAX_ROOM_LEN}`);
+    return undefined;
+}
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal.aborted)
+            return resolve(false);
+        const onAbort = () => {
+            clearTimeout(timer);
+            resolve(false);
+        };
+        const timer = setTimeout(() => {
+            signal.removeEventListener("abort", onAbort);
+            resolve(true);
+        }, ms);
+        signal.addEventListener("abort", onAbort, { once: true });
+    });
+}

@@ -1,0 +1,196 @@
+/**
+ * The quicpush wire codec, protocol version 1 (docs/protocol.md): frame
+ * encoding and decoding, and a {@link FrameDecoder} for byte streams. It
+ * mirrors the Go package `wire` and passes every vector of
+ * docs/protocol-vectors.json.
+ *
+ * A frame is a 9-byte header (u32 length, u8 op, u32 seq, big endian) and a
+ * body whose fields depend on the op. `length` counts op, seq and body.
+ *
+ * @module
+ */
+/** The protocol version sent in Auth. */
+export declare const VERSION = 1;
+/** The WebSocket subprotocol of this version. */
+export declare const WEBSOCKET_PROTOCOL = "quicpush.v1";
+/** The QUIC ALPN of raw QUIC connections (not usable from browsers). */
+export declare const ALPN = "quicpush/1";
+/** Size of a frame header: length (4), op (1), seq (4). */
+export declare const HEADER_SIZE = 9;
+/** The largest frame, header included, either side must accept by default. */
+export declare const DEFAULT_MAX_FRAME = 65536;
+/** The longest room name, and the longest id, epoch, conn_key and user, in bytes. */
+export declare const MAX_ROOM_LEN = 255;
+/** The longest token in bytes. */
+export declare const MAX_TOKEN_LEN = 8192;
+/** Operation codes of version 1. */
+export declare const Op: {
+    readonly Auth: 1;
+    readonly AuthOK: 2;
+    readonly Ping: 3;
+    readonly Pong: 4;
+    readonly Join: 5;
+    readonly JoinOK: 6;
+    readonly Leave: 7;
+    readonly LeaveOK: 8;
+    readonly Push: 9;
+    readonly Error: 10;
+    readonly Disconnect: 11;
+};
+/** An operation code defined by version 1. */
+export type Op = (typeof Op)[keyof typeof Op];
+/** How a pushed message was addressed. */
+export declare const PushKind: {
+    /** To this connection's key or user. */
+    readonly Direct: 0;
+    /** To a room the connection joined. */
+    readonly Room: 1;
+    /** To every connection. */
+    readonly Broadcast: 2;
+};
+/** A push kind defined by version 1. */
+export type PushKind = (typeof PushKind)[keyof typeof PushKind];
+/** Client → server: the first frame, with the token. */
+export interface AuthFrame {
+    op: typeof Op.Auth;
+    seq: number;
+    version: number;
+    token: string;
+}
+/** Server → client: the answer to Auth. */
+export interface AuthOKFrame {
+    op: typeof Op.AuthOK;
+    seq: number;
+    connKey: string;
+    user: string;
+    pingIntervalMs: number;
+    maxFrame: number;
+}
+/** Heartbeat request or reply; no fields. */
+export interface PingPongFrame {
+    op: typeof Op.Ping | typeof Op.Pong;
+    seq: number;
+}
+/** Client → server: join a room, from a stream position (0 and "" for none). */
+export interface JoinFrame {
+    op: typeof Op.Join;
+    seq: number;
+    room: string;
+    offset: bigint;
+    epoch: string;
+}
+/** JoinOK, Leave and LeaveOK: a room name. */
+export interface RoomFrame {
+    op: typeof Op.JoinOK | typeof Op.Leave | typeof Op.LeaveOK;
+    seq: number;
+    room: string;
+}
+/** Server → client: a message. Seq is 0. */
+export interface PushFrame {
+    op: typeof Op.Push;
+    seq: number;
+    kind: PushKind;
+    room: string;
+    id: string;
+    offset: bigint;
+    epoch: string;
+    data: Uint8Array;
+}
+/** Server → client: a request failed; the connection stays. */
+export interface ErrorFrame {
+    op: typeof Op.Error;
+    seq: number;
+    code: number;
+    message: string;
+}
+/** Server → client: the last frame before the server closes. Seq is 0. */
+export interface DisconnectFrame {
+    op: typeof Op.Disconnect;
+    seq: number;
+    code: number;
+    reason: string;
+}
+/** Any decoded frame of version 1, discriminated by `op`. */
+export type Frame = AuthFrame | AuthOKFrame | PingPongFrame | JoinFrame | RoomFrame | PushFrame | ErrorFrame | DisconnectFrame;
+/** A frame split off a stream or message but not decoded: any op, raw body. */
+export interface RawFrame {
+    op: number;
+    seq: number;
+    body: Uint8Array;
+}
+/** A decoded frame header. */
+export interface Header {
+    op: number;
+    seq: number;
+    /** Body length in bytes (the wire length minus 5). */
+    bodyLength: number;
+}
+/** Why a frame was rejected: it does not decode, or it is over the limit. */
+export type WireErrorKind = "malformed" | "too_large";
+/**
+ * A frame that cannot be decoded. `kind` tells a malformed frame (3501 on an
+ * edge) from one over the size limit (3502).
+ */
+export declare class WireError extends Error {
+    readonly kind: WireErrorKind;
+    constructor(kind: WireErrorKind, message: string);
+}
+/** Reports whether `op` is defined by version 1. */
+export declare function isKnownOp(op: number): op is Op;
+/**
+ * Encodes a whole frame, header included. It writes what it is given: limits
+ * on string lengths are checked by the receiver (and by the client before it
+ * sends), not here. Throws RangeError for a seq, code or number out of range.
+ */
+export declare function encodeFrame(f: Frame): Uint8Array;
+/**
+ * Decodes the body of a frame with a known op. Bytes after the last field are
+ * ignored (later revisions may append fields). Returns undefined for an op
+ * version 1 does not define, which a client skips. Push `data` aliases `body`.
+ * Throws {@link WireError} for a malformed body.
+ */
+export declare function decodeBody(op: number, seq: number, body: Uint8Array): Frame | undefined;
+/**
+ * Decodes a frame header from the first 9 bytes of `b` and checks the whole
+ * frame's size against `maxFrame` (header included), so a frame over the
+ * limit is refused before its body arrives. The op is not checked.
+ */
+export declare function parseHeader(b: Uint8Array, maxFrame?: number): Header;
+/**
+ * Decodes exactly one whole frame. Throws {@link WireError} when it is
+ * malformed, over `maxFrame`, of an unknown op, or followed by other bytes.
+ */
+export declare function decodeFrame(b: Uint8Array, maxFrame?: number): Frame;
+/**
+ * Splits a message that holds whole frames, as a WebSocket binary message
+ * does. A message that ends inside a frame is malformed. Bodies alias
+ * `message`.
+ */
+export declare function splitFrames(message: Uint8Array, maxFrame?: number): RawFrame[];
+/**
+ * Parses a continuous byte stream (a WebTransport or QUIC stream, TCP) into
+ * frames, whatever the boundaries of the chunks it is given: a chunk may end
+ * in the middle of a header or a body. It holds no buffer between frames; a
+ * frame cut by a chunk boundary is assembled in a buffer of its exact size.
+ * Bodies of frames that sit whole in a chunk alias that chunk, so chunks must
+ * not be reused after {@link FrameDecoder.push}.
+ *
+ * After an error every further push throws the same error: the stream cannot
+ * be resynchronised.
+ */
+export declare class FrameDecoder {
+    private readonly maxFrame;
+    private readonly hdr;
+    private hdrLen;
+    private header;
+    private body;
+    private bodyLen;
+    private error;
+    /** @param maxFrame the largest frame accepted, header included; default 65536. */
+    constructor(maxFrame?: number);
+    /** Bytes of an unfinished frame held: nonzero when a stream ends mid-frame. */
+    get pending(): number;
+    /** Feeds a chunk and returns the frames it completes, in order. */
+    push(chunk: Uint8Array): RawFrame[];
+    private parse;
+}

@@ -1,0 +1,404 @@
+export const VERSION = 1;
+export const WEBSOCKET_PROTOCOL = "quicpush.v1";
+export const ALPN = "quicpush/1";
+export const HEADER_SIZE = 9;
+export const DEFAULT_MAX_FRAME = 65536;
+export const MAX_ROOM_LEN = 255;
+export const MAX_TOKEN_LEN = 8192;
+export const Op = {
+    Auth: 0x01,
+    AuthOK: 0x02,
+    Ping: 0x03,
+    Pong: 0x04,
+    Join: 0x05,
+    JoinOK: 0x06,
+    Leave: 0x07,
+    LeaveOK: 0x08,
+    Push: 0x09,
+    Error: 0x0a,
+    Disconnect: 0x0b,
+};
+export const PushKind = {
+    Direct: 0,
+    Room: 1,
+    Broadcast: 2,
+};
+export class WireError extends Error {
+    kind;
+    constructor(kind, message) {
+        super(`quicpush wire: ${message}`);
+        this.name = "WireError";
+        this.kind = kind;
+    }
+}
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const MAX_U64 = (1n << 64n) - 1n;
+export function isKnownOp(op) {
+    return op >= Op.Auth && op <= Op.Disconnect;
+}
+class Writer {
+    buf;
+    n = 0;
+    constructor(size) {
+        this.buf = new Uint8Array(size);
+    }
+    room(k) {
+        if (this.n + k <= this.buf.length)
+            return;
+        const next = new Uint8Array(Math.max(this.buf.length * 2, this.n + k));
+        next.set(this.buf.subarray(0, this.n));
+        this.buf = next;
+    }
+    u8(v) {
+        this.room(1);
+        this.buf[this.n++] = v & 0xff;
+    }
+    u16(v) {
+        this.room(2);
+        this.buf[this.n++] = (v >>> 8) & 0xff;
+        this.buf[this.n++] = v & 0xff;
+    }
+    u32(v) {
+        this.room(4);
+        this.buf[this.n++] = (v >>> 24) & 0xff;
+        this.buf[this.n++] = (v >>> 16) & 0xff;
+        this.buf[this.n++] = (v >>> 8) & 0xff;
+        this.buf[this.n++] = v & 0xff;
+    }
+    uvarint(v) {
+        this.room(10);
+        if (typeof v === "number") {
+            checkUint(v, Number.MAX_SAFE_INTEGER, "uvarint");
+            while (v >= 0x80) {
+                this.buf[this.n++] = (v % 0x80) | 0x80;
+                v = Math.floor(v / 0x80);
+            }
+            this.buf[this.n++] = v;
+            return;
+        }
+        if (v < 0n || v > MAX_U64)
+            throw new RangeError(`uvarint ${v} is outside 0..2^64-1`);
+        while (v >= 0x80n) {
+            this.buf[this.n++] = Number(v & 0x7fn) | 0x80;
+            v >>= 7n;
+        }
+        this.buf[this.n++] = Number(v);
+    }
+    bytes(b) {
+        this.uvarint(b.length);
+        this.room(b.length);
+        this.buf.set(b, this.n);
+        this.n += b.length;
+    }
+    str(s) {
+        this.bytes(utf8Encoder.encode(s));
+    }
+    done() {
+        const len = this.n - 4;
+        this.buf[0] = (len >>> 24) & 0xff;
+        this.buf[1] = (len >>> 16) & 0xff;
+        this.buf[2] = (len >>> 8) & 0xff;
+        this.buf[3] = len & 0xff;
+        return this.buf.subarray(0, this.n);
+    }
+}
+function checkUint(v, max, what) {
+    if (!Number.isInteger(v) || v < 0 || v > max) {
+        throw new RangeError(`${what} ${v} is not an integer in 0..${max}`);
+    }
+}
+export function encodeFrame(f) {
+    checkUint(f.seq, 0xffffffff, "seq");
+    const w = new Writer(64);
+    w.u32(0);
+    w.u8(f.op);
+    w.u32(f.seq);
+    switch (f.op) {
+        case Op.Auth:
+            w.uvarint(f.version);
+            w.str(f.token);
+            break;
+        case Op.AuthOK:
+            w.str(f.connKey);
+            w.str(f.user);
+            w.uvarint(f.pingIntervalMs);
+            w.uvarint(f.maxFrame);
+            break;
+        case Op.Ping:
+        case Op.Pong:
+            break;
+        case Op.Join:
+            w.str(f.room);
+            w.uvarint(f.offset);
+            w.str(f.epoch);
+            break;
+        case Op.JoinOK:
+        case Op.Leave:
+        case Op.LeaveOK:
+            w.str(f.room);
+            break;
+        case Op.Push:
+            w.u8(f.kind);
+            w.str(f.room);
+            w.str(f.id);
+            w.uvarint(f.offset);
+            w.str(f.epoch);
+            w.bytes(f.data);
+            break;
+        case Op.Error:
+            checkUint(f.code, 0xffff, "code");
+            w.u16(f.code);
+            w.str(f.message);
+            break;
+        case Op.Disconnect:
+            checkUint(f.code, 0xffff, "code");
+            w.u16(f.code);
+            w.str(f.reason);
+            break;
+        default: {
+            const unknown = f;
+            throw new TypeError(`unknown op ${unknown.op}`);
+        }
+    }
+    return w.done();
+}
+class Reader {
+    b;
+    what;
+    pos = 0;
+    constructor(b, what) {
+        this.b = b;
+        this.what = what;
+    }
+    fail(field) {
+        throw new WireError("malformed", `${this.what}: truncated or invalid ${field}`);
+    }
+    u8() {
+        const v = this.b[this.pos];
+        if (v === undefined)
+            this.fail("u8");
+        this.pos++;
+        return v;
+    }
+    u16() {
+        if (this.pos + 2 > this.b.length)
+            this.fail("u16");
+        const v = (this.b[this.pos] << 8) | this.b[this.pos + 1];
+        this.pos += 2;
+        return v;
+    }
+    uvarint() {
+        const b = this.b;
+        const start = this.pos;
+        let end = start;
+        for (;;) {
+            const c = b[end];
+            if (c === undefined)
+                this.fail("uvarint");
+            if (end - start === 9 && c > 1)
+                this.fail("uvarint (overflows 64 bits)");
+            end++;
+            if (c < 0x80)
+                break;
+            if (end - start === 10)
+                this.fail("uvarint (longer than 10 bytes)");
+        }
+        this.pos = end;
+        if (end - start <= 7) {
+            let v = 0;
+            for (let i = end - 1; i >= start; i--)
+                v = v * 0x80 + (b[i] & 0x7f);
+            return v;
+        }
+        let v = 0n;
+        for (let i = end - 1; i >= start; i--)
+            v = (v << 7n) | BigInt(b[i] & 0x7f);
+        return v;
+    }
+    bigUvarint() {
+        const v = this.uvarint();
+        return typeof v === "bigint" ? v : BigInt(v);
+    }
+    numUvarint() {
+        return Number(this.uvarint());
+    }
+    bytes(limit, field) {
+        const n = this.uvarint();
+        if (typeof n !== "number" || n > this.b.length - this.pos || n > limit)
+            this.fail(`${field} length`);
+        const v = this.b.subarray(this.pos, this.pos + n);
+        this.pos += n;
+        return v;
+    }
+    str(limit, field) {
+        return utf8Decoder.decode(this.bytes(limit, field));
+    }
+}
+export function decodeBody(op, seq, body) {
+    switch (op) {
+        case Op.Auth: {
+            const r = new Reader(body, "auth");
+            const version = r.numUvarint();
+            return { op, seq, version, token: r.str(MAX_TOKEN_LEN, "token") };
+        }
+        case Op.AuthOK: {
+            const r = new Reader(body, "auth_ok");
+            const connKey = r.str(MAX_ROOM_LEN, "conn_key");
+            const user = r.str(MAX_ROOM_LEN, "user");
+            const pingIntervalMs = r.numUvarint();
+            return { op, seq, connKey, user, pingIntervalMs, maxFrame: r.numUvarint() };
+        }
+        case Op.Ping:
+        case Op.Pong:
+            return { op, seq };
+        case Op.Join: {
+            const r = new Reader(body, "join");
+            const room = r.str(MAX_ROOM_LEN, "room");
+            const offset = r.bigUvarint();
+            return { op, seq, room, offset, epoch: r.str(MAX_ROOM_LEN, "epoch") };
+        }
+        case Op.JoinOK:
+        case Op.Leave:
+        case Op.LeaveOK:
+            return { op, seq, room: new Reader(body, "room").str(MAX_ROOM_LEN, "room") };
+        case Op.Push: {
+            const r = new Reader(body, "push");
+            const kind = r.u8();
+            const room = r.str(MAX_ROOM_LEN, "room");
+            const id = r.str(MAX_ROOM_LEN, "id");
+            const offset = r.bigUvarint();
+            const epoch = r.str(MAX_ROOM_LEN, "epoch");
+            const data = r.bytes(body.length, "data");
+            if (kind > PushKind.Broadcast)
+                throw new WireError("malformed", `push: kind ${kind}`);
+            return { op, seq, kind: kind, room, id, offset, epoch, data };
+        }
+        case Op.Error: {
+            const r = new Reader(body, "error");
+            const code = r.u16();
+            return { op, seq, code, message: r.str(body.length, "message") };
+        }
+        case Op.Disconnect: {
+            const r = new Reader(body, "disconnect");
+            const code = r.u16();
+            return { op, seq, code, reason: r.str(body.length, "reason") };
+        }
+        default:
+            return undefined;
+    }
+}
+export function parseHeader(b, maxFrame = DEFAULT_MAX_FRAME) {
+    if (b.length < HEADER_SIZE)
+        throw new WireError("malformed", `short header (${b.length} bytes)`);
+    const n = b[0] * 0x1000000 + ((b[1] << 16) | (b[2] << 8) | b[3]);
+    if (n < HEADER_SIZE - 4)
+        throw new WireError("malformed", `length ${n} below header size`);
+    if (n + 4 > maxFrame)
+        throw new WireError("too_large", `${n + 4} bytes, limit ${maxFrame}`);
+    const seq = b[5] * 0x1000000 + ((b[6] << 16) | (b[7] << 8) | b[8]);
+    return { op: b[4], seq, bodyLength: n - (HEADER_SIZE - 4) };
+}
+export function decodeFrame(b, maxFrame = DEFAULT_MAX_FRAME) {
+    const h = parseHeader(b, maxFrame);
+    const size = HEADER_SIZE + h.bodyLength;
+    if (b.length !== size) {
+        throw new WireError("malformed", `frame of ${size} bytes in ${b.length} bytes`);
+    }
+    const f = decodeBody(h.op, h.seq, b.subarray(HEADER_SIZE));
+    if (f === undefined)
+        throw new WireError("malformed", `unknown op ${h.op}`);
+    return f;
+}
+export function splitFrames(message, maxFrame = DEFAULT_MAX_FRAME) {
+    const out = [];
+    let pos = 0;
+    while (pos < message.length) {
+        const rest = message.subarray(pos);
+        if (rest.length < HEADER_SIZE) {
+            throw new WireError("malformed", `message ends ${rest.length} bytes into a header`);
+        }
+        const h = parseHeader(rest, maxFrame);
+        const size = HEADER_SIZE + h.bodyLength;
+        if (rest.length < size)
+            throw new WireError("malformed", "message ends inside a frame");
+        out.push({ op: h.op, seq: h.seq, body: rest.subarray(HEADER_SIZE, size) });
+        pos += size;
+    }
+    return out;
+}
+export class FrameDecoder {
+    maxFrame;
+    hdr = new Uint8Array(HEADER_SIZE);
+    hdrLen = 0;
+    header = null;
+    body = null;
+    bodyLen = 0;
+    error = null;
+    constructor(maxFrame = DEFAULT_MAX_FRAME) {
+        this.maxFrame = maxFrame;
+    }
+    get pending() {
+        return this.hdrLen + this.bodyLen;
+    }
+    push(chunk) {
+        if (this.error !== null)
+            throw this.error;
+        try {
+            return this.parse(chunk);
+        }
+        catch (e) {
+            this.error = e;
+            throw e;
+        }
+    }
+    parse(chunk) {
+        const out = [];
+        let pos = 0;
+        if (this.hdrLen > 0) {
+            if (this.header === null) {
+                const k = Math.min(HEADER_SIZE - this.hdrLen, chunk.length);
+                this.hdr.set(chunk.subarray(0, k), this.hdrLen);
+                this.hdrLen += k;
+                pos = k;
+                if (this.hdrLen < HEADER_SIZE)
+                    return out;
+                this.header = parseHeader(this.hdr, this.maxFrame);
+                this.body = new Uint8Array(this.header.bodyLength);
+                this.bodyLen = 0;
+            }
+            const body = this.body;
+            const k = Math.min(body.length - this.bodyLen, chunk.length - pos);
+            body.set(chunk.subarray(pos, pos + k), this.bodyLen);
+            this.bodyLen += k;
+            pos += k;
+            if (this.bodyLen < body.length)
+                return out;
+            out.push({ op: this.header.op, seq: this.header.seq, body });
+            this.hdrLen = 0;
+            this.header = null;
+            this.body = null;
+            this.bodyLen = 0;
+        }
+        while (chunk.length - pos >= HEADER_SIZE) {
+            const h = parseHeader(chunk.subarray(pos), this.maxFrame);
+            const size = HEADER_SIZE + h.bodyLength;
+            if (chunk.length - pos < size) {
+                this.hdr.set(chunk.subarray(pos, pos + HEADER_SIZE));
+                this.hdrLen = HEADER_SIZE;
+                this.header = h;
+                this.body = new Uint8Array(h.bodyLength);
+                this.body.set(chunk.subarray(pos + HEADER_SIZE));
+                this.bodyLen = chunk.length - pos - HEADER_SIZE;
+                return out;
+            }
+            out.push({ op: h.op, seq: h.seq, body: chunk.subarray(pos + HEADER_SIZE, pos + size) });
+            pos += size;
+        }
+        if (pos < chunk.length) {
+            this.hdr.set(chunk.subarray(pos));
+            this.hdrLen = chunk.length - pos;
+        }
+        return out;
+    }
+}

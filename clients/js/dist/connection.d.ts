@@ -1,0 +1,84 @@
+import { type Frame, type PushFrame } from "./codec.js";
+import { QuicpushError } from "./errors.js";
+import { type Transport, type TransportHandlers, type TransportOpener } from "./transport.js";
+/** How a connection ended. */
+export interface ConnectionEnd {
+    /** The disconnect code (Disconnect frame or transport close code), 0 for none. */
+    code: number;
+    reason: string;
+    /** A local failure behind the end, reported as an 'error' event. */
+    error?: QuicpushError;
+    /** The client closed the connection (Client.close), not the edge or the network. */
+    byClient: boolean;
+}
+/** What a connection reports to the client. */
+export interface ConnectionCallbacks {
+    onPush(conn: Connection, frame: PushFrame): void;
+    /** Called once, after authentication succeeded, when the connection ends. */
+    onEnded(conn: Connection, end: ConnectionEnd): void;
+}
+/** The failure of requests on a connection that ended. */
+export declare const connectionLost: () => QuicpushError;
+/**
+ * One authenticated session over one transport: request/reply pairing by seq,
+ * the heartbeat, and the end of the session with its code. It knows nothing
+ * of rooms or reconnects; the client does.
+ */
+export declare class Connection {
+    private readonly callbacks;
+    /** When the connection was authenticated (Date.now()). */
+    openedAt: number;
+    connKey: string;
+    user: string;
+    pingIntervalMs: number;
+    /** The largest frame the edge accepts from this client. */
+    maxFrame: number;
+    private transport;
+    private seq;
+    private readonly pending;
+    private state;
+    private authWaiter;
+    private heartbeat;
+    private lastFrameAt;
+    private pingSentAt;
+    /**
+     * Frames read after AuthOK, held until start(): the client makes the
+     * connection live a few microtasks after AuthOK, and a push in the same
+     * read must not be lost.
+     */
+    private held;
+    private heldEnd;
+    /** The handlers to give the transport opener. */
+    readonly handlers: TransportHandlers;
+    constructor(callbacks: ConnectionCallbacks);
+    get kind(): Transport["kind"];
+    /** Opens the transport with `opener`. */
+    open(opener: TransportOpener, signal: AbortSignal): Promise<void>;
+    /**
+     * Sends Auth and waits for AuthOK. A Disconnect (or a transport close code
+     * in 3000-3999) rejects with that code; anything else that ends the
+     * transport rejects with ClientCode.TransportFailed.
+     */
+    authenticate(token: string, signal: AbortSignal): Promise<void>;
+    /** Delivers the frames held since AuthOK, and from now on every frame as it comes. */
+    start(): void;
+    /** Sends a request and resolves with its reply (its seq's frame). */
+    request(frame: Frame): Promise<Frame>;
+    /** Closes the connection from the client's side. */
+    close(reason: string): void;
+    private nextSeq;
+    private send;
+    /**
+     * Sends a Ping every interval; a Ping answered by nothing (no Pong, no other
+     * frame) within one interval means the connection is lost.
+     */
+    private tick;
+    private frames;
+    private frame;
+    private transportClosed;
+    /**
+     * Ends the connection once: stops the heartbeat, fails the requests in
+     * flight, closes the transport (unless it is already closed) and reports.
+     */
+    private end;
+}

@@ -1,0 +1,484 @@
+// End-to-end test of the browser client in real headless Chromium against a
+// real `quicpush serve`: WebTransport with the development certificate's
+// hash, the WebSocket fallback, reconnecting across a server restart, a bad
+// token that must not be retried, and the demo page.
+//
+// It builds quicpush (or uses $QUICPUSH_BIN), starts it on free loopback
+// ports with a temporary dev dir, serves the harness page, dist/ and demo/
+// from a small HTTP server on 127.0.0.1, and drives Chromium
+// (/usr/bin/chromium, or $CHROMIUM) with playwright-core. Screenshots go to
+// test-results/. Every wait is bounded; the server and the browser are
+// stopped on exit, on failure too.
+import { execFile, spawn } from "node:child_process";
+import dgram from "node:dgram";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, extname, join, normalize, resolve, sep } from "node:path";
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+import { chromium } from "playwright-core";
+
+const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const repo = resolve(pkg, "../..");
+const results = join(pkg, "test-results");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+/** The whole run's budget: everything is torn down after it. */
+const WATCHDOG_MS = 240_000;
+
+const tmp = mkdtempSync(join(tmpdir(), "quicpush-js-e2e-"));
+const devDir = join(tmp, "dev");
+let server = null; // the quicpush child process
+let httpServer = null;
+let context = null; // the browser
+let cfg = null; // ports, hash, key, tokens
+
+// ------------------------------------------------------------------ helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freeTCPPort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function freeUDPPort() {
+  return new Promise((res, rej) => {
+    const s = dgram.createSocket("udp4");
+    s.once("error", rej);
+    s.bind(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function run(cmd, args, opts = {}) {
+  const { stdout } = await promisify(execFile)(cmd, args, { timeout: 300_000, maxBuffer: 1 << 20, ...opts });
+  return stdout.trim();
+}
+
+/** Waits until a TCP port accepts connections. */
+async function waitForPort(port, ms = 15_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((res) => {
+      const c = net.connect(port, "127.0.0.1");
+      c.once("connect", () => { c.destroy(); res(true); });
+      c.once("error", () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`port ${port} not open after ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+/** Starts `quicpush serve` on cfg's ports; resolves with its banner. */
+async function startServer() {
+  const args = [
+    "serve",
+    "--quic-addr", `127.0.0.1:${cfg.quicPort}`,
+    "--tcp-addr", `127.0.0.1:${cfg.tcpPort}`,
+    "--api-addr", `127.0.0.1:${cfg.apiPort}`,
+    "--dev-dir", devDir,
+    // A short heartbeat so that a killed server is noticed quickly.
+    "--ping-interval", "1s",
+    "--log-level", "warn",
+  ];
+  const child = spawn(cfg.bin, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  server = child;
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((res) => child.once("exit", (code, sig) => res(`exited (${code ?? sig})`)));
+  const banner = await Promise.race([
+    (async () => {
+      while (!out.includes("API key")) await sleep(20);
+      return out;
+    })(),
+    exited.then((why) => { throw new Error(`quicpush serve ${why}: ${err}`); }),
+    sleep(20_000).then(() => { throw new Error(`quicpush serve printed no banner: ${err}`); }),
+  ]);
+  await waitForPort(cfg.tcpPort);
+  await waitForPort(cfg.apiPort);
+  return banner;
+}
+
+/** Stops the server (SIGKILL by default: no drain, clients see the connection die). */
+async function stopServer(signal = "SIGKILL") {
+  const child = server;
+  server = null;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((res) => child.once("exit", res));
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+  await Promise.race([exited, sleep(5000)]);
+}
+
+/** Pushes `text` to `room` through the JSON push API; returns the message id. */
+async function pushRoom(room, text) {
+  const res = await fetch(`http://127.0.0.1:${cfg.apiPort}/quicpush.push.v1.PushService/PushRoom`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${cfg.apiKey}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ room, text }),
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = await res.text();
+  assert.equal(res.status, 200, `PushRoom: ${res.status} ${body}`);
+  return JSON.parse(body).messageId;
+}
+
+const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".ts": "text/plain", ".json": "application/json" };
+
+/** Serves a file under `root`, refusing paths that escape it. */
+function serveFile(res, root, rel) {
+  const file = normalize(join(root, rel));
+  if (file !== root && !file.startsWith(root + sep)) return notFound(res);
+  try {
+    const st = statSync(file);
+    const path = st.isDirectory() ? join(file, "index.html") : file;
+    const body = readFileSync(path);
+    res.writeHead(200, { "Content-Type": types[extname(path)] ?? "application/octet-stream", "Cache-Control": "no-store" });
+    res.end(body);
+  } catch {
+    notFound(res);
+  }
+}
+
+function notFound(res) {
+  res.writeHead(404, { "Content-Type": "text/plain" });
+  res.end("not found");
+}
+
+/**
+ * The page server: /harness.html, /dist/ (the package), and the demo in the
+ * layout the Go server uses: /demo/ = demo/, /demo/dist/ = dist/. Push API
+ * calls are proxied to quicpush so that the demo page calls its own origin,
+ * as it does when the Go server serves it next to the API.
+ */
+function startHTTP() {
+  const dist = join(pkg, "dist");
+  const demo = join(pkg, "demo");
+  httpServer = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const p = decodeURIComponent(url.pathname);
+    if (p.startsWith("/quicpush.push.v1.PushService/")) {
+      const up = http.request(
+        { host: "127.0.0.1", port: cfg.apiPort, path: req.url, method: req.method, headers: req.headers },
+        (r) => { res.writeHead(r.statusCode ?? 502, r.headers); r.pipe(res); },
+      );
+      up.on("error", (e) => { res.writeHead(502); res.end(String(e)); });
+      req.pipe(up);
+      return;
+    }
+    if (p === "/harness.html") return serveFile(res, join(pkg, "e2e"), "harness.html");
+    if (p.startsWith("/dist/")) return serveFile(res, dist, p.slice("/dist/".length));
+    if (p === "/demo") { res.writeHead(301, { Location: "/demo/" }); return res.end(); }
+    if (p.startsWith("/demo/dist/")) return serveFile(res, dist, p.slice("/demo/dist/".length));
+    if (p.startsWith("/demo/")) return serveFile(res, demo, p.slice("/demo/".length) || "index.html");
+    notFound(res);
+  });
+  return new Promise((res) => httpServer.listen(0, "127.0.0.1", () => res(httpServer.address().port)));
+}
+
+async function teardown() {
+  await stopServer("SIGKILL");
+  if (context) await Promise.race([context.close().catch(() => {}), sleep(5000)]);
+  context = null;
+  if (httpServer) httpServer.close();
+  httpServer = null;
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const watchdog = setTimeout(async () => {
+  console.error(`e2e: watchdog fired after ${WATCHDOG_MS} ms`);
+  await teardown();
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, async () => {
+    await teardown();
+    process.exit(1);
+  });
+}
+process.once("exit", () => {
+  // Last resort if the process ends without after() (a crash).
+  if (server) try { process.kill(-server.pid, "SIGKILL"); } catch { /* gone */ }
+});
+
+/** Polls `fn` in the page until it returns a truthy value. */
+async function waitInPage(page, what, fn, arg, ms = 10_000) {
+  try {
+    return await page.waitForFunction(fn, arg, { timeout: ms, polling: 50 });
+  } catch (e) {
+    const state = await page.evaluate(() => JSON.stringify(
+      Object.fromEntries(Object.entries(window.clients ?? {}).map(([k, v]) => [k, { ...v, client: undefined }])),
+    )).catch(() => "?");
+    throw new Error(`${what}: ${e.message}\npage state: ${state}`);
+  }
+}
+
+const received = (name, text) =>
+  `window.clients[${JSON.stringify(name)}]?.messages.some((m) => m.text === ${JSON.stringify(text)})`;
+
+// ------------------------------------------------------------------ tests
+
+describe("browser client against quicpush serve", { timeout: WATCHDOG_MS }, () => {
+  let page;
+
+  before(async () => {
+    mkdirSync(results, { recursive: true });
+    let bin = process.env.QUICPUSH_BIN;
+    if (!bin) {
+      bin = join(tmp, "quicpush");
+      await run("go", ["build", "-o", bin, "./cmd/quicpush"], { cwd: repo });
+    }
+    cfg = {
+      bin,
+      quicPort: await freeUDPPort(),
+      tcpPort: await freeTCPPort(),
+      apiPort: await freeTCPPort(),
+      deadUDPPort: await freeUDPPort(),
+    };
+    const banner = await startServer();
+    cfg.hash = /base64 (\S+)/.exec(banner)?.[1];
+    cfg.apiKey = /API key\s+(\S+)/.exec(banner)?.[1];
+    assert.ok(cfg.hash && cfg.apiKey, `banner without hash or key:\n${banner}`);
+    cfg.token = await run(bin, ["token", "--user", "alice", "--rooms", "lobby,demo*", "--dev-dir", devDir]);
+    // Signed with another secret: the edge refuses it with 3500.
+    cfg.badToken = await run(bin, ["token", "--user", "mallory", "--jwt-secret", "x".repeat(32) + "-not-the-dev-secret"]);
+    cfg.wt = `https://127.0.0.1:${cfg.quicPort}/wt`;
+    cfg.ws = `ws://127.0.0.1:${cfg.tcpPort}/ws`;
+    cfg.httpPort = await startHTTP();
+    cfg.origin = `http://127.0.0.1:${cfg.httpPort}`;
+
+    context = await chromium.launchPersistentContext(join(tmp, "profile"), {
+      executablePath: CHROMIUM,
+      // Headless through the flag, as on these machines, not Playwright's shell.
+      headless: false,
+      args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+      viewport: { width: 1000, height: 760 },
+      timeout: 30_000,
+    });
+    page = await context.newPage();
+    page.on("pageerror", (e) => console.error("page error:", e.message));
+    await page.goto(`${cfg.origin}/harness.html`, { timeout: 10_000 });
+    await page.waitForFunction(() => typeof window.startClient === "function", null, { timeout: 10_000 });
+  });
+
+  after(async () => {
+    clearTimeout(watchdog);
+    if (page) await page.screenshot({ path: join(results, "harness.png"), fullPage: true }).catch(() => {});
+    await teardown();
+  });
+
+  test("(a) WebTransport with the certificate hash receives a push", { timeout: 30_000 }, async () => {
+    await page.evaluate(([c]) => {
+      window.startClient("wt", { webtransport: c.wt, websocket: c.ws }, { token: c.token, serverCertificateHashes: [c.hash] }, ["lobby"]);
+    }, [cfg]);
+    await waitInPage(page, "connected", () => window.clients.wt.connected >= 1);
+    assert.equal(await page.evaluate(() => window.clients.wt.transport), "webtransport");
+    // The room is joined right after AuthOK; wait for the edge to have it.
+    await waitInPage(page, "joined", () => window.clients.wt.client.position("lobby") !== undefined);
+    await sleep(100);
+    await pushRoom("lobby", "hello over webtransport");
+    await waitInPage(page, "push received", received("wt", "hello over webtransport"));
+  });
+
+  test("(b) WebTransport unreachable: WebSocket within 2 s, receiving", { timeout: 30_000 }, async () => {
+    // A port where nothing listens: the session never opens.
+    await page.evaluate(([c]) => {
+      window.startClient(
+        "fallback",
+        { webtransport: `https://127.0.0.1:${c.deadUDPPort}/wt`, websocket: c.ws },
+        { token: c.token, serverCertificateHashes: [c.hash] },
+        ["lobby"],
+      );
+    }, [cfg]);
+    await waitInPage(page, "connected", () => window.clients.fallback.connected >= 1, undefined, 5000);
+    const rec = await page.evaluate(() => ({ t: window.clients.fallback.transport, ms: window.clients.fallback.connectedAtMs }));
+    assert.equal(rec.t, "websocket");
+    assert.ok(rec.ms < 2000, `connected over WebSocket after ${rec.ms} ms`);
+    await sleep(200);
+    await pushRoom("lobby", "hello over websocket");
+    await waitInPage(page, "push received", received("fallback", "hello over websocket"));
+  });
+
+  test("(b) WebTransport hangs: WebSocket within 2 s, receiving", { timeout: 30_000 }, async () => {
+    // A UDP port that swallows every packet: the QUIC handshake never ends,
+    // so only the 1.5 s WebTransport timeout gets the client to WebSocket.
+    const hole = dgram.createSocket("udp4");
+    await new Promise((res) => hole.bind(0, "127.0.0.1", res));
+    hole.on("message", () => {});
+    try {
+      await page.evaluate(([c, port]) => {
+        window.startClient(
+          "blackhole",
+          { webtransport: `https://127.0.0.1:${port}/wt`, websocket: c.ws },
+          { token: c.token, serverCertificateHashes: [c.hash] },
+          ["lobby"],
+        );
+      }, [cfg, hole.address().port]);
+      await waitInPage(page, "connected", () => window.clients.blackhole.connected >= 1, undefined, 5000);
+      const rec = await page.evaluate(() => ({ t: window.clients.blackhole.transport, ms: window.clients.blackhole.connectedAtMs }));
+      assert.equal(rec.t, "websocket");
+      assert.ok(rec.ms >= 1400 && rec.ms < 2000, `connected over WebSocket after ${rec.ms} ms`);
+      await sleep(200);
+      await pushRoom("lobby", "after a hanging webtransport");
+      await waitInPage(page, "push received", received("blackhole", "after a hanging webtransport"));
+    } finally {
+      await page.evaluate(() => window.clients.blackhole?.client.close());
+      hole.close();
+    }
+  });
+
+  test("(b) window.WebTransport undefined: WebSocket at once, receiving", { timeout: 30_000 }, async () => {
+    const p2 = await context.newPage();
+    try {
+      await p2.addInitScript(() => { window.WebTransport = undefined; });
+      await p2.goto(`${cfg.origin}/harness.html`, { timeout: 10_000 });
+      await p2.waitForFunction(() => typeof window.startClient === "function", null, { timeout: 10_000 });
+      await p2.evaluate(([c]) => {
+        window.startClient("nowt", { webtransport: c.wt, websocket: c.ws }, { token: c.token }, ["lobby"]);
+      }, [cfg]);
+      await waitInPage(p2, "connected", () => window.clients.nowt.connected >= 1, undefined, 5000);
+      const rec = await p2.evaluate(() => ({ t: window.clients.nowt.transport, ms: window.clients.nowt.connectedAtMs, wt: window.opened.webtransport }));
+      assert.equal(rec.t, "websocket");
+      assert.equal(rec.wt, 0);
+      assert.ok(rec.ms < 2000, `connected after ${rec.ms} ms`);
+      await sleep(200);
+      await pushRoom("lobby", "no webtransport here");
+      await waitInPage(p2, "push received", received("nowt", "no webtransport here"));
+      await p2.screenshot({ path: join(results, "no-webtransport.png") });
+    } finally {
+      await p2.close();
+    }
+  });
+
+  /** Restarts the server with `signal` and checks that both page clients come back and receive. */
+  async function restart(signal, label) {
+    const before = await page.evaluate(() => ({
+      wt: window.clients.wt.connected,
+      ws: window.clients.fallback.connected,
+      wtEvents: window.clients.wt.events.length,
+      wsEvents: window.clients.fallback.events.length,
+    }));
+    await stopServer(signal);
+    await waitInPage(page, "disconnect noticed", ([b]) =>
+      window.clients.wt.events.slice(b.wtEvents).some(([n]) => n === "disconnected") &&
+      window.clients.fallback.events.slice(b.wsEvents).some(([n]) => n === "disconnected"), [before], 10_000);
+    await sleep(500); // a few failed attempts while the server is down
+    await startServer();
+    await waitInPage(page, "reconnected", ([b]) =>
+      window.clients.wt.connected > b.wt && window.clients.fallback.connected > b.ws &&
+      window.clients.wt.client.state === "connected" && window.clients.fallback.client.state === "connected",
+    [before], 25_000);
+    const [wt, ws] = await page.evaluate(() => [window.clients.wt.transport, window.clients.fallback.transport]);
+    // The fallback client stays on WebSocket, the choice it made. The other
+    // one is back on WebTransport, unless the server came up between its
+    // failed WebTransport try and the WebSocket one (a window of a few ms);
+    // since WebTransport worked before, it tries it again next time.
+    assert.equal(ws, "websocket");
+    assert.ok(wt === "webtransport" || wt === "websocket", wt);
+    if (wt !== "webtransport") console.log(`# note: reconnected over ${wt} after ${label}`);
+    // Rooms are rejoined on the new connection.
+    await sleep(300);
+    await pushRoom("lobby", `after ${label}`);
+    await waitInPage(page, `push after ${label} (webtransport)`, received("wt", `after ${label}`));
+    await waitInPage(page, `push after ${label} (websocket)`, received("fallback", `after ${label}`));
+    return page.evaluate(([b]) => ({
+      wt: window.clients.wt.events.slice(b.wtEvents).filter(([n]) => n === "disconnected").map(([, e]) => e),
+      ws: window.clients.fallback.events.slice(b.wsEvents).filter(([n]) => n === "disconnected").map(([, e]) => e),
+    }), [before]);
+  }
+
+  test("(c) server drained (SIGTERM) and restarted: 3000, reconnect, receive", { timeout: 60_000 }, async () => {
+    const d = await restart("SIGTERM", "a drain");
+    assert.deepEqual([d.wt[0]?.code, d.wt[0]?.reconnect], [3000, true], JSON.stringify(d.wt));
+    assert.deepEqual([d.ws[0]?.code, d.ws[0]?.reconnect], [3000, true], JSON.stringify(d.ws));
+  });
+
+  test("(c) server killed (SIGKILL) and restarted: reconnect, receive", { timeout: 60_000 }, async () => {
+    const d = await restart("SIGKILL", "a kill");
+    assert.equal(d.wt[0]?.reconnect, true);
+    assert.equal(d.ws[0]?.reconnect, true);
+  });
+
+  test("(d) bad token: 3500 and no retry", { timeout: 30_000 }, async () => {
+    const opened = await page.evaluate(() => ({ ...window.opened }));
+    await page.evaluate(([c]) => {
+      window.startClient("badtoken", { webtransport: c.wt, websocket: c.ws }, { token: c.badToken, serverCertificateHashes: [c.hash], backoff: { minMs: 50, maxMs: 200 } });
+    }, [cfg]);
+    await waitInPage(page, "refused", () => window.clients.badtoken.connectError !== null, undefined, 5000);
+    await sleep(3000);
+    const rec = await page.evaluate(() => ({
+      connectError: window.clients.badtoken.connectError,
+      connecting: window.clients.badtoken.connecting,
+      disconnected: window.clients.badtoken.events.filter(([n]) => n === "disconnected").map(([, e]) => e),
+      state: window.clients.badtoken.client.state,
+      opened: { ...window.opened },
+    }));
+    assert.equal(rec.connectError.code, 3500);
+    assert.deepEqual(rec.disconnected.map((e) => [e.code, e.reconnect]), [[3500, false]]);
+    assert.equal(rec.connecting, 1, "one connect attempt in 3 s");
+    assert.equal(rec.opened.webtransport + rec.opened.websocket - opened.webtransport - opened.websocket, 1, "one transport opened");
+    assert.equal(rec.state, "disconnected");
+  });
+
+  test("demo page: connects from URL parameters and shows a push", { timeout: 30_000 }, async () => {
+    const p3 = await context.newPage();
+    try {
+      p3.on("pageerror", (e) => console.error("demo page error:", e.message));
+      const q = new URLSearchParams({
+        wt: cfg.wt, ws: cfg.ws, token: cfg.token, room: "demo-room", hash: cfg.hash, api: cfg.origin, key: cfg.apiKey,
+      });
+      await p3.goto(`${cfg.origin}/demo/index.html?${q}`, { timeout: 10_000 });
+      await p3.click("#connect");
+      await p3.waitForFunction(() => document.querySelector("#state")?.textContent === "connected", null, { timeout: 10_000 });
+      assert.equal(await p3.textContent("#transport"), "webtransport");
+      // Send from the demo's own push box (POST to the JSON API) ...
+      await p3.fill("#push-text", "pushed from the demo page");
+      await p3.click("#push-send");
+      await p3.waitForFunction(() => document.querySelector("#log")?.textContent.includes("pushed from the demo page"), null, { timeout: 10_000 });
+      // ... and from a backend.
+      await pushRoom("demo-room", "pushed by a backend");
+      await p3.waitForFunction(() => document.querySelector("#log")?.textContent.includes("pushed by a backend"), null, { timeout: 10_000 });
+      await p3.screenshot({ path: join(results, "demo.png"), fullPage: true });
+    } finally {
+      await p3.close();
+    }
+  });
+
+  test("demo page served by quicpush serve itself, prefilled, shows a push", { timeout: 30_000 }, async () => {
+    const p4 = await context.newPage();
+    try {
+      p4.on("pageerror", (e) => console.error("served demo page error:", e.message));
+      // No parameters: `serve` prefills endpoints, hash, token, room and key.
+      await p4.goto(`http://127.0.0.1:${cfg.apiPort}/demo/`, { timeout: 10_000 });
+      await p4.click("#connect");
+      await p4.waitForFunction(() => document.querySelector("#state")?.textContent === "connected", null, { timeout: 10_000 });
+      assert.equal(await p4.textContent("#transport"), "webtransport");
+      await sleep(200); // the demo joins its room right after connecting
+      await pushRoom("lobby", "pushed to the served demo");
+      await p4.waitForFunction(() => document.querySelector("#log")?.textContent.includes("pushed to the served demo"), null, { timeout: 10_000 });
+      await p4.screenshot({ path: join(results, "demo-served.png"), fullPage: true });
+    } finally {
+      await p4.close();
+    }
+  });
+});

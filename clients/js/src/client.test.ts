@@ -1,0 +1,541 @@
+import assert from "node:assert/strict";
+import { afterEach, describe, test } from "node:test";
+
+import { Client, type ClientEvents } from "./client.js";
+import { encodeFrame, Op, PushKind } from "./codec.js";
+import { ClientCode, QuicpushError } from "./errors.js";
+import { delay, FakeEdge, fakeWebSocket, fakeWebTransport, until, type FakeWebTransportMode } from "./fakes.test-helpers.js";
+import type { ClientOptions } from "./options.js";
+
+const endpoints = { webtransport: "https://127.0.0.1:4433/wt", websocket: "ws://127.0.0.1:4434/ws" };
+const text = (d: Uint8Array): string => new TextDecoder().decode(d);
+
+const clients: Client[] = [];
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+});
+
+/** A client of `edge` with fast timings; `wt` picks the WebTransport behaviour (null: none). */
+function newClient(
+  edge: FakeEdge,
+  wt: FakeWebTransportMode | null = "ok",
+  options: Partial<ClientOptions> = {},
+): Client {
+  const c = new Client(endpoints, {
+    token: edge.token,
+    WebTransport: wt === null ? null : fakeWebTransport(edge, () => wt),
+    WebSocket: fakeWebSocket(edge),
+    backoff: { minMs: 5, maxMs: 20 },
+    webTransportTimeoutMs: 100,
+    connectTimeoutMs: 500,
+    requestTimeoutMs: 500,
+    ...options,
+  });
+  clients.push(c);
+  return c;
+}
+
+/** Records every event as [name, payload]. */
+function record(c: Client): Array<[keyof ClientEvents, unknown]> {
+  const log: Array<[keyof ClientEvents, unknown]> = [];
+  for (const name of ["connecting", "connected", "disconnected", "message", "error"] as const) {
+    c.on(name, (ev) => log.push([name, ev]));
+  }
+  return log;
+}
+
+const codeOf = (code: number) => (e: unknown): boolean => {
+  assert.ok(e instanceof QuicpushError, `not a QuicpushError: ${String(e)}`);
+  assert.equal(e.code, code, e.message);
+  return true;
+};
+
+describe("transports", () => {
+  test("WebTransport first, with the certificate hashes", async () => {
+    const edge = new FakeEdge();
+    const hash = "Eprl0uyO4tB7bJ7tDGd9Rm1FqwsJ0Xyxw0OQGl1NO+Q=";
+    const c = newClient(edge, "ok", { serverCertificateHashes: [hash] });
+    await c.connect();
+    assert.equal(c.transport, "webtransport");
+    assert.equal(c.state, "connected");
+    assert.equal(c.user, "alice");
+    assert.equal(edge.wsAttempts, 0);
+    assert.equal(edge.session.transport, "webtransport");
+  });
+
+  test("WebTransport missing: WebSocket at once", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null, { webTransportTimeoutMs: 5000 });
+    const start = performance.now();
+    await c.connect();
+    assert.equal(c.transport, "websocket");
+    assert.ok(performance.now() - start < 500);
+    assert.equal(edge.wtAttempts, 0);
+  });
+
+  test("WebTransport hangs: WebSocket within the timeout, then WebSocket for the session", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, "hang", { webTransportTimeoutMs: 80 });
+    const log = record(c);
+    const start = performance.now();
+    await c.connect();
+    const took = performance.now() - start;
+    assert.equal(c.transport, "websocket");
+    assert.ok(took >= 75 && took < 400, `connected after ${took} ms`);
+    assert.ok(log.some(([n, e]) => n === "error" && (e as QuicpushError).code === ClientCode.Timeout));
+
+    // A reconnect goes straight to WebSocket: the choice is remembered.
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && c.state === "connected", "reconnect");
+    assert.equal(c.transport, "websocket");
+    assert.equal(edge.wtAttempts, 1);
+  });
+
+  test("WebTransport fails: WebSocket without waiting for the timeout", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, "fail", { webTransportTimeoutMs: 5000 });
+    const start = performance.now();
+    await c.connect();
+    assert.equal(c.transport, "websocket");
+    assert.ok(performance.now() - start < 500);
+  });
+
+  test("a WebTransport that worked once is tried again after a failure", async () => {
+    const edge = new FakeEdge();
+    let mode: FakeWebTransportMode = "ok";
+    const c = new Client(endpoints, {
+      token: "good",
+      WebTransport: fakeWebTransport(edge, () => mode),
+      WebSocket: fakeWebSocket(edge),
+      backoff: { minMs: 5, maxMs: 20 },
+      webTransportTimeoutMs: 50,
+    });
+    clients.push(c);
+    await c.connect();
+    assert.equal(c.transport, "webtransport");
+    mode = "fail";
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && c.state === "connected", "fallback");
+    assert.equal(c.transport, "websocket");
+    mode = "ok";
+    edge.session.drop();
+    await until(() => edge.sessions.length === 3 && c.state === "connected", "back to webtransport");
+    assert.equal(c.transport, "webtransport");
+  });
+
+  test("WebTransport only and it fails: retried with backoff", async () => {
+    const edge = new FakeEdge();
+    const c = new Client(
+      { webtransport: endpoints.webtransport },
+      { token: "good", WebTransport: fakeWebTransport(edge, () => "fail"), backoff: { minMs: 5, maxMs: 10 } },
+    );
+    clients.push(c);
+    const log = record(c);
+    void c.connect().catch(() => {});
+    await until(() => edge.wtAttempts >= 3, "retries");
+    assert.ok(log.filter(([n]) => n === "error").length >= 2);
+    assert.equal(c.state, "connecting");
+  });
+});
+
+describe("session", () => {
+  test("events in order: connecting, connected, message, disconnected", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const log = record(c);
+    await c.connect();
+    await c.joinRoom("news");
+    edge.push("news", "hello", 7n, "e1");
+    await until(() => log.some(([n]) => n === "message"), "message");
+    edge.session.disconnect(3000, "draining");
+    await until(() => log.some(([n]) => n === "disconnected"), "disconnected");
+    assert.deepEqual(
+      log.map(([n]) => n).slice(0, 4),
+      ["connecting", "connected", "message", "disconnected"],
+    );
+    assert.deepEqual(log[0]![1], { attempt: 0 });
+    assert.deepEqual(log[1]![1], { transport: "webtransport", connKey: "c1", user: "alice", pingIntervalMs: 25000 });
+    const m = log[2]![1] as { kind: string; room: string; id: string; offset: bigint; epoch: string; data: Uint8Array };
+    assert.equal(m.kind, "room");
+    assert.equal(m.room, "news");
+    assert.equal(m.offset, 7n);
+    assert.equal(m.epoch, "e1");
+    assert.equal(text(m.data), "hello");
+    assert.deepEqual(log[3]![1], { code: 3000, reason: "draining", reconnect: true });
+  });
+
+  test("reconnects, rejoins every room from its last position, and receives again", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const got: string[] = [];
+    await c.connect();
+    await c.joinRoom("a", (m) => got.push(`a:${text(m.data)}`));
+    await c.joinRoom("b", (m) => got.push(`b:${text(m.data)}`));
+    edge.push("a", "1", 41n, "e7");
+    edge.push("a", "2", 42n, "e7");
+    await until(() => got.length === 2, "pushes");
+    assert.deepEqual(c.position("a"), { offset: 42n, epoch: "e7" });
+
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && edge.session.rooms.size === 2, "rejoin");
+    const joins = edge.session.joins.map((j) => [j.room, j.offset, j.epoch]);
+    assert.deepEqual(joins, [
+      ["a", 42n, "e7"],
+      ["b", 0n, ""],
+    ]);
+    edge.push("b", "3");
+    await until(() => got.length === 3, "push after reconnect");
+    assert.deepEqual(got, ["a:1", "a:2", "b:3"]);
+  });
+
+  test("the token function runs before every connect", async () => {
+    const edge = new FakeEdge();
+    let calls = 0;
+    const c = newClient(edge, "ok", {
+      token: async () => {
+        calls++;
+        edge.token = `t${calls}`;
+        return edge.token;
+      },
+    });
+    await c.connect();
+    edge.session.disconnect(3004, "token expired");
+    await until(() => edge.sessions.length === 2 && c.state === "connected", "reconnect");
+    assert.deepEqual(edge.tokens, ["t1", "t2"]);
+  });
+
+  test("a token function that throws fails the attempt, which is retried", async () => {
+    const edge = new FakeEdge();
+    let calls = 0;
+    const c = newClient(edge, "ok", {
+      token: () => {
+        if (++calls < 3) throw new Error("token service down");
+        return "good";
+      },
+    });
+    const log = record(c);
+    await c.connect();
+    assert.equal(calls, 3);
+    assert.equal(log.filter(([n, e]) => n === "error" && (e as QuicpushError).code === ClientCode.TokenFailed).length, 2);
+  });
+
+  test("a bad token stops the client: 3500, no retry", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, "ok", { token: "bad" });
+    const log = record(c);
+    await assert.rejects(c.connect(), codeOf(3500));
+    await delay(100); // many backoff periods
+    assert.equal(edge.wtAttempts + edge.wsAttempts, 1);
+    assert.equal(c.state, "disconnected");
+    assert.deepEqual(
+      log.filter(([n]) => n !== "error"),
+      [
+        ["connecting", { attempt: 0 }],
+        ["disconnected", { code: 3500, reason: "invalid token", reconnect: false }],
+      ],
+    );
+  });
+
+  test("a bad token over WebSocket stops the client too", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null, { token: "bad" });
+    await assert.rejects(c.connect(), codeOf(3500));
+    await delay(60);
+    assert.equal(edge.wsAttempts, 1);
+  });
+
+  test("a stop code on a live connection stops the client; connect() starts it again", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const log = record(c);
+    await c.connect();
+    const join = c.joinRoom("news");
+    await join;
+    edge.session.disconnect(3504, "kicked");
+    await until(() => c.state === "disconnected", "stopped");
+    await delay(60);
+    assert.equal(edge.sessions.length, 1);
+    assert.deepEqual(log.at(-1), ["disconnected", { code: 3504, reason: "kicked", reconnect: false }]);
+    // A stopped client answers at once, and remembers the room for later.
+    await assert.rejects(c.joinRoom("later"), codeOf(3504));
+    await c.connect();
+    await until(() => edge.session.rooms.has("later"), "room joined after a new connect()");
+    assert.equal(edge.sessions.length, 2);
+    await until(() => edge.session.rooms.has("news"), "rejoined after a new connect()");
+  });
+
+  test("a close code without a Disconnect frame is honoured", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null);
+    const log = record(c);
+    await c.connect();
+    edge.session.closeWithCode(3001, "oops");
+    await until(() => log.some(([n]) => n === "disconnected"), "disconnected");
+    assert.deepEqual(log.find(([n]) => n === "disconnected")![1], { code: 3001, reason: "oops", reconnect: true });
+    await until(() => c.state === "connected" && edge.sessions.length === 2, "reconnected");
+
+    edge.session.closeWithCode(3501, "protocol error");
+    await until(() => c.state === "disconnected", "stopped");
+  });
+
+  test("a WebSocket close code outside 3000-3999 is a network failure", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null);
+    const log = record(c);
+    await c.connect();
+    edge.session.closeWithCode(1011, "server went away");
+    await until(() => log.some(([n]) => n === "disconnected"), "disconnected");
+    assert.deepEqual(log.find(([n]) => n === "disconnected")![1], { code: 0, reason: "server went away", reconnect: true });
+  });
+
+  test("no pong within the ping interval: reconnect", async () => {
+    const edge = new FakeEdge();
+    edge.pingIntervalMs = 30;
+    const c = newClient(edge);
+    const log = record(c);
+    await c.connect();
+    await delay(100);
+    assert.equal(edge.sessions.length, 1, "answered pings keep the connection");
+    assert.ok(edge.session.received.filter((f) => f.op === Op.Ping).length >= 2);
+    edge.answerPings = false;
+    await until(() => edge.sessions.length === 2, "reconnect after missed pong", 1000);
+    const d = log.find(([n]) => n === "disconnected")![1] as { code: number; reason: string; reconnect: boolean };
+    assert.equal(d.code, 0);
+    assert.equal(d.reconnect, true);
+    assert.match(d.reason, /no reply to a ping/);
+  });
+
+  test("a server ping is answered with a pong", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null);
+    await c.connect();
+    const pongs: number[] = [];
+    const s = edge.session;
+    const orig = s.receive.bind(s);
+    s.receive = (b) => {
+      orig(b);
+      for (const f of s.received) if (f.op === Op.Pong) pongs.push(f.seq);
+    };
+    s.write(encodeFrame({ op: Op.Ping, seq: 99 }));
+    await until(() => pongs.includes(99), "pong");
+  });
+
+  test("pushes that arrive with AuthOK are delivered", async () => {
+    const edge = new FakeEdge();
+    edge.afterAuth = encodeFrame({ op: Op.Push, seq: 0, kind: PushKind.Direct, room: "", id: "x", offset: 0n, epoch: "", data: Uint8Array.of(1) });
+    for (const wt of ["ok", null] as const) {
+      const c = newClient(edge, wt);
+      const got: string[] = [];
+      c.on("message", (m) => got.push(`${m.kind}:${m.id}`));
+      await c.connect();
+      await until(() => got.length === 1, "direct push");
+      assert.deepEqual(got, ["direct:x"]);
+      c.close();
+    }
+  });
+
+  test("a malformed frame from the server drops the connection and reconnects", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, "ok");
+    const log = record(c);
+    await c.connect();
+    edge.session.write(Uint8Array.from([0, 0, 0, 5, 9, 0, 0, 0, 0])); // push with an empty body
+    await until(() => edge.sessions.length === 2 && c.state === "connected", "reconnect");
+    assert.ok(log.some(([n, e]) => n === "error" && (e as QuicpushError).code === ClientCode.BadFrame));
+  });
+
+  test("unknown ops are skipped", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null);
+    const got: string[] = [];
+    c.on("message", (m) => got.push(m.id));
+    await c.connect();
+    const unknown = Uint8Array.from([0, 0, 0, 7, 0xee, 0, 0, 0, 0, 1, 2]);
+    const push = encodeFrame({ op: Op.Push, seq: 0, kind: PushKind.Broadcast, room: "", id: "b", offset: 0n, epoch: "", data: new Uint8Array() });
+    const both = new Uint8Array(unknown.length + push.length);
+    both.set(unknown);
+    both.set(push, unknown.length);
+    edge.session.write(both);
+    await until(() => got.length === 1, "push after an unknown op");
+    assert.equal(c.state, "connected");
+  });
+});
+
+describe("rooms", () => {
+  test("joinRoom before connect resolves once connected", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const joined = c.joinRoom("news");
+    await c.connect();
+    await joined;
+    assert.ok(edge.session.rooms.has("news"));
+    assert.deepEqual(c.rooms(), ["news"]);
+  });
+
+  test("a refused join rejects with the edge's code and is forgotten", async () => {
+    const edge = new FakeEdge();
+    edge.forbidden.add("secret");
+    const c = newClient(edge);
+    await c.connect();
+    await assert.rejects(c.joinRoom("secret"), codeOf(101));
+    assert.deepEqual(c.rooms(), []);
+  });
+
+  test("invalid room names are refused locally with 100", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    await assert.rejects(c.joinRoom(""), codeOf(100));
+    await assert.rejects(c.joinRoom("é".repeat(128)), codeOf(100)); // 256 bytes
+    const ok = c.joinRoom("é".repeat(127) + "x"); // 255 bytes
+    await c.connect();
+    await ok;
+  });
+
+  test("leaveRoom forgets the room and drops its pushes", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null);
+    const got: string[] = [];
+    c.on("message", (m) => got.push(text(m.data)));
+    await c.connect();
+    await c.joinRoom("news");
+    edge.push("news", "before");
+    await until(() => got.length === 1, "push");
+    await c.leaveRoom("news");
+    assert.equal(edge.session.rooms.has("news"), false);
+    // A push the edge queued before handling Leave is dropped by the client.
+    edge.session.rooms.add("news");
+    edge.push("news", "after");
+    await delay(20);
+    assert.deepEqual(got, ["before"]);
+    await assert.rejects(c.leaveRoom("news"), codeOf(103));
+  });
+
+  test("leaveRoom while a join waits rejects the join with Left", async () => {
+    const edge = new FakeEdge();
+    edge.answerJoins = false;
+    const c = newClient(edge);
+    await c.connect();
+    const join = c.joinRoom("slow");
+    const leave = c.leaveRoom("slow");
+    await assert.rejects(join, codeOf(ClientCode.Left));
+    await assert.rejects(leave, codeOf(103)); // the fake edge never added the room
+  });
+
+  test("an unanswered join times out but stays remembered", async () => {
+    const edge = new FakeEdge();
+    edge.answerJoins = false;
+    const c = newClient(edge, "ok", { requestTimeoutMs: 50 });
+    await c.connect();
+    await assert.rejects(c.joinRoom("slow"), codeOf(ClientCode.Timeout));
+    assert.deepEqual(c.rooms(), ["slow"]);
+    edge.answerJoins = true;
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && edge.session.rooms.has("slow"), "joined on the next connection");
+  });
+
+  test("a join in flight when the connection drops completes on the next one", async () => {
+    const edge = new FakeEdge();
+    edge.answerJoins = false;
+    const c = newClient(edge);
+    await c.connect();
+    const join = c.joinRoom("news");
+    await until(() => edge.session.joins.length === 1, "join sent");
+    edge.answerJoins = true;
+    edge.session.drop();
+    await join;
+    assert.equal(edge.sessions.length, 2);
+  });
+});
+
+describe("close", () => {
+  test("close() rejects pending calls and emits disconnected", async () => {
+    const edge = new FakeEdge();
+    edge.down = true;
+    const c = newClient(edge);
+    const pending = c.connect();
+    const join = c.joinRoom("news");
+    await delay(10);
+    c.close();
+    await assert.rejects(pending, codeOf(ClientCode.Closed));
+    await assert.rejects(join, codeOf(ClientCode.Closed));
+    await assert.rejects(c.connect(), codeOf(ClientCode.Closed));
+    assert.equal(c.state, "closed");
+
+    edge.down = false;
+    const c2 = newClient(edge);
+    const log = record(c2);
+    await c2.connect();
+    c2.close();
+    assert.deepEqual(log.at(-1), ["disconnected", { code: 0, reason: "client closed", reconnect: false }]);
+    await delay(30);
+    assert.equal(edge.session.closed, true);
+    assert.equal(edge.sessions.length, 1);
+  });
+
+  test("the AbortSignal closes the client", async () => {
+    const edge = new FakeEdge();
+    const ctl = new AbortController();
+    const c = newClient(edge, "ok", { signal: ctl.signal });
+    await c.connect();
+    ctl.abort();
+    assert.equal(c.state, "closed");
+    const aborted = new AbortController();
+    aborted.abort();
+    const c2 = newClient(edge, "ok", { signal: aborted.signal });
+    await assert.rejects(c2.connect(), codeOf(ClientCode.Closed));
+  });
+
+  test("a listener that throws does not break the client", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const errors: QuicpushError[] = [];
+    c.on("error", (e) => errors.push(e));
+    c.on("connected", () => {
+      throw new Error("app bug");
+    });
+    await c.connect();
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.code, ClientCode.ListenerFailed);
+    assert.equal(c.state, "connected");
+  });
+});
+
+describe("options", () => {
+  test("invalid options throw TypeError", () => {
+    assert.throws(() => new Client({}, { token: "t" }), TypeError);
+    assert.throws(() => new Client({ websocket: "http://x/ws" }, { token: "t" }), TypeError);
+    assert.throws(() => new Client({ webtransport: "wss://x/wt" }, { token: "t" }), TypeError);
+    assert.throws(() => new Client({ websocket: "ws://x/ws" }, { token: "t", serverCertificateHashes: ["abc"] }), TypeError);
+    assert.throws(() => new Client({ websocket: "ws://x/ws" }, { token: "t", backoff: { minMs: 100, maxMs: 10 } }), TypeError);
+    assert.throws(() => new Client({ websocket: "ws://x/ws" }, { token: "t", requestTimeoutMs: -1 }), TypeError);
+  });
+
+  test("certificate hashes in base64, base64url, a query-mangled base64 and hex", async () => {
+    const edge = new FakeEdge();
+    const seen: unknown[] = [];
+    const WT = fakeWebTransport(edge);
+    const Spy = class extends (WT as unknown as new (url: string, o?: { serverCertificateHashes?: unknown }) => object) {
+      constructor(url: string, o?: { serverCertificateHashes?: unknown }) {
+        super(url, o);
+        seen.push(o?.serverCertificateHashes);
+      }
+    } as unknown as typeof WebTransport;
+    const bytes = Uint8Array.from({ length: 32 }, (_, i) => i * 8 + 3);
+    const b64 = Buffer.from(bytes).toString("base64");
+    const hex = Buffer.from(bytes).toString("hex");
+    const c = new Client(endpoints, {
+      token: "good",
+      WebTransport: Spy,
+      WebSocket: fakeWebSocket(edge),
+      serverCertificateHashes: [b64, Buffer.from(bytes).toString("base64url"), b64.replace(/\+/g, " "), hex, bytes],
+    });
+    clients.push(c);
+    await c.connect();
+    const hashes = seen[0] as Array<{ algorithm: string; value: Uint8Array }>;
+    assert.equal(hashes.length, 5);
+    for (const h of hashes) {
+      assert.equal(h.algorithm, "sha-256");
+      assert.deepEqual(new Uint8Array(h.value), bytes);
+    }
+  });
+});

@@ -1,0 +1,605 @@
+import { backoffDelay } from "./backoff.js";
+import { MAX_ROOM_LEN, Op, PushKind, type Frame, type PushFrame } from "./codec.js";
+import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
+import { Connection, type ConnectionEnd } from "./connection.js";
+import { Emitter, type Listener } from "./emitter.js";
+import { ClientCode, QuicpushError } from "./errors.js";
+import { resolveOptions, type ClientOptions, type Endpoints, type ResolvedOptions } from "./options.js";
+import { abortable, deadline, transportError, type TransportKind } from "./transport.js";
+import { webSocketOpener } from "./transport_websocket.js";
+import { webTransportOpener } from "./transport_webtransport.js";
+
+/**
+ * Where a client is:
+ * - `disconnected`: not started, or stopped by a code that forbids
+ *   reconnecting (connect() may be called again);
+ * - `connecting`: an attempt or the backoff before one is under way;
+ * - `connected`: authenticated on a live connection;
+ * - `closed`: close() was called; the client is done.
+ */
+export type ClientState = "disconnected" | "connecting" | "connected" | "closed";
+
+/** How a pushed message was addressed. */
+export type MessageKind = "direct" | "room" | "broadcast";
+
+/** A message pushed by the edge. */
+export interface Message {
+  /** To this connection or user, to a room, or to everyone. */
+  kind: MessageKind;
+  /** The room of a `room` message; empty otherwise. */
+  room: string;
+  /** The id the push API returned, unique per message: drop repeats to process a message once. */
+  id: string;
+  /** The message's position in its room's stream; 0n and "" when it has none. */
+  offset: bigint;
+  epoch: string;
+  /** The payload as the backend sent it: a copy the receiver owns. */
+  data: Uint8Array;
+}
+
+/** Handles the messages of one room. */
+export type MessageHandler = (message: Message) => void;
+
+/** Emitted when an attempt to connect starts. */
+export interface ConnectingEvent {
+  /** Retries since the last connection that lasted (0 for the first try). */
+  attempt: number;
+}
+
+/** Emitted when the edge accepted the token. */
+export interface ConnectedEvent {
+  transport: TransportKind;
+  /** The edge's key of this connection (for PushKeys). */
+  connKey: string;
+  /** The user id the edge took from the token. */
+  user: string;
+  /** How often the client pings, as the edge asked. */
+  pingIntervalMs: number;
+}
+
+/** Emitted when a connection ends, or an attempt is refused with a code that stops the client. */
+export interface DisconnectedEvent {
+  /**
+   * The edge's disconnect code (3000-3999), or 0 when the connection ended
+   * without one (network failure, missed heartbeat, close()).
+   */
+  code: number;
+  reason: string;
+  /** Whether the client reconnects on its own. When false it has stopped. */
+  reconnect: boolean;
+}
+
+/** The events of a {@link Client} and their payloads. */
+export interface ClientEvents {
+  connecting: ConnectingEvent;
+  connected: ConnectedEvent;
+  disconnected: DisconnectedEvent;
+  message: Message;
+  /** A failed connect attempt, a bad frame, or a listener that threw. The client goes on. */
+  error: QuicpushError;
+}
+
+/** A promise's settle functions, with a timer. */
+interface Waiter {
+  resolve(): void;
+  reject(e: QuicpushError): void;
+}
+
+/** A room the client means to be in, rejoined on every new connection until leaveRoom. */
+interface RoomState {
+  name: string;
+  /** The last position seen, sent when rejoining. */
+  offset: bigint;
+  epoch: string;
+  handler: MessageHandler | undefined;
+  /** The connection the edge confirmed the room on. */
+  joinedOn: Connection | null;
+  /** The connection a Join for the room awaits an answer on. */
+  sentOn: Connection | null;
+  waiters: Set<Waiter>;
+}
+
+const kindNames: Record<PushKind, MessageKind> = {
+  [PushKind.Direct]: "direct",
+  [PushKind.Room]: "room",
+  [PushKind.Broadcast]: "broadcast",
+};
+
+const utf8 = new TextEncoder();
+
+/**
+ * A quicpush client for browsers (and Node with a WebSocket constructor). It
+ * connects over WebTransport when it can and over WebSocket otherwise,
+ * authenticates with a JWT, keeps the session alive with heartbeats, joins
+ * rooms and emits every pushed message. When the connection drops it
+ * reconnects with full-jitter backoff and rejoins its rooms, until close(), the
+ * options' AbortSignal, or a disconnect code of 3500 or more (such as 3500
+ * invalid token), after which it stops and reports the code.
+ *
+ * ```ts
+ * const client = new Client(
+ *   { webtransport: "https://push.example.com:4433/wt", websocket: "wss://push.example.com/ws" },
+ *   { token: () => fetchToken() },
+ * );
+ * client.on("message", (m) => console.log(m.room, new TextDecoder().decode(m.data)));
+ * await client.connect();
+ * await client.joinRoom("news");
+ * ```
+ */
+export class Client {
+  readonly #endpoints: Endpoints;
+  readonly #opts: ResolvedOptions;
+  readonly #events: Emitter<ClientEvents>;
+  readonly #rooms = new Map<string, RoomState>();
+  readonly #connectWaiters = new Set<Waiter>();
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => this.close();
+
+  #state: ClientState = "disconnected";
+  /** The live, authenticated connection. */
+  #conn: Connection | null = null;
+  /** Aborts the connect loop; null while no loop runs. */
+  #loop: AbortController | null = null;
+  /** Why the client stopped, until connect() starts it again. */
+  #stopError: QuicpushError | null = null;
+  /** WebTransport failed and WebSocket worked: skip WebTransport from now on. */
+  #preferWebSocket = false;
+  #webTransportWorked = false;
+
+  /**
+   * @param endpoints where the edge listens; at least one.
+   * @param options the token and tuning; see {@link ClientOptions}.
+   * @throws TypeError when an endpoint or option is invalid.
+   */
+  constructor(endpoints: Endpoints, options: ClientOptions) {
+    this.#endpoints = { ...endpoints };
+    this.#opts = resolveOptions(endpoints, options);
+    this.#events = new Emitter<ClientEvents>((event, e) => {
+      if (event !== "error") {
+        this.#events.emit("error", new QuicpushError(ClientCode.ListenerFailed, `a '${String(event)}' listener threw`, { cause: e }));
+      }
+    });
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) this.#state = "closed";
+    else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** Where the client is; see {@link ClientState}. */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** The transport of the live connection, or null while not connected. */
+  get transport(): TransportKind | null {
+    return this.#conn?.kind ?? null;
+  }
+
+  /** The edge's key of the live connection, or "" while not connected. */
+  get connKey(): string {
+    return this.#conn?.connKey ?? "";
+  }
+
+  /** The user id of the live connection, or "" while not connected. */
+  get user(): string {
+    return this.#conn?.user ?? "";
+  }
+
+  /** The rooms the client means to be in (joined, or to be joined on the next connection). */
+  rooms(): string[] {
+    return [...this.#rooms.keys()];
+  }
+
+  /**
+   * The last stream position seen in `room`, sent with Join when the client
+   * rejoins it; undefined for a room the client is not in.
+   */
+  position(room: string): { offset: bigint; epoch: string } | undefined {
+    const r = this.#rooms.get(room);
+    return r && { offset: r.offset, epoch: r.epoch };
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents, K>): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** Removes a listener added with {@link Client.on}. */
+  off<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents, K>): void {
+    this.#events.off(event, listener);
+  }
+
+  /**
+   * Starts connecting and resolves once the edge has accepted the token.
+   * Failed attempts are retried with backoff, so it may wait long while the
+   * edge is unreachable; watch 'connecting' and 'error'. It rejects with a
+   * {@link QuicpushError}: the disconnect code when the edge refuses the client
+   * with a code that forbids reconnecting (3500 invalid token, ...), or
+   * ClientCode.Closed on close(). Called while connected, it resolves at once.
+   */
+  connect(): Promise<void> {
+    if (this.#state === "closed") return Promise.reject(closedError());
+    if (this.#state === "connected") return Promise.resolve();
+    const p = new Promise<void>((resolve, reject) => this.#connectWaiters.add({ resolve, reject }));
+    if (this.#loop === null) {
+      this.#stopError = null;
+      const loop = new AbortController();
+      this.#loop = loop;
+      void this.#run(loop.signal);
+    }
+    return p;
+  }
+
+  /**
+   * Joins `room` and resolves when the edge confirms. The room is remembered
+   * and rejoined after every reconnect, with the last position seen, until
+   * leaveRoom. Called before connect() or while reconnecting, it resolves on
+   * the next connection. `handler` receives the room's messages (they are
+   * emitted as 'message' events too); joining again replaces it.
+   *
+   * Rejects with a {@link QuicpushError}: the edge's code (101 forbidden, 102
+   * too many rooms), after which the room is forgotten; 100 for a name that
+   * is empty or longer than 255 bytes; ClientCode.Timeout after
+   * requestTimeoutMs (the room stays remembered and is joined in the
+   * background); ClientCode.Left when leaveRoom came first; ClientCode.Closed;
+   * or the code that stopped the client (the room is remembered, and joined
+   * when connect() is called again).
+   */
+  joinRoom(room: string, handler?: MessageHandler): Promise<void> {
+    const bad = checkRoom(room);
+    if (bad) return Promise.reject(bad);
+    if (this.#state === "closed") return Promise.reject(closedError());
+    let r = this.#rooms.get(room);
+    if (r === undefined) {
+      r = { name: room, offset: 0n, epoch: "", handler, joinedOn: null, sentOn: null, waiters: new Set() };
+      this.#rooms.set(room, r);
+    } else if (handler !== undefined) {
+      r.handler = handler;
+    }
+    const conn = this.#conn;
+    if (conn !== null && r.joinedOn === conn) return Promise.resolve();
+    if (this.#stopError !== null) return Promise.reject(this.#stopError);
+    const rs = r;
+    const p = this.#wait(rs.waiters, `join ${JSON.stringify(room)}`);
+    if (conn !== null && rs.sentOn !== conn) this.#sendJoin(conn, rs);
+    return p;
+  }
+
+  /**
+   * Leaves `room`. The client forgets the room at once, so it is not rejoined
+   * whatever happens next, and drops its messages from now on. When the room
+   * is joined on the live connection it waits for the edge to confirm.
+   * Rejects with code 103 (not joined) for a room the client is not in, with
+   * the edge's code when it refuses, or with ClientCode.Timeout.
+   */
+  async leaveRoom(room: string): Promise<void> {
+    const bad = checkRoom(room);
+    if (bad) throw bad;
+    if (this.#state === "closed") throw closedError();
+    const r = this.#rooms.get(room);
+    if (r === undefined) throw new QuicpushError(Code.NotJoined, `not in room ${JSON.stringify(room)}`);
+    this.#rooms.delete(room);
+    settle(r.waiters, new QuicpushError(ClientCode.Left, `left room ${JSON.stringify(room)} while joining`));
+    const conn = this.#conn;
+    if (conn === null || (r.joinedOn !== conn && r.sentOn !== conn)) return;
+    let reply: Frame;
+    try {
+      reply = await this.#timed(conn.request({ op: Op.Leave, seq: 0, room }), `leave ${JSON.stringify(room)}`);
+    } catch (e) {
+      // A lost connection left the room for us; the next one does not join it.
+      if (e instanceof QuicpushError && e.code === ClientCode.TransportFailed) return;
+      throw e;
+    }
+    if (reply.op === Op.Error) throw new QuicpushError(reply.code, reply.message);
+  }
+
+  /**
+   * Closes the connection and stops the client for good. Pending connect,
+   * joinRoom and leaveRoom calls reject with ClientCode.Closed. A client that
+   * was connected emits 'disconnected' with code 0 and reconnect false.
+   */
+  close(): void {
+    if (this.#state === "closed") return;
+    const wasConnected = this.#state === "connected";
+    this.#state = "closed";
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    const err = closedError();
+    this.#loop?.abort(err);
+    this.#loop = null;
+    const conn = this.#conn;
+    this.#conn = null;
+    conn?.close("client closed");
+    settle(this.#connectWaiters, err);
+    for (const r of this.#rooms.values()) settle(r.waiters, err);
+    if (wasConnected) this.#events.emit("disconnected", { code: 0, reason: "client closed", reconnect: false });
+  }
+
+  /** The connect loop: attempts, backoff, serving a connection until it ends. */
+  async #run(signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    let first = true;
+    while (!signal.aborted) {
+      if (!first) {
+        const delay = backoffDelay(attempt, this.#opts.backoffMinMs, this.#opts.backoffMaxMs);
+        attempt++;
+        if (!(await sleep(delay, signal))) return;
+      }
+      first = false;
+      this.#state = "connecting";
+      this.#events.emit("connecting", { attempt });
+      if (signal.aborted) return;
+
+      let ended!: (end: ConnectionEnd) => void;
+      const end = new Promise<ConnectionEnd>((resolve) => (ended = resolve));
+      const conn = new Connection({
+        onPush: (c, f) => this.#push(c, f),
+        onEnded: (_, e) => ended(e),
+      });
+      try {
+        await this.#dial(conn, signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        const err = e instanceof QuicpushError ? e : transportError("connect", e);
+        if (isDisconnectCode(err.code) && !shouldReconnect(err.code)) {
+          this.#stop(err);
+          return;
+        }
+        this.#events.emit("error", err);
+        continue;
+      }
+      if (signal.aborted) {
+        conn.close("client closed");
+        return;
+      }
+      this.#install(conn);
+      const result = await end;
+      if (signal.aborted || this.#conn !== conn) return;
+      this.#conn = null;
+      for (const r of this.#rooms.values()) {
+        r.joinedOn = null;
+        r.sentOn = null;
+      }
+      if (result.error) this.#events.emit("error", result.error);
+      const reconnect = shouldReconnect(result.code);
+      if (!reconnect) {
+        this.#stop(new QuicpushError(result.code, result.reason));
+        return;
+      }
+      this.#state = "connecting";
+      this.#events.emit("disconnected", { code: result.code, reason: result.reason, reconnect: true });
+      if (signal.aborted) return;
+      // The count restarts after a connection that lasted.
+      if (Date.now() - conn.openedAt >= this.#opts.backoffMaxMs) attempt = 0;
+    }
+  }
+
+  /**
+   * One connect attempt: a token, then WebTransport (within
+   * webTransportTimeoutMs) or WebSocket, then Auth.
+   */
+  async #dial(conn: Connection, signal: AbortSignal): Promise<void> {
+    const token = await this.#token(signal);
+    const o = this.#opts;
+    const wtURL = this.#endpoints.webtransport;
+    const wsURL = this.#endpoints.websocket;
+    let opened = false;
+    let wtFailed = false;
+    if (wtURL !== undefined && o.WebTransport !== null && !this.#preferWebSocket) {
+      const d = deadline(signal, o.webTransportTimeoutMs, "opening webtransport");
+      try {
+        await conn.open(
+          webTransportOpener({
+            url: wtURL,
+            WebTransport: o.WebTransport,
+            serverCertificateHashes: o.serverCertificateHashes,
+            maxFrame: o.maxFrame,
+          }),
+          d.signal,
+        );
+        opened = true;
+      } catch (e) {
+        if (signal.aborted) throw signal.reason;
+        if (wsURL === undefined || o.WebSocket === null) throw transportError("webtransport", e);
+        wtFailed = true;
+        this.#events.emit("error", transportError("webtransport (falling back to websocket)", e));
+      } finally {
+        d.done();
+      }
+    }
+    const d = deadline(signal, o.connectTimeoutMs, opened ? "auth" : "opening websocket and auth");
+    try {
+      if (!opened) {
+        if (wsURL === undefined || o.WebSocket === null) {
+          throw new QuicpushError(ClientCode.TransportFailed, "no usable transport: WebTransport is unavailable and no websocket endpoint is set");
+        }
+        await conn.open(webSocketOpener({ url: wsURL, WebSocket: o.WebSocket, maxFrame: o.maxFrame }), d.signal);
+      }
+      await conn.authenticate(token, d.signal);
+    } finally {
+      d.done();
+    }
+    if (conn.kind === "webtransport") this.#webTransportWorked = true;
+    else if (wtFailed && !this.#webTransportWorked) this.#preferWebSocket = true;
+  }
+
+  async #token(signal: AbortSignal): Promise<string> {
+    const src = this.#opts.token;
+    if (typeof src === "string") return src;
+    let token: unknown;
+    try {
+      token = await abortable(Promise.resolve().then(src), signal);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      throw new QuicpushError(ClientCode.TokenFailed, e instanceof Error ? e.message : String(e), { cause: e });
+    }
+    if (typeof token !== "string") throw new QuicpushError(ClientCode.TokenFailed, "the token function did not return a string");
+    return token;
+  }
+
+  /**
+   * Makes `conn` the live connection: rejoins every room before any other
+   * request can be written on it, then reports.
+   */
+  #install(conn: Connection): void {
+    this.#conn = conn;
+    this.#state = "connected";
+    for (const r of this.#rooms.values()) this.#sendJoin(conn, r);
+    this.#events.emit("connected", {
+      transport: conn.kind,
+      connKey: conn.connKey,
+      user: conn.user,
+      pingIntervalMs: conn.pingIntervalMs,
+    });
+    if (this.#conn === conn) settle(this.#connectWaiters);
+    // Frames that came with AuthOK are delivered now that the connection is live.
+    if (this.#conn === conn) conn.start();
+  }
+
+  /**
+   * Sends Join for `r` on `conn` with the last position seen in the room.
+   *
+   * Resume: the position lets the edge replay what a reconnect missed, but a
+   * version-1 edge ignores it (docs/protocol.md, section 11) and the server
+   * does not keep room history yet, so today a reconnect resumes with new
+   * messages only. The client already sends what a later edge needs.
+   */
+  #sendJoin(conn: Connection, r: RoomState): void {
+    r.sentOn = conn;
+    conn.request({ op: Op.Join, seq: 0, room: r.name, offset: r.offset, epoch: r.epoch }).then(
+      (reply) => {
+        if (r.sentOn === conn) r.sentOn = null;
+        if (this.#rooms.get(r.name) !== r) return; // left meanwhile
+        if (reply.op === Op.JoinOK) {
+          r.joinedOn = conn;
+          settle(r.waiters);
+        } else if (reply.op === Op.Error) {
+          this.#rooms.delete(r.name);
+          settle(r.waiters, new QuicpushError(reply.code, reply.message));
+        }
+      },
+      () => {
+        // The connection was lost; the next one rejoins.
+        if (r.sentOn === conn) r.sentOn = null;
+      },
+    );
+  }
+
+  #push(conn: Connection, f: PushFrame): void {
+    if (conn !== this.#conn) return;
+    let room: RoomState | undefined;
+    if (f.kind === PushKind.Room) {
+      room = this.#rooms.get(f.room);
+      // A push may arrive just after LeaveOK: drop rooms the client left.
+      if (room === undefined) return;
+      if (f.offset !== 0n || f.epoch !== "") {
+        room.offset = f.offset;
+        room.epoch = f.epoch;
+      }
+    }
+    const m: Message = {
+      kind: kindNames[f.kind],
+      room: f.room,
+      id: f.id,
+      offset: f.offset,
+      epoch: f.epoch,
+      data: f.data.slice(),
+    };
+    this.#events.emit("message", m);
+    if (room?.handler) {
+      try {
+        room.handler(m);
+      } catch (e) {
+        this.#events.emit("error", new QuicpushError(ClientCode.ListenerFailed, `the handler of room ${JSON.stringify(f.room)} threw`, { cause: e }));
+      }
+    }
+  }
+
+  /** Stops after a code that forbids reconnecting. */
+  #stop(err: QuicpushError): void {
+    this.#loop = null;
+    this.#stopError = err;
+    this.#conn = null;
+    this.#state = "disconnected";
+    for (const r of this.#rooms.values()) {
+      r.joinedOn = null;
+      r.sentOn = null;
+    }
+    this.#events.emit("disconnected", { code: err.code, reason: err.reason, reconnect: false });
+    settle(this.#connectWaiters, err);
+    for (const r of this.#rooms.values()) settle(r.waiters, err);
+  }
+
+  /** A promise settled through `set`, rejected with a Timeout after requestTimeoutMs. */
+  #wait(set: Set<Waiter>, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        set.delete(w);
+        reject(new QuicpushError(ClientCode.Timeout, `${what}: no answer within ${this.#opts.requestTimeoutMs} ms`));
+      }, this.#opts.requestTimeoutMs);
+      const w: Waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      set.add(w);
+    });
+  }
+
+  #timed<T>(p: Promise<T>, what: string): Promise<T> {
+    const ms = this.#opts.requestTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new QuicpushError(ClientCode.Timeout, `${what}: no answer within ${ms} ms`)), ms);
+      p.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+}
+
+function closedError(): QuicpushError {
+  return new QuicpushError(ClientCode.Closed, "client closed");
+}
+
+/** Resolves (or, with an error, rejects) every waiter of `set` and empties it. */
+function settle(set: Set<Waiter>, err?: QuicpushError): void {
+  const ws = [...set];
+  set.clear();
+  for (const w of ws) {
+    if (err) w.reject(err);
+    else w.resolve();
+  }
+}
+
+function checkRoom(room: string): QuicpushError | undefined {
+  if (typeof room !== "string" || room === "") return new QuicpushError(Code.BadRequest, "empty room name");
+  const n = utf8.encode(room).length;
+  if (n > MAX_ROOM_LEN) return new QuicpushError(Code.BadRequest, `room name of ${n} bytes, limit ${MAX_ROOM_LEN}`);
+  return undefined;
+}
+
+/** Waits `ms`; resolves false when `signal` aborts first. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

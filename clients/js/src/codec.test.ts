@@ -1,0 +1,291 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import {
+  decodeBody,
+  decodeFrame,
+  DEFAULT_MAX_FRAME,
+  encodeFrame,
+  FrameDecoder,
+  HEADER_SIZE,
+  MAX_ROOM_LEN,
+  MAX_TOKEN_LEN,
+  Op,
+  parseHeader,
+  splitFrames,
+  VERSION,
+  WireError,
+  type Frame,
+  type PushKind,
+  type RawFrame,
+} from "./codec.js";
+import { fromHex, loadVectors, toHex, type VectorFrame } from "./vectors.test-helpers.js";
+
+const vectors = loadVectors();
+
+const opByName: Record<string, number> = vectors.ops;
+
+/** Builds the frame a vector describes. */
+function vectorFrame(v: VectorFrame): Frame {
+  const f = v.fields;
+  const s = (k: string): string => {
+    const x = f[k];
+    assert.equal(typeof x, "string", `${v.name}: field ${k}`);
+    return x as string;
+  };
+  const n = (k: string): number => {
+    const x = f[k];
+    assert.equal(typeof x, "number", `${v.name}: field ${k}`);
+    return x as number;
+  };
+  const seq = v.seq;
+  switch (v.op) {
+    case "auth":
+      return { op: Op.Auth, seq, version: n("version"), token: s("token") };
+    case "auth_ok":
+      return { op: Op.AuthOK, seq, connKey: s("conn_key"), user: s("user"), pingIntervalMs: n("ping_interval_ms"), maxFrame: n("max_frame") };
+    case "ping":
+      return { op: Op.Ping, seq };
+    case "pong":
+      return { op: Op.Pong, seq };
+    case "join":
+      return { op: Op.Join, seq, room: s("room"), offset: BigInt(s("offset")), epoch: s("epoch") };
+    case "join_ok":
+      return { op: Op.JoinOK, seq, room: s("room") };
+    case "leave":
+      return { op: Op.Leave, seq, room: s("room") };
+    case "leave_ok":
+      return { op: Op.LeaveOK, seq, room: s("room") };
+    case "push":
+      return {
+        op: Op.Push,
+        seq,
+        kind: n("kind") as PushKind,
+        room: s("room"),
+        id: s("id"),
+        offset: BigInt(s("offset")),
+        epoch: s("epoch"),
+        data: fromHex(s("data_hex")),
+      };
+    case "error":
+      return { op: Op.Error, seq, code: n("code"), message: s("message") };
+    case "disconnect":
+      return { op: Op.Disconnect, seq, code: n("code"), reason: s("reason") };
+    default:
+      throw new Error(`unknown op ${v.op} in vector ${v.name}`);
+  }
+}
+
+/** Writes a decoded frame's fields the way the vectors do. */
+function vectorFields(f: Frame): Record<string, string | number> {
+  switch (f.op) {
+    case Op.Auth:
+      return { version: f.version, token: f.token };
+    case Op.AuthOK:
+      return { conn_key: f.connKey, user: f.user, ping_interval_ms: f.pingIntervalMs, max_frame: f.maxFrame };
+    case Op.Ping:
+    case Op.Pong:
+      return {};
+    case Op.Join:
+      return { room: f.room, offset: f.offset.toString(), epoch: f.epoch };
+    case Op.JoinOK:
+    case Op.Leave:
+    case Op.LeaveOK:
+      return { room: f.room };
+    case Op.Push:
+      return { kind: f.kind, room: f.room, id: f.id, offset: f.offset.toString(), epoch: f.epoch, data_hex: toHex(f.data) };
+    case Op.Error:
+      return { code: f.code, message: f.message };
+    case Op.Disconnect:
+      return { code: f.code, reason: f.reason };
+  }
+}
+
+describe("vectors", () => {
+  test("version, limits and ops match the codec", () => {
+    assert.equal(vectors.version, VERSION);
+    assert.deepEqual(vectors.limits, {
+      header_size: HEADER_SIZE,
+      max_frame: DEFAULT_MAX_FRAME,
+      max_room_len: MAX_ROOM_LEN,
+      max_token_len: MAX_TOKEN_LEN,
+    });
+    const ops: Record<string, number> = {
+      auth: Op.Auth,
+      auth_ok: Op.AuthOK,
+      ping: Op.Ping,
+      pong: Op.Pong,
+      join: Op.Join,
+      join_ok: Op.JoinOK,
+      leave: Op.Leave,
+      leave_ok: Op.LeaveOK,
+      push: Op.Push,
+      error: Op.Error,
+      disconnect: Op.Disconnect,
+    };
+    assert.deepEqual(vectors.ops, ops);
+  });
+
+  test("there are vectors of every kind", () => {
+    assert.ok(vectors.frames.length >= 20);
+    assert.ok(vectors.streams.length >= 5);
+    assert.ok(vectors.invalid.length >= 15);
+  });
+
+  for (const v of vectors.frames) {
+    test(`frame ${v.name}`, () => {
+      const bytes = fromHex(v.hex);
+      if (!v.decode_only) {
+        assert.equal(toHex(encodeFrame(vectorFrame(v))), v.hex, "encode");
+      }
+      const f = decodeFrame(bytes);
+      assert.equal(f.op, opByName[v.op]);
+      assert.equal(f.seq, v.seq);
+      assert.deepEqual(vectorFields(f), v.fields, "decode");
+    });
+  }
+
+  for (const v of vectors.streams) {
+    test(`stream ${v.name}`, () => {
+      const bytes = fromHex(v.hex);
+      const want = v.frames.map((name) => {
+        const fv = vectors.frames.find((f) => f.name === name);
+        assert.ok(fv, `stream ${v.name} names unknown frame ${name}`);
+        return fv;
+      });
+      const check = (got: RawFrame[], pending: number): void => {
+        assert.equal(got.length, want.length, "frame count");
+        got.forEach((raw, i) => {
+          const fv = want[i]!;
+          assert.equal(raw.op, opByName[fv.op], `frame ${i} op`);
+          assert.equal(raw.seq, fv.seq, `frame ${i} seq`);
+          const f = decodeBody(raw.op, raw.seq, raw.body);
+          assert.ok(f);
+          assert.deepEqual(vectorFields(f), fv.fields, `frame ${i} (${fv.name})`);
+        });
+        assert.equal(pending, v.incomplete_tail, "pending bytes");
+      };
+
+      // In one chunk.
+      const whole = new FrameDecoder();
+      check(whole.push(bytes), whole.pending);
+
+      // Split in two at every boundary.
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const d = new FrameDecoder();
+        const got = [...d.push(bytes.slice(0, cut)), ...d.push(bytes.slice(cut))];
+        check(got, d.pending);
+      }
+
+      // One byte at a time.
+      const bytewise = new FrameDecoder();
+      const got: RawFrame[] = [];
+      for (const b of bytes) got.push(...bytewise.push(Uint8Array.of(b)));
+      check(got, bytewise.pending);
+
+      // Three chunks at every pair of boundaries, for the short streams.
+      if (bytes.length <= 200) {
+        for (let a = 0; a <= bytes.length; a++) {
+          for (let b = a; b <= bytes.length; b += 3) {
+            const d = new FrameDecoder();
+            const got3 = [...d.push(bytes.slice(0, a)), ...d.push(bytes.slice(a, b)), ...d.push(bytes.slice(b))];
+            check(got3, d.pending);
+          }
+        }
+      }
+
+      // As one WebSocket message, when no frame is left unfinished.
+      if (v.incomplete_tail === 0) {
+        check(splitFrames(bytes), 0);
+      } else {
+        assert.throws(() => splitFrames(bytes), (e) => e instanceof WireError && e.kind === "malformed");
+      }
+    });
+  }
+
+  for (const v of vectors.invalid) {
+    test(`invalid ${v.name} (${v.error})`, () => {
+      const bytes = fromHex(v.hex);
+      const isKind = (e: unknown): boolean => e instanceof WireError && e.kind === v.error;
+      assert.throws(() => decodeFrame(bytes, v.max_frame), isKind, "decodeFrame");
+      // A stream parser must reject it too, whole or fed byte by byte; an
+      // error in the header comes before the body is read.
+      const decode = (d: FrameDecoder, chunks: Uint8Array[]): void => {
+        for (const c of chunks) for (const r of d.push(c)) decodeBody(r.op, r.seq, r.body);
+      };
+      assert.throws(() => decode(new FrameDecoder(v.max_frame), [bytes]), isKind, "FrameDecoder whole");
+      assert.throws(
+        () => decode(new FrameDecoder(v.max_frame), Array.from(bytes, (b) => Uint8Array.of(b))),
+        isKind,
+        "FrameDecoder bytewise",
+      );
+      if (v.error === "too_large") {
+        // The header alone is enough to refuse it.
+        assert.throws(() => new FrameDecoder(v.max_frame).push(bytes.slice(0, HEADER_SIZE)), isKind, "header only");
+      }
+    });
+  }
+});
+
+describe("codec", () => {
+  test("header length is read unsigned", () => {
+    assert.throws(
+      () => parseHeader(fromHex("ffffffff0900000000")),
+      (e) => e instanceof WireError && e.kind === "too_large",
+    );
+    assert.deepEqual(parseHeader(fromHex("0000000509ffffffff")), { op: 9, seq: 0xffffffff, bodyLength: 0 });
+  });
+
+  test("unknown ops are split but not decoded", () => {
+    const bytes = fromHex("00000007ee000000010102" + "000000050300000007");
+    const frames = new FrameDecoder().push(bytes);
+    assert.equal(frames.length, 2);
+    assert.equal(frames[0]!.op, 0xee);
+    assert.equal(decodeBody(frames[0]!.op, frames[0]!.seq, frames[0]!.body), undefined);
+    assert.deepEqual(decodeBody(frames[1]!.op, frames[1]!.seq, frames[1]!.body), { op: Op.Ping, seq: 7 });
+    assert.throws(() => decodeFrame(bytes.subarray(0, 11)), WireError);
+  });
+
+  test("a decoder stays failed after an error", () => {
+    const d = new FrameDecoder(16);
+    assert.throws(() => d.push(fromHex("0000ffff0900000000")), WireError);
+    assert.throws(() => d.push(fromHex("000000050300000007")), WireError);
+  });
+
+  test("uvarints round-trip at every width", () => {
+    for (let bits = 0; bits <= 64; bits++) {
+      for (const offset of [(1n << BigInt(bits)) - 1n, 1n << BigInt(Math.max(0, bits - 1))]) {
+        if (offset >= 1n << 64n) continue;
+        const f: Frame = { op: Op.Join, seq: 1, room: "r", offset, epoch: "" };
+        const back = decodeFrame(encodeFrame(f));
+        assert.deepEqual(back, f, `offset ${offset}`);
+      }
+    }
+    assert.throws(() => encodeFrame({ op: Op.Join, seq: 1, room: "r", offset: 1n << 64n, epoch: "" }), RangeError);
+    assert.throws(() => encodeFrame({ op: Op.Join, seq: 1, room: "r", offset: -1n, epoch: "" }), RangeError);
+    assert.throws(() => encodeFrame({ op: Op.Ping, seq: 2 ** 32 }), RangeError);
+  });
+
+  test("bodies of frames cut by chunks are copies, others alias the chunk", () => {
+    const push = encodeFrame({ op: Op.Push, seq: 0, kind: 1, room: "r", id: "m", offset: 5n, epoch: "", data: Uint8Array.of(1, 2, 3) });
+    const d = new FrameDecoder();
+    const chunk = new Uint8Array(push.length * 2 - 4);
+    chunk.set(push);
+    chunk.set(push.subarray(0, push.length - 4), push.length);
+    const [first] = d.push(chunk);
+    assert.ok(first);
+    assert.equal(first.body.buffer, chunk.buffer);
+    const [second] = d.push(push.slice(push.length - 4));
+    assert.ok(second);
+    assert.notEqual(second.body.buffer, chunk.buffer);
+    assert.deepEqual(second.body, first.body);
+    assert.equal(d.pending, 0);
+  });
+
+  test("strings keep a leading BOM and count bytes", () => {
+    const f: Frame = { op: Op.JoinOK, seq: 3, room: "\uFEFFчат/日本" };
+    const bytes = encodeFrame(f);
+    assert.equal(bytes.length, HEADER_SIZE + 1 + 3 + 13);
+    assert.deepEqual(decodeFrame(bytes), f);
+  });
+});

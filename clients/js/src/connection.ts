@@ -1,0 +1,281 @@
+import {
+  decodeBody,
+  encodeFrame,
+  Op,
+  VERSION,
+  WireError,
+  type AuthOKFrame,
+  type Frame,
+  type PushFrame,
+  type RawFrame,
+} from "./codec.js";
+import { isDisconnectCode } from "./codes.js";
+import { ClientCode, QuicpushError } from "./errors.js";
+import { abortable, type Transport, type TransportClose, type TransportHandlers, type TransportOpener } from "./transport.js";
+
+/** How a connection ended. */
+export interface ConnectionEnd {
+  /** The disconnect code (Disconnect frame or transport close code), 0 for none. */
+  code: number;
+  reason: string;
+  /** A local failure behind the end, reported as an 'error' event. */
+  error?: QuicpushError;
+  /** The client closed the connection (Client.close), not the edge or the network. */
+  byClient: boolean;
+}
+
+/** What a connection reports to the client. */
+export interface ConnectionCallbacks {
+  onPush(conn: Connection, frame: PushFrame): void;
+  /** Called once, after authentication succeeded, when the connection ends. */
+  onEnded(conn: Connection, end: ConnectionEnd): void;
+}
+
+/** A request in flight, by seq. */
+interface Pending {
+  resolve(f: Frame): void;
+  reject(e: QuicpushError): void;
+}
+
+/** The failure of requests on a connection that ended. */
+export const connectionLost = (): QuicpushError => new QuicpushError(ClientCode.TransportFailed, "connection lost");
+
+/**
+ * One authenticated session over one transport: request/reply pairing by seq,
+ * the heartbeat, and the end of the session with its code. It knows nothing
+ * of rooms or reconnects; the client does.
+ */
+export class Connection {
+  /** When the connection was authenticated (Date.now()). */
+  openedAt = 0;
+  connKey = "";
+  user = "";
+  pingIntervalMs = 0;
+  /** The largest frame the edge accepts from this client. */
+  maxFrame = 0;
+
+  private transport: Transport | null = null;
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  private state: "auth" | "open" | "ended" = "auth";
+  private authWaiter: { frame(f: Frame): void; closed(info: TransportClose): void } | null = null;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private lastFrameAt = 0;
+  private pingSentAt = -1;
+  /**
+   * Frames read after AuthOK, held until start(): the client makes the
+   * connection live a few microtasks after AuthOK, and a push in the same
+   * read must not be lost.
+   */
+  private held: Frame[] | null = null;
+  private heldEnd: { end: ConnectionEnd; transportGone: boolean } | null = null;
+
+  /** The handlers to give the transport opener. */
+  readonly handlers: TransportHandlers = {
+    onFrames: (frames) => this.frames(frames),
+    onClose: (info) => this.transportClosed(info),
+  };
+
+  constructor(private readonly callbacks: ConnectionCallbacks) {}
+
+  get kind(): Transport["kind"] {
+    return this.transport!.kind;
+  }
+
+  /** Opens the transport with `opener`. */
+  async open(opener: TransportOpener, signal: AbortSignal): Promise<void> {
+    this.transport = await opener(this.handlers, signal);
+  }
+
+  /**
+   * Sends Auth and waits for AuthOK. A Disconnect (or a transport close code
+   * in 3000-3999) rejects with that code; anything else that ends the
+   * transport rejects with ClientCode.TransportFailed.
+   */
+  async authenticate(token: string, signal: AbortSignal): Promise<void> {
+    const reply = new Promise<AuthOKFrame>((resolve, reject) => {
+      this.authWaiter = {
+        frame: (f) => {
+          if (f.op === Op.AuthOK) resolve(f);
+          else if (f.op === Op.Disconnect) reject(new QuicpushError(f.code, f.reason));
+        },
+        closed: (info) => {
+          if (info.error) reject(info.error);
+          else if (isDisconnectCode(info.code)) reject(new QuicpushError(info.code, info.reason));
+          else reject(new QuicpushError(ClientCode.TransportFailed, `closed during auth: ${info.reason || info.code}`));
+        },
+      };
+    });
+    this.send({ op: Op.Auth, seq: this.nextSeq(), version: VERSION, token });
+    let ok: AuthOKFrame;
+    try {
+      ok = await abortable(reply, signal);
+    } catch (e) {
+      if (this.state !== "ended") {
+        this.state = "ended";
+        this.heldEnd = null;
+        clearInterval(this.heartbeat);
+        this.transport?.close("auth failed");
+      }
+      throw e;
+    } finally {
+      this.authWaiter = null;
+    }
+    this.openedAt = Date.now();
+    this.connKey = ok.connKey;
+    this.user = ok.user;
+    this.pingIntervalMs = ok.pingIntervalMs > 0 ? ok.pingIntervalMs : 25000;
+    this.maxFrame = ok.maxFrame;
+    this.lastFrameAt = performance.now();
+    this.heartbeat = setInterval(() => this.tick(), this.pingIntervalMs);
+  }
+
+  /** Delivers the frames held since AuthOK, and from now on every frame as it comes. */
+  start(): void {
+    const held = this.held;
+    this.held = null;
+    for (const f of held ?? []) {
+      if (this.state === "ended") return;
+      this.frame(f);
+    }
+    const e = this.heldEnd;
+    this.heldEnd = null;
+    if (e) this.end(e.end, e.transportGone);
+  }
+
+  /** Sends a request and resolves with its reply (its seq's frame). */
+  request(frame: Frame): Promise<Frame> {
+    if (this.state !== "open") return Promise.reject(connectionLost());
+    const seq = this.nextSeq();
+    return new Promise<Frame>((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      this.send({ ...frame, seq });
+    });
+  }
+
+  /** Closes the connection from the client's side. */
+  close(reason: string): void {
+    this.end({ code: 0, reason, byClient: true });
+  }
+
+  private nextSeq(): number {
+    // Nonzero and not reused while outstanding: a counter from 1 that skips 0.
+    this.seq = this.seq >= 0xffffffff ? 1 : this.seq + 1;
+    return this.seq;
+  }
+
+  private send(frame: Frame): void {
+    this.transport?.send(encodeFrame(frame));
+  }
+
+  /**
+   * Sends a Ping every interval; a Ping answered by nothing (no Pong, no other
+   * frame) within one interval means the connection is lost.
+   */
+  private tick(): void {
+    const now = performance.now();
+    if (this.pingSentAt >= 0 && this.lastFrameAt < this.pingSentAt) {
+      this.end({ code: 0, reason: `no reply to a ping within ${this.pingIntervalMs} ms`, byClient: false });
+      return;
+    }
+    this.pingSentAt = now;
+    this.send({ op: Op.Ping, seq: this.nextSeq() });
+  }
+
+  private frames(raw: RawFrame[]): void {
+    for (const r of raw) {
+      if (this.state === "ended") return;
+      this.lastFrameAt = performance.now();
+      let f: Frame | undefined;
+      try {
+        f = decodeBody(r.op, r.seq, r.body);
+      } catch (e) {
+        const message = e instanceof WireError ? e.message : String(e);
+        this.end({
+          code: 0,
+          reason: message,
+          byClient: false,
+          error: new QuicpushError(ClientCode.BadFrame, message, { cause: e }),
+        });
+        return;
+      }
+      if (f === undefined) continue; // an op of a later version: skip it
+      this.frame(f);
+    }
+  }
+
+  private frame(f: Frame): void {
+    if (f.op === Op.Ping) {
+      // A version-1 edge does not send Ping, but a client must answer one.
+      this.send({ op: Op.Pong, seq: f.seq });
+      return;
+    }
+    if (this.state === "auth") {
+      if (f.op === Op.AuthOK) {
+        this.state = "open";
+        this.held = [];
+      }
+      this.authWaiter?.frame(f);
+      return;
+    }
+    if (this.held !== null) {
+      this.held.push(f);
+      return;
+    }
+    switch (f.op) {
+      case Op.Push:
+        this.callbacks.onPush(this, f);
+        return;
+      case Op.Disconnect:
+        this.end({ code: f.code, reason: f.reason, byClient: false });
+        return;
+      case Op.JoinOK:
+      case Op.LeaveOK:
+      case Op.Error: {
+        const p = this.pending.get(f.seq);
+        if (p === undefined) return;
+        this.pending.delete(f.seq);
+        p.resolve(f);
+        return;
+      }
+      default:
+        return; // Pong (already counted as a frame), a stray AuthOK
+    }
+  }
+
+  private transportClosed(info: TransportClose): void {
+    if (this.state === "auth") {
+      this.state = "ended";
+      this.authWaiter?.closed(info);
+      return;
+    }
+    const end: ConnectionEnd = {
+      code: isDisconnectCode(info.code) ? info.code : 0,
+      reason: info.reason || (info.code ? `closed with ${info.code}` : "connection closed"),
+      byClient: false,
+    };
+    if (info.error) end.error = info.error;
+    this.end(end, true);
+  }
+
+  /**
+   * Ends the connection once: stops the heartbeat, fails the requests in
+   * flight, closes the transport (unless it is already closed) and reports.
+   */
+  private end(end: ConnectionEnd, transportGone = false): void {
+    if (this.state === "ended") return;
+    if (this.held !== null && !end.byClient) {
+      // Report the end after the frames that came before it.
+      this.heldEnd ??= { end, transportGone };
+      return;
+    }
+    const wasOpen = this.state === "open";
+    this.state = "ended";
+    clearInterval(this.heartbeat);
+    const err = connectionLost();
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    if (!transportGone) this.transport?.close(end.reason);
+    if (wasOpen) this.callbacks.onEnded(this, end);
+  }
+}

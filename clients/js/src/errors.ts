@@ -1,0 +1,55 @@
+import { codeName } from "./codes.js";
+
+/**
+ * Codes of failures found by the client itself. They sit below 100 so they
+ * never collide with the protocol's request error codes (100-104) or
+ * disconnect codes (3000-3999), which {@link QuicpushError} carries as they are.
+ */
+export const ClientCode = {
+  /** The client was closed (close() or the options' AbortSignal). */
+  Closed: 1,
+  /** A request or a connect attempt did not finish in time. */
+  Timeout: 2,
+  /** No transport could be opened, or the connection failed. */
+  TransportFailed: 3,
+  /** A joinRoom was interrupted by leaveRoom of the same room. */
+  Left: 4,
+  /** The token function threw or returned something other than a string. */
+  TokenFailed: 5,
+  /** The server sent a frame that does not decode. */
+  BadFrame: 6,
+  /** An event listener or a room's message handler threw. */
+  ListenerFailed: 7,
+} as const;
+/** A client-side failure code. */
+export type ClientCode = (typeof ClientCode)[keyof typeof ClientCode];
+
+const clientNames: Record<number, string> = {
+  1: "client closed",
+  2: "timeout",
+  3: "transport failed",
+  4: "room left",
+  5: "token failed",
+  6: "bad frame",
+  7: "listener failed",
+};
+
+/**
+ * The error of every failed client operation. `code` is a protocol code (a
+ * request error such as 101 forbidden, or a disconnect code such as 3500
+ * invalid token) or a {@link ClientCode}.
+ */
+export class QuicpushError extends Error {
+  /** Protocol code (100-104, 3000-3999) or {@link ClientCode} (below 100). */
+  readonly code: number;
+  /** The detail without the code: the edge's reason or message, or the client's. */
+  readonly reason: string;
+
+  constructor(code: number, reason = "", options?: { cause?: unknown }) {
+    const name = clientNames[code] ?? codeName(code);
+    super(`[${code} ${name}]${reason ? " " + reason : ""}`, options);
+    this.name = "QuicpushError";
+    this.code = code;
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,355 @@
+// In-memory stand-ins for an edge and the browser's WebTransport and
+// WebSocket, for the client's unit tests. The fake edge speaks the real
+// protocol through the codec; the fake transports follow the browser APIs
+// closely enough for the client's transport code to run unchanged.
+import {
+  decodeBody,
+  encodeFrame,
+  FrameDecoder,
+  Op,
+  PushKind,
+  WEBSOCKET_PROTOCOL,
+  type Frame,
+  type JoinFrame,
+} from "./codec.js";
+
+/** Resolves after `ms`. */
+export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` every few ms until it holds, failing after `ms`. */
+export async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(2);
+  }
+}
+
+/** A fake edge: accepts sessions from the fake transports and answers like a real one. */
+export class FakeEdge {
+  /** The token the edge accepts; any other gets Disconnect 3500. */
+  token = "good";
+  pingIntervalMs = 25000;
+  /** Rooms whose Join is refused with 101. */
+  forbidden = new Set<string>();
+  /** When false, Pings are not answered (a dead connection). */
+  answerPings = true;
+  /** When false, Joins are not answered. */
+  answerJoins = true;
+  /** When true, the transports fail to connect (the edge is down). */
+  down = false;
+  /** Bytes sent right after AuthOK, in the same write. */
+  afterAuth: Uint8Array | null = null;
+  /** WebTransport server writes are cut into chunks of at most this many bytes. */
+  wtChunk = 3;
+
+  readonly sessions: FakeSession[] = [];
+  wtAttempts = 0;
+  wsAttempts = 0;
+  tokens: string[] = [];
+
+  /** The last session. */
+  get session(): FakeSession {
+    const s = this.sessions[this.sessions.length - 1];
+    if (!s) throw new Error("no session");
+    return s;
+  }
+
+  /** Sends a room push to every session in `room`. */
+  push(room: string, text: string, offset = 0n, epoch = "", id = `m-${offset}`): void {
+    const frame = encodeFrame({
+      op: Op.Push,
+      seq: 0,
+      kind: PushKind.Room,
+      room,
+      id,
+      offset,
+      epoch,
+      data: new TextEncoder().encode(text),
+    });
+    for (const s of this.sessions) if (!s.closed && s.rooms.has(room)) s.write(frame);
+  }
+}
+
+/** One client session on the fake edge. */
+export class FakeSession {
+  readonly rooms = new Set<string>();
+  readonly joins: JoinFrame[] = [];
+  readonly received: Frame[] = [];
+  closed = false;
+  private readonly decoder = new FrameDecoder();
+
+  constructor(
+    readonly edge: FakeEdge,
+    readonly transport: "webtransport" | "websocket",
+    /** Writes bytes to the client. */
+    readonly write: (bytes: Uint8Array) => void,
+    /** Ends the transport with a close code (0: none). */
+    private readonly end: (code: number, reason: string) => void,
+  ) {
+    edge.sessions.push(this);
+  }
+
+  /** Bytes from the client. */
+  receive(bytes: Uint8Array): void {
+    if (this.closed) return;
+    for (const raw of this.decoder.push(bytes)) {
+      const f = decodeBody(raw.op, raw.seq, raw.body);
+      if (!f) throw new Error(`client sent unknown op ${raw.op}`);
+      this.received.push(f);
+      this.handle(f);
+    }
+  }
+
+  private handle(f: Frame): void {
+    const e = this.edge;
+    switch (f.op) {
+      case Op.Auth:
+        e.tokens.push(f.token);
+        if (f.token !== e.token) return this.disconnect(3500, "invalid token");
+        {
+          const ok = encodeFrame({
+            op: Op.AuthOK,
+            seq: f.seq,
+            connKey: `c${e.sessions.length}`,
+            user: "alice",
+            pingIntervalMs: e.pingIntervalMs,
+            maxFrame: 65536,
+          });
+          const extra = e.afterAuth;
+          if (extra) {
+            const both = new Uint8Array(ok.length + extra.length);
+            both.set(ok);
+            both.set(extra, ok.length);
+            this.write(both);
+          } else {
+            this.write(ok);
+          }
+        }
+        return;
+      case Op.Ping:
+        if (e.answerPings) this.write(encodeFrame({ op: Op.Pong, seq: f.seq }));
+        return;
+      case Op.Join:
+        this.joins.push(f);
+        if (!e.answerJoins) return;
+        if (e.forbidden.has(f.room)) {
+          this.write(encodeFrame({ op: Op.Error, seq: f.seq, code: 101, message: "room not allowed" }));
+          return;
+        }
+        this.rooms.add(f.room);
+        this.write(encodeFrame({ op: Op.JoinOK, seq: f.seq, room: f.room }));
+        return;
+      case Op.Leave:
+        if (!this.rooms.delete(f.room)) {
+          this.write(encodeFrame({ op: Op.Error, seq: f.seq, code: 103, message: "not joined" }));
+          return;
+        }
+        this.write(encodeFrame({ op: Op.LeaveOK, seq: f.seq, room: f.room }));
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Sends Disconnect and closes the transport with the same code, as an edge does. */
+  disconnect(code: number, reason: string): void {
+    if (this.closed) return;
+    this.write(encodeFrame({ op: Op.Disconnect, seq: 0, code, reason }));
+    this.closed = true;
+    this.end(code, reason);
+  }
+
+  /** Closes the transport with a code but no Disconnect frame. */
+  closeWithCode(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.end(code, reason);
+  }
+
+  /** Ends the transport without any code: a network failure. */
+  drop(): void {
+    this.closeWithCode(0, "");
+  }
+
+  /** Called when the client closed its side. */
+  clientClosed(): void {
+    this.closed = true;
+  }
+}
+
+type Handler = ((ev: never) => unknown) | null;
+
+/**
+ * Returns a WebSocket constructor whose sockets connect to `edge`. Server
+ * writes arrive as one binary message each, asynchronously, in order.
+ */
+export function fakeWebSocket(edge: FakeEdge): typeof WebSocket {
+  class FakeWebSocket {
+    static readonly CONNECTING = 0;
+    static readonly OPEN = 1;
+    static readonly CLOSING = 2;
+    static readonly CLOSED = 3;
+    readyState = 0;
+    binaryType = "blob";
+    protocol = "";
+    onopen: Handler = null;
+    onmessage: Handler = null;
+    onclose: Handler = null;
+    onerror: Handler = null;
+    private session: FakeSession | null = null;
+
+    constructor(
+      readonly url: string,
+      protocols?: string | string[],
+    ) {
+      edge.wsAttempts++;
+      const requested = typeof protocols === "string" ? [protocols] : (protocols ?? []);
+      setTimeout(() => {
+        if (this.readyState !== 0) return;
+        if (edge.down || !requested.includes(WEBSOCKET_PROTOCOL)) {
+          this.readyState = 3;
+          this.fire("onerror", {});
+          this.fire("onclose", { code: 1006, reason: "", wasClean: false });
+          return;
+        }
+        this.protocol = WEBSOCKET_PROTOCOL;
+        this.readyState = 1;
+        this.session = new FakeSession(
+          edge,
+          "websocket",
+          (bytes) => {
+            const copy = bytes.slice().buffer;
+            setTimeout(() => {
+              if (this.readyState === 1) this.fire("onmessage", { data: copy });
+            }, 0);
+          },
+          (code, reason) => {
+            setTimeout(() => {
+              if (this.readyState === 3) return;
+              this.readyState = 3;
+              this.fire("onclose", { code: code || 1006, reason, wasClean: code !== 0 });
+            }, 0);
+          },
+        );
+        this.fire("onopen", {});
+      }, 1);
+    }
+
+    send(data: Uint8Array): void {
+      if (this.readyState !== 1) throw new Error("InvalidStateError");
+      const bytes = new Uint8Array(data);
+      this.session?.receive(bytes);
+    }
+
+    close(code = 1000, reason = ""): void {
+      if (this.readyState >= 2) return;
+      this.readyState = 2;
+      this.session?.clientClosed();
+      setTimeout(() => {
+        this.readyState = 3;
+        this.fire("onclose", { code, reason, wasClean: true });
+      }, 0);
+    }
+
+    private fire(name: "onopen" | "onmessage" | "onclose" | "onerror", ev: object): void {
+      const h = this[name] as ((ev: object) => unknown) | null;
+      h?.call(this, ev);
+    }
+  }
+  return FakeWebSocket as unknown as typeof WebSocket;
+}
+
+/** How a fake WebTransport session behaves. */
+export type FakeWebTransportMode = "ok" | "hang" | "fail";
+
+/**
+ * Returns a WebTransport constructor whose sessions connect to `edge`:
+ * "ok" opens, "hang" never becomes ready, "fail" rejects `ready`. Server
+ * writes are cut into chunks of edge.wtChunk bytes, as a stream may deliver
+ * them.
+ */
+export function fakeWebTransport(edge: FakeEdge, mode: () => FakeWebTransportMode = () => "ok"): typeof WebTransport {
+  class FakeWebTransport {
+    readonly ready: Promise<void>;
+    readonly closed: Promise<{ closeCode: number; reason: string }>;
+    private resolveClosed!: (ci: { closeCode: number; reason: string }) => void;
+    private rejectClosed!: (e: Error) => void;
+    private controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+    private session: FakeSession | null = null;
+    private isClosed = false;
+    readonly hashes: unknown;
+
+    constructor(
+      readonly url: string,
+      options?: { serverCertificateHashes?: unknown },
+    ) {
+      edge.wtAttempts++;
+      this.hashes = options?.serverCertificateHashes;
+      this.closed = new Promise((resolve, reject) => {
+        this.resolveClosed = resolve;
+        this.rejectClosed = reject;
+      });
+      const m = edge.down ? "fail" : mode();
+      this.ready = new Promise((resolve, reject) => {
+        if (m === "ok") setTimeout(resolve, 1);
+        else if (m === "fail")
+          setTimeout(() => {
+            const e = new Error("Opening handshake failed.");
+            reject(e);
+            this.rejectClosed(e);
+          }, 1);
+      });
+    }
+
+    createBidirectionalStream(): Promise<{ readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }> {
+      const readable = new ReadableStream<Uint8Array>({
+        start: (c) => {
+          this.controller = c;
+        },
+      });
+      this.session = new FakeSession(
+        edge,
+        "webtransport",
+        (bytes) => {
+          for (let i = 0; i < bytes.length; i += edge.wtChunk) {
+            if (!this.isClosed) this.controller?.enqueue(bytes.slice(i, i + edge.wtChunk));
+          }
+        },
+        (code, reason) => {
+          setTimeout(() => {
+            if (this.isClosed) return;
+            this.isClosed = true;
+            if (code === 0) {
+              this.controller?.error(new Error("connection lost"));
+              this.rejectClosed(new Error("connection lost"));
+            } else {
+              this.controller?.close();
+              this.resolveClosed({ closeCode: code, reason });
+            }
+          }, 0);
+        },
+      );
+      const session = this.session;
+      const writable = new WritableStream<Uint8Array>({
+        write: (chunk) => {
+          session.receive(new Uint8Array(chunk));
+        },
+      });
+      return Promise.resolve({ readable, writable });
+    }
+
+    close(ci?: { closeCode?: number; reason?: string }): void {
+      if (this.isClosed) return;
+      this.isClosed = true;
+      this.session?.clientClosed();
+      try {
+        this.controller?.close();
+      } catch {
+        // already closed
+      }
+      this.resolveClosed({ closeCode: ci?.closeCode ?? 0, reason: ci?.reason ?? "" });
+    }
+  }
+  return FakeWebTransport as unknown as typeof WebTransport;
+}
