@@ -1,0 +1,5 @@
+// Package perf holds quicpush's load benchmarks. It has no code of its own:
+// perf/loadgen is the load generator, perf/bench.sh runs the suite on all
+// four transports, perf/results keeps the figures measured and README.md
+// explains them and the commands that produced them.
+package perf

@@ -1,0 +1,484 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/wire"
+)
+
+// link is one client connection as the generator sees it, whatever the
+// transport. next and the handshake's write run on the connection's own
+// goroutine; after the handshake only the shared pinger writes.
+type link interface {
+	// write sends one whole frame.
+	write(frame []byte) error
+	// next returns the next frame; the body is valid until the next call.
+	next() (wire.Header, []byte, error)
+	// setDeadline bounds the handshake; the zero time clears it.
+	setDeadline(t time.Time) error
+	close()
+	// countReads makes the link count its reads that returned data (for
+	// WebSocket, its data messages) into n: how many writes the server's
+	// deliveries took, roughly.
+	countReads(n *atomic.Int64)
+	// endReason names how the connection ended when next failed without
+	// a Disconnect frame: a transport close code, EOF or an error kind.
+	endReason(err error) string
+}
+
+// readBufSize is each connection's read buffer: a batch of pushes arriving
+// in one segment is read with one system call.
+const readBufSize = 4 << 10
+
+// handshakeTimeout bounds dial, Auth and Join of one connection.
+const handshakeTimeout = 15 * time.Second
+
+// conn is one connected client.
+type conn struct {
+	l       link
+	sh      *shard
+	pingSeq uint32
+}
+
+// shard holds counters updated by the readers of a subset of connections, so
+// that readers on different cores do not share cache lines.
+type shard struct {
+	lat      histogram    // latency of in-window deliveries, microseconds
+	arrivals atomic.Int64 // every push frame received
+	unstamp  atomic.Int64 // pushes without a "t" field
+	pongs    atomic.Int64
+	reads    atomic.Int64 // reads that returned data (WebSocket: messages)
+	last     atomic.Int64 // unix nanos of the last in-window delivery
+	_        [64]byte
+}
+
+// counter counts rare events (errors, disconnect codes) by name.
+type counter struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (c *counter) add(name string) { c.addN(name, 1) }
+
+func (c *counter) addN(name string, n int64) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]int64)
+	}
+	c.m[name] += n
+	c.mu.Unlock()
+}
+
+func (c *counter) snapshot() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.m))
+	for k, v := range c.m {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *counter) total() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, v := range c.m {
+		n += v
+	}
+	return n
+}
+
+// clients holds every connection of a run and what their readers measured.
+type clients struct {
+	dial     func(ctx context.Context, i int) (link, error)
+	room     string
+	secret   []byte
+	tokenTTL time.Duration
+	shards   []*shard
+
+	// Pushes whose send time lies in [winStart, winEnd) are measured.
+	winStart, winEnd atomic.Int64
+	stopping         atomic.Bool
+
+	mu           sync.Mutex
+	conns        []*conn
+	pingInterval time.Duration
+
+	readers     sync.WaitGroup
+	errs        counter // connect failures and connections lost, by cause
+	disconnects counter // Disconnect frames, by code
+}
+
+func newClients(dial func(context.Context, int) (link, error), room string, secret []byte, ttl time.Duration, nShards int) *clients {
+	c := &clients{dial: dial, room: room, secret: secret, tokenTTL: ttl, shards: make([]*shard, nShards)}
+	for i := range c.shards {
+		c.shards[i] = new(shard)
+	}
+	c.winStart.Store(int64(^uint64(0) >> 1))
+	c.winEnd.Store(int64(^uint64(0) >> 1))
+	return c
+}
+
+// connect opens n connections, at most par handshaking at once, and returns
+// once each has joined the room or failed. Connections keep reading in their
+// own goroutine afterwards.
+func (c *clients) connect(ctx context.Context, n, par int, progress func(done int)) {
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	var done atomic.Int64
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Add(1)
+		c.readers.Add(1)
+		go func() {
+			defer c.readers.Done()
+			cn, err := c.handshake(ctx, i)
+			<-sem
+			d := done.Add(1)
+			wg.Done()
+			if progress != nil && d%1000 == 0 {
+				progress(int(d))
+			}
+			if err != nil {
+				c.errs.add(err.Error())
+				return
+			}
+			c.read(cn)
+		}()
+	}
+	wg.Wait()
+}
+
+// connectError names a failed connection attempt by phase and cause, so that
+// thousands of failures collapse into a few counters.
+type connectError struct{ phase, cause string }
+
+func (e *connectError) Error() string { return e.phase + ": " + e.cause }
+
+func causeOf(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "eof"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		var se *os.SyscallError
+		if errors.As(oe.Err, &se) {
+			return se.Syscall + ": " + se.Err.Error()
+		}
+		return oe.Op + ": " + oe.Err.Error()
+	}
+	s := err.Error()
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return s
+}
+
+// handshake dials connection i, authenticates as user "u<i>" and joins the
+// room.
+func (c *clients) handshake(ctx context.Context, i int) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	l, err := c.dial(ctx, i)
+	if err != nil {
+		return nil, &connectError{"dial", causeOf(err)}
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			l.close()
+		}
+	}()
+	_ = l.setDeadline(time.Now().Add(handshakeTimeout))
+	tok, err := auth.IssueHS256(c.secret, "u"+strconv.Itoa(i), []string{c.room}, c.tokenTTL)
+	if err != nil {
+		return nil, &connectError{"token", err.Error()}
+	}
+	if err := l.write(wire.AppendAuth(nil, 1, &wire.Auth{Version: wire.Version, Token: tok})); err != nil {
+		return nil, &connectError{"auth", causeOf(err)}
+	}
+	cn := &conn{l: l, sh: c.shards[i%len(c.shards)], pingSeq: 2}
+	l.countReads(&cn.sh.reads)
+	h, body, err := l.next()
+	if err != nil {
+		return nil, &connectError{"auth", causeOf(err)}
+	}
+	switch h.Op {
+	case wire.OpAuthOK:
+		var a wire.AuthOK
+		if err := a.Decode(body); err != nil {
+			return nil, &connectError{"auth", err.Error()}
+		}
+		c.mu.Lock()
+		c.pingInterval = time.Duration(a.PingIntervalMs) * time.Millisecond
+		c.mu.Unlock()
+	case wire.OpDisconnect:
+		return nil, &connectError{"auth", "disconnect " + disconnectCode(body)}
+	default:
+		return nil, &connectError{"auth", "unexpected " + h.Op.String()}
+	}
+	if err := l.write(wire.AppendJoin(nil, 2, &wire.Join{Room: c.room})); err != nil {
+		return nil, &connectError{"join", causeOf(err)}
+	}
+	for joined := false; !joined; {
+		h, body, err := l.next()
+		if err != nil {
+			return nil, &connectError{"join", causeOf(err)}
+		}
+		switch h.Op {
+		case wire.OpJoinOK:
+			joined = true
+		case wire.OpPush:
+			// Membership takes effect before JoinOK is written.
+			c.onPush(cn, body)
+		case wire.OpError:
+			var e wire.Error
+			_ = e.Decode(body)
+			return nil, &connectError{"join", fmt.Sprintf("error %d", e.Code)}
+		case wire.OpDisconnect:
+			return nil, &connectError{"join", "disconnect " + disconnectCode(body)}
+		}
+	}
+	if err := l.setDeadline(time.Time{}); err != nil {
+		return nil, &connectError{"join", causeOf(err)}
+	}
+	ok = true
+	c.mu.Lock()
+	c.conns = append(c.conns, cn)
+	c.mu.Unlock()
+	return cn, nil
+}
+
+func disconnectCode(body []byte) string {
+	var d wire.Disconnect
+	if err := d.Decode(body); err != nil {
+		return "malformed"
+	}
+	return strconv.Itoa(int(d.Code))
+}
+
+// read is a connection's receive loop: it runs until the connection ends.
+func (c *clients) read(cn *conn) {
+	for {
+		h, body, err := cn.l.next()
+		if err != nil {
+			if !c.stopping.Load() {
+				c.errs.add("lost: " + cn.l.endReason(err))
+			}
+			return
+		}
+		switch h.Op {
+		case wire.OpPush:
+			c.onPush(cn, body)
+		case wire.OpPong:
+			cn.sh.pongs.Add(1)
+		case wire.OpDisconnect:
+			c.disconnects.add(disconnectCode(body))
+			cn.l.close()
+			return
+		}
+	}
+}
+
+var stampKey = []byte(`"t":`)
+
+// stamp finds the send time the pusher wrote into the payload as "t":<unix
+// nanoseconds>, without a JSON decoder.
+func stamp(body []byte) (int64, bool) {
+	i := bytes.Index(body, stampKey)
+	if i < 0 {
+		return 0, false
+	}
+	var v int64
+	j := i + len(stampKey)
+	for ; j < len(body) && body[j] >= '0' && body[j] <= '9'; j++ {
+		v = v*10 + int64(body[j]-'0')
+	}
+	return v, j > i+len(stampKey)
+}
+
+func (c *clients) onPush(cn *conn, body []byte) {
+	now := time.Now().UnixNano()
+	sh := cn.sh
+	sh.arrivals.Add(1)
+	t, ok := stamp(body)
+	if !ok {
+		sh.unstamp.Add(1)
+		return
+	}
+	if t < c.winStart.Load() || t >= c.winEnd.Load() {
+		return
+	}
+	sh.lat.record(uint64(max(now-t, 0)) / 1000)
+	for {
+		last := sh.last.Load()
+		if now <= last || sh.last.CompareAndSwap(last, now) {
+			return
+		}
+	}
+}
+
+// ping sends a Ping on every connection every half interval, from one
+// goroutine and one ticker for all of them, until ctx ends.
+func (c *clients) ping(ctx context.Context) {
+	c.mu.Lock()
+	interval := c.pingInterval
+	c.mu.Unlock()
+	if interval <= 0 {
+		interval = 25 * time.Second
+	}
+	tk := time.NewTicker(interval / 2)
+	defer tk.Stop()
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+		c.mu.Lock()
+		conns := c.conns
+		c.mu.Unlock()
+		for _, cn := range conns {
+			if ctx.Err() != nil {
+				return
+			}
+			cn.pingSeq++
+			if cn.pingSeq == 0 {
+				cn.pingSeq = 1
+			}
+			buf = wire.AppendFrame(buf[:0], wire.OpPing, cn.pingSeq, nil)
+			if err := cn.l.write(buf); err != nil && !c.stopping.Load() {
+				c.errs.add("ping: " + causeOf(err))
+			}
+		}
+	}
+}
+
+// connected is the number of connections that completed the handshake.
+func (c *clients) connected() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.conns)
+}
+
+// arrivals is the number of push frames received so far.
+func (c *clients) arrivals() int64 {
+	var n int64
+	for _, sh := range c.shards {
+		n += sh.arrivals.Load()
+	}
+	return n
+}
+
+// delivered is the number of in-window deliveries so far.
+func (c *clients) delivered() int64 {
+	var n uint64
+	for _, sh := range c.shards {
+		n += sh.lat.count()
+	}
+	return int64(n)
+}
+
+// pongs is the number of Pongs received so far.
+func (c *clients) pongs() int64 {
+	var n int64
+	for _, sh := range c.shards {
+		n += sh.pongs.Load()
+	}
+	return n
+}
+
+// unstamped is the number of pushes received without a send time.
+func (c *clients) unstamped() int64 {
+	var n int64
+	for _, sh := range c.shards {
+		n += sh.unstamp.Load()
+	}
+	return n
+}
+
+// reads is the number of reads that returned data so far.
+func (c *clients) reads() int64 {
+	var n int64
+	for _, sh := range c.shards {
+		n += sh.reads.Load()
+	}
+	return n
+}
+
+// countingReader counts the reads that return data.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 && c.n != nil {
+		c.n.Add(1)
+	}
+	return n, err
+}
+
+// latency merges the shards' histograms.
+func (c *clients) latency() (*histogram, time.Time) {
+	h := new(histogram)
+	var last int64
+	for _, sh := range c.shards {
+		h.merge(&sh.lat)
+		last = max(last, sh.last.Load())
+	}
+	return h, time.Unix(0, last)
+}
+
+// closeAll closes every connection, par at a time, and waits up to wait for
+// their readers to return.
+func (c *clients) closeAll(par int, wait time.Duration) {
+	c.stopping.Store(true)
+	c.mu.Lock()
+	conns := c.conns
+	c.mu.Unlock()
+	ch := make(chan *conn)
+	var wg sync.WaitGroup
+	for range par {
+		wg.Go(func() {
+			for cn := range ch {
+				cn.l.close()
+			}
+		})
+	}
+	for _, cn := range conns {
+		ch <- cn
+	}
+	close(ch)
+	wg.Wait()
+	done := make(chan struct{})
+	go func() { c.readers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+	}
+}
