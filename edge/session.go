@@ -194,27 +194,29 @@ func (s *session) hardClose(code wire.Code) {
 	})
 }
 
-// serve runs the session's reader: the handshake, then frames until the
-// connection ends. It owns the session's lifecycle: when it returns the
-// session is unregistered and its transport closed.
+// serve runs the handshake on the accepting goroutine, then hands the
+// connection to a reader goroutine of its own. The handshake's deep call
+// chains (TLS, the WebSocket upgrade, token verification, the HTTP/3 request
+// of WebTransport) grow a stack that an idle connection would otherwise keep;
+// the reader starts small and the accepting goroutine's stack is freed.
 func (s *session) serve() {
 	e := s.edge
 	e.metrics.handshakes.WithLabelValues(s.t.kind()).Inc()
-	defer func() {
-		if s.shard != nil {
-			e.unregister(s)
-		}
-		s.mu.Lock()
-		code := s.code
-		s.mu.Unlock()
-		s.hardClose(code)
-	}()
-
 	if !s.handshake() {
 		s.drain()
+		s.finish()
 		return
 	}
-	idle := 2 * e.cfg.PingInterval
+	e.live.Add(1)
+	go s.readLoop()
+}
+
+// readLoop reads frames until the connection ends. It owns the session's
+// end: when it returns the session is unregistered and its transport closed.
+func (s *session) readLoop() {
+	defer s.edge.live.Done()
+	defer s.finish()
+	idle := 2 * s.edge.cfg.PingInterval
 	for {
 		_ = s.t.setReadDeadline(time.Now().Add(idle))
 		h, body, err := s.t.readFrame()
@@ -235,6 +237,17 @@ func (s *session) serve() {
 			s.t.releaseRead()
 		}
 	}
+}
+
+// finish unregisters the session and closes its transport.
+func (s *session) finish() {
+	if s.shard != nil {
+		s.edge.unregister(s)
+	}
+	s.mu.Lock()
+	code := s.code
+	s.mu.Unlock()
+	s.hardClose(code)
 }
 
 // handshake reads and verifies the Auth frame.
