@@ -34,15 +34,21 @@ test-js: build ## Browser client: dist/ freshness, unit tests, end-to-end in hea
 	cd clients/js && npm ci --no-audit --no-fund && npm run check:dist && npm test && \
 		QUICPUSH_BIN=$(CURDIR)/$(BIN)/quicpush npm run test:e2e
 
+# protoc-gen-es (the Node push API client's generator) comes from clients/js's
+# pinned devDependencies.
+clients/js/node_modules/.bin/protoc-gen-es: clients/js/package-lock.json
+	cd clients/js && npm ci --no-audit --no-fund
+	touch $@
+
 .PHONY: generate
-generate: ## Regenerate code from proto/
+generate: clients/js/node_modules/.bin/protoc-gen-es ## Regenerate code from proto/
 	$(BUF) format -w
 	$(BUF) generate
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Fail if generated code is stale
-	git diff --exit-code -- proto gen
-	test -z "$$(git status --porcelain --untracked-files=all -- gen)"
+	git diff --exit-code -- proto gen clients/js/src/api/gen
+	test -z "$$(git status --porcelain --untracked-files=all -- gen clients/js/src/api/gen)"
 
 .PHONY: lint
 lint: ## Check formatting, vet and proto lint

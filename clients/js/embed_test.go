@@ -50,6 +50,10 @@ func TestDemoHandler(t *testing.T) {
 	if code, _, _ := get("/demo/dist/../../go.mod"); code == http.StatusOK {
 		t.Error("served a file outside the embedded ones")
 	}
+	// The push API client for Node backends (dist/api/) is not for browsers.
+	if code, _, _ := get("/demo/dist/api/index.js"); code == http.StatusOK {
+		t.Error("embedded the Node-only entry point dist/api/")
+	}
 
 	bare := httptest.NewServer(js.DemoHandler(nil))
 	defer bare.Close()

@@ -107,5 +107,7 @@ $("connect").addEventListener("click", connect);
 $("disconnect").addEventListener("click", () => { client?.close(); show(); });
 $("push-send").addEventListener("click", sendPush);
 $("push-text").addEventListener("keydown", (e) => { if (e.key === "Enter") sendPush(); });
+// Connect stays disabled (index.html) until the fields are filled in: a
+// click before config.json arrived would connect with empty fields.
 if (await prefill()) connect();
 show();

@@ -1,0 +1,425 @@
+import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
+/**
+ * Describes the file quicpush/push/v1/push.proto.
+ */
+export declare const file_quicpush_push_v1_push: GenFile;
+/**
+ * PushKeysRequest targets connections by key.
+ *
+ * @generated from message quicpush.push.v1.PushKeysRequest
+ */
+export type PushKeysRequest = Message<"quicpush.push.v1.PushKeysRequest"> & {
+    /**
+     * Connection keys, as assigned by the edge at connect time. Required: 1 to
+     * 1000 keys (the server's limit), each 1 to 255 bytes.
+     *
+     * @generated from field: repeated string keys = 1;
+     */
+    keys: string[];
+    /**
+     * Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+     *
+     * @generated from field: bytes data = 2;
+     */
+    data: Uint8Array;
+    /**
+     * Payload as text, delivered as its UTF-8 bytes: lets JSON and curl users
+     * send JSON or text without base64. Exactly one of data and text is set.
+     *
+     * @generated from field: string text = 3;
+     */
+    text: string;
+};
+/**
+ * Describes the message quicpush.push.v1.PushKeysRequest.
+ * Use `create(PushKeysRequestSchema)` to create a new message.
+ */
+export declare const PushKeysRequestSchema: GenMessage<PushKeysRequest>;
+/**
+ * PushKeysResponse identifies the accepted message.
+ *
+ * @generated from message quicpush.push.v1.PushKeysResponse
+ */
+export type PushKeysResponse = Message<"quicpush.push.v1.PushKeysResponse"> & {
+    /**
+     * Unique id of the message, sortable by acceptance time (26 characters of
+     * Crockford base32). Clients receive it with the payload.
+     *
+     * @generated from field: string message_id = 1;
+     */
+    messageId: string;
+};
+/**
+ * Describes the message quicpush.push.v1.PushKeysResponse.
+ * Use `create(PushKeysResponseSchema)` to create a new message.
+ */
+export declare const PushKeysResponseSchema: GenMessage<PushKeysResponse>;
+/**
+ * PushUsersRequest targets every connection of some users.
+ *
+ * @generated from message quicpush.push.v1.PushUsersRequest
+ */
+export type PushUsersRequest = Message<"quicpush.push.v1.PushUsersRequest"> & {
+    /**
+     * User ids, as found in the `sub` claim of client tokens. Required: 1 to
+     * 1000 users (the server's limit), each 1 to 255 bytes.
+     *
+     * @generated from field: repeated string users = 1;
+     */
+    users: string[];
+    /**
+     * Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+     *
+     * @generated from field: bytes data = 2;
+     */
+    data: Uint8Array;
+    /**
+     * Payload as text, delivered as its UTF-8 bytes. Exactly one of data and
+     * text is set.
+     *
+     * @generated from field: string text = 3;
+     */
+    text: string;
+};
+/**
+ * Describes the message quicpush.push.v1.PushUsersRequest.
+ * Use `create(PushUsersRequestSchema)` to create a new message.
+ */
+export declare const PushUsersRequestSchema: GenMessage<PushUsersRequest>;
+/**
+ * PushUsersResponse identifies the accepted message.
+ *
+ * @generated from message quicpush.push.v1.PushUsersResponse
+ */
+export type PushUsersResponse = Message<"quicpush.push.v1.PushUsersResponse"> & {
+    /**
+     * Unique id of the message, sortable by acceptance time.
+     *
+     * @generated from field: string message_id = 1;
+     */
+    messageId: string;
+};
+/**
+ * Describes the message quicpush.push.v1.PushUsersResponse.
+ * Use `create(PushUsersResponseSchema)` to create a new message.
+ */
+export declare const PushUsersResponseSchema: GenMessage<PushUsersResponse>;
+/**
+ * PushRoomRequest targets every member of one room.
+ *
+ * @generated from message quicpush.push.v1.PushRoomRequest
+ */
+export type PushRoomRequest = Message<"quicpush.push.v1.PushRoomRequest"> & {
+    /**
+     * Room name. Required: 1 to 255 bytes of UTF-8 without control characters.
+     *
+     * @generated from field: string room = 1;
+     */
+    room: string;
+    /**
+     * Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+     *
+     * @generated from field: bytes data = 2;
+     */
+    data: Uint8Array;
+    /**
+     * Payload as text, delivered as its UTF-8 bytes. Exactly one of data and
+     * text is set.
+     *
+     * @generated from field: string text = 3;
+     */
+    text: string;
+};
+/**
+ * Describes the message quicpush.push.v1.PushRoomRequest.
+ * Use `create(PushRoomRequestSchema)` to create a new message.
+ */
+export declare const PushRoomRequestSchema: GenMessage<PushRoomRequest>;
+/**
+ * PushRoomResponse identifies the accepted message.
+ *
+ * @generated from message quicpush.push.v1.PushRoomResponse
+ */
+export type PushRoomResponse = Message<"quicpush.push.v1.PushRoomResponse"> & {
+    /**
+     * Unique id of the message, sortable by acceptance time.
+     *
+     * @generated from field: string message_id = 1;
+     */
+    messageId: string;
+};
+/**
+ * Describes the message quicpush.push.v1.PushRoomResponse.
+ * Use `create(PushRoomResponseSchema)` to create a new message.
+ */
+export declare const PushRoomResponseSchema: GenMessage<PushRoomResponse>;
+/**
+ * BroadcastRequest targets every connection.
+ *
+ * @generated from message quicpush.push.v1.BroadcastRequest
+ */
+export type BroadcastRequest = Message<"quicpush.push.v1.BroadcastRequest"> & {
+    /**
+     * Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+     *
+     * @generated from field: bytes data = 1;
+     */
+    data: Uint8Array;
+    /**
+     * Payload as text, delivered as its UTF-8 bytes. Exactly one of data and
+     * text is set.
+     *
+     * @generated from field: string text = 2;
+     */
+    text: string;
+    /**
+     * Maximum number of connections per second each edge delivers this message
+     * to, which spreads the reconnect or fetch storm a broadcast may cause.
+     * Zero (the default) means as fast as possible.
+     *
+     * @generated from field: uint32 rate = 3;
+     */
+    rate: number;
+};
+/**
+ * Describes the message quicpush.push.v1.BroadcastRequest.
+ * Use `create(BroadcastRequestSchema)` to create a new message.
+ */
+export declare const BroadcastRequestSchema: GenMessage<BroadcastRequest>;
+/**
+ * BroadcastResponse identifies the accepted message.
+ *
+ * @generated from message quicpush.push.v1.BroadcastResponse
+ */
+export type BroadcastResponse = Message<"quicpush.push.v1.BroadcastResponse"> & {
+    /**
+     * Unique id of the message, sortable by acceptance time.
+     *
+     * @generated from field: string message_id = 1;
+     */
+    messageId: string;
+};
+/**
+ * Describes the message quicpush.push.v1.BroadcastResponse.
+ * Use `create(BroadcastResponseSchema)` to create a new message.
+ */
+export declare const BroadcastResponseSchema: GenMessage<BroadcastResponse>;
+/**
+ * OnlineRequest asks for online counts.
+ *
+ * @generated from message quicpush.push.v1.OnlineRequest
+ */
+export type OnlineRequest = Message<"quicpush.push.v1.OnlineRequest"> & {
+    /**
+     * Rooms whose count to report; may be empty. At most 1000 rooms (the
+     * server's limit), each 1 to 255 bytes.
+     *
+     * @generated from field: repeated string rooms = 1;
+     */
+    rooms: string[];
+    /**
+     * Number of most populated rooms to list in OnlineResponse.top: 0 (the
+     * default) lists none, at most 100.
+     *
+     * @generated from field: uint32 top = 2;
+     */
+    top: number;
+};
+/**
+ * Describes the message quicpush.push.v1.OnlineRequest.
+ * Use `create(OnlineRequestSchema)` to create a new message.
+ */
+export declare const OnlineRequestSchema: GenMessage<OnlineRequest>;
+/**
+ * OnlineResponse holds online counts.
+ *
+ * @generated from message quicpush.push.v1.OnlineResponse
+ */
+export type OnlineResponse = Message<"quicpush.push.v1.OnlineResponse"> & {
+    /**
+     * Number of authenticated connections on all edges.
+     *
+     * @generated from field: int64 total = 1;
+     */
+    total: bigint;
+    /**
+     * Count of each room named in the request; an empty room has count 0.
+     *
+     * @generated from field: map<string, int64> rooms = 2;
+     */
+    rooms: {
+        [key: string]: bigint;
+    };
+    /**
+     * The most populated rooms, largest first; at most OnlineRequest.top entries.
+     *
+     * @generated from field: repeated quicpush.push.v1.RoomCount top = 3;
+     */
+    top: RoomCount[];
+};
+/**
+ * Describes the message quicpush.push.v1.OnlineResponse.
+ * Use `create(OnlineResponseSchema)` to create a new message.
+ */
+export declare const OnlineResponseSchema: GenMessage<OnlineResponse>;
+/**
+ * RoomCount is a room and its number of connections.
+ *
+ * @generated from message quicpush.push.v1.RoomCount
+ */
+export type RoomCount = Message<"quicpush.push.v1.RoomCount"> & {
+    /**
+     * Room name.
+     *
+     * @generated from field: string room = 1;
+     */
+    room: string;
+    /**
+     * Number of connections that joined the room.
+     *
+     * @generated from field: int64 count = 2;
+     */
+    count: bigint;
+};
+/**
+ * Describes the message quicpush.push.v1.RoomCount.
+ * Use `create(RoomCountSchema)` to create a new message.
+ */
+export declare const RoomCountSchema: GenMessage<RoomCount>;
+/**
+ * DisconnectRequest closes connections by key, by user, or both.
+ *
+ * @generated from message quicpush.push.v1.DisconnectRequest
+ */
+export type DisconnectRequest = Message<"quicpush.push.v1.DisconnectRequest"> & {
+    /**
+     * Connection keys to close, each 1 to 255 bytes. At least one key or user is
+     * required; at most 1000 keys (the server's limit).
+     *
+     * @generated from field: repeated string keys = 1;
+     */
+    keys: string[];
+    /**
+     * Users whose every connection is closed, each 1 to 255 bytes. At most 1000
+     * users (the server's limit).
+     *
+     * @generated from field: repeated string users = 2;
+     */
+    users: string[];
+    /**
+     * Whether the clients may connect again. True sends disconnect code 3006
+     * (disconnected by server: reconnect with backoff); false (the default)
+     * sends code 3504 (kicked: do not reconnect).
+     *
+     * @generated from field: bool reconnect = 3;
+     */
+    reconnect: boolean;
+    /**
+     * Human-readable reason sent to the clients with the code; optional, at
+     * most 123 bytes of UTF-8 so that it also fits a WebSocket close frame.
+     *
+     * @generated from field: string reason = 4;
+     */
+    reason: string;
+};
+/**
+ * Describes the message quicpush.push.v1.DisconnectRequest.
+ * Use `create(DisconnectRequestSchema)` to create a new message.
+ */
+export declare const DisconnectRequestSchema: GenMessage<DisconnectRequest>;
+/**
+ * DisconnectResponse identifies the accepted disconnect order.
+ *
+ * @generated from message quicpush.push.v1.DisconnectResponse
+ */
+export type DisconnectResponse = Message<"quicpush.push.v1.DisconnectResponse"> & {
+    /**
+     * Unique id of the disconnect order, sortable by acceptance time.
+     *
+     * @generated from field: string message_id = 1;
+     */
+    messageId: string;
+};
+/**
+ * Describes the message quicpush.push.v1.DisconnectResponse.
+ * Use `create(DisconnectResponseSchema)` to create a new message.
+ */
+export declare const DisconnectResponseSchema: GenMessage<DisconnectResponse>;
+/**
+ * PushService takes pushes and disconnect orders from backends and answers
+ * online counts.
+ *
+ * Limits shared by the methods below (the server may be configured lower or
+ * higher; the defaults are given):
+ *   - a payload (data or text) is 1 byte to 60 KiB;
+ *   - a call names at most 1000 keys, 1000 users or 1000 rooms;
+ *   - a key, user id or room name is 1 to 255 bytes of UTF-8 without control
+ *     characters.
+ *
+ * @generated from service quicpush.push.v1.PushService
+ */
+export declare const PushService: GenService<{
+    /**
+     * PushKeys sends a payload to connections by connection key.
+     *
+     * @generated from rpc quicpush.push.v1.PushService.PushKeys
+     */
+    pushKeys: {
+        methodKind: "unary";
+        input: typeof PushKeysRequestSchema;
+        output: typeof PushKeysResponseSchema;
+    };
+    /**
+     * PushUsers sends a payload to every connection of some users.
+     *
+     * @generated from rpc quicpush.push.v1.PushService.PushUsers
+     */
+    pushUsers: {
+        methodKind: "unary";
+        input: typeof PushUsersRequestSchema;
+        output: typeof PushUsersResponseSchema;
+    };
+    /**
+     * PushRoom sends a payload to every member of one room.
+     *
+     * @generated from rpc quicpush.push.v1.PushService.PushRoom
+     */
+    pushRoom: {
+        methodKind: "unary";
+        input: typeof PushRoomRequestSchema;
+        output: typeof PushRoomResponseSchema;
+    };
+    /**
+     * Broadcast sends a payload to every connection.
+     *
+     * @generated from rpc quicpush.push.v1.PushService.Broadcast
+     */
+    broadcast: {
+        methodKind: "unary";
+        input: typeof BroadcastRequestSchema;
+        output: typeof BroadcastResponseSchema;
+    };
+    /**
+     * Online reports online counts: the total, the count of some rooms and the
+     * most populated rooms. Counts are eventually consistent across edges.
+     *
+     * @generated from rpc quicpush.push.v1.PushService.Online
+     */
+    online: {
+        methodKind: "unary";
+        input: typeof OnlineRequestSchema;
+        output: typeof OnlineResponseSchema;
+    };
+    /**
+     * Disconnect closes connections by key or user. Clients receive a
+     * disconnect code that tells them whether to reconnect.
+     *
+     * @generated from rpc quicpush.push.v1.PushService.Disconnect
+     */
+    disconnect: {
+        methodKind: "unary";
+        input: typeof DisconnectRequestSchema;
+        output: typeof DisconnectResponseSchema;
+    };
+}>;
