@@ -1,40 +1,49 @@
 #!/usr/bin/env bash
-# Runs the quicpush load benchmark on all four transports: builds the server
-# and the load generator into perf/out/, runs one bounded measurement per
-# transport and push rate (each against a freshly spawned server), appends
-# one JSON line per run to perf/results/<date>[-large|-xl]-<transport>.json and
-# prints the runs as a Markdown table. See perf/README.md.
+# Runs quicpush's load scenarios on all four transports: builds the server
+# and the load generator into perf/out/, runs each scenario on each transport
+# against a freshly spawned server, writes one JSON line per run to
+# perf/results/<date>/<scenario>-<transport>.json (replacing an earlier run
+# of the same pair that day) with the server's CPU and heap profiles beside
+# it (<scenario>-<transport>.{cpu,heap}.pprof and their `pprof -top` text),
+# then report.md and PNG plots (`loadgen report`). See perf/README.md.
 #
-#   perf/bench.sh            the small suite: 2,000 connections, 40 and 200 pushes/s, ~3 minutes
-#   perf/bench.sh large      10,000 TCP/WebSocket and 5,000 QUIC/WebTransport connections, 40 pushes/s
-#   perf/bench.sh xl         19,000 TCP/WebSocket connections at 40 pushes/s, 10,000 QUIC/WebTransport
-#                            connections at 5 pushes/s
+#   perf/bench.sh        the suite: idle, goim-room, saturation, many-rooms and churn at small
+#                        scales on tcp, ws, quic and webtransport; under 10 minutes on 2 cores
+#   perf/bench.sh xl     goim-room with 20,000 TCP and WebSocket connections (2 generator
+#                        processes) and 10,000 QUIC and WebTransport connections, into
+#                        perf/results/<date>/xl/; about 5 minutes
 #
-# Environment overrides: TRANSPORTS, RATES, CONNS (all transports), DURATION,
-# WARMUP, PAYLOAD, SERVER_CPUS (default 0), GEN_CPUS (default 1; both empty
-# to let the scheduler place them), QUIET_WAIT (default 120s: how long each
-# run waits for other processes to leave the CPUs idle), RETRIES (default 2:
-# how often a run disturbed by other processes is repeated), EXTRA (more
-# loadgen flags).
+# Environment overrides: TRANSPORTS, SCENARIOS, RESULTS (the output folder),
+# SERVER_CPUS (default 0), GEN_CPUS (default 1; both empty to let the
+# scheduler place them), QUIET_WAIT (default 2s: how long each run waits for
+# other processes to leave the CPUs idle), RETRIES (default 0: how often a
+# run disturbed by other processes is repeated), EXTRA (more loadgen flags
+# for every run), PROFILE_KEEP (scenario:transport pairs whose binary
+# profiles are kept; the others keep only their `pprof -top` text, which
+# holds the suite's files to a few hundred KB; "all" keeps every one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suite=${1:-small}
+suite=${1:-all}
+date=$(date -u +%F)
 case $suite in
-small) stream_conns=2000 quic_conns=2000 stream_rates="40 200" quic_rates="40 200" tag="" ;;
-large) stream_conns=10000 quic_conns=5000 stream_rates="40" quic_rates="40" tag="-large" ;;
-xl) stream_conns=19000 quic_conns=10000 stream_rates="40" quic_rates="5" tag="-xl" ;;
+all)
+	scenarios=${SCENARIOS:-idle goim-room saturation many-rooms churn}
+	results=${RESULTS:-perf/results/$date}
+	;;
+xl)
+	scenarios=${SCENARIOS:-goim-room}
+	results=${RESULTS:-perf/results/$date/xl}
+	;;
 *)
 	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 	exit 2
 	;;
 esac
 transports=${TRANSPORTS:-tcp ws quic webtransport}
-duration=${DURATION:-10s}
-warmup=${WARMUP:-3s}
-payload=${PAYLOAD:-0}
-quiet_wait=${QUIET_WAIT:-120s}
-retries=${RETRIES:-2}
+profile_keep=${PROFILE_KEEP:-idle:webtransport goim-room:tcp saturation:ws many-rooms:quic churn:quic xl/goim-room:tcp}
+quiet_wait=${QUIET_WAIT:-2s}
+retries=${RETRIES:-0}
 if [ "$(nproc)" -ge 2 ]; then
 	server_cpus=${SERVER_CPUS-0}
 	gen_cpus=${GEN_CPUS-1}
@@ -42,32 +51,89 @@ else
 	server_cpus=${SERVER_CPUS-} gen_cpus=${GEN_CPUS-}
 fi
 
-mkdir -p perf/out perf/results
+started=$(date +%s)
+mkdir -p perf/out "$results"
 echo "building perf/out/quicpush and perf/out/loadgen" >&2
 go build -o perf/out/quicpush ./cmd/quicpush
 go build -o perf/out/loadgen ./perf/loadgen
 
-date=$(date -u +%F)
-rev=$(git describe --always --dirty 2>/dev/null || echo unknown)
-runs=$(mktemp)
-trap 'rm -f "$runs"' EXIT
-for t in $transports; do
-	conns=$stream_conns rates=$stream_rates
-	case $t in quic | webtransport) conns=$quic_conns rates=$quic_rates ;; esac
-	conns=${CONNS:-$conns}
-	for r in ${RATES:-$rates}; do
-		echo "--- $t: $conns connections, $r pushes/s for $duration" >&2
-		# --admin-addr gives loadgen pprof, to measure the live heap after a GC.
-		# shellcheck disable=SC2086 # EXTRA is a list of flags
-		perf/out/loadgen --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus" \
-			--server-flag=--admin-addr=127.0.0.1:0 \
-			--transport "$t" --conns "$conns" --rate "$r" --duration "$duration" --warmup "$warmup" \
-			--payload "$payload" --label "$suite" --server-rev "$rev" \
-			--quiet-wait "$quiet_wait" --retries "$retries" ${EXTRA:-} |
-			tee -a "perf/results/$date$tag-$t.json" >>"$runs"
+# The revision of the tree the server was built from; a dirty tree gets a
+# hash of its diff, so that two runs of different uncommitted code differ.
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git diff --quiet HEAD -- 2>/dev/null; then
+	rev="$rev-dirty-$(git diff HEAD -- | sha1sum | cut -c1-8)"
+fi
+
+# args SCENARIO TRANSPORT prints the loadgen flags of one run of the suite.
+args() {
+	local s=$1 t=$2 quic=false
+	case $t in quic | webtransport) quic=true ;; esac
+	case $suite/$s in
+	all/idle)
+		if $quic; then echo --conns 1000; else echo --conns 2000; fi
+		;;
+	all/goim-room)
+		echo --conns 1000 --rate 100 --warmup 2s --duration 5s
+		;;
+	all/saturation)
+		# The fan-out target allows up to 10 ms of merge delay.
+		echo --conns 1000 --rate 50 --sat-step 2s --server-flag=--merge-window=10ms
+		;;
+	all/many-rooms)
+		echo --conns 1000 --rate 1000 --warmup 2s --duration 10s --group-size 10 --churn-per-min 0.10
+		;;
+	all/churn)
+		# Short-lived TCP connections leave TIME_WAIT behind on the client
+		# side: each transport gets its own 48 source addresses.
+		case $t in
+		tcp) echo --duration 5s --parallel 32 --sources 48 --source-base 100 ;;
+		ws) echo --duration 5s --parallel 32 --sources 48 --source-base 150 ;;
+		*) echo --duration 5s --parallel 32 ;;
+		esac
+		;;
+	xl/*)
+		if $quic; then
+			echo --conns 10000 --rate 5 --warmup 3s --duration 10s --dial-concurrency 128
+		else
+			echo --conns 20000 --workers 2 --rate 40 --warmup 3s --duration 10s
+		fi
+		;;
+	esac
+}
+
+for s in $scenarios; do
+	for t in $transports; do
+		base="$results/$s-$t"
+		echo "--- $s on $t: $(args "$s" "$t")" >&2
+		rm -f "$base.cpu.pprof" "$base.heap.pprof" "$base".*.top.txt
+		# --admin-addr gives loadgen pprof: the live heap after a GC and
+		# the profiles.
+		# shellcheck disable=SC2046,SC2086 # args and EXTRA are lists of flags
+		if ! perf/out/loadgen --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus" \
+			--server-flag=--admin-addr=127.0.0.1:0 --scenario "$s" --transport "$t" $(args "$s" "$t") \
+			--label "$suite" --server-rev "$rev" --quiet-wait "$quiet_wait" --retries "$retries" \
+			--cpu-profile "$base.cpu.pprof" --heap-profile "$base.heap.pprof" ${EXTRA:-} >"$base.json.new"; then
+			echo "!!! $s on $t failed" >&2
+			rm -f "$base.json.new"
+			continue
+		fi
+		mv "$base.json.new" "$base.json"
+		for p in "$base.cpu.pprof" "$base.heap.pprof"; do
+			if [ -s "$p" ]; then
+				go tool pprof -top -nodecount=20 perf/out/quicpush "$p" >"$p.top.txt" 2>/dev/null || true
+			fi
+		done
+		key=$s:$t
+		[ "$suite" = all ] || key=$suite/$key
+		case " $profile_keep " in
+		*" all "* | *" $key "*) ;;
+		*) rm -f "$base.cpu.pprof" "$base.heap.pprof" ;;
+		esac
 	done
 done
+
+perf/out/loadgen report "$results"
 echo >&2
-echo "Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), server on CPU ${server_cpus:-any}, generator on CPU ${gen_cpus:-any}, server at $rev:"
-echo
-perf/out/loadgen table "$runs"
+echo "Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), server on CPU ${server_cpus:-any}, generator on CPU ${gen_cpus:-any}, server at $rev, in $(($(date +%s) - started)) s:" >&2
+echo "$results/report.md" >&2
+du -ch "$results"/*.png "$results"/*.pprof 2>/dev/null | tail -1 | sed 's/total/ of plots and profiles/' >&2

@@ -44,11 +44,22 @@ const readBufSize = 4 << 10
 // handshakeTimeout bounds dial, Auth and Join of one connection.
 const handshakeTimeout = 15 * time.Second
 
-// conn is one connected client.
+// conn is one client session: a connection from its handshake to its end.
+// A connection that is closed and opened again (churn) is a new conn with
+// the same index.
 type conn struct {
 	l       link
 	sh      *shard
+	i       int // slot index
 	pingSeq uint32
+	// joined is when the handshake completed (unix nanos), closed when the
+	// generator closed the connection on purpose (0: it did not).
+	joined, closed atomic.Int64
+	closing        atomic.Bool
+	// got lists the push numbers ("n" in the payload) of the in-window
+	// pushes this session received, when the clients track them. Only the
+	// session's reader appends; it is read once the reader has returned.
+	got []uint32
 }
 
 // shard holds counters updated by the readers of a subset of connections, so
@@ -102,27 +113,39 @@ func (c *counter) total() int64 {
 
 // clients holds every connection of a run and what their readers measured.
 type clients struct {
-	dial     func(ctx context.Context, i int) (link, error)
-	room     string
+	dial func(ctx context.Context, i int) (link, error)
+	// rooms returns the rooms connection i joins; user returns its user id.
+	rooms    func(i int) []string
+	user     func(i int) string
 	secret   []byte
 	tokenTTL time.Duration
 	shards   []*shard
+	// trackN makes each session keep the push numbers it received
+	// (many-rooms needs them to tell losses from churn).
+	trackN bool
 
 	// Pushes whose send time lies in [winStart, winEnd) are measured.
 	winStart, winEnd atomic.Int64
 	stopping         atomic.Bool
 
+	slots []atomic.Pointer[conn] // the live session of each index
+
 	mu           sync.Mutex
-	conns        []*conn
 	pingInterval time.Duration
+	sessions     []*conn // every session that completed its handshake
 
 	readers     sync.WaitGroup
 	errs        counter // connect failures and connections lost, by cause
 	disconnects counter // Disconnect frames, by code
 }
 
-func newClients(dial func(context.Context, int) (link, error), room string, secret []byte, ttl time.Duration, nShards int) *clients {
-	c := &clients{dial: dial, room: room, secret: secret, tokenTTL: ttl, shards: make([]*shard, nShards)}
+// newClients prepares n connection slots; user i is "u<first+i>".
+func newClients(dial func(context.Context, int) (link, error), n, first int, rooms func(i int) []string, secret []byte, ttl time.Duration, nShards int) *clients {
+	c := &clients{
+		dial: dial, rooms: rooms, secret: secret, tokenTTL: ttl,
+		user:   func(i int) string { return "u" + strconv.Itoa(first+i) },
+		shards: make([]*shard, nShards), slots: make([]atomic.Pointer[conn], n),
+	}
 	for i := range c.shards {
 		c.shards[i] = new(shard)
 	}
@@ -131,9 +154,15 @@ func newClients(dial func(context.Context, int) (link, error), room string, secr
 	return c
 }
 
-// connect opens n connections, at most par handshaking at once, and returns
-// once each has joined the room or failed. Connections keep reading in their
-// own goroutine afterwards.
+// oneRoom joins every connection to room.
+func oneRoom(room string) func(int) []string {
+	rooms := []string{room}
+	return func(int) []string { return rooms }
+}
+
+// connect opens the connections of slots [0, n), at most par handshaking at
+// once, and returns once each has joined its rooms or failed. Connections
+// keep reading in their own goroutine afterwards.
 func (c *clients) connect(ctx context.Context, n, par int, progress func(done int)) {
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
@@ -142,13 +171,12 @@ func (c *clients) connect(ctx context.Context, n, par int, progress func(done in
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			wg.Wait()
 			return
 		}
 		wg.Add(1)
-		c.readers.Add(1)
 		go func() {
-			defer c.readers.Done()
-			cn, err := c.handshake(ctx, i)
+			err := c.open(ctx, i)
 			<-sem
 			d := done.Add(1)
 			wg.Done()
@@ -157,12 +185,41 @@ func (c *clients) connect(ctx context.Context, n, par int, progress func(done in
 			}
 			if err != nil {
 				c.errs.add(err.Error())
-				return
 			}
-			c.read(cn)
 		}()
 	}
 	wg.Wait()
+}
+
+// open connects slot i and starts its reader.
+func (c *clients) open(ctx context.Context, i int) error {
+	cn, err := c.handshake(ctx, i)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.sessions = append(c.sessions, cn)
+	c.mu.Unlock()
+	c.slots[i].Store(cn)
+	c.readers.Add(1)
+	go func() {
+		defer c.readers.Done()
+		c.read(cn)
+	}()
+	return nil
+}
+
+// reopen closes slot i's connection on purpose and connects it again:
+// churn. It returns how long the new handshake took.
+func (c *clients) reopen(ctx context.Context, i int) (time.Duration, error) {
+	if old := c.slots[i].Swap(nil); old != nil {
+		old.closing.Store(true)
+		old.closed.Store(time.Now().UnixNano())
+		old.l.close()
+	}
+	start := time.Now()
+	err := c.open(ctx, i)
+	return time.Since(start), err
 }
 
 // connectError names a failed connection attempt by phase and cause, so that
@@ -196,8 +253,8 @@ func causeOf(err error) string {
 	return s
 }
 
-// handshake dials connection i, authenticates as user "u<i>" and joins the
-// room.
+// handshake dials connection i, authenticates as its user and joins its
+// rooms. The caller reads from the returned connection.
 func (c *clients) handshake(ctx context.Context, i int) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
@@ -212,14 +269,15 @@ func (c *clients) handshake(ctx context.Context, i int) (*conn, error) {
 		}
 	}()
 	_ = l.setDeadline(time.Now().Add(handshakeTimeout))
-	tok, err := auth.IssueHS256(c.secret, "u"+strconv.Itoa(i), []string{c.room}, c.tokenTTL)
+	rooms := c.rooms(i)
+	tok, err := auth.IssueHS256(c.secret, c.user(i), rooms, c.tokenTTL)
 	if err != nil {
 		return nil, &connectError{"token", err.Error()}
 	}
 	if err := l.write(wire.AppendAuth(nil, 1, &wire.Auth{Version: wire.Version, Token: tok})); err != nil {
 		return nil, &connectError{"auth", causeOf(err)}
 	}
-	cn := &conn{l: l, sh: c.shards[i%len(c.shards)], pingSeq: 2}
+	cn := &conn{l: l, sh: c.shards[i%len(c.shards)], i: i, pingSeq: 1}
 	l.countReads(&cn.sh.reads)
 	h, body, err := l.next()
 	if err != nil {
@@ -239,36 +297,55 @@ func (c *clients) handshake(ctx context.Context, i int) (*conn, error) {
 	default:
 		return nil, &connectError{"auth", "unexpected " + h.Op.String()}
 	}
-	if err := l.write(wire.AppendJoin(nil, 2, &wire.Join{Room: c.room})); err != nil {
+	for _, room := range rooms {
+		if err := cn.request(wire.OpJoin, room, func(seq uint32) []byte {
+			return wire.AppendJoin(nil, seq, &wire.Join{Room: room})
+		}, c); err != nil {
+			return nil, &connectError{"join", err.Error()}
+		}
+	}
+	if err := l.setDeadline(time.Time{}); err != nil {
 		return nil, &connectError{"join", causeOf(err)}
 	}
-	for joined := false; !joined; {
-		h, body, err := l.next()
+	cn.joined.Store(time.Now().UnixNano())
+	ok = true
+	return cn, nil
+}
+
+// request sends a Join or Leave built by frame and reads until its reply,
+// taking pushes that arrive meanwhile. Only the connection's own goroutine
+// calls it, before or instead of its reader.
+func (cn *conn) request(op wire.Op, room string, frame func(seq uint32) []byte, c *clients) error {
+	cn.pingSeq++
+	seq := cn.pingSeq
+	if err := cn.l.write(frame(seq)); err != nil {
+		return errors.New(causeOf(err))
+	}
+	want := wire.OpJoinOK
+	if op == wire.OpLeave {
+		want = wire.OpLeaveOK
+	}
+	for {
+		h, body, err := cn.l.next()
 		if err != nil {
-			return nil, &connectError{"join", causeOf(err)}
+			return errors.New(causeOf(err))
 		}
 		switch h.Op {
-		case wire.OpJoinOK:
-			joined = true
+		case want:
+			if h.Seq == seq {
+				return nil
+			}
 		case wire.OpPush:
 			// Membership takes effect before JoinOK is written.
 			c.onPush(cn, body)
 		case wire.OpError:
 			var e wire.Error
 			_ = e.Decode(body)
-			return nil, &connectError{"join", fmt.Sprintf("error %d", e.Code)}
+			return fmt.Errorf("error %d", e.Code)
 		case wire.OpDisconnect:
-			return nil, &connectError{"join", "disconnect " + disconnectCode(body)}
+			return errors.New("disconnect " + disconnectCode(body))
 		}
 	}
-	if err := l.setDeadline(time.Time{}); err != nil {
-		return nil, &connectError{"join", causeOf(err)}
-	}
-	ok = true
-	c.mu.Lock()
-	c.conns = append(c.conns, cn)
-	c.mu.Unlock()
-	return cn, nil
 }
 
 func disconnectCode(body []byte) string {
@@ -281,10 +358,11 @@ func disconnectCode(body []byte) string {
 
 // read is a connection's receive loop: it runs until the connection ends.
 func (c *clients) read(cn *conn) {
+	defer c.slots[cn.i].CompareAndSwap(cn, nil)
 	for {
 		h, body, err := cn.l.next()
 		if err != nil {
-			if !c.stopping.Load() {
+			if !c.stopping.Load() && !cn.closing.Load() {
 				c.errs.add("lost: " + cn.l.endReason(err))
 			}
 			return
@@ -295,28 +373,36 @@ func (c *clients) read(cn *conn) {
 		case wire.OpPong:
 			cn.sh.pongs.Add(1)
 		case wire.OpDisconnect:
-			c.disconnects.add(disconnectCode(body))
+			if !cn.closing.Load() {
+				c.disconnects.add(disconnectCode(body))
+			}
 			cn.l.close()
 			return
 		}
 	}
 }
 
-var stampKey = []byte(`"t":`)
+var (
+	stampKey = []byte(`"t":`)
+	numKey   = []byte(`"n":`)
+)
 
 // stamp finds the send time the pusher wrote into the payload as "t":<unix
 // nanoseconds>, without a JSON decoder.
-func stamp(body []byte) (int64, bool) {
-	i := bytes.Index(body, stampKey)
+func stamp(body []byte) (int64, bool) { return intField(body, stampKey) }
+
+// intField returns the non-negative integer after key in body.
+func intField(body, key []byte) (int64, bool) {
+	i := bytes.Index(body, key)
 	if i < 0 {
 		return 0, false
 	}
 	var v int64
-	j := i + len(stampKey)
+	j := i + len(key)
 	for ; j < len(body) && body[j] >= '0' && body[j] <= '9'; j++ {
 		v = v*10 + int64(body[j]-'0')
 	}
-	return v, j > i+len(stampKey)
+	return v, j > i+len(key)
 }
 
 func (c *clients) onPush(cn *conn, body []byte) {
@@ -332,6 +418,11 @@ func (c *clients) onPush(cn *conn, body []byte) {
 		return
 	}
 	sh.lat.record(uint64(max(now-t, 0)) / 1000)
+	if c.trackN {
+		if n, ok := intField(body, numKey); ok {
+			cn.got = append(cn.got, uint32(n))
+		}
+	}
 	for {
 		last := sh.last.Load()
 		if now <= last || sh.last.CompareAndSwap(last, now) {
@@ -358,30 +449,34 @@ func (c *clients) ping(ctx context.Context) {
 			return
 		case <-tk.C:
 		}
-		c.mu.Lock()
-		conns := c.conns
-		c.mu.Unlock()
-		for _, cn := range conns {
+		for i := range c.slots {
+			cn := c.slots[i].Load()
+			if cn == nil {
+				continue
+			}
 			if ctx.Err() != nil {
 				return
 			}
-			cn.pingSeq++
-			if cn.pingSeq == 0 {
-				cn.pingSeq = 1
-			}
-			buf = wire.AppendFrame(buf[:0], wire.OpPing, cn.pingSeq, nil)
-			if err := cn.l.write(buf); err != nil && !c.stopping.Load() {
+			// Sequence numbers above 1<<31 keep clear of the ones
+			// handshake and request use.
+			cn.pingSeq = cn.pingSeq%(1<<30) + 1
+			buf = wire.AppendFrame(buf[:0], wire.OpPing, 1<<31+cn.pingSeq, nil)
+			if err := cn.l.write(buf); err != nil && !c.stopping.Load() && !cn.closing.Load() {
 				c.errs.add("ping: " + causeOf(err))
 			}
 		}
 	}
 }
 
-// connected is the number of connections that completed the handshake.
+// connected is the number of live connections.
 func (c *clients) connected() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.conns)
+	n := 0
+	for i := range c.slots {
+		if c.slots[i].Load() != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // arrivals is the number of push frames received so far.
@@ -458,9 +553,6 @@ func (c *clients) latency() (*histogram, time.Time) {
 // their readers to return.
 func (c *clients) closeAll(par int, wait time.Duration) {
 	c.stopping.Store(true)
-	c.mu.Lock()
-	conns := c.conns
-	c.mu.Unlock()
 	ch := make(chan *conn)
 	var wg sync.WaitGroup
 	for range par {
@@ -470,8 +562,10 @@ func (c *clients) closeAll(par int, wait time.Duration) {
 			}
 		})
 	}
-	for _, cn := range conns {
-		ch <- cn
+	for i := range c.slots {
+		if cn := c.slots[i].Load(); cn != nil {
+			ch <- cn
+		}
 	}
 	close(ch)
 	wg.Wait()

@@ -12,13 +12,15 @@ import (
 	"github.com/quicpush/quicpush/wire"
 )
 
-// sourceAddrs returns k loopback source addresses, 127.0.0.2 to
-// 127.0.0.(k+1). Spreading connections over them multiplies the ephemeral
-// ports available to one destination.
-func sourceAddrs(k int) []net.IP {
+// sourceAddrs returns k loopback source addresses starting after base:
+// 127.0.0.(base+2) to 127.0.0.(base+k+1), continuing into 127.0.1.x past
+// 255. Spreading connections over them multiplies the ephemeral ports
+// available to one destination; worker processes get disjoint ranges.
+func sourceAddrs(base, k int) []net.IP {
 	ips := make([]net.IP, k)
 	for i := range ips {
-		ips[i] = net.IPv4(127, 0, byte((i+2)>>8), byte(i+2))
+		j := base + i + 2
+		ips[i] = net.IPv4(127, 0, byte(j>>8), byte(j))
 	}
 	return ips
 }

@@ -101,3 +101,54 @@ func (h *histogram) quantile(q float64) float64 {
 	}
 	return float64(h.max.Load())
 }
+
+// histSnapshot is a histogram in a form that travels as JSON between a
+// worker and its coordinator and is kept in the results: the non-empty
+// buckets as [smallest value of the bucket, count] pairs, plus the count,
+// sum and largest value. Naming buckets by their smallest value rather than
+// their index keeps the files readable without this code.
+type histSnapshot struct {
+	Buckets [][2]uint64 `json:"buckets"`
+	N       uint64      `json:"n"`
+	Sum     uint64      `json:"sum"`
+	Max     uint64      `json:"max"`
+}
+
+func (h *histogram) snapshot() histSnapshot {
+	s := histSnapshot{N: h.n.Load(), Sum: h.sum.Load(), Max: h.max.Load()}
+	for i := range h.counts {
+		if c := h.counts[i].Load(); c > 0 {
+			lo, _ := histBounds(i)
+			s.Buckets = append(s.Buckets, [2]uint64{lo, c})
+		}
+	}
+	return s
+}
+
+// add merges a snapshot into h. The snapshot's counts need not add up to
+// its n (a snapshot read while values were recorded); n, sum and max are
+// taken as given.
+func (h *histogram) add(s histSnapshot) {
+	for _, b := range s.Buckets {
+		h.counts[histIndex(b[0])].Add(b[1])
+	}
+	h.n.Add(s.N)
+	h.sum.Add(s.Sum)
+	for {
+		m := h.max.Load()
+		if s.Max <= m || h.max.CompareAndSwap(m, s.Max) {
+			return
+		}
+	}
+}
+
+// reset empties h. Values recorded concurrently may be lost or half counted;
+// callers reset between measurements, when nothing is recorded.
+func (h *histogram) reset() {
+	for i := range h.counts {
+		h.counts[i].Store(0)
+	}
+	h.n.Store(0)
+	h.sum.Store(0)
+	h.max.Store(0)
+}

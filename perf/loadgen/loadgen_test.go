@@ -27,7 +27,7 @@ func TestPayload(t *testing.T) {
 	const ts = 1767225600123456789
 	for _, size := range []int{0, 10, 34, 100, 1000} {
 		p := &pusher{payload: size}
-		b := p.body(ts)
+		b := p.body(7, ts)
 		var v struct {
 			Test int   `json:"test"`
 			T    int64 `json:"t"`

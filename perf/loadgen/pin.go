@@ -64,3 +64,5 @@ func cpuAffinity() string {
 	}
 	return s
 }
+
+func selfPID() int { return os.Getpid() }

@@ -14,17 +14,29 @@ import (
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 )
 
-// pusher calls PushRoom at a steady rate over one HTTP/2 (h2c) connection,
-// with binary protobuf, from a few workers so a slow call does not hold the
-// pace back.
+// pushTarget is where one push goes: a room (PushRoom) or a user
+// (PushUsers).
+type pushTarget struct {
+	room, user string
+}
+
+// pusher calls PushRoom (or PushUsers) at a steady rate over one HTTP/2
+// (h2c) connection, with binary protobuf, from a few workers so a slow call
+// does not hold the pace back.
 type pusher struct {
 	client  pushv1connect.PushServiceClient
 	apiKey  string
 	room    string
 	payload int
+	// pick chooses the target of push n (numbered from 0); nil sends every
+	// push to room. numbered adds "n":<n> to the payload, and done, when
+	// set, hears how each push ended.
+	pick     func(n int64) pushTarget
+	numbered bool
+	done     func(n, t int64, err error)
 
 	// Pushes stamped in [winStart, winEnd) are counted as the measurement.
-	winStart, winEnd *atomic.Int64
+	winStart, winEnd atomic.Int64
 
 	accepted  atomic.Int64 // in-window pushes the API accepted
 	failed    atomic.Int64 // in-window pushes the API refused or that timed out
@@ -35,27 +47,49 @@ type pusher struct {
 	transport *http.Transport
 }
 
-func newPusher(api, apiKey, room string, payload int, winStart, winEnd *atomic.Int64) *pusher {
+func newPusher(api, apiKey, room string, payload int) *pusher {
 	p := new(http.Protocols)
 	p.SetUnencryptedHTTP2(true)
 	tr := &http.Transport{Protocols: p, MaxConnsPerHost: 1}
-	return &pusher{
+	pu := &pusher{
 		client:    pushv1connect.NewPushServiceClient(&http.Client{Transport: tr}, "http://"+api),
 		apiKey:    apiKey,
 		room:      room,
 		payload:   payload,
-		winStart:  winStart,
-		winEnd:    winEnd,
 		transport: tr,
 	}
+	pu.setWindow(int64(^uint64(0)>>1), int64(^uint64(0)>>1))
+	return pu
 }
 
-// body returns the payload: {"test":1,"t":<unix nanos>} padded with a "p"
-// field to the configured size.
-func (p *pusher) body(t int64) string {
-	b := make([]byte, 0, max(p.payload, 48))
+// warm opens the pusher's HTTP/2 connection with a cheap call (Online) and
+// keeps it: a server that later runs out of file descriptors, with tens of
+// thousands of clients connected, cannot accept a new API connection.
+func (p *pusher) warm(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req := connect.NewRequest(&pushv1.OnlineRequest{})
+	req.Header().Set("Authorization", "Bearer "+p.apiKey)
+	_, err := p.client.Online(ctx, req)
+	return err
+}
+
+// setWindow makes pushes stamped in [start, end) (unix nanos) count.
+func (p *pusher) setWindow(start, end int64) {
+	p.winStart.Store(start)
+	p.winEnd.Store(end)
+}
+
+// body returns the payload: {"test":1,"t":<unix nanos>} (with "n":<n> when
+// numbered) padded with a "p" field to the configured size.
+func (p *pusher) body(n, t int64) string {
+	b := make([]byte, 0, max(p.payload, 64))
 	b = append(b, `{"test":1,"t":`...)
 	b = strconv.AppendInt(b, t, 10)
+	if p.numbered {
+		b = append(b, `,"n":`...)
+		b = strconv.AppendInt(b, n, 10)
+	}
 	if pad := p.payload - len(b) - len(`,"p":""}`); pad > 0 {
 		b = append(b, `,"p":"`...)
 		for range pad {
@@ -75,12 +109,12 @@ func (p *pusher) run(ctx context.Context, rate float64, workers int) {
 	if rate <= 0 {
 		return
 	}
-	jobs := make(chan int64, workers)
+	jobs := make(chan [2]int64, workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for t := range jobs {
-				p.push(t)
+			for j := range jobs {
+				p.push(j[0], j[1])
 			}
 		})
 	}
@@ -98,12 +132,13 @@ loop:
 		case now := <-tk.C:
 			for due := int64(now.Sub(start).Seconds() * rate); issued < due; issued++ {
 				t := start.Add(time.Duration(float64(issued+1) / rate * float64(time.Second))).UnixNano()
+				j := [2]int64{issued, t}
 				select {
-				case jobs <- t:
+				case jobs <- j:
 				default:
 					p.behind.Add(1)
 					select {
-					case jobs <- t:
+					case jobs <- j:
 					case <-ctx.Done():
 						break loop
 					}
@@ -116,14 +151,28 @@ loop:
 	wg.Wait()
 }
 
-func (p *pusher) push(t int64) {
-	req := connect.NewRequest(&pushv1.PushRoomRequest{Room: p.room, Text: p.body(t)})
-	req.Header().Set("Authorization", "Bearer "+p.apiKey)
+func (p *pusher) push(n, t int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_, err := p.client.PushRoom(ctx, req)
+	tgt := pushTarget{room: p.room}
+	if p.pick != nil {
+		tgt = p.pick(n)
+	}
+	var err error
+	if tgt.user != "" {
+		req := connect.NewRequest(&pushv1.PushUsersRequest{Users: []string{tgt.user}, Text: p.body(n, t)})
+		req.Header().Set("Authorization", "Bearer "+p.apiKey)
+		_, err = p.client.PushUsers(ctx, req)
+	} else {
+		req := connect.NewRequest(&pushv1.PushRoomRequest{Room: tgt.room, Text: p.body(n, t)})
+		req.Header().Set("Authorization", "Bearer "+p.apiKey)
+		_, err = p.client.PushRoom(ctx, req)
+	}
 	cancel()
 	p.sent.Add(1)
 	p.callLat.record(uint64(max(time.Now().UnixNano()-t, 0)) / 1000)
+	if p.done != nil {
+		p.done(n, t, err)
+	}
 	in := t >= p.winStart.Load() && t < p.winEnd.Load()
 	if err != nil {
 		p.errs.add(connect.CodeOf(err).String())

@@ -12,11 +12,18 @@ import (
 
 // result is one run, written as one JSON line on stdout.
 type result struct {
-	Time      string `json:"time"`
+	Time string `json:"time"`
+	// Scenario is idle, goim-room, saturation, many-rooms or churn; empty
+	// in results written before scenarios existed (goim-room).
+	Scenario  string `json:"scenario,omitempty"`
 	Label     string `json:"label,omitempty"`
 	Rev       string `json:"server_rev,omitempty"`
 	Transport string `json:"transport"`
 	Conns     int    `json:"conns"`
+	// Workers is the number of generator processes holding the
+	// connections (1: the generator alone).
+	Workers     int      `json:"workers,omitempty"`
+	ServerFlags []string `json:"server_flags,omitempty"`
 	// ConnsOK completed Auth and Join.
 	ConnsOK      int     `json:"conns_ok"`
 	Rate         float64 `json:"rate"`
@@ -116,6 +123,21 @@ type result struct {
 	ServerUDPDrops int64 `json:"server_udp_drops"`
 	GenUDPDrops    int64 `json:"gen_udp_drops"`
 
+	// LatencyHist is the latency histogram of the measured window
+	// (microseconds), for plots and merging.
+	LatencyHist *histSnapshot `json:"latency_hist,omitempty"`
+	// Profiles saved next to the result, by file name.
+	CPUProfile  string `json:"cpu_profile,omitempty"`
+	HeapProfile string `json:"heap_profile,omitempty"`
+
+	Saturation *satResult   `json:"saturation,omitempty"`
+	ManyRooms  *roomsResult `json:"many_rooms,omitempty"`
+	Churn      *churnResult `json:"churn,omitempty"`
+
+	// PushErrs are the push API's errors by code; they are folded into
+	// Errors as "push: <code>".
+	PushErrs map[string]int64 `json:"-"`
+
 	// Disturbed marks a measurement during which other processes or the
 	// hypervisor took more than 0.2 cores; Attempts counts the runs made
 	// (see --retries).
@@ -128,11 +150,35 @@ type result struct {
 }
 
 func (r *result) summary(w io.Writer) {
-	fmt.Fprintf(w, "\n== %s: %d/%d connections, %.0f pushes/s for %.0fs (payload %d B)\n",
-		r.Transport, r.ConnsOK, r.Conns, r.Rate, r.DurationS, r.PayloadBytes)
+	switch {
+	case r.Churn != nil:
+		c := r.Churn
+		fmt.Fprintf(w, "\n== churn on %s: %d cycles (%.0f/s), %d failed, %d at once\n", r.Transport, c.Cycles, c.CyclesPerS, c.Failures, c.Parallel)
+		fmt.Fprintf(w, "   handshake    p50 %.2f ms, p99 %.2f; whole cycle p99 %.2f\n", c.HandshakeP50ms, c.HandshakeP99ms, c.CycleP99ms)
+		fmt.Fprintf(w, "   server       %.0f%% of a core, %.3f ms CPU per cycle; goroutines %.0f before, %.0f after\n",
+			100*r.ServerCPUUtil, c.ServerCPUmsPerCycle, c.GoroutinesBefore, c.GoroutinesAfter)
+		if len(r.Errors) > 0 {
+			fmt.Fprintf(w, "   errors       %v\n", r.Errors)
+		}
+		return
+	case r.Saturation != nil:
+		s := r.Saturation
+		fmt.Fprintf(w, "\n== saturation on %s, %d connections: %.0f pushes/s sustained, %.0f deliveries/s, %.2f CPU-s per million; peak %.0f/s; limit: %s\n",
+			r.Transport, r.ConnsOK, s.MaxRate, s.MaxDeliveriesPerS, s.CPUsPerMillion, s.PeakDeliveriesPerS, s.Limit)
+		fmt.Fprintf(w, "   at half      %.0f pushes/s: p50 %.2f ms, p99 %.2f, p99.9 %.2f\n", s.HalfRate, s.HalfP50ms, s.HalfP99ms, s.HalfP999ms)
+	}
+	fmt.Fprintf(w, "\n== %s on %s: %d/%d connections, %.0f pushes/s for %.0fs (payload %d B)\n",
+		r.Scenario, r.Transport, r.ConnsOK, r.Conns, r.Rate, r.DurationS, r.PayloadBytes)
 	fmt.Fprintf(w, "   connect      %.1fs, %.0f/s, %d failed\n", r.ConnectS, r.ConnectPerS, r.ConnectFails)
-	fmt.Fprintf(w, "   idle         %.1f KiB RSS, %.1f KiB heap, %.1f KiB stack, %.2f goroutines per connection; server CPU %.0f%%\n",
-		r.RSSPerConn/1024, r.HeapPerConn/1024, r.StackPerConn/1024, r.GoroutinesPerConn, 100*r.ServerIdleCPUUtil)
+	if r.RSSPerConn != 0 {
+		fmt.Fprintf(w, "   idle         %.1f KiB RSS, %.1f KiB heap (%.1f KiB live), %.1f KiB stack, %.2f goroutines per connection; server CPU %.0f%%\n",
+			r.RSSPerConn/1024, r.HeapPerConn/1024, r.LiveHeapPerConn/1024, r.StackPerConn/1024, r.GoroutinesPerConn, 100*r.ServerIdleCPUUtil)
+	}
+	if m := r.ManyRooms; m != nil {
+		fmt.Fprintf(w, "   rooms        %d groups of %d; %d group and %d user pushes; %d expected, %d delivered, %d lost, %d extra, %d duplicates\n",
+			m.Groups, m.GroupSize, m.GroupPushes, m.UserPushes, m.Expected, m.Delivered, m.Lost, m.Extra, m.Duplicates)
+		fmt.Fprintf(w, "   churn        %d reconnects, %d failed, p50 %.1f ms, p99 %.1f ms\n", m.Reconnects, m.ReconnectErrors, m.ReconnectP50ms, m.ReconnectP99ms)
+	}
 	if r.Rate > 0 {
 		fmt.Fprintf(w, "   pushes       %d accepted, %d failed, %.1f/s achieved, %d waited for a pusher\n",
 			r.Pushes, r.PushErrors, r.PushRate, r.PushesBehind)

@@ -143,6 +143,14 @@ func spawn(bin, cpus string, extra []string) (*target, error) {
 	return t, nil
 }
 
+// devDirOr returns the dev dir of a spawned server, else dir.
+func (t *target) devDirOr(dir string) string {
+	if t.devDir != "" {
+		return t.devDir
+	}
+	return dir
+}
+
 func (t *target) logTail() string {
 	if t.logf == nil {
 		return ""
