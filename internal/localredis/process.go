@@ -1,0 +1,152 @@
+package localredis
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// process is one run of a child process whose output goes to a log file.
+// A goroutine reaps it as soon as it exits, so done tells at any time whether
+// it is still running and no zombie is left behind.
+//
+// internal/localkafka has a copy of this file: the two packages stay
+// independent of each other and of any shared helper package.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once the child has exited and been reaped
+	err  error         // cmd.Wait's result, set before done is closed
+}
+
+// startProcess starts name with args in its own process group, appending its
+// stdout and stderr to logPath.
+func startProcess(name string, args []string, dir, logPath string) (*process, error) {
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open process log: %w", err)
+	}
+	// An *os.File is handed to the child as is, so exec starts no copying
+	// goroutine, and our copy of the descriptor can be closed right away.
+	defer logf.Close()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// signal sends sig to the child's process group, unless it already exited.
+func (p *process) signal(sig syscall.Signal) error {
+	if p.exited() {
+		return nil
+	}
+	// The group id is the child's pid (Setpgid with Pgid 0). The child is not
+	// reaped before done is closed, so the id cannot have been reused yet.
+	if err := syscall.Kill(-p.pid(), sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal %v to process group %d: %w", sig, p.pid(), err)
+	}
+	return nil
+}
+
+// kill sends SIGKILL to the process group and waits until the child is gone.
+func (p *process) kill() error {
+	err := p.signal(syscall.SIGKILL)
+	<-p.done
+	return err
+}
+
+// stop sends SIGTERM and waits up to grace (or until ctx ends, if sooner) for
+// the child to exit, then kills it. It reports whether it had to kill.
+func (p *process) stop(ctx context.Context, grace time.Duration) (killed bool, err error) {
+	if err := p.signal(syscall.SIGTERM); err != nil {
+		return false, err
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+		return false, nil
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return true, p.kill()
+}
+
+// tailFile returns about the last maxLines lines of path (at most 8 KiB),
+// for error messages; a missing or unreadable file gives a note instead.
+func tailFile(path string, maxLines int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("(no output: %v)", err)
+	}
+	defer f.Close()
+	const maxBytes = 8 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > maxBytes {
+		if _, err := f.Seek(st.Size()-maxBytes, io.SeekStart); err != nil {
+			return fmt.Sprintf("(unreadable output: %v)", err)
+		}
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Sprintf("(unreadable output: %v)", err)
+	}
+	b = bytes.TrimRight(b, "\n")
+	lines := bytes.Split(b, []byte("\n"))
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	if len(lines) == 0 || (len(lines) == 1 && len(lines[0]) == 0) {
+		return "(no output)"
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// freeLoopbackPorts returns n distinct TCP ports that were free on 127.0.0.1
+// a moment ago. All listeners stay open until every port is chosen, so the
+// kernel cannot hand out the same one twice; another process may still grab
+// one before the server binds it, which then fails with a clear error.
+func freeLoopbackPorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	lns := make([]net.Listener, 0, n)
+	defer func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("pick a free loopback port: %w", err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
