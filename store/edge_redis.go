@@ -1,0 +1,371 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of EdgeConfig.
+const (
+	// DefaultTTL is how long an edge stays registered without a heartbeat.
+	DefaultTTL = 6 * time.Second
+	// DefaultFlushInterval is how long changes are gathered before a write.
+	DefaultFlushInterval = 2 * time.Millisecond
+
+	// minTTL keeps the heartbeat period (TTL/3) at least 10ms.
+	minTTL = 30 * time.Millisecond
+	// maxRetryBackoff caps the wait between failed flushes: writes resume
+	// within a second of Redis coming back.
+	maxRetryBackoff = time.Second
+	// republishTimeout bounds one republish of an edge's whole state.
+	republishTimeout = 30 * time.Second
+)
+
+// EdgeConfig configures an EdgePresence. Client, Edge.ID, Edge.URL and
+// Snapshot are required; every other field has a working zero value.
+type EdgeConfig struct {
+	// Client is the shared Redis. Required. A single Redis (or a primary
+	// with replicas); the scripts need every key on one node.
+	Client redis.UniversalClient
+	// Prefix starts every key and the invalidation channel. Empty means
+	// DefaultPrefix ("qp:").
+	Prefix string
+	// Edge describes this edge, as registered from Start on (later changes
+	// to the caller's copy are not seen). ID (at most 64 bytes, no ':' or
+	// spaces) and URL are required; a zero Started means the time of Start.
+	Edge EdgeInfo
+	// TTL is how long the edge stays registered without a heartbeat;
+	// heartbeats run every TTL/3, and a restarted Redis is noticed within
+	// one heartbeat. Zero means DefaultTTL (6s); at least 30ms.
+	TTL time.Duration
+	// Snapshot returns the edge's whole state, to write it again when Redis
+	// lost it (restarted, flushed, or the edge was taken for dead).
+	// Required. The edge must change its own state before reporting the
+	// change (add a connection, then call Connected; remove it, then call
+	// Disconnected), so that a snapshot never holds what a report already
+	// removed. It is called from the store's goroutine and must not call
+	// back into the EdgePresence.
+	Snapshot func() Snapshot
+	// FlushInterval is how long changes are gathered before they are
+	// written in one pipeline; sync calls wait for it too. Zero means
+	// DefaultFlushInterval (2ms); negative means write as soon as the
+	// previous write is done (changes still coalesce while one is in
+	// flight).
+	FlushInterval time.Duration
+	// Logger receives the store's logs. Nil means discard.
+	Logger *slog.Logger
+	// Registerer receives the store's metrics. Nil means none are
+	// registered.
+	Registerer prometheus.Registerer
+}
+
+// EdgePresence is an edge's link to the store: it registers the edge, keeps
+// it alive, and writes the routes and room counts the edge reports. Changes
+// are coalesced and written in pipelines by one goroutine, so a burst of
+// connections costs a few round trips, not one each.
+type EdgePresence struct {
+	cfg     EdgeConfig
+	keys    keys
+	log     *slog.Logger
+	metrics *edgeMetrics
+	errs    *errLog
+	wake    chan struct{} // capacity 1: "there is something to flush"
+
+	// life serializes Start and Close; it is taken before mu, never after.
+	life    sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when run returns
+
+	mu       sync.Mutex
+	pend     *batch
+	reported map[string]int // the last count of each room with members
+	lastErr  error          // the last failed write, for sync calls that give up
+	closed   bool
+}
+
+// NewEdgePresence validates cfg and returns an EdgePresence; Start
+// registers it.
+func NewEdgePresence(cfg EdgeConfig) (*EdgePresence, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("store: EdgeConfig.Client is required")
+	}
+	if err := validEdgeID(cfg.Edge.ID); err != nil {
+		return nil, fmt.Errorf("store: EdgeConfig.Edge.ID: %w", err)
+	}
+	if cfg.Edge.URL == "" {
+		return nil, errors.New("store: EdgeConfig.Edge.URL is required")
+	}
+	if cfg.Snapshot == nil {
+		return nil, errors.New("store: EdgeConfig.Snapshot is required")
+	}
+	switch {
+	case cfg.TTL == 0:
+		cfg.TTL = DefaultTTL
+	case cfg.TTL < minTTL:
+		return nil, fmt.Errorf("store: EdgeConfig.TTL %v is below %v", cfg.TTL, minTTL)
+	}
+	switch {
+	case cfg.FlushInterval == 0:
+		cfg.FlushInterval = DefaultFlushInterval
+	case cfg.FlushInterval < 0:
+		cfg.FlushInterval = 0
+	}
+	cfg.Logger = discardLogger(cfg.Logger)
+	m, err := newEdgeMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("store: register metrics: %w", err)
+	}
+	log := cfg.Logger.With("edge", cfg.Edge.ID)
+	return &EdgePresence{
+		cfg:      cfg,
+		keys:     newKeys(cfg.Prefix),
+		log:      log,
+		metrics:  m,
+		errs:     newErrLog(log, m.redisErrors),
+		wake:     make(chan struct{}, 1),
+		pend:     newBatch(),
+		reported: make(map[string]int),
+	}, nil
+}
+
+// Start removes whatever a previous run with the same edge id left (an edge
+// restarted with its configured id must not inherit stale routes), registers
+// the edge, and starts the heartbeat and the writer. It returns once the edge
+// is registered. Changes reported before Start are written after it.
+func (p *EdgePresence) Start(ctx context.Context) error {
+	p.life.Lock()
+	defer p.life.Unlock()
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if p.started {
+		return errors.New("store: EdgePresence already started")
+	}
+	id := p.cfg.Edge.ID
+	if err := removeEdge(ctx, p.cfg.Client, p.keys, id); err != nil {
+		return fmt.Errorf("store: start edge %s: %w", id, err)
+	}
+	if p.cfg.Edge.Started.IsZero() {
+		p.cfg.Edge.Started = time.Now()
+	}
+	pipe := p.cfg.Client.Pipeline()
+	pipe.HSet(ctx, p.keys.edge(id), p.cfg.Edge.fields()...)
+	pipe.PExpire(ctx, p.keys.edge(id), p.cfg.TTL)
+	pipe.ZAdd(ctx, p.keys.edges(), p.expiry())
+	pipe.Publish(ctx, p.keys.inval(), invalEdge+id)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: register edge %s: %w", id, err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	p.started, p.cancel, p.done = true, cancel, make(chan struct{})
+	go p.run(runCtx)
+	p.signal()
+	p.log.Info("edge registered", "url", p.cfg.Edge.URL, "ttl", p.cfg.TTL)
+	return nil
+}
+
+// Connected records that connKey belongs to user on this edge. It returns
+// once the route is written and its "u:<user>" invalidation published, so a
+// push to the user right after finds it. Concurrent calls share one write.
+// If Redis is unreachable it keeps waiting until ctx ends, then returns an
+// error wrapping ctx's and the last Redis error. The change is not withdrawn
+// by the error: it is written when Redis returns, unless a later call for the
+// same connection replaces it (report Disconnected for a refused connection).
+func (p *EdgePresence) Connected(ctx context.Context, connKey, user string) error {
+	ch := make(chan error, 1)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.pend.conns[connRef{connKey, user}] = true
+	p.pend.waiters = append(p.pend.waiters, ch)
+	p.mu.Unlock()
+	p.signal()
+	return p.wait(ctx, ch, "connected", connKey)
+}
+
+// Disconnected removes the route of connKey, asynchronously. The route is
+// removed only while it names this edge: a late disconnect never removes a
+// route another edge wrote since.
+func (p *EdgePresence) Disconnected(connKey, user string) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.pend.conns[connRef{connKey, user}] = false
+	p.mu.Unlock()
+	p.signal()
+}
+
+// RoomCount reports the room's member count on this edge (0: none left).
+// When the room opens on this edge (0 to > 0) the call returns only once the
+// count is written and "r:<room>" published, so a push to the room right
+// after reaches this edge; it fails like Connected. Other changes are
+// written asynchronously, only the latest count per room.
+func (p *EdgePresence) RoomCount(ctx context.Context, room string, members int) error {
+	members = max(members, 0)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	prev := p.reported[room]
+	if prev == 0 && members == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	if members > 0 {
+		p.reported[room] = members
+	} else {
+		delete(p.reported, room)
+	}
+	opened := prev == 0
+	op := p.pend.rooms[room]
+	op.count, op.opened = members, op.opened || opened
+	p.pend.rooms[room] = op
+	var ch chan error
+	if opened {
+		ch = make(chan error, 1)
+		p.pend.waiters = append(p.pend.waiters, ch)
+	}
+	p.mu.Unlock()
+	p.signal()
+	if ch == nil {
+		return nil
+	}
+	return p.wait(ctx, ch, "open room", room)
+}
+
+// Close stops the heartbeat, writes what is pending (until ctx ends), then
+// deregisters the edge and removes all its routes and room counts, and
+// publishes "e:<id>". Sync calls still waiting get ErrClosed.
+func (p *EdgePresence) Close(ctx context.Context) error {
+	p.life.Lock()
+	defer p.life.Unlock()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.closed = true
+	p.mu.Unlock()
+
+	var errs []error
+	if p.started {
+		p.stop()
+		if err := p.drain(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	p.mu.Lock()
+	left := p.pend
+	p.pend = newBatch()
+	p.mu.Unlock()
+	left.release(ErrClosed)
+
+	if p.started {
+		if err := removeEdge(ctx, p.cfg.Client, p.keys, p.cfg.Edge.ID); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.log.Info("edge deregistered")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Abandon stops the heartbeat and the writer without writing or removing
+// anything, as if the process had died: the registration expires after the
+// TTL and the janitor of a core removes the routes. Sync calls still waiting
+// get ErrClosed. It is for tests of an edge's death and for a process that
+// must stop at once.
+func (p *EdgePresence) Abandon() {
+	p.life.Lock()
+	defer p.life.Unlock()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	left := p.pend
+	p.pend = newBatch()
+	p.mu.Unlock()
+	if p.started {
+		p.stop()
+	}
+	left.release(ErrClosed)
+}
+
+// SetClientAddrs sets the client-facing addresses the registry shows, once
+// the edge has bound them (a configured port 0 becomes a real one). It must
+// be called before Start.
+func (p *EdgePresence) SetClientAddrs(quic, tcp string) {
+	p.life.Lock()
+	defer p.life.Unlock()
+	p.cfg.Edge.QUICAddr, p.cfg.Edge.TCPAddr = quic, tcp
+}
+
+// stop ends the writer and heartbeat goroutine and waits for it.
+func (p *EdgePresence) stop() {
+	p.cancel()
+	<-p.done
+}
+
+// drain writes what is pending, retrying until it succeeds or ctx ends.
+func (p *EdgePresence) drain(ctx context.Context) error {
+	var backoff time.Duration
+	for {
+		err := p.flush(ctx)
+		if err == nil {
+			return nil
+		}
+		backoff = nextBackoff(backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("store: flush on close: %w", err)
+		case <-t.C:
+		}
+	}
+}
+
+// signal wakes the writer.
+func (p *EdgePresence) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait waits for the outcome of a sync call's write.
+func (p *EdgePresence) wait(ctx context.Context, ch <-chan error, op, name string) error {
+	select {
+	case err := <-ch:
+		if err != nil {
+			return fmt.Errorf("store: %s %q: %w", op, name, err)
+		}
+		return nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		last := p.lastErr
+		p.mu.Unlock()
+		if last != nil {
+			return fmt.Errorf("store: %s %q: %w (last redis error: %w)", op, name, ctx.Err(), last)
+		}
+		return fmt.Errorf("store: %s %q: %w", op, name, ctx.Err())
+	}
+}

@@ -1,0 +1,7 @@
+package store
+
+import "errors"
+
+// ErrClosed is returned by calls on an EdgePresence after Close, and by sync
+// calls still waiting when Close gave up on them.
+var ErrClosed = errors.New("store: closed")

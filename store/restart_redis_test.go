@@ -1,0 +1,91 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Redis is killed and comes back empty: edges republish within a heartbeat,
+// pending changes are written, and Routes subscribes again.
+func TestRedisRestart(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	c := newClient(t, srv.Addr())
+	ctx := testCtx(t)
+	a := newEdge(t, c, "edgeA")
+	b := newEdge(t, c, "edgeB")
+	r := newRoutes(t, c, func(cfg *RoutesConfig) { cfg.CacheTTL = time.Hour })
+	p := NewPresence(c, "")
+	waitSubscribed(t, r)
+
+	a.connect(t, "a1", "alice")
+	a.connect(t, "a2", "bob")
+	b.connect(t, "b1", "alice")
+	a.join(t, "lobby", 2)
+	b.join(t, "lobby", 1)
+	const many = 1200 // republished in several chunks
+	var wg sync.WaitGroup
+	for i := range many {
+		wg.Go(func() { b.connect(t, fmt.Sprintf("m%d", i), fmt.Sprintf("many%d", i)) })
+	}
+	wg.Wait()
+	// Cache what the cluster looks like now.
+	if got, err := r.UserEdges(ctx, []string{"alice", "bob"}); err != nil || len(got) != 2 {
+		t.Fatalf("UserEdges = %v, %v", got, err)
+	}
+
+	srv.kill()
+	// Changes while Redis is away are kept and written when it returns.
+	a.disconnect("a2")
+	a.join(t, "lobby", 5) // async: 2 -> 5
+	srv.start()           // empty: no persistence
+
+	start := time.Now()
+	// Within a few heartbeats (TTL/3 = 200ms) and subscription retries.
+	checkFor(t, 3*time.Second, 20*time.Millisecond, func() error {
+		users, err := r.UserEdges(ctx, []string{"alice", "bob"})
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(users["alice"], []string{"edgeA", "edgeB"}) || len(users) != 1 {
+			return fmt.Errorf("UserEdges = %v", users)
+		}
+		rooms, err := r.RoomEdges(ctx, []string{"lobby"})
+		if err != nil || !slices.Equal(rooms["lobby"], []string{"edgeA", "edgeB"}) {
+			return fmt.Errorf("RoomEdges = %v, %v", rooms, err)
+		}
+		online, err := p.Online(ctx, []string{"lobby"}, 1)
+		if err != nil {
+			return err
+		}
+		if online.Total != 2+many || online.Rooms["lobby"] != 6 {
+			return fmt.Errorf("Online = %+v", online)
+		}
+		return nil
+	})
+	t.Logf("state back %v after the restart", time.Since(start))
+	for _, e := range []*fakeEdge{a, b} {
+		if n := counterValue(t, e.metrics.republishes); n < 1 {
+			t.Fatalf("%s republishes = %v", e.cfg.Edge.ID, n)
+		}
+	}
+
+	// Routes subscribed again: with an hour-long TTL, only an invalidation
+	// can turn this cached miss into a hit.
+	waitSubscribed(t, r)
+	if got, err := r.UserEdges(ctx, []string{"carol"}); err != nil || len(got) != 0 {
+		t.Fatalf("UserEdges(carol) = %v, %v", got, err)
+	}
+	r.cache.c.Wait()
+	b.connect(t, "b2", "carol")
+	checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+		got, err := r.UserEdges(ctx, []string{"carol"})
+		if err != nil || !slices.Equal(got["carol"], []string{"edgeB"}) {
+			return fmt.Errorf("UserEdges(carol) = %v, %v", got, err)
+		}
+		return nil
+	})
+}
