@@ -36,11 +36,13 @@ type Message struct {
 // with a code that forbids reconnecting. Its methods are safe for concurrent
 // use.
 type Client struct {
-	endpoints []endpoint
-	opts      options
-	params    dialParams
-	backoff   backoff
-	log       *slog.Logger
+	// edges holds each edge's endpoints in preference order, the edges in
+	// the order given to New.
+	edges   [][]endpoint
+	opts    options
+	params  dialParams
+	backoff backoff
+	log     *slog.Logger
 
 	// ctx is cancelled by Close; it bounds every dial, backoff and token
 	// call of the background loop.
@@ -77,11 +79,22 @@ type roomState struct {
 	left   bool  // Leave forgot the room
 }
 
-// New returns a client of the given endpoints, tried in order on every
-// connect: "quic://host:port", "webtransport://host:port/path" (or
+// New returns a client of the given edges. Each element of endpoints is one
+// edge: its endpoint URLs separated by white space, in order of preference
+// (say QUIC, then TCP for networks that drop UDP), as in
+// "quic://10.0.0.1:4433 tcp://10.0.0.1:4434". A URL is one of
+// "quic://host:port", "webtransport://host:port/path" (or
 // "https://host:port/path"), "tcp://host:port", "tls://host:port",
-// "ws://host:port/path" and "wss://host:port/path". It does not connect; call
-// Connect.
+// "ws://host:port/path" and "wss://host:port/path". An element that holds no
+// URL or a URL that does not parse is an error naming the element.
+//
+// Connect tries the edges in the order given, each edge's endpoints in
+// order, and a reconnect does the same from the edge it starts with: the edge
+// of the lost connection, unless that connection ended because its edge is
+// draining (wire.CodeShutdown) or without a disconnect code (a network
+// failure, a dead edge, a missed heartbeat). Then the reconnect starts with
+// the next edge in the list, wrapping around, so the lost edge is tried last.
+// New does not connect; call Connect.
 func New(endpoints []string, opts ...Option) (*Client, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -92,16 +105,9 @@ func New(endpoints []string, opts ...Option) (*Client, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	if len(endpoints) == 0 {
-		return nil, errors.New("quicpush: no endpoint")
-	}
-	eps := make([]endpoint, 0, len(endpoints))
-	for _, raw := range endpoints {
-		ep, err := parseEndpoint(raw, o.dialTimeout)
-		if err != nil {
-			return nil, err
-		}
-		eps = append(eps, ep)
+	edges, err := parseEdges(endpoints, o.dialTimeout)
+	if err != nil {
+		return nil, err
 	}
 	log := o.logger
 	if log == nil {
@@ -109,30 +115,34 @@ func New(endpoints []string, opts ...Option) (*Client, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		endpoints: eps,
-		opts:      o,
-		params:    dialParams{tls: clientTLS(o.tls, o.certHashes), maxFrame: o.maxFrame, writeTimeout: o.requestTimeout},
-		backoff:   backoff{min: o.backoffMin, max: o.backoffMax},
-		log:       log,
-		ctx:       ctx,
-		cancel:    cancel,
-		rooms:     make(map[string]*roomState),
-		changed:   make(chan struct{}),
+		edges:   edges,
+		opts:    o,
+		params:  dialParams{tls: clientTLS(o.tls, o.certHashes), maxFrame: o.maxFrame, writeTimeout: o.requestTimeout},
+		backoff: backoff{min: o.backoffMin, max: o.backoffMax},
+		log:     log,
+		ctx:     ctx,
+		cancel:  cancel,
+		rooms:   make(map[string]*roomState),
+		changed: make(chan struct{}),
 	}
 	c.gcond = sync.NewCond(&c.gmu)
 	return c, nil
 }
 
-// Connect connects for the first time: it tries the endpoints in order, each
-// within its dial timeout, and returns once one has authenticated the client,
-// or with an error when none did. ctx bounds only this first connect. After
-// it succeeds a background loop sends heartbeats and reconnects with backoff,
-// rejoining the rooms, until Close or a disconnect code that forbids
-// reconnecting (reported to OnDisconnect); Connect may then be called again.
+// Connect connects for the first time: it tries the edges in the order given
+// to New, each edge's endpoints in order and each endpoint within its dial
+// timeout, and returns once one has authenticated the client, or with an
+// error when none did. ctx bounds only this first connect. After it succeeds
+// a background loop sends heartbeats and reconnects with backoff, rejoining
+// the rooms and moving to another edge as New describes, until Close or a
+// disconnect code that forbids reconnecting (reported to OnDisconnect);
+// Connect may then be called again.
 //
 // An edge that refuses the token (or disconnects with another code that
-// forbids reconnecting) makes Connect return that *Error at once. When every
-// endpoint fails otherwise the error wraps ErrUnreachable and each failure.
+// forbids reconnecting) makes Connect return that *Error at once; one that
+// refuses with a code that allows a retry (it is draining, say) is skipped
+// for the next edge. When every endpoint fails the error wraps ErrUnreachable
+// and each failure.
 func (c *Client) Connect(ctx context.Context) error {
 	c.mu.Lock()
 	switch {
@@ -149,7 +159,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.ctx, cancel)()
-	cn, err := c.dial(ctx, false)
+	cn, err := c.dial(ctx, false, 0)
 	if err != nil {
 		c.mu.Lock()
 		closed := c.closed
@@ -322,6 +332,18 @@ func (c *Client) Transport() string {
 	return c.conn.name
 }
 
+// Endpoint returns the endpoint URL of the live connection, as given to New,
+// or "" while disconnected. With Transport and ConnKey (whose prefix names the
+// edge on a quicpush cluster) it tells which edge the client is on.
+func (c *Client) Endpoint() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return ""
+	}
+	return c.conn.url
+}
+
 // ConnKey returns the edge's key of the live connection, or "" while
 // disconnected.
 func (c *Client) ConnKey() string {
@@ -344,33 +366,54 @@ func (c *Client) User() string {
 	return c.conn.user
 }
 
-// dial makes one connect attempt: it gets a token and tries the endpoints in
-// order. A refusal that forbids reconnecting ends the attempt at once, since
-// every endpoint would see the same token. tracked says whether the caller is
+// dial makes one connect attempt: it gets a token and tries every edge, from
+// edge first on and wrapping around, each edge's endpoints in order. A
+// refusal that forbids reconnecting ends the attempt at once, since every
+// edge would see the same token. Any other refusal (a draining or overloaded
+// edge) moves on to the next edge: the refusal is the edge's, so its other
+// transports would get the same answer. tracked says whether the caller is
 // one of the client's goroutines (for the handler accounting of Close).
-func (c *Client) dial(ctx context.Context, tracked bool) (*conn, error) {
+func (c *Client) dial(ctx context.Context, tracked bool, first int) (*conn, error) {
 	token, err := c.token(ctx, tracked)
 	if err != nil {
 		return nil, err
 	}
 	var errs []error
-	for i := range c.endpoints {
-		ep := &c.endpoints[i]
-		cn, err := c.dialEndpoint(ctx, ep, token)
-		if err == nil {
-			return cn, nil
+	for n := range c.edges {
+		edge := (first + n) % len(c.edges)
+		for i := range c.edges[edge] {
+			ep := &c.edges[edge][i]
+			cn, err := c.dialEndpoint(ctx, edge, ep, token)
+			if err == nil {
+				return cn, nil
+			}
+			c.log.Debug("quicpush: endpoint failed", "edge", edge, "endpoint", ep.url, "err", err)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("quicpush: connect: %w", ctx.Err())
+			}
+			var refused *Error
+			if errors.As(err, &refused) && !refused.Code.Reconnect() {
+				return nil, refused
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", ep.url, err))
+			if refused != nil {
+				break
+			}
 		}
-		c.log.Debug("quicpush: endpoint failed", "endpoint", ep.url, "err", err)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("quicpush: connect: %w", ctx.Err())
-		}
-		var refused *Error
-		if errors.As(err, &refused) && !refused.Code.Reconnect() {
-			return nil, refused
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", ep.url, err))
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
+}
+
+// nextEdge returns the edge to start the reconnect with after cn ended with
+// code. A draining edge (wire.CodeShutdown) asks its clients to move, and
+// one lost without a disconnect code (protocol section 6.5: a network
+// failure) may be dead, so both are tried last; other codes concern the
+// session, not the edge, which stays first.
+func (c *Client) nextEdge(cn *conn, code wire.Code) int {
+	if code == wire.CodeShutdown || !isDisconnectCode(uint64(code)) {
+		return (cn.edge + 1) % len(c.edges)
+	}
+	return cn.edge
 }
 
 func (c *Client) token(ctx context.Context, tracked bool) (string, error) {
@@ -390,9 +433,9 @@ func (c *Client) token(ctx context.Context, tracked bool) (string, error) {
 	return tok, nil
 }
 
-// dialEndpoint connects to ep and authenticates, all within the endpoint's
-// dial timeout.
-func (c *Client) dialEndpoint(ctx context.Context, ep *endpoint, token string) (*conn, error) {
+// dialEndpoint connects to ep, an endpoint of edge, and authenticates, all
+// within the endpoint's dial timeout.
+func (c *Client) dialEndpoint(ctx context.Context, edge int, ep *endpoint, token string) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, ep.timeout)
 	defer cancel()
 	start := time.Now()
@@ -411,7 +454,7 @@ func (c *Client) dialEndpoint(ctx context.Context, ep *endpoint, token string) (
 		t.close(0, "")
 		return nil, err
 	}
-	return newConn(t, ep.name, &ok, start), nil
+	return newConn(t, edge, ep, &ok, start), nil
 }
 
 // authenticate sends Auth and reads the answer: AuthOK, or a Disconnect (or a
@@ -629,11 +672,14 @@ func (c *Client) run(cn *conn) {
 		}
 		code, reason := cn.why()
 		c.dropConn(cn)
-		if time.Since(cn.start) >= c.backoff.max {
-			attempt = 0 // that connection was healthy
+		if time.Since(cn.start) >= c.backoff.max || code == wire.CodeShutdown {
+			// That connection was healthy, or its edge is draining and
+			// asks for a reconnect now: the first delay is the shortest
+			// (still jittered, so the edge's clients spread out).
+			attempt = 0
 		}
 		reconnect := code.Reconnect()
-		c.log.Info("quicpush: disconnected", "transport", cn.name, "code", int(code), "reason", reason, "reconnect", reconnect)
+		c.log.Info("quicpush: disconnected", "endpoint", cn.url, "transport", cn.name, "code", int(code), "reason", reason, "reconnect", reconnect)
 		if !reconnect {
 			// Stopped before the handler runs, so that it may call Connect.
 			c.stop(&Error{Code: code, Message: reason})
@@ -642,7 +688,7 @@ func (c *Client) run(cn *conn) {
 		if !reconnect {
 			return
 		}
-		if cn = c.reconnect(&attempt); cn == nil {
+		if cn = c.reconnect(&attempt, c.nextEdge(cn, code)); cn == nil {
 			return
 		}
 	}
@@ -674,17 +720,18 @@ func (c *Client) heartbeat(cn *conn) {
 	}
 }
 
-// reconnect retries connect attempts with backoff until one succeeds (and
-// returns its connection, live with its reader started), the client closes,
-// or an edge refuses it with a code that forbids reconnecting (both nil).
-func (c *Client) reconnect(attempt *int) *conn {
+// reconnect retries connect attempts with backoff, each starting with edge
+// first, until one succeeds (and returns its connection, live with its reader
+// started), the client closes, or an edge refuses it with a code that forbids
+// reconnecting (both nil).
+func (c *Client) reconnect(attempt *int, first int) *conn {
 	for {
 		d := c.backoff.delay(*attempt)
 		*attempt++
 		if !c.sleep(d) {
 			return nil
 		}
-		cn, err := c.dial(c.ctx, true)
+		cn, err := c.dial(c.ctx, true, first)
 		if err == nil {
 			if !c.install(cn) || !c.startReader(cn, false) {
 				return nil
@@ -744,9 +791,9 @@ func (c *Client) stop(err error) {
 }
 
 func (c *Client) connected(cn *conn, tracked bool) {
-	c.log.Info("quicpush: connected", "transport", cn.name, "conn_key", cn.key, "user", cn.user)
+	c.log.Info("quicpush: connected", "endpoint", cn.url, "transport", cn.name, "conn_key", cn.key, "user", cn.user)
 	if f := c.opts.onConnect; f != nil {
-		ev := ConnectEvent{Transport: cn.name, ConnKey: cn.key, User: cn.user}
+		ev := ConnectEvent{Endpoint: cn.url, Transport: cn.name, ConnKey: cn.key, User: cn.user}
 		c.callHandler(tracked, func() { f(ev) })
 	}
 }

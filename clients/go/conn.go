@@ -29,8 +29,12 @@ type replyFunc func(op wire.Op, body []byte, err error)
 //
 // Lock order: Client.mu before conn.wmu; pmu and rmu are leaves.
 type conn struct {
-	t            transport
-	name         string
+	t    transport
+	name string // transport name
+	// edge is the index of the edge in the client's list, url the endpoint
+	// URL it was dialled with.
+	edge         int
+	url          string
 	key, user    string
 	pingInterval time.Duration
 	start        time.Time
@@ -54,14 +58,16 @@ type conn struct {
 	reason string
 }
 
-func newConn(t transport, name string, ok *wire.AuthOK, start time.Time) *conn {
+func newConn(t transport, edge int, ep *endpoint, ok *wire.AuthOK, start time.Time) *conn {
 	interval := time.Duration(ok.PingIntervalMs) * time.Millisecond
 	if interval <= 0 {
 		interval = defaultPingInterval
 	}
 	return &conn{
 		t:            t,
-		name:         name,
+		name:         ep.name,
+		edge:         edge,
+		url:          ep.url,
 		key:          ok.ConnKey,
 		user:         ok.User,
 		pingInterval: interval,

@@ -2,8 +2,9 @@
 // raw QUIC, WebTransport, framed TCP (optionally TLS) or WebSocket, keeps the
 // session alive with heartbeats, joins rooms and hands every pushed message to
 // a callback. When the connection drops it reconnects on its own, with
-// full-jitter exponential backoff, and joins its rooms again from the last
-// position it saw, so the edge can replay what was missed.
+// full-jitter exponential backoff, to another edge of a cluster when its edge
+// drains or dies, and joins its rooms again from the last position it saw, so
+// the edge can replay what was missed.
 //
 // The package imports the wire codec and no other quicpush package, so an
 // application that embeds it pulls in no server dependency (Kafka, Redis,
@@ -12,7 +13,7 @@
 // A minimal program:
 //
 //	c, err := quicpush.New(
-//		[]string{"quic://push.example.com:4443", "wss://push.example.com/ws"},
+//		[]string{"quic://push.example.com:4443 wss://push.example.com/ws"},
 //		quicpush.WithTokenFunc(fetchToken),
 //		quicpush.WithOnMessage(func(m quicpush.Message) { handle(m) }),
 //	)
@@ -27,9 +28,32 @@
 //		return err
 //	}
 //
-// Endpoints are tried in the order given on every connect, each within its
-// dial timeout, so list the preferred transport first and a TCP or WebSocket
-// endpoint after it for networks that block UDP.
+// # Edges and endpoints
+//
+// Each element of the list given to [New] is one edge: its endpoint URLs
+// separated by white space, tried in that order, each within its dial
+// timeout. List the preferred transport first and a TCP or WebSocket endpoint
+// after it for networks that block UDP. A cluster is one element per edge:
+//
+//	quicpush.New([]string{
+//		"quic://10.0.0.1:4433 tcp://10.0.0.1:4434",
+//		"quic://10.0.0.2:4433 tcp://10.0.0.2:4434",
+//	}, opts...)
+//
+// Connect tries the edges in the order given. A reconnect tries them all too,
+// starting with the edge of the lost connection, except when that edge is
+// likely gone: when it drains (it sent wire.CodeShutdown, as a quicpush edge
+// does when it shuts down gracefully) or the connection ended without a
+// disconnect code (a network failure, a dead edge, a missed heartbeat), the
+// reconnect starts with the next edge in the list, wrapping around, so the
+// lost edge is tried last. Other codes (the edge's heartbeat timeout, a
+// backend's disconnect, a slow consumer) concern the session, not the edge.
+// A drain also restarts the backoff, so the client moves within the first
+// and shortest delay, jittered in [0, 200 ms) by default (see [WithBackoff]).
+// Within one attempt an edge that cannot be reached on any of its endpoints,
+// or that refuses the client with a code that allows a retry, gives way to
+// the next edge.
+// [Client.Endpoint] and [ConnectEvent] tell which endpoint is in use.
 //
 // # Callbacks
 //

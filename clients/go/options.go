@@ -38,6 +38,9 @@ func (f optionFunc) apply(o *options) { f(o) }
 
 // ConnectEvent describes a connection that was just authenticated.
 type ConnectEvent struct {
+	// Endpoint is the endpoint URL connected to, as returned by
+	// Client.Endpoint.
+	Endpoint string
 	// Transport is the transport name, as returned by Client.Transport.
 	Transport string
 	// ConnKey identifies the connection on the edge (for PushKeys).

@@ -39,9 +39,11 @@ const testToken = "good-token"
 // connections and watch what clients send through its events.
 type testServer struct {
 	t         *testing.T
+	id        string // prefix of the connection keys, like an edge's id
 	pingMs    uint64
 	noPong    bool            // never answer Ping
 	forbidden map[string]bool // rooms whose Join gets ErrCodeForbidden
+	refuse    wire.Code       // when set, every Auth gets Disconnect(refuse)
 
 	events chan serverEvent
 	stop   chan struct{} // closed by close: events are dropped from then on
@@ -77,7 +79,7 @@ type serverConn struct {
 }
 
 func newTestServer(t *testing.T) *testServer {
-	s := &testServer{t: t, pingMs: 30_000, forbidden: map[string]bool{"secret": true}, events: make(chan serverEvent, 1024), stop: make(chan struct{})}
+	s := &testServer{t: t, id: "key", pingMs: 30_000, forbidden: map[string]bool{"secret": true}, events: make(chan serverEvent, 1024), stop: make(chan struct{})}
 	t.Cleanup(s.close)
 	return s
 }
@@ -100,6 +102,26 @@ func (s *testServer) close() {
 		sc.hard(0, "")
 	}
 	s.wg.Wait()
+}
+
+// shutdown drains the server as an edge's graceful shutdown does: it stops
+// accepting, sends every client Disconnect(CodeShutdown) and waits (up to 2 s)
+// for them to hang up, then closes.
+func (s *testServer) shutdown() {
+	s.mu.Lock()
+	closers := s.closers
+	s.closers = nil
+	conns := s.conns
+	s.mu.Unlock()
+	for _, f := range closers {
+		f()
+	}
+	var wg sync.WaitGroup
+	for _, sc := range conns {
+		wg.Go(func() { sc.disconnect(wire.CodeShutdown, "edge draining, reconnect") })
+	}
+	wg.Wait()
+	s.close()
 }
 
 func (s *testServer) addCloser(f func()) {
@@ -182,8 +204,12 @@ func (s *testServer) session(sc *serverConn, read func() (wire.Header, []byte, e
 	n := s.auths
 	s.mu.Unlock()
 	s.emit(serverEvent{op: wire.OpAuth, seq: h.Seq, conn: sc, token: a.Token})
+	refuse := &wire.Disconnect{Code: s.refuse, Reason: "refused"}
 	if a.Token != testToken || a.Version != wire.Version || h.Seq == 0 {
-		_ = sc.send(wire.AppendDisconnect(nil, &wire.Disconnect{Code: wire.CodeInvalidToken, Reason: "invalid token"}))
+		refuse = &wire.Disconnect{Code: wire.CodeInvalidToken, Reason: "invalid token"}
+	}
+	if refuse.Code != 0 {
+		_ = sc.send(wire.AppendDisconnect(nil, refuse))
 		// The client must close on its own; drain until it does.
 		timer := time.AfterFunc(2*time.Second, func() { sc.hard(0, "") })
 		defer timer.Stop()
@@ -193,7 +219,7 @@ func (s *testServer) session(sc *serverConn, read func() (wire.Header, []byte, e
 			}
 		}
 	}
-	sc.key = fmt.Sprintf("key-%d", n)
+	sc.key = fmt.Sprintf("%s-%d", s.id, n)
 	s.mu.Lock()
 	s.conns = append(s.conns, sc)
 	s.mu.Unlock()

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/quicpush/quicpush/wire"
@@ -46,7 +48,7 @@ const (
 // application heartbeat anyway.
 const quicIdleTimeout = 2 * time.Minute
 
-// endpoint is one parsed entry of the endpoint list.
+// endpoint is one parsed URL of an edge's endpoints.
 type endpoint struct {
 	url        string // as given, for errors and logs
 	name       string // transport name
@@ -77,15 +79,44 @@ func (p dialParams) tlsFor(ep *endpoint, alpn string) *tls.Config {
 	return cfg
 }
 
+// parseEdges parses the endpoint list given to New: one element per edge,
+// holding that edge's endpoint URLs separated by white space, in preference
+// order. dialTimeout zero means the default of each transport.
+func parseEdges(elems []string, dialTimeout time.Duration) ([][]endpoint, error) {
+	if len(elems) == 0 {
+		return nil, errors.New("quicpush: no endpoint")
+	}
+	edges := make([][]endpoint, 0, len(elems))
+	for i, elem := range elems {
+		urls := strings.Fields(elem)
+		if len(urls) == 0 {
+			return nil, fmt.Errorf("quicpush: endpoints[%d] %q: no endpoint URL", i, elem)
+		}
+		eps := make([]endpoint, 0, len(urls))
+		for _, raw := range urls {
+			ep, err := parseEndpoint(raw, dialTimeout)
+			if err != nil {
+				if len(urls) == 1 {
+					return nil, fmt.Errorf("quicpush: endpoints[%d]: %w", i, err)
+				}
+				return nil, fmt.Errorf("quicpush: endpoints[%d] %q: %w", i, elem, err)
+			}
+			eps = append(eps, ep)
+		}
+		edges = append(edges, eps)
+	}
+	return edges, nil
+}
+
 // parseEndpoint parses one endpoint URL. dialTimeout zero means the default of
 // the transport.
 func parseEndpoint(raw string, dialTimeout time.Duration) (endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return endpoint{}, fmt.Errorf("quicpush: endpoint %q: %w", raw, err)
+		return endpoint{}, fmt.Errorf("endpoint %q: %w", raw, err)
 	}
 	if u.Host == "" {
-		return endpoint{}, fmt.Errorf("quicpush: endpoint %q: no host", raw)
+		return endpoint{}, fmt.Errorf("endpoint %q: no host", raw)
 	}
 	ep := endpoint{url: raw, addr: u.Host, serverName: u.Hostname(), timeout: DefaultStreamDialTimeout}
 	needPort := true
@@ -109,10 +140,10 @@ func parseEndpoint(raw string, dialTimeout time.Duration) (endpoint, error) {
 		ep.name, ep.dial, ep.target = u.Scheme, dialWS, raw
 		needPort = false
 	default:
-		return endpoint{}, fmt.Errorf("quicpush: endpoint %q: unknown scheme %q (want quic, webtransport, https, tcp, tls, ws or wss)", raw, u.Scheme)
+		return endpoint{}, fmt.Errorf("endpoint %q: unknown scheme %q (want quic, webtransport, https, tcp, tls, ws or wss)", raw, u.Scheme)
 	}
 	if needPort && u.Port() == "" {
-		return endpoint{}, fmt.Errorf("quicpush: endpoint %q: no port", raw)
+		return endpoint{}, fmt.Errorf("endpoint %q: no port", raw)
 	}
 	if dialTimeout > 0 {
 		ep.timeout = dialTimeout

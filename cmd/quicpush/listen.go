@@ -15,7 +15,7 @@ import (
 type listenCmd struct {
 	Token     string   `required:"" help:"Client token (see 'quicpush token')."`
 	Rooms     []string `name:"room" help:"Rooms to join."`
-	Endpoints []string `name:"endpoint" default:"quic://127.0.0.1:4433,tcp://127.0.0.1:4434" help:"Edge endpoints, tried in order: quic://, webtransport:// (https://host:port/wt), tcp://, tls://, ws://, wss://."`
+	Endpoints []string `name:"endpoint" default:"quic://127.0.0.1:4433 tcp://127.0.0.1:4434" help:"An edge: its endpoint URLs separated by spaces, preferred first (quic://, webtransport:// or https://host:port/wt, tcp://, tls://, ws://, wss://). Repeat the flag, or separate edges with commas, for a cluster: edges are tried in order, and the client moves to the next one when its edge drains or dies. Example: --endpoint \"quic://10.0.0.1:4433 tcp://10.0.0.1:4434\" --endpoint \"quic://10.0.0.2:4433 tcp://10.0.0.2:4434\"."`
 	CertHash  string   `name:"cert-hash" help:"Hex SHA-256 of the edge certificate to pin (printed by 'serve'); needed for a self-signed certificate."`
 	Insecure  bool     `help:"Skip certificate verification (testing only)."`
 	Count     int      `help:"Exit after this many messages (0: run until interrupted)."`
