@@ -20,11 +20,21 @@ run: ## Run quicpush in one process with a development certificate
 build: ## Build bin/quicpush
 	go build -o $(BIN)/quicpush ./cmd/quicpush
 
+.PHONY: cluster
+cluster: build kafka-libs ## Run a local cluster: Kafka, Redis, 1 api, 2 cores, 2 edges (Ctrl-C stops it)
+	@command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server"; exit 1; }
+	go run ./cmd/devcluster --bin $(BIN)/quicpush
+
+.PHONY: kafka-libs
+kafka-libs: ## Fetch the Apache Kafka jars the cluster and its tests run (Maven; cached in .cache/)
+	scripts/kafka/fetch.sh >/dev/null
+
 .PHONY: test
 test: test-go test-js ## Run every test: Go (race detector) and the browser client in headless Chromium
 
 .PHONY: test-go
-test-go: ## Vet and run the Go tests (unit, end-to-end, quick start) with the race detector
+test-go: kafka-libs ## Vet and run the Go tests (unit, end-to-end, cluster on kfake and on a real Kafka broker and redis-server) with the race detector
+	@command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server (see .ci/run)"; exit 1; }
 	go vet ./...
 	go test -race -count=1 -timeout 20m ./...
 

@@ -23,6 +23,10 @@ type MemoryBus struct {
 	ch        chan *push.Message
 	closed    chan struct{}
 	closeOnce sync.Once
+	// mu makes taking an offset and queueing one step, so offsets follow
+	// the queue's order even when pushes race.
+	mu   sync.Mutex
+	next int64
 }
 
 // NewMemoryBus returns a bus holding up to capacity messages (zero means
@@ -34,21 +38,26 @@ func NewMemoryBus(capacity int) *MemoryBus {
 	return &MemoryBus{ch: make(chan *push.Message, capacity), closed: make(chan struct{})}
 }
 
-// Publish queues m. It returns once m is queued, or with an error when ctx
-// ends or the bus is closed first.
-func (b *MemoryBus) Publish(ctx context.Context, m *push.Message) error {
+// Publish queues m. It returns once m is queued, with its place on the bus
+// (partition 0 and an offset counted from 0 at each start), or with an error
+// when ctx ends or the bus is closed first.
+func (b *MemoryBus) Publish(ctx context.Context, m *push.Message) ([]push.BusRecord, error) {
 	select {
 	case <-b.closed:
-		return ErrBusClosed
+		return nil, ErrBusClosed
 	default:
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	select {
 	case b.ch <- m:
-		return nil
+		rec := []push.BusRecord{{Offset: b.next}}
+		b.next++
+		return rec, nil
 	case <-b.closed:
-		return ErrBusClosed
+		return nil, ErrBusClosed
 	case <-ctx.Done():
-		return fmt.Errorf("core: bus full: %w", ctx.Err())
+		return nil, fmt.Errorf("core: bus full: %w", ctx.Err())
 	}
 }
 

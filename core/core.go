@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -19,24 +20,45 @@ type source interface {
 	TryPoll(buf []*push.Message, max int) []*push.Message
 }
 
-// deliverer is an edge as core sees it. Deliver must not block on clients.
+// committer is a source that wants to hear when the messages it returned
+// reached the edges, to commit them (Kafka). The in-process bus is not one.
+type committer interface {
+	// Delivered reports that every message polled so far was handed off.
+	Delivered()
+}
+
+// deliverer is an edge in the same process. Deliver must not block on
+// clients.
 type deliverer interface {
 	Deliver(msgs []*push.Message)
+}
+
+// router hands a batch to the edges of a cluster: it returns nil once every
+// edge that needs a message of msgs accepted it (or is gone), or an error
+// when ctx ended first.
+type router interface {
+	Route(ctx context.Context, msgs []*push.Message) error
 }
 
 // Config configures a Core. Zero values mean the documented defaults.
 type Config struct {
 	// Source is the bus to read. Required.
 	Source source
-	// Edge receives every batch. Required. (The cluster mode routes batches
-	// to many edges behind this same interface.)
+	// Edge receives every batch, in one process. Exactly one of Edge and
+	// Router is required.
 	Edge deliverer
+	// Router hands batches to the edges of a cluster (a Router).
+	Router router
 	// MergeWindow is how long core waits after the first message of a batch
 	// for more to merge. It bounds the latency merging adds. Zero means 1ms;
 	// negative means merge only what is already queued.
 	MergeWindow time.Duration
 	// MaxBatch bounds the messages in one batch. Zero means 512.
 	MaxBatch int
+	// HandoffTimeout bounds how long a batch in flight when Run's context
+	// ends may still take to reach the edges, so that a stopping core
+	// finishes (and commits) it. Zero means 10s.
+	HandoffTimeout time.Duration
 	// Logger receives core's logs. Nil means discard.
 	Logger *slog.Logger
 	// Registerer receives core's metrics. Nil means none are registered.
@@ -54,8 +76,11 @@ func New(cfg Config) (*Core, error) {
 	if cfg.Source == nil {
 		return nil, errors.New("core: Config.Source is required")
 	}
-	if cfg.Edge == nil {
-		return nil, errors.New("core: Config.Edge is required")
+	if (cfg.Edge == nil) == (cfg.Router == nil) {
+		return nil, errors.New("core: exactly one of Config.Edge and Config.Router is required")
+	}
+	if cfg.HandoffTimeout <= 0 {
+		cfg.HandoffTimeout = 10 * time.Second
 	}
 	if cfg.MergeWindow == 0 {
 		cfg.MergeWindow = time.Millisecond
@@ -104,7 +129,13 @@ func (c *Core) Run(ctx context.Context) error {
 		}
 		batch = c.cfg.Source.TryPoll(batch, c.cfg.MaxBatch)
 		merged = mergeRooms(merged[:0], batch)
-		c.cfg.Edge.Deliver(merged)
+		if err := c.handoff(ctx, merged); err != nil {
+			// Not committed: the partitions' next owner delivers the batch.
+			return err
+		}
+		if cm, ok := c.cfg.Source.(committer); ok {
+			cm.Delivered()
+		}
 		c.metrics.batches.Inc()
 		c.metrics.batchSize.Observe(float64(len(batch)))
 		now := time.Now()
@@ -115,6 +146,38 @@ func (c *Core) Run(ctx context.Context) error {
 		}
 		clear(batch)
 		clear(merged)
+	}
+}
+
+// handoff gives a batch to the edges. A batch polled before ctx ended is
+// still handed off, within HandoffTimeout, so a stopping core commits it.
+//
+// In a cluster a failed hand-off (the route store unreachable, say) is
+// retried with backoff for as long as core runs: the batch is not committed,
+// so nothing is lost, and delivery resumes where it stopped.
+func (c *Core) handoff(ctx context.Context, msgs []*push.Message) error {
+	if c.cfg.Edge != nil {
+		c.cfg.Edge.Deliver(msgs)
+		return nil
+	}
+	delay := 50 * time.Millisecond
+	for {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.HandoffTimeout)
+		err := c.cfg.Router.Route(hctx, msgs)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		c.metrics.handoffFailures.Inc()
+		if ctx.Err() != nil {
+			return fmt.Errorf("core: batch not handed off before stopping: %w", err)
+		}
+		c.cfg.Logger.Warn("hand-off failed, retrying", "messages", len(msgs), "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
 	}
 }
 

@@ -68,6 +68,15 @@ type Config struct {
 	// allows every origin: tokens, not origins, authenticate clients.
 	CheckOrigin func(origin string) bool
 
+	// Presence, in a cluster, learns which users are connected here and
+	// which rooms have members here, so that core routes pushes to this
+	// edge (store.EdgePresence on Redis). Nil in one process.
+	Presence presence
+	// PresenceTimeout bounds the wait for Presence when a connection
+	// authenticates or opens a room on this edge; past it the connection is
+	// refused (3001) or the join fails (Error 104). Zero means 3s.
+	PresenceTimeout time.Duration
+
 	// Logger receives the edge's logs. Nil means discard.
 	Logger *slog.Logger
 	// Registerer receives the edge's metrics. Nil means none are registered.
@@ -109,6 +118,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PingInterval, 25*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.CloseTimeout, 2*time.Second)
+	def(&c.PresenceTimeout, 3*time.Second)
 	// The largest legal Auth: header, version, a 2-byte token length, the token.
 	if c.MaxFrame < wire.HeaderSize+1+2+wire.MaxTokenLen {
 		return c, errors.New("edge: MaxFrame too small to carry an auth token")

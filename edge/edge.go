@@ -27,6 +27,8 @@ type Edge struct {
 	metrics *metrics
 	shards  []*shard
 	keySeq  atomic.Uint64
+	// roomCounts counts members per room across shards.
+	roomCounts roomCounts
 	// flushers write queued frames to clients.
 	flushers flusherPool
 
@@ -101,6 +103,14 @@ func (e *Edge) newKey() string {
 // consecutive messages to the same room are encoded into one buffer that
 // every member receives in a single queue entry.
 func (e *Edge) Deliver(msgs []*push.Message) {
+	e.metrics.batches.Inc()
+	now := time.Now()
+	for _, m := range msgs {
+		e.metrics.received.WithLabelValues(m.Kind.String()).Inc()
+		if !m.Accepted.IsZero() {
+			e.metrics.pushLatency.Observe(now.Sub(m.Accepted).Seconds())
+		}
+	}
 	for i := 0; i < len(msgs); {
 		m := msgs[i]
 		switch m.Kind {

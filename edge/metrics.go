@@ -19,6 +19,11 @@ type metrics struct {
 	slowConsumers     prometheus.Counter
 	badFrames         prometheus.Counter
 	deliveries        prometheus.Counter
+	rooms             prometheus.Gauge
+	presenceErrors    prometheus.Counter
+	batches           prometheus.Counter
+	received          *prometheus.CounterVec
+	pushLatency       prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,10 +45,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "bad_frames_total", Help: "Connections closed for a malformed or oversize frame."}),
 		deliveries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "deliveries_total", Help: "Messages queued to connections."}),
+		rooms: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "rooms", Help: "Rooms with at least one member on this edge."}),
+		presenceErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "presence_errors_total", Help: "Connections refused and joins failed because the route store did not answer in time."}),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "batches_total", Help: "Batches of messages handed to this edge by core."}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "messages_total", Help: "Messages handed to this edge by core, by kind."}, []string{"kind"}),
+		pushLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "accept_to_queue_seconds", Help: "Time from acceptance by the push API to queueing on this edge's connections.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.authFailures,
-			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries} {
+			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.presenceErrors, m.batches, m.received, m.pushLatency} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -289,6 +290,18 @@ func (s *session) handshake() bool {
 		s.closeWith(wire.CodeShutdown, "edge is draining", false)
 		return false
 	}
+	if p := e.cfg.Presence; p != nil {
+		// AuthOK promises that pushes to the user reach this connection.
+		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.PresenceTimeout)
+		err := p.Connected(ctx, s.key, id.User)
+		cancel()
+		if err != nil {
+			e.metrics.presenceErrors.Inc()
+			e.cfg.Logger.Warn("route not recorded, refusing the connection", "key", s.key, "err", err)
+			s.closeWith(wire.CodeServerError, "route store unavailable, reconnect", false)
+			return false
+		}
+	}
 	s.enqueue(wire.AppendAuthOK(nil, h.Seq, &wire.AuthOK{
 		ConnKey:        s.key,
 		User:           id.User,
@@ -358,11 +371,15 @@ func (s *session) join(seq uint32, room string) {
 			s.replyError(seq, wire.ErrCodeTooManyRooms, "room limit reached")
 			return
 		}
+		if err := s.edge.join(s, room); err != nil {
+			s.edge.cfg.Logger.Warn("join failed: room not routed here", "room", room, "err", err)
+			s.replyError(seq, wire.ErrCodeInternal, "room unavailable, retry")
+			return
+		}
 		if s.rooms == nil {
 			s.rooms = make(map[string]struct{}, 1)
 		}
 		s.rooms[room] = struct{}{}
-		s.edge.join(s, room)
 	}
 	s.enqueue(wire.AppendRoom(nil, wire.OpJoinOK, seq, room))
 }

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"hash/maphash"
 	"sync"
 )
@@ -57,6 +58,12 @@ func (e *Edge) unregister(s *session) {
 		sh.removeMember(room, s)
 	}
 	sh.mu.Unlock()
+	for room := range s.rooms {
+		e.countLeave(room)
+	}
+	if p := e.cfg.Presence; p != nil {
+		p.Disconnected(s.key, s.ident.User)
+	}
 	us := e.shardOf(s.ident.User)
 	us.mu.Lock()
 	list := us.users[s.ident.User]
@@ -78,7 +85,11 @@ func (e *Edge) unregister(s *session) {
 	e.metrics.connections.WithLabelValues(s.t.kind()).Dec()
 }
 
-func (e *Edge) join(s *session, room string) {
+// join makes s a member of room. In a cluster, the room's first member on
+// this edge makes the edge report the room (and every join waits for that
+// report), so that pushes to the room are routed here before JoinOK; on
+// error s is not a member.
+func (e *Edge) join(s *session, room string) error {
 	sh := s.shard
 	sh.mu.Lock()
 	members := sh.rooms[room]
@@ -88,13 +99,65 @@ func (e *Edge) join(s *session, room string) {
 	}
 	members[s] = struct{}{}
 	sh.mu.Unlock()
+	c, opened := e.roomCounts.add(room)
+	if opened {
+		e.metrics.rooms.Inc()
+	}
+	if e.cfg.Presence == nil {
+		return nil
+	}
+	var err error
+	if opened {
+		err = e.openRoom(c, room)
+	} else {
+		err = e.waitOpened(c)
+		e.reportCount(room)
+	}
+	if err != nil {
+		e.leave(s, room)
+	}
+	return err
 }
 
+// leave ends s's membership of room.
 func (e *Edge) leave(s *session, room string) {
 	sh := s.shard
 	sh.mu.Lock()
 	sh.removeMember(room, s)
 	sh.mu.Unlock()
+	e.countLeave(room)
+}
+
+// countLeave counts one member less in room and reports it.
+func (e *Edge) countLeave(room string) {
+	if e.roomCounts.remove(room) == 0 {
+		e.metrics.rooms.Dec()
+	}
+	e.reportCount(room)
+}
+
+// reportCount tells presence the room's current count. It reports under the
+// counts' lock, so that two reports of one room reach presence in the order
+// of the counts they carry; presence only queues them (it coalesces them and
+// writes the latest), so the lock is held briefly.
+func (e *Edge) reportCount(room string) {
+	p := e.cfg.Presence
+	if p == nil {
+		return
+	}
+	rc := &e.roomCounts
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := 0
+	if c := rc.rooms[room]; c != nil {
+		n = c.n
+	}
+	// A room presence saw at zero would make this a synchronous opening;
+	// joins wait for the opening first, so that does not happen, but the
+	// wait stays bounded whatever happens.
+	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.PresenceTimeout)
+	defer cancel()
+	_ = p.RoomCount(ctx, room, n)
 }
 
 func (sh *shard) removeMember(room string, s *session) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -43,16 +44,16 @@ type fakePublisher struct {
 	msgs []*push.Message
 }
 
-func (p *fakePublisher) Publish(ctx context.Context, m *push.Message) error {
+func (p *fakePublisher) Publish(ctx context.Context, m *push.Message) ([]push.BusRecord, error) {
 	if p.fn != nil {
 		if err := p.fn(ctx, m); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.msgs = append(p.msgs, m)
-	return nil
+	return []push.BusRecord{{Partition: 0, Offset: int64(len(p.msgs) - 1)}}, nil
 }
 
 func (p *fakePublisher) published() []*push.Message {
@@ -576,13 +577,18 @@ func TestNotFound(t *testing.T) {
 	}
 }
 
-// msgID returns the message id of a push response.
+// msgID returns the message id of a push response, and fails unless the
+// response carries the one bus record fakePublisher reported.
 func msgID[T any, PT interface {
 	*T
 	GetMessageId() string
+	GetBusRecords() []*pushv1.BusRecord
 }](r *connect.Response[T], err error) (string, error) {
 	if err != nil {
 		return "", err
+	}
+	if recs := PT(r.Msg).GetBusRecords(); len(recs) != 1 || recs[0].GetPartition() != 0 || recs[0].GetOffset() < 0 {
+		return "", fmt.Errorf("bus records %v, want the publisher's one record", recs)
 	}
 	return PT(r.Msg).GetMessageId(), nil
 }

@@ -21,9 +21,11 @@ import (
 // Kafka producer in a cluster.
 type Publisher interface {
 	// Publish returns nil only once the bus durably accepted m (for Kafka:
-	// acknowledged by all in-sync replicas). Any error means m was not
-	// accepted. Publish must not modify m or keep ctx.
-	Publish(ctx context.Context, m *push.Message) error
+	// acknowledged by all in-sync replicas), with where it stored m: one
+	// record per partition m's targets were spread over. Any error means m
+	// was not accepted, not even in part. Publish must not modify m or keep
+	// ctx.
+	Publish(ctx context.Context, m *push.Message) ([]push.BusRecord, error)
 }
 
 // Presence answers online counts, summed over all edges.
@@ -179,11 +181,11 @@ func (s *Service) PushKeys(ctx context.Context, req *connect.Request[pushv1.Push
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.publish(ctx, &push.Message{Kind: push.KindKeys, Keys: r.GetKeys(), Data: data})
+	id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindKeys, Keys: r.GetKeys(), Data: data})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.PushKeysResponse{MessageId: id}), nil
+	return connect.NewResponse(&pushv1.PushKeysResponse{MessageId: id, BusRecords: recs}), nil
 }
 
 // PushUsers implements pushv1connect.PushServiceHandler.
@@ -196,11 +198,11 @@ func (s *Service) PushUsers(ctx context.Context, req *connect.Request[pushv1.Pus
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.publish(ctx, &push.Message{Kind: push.KindUsers, Users: r.GetUsers(), Data: data})
+	id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindUsers, Users: r.GetUsers(), Data: data})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.PushUsersResponse{MessageId: id}), nil
+	return connect.NewResponse(&pushv1.PushUsersResponse{MessageId: id, BusRecords: recs}), nil
 }
 
 // PushRoom implements pushv1connect.PushServiceHandler.
@@ -213,11 +215,11 @@ func (s *Service) PushRoom(ctx context.Context, req *connect.Request[pushv1.Push
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.publish(ctx, &push.Message{Kind: push.KindRoom, Room: r.GetRoom(), Data: data})
+	id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindRoom, Room: r.GetRoom(), Data: data})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.PushRoomResponse{MessageId: id}), nil
+	return connect.NewResponse(&pushv1.PushRoomResponse{MessageId: id, BusRecords: recs}), nil
 }
 
 // Broadcast implements pushv1connect.PushServiceHandler.
@@ -227,11 +229,11 @@ func (s *Service) Broadcast(ctx context.Context, req *connect.Request[pushv1.Bro
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.publish(ctx, &push.Message{Kind: push.KindBroadcast, Data: data, Rate: int(r.GetRate())})
+	id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindBroadcast, Data: data, Rate: int(r.GetRate())})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.BroadcastResponse{MessageId: id}), nil
+	return connect.NewResponse(&pushv1.BroadcastResponse{MessageId: id, BusRecords: recs}), nil
 }
 
 // Disconnect implements pushv1connect.PushServiceHandler.
@@ -253,7 +255,7 @@ func (s *Service) Disconnect(ctx context.Context, req *connect.Request[pushv1.Di
 	if r.GetReconnect() {
 		code = wire.CodeServerDisconnect
 	}
-	id, err := s.publish(ctx, &push.Message{
+	id, recs, err := s.publish(ctx, &push.Message{
 		Kind:   push.KindDisconnect,
 		Keys:   r.GetKeys(),
 		Users:  r.GetUsers(),
@@ -263,7 +265,7 @@ func (s *Service) Disconnect(ctx context.Context, req *connect.Request[pushv1.Di
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.DisconnectResponse{MessageId: id}), nil
+	return connect.NewResponse(&pushv1.DisconnectResponse{MessageId: id, BusRecords: recs}), nil
 }
 
 // Online implements pushv1connect.PushServiceHandler.
@@ -305,14 +307,16 @@ func (s *Service) Online(ctx context.Context, req *connect.Request[pushv1.Online
 	return connect.NewResponse(resp), nil
 }
 
-// publish stamps m with an id and the time, and returns the id once the bus
-// accepted m. It never reports success unless Publish returned nil.
-func (s *Service) publish(ctx context.Context, m *push.Message) (string, error) {
+// publish stamps m with an id and the time, and returns the id and the bus
+// records once the bus accepted m. It never reports success unless Publish
+// returned nil.
+func (s *Service) publish(ctx context.Context, m *push.Message) (string, []*pushv1.BusRecord, error) {
 	m.Accepted = s.now()
 	m.ID = newID(m.Accepted)
 	pubCtx, cancel := context.WithTimeout(ctx, s.pubTimeout)
 	defer cancel()
-	if err := s.pub.Publish(pubCtx, m); err != nil {
+	placed, err := s.pub.Publish(pubCtx, m)
+	if err != nil {
 		// Our own timeout is the bus being unavailable, not the caller's
 		// deadline: only the caller's context decides those codes.
 		code := connect.CodeUnavailable
@@ -321,10 +325,14 @@ func (s *Service) publish(ctx context.Context, m *push.Message) (string, error) 
 		}
 		s.log.WarnContext(ctx, "publish failed", "kind", m.Kind.String(), "id", m.ID, "code", code.String(), "error", err)
 		// The bus error stays in the log: it may name brokers or hosts.
-		return "", connect.NewError(code, ErrNotAccepted)
+		return "", nil, connect.NewError(code, ErrNotAccepted)
 	}
 	s.metrics.accepted.WithLabelValues(m.Kind.String()).Inc()
-	return m.ID, nil
+	recs := make([]*pushv1.BusRecord, len(placed))
+	for i, r := range placed {
+		recs[i] = &pushv1.BusRecord{Partition: r.Partition, Offset: r.Offset}
+	}
+	return m.ID, recs, nil
 }
 
 // contextCode maps an error caused by the call's own context (its deadline

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/quicpush/quicpush/internal/devcert"
 )
 
 // devState holds the secrets `serve` makes up when none are configured, so
@@ -21,7 +23,18 @@ type devState struct {
 func devStatePath(dir string) string { return filepath.Join(dir, "secrets.json") }
 
 // loadDevState reads dir's state, creating it when create is set.
-func loadDevState(dir string, create bool) (devState, error) {
+func loadDevState(dir string, create bool) (st devState, err error) {
+	if !create {
+		return loadOrCreateDevState(dir, false)
+	}
+	err = devcert.WithLock(dir, func() error {
+		st, err = loadOrCreateDevState(dir, true)
+		return err
+	})
+	return st, err
+}
+
+func loadOrCreateDevState(dir string, create bool) (devState, error) {
 	var st devState
 	b, err := os.ReadFile(devStatePath(dir))
 	switch {

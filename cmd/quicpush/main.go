@@ -1,6 +1,9 @@
 // Command quicpush runs the quicpush push service and its helpers:
 //
 //	quicpush serve    everything in one process (the default deployment)
+//	quicpush api      the push API of a cluster, publishing to Kafka
+//	quicpush core     a cluster's consumer: Kafka to the edges
+//	quicpush edge     a cluster's client connections
 //	quicpush token    sign a development client token
 //	quicpush listen   connect as a client and print what arrives
 //
@@ -15,6 +18,9 @@ import (
 
 type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run edge, core and push API in one process with an in-process bus."`
+	API     apiCmd     `cmd:"" name:"api" help:"Cluster: run the push API, publishing to Kafka; online counts from Redis."`
+	Core    coreCmd    `cmd:"" help:"Cluster: consume Kafka and hand each message to the edges that need it."`
+	Edge    edgeCmd    `cmd:"" help:"Cluster: hold client connections; routes and rooms are published to Redis."`
 	Token   tokenCmd   `cmd:"" help:"Sign a client token (HS256) with the development secret."`
 	Listen  listenCmd  `cmd:"" help:"Connect as a client, join rooms and print every push."`
 	Version versionCmd `cmd:"" help:"Print the version."`

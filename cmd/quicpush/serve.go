@@ -166,7 +166,7 @@ func (c *serveCmd) banner(srv *app.Server, cert tls.Certificate, dev bool, keys 
 	fmt.Fprintf(&b, "  API key        %s\n\n", keys[0])
 	fmt.Fprintf(&b, "Try it:\n")
 	fmt.Fprintf(&b, "  TOKEN=$(quicpush token --user alice --rooms lobby)\n")
-	fmt.Fprintf(&b, "  quicpush listen --token \"$TOKEN\" --room lobby --endpoint quic://%s --endpoint tcp://%s --cert-hash %s\n",
+	fmt.Fprintf(&b, "  quicpush listen --token \"$TOKEN\" --room lobby --endpoint 'quic://%s tcp://%s' --cert-hash %s\n",
 		quic, tcp, hex.EncodeToString(hash[:]))
 	fmt.Fprintf(&b, "  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", keys[0])
 	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"{\\\"test\\\":1}\"}' http://%s/quicpush.push.v1.PushService/PushRoom\n", api)

@@ -75,7 +75,15 @@ func Hash(c tls.Certificate) [32]byte { return sha256.Sum256(c.Certificate[0]) }
 
 // LoadOrCreate returns the certificate stored in dir (cert.pem, key.pem),
 // replacing it first when it is missing, unreadable or within a day of expiry.
-func LoadOrCreate(dir string) (tls.Certificate, error) {
+func LoadOrCreate(dir string) (cert tls.Certificate, err error) {
+	err = WithLock(dir, func() error {
+		cert, err = loadOrCreate(dir)
+		return err
+	})
+	return cert, err
+}
+
+func loadOrCreate(dir string) (tls.Certificate, error) {
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil && time.Until(c.Leaf.NotAfter) > renewBefore {
 		return c, nil

@@ -73,3 +73,11 @@ type Online struct {
 	// Top lists the most populated rooms, largest first.
 	Top []RoomCount
 }
+
+// BusRecord is where the bus stored a message, or the part of it bound for
+// one partition: Kafka's partition and offset, or partition 0 and a sequence
+// number on the in-process bus.
+type BusRecord struct {
+	Partition int32
+	Offset    int64
+}

@@ -105,7 +105,12 @@ type PushKeysResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id of the message, sortable by acceptance time (26 characters of
 	// Crockford base32). Clients receive it with the payload.
-	MessageId     string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Where the bus stored the message: one record per bus partition the
+	// targets were spread over (PushRoom and Broadcast always write one). With
+	// Kafka these are topic partitions and offsets; the in-process bus has one
+	// partition, 0, and counts offsets from 0 at each start.
+	BusRecords    []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -145,6 +150,13 @@ func (x *PushKeysResponse) GetMessageId() string {
 		return x.MessageId
 	}
 	return ""
+}
+
+func (x *PushKeysResponse) GetBusRecords() []*BusRecord {
+	if x != nil {
+		return x.BusRecords
+	}
+	return nil
 }
 
 // PushUsersRequest targets every connection of some users.
@@ -217,7 +229,12 @@ func (x *PushUsersRequest) GetText() string {
 type PushUsersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id of the message, sortable by acceptance time.
-	MessageId     string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Where the bus stored the message: one record per bus partition the
+	// targets were spread over (PushRoom and Broadcast always write one). With
+	// Kafka these are topic partitions and offsets; the in-process bus has one
+	// partition, 0, and counts offsets from 0 at each start.
+	BusRecords    []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -257,6 +274,13 @@ func (x *PushUsersResponse) GetMessageId() string {
 		return x.MessageId
 	}
 	return ""
+}
+
+func (x *PushUsersResponse) GetBusRecords() []*BusRecord {
+	if x != nil {
+		return x.BusRecords
+	}
+	return nil
 }
 
 // PushRoomRequest targets every member of one room.
@@ -328,7 +352,12 @@ func (x *PushRoomRequest) GetText() string {
 type PushRoomResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id of the message, sortable by acceptance time.
-	MessageId     string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Where the bus stored the message: one record per bus partition the
+	// targets were spread over (PushRoom and Broadcast always write one). With
+	// Kafka these are topic partitions and offsets; the in-process bus has one
+	// partition, 0, and counts offsets from 0 at each start.
+	BusRecords    []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -368,6 +397,13 @@ func (x *PushRoomResponse) GetMessageId() string {
 		return x.MessageId
 	}
 	return ""
+}
+
+func (x *PushRoomResponse) GetBusRecords() []*BusRecord {
+	if x != nil {
+		return x.BusRecords
+	}
+	return nil
 }
 
 // BroadcastRequest targets every connection.
@@ -441,7 +477,12 @@ func (x *BroadcastRequest) GetRate() uint32 {
 type BroadcastResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id of the message, sortable by acceptance time.
-	MessageId     string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Where the bus stored the message: one record per bus partition the
+	// targets were spread over (PushRoom and Broadcast always write one). With
+	// Kafka these are topic partitions and offsets; the in-process bus has one
+	// partition, 0, and counts offsets from 0 at each start.
+	BusRecords    []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -481,6 +522,13 @@ func (x *BroadcastResponse) GetMessageId() string {
 		return x.MessageId
 	}
 	return ""
+}
+
+func (x *BroadcastResponse) GetBusRecords() []*BusRecord {
+	if x != nil {
+		return x.BusRecords
+	}
+	return nil
 }
 
 // OnlineRequest asks for online counts.
@@ -741,7 +789,12 @@ func (x *DisconnectRequest) GetReason() string {
 type DisconnectResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id of the disconnect order, sortable by acceptance time.
-	MessageId     string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Where the bus stored the message: one record per bus partition the
+	// targets were spread over (PushRoom and Broadcast always write one). With
+	// Kafka these are topic partitions and offsets; the in-process bus has one
+	// partition, 0, and counts offsets from 0 at each start.
+	BusRecords    []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -783,6 +836,68 @@ func (x *DisconnectResponse) GetMessageId() string {
 	return ""
 }
 
+func (x *DisconnectResponse) GetBusRecords() []*BusRecord {
+	if x != nil {
+		return x.BusRecords
+	}
+	return nil
+}
+
+// BusRecord is the place of one bus record.
+type BusRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Partition of the topic (always 0 on the in-process bus).
+	Partition int32 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Offset of the record within its partition.
+	Offset        int64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BusRecord) Reset() {
+	*x = BusRecord{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BusRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BusRecord) ProtoMessage() {}
+
+func (x *BusRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BusRecord.ProtoReflect.Descriptor instead.
+func (*BusRecord) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BusRecord) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *BusRecord) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
 var File_quicpush_push_v1_push_proto protoreflect.FileDescriptor
 
 const file_quicpush_push_v1_push_proto_rawDesc = "" +
@@ -791,31 +906,39 @@ const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"\x0fPushKeysRequest\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"1\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"o\n" +
 	"\x10PushKeysResponse\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\"P\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
+	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
+	"busRecords\"P\n" +
 	"\x10PushUsersRequest\x12\x14\n" +
 	"\x05users\x18\x01 \x03(\tR\x05users\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"2\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"p\n" +
 	"\x11PushUsersResponse\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\"M\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
+	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
+	"busRecords\"M\n" +
 	"\x0fPushRoomRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"1\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"o\n" +
 	"\x10PushRoomResponse\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\"N\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
+	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
+	"busRecords\"N\n" +
 	"\x10BroadcastRequest\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x12\n" +
-	"\x04rate\x18\x03 \x01(\rR\x04rate\"2\n" +
+	"\x04rate\x18\x03 \x01(\rR\x04rate\"p\n" +
 	"\x11BroadcastResponse\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\"7\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
+	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
+	"busRecords\"7\n" +
 	"\rOnlineRequest\x12\x14\n" +
 	"\x05rooms\x18\x01 \x03(\tR\x05rooms\x12\x10\n" +
 	"\x03top\x18\x02 \x01(\rR\x03top\"\xd2\x01\n" +
@@ -834,10 +957,15 @@ const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x14\n" +
 	"\x05users\x18\x02 \x03(\tR\x05users\x12\x1c\n" +
 	"\treconnect\x18\x03 \x01(\bR\treconnect\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"3\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"q\n" +
 	"\x12DisconnectResponse\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId2\x8a\x04\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
+	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
+	"busRecords\"A\n" +
+	"\tBusRecord\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset2\x8a\x04\n" +
 	"\vPushService\x12Q\n" +
 	"\bPushKeys\x12!.quicpush.push.v1.PushKeysRequest\x1a\".quicpush.push.v1.PushKeysResponse\x12T\n" +
 	"\tPushUsers\x12\".quicpush.push.v1.PushUsersRequest\x1a#.quicpush.push.v1.PushUsersResponse\x12Q\n" +
@@ -860,7 +988,7 @@ func file_quicpush_push_v1_push_proto_rawDescGZIP() []byte {
 	return file_quicpush_push_v1_push_proto_rawDescData
 }
 
-var file_quicpush_push_v1_push_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_quicpush_push_v1_push_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_quicpush_push_v1_push_proto_goTypes = []any{
 	(*PushKeysRequest)(nil),    // 0: quicpush.push.v1.PushKeysRequest
 	(*PushKeysResponse)(nil),   // 1: quicpush.push.v1.PushKeysResponse
@@ -875,28 +1003,34 @@ var file_quicpush_push_v1_push_proto_goTypes = []any{
 	(*RoomCount)(nil),          // 10: quicpush.push.v1.RoomCount
 	(*DisconnectRequest)(nil),  // 11: quicpush.push.v1.DisconnectRequest
 	(*DisconnectResponse)(nil), // 12: quicpush.push.v1.DisconnectResponse
-	nil,                        // 13: quicpush.push.v1.OnlineResponse.RoomsEntry
+	(*BusRecord)(nil),          // 13: quicpush.push.v1.BusRecord
+	nil,                        // 14: quicpush.push.v1.OnlineResponse.RoomsEntry
 }
 var file_quicpush_push_v1_push_proto_depIdxs = []int32{
-	13, // 0: quicpush.push.v1.OnlineResponse.rooms:type_name -> quicpush.push.v1.OnlineResponse.RoomsEntry
-	10, // 1: quicpush.push.v1.OnlineResponse.top:type_name -> quicpush.push.v1.RoomCount
-	0,  // 2: quicpush.push.v1.PushService.PushKeys:input_type -> quicpush.push.v1.PushKeysRequest
-	2,  // 3: quicpush.push.v1.PushService.PushUsers:input_type -> quicpush.push.v1.PushUsersRequest
-	4,  // 4: quicpush.push.v1.PushService.PushRoom:input_type -> quicpush.push.v1.PushRoomRequest
-	6,  // 5: quicpush.push.v1.PushService.Broadcast:input_type -> quicpush.push.v1.BroadcastRequest
-	8,  // 6: quicpush.push.v1.PushService.Online:input_type -> quicpush.push.v1.OnlineRequest
-	11, // 7: quicpush.push.v1.PushService.Disconnect:input_type -> quicpush.push.v1.DisconnectRequest
-	1,  // 8: quicpush.push.v1.PushService.PushKeys:output_type -> quicpush.push.v1.PushKeysResponse
-	3,  // 9: quicpush.push.v1.PushService.PushUsers:output_type -> quicpush.push.v1.PushUsersResponse
-	5,  // 10: quicpush.push.v1.PushService.PushRoom:output_type -> quicpush.push.v1.PushRoomResponse
-	7,  // 11: quicpush.push.v1.PushService.Broadcast:output_type -> quicpush.push.v1.BroadcastResponse
-	9,  // 12: quicpush.push.v1.PushService.Online:output_type -> quicpush.push.v1.OnlineResponse
-	12, // 13: quicpush.push.v1.PushService.Disconnect:output_type -> quicpush.push.v1.DisconnectResponse
-	8,  // [8:14] is the sub-list for method output_type
-	2,  // [2:8] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	13, // 0: quicpush.push.v1.PushKeysResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	13, // 1: quicpush.push.v1.PushUsersResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	13, // 2: quicpush.push.v1.PushRoomResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	13, // 3: quicpush.push.v1.BroadcastResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	14, // 4: quicpush.push.v1.OnlineResponse.rooms:type_name -> quicpush.push.v1.OnlineResponse.RoomsEntry
+	10, // 5: quicpush.push.v1.OnlineResponse.top:type_name -> quicpush.push.v1.RoomCount
+	13, // 6: quicpush.push.v1.DisconnectResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	0,  // 7: quicpush.push.v1.PushService.PushKeys:input_type -> quicpush.push.v1.PushKeysRequest
+	2,  // 8: quicpush.push.v1.PushService.PushUsers:input_type -> quicpush.push.v1.PushUsersRequest
+	4,  // 9: quicpush.push.v1.PushService.PushRoom:input_type -> quicpush.push.v1.PushRoomRequest
+	6,  // 10: quicpush.push.v1.PushService.Broadcast:input_type -> quicpush.push.v1.BroadcastRequest
+	8,  // 11: quicpush.push.v1.PushService.Online:input_type -> quicpush.push.v1.OnlineRequest
+	11, // 12: quicpush.push.v1.PushService.Disconnect:input_type -> quicpush.push.v1.DisconnectRequest
+	1,  // 13: quicpush.push.v1.PushService.PushKeys:output_type -> quicpush.push.v1.PushKeysResponse
+	3,  // 14: quicpush.push.v1.PushService.PushUsers:output_type -> quicpush.push.v1.PushUsersResponse
+	5,  // 15: quicpush.push.v1.PushService.PushRoom:output_type -> quicpush.push.v1.PushRoomResponse
+	7,  // 16: quicpush.push.v1.PushService.Broadcast:output_type -> quicpush.push.v1.BroadcastResponse
+	9,  // 17: quicpush.push.v1.PushService.Online:output_type -> quicpush.push.v1.OnlineResponse
+	12, // 18: quicpush.push.v1.PushService.Disconnect:output_type -> quicpush.push.v1.DisconnectResponse
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_quicpush_push_v1_push_proto_init() }
@@ -910,7 +1044,7 @@ func file_quicpush_push_v1_push_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quicpush_push_v1_push_proto_rawDesc), len(file_quicpush_push_v1_push_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

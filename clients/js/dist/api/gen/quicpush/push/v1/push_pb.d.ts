@@ -49,6 +49,15 @@ export type PushKeysResponse = Message<"quicpush.push.v1.PushKeysResponse"> & {
      * @generated from field: string message_id = 1;
      */
     messageId: string;
+    /**
+     * Where the bus stored the message: one record per bus partition the
+     * targets were spread over (PushRoom and Broadcast always write one). With
+     * Kafka these are topic partitions and offsets; the in-process bus has one
+     * partition, 0, and counts offsets from 0 at each start.
+     *
+     * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+     */
+    busRecords: BusRecord[];
 };
 /**
  * Describes the message quicpush.push.v1.PushKeysResponse.
@@ -99,6 +108,15 @@ export type PushUsersResponse = Message<"quicpush.push.v1.PushUsersResponse"> & 
      * @generated from field: string message_id = 1;
      */
     messageId: string;
+    /**
+     * Where the bus stored the message: one record per bus partition the
+     * targets were spread over (PushRoom and Broadcast always write one). With
+     * Kafka these are topic partitions and offsets; the in-process bus has one
+     * partition, 0, and counts offsets from 0 at each start.
+     *
+     * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+     */
+    busRecords: BusRecord[];
 };
 /**
  * Describes the message quicpush.push.v1.PushUsersResponse.
@@ -148,6 +166,15 @@ export type PushRoomResponse = Message<"quicpush.push.v1.PushRoomResponse"> & {
      * @generated from field: string message_id = 1;
      */
     messageId: string;
+    /**
+     * Where the bus stored the message: one record per bus partition the
+     * targets were spread over (PushRoom and Broadcast always write one). With
+     * Kafka these are topic partitions and offsets; the in-process bus has one
+     * partition, 0, and counts offsets from 0 at each start.
+     *
+     * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+     */
+    busRecords: BusRecord[];
 };
 /**
  * Describes the message quicpush.push.v1.PushRoomResponse.
@@ -199,6 +226,15 @@ export type BroadcastResponse = Message<"quicpush.push.v1.BroadcastResponse"> & 
      * @generated from field: string message_id = 1;
      */
     messageId: string;
+    /**
+     * Where the bus stored the message: one record per bus partition the
+     * targets were spread over (PushRoom and Broadcast always write one). With
+     * Kafka these are topic partitions and offsets; the in-process bus has one
+     * partition, 0, and counts offsets from 0 at each start.
+     *
+     * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+     */
+    busRecords: BusRecord[];
 };
 /**
  * Describes the message quicpush.push.v1.BroadcastResponse.
@@ -340,12 +376,45 @@ export type DisconnectResponse = Message<"quicpush.push.v1.DisconnectResponse"> 
      * @generated from field: string message_id = 1;
      */
     messageId: string;
+    /**
+     * Where the bus stored the message: one record per bus partition the
+     * targets were spread over (PushRoom and Broadcast always write one). With
+     * Kafka these are topic partitions and offsets; the in-process bus has one
+     * partition, 0, and counts offsets from 0 at each start.
+     *
+     * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+     */
+    busRecords: BusRecord[];
 };
 /**
  * Describes the message quicpush.push.v1.DisconnectResponse.
  * Use `create(DisconnectResponseSchema)` to create a new message.
  */
 export declare const DisconnectResponseSchema: GenMessage<DisconnectResponse>;
+/**
+ * BusRecord is the place of one bus record.
+ *
+ * @generated from message quicpush.push.v1.BusRecord
+ */
+export type BusRecord = Message<"quicpush.push.v1.BusRecord"> & {
+    /**
+     * Partition of the topic (always 0 on the in-process bus).
+     *
+     * @generated from field: int32 partition = 1;
+     */
+    partition: number;
+    /**
+     * Offset of the record within its partition.
+     *
+     * @generated from field: int64 offset = 2;
+     */
+    offset: bigint;
+};
+/**
+ * Describes the message quicpush.push.v1.BusRecord.
+ * Use `create(BusRecordSchema)` to create a new message.
+ */
+export declare const BusRecordSchema: GenMessage<BusRecord>;
 /**
  * PushService takes pushes and disconnect orders from backends and answers
  * online counts.

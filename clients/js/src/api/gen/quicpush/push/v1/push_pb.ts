@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quicpush/push/v1/push.proto.
  */
 export const file_quicpush_push_v1_push: GenFile = /*@__PURE__*/
-  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiOwoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJIiYKEFB1c2hLZXlzUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCSI9ChBQdXNoVXNlcnNSZXF1ZXN0Eg0KBXVzZXJzGAEgAygJEgwKBGRhdGEYAiABKAwSDAoEdGV4dBgDIAEoCSInChFQdXNoVXNlcnNSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJIjsKD1B1c2hSb29tUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBGRhdGEYAiABKAwSDAoEdGV4dBgDIAEoCSImChBQdXNoUm9vbVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkiPAoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDSInChFCcm9hZGNhc3RSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJIisKDU9ubGluZVJlcXVlc3QSDQoFcm9vbXMYASADKAkSCwoDdG9wGAIgASgNIrMBCg5PbmxpbmVSZXNwb25zZRINCgV0b3RhbBgBIAEoAxI6CgVyb29tcxgCIAMoCzIrLnF1aWNwdXNoLnB1c2gudjEuT25saW5lUmVzcG9uc2UuUm9vbXNFbnRyeRIoCgN0b3AYAyADKAsyGy5xdWljcHVzaC5wdXNoLnYxLlJvb21Db3VudBosCgpSb29tc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEiKAoJUm9vbUNvdW50EgwKBHJvb20YASABKAkSDQoFY291bnQYAiABKAMiUwoRRGlzY29ubmVjdFJlcXVlc3QSDAoEa2V5cxgBIAMoCRINCgV1c2VycxgCIAMoCRIRCglyZWNvbm5lY3QYAyABKAgSDgoGcmVhc29uGAQgASgJIigKEkRpc2Nvbm5lY3RSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJMooECgtQdXNoU2VydmljZRJRCghQdXNoS2V5cxIhLnF1aWNwdXNoLnB1c2gudjEuUHVzaEtleXNSZXF1ZXN0GiIucXVpY3B1c2gucHVzaC52MS5QdXNoS2V5c1Jlc3BvbnNlElQKCVB1c2hVc2VycxIiLnF1aWNwdXNoLnB1c2gudjEuUHVzaFVzZXJzUmVxdWVzdBojLnF1aWNwdXNoLnB1c2gudjEuUHVzaFVzZXJzUmVzcG9uc2USUQoIUHVzaFJvb20SIS5xdWljcHVzaC5wdXNoLnYxLlB1c2hSb29tUmVxdWVzdBoiLnF1aWNwdXNoLnB1c2gudjEuUHVzaFJvb21SZXNwb25zZRJUCglCcm9hZGNhc3QSIi5xdWljcHVzaC5wdXNoLnYxLkJyb2FkY2FzdFJlcXVlc3QaIy5xdWljcHVzaC5wdXNoLnYxLkJyb2FkY2FzdFJlc3BvbnNlElAKBk9ubGluZRIfLnF1aWNwdXNoLnB1c2gudjEuT25saW5lUmVxdWVzdBogLnF1aWNwdXNoLnB1c2gudjEuT25saW5lUmVzcG9uc2UiA5ACARJXCgpEaXNjb25uZWN0EiMucXVpY3B1c2gucHVzaC52MS5EaXNjb25uZWN0UmVxdWVzdBokLnF1aWNwdXNoLnB1c2gudjEuRGlzY29ubmVjdFJlc3BvbnNlQr0BChRjb20ucXVpY3B1c2gucHVzaC52MUIJUHVzaFByb3RvUAFaOGdpdGh1Yi5jb20vcXVpY3B1c2gvcXVpY3B1c2gvZ2VuL3F1aWNwdXNoL3B1c2gvdjE7cHVzaHYxogIDUVBYqgIQUXVpY3B1c2guUHVzaC5WMcoCEFF1aWNwdXNoXFB1c2hcVjHiAhxRdWljcHVzaFxQdXNoXFYxXEdQQk1ldGFkYXRh6gISUXVpY3B1c2g6OlB1c2g6OlYxYgZwcm90bzM");
+  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiOwoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJIlgKEFB1c2hLZXlzUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkIj0KEFB1c2hVc2Vyc1JlcXVlc3QSDQoFdXNlcnMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJIlkKEVB1c2hVc2Vyc1Jlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCI7Cg9QdXNoUm9vbVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgRkYXRhGAIgASgMEgwKBHRleHQYAyABKAkiWAoQUHVzaFJvb21SZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEjAKC2J1c19yZWNvcmRzGAIgAygLMhsucXVpY3B1c2gucHVzaC52MS5CdXNSZWNvcmQiPAoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDSJZChFCcm9hZGNhc3RSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEjAKC2J1c19yZWNvcmRzGAIgAygLMhsucXVpY3B1c2gucHVzaC52MS5CdXNSZWNvcmQiKwoNT25saW5lUmVxdWVzdBINCgVyb29tcxgBIAMoCRILCgN0b3AYAiABKA0iswEKDk9ubGluZVJlc3BvbnNlEg0KBXRvdGFsGAEgASgDEjoKBXJvb21zGAIgAygLMisucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXNwb25zZS5Sb29tc0VudHJ5EigKA3RvcBgDIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuUm9vbUNvdW50GiwKClJvb21zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ASIoCglSb29tQ291bnQSDAoEcm9vbRgBIAEoCRINCgVjb3VudBgCIAEoAyJTChFEaXNjb25uZWN0UmVxdWVzdBIMCgRrZXlzGAEgAygJEg0KBXVzZXJzGAIgAygJEhEKCXJlY29ubmVjdBgDIAEoCBIOCgZyZWFzb24YBCABKAkiWgoSRGlzY29ubmVjdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIuCglCdXNSZWNvcmQSEQoJcGFydGl0aW9uGAEgASgFEg4KBm9mZnNldBgCIAEoAzKKBAoLUHVzaFNlcnZpY2USUQoIUHVzaEtleXMSIS5xdWljcHVzaC5wdXNoLnYxLlB1c2hLZXlzUmVxdWVzdBoiLnF1aWNwdXNoLnB1c2gudjEuUHVzaEtleXNSZXNwb25zZRJUCglQdXNoVXNlcnMSIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1JlcXVlc3QaIy5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1Jlc3BvbnNlElEKCFB1c2hSb29tEiEucXVpY3B1c2gucHVzaC52MS5QdXNoUm9vbVJlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hSb29tUmVzcG9uc2USVAoJQnJvYWRjYXN0EiIucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXF1ZXN0GiMucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXNwb25zZRJQCgZPbmxpbmUSHy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlcXVlc3QaIC5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlIgOQAgESVwoKRGlzY29ubmVjdBIjLnF1aWNwdXNoLnB1c2gudjEuRGlzY29ubmVjdFJlcXVlc3QaJC5xdWljcHVzaC5wdXNoLnYxLkRpc2Nvbm5lY3RSZXNwb25zZUK9AQoUY29tLnF1aWNwdXNoLnB1c2gudjFCCVB1c2hQcm90b1ABWjhnaXRodWIuY29tL3F1aWNwdXNoL3F1aWNwdXNoL2dlbi9xdWljcHVzaC9wdXNoL3YxO3B1c2h2MaICA1FQWKoCEFF1aWNwdXNoLlB1c2guVjHKAhBRdWljcHVzaFxQdXNoXFYx4gIcUXVpY3B1c2hcUHVzaFxWMVxHUEJNZXRhZGF0YeoCElF1aWNwdXNoOjpQdXNoOjpWMWIGcHJvdG8z");
 
 /**
  * PushKeysRequest targets connections by key.
@@ -75,6 +75,16 @@ export type PushKeysResponse = Message<"quicpush.push.v1.PushKeysResponse"> & {
    * @generated from field: string message_id = 1;
    */
   messageId: string;
+
+  /**
+   * Where the bus stored the message: one record per bus partition the
+   * targets were spread over (PushRoom and Broadcast always write one). With
+   * Kafka these are topic partitions and offsets; the in-process bus has one
+   * partition, 0, and counts offsets from 0 at each start.
+   *
+   * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+   */
+  busRecords: BusRecord[];
 };
 
 /**
@@ -133,6 +143,16 @@ export type PushUsersResponse = Message<"quicpush.push.v1.PushUsersResponse"> & 
    * @generated from field: string message_id = 1;
    */
   messageId: string;
+
+  /**
+   * Where the bus stored the message: one record per bus partition the
+   * targets were spread over (PushRoom and Broadcast always write one). With
+   * Kafka these are topic partitions and offsets; the in-process bus has one
+   * partition, 0, and counts offsets from 0 at each start.
+   *
+   * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+   */
+  busRecords: BusRecord[];
 };
 
 /**
@@ -190,6 +210,16 @@ export type PushRoomResponse = Message<"quicpush.push.v1.PushRoomResponse"> & {
    * @generated from field: string message_id = 1;
    */
   messageId: string;
+
+  /**
+   * Where the bus stored the message: one record per bus partition the
+   * targets were spread over (PushRoom and Broadcast always write one). With
+   * Kafka these are topic partitions and offsets; the in-process bus has one
+   * partition, 0, and counts offsets from 0 at each start.
+   *
+   * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+   */
+  busRecords: BusRecord[];
 };
 
 /**
@@ -249,6 +279,16 @@ export type BroadcastResponse = Message<"quicpush.push.v1.BroadcastResponse"> & 
    * @generated from field: string message_id = 1;
    */
   messageId: string;
+
+  /**
+   * Where the bus stored the message: one record per bus partition the
+   * targets were spread over (PushRoom and Broadcast always write one). With
+   * Kafka these are topic partitions and offsets; the in-process bus has one
+   * partition, 0, and counts offsets from 0 at each start.
+   *
+   * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+   */
+  busRecords: BusRecord[];
 };
 
 /**
@@ -410,6 +450,16 @@ export type DisconnectResponse = Message<"quicpush.push.v1.DisconnectResponse"> 
    * @generated from field: string message_id = 1;
    */
   messageId: string;
+
+  /**
+   * Where the bus stored the message: one record per bus partition the
+   * targets were spread over (PushRoom and Broadcast always write one). With
+   * Kafka these are topic partitions and offsets; the in-process bus has one
+   * partition, 0, and counts offsets from 0 at each start.
+   *
+   * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+   */
+  busRecords: BusRecord[];
 };
 
 /**
@@ -418,6 +468,34 @@ export type DisconnectResponse = Message<"quicpush.push.v1.DisconnectResponse"> 
  */
 export const DisconnectResponseSchema: GenMessage<DisconnectResponse> = /*@__PURE__*/
   messageDesc(file_quicpush_push_v1_push, 12);
+
+/**
+ * BusRecord is the place of one bus record.
+ *
+ * @generated from message quicpush.push.v1.BusRecord
+ */
+export type BusRecord = Message<"quicpush.push.v1.BusRecord"> & {
+  /**
+   * Partition of the topic (always 0 on the in-process bus).
+   *
+   * @generated from field: int32 partition = 1;
+   */
+  partition: number;
+
+  /**
+   * Offset of the record within its partition.
+   *
+   * @generated from field: int64 offset = 2;
+   */
+  offset: bigint;
+};
+
+/**
+ * Describes the message quicpush.push.v1.BusRecord.
+ * Use `create(BusRecordSchema)` to create a new message.
+ */
+export const BusRecordSchema: GenMessage<BusRecord> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 13);
 
 /**
  * PushService takes pushes and disconnect orders from backends and answers

@@ -1,0 +1,320 @@
+// Command devcluster runs a whole quicpush cluster on loopback for trying the
+// cluster mode (`make cluster`): a real Apache Kafka broker (KRaft, one node,
+// jars from scripts/kafka/fetch.sh), redis-server, one `quicpush api`, two
+// `quicpush core` and two `quicpush edge` processes. It prints where
+// everything listens and stops it all on Ctrl-C.
+//
+//	go run ./cmd/devcluster --bin bin/quicpush
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/quicpush/quicpush/internal/devcert"
+	"github.com/quicpush/quicpush/internal/localkafka"
+	"github.com/quicpush/quicpush/internal/localredis"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "devcluster:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	bin       string
+	dir       string
+	devDir    string
+	cores     int
+	edges     int
+	apiPort   int
+	edgePort  int
+	kafkaPort int
+	redisPort int
+	adminPort int
+}
+
+func run() error {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/quicpush", "the quicpush binary")
+	flag.StringVar(&o.dir, "dir", ".quicpush-cluster", "data and logs of Kafka, Redis and the processes")
+	flag.StringVar(&o.devDir, "dev-dir", ".quicpush-dev", "development certificate and secrets, shared by every process")
+	flag.IntVar(&o.cores, "cores", 2, "core processes")
+	flag.IntVar(&o.edges, "edges", 2, "edge processes")
+	flag.IntVar(&o.apiPort, "api-port", 8080, "push API port")
+	flag.IntVar(&o.edgePort, "edge-port", 4433, "first edge's UDP port (QUIC, WebTransport); its TCP port is one more; each further edge adds 10")
+	flag.IntVar(&o.kafkaPort, "kafka-port", 9092, "Kafka client port (the controller takes the next one)")
+	flag.IntVar(&o.redisPort, "redis-port", 6390, "redis-server port")
+	flag.IntVar(&o.adminPort, "admin-port", 9101, "first admin port (/metrics, /healthz, /readyz, pprof); one per process")
+	flag.Parse()
+
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%s: %w (build it with `make build`)", o.bin, err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := os.MkdirAll(filepath.Join(o.dir, "logs"), 0o755); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	fmt.Println("starting redis-server and Kafka (first start formats the broker's storage; ~10-20 s)...")
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	rs, err := localredis.Start(startCtx, localredis.Config{Dir: filepath.Join(o.dir, "redis"), Port: o.redisPort, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = rs.Stop(stopCtx)
+		_ = rs.Close()
+	}()
+	kb, err := localkafka.Start(startCtx, localkafka.Config{
+		Dir: filepath.Join(o.dir, "kafka"), Port: o.kafkaPort, ControllerPort: o.kafkaPort + 1, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	// A clean stop keeps the next start quick (no log recovery).
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = kb.Stop(stopCtx)
+		_ = kb.Close()
+	}()
+
+	common := []string{"--kafka-brokers", kb.Addr(), "--redis-addr", rs.Addr(), "--dev-dir", o.devDir}
+	var procs procGroup
+	defer procs.stopAll()
+	admin := o.adminPort
+	start := func(name string, args ...string) error {
+		p, err := startProc(bin, filepath.Join(o.dir, "logs", name+".log"), args)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		procs.add(name, p)
+		return nil
+	}
+	// Edges first: they create the shared development certificate and
+	// secrets (under a lock) that the API also reads.
+	var edges []edgeAddr
+	for i := range o.edges {
+		udp := o.edgePort + 10*i
+		e := edgeAddr{quic: "127.0.0.1:" + strconv.Itoa(udp), tcp: "127.0.0.1:" + strconv.Itoa(udp+1), admin: "127.0.0.1:" + strconv.Itoa(admin)}
+		args := append([]string{"edge", "--edge-id", "edge" + strconv.Itoa(i+1),
+			"--quic-addr", e.quic, "--tcp-addr", e.tcp, "--admin-addr", e.admin}, redisOnly(common)...)
+		if err := start("edge"+strconv.Itoa(i+1), args...); err != nil {
+			return err
+		}
+		edges = append(edges, e)
+		admin++
+	}
+	var coreAdmins []string
+	for i := range o.cores {
+		a := "127.0.0.1:" + strconv.Itoa(admin)
+		if err := start("core"+strconv.Itoa(i+1), append([]string{"core", "--admin-addr", a}, withoutDevDir(common)...)...); err != nil {
+			return err
+		}
+		coreAdmins = append(coreAdmins, a)
+		admin++
+	}
+	apiAdmin := "127.0.0.1:" + strconv.Itoa(admin)
+	apiAddr := "127.0.0.1:" + strconv.Itoa(o.apiPort)
+	if err := start("api", append([]string{"api", "--api-addr", apiAddr, "--admin-addr", apiAdmin}, common...)...); err != nil {
+		return err
+	}
+
+	// Ready when every process says so.
+	admins := append(append([]string{apiAdmin}, coreAdmins...), func() []string {
+		var a []string
+		for _, e := range edges {
+			a = append(a, e.admin)
+		}
+		return a
+	}()...)
+	if err := waitReady(startCtx, admins, &procs); err != nil {
+		return err
+	}
+	cert, err := devcert.LoadOrCreate(o.devDir)
+	if err != nil {
+		return err
+	}
+	hash := devcert.Hash(cert)
+	printBanner(o, hex.EncodeToString(hash[:]), kb.Addr(), rs.Addr(), apiAddr, apiAdmin, coreAdmins, edges)
+
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nstopping: edges drain (clients are told to reconnect), cores commit, then Kafka and Redis stop")
+	case name := <-procs.exited:
+		fmt.Printf("\n%s exited; stopping the cluster (see %s)\n", name, filepath.Join(o.dir, "logs", name+".log"))
+	}
+	return nil
+}
+
+func redisOnly(common []string) []string {
+	var out []string
+	for i := 0; i+1 < len(common); i += 2 {
+		if common[i] != "--kafka-brokers" {
+			out = append(out, common[i], common[i+1])
+		}
+	}
+	return out
+}
+
+func withoutDevDir(common []string) []string {
+	var out []string
+	for i := 0; i+1 < len(common); i += 2 {
+		if common[i] != "--dev-dir" {
+			out = append(out, common[i], common[i+1])
+		}
+	}
+	return out
+}
+
+// edgeAddr is where an edge listens.
+type edgeAddr struct{ quic, tcp, admin string }
+
+func printBanner(o options, certHash, kafka, redis, api, apiAdmin string, coreAdmins []string, edges []edgeAddr) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nquicpush cluster is running on loopback (logs in %s/logs)\n\n", o.dir)
+	fmt.Fprintf(&b, "  Kafka          %s (topic quicpush.push)\n", kafka)
+	fmt.Fprintf(&b, "  Redis          %s\n", redis)
+	fmt.Fprintf(&b, "  push API       http://%s          admin http://%s/metrics\n", api, apiAdmin)
+	for i, a := range coreAdmins {
+		fmt.Fprintf(&b, "  core%d                                          admin http://%s/metrics\n", i+1, a)
+	}
+	var eps []string
+	for i, e := range edges {
+		fmt.Fprintf(&b, "  edge%d          quic://%s tcp://%s   admin http://%s/metrics\n", i+1, e.quic, e.tcp, e.admin)
+		eps = append(eps, fmt.Sprintf("--endpoint 'quic://%s tcp://%s'", e.quic, e.tcp))
+	}
+	fmt.Fprintf(&b, "\nTry it (in another terminal):\n")
+	fmt.Fprintf(&b, "  TOKEN=$(bin/quicpush token --dev-dir %s --user alice --rooms lobby)\n", o.devDir)
+	fmt.Fprintf(&b, "  bin/quicpush listen --token \"$TOKEN\" --room lobby --cert-hash %s \\\n    %s\n", certHash, strings.Join(eps, " "))
+	fmt.Fprintf(&b, "  KEY=$(sed -n 's/.*\"api_key\": \"\\(.*\\)\".*/\\1/p' %s/secrets.json)\n", o.devDir)
+	fmt.Fprintf(&b, "  curl -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n")
+	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"hello cluster\"}' http://%s/quicpush.push.v1.PushService/PushRoom\n", api)
+	fmt.Fprintf(&b, "\nCtrl-C stops everything.\n")
+	fmt.Print(b.String())
+}
+
+// waitReady polls every admin /readyz until all answer 200.
+func waitReady(ctx context.Context, admins []string, procs *procGroup) error {
+	for _, a := range admins {
+		for {
+			if ready(a) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s did not become ready: %w", a, ctx.Err())
+			case name := <-procs.exited:
+				return fmt.Errorf("%s exited during start", name)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// procGroup tracks the child processes.
+type procGroup struct {
+	mu     sync.Mutex
+	procs  []*proc
+	exited chan string
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (g *procGroup) add(name string, p *exec.Cmd) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.exited == nil {
+		g.exited = make(chan string, 16)
+	}
+	pr := &proc{name: name, cmd: p, done: make(chan struct{})}
+	g.procs = append(g.procs, pr)
+	go func() {
+		_ = p.Wait()
+		close(pr.done)
+		select {
+		case g.exited <- name:
+		default:
+		}
+	}()
+}
+
+// stopAll sends SIGTERM to every process, in reverse start order (api
+// first, edges last, so that nothing is pushed into a stopping cluster),
+// and SIGKILLs what is left after 15 s.
+func (g *procGroup) stopAll() {
+	g.mu.Lock()
+	procs := g.procs
+	g.mu.Unlock()
+	for i := len(procs) - 1; i >= 0; i-- {
+		p := procs[i]
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+}
+
+// startProc starts the quicpush binary with args, its output appended to
+// logPath. It dies with this process (Pdeathsig), so an interrupted
+// devcluster leaves nothing behind.
+func startProc(bin, logPath string, args []string) (*exec.Cmd, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// The child holds its own descriptor now.
+	f.Close()
+	return cmd, nil
+}
+
+// ready reports whether an admin listener answers /readyz with 200.
+func ready(admin string) bool {
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get("http://" + admin + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}

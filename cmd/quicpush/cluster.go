@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/quicpush/quicpush/core"
+	"github.com/quicpush/quicpush/edge"
+	"github.com/quicpush/quicpush/internal/app"
+	"github.com/quicpush/quicpush/internal/devcert"
+)
+
+// The flag groups the cluster's processes share. Every flag has an
+// environment twin, QUICPUSH_<FLAG> (kong.DefaultEnvars).
+
+type logFlags struct {
+	LogLevel  slog.Level `default:"info" help:"debug, info, warn or error."`
+	LogFormat string     `default:"text" enum:"text,json" help:"Log format: text or json."`
+}
+
+func (f logFlags) logger(component string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: f.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if f.LogFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	return slog.New(h).With("process", component)
+}
+
+type kafkaFlags struct {
+	KafkaBrokers    []string `name:"kafka-brokers" default:"127.0.0.1:9092" help:"Kafka seed brokers (host:port, comma-separated)."`
+	KafkaTopic      string   `name:"kafka-topic" default:"quicpush.push" help:"Topic that carries accepted pushes."`
+	KafkaPartitions int      `name:"kafka-partitions" default:"8" help:"Partitions of the topic when it is created on start."`
+	KafkaReplicas   int      `name:"kafka-replication-factor" default:"-1" help:"Replication factor of the topic when it is created on start; -1: the brokers' default."`
+}
+
+func (f kafkaFlags) config() core.KafkaConfig {
+	return core.KafkaConfig{
+		Brokers:           f.KafkaBrokers,
+		Topic:             f.KafkaTopic,
+		Partitions:        f.KafkaPartitions,
+		ReplicationFactor: f.KafkaReplicas,
+	}
+}
+
+type redisFlags struct {
+	RedisAddr     string `name:"redis-addr" default:"127.0.0.1:6379" help:"Redis address (host:port) holding routes, presence and the edge registry."`
+	RedisPassword string `name:"redis-password" help:"Redis password, if the server needs one."`
+	RedisDB       int    `name:"redis-db" default:"0" help:"Redis database number."`
+	RedisPrefix   string `name:"redis-prefix" default:"qp:" help:"Prefix of every Redis key quicpush writes."`
+}
+
+func (f redisFlags) config() app.RedisConfig {
+	return app.RedisConfig{Addr: f.RedisAddr, Password: f.RedisPassword, DB: f.RedisDB, Prefix: f.RedisPrefix}
+}
+
+// waitForSignal blocks until SIGINT or SIGTERM, or until done closes.
+func waitForSignal(done <-chan struct{}) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-done:
+	}
+}
+
+type apiCmd struct {
+	APIAddr        string        `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
+	AdminAddr      string        `name:"admin-addr" default:"127.0.0.1:9101" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/; empty: off. Keep it private."`
+	APIKeys        []string      `name:"api-key" help:"API keys accepted from backends; default: the one in --dev-dir."`
+	DevDir         string        `default:".quicpush-dev" help:"Where development secrets are kept (used when --api-key is not given)."`
+	PublishTimeout time.Duration `default:"5s" help:"How long a push waits for the brokers before failing with Unavailable."`
+	kafkaFlags
+	redisFlags
+	logFlags
+}
+
+func (c *apiCmd) Run() error {
+	log := c.logger("api")
+	keys := c.APIKeys
+	if len(keys) == 0 {
+		st, err := loadDevState(c.DevDir, true)
+		if err != nil {
+			return err
+		}
+		keys = []string{st.APIKey}
+	}
+	srv, err := app.StartAPI(app.APIConfig{
+		Addr:           c.APIAddr,
+		AdminAddr:      c.AdminAddr,
+		Kafka:          c.kafkaFlags.config(),
+		Redis:          c.redisFlags.config(),
+		APIKeys:        keys,
+		PublishTimeout: c.PublishTimeout,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("quicpush api: push API on http://%s", hostPort(srv.Addr()))
+	if srv.Admin != nil {
+		fmt.Printf(", admin on http://%s", srv.Admin.Addr())
+	}
+	fmt.Println()
+	waitForSignal(nil)
+	log.Info("shutting down: finishing calls in flight")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+type coreCmd struct {
+	AdminAddr      string        `name:"admin-addr" default:"127.0.0.1:9102" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/; empty: off. Keep it private."`
+	Group          string        `name:"kafka-group" default:"quicpush-core" help:"Consumer group; the cores in one group split the topic's partitions."`
+	SessionTimeout time.Duration `name:"kafka-session-timeout" default:"6s" help:"How long the group waits for a silent core before moving its partitions."`
+	CommitInterval time.Duration `name:"commit-interval" default:"1s" help:"How often offsets of delivered messages are committed."`
+	MergeWindow    time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one batch."`
+	MaxBatch       int           `default:"512" help:"Most messages in one batch."`
+	EdgeTimeout    time.Duration `default:"5s" help:"How long a batch retries an edge that is registered but does not accept it, before going on without it."`
+	kafkaFlags
+	redisFlags
+	logFlags
+}
+
+func (c *coreCmd) Run() error {
+	log := c.logger("core")
+	srv, err := app.StartCore(app.CoreConfig{
+		AdminAddr: c.AdminAddr,
+		Kafka: core.KafkaSourceConfig{
+			KafkaConfig:    c.kafkaFlags.config(),
+			Group:          c.Group,
+			SessionTimeout: c.SessionTimeout,
+			CommitInterval: c.CommitInterval,
+		},
+		Redis:  c.redisFlags.config(),
+		Core:   core.Config{MergeWindow: c.MergeWindow, MaxBatch: c.MaxBatch},
+		Router: core.RouterConfig{EdgeTimeout: c.EdgeTimeout},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Print("quicpush core: consuming")
+	if srv.Admin != nil {
+		fmt.Printf(", admin on http://%s", srv.Admin.Addr())
+	}
+	fmt.Println()
+	waitForSignal(srv.Done())
+	log.Info("shutting down: finishing and committing the batch in flight")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+type edgeCmd struct {
+	ID           string `name:"edge-id" help:"Name of this edge in the cluster, the prefix of its connection keys; default: random."`
+	QUICAddr     string `name:"quic-addr" default:":4433" help:"UDP address for raw QUIC and WebTransport."`
+	TCPAddr      string `name:"tcp-addr" default:":4434" help:"TCP address for framed TCP, TLS and WebSocket."`
+	InternalAddr string `name:"internal-addr" default:"127.0.0.1:0" help:"Address of the internal service cores deliver to (h2c); keep it private. Port 0 picks a free one, registered in Redis."`
+	InternalURL  string `name:"internal-url" help:"URL cores use to reach --internal-addr; default: http://<bound address>."`
+	AdminAddr    string `name:"admin-addr" default:"127.0.0.1:9103" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/; empty: off. Keep it private."`
+
+	CertFile  string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
+	KeyFile   string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
+	DevDir    string `default:".quicpush-dev" help:"Where the development certificate and secrets are kept."`
+	JWTSecret string `name:"jwt-secret" help:"HS256 secret client tokens are signed with (at least 32 bytes); default: the one in --dev-dir."`
+
+	PingInterval     time.Duration `default:"25s" help:"Heartbeat interval announced to clients."`
+	HandshakeTimeout time.Duration `default:"10s" help:"Time allowed from accept to a verified token."`
+	MaxRooms         int           `default:"64" help:"Rooms one connection may join."`
+	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
+	RegistryTTL      time.Duration `name:"registry-ttl" default:"6s" help:"How long the edge stays registered without a heartbeat (heartbeats every third of it)."`
+	DrainTimeout     time.Duration `default:"10s" help:"On SIGTERM, how long clients get to leave after being told to reconnect elsewhere."`
+	redisFlags
+	logFlags
+}
+
+func (c *edgeCmd) Run() error {
+	log := c.logger("edge")
+	var cert tls.Certificate
+	var err error
+	if c.CertFile != "" {
+		cert, err = tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	} else {
+		cert, err = devcert.LoadOrCreate(c.DevDir)
+	}
+	if err != nil {
+		return err
+	}
+	secret := []byte(c.JWTSecret)
+	if c.JWTSecret == "" {
+		st, err := loadDevState(c.DevDir, true)
+		if err != nil {
+			return err
+		}
+		if secret, err = st.secret(); err != nil {
+			return err
+		}
+	}
+	srv, err := app.StartEdge(app.EdgeConfig{
+		Edge: edge.Config{
+			QUICAddr:         c.QUICAddr,
+			TCPAddr:          c.TCPAddr,
+			PingInterval:     c.PingInterval,
+			HandshakeTimeout: c.HandshakeTimeout,
+			MaxRooms:         c.MaxRooms,
+			MaxQueueBytes:    c.MaxQueueBytes,
+		},
+		ID:           c.ID,
+		InternalAddr: c.InternalAddr,
+		InternalURL:  c.InternalURL,
+		AdminAddr:    c.AdminAddr,
+		Redis:        c.redisFlags.config(),
+		RegistryTTL:  c.RegistryTTL,
+		Certificate:  cert,
+		JWTSecret:    secret,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("quicpush edge %s: quic://%s tcp://%s, internal %s", srv.Info.ID,
+		hostPort(srv.Edge.QUICAddr()), hostPort(srv.Edge.TCPAddr()), srv.Info.URL)
+	if srv.Admin != nil {
+		fmt.Printf(", admin on http://%s", srv.Admin.Addr())
+	}
+	fmt.Println()
+	waitForSignal(nil)
+	log.Info("draining: clients are told to reconnect elsewhere")
+	ctx, cancel := context.WithTimeout(context.Background(), c.DrainTimeout)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Admin is the operations listener every process runs: Prometheus
+// /metrics, /healthz (the process runs), /readyz (it can do its work now:
+// load balancers and orchestrators route to it) and /debug/pprof/. It belongs
+// on loopback or a private network.
+type Admin struct {
+	ln  net.Listener
+	srv *http.Server
+
+	mu     sync.Mutex
+	checks []readyCheck
+	down   string // set while draining: not ready, whatever the checks say
+}
+
+type readyCheck struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// StartAdmin listens on addr and serves the admin endpoints of reg.
+func StartAdmin(addr string, reg *prometheus.Registry, log *slog.Logger) (*Admin, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	a := &Admin{ln: ln}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/readyz", a.ready)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin listener stopped", "err", err)
+		}
+	}()
+	return a, nil
+}
+
+// Addr is the admin listener's address.
+func (a *Admin) Addr() net.Addr { return a.ln.Addr() }
+
+// AddCheck adds a readiness check; /readyz answers 200 only when every check
+// passes within a second.
+func (a *Admin) AddCheck(name string, fn func(context.Context) error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.checks = append(a.checks, readyCheck{name, fn})
+}
+
+// Draining makes /readyz fail from now on, with reason.
+func (a *Admin) Draining(reason string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.down = reason
+}
+
+func (a *Admin) ready(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	checks, down := a.checks, a.down
+	a.mu.Unlock()
+	if down != "" {
+		http.Error(w, "not ready: "+down, http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	for _, c := range checks {
+		if err := c.fn(ctx); err != nil {
+			http.Error(w, fmt.Sprintf("not ready: %s: %v", c.name, err), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// Close stops the listener.
+func (a *Admin) Close() error { return a.srv.Close() }
