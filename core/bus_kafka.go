@@ -234,6 +234,9 @@ func (p *KafkaPublisher) Publish(ctx context.Context, m *push.Message) ([]push.B
 			}
 			r := recs[res.i]
 			out[res.i] = push.BusRecord{Partition: r.Partition, Offset: r.Offset}
+			if len(parts) > 1 && m.Kind == push.KindUsers {
+				out[res.i].Users = parts[res.i].msg.Users
+			}
 		case <-ctx.Done():
 			return nil, fmt.Errorf("core: producing to %s: %w", p.cfg.Topic, ctx.Err())
 		}
@@ -459,6 +462,7 @@ func (s *KafkaSource) take(fetches kgo.Fetches, buf []*push.Message) []*push.Mes
 			s.metrics.badRecords.Inc()
 			return
 		}
+		m.Offset = uint64(r.Offset) + 1
 		buf = append(buf, m)
 	})
 	return buf

@@ -49,6 +49,9 @@ func (b *MemoryBus) Publish(ctx context.Context, m *push.Message) ([]push.BusRec
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// The offset goes on the message before the channel publishes it to
+	// core; nobody else writes it.
+	m.Offset = uint64(b.next) + 1
 	select {
 	case b.ch <- m:
 		rec := []push.BusRecord{{Offset: b.next}}

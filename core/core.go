@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/push"
 )
 
@@ -49,6 +50,11 @@ type Config struct {
 	Edge deliverer
 	// Router hands batches to the edges of a cluster (a Router).
 	Router router
+	// History, when set, stores every room and user message before it is
+	// handed to the edges, and core stamps each with its streams' epochs:
+	// a position a client sees is always in history (or declared lost by a
+	// new epoch). Nil means messages carry no position.
+	History history.Store
 	// MergeWindow is how long core waits after the first message of a batch
 	// for more to merge. It bounds the latency merging adds. Zero means 1ms;
 	// negative means merge only what is already queued.
@@ -69,6 +75,7 @@ type Config struct {
 type Core struct {
 	cfg     Config
 	metrics *metrics
+	items   []history.Item // reused by record
 }
 
 // New returns a Core; Run starts it.
@@ -128,6 +135,9 @@ func (c *Core) Run(ctx context.Context) error {
 			}
 		}
 		batch = c.cfg.Source.TryPoll(batch, c.cfg.MaxBatch)
+		if err := c.record(ctx, batch); err != nil {
+			return err
+		}
 		merged = mergeRooms(merged[:0], batch)
 		if err := c.handoff(ctx, merged); err != nil {
 			// Not committed: the partitions' next owner delivers the batch.
@@ -146,6 +156,66 @@ func (c *Core) Run(ctx context.Context) error {
 		}
 		clear(batch)
 		clear(merged)
+	}
+}
+
+// record appends the batch's room and user messages to their streams and
+// stamps them with the streams' epochs. Like handoff, a failure (the store
+// unreachable) is retried for as long as core runs: nothing is committed
+// meanwhile.
+func (c *Core) record(ctx context.Context, msgs []*push.Message) error {
+	if c.cfg.History == nil {
+		return nil
+	}
+	items := c.items[:0]
+	for _, m := range msgs {
+		if m.Offset == 0 {
+			continue
+		}
+		e := history.Entry{Offset: m.Offset, ID: m.ID, Data: m.Data, Accepted: m.Accepted}
+		switch m.Kind {
+		case push.KindRoom:
+			items = append(items, history.Item{Stream: history.RoomStream(m.Room), Entry: e})
+		case push.KindUsers:
+			for _, u := range m.Users {
+				items = append(items, history.Item{Stream: history.UserStream(u), Entry: e})
+			}
+		}
+	}
+	c.items = items
+	if len(items) == 0 {
+		return nil
+	}
+	defer clear(c.items)
+	delay := 50 * time.Millisecond
+	for {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.HandoffTimeout)
+		epochs, err := c.cfg.History.Append(hctx, items)
+		cancel()
+		if err == nil {
+			for _, m := range msgs {
+				switch m.Kind {
+				case push.KindRoom:
+					m.Epoch = epochs[history.RoomStream(m.Room)]
+				case push.KindUsers:
+					m.UserEpochs = make([]string, len(m.Users))
+					for i, u := range m.Users {
+						m.UserEpochs[i] = epochs[history.UserStream(u)]
+					}
+				}
+			}
+			return nil
+		}
+		c.metrics.historyFailures.Inc()
+		if ctx.Err() != nil {
+			return fmt.Errorf("core: batch not recorded before stopping: %w", err)
+		}
+		c.cfg.Logger.Warn("history append failed, retrying", "messages", len(msgs), "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
 	}
 }
 

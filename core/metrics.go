@@ -9,6 +9,7 @@ import (
 // metrics are core's Prometheus collectors.
 type metrics struct {
 	handoffFailures prometheus.Counter
+	historyFailures prometheus.Counter
 	batches         prometheus.Counter
 	batchSize       prometheus.Histogram
 	latency         prometheus.Histogram
@@ -17,6 +18,8 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	const ns, sub = "quicpush", "core"
 	m := &metrics{
+		historyFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "history_failures_total", Help: "Attempts to append a batch to history that failed and were retried."}),
 		handoffFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "handoff_failures_total", Help: "Attempts to hand a batch to the edges that failed and were retried."}),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -28,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.handoffFailures, m.batches, m.batchSize, m.latency} {
+		for _, c := range []prometheus.Collector{m.historyFailures, m.handoffFailures, m.batches, m.batchSize, m.latency} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -68,6 +69,16 @@ type Config struct {
 	// allows every origin: tokens, not origins, authenticate clients.
 	CheckOrigin func(origin string) bool
 
+	// History, when set, lets clients resume: pushes carry stream
+	// positions, and Auth and Join with a position get what the client
+	// missed or an explicit "not recovered" (history.Memory in one process,
+	// store.History on Redis in a cluster). Nil means no positions.
+	History historyReader
+	// RecoveryLimit is the most messages replayed to a client per stream;
+	// one that missed more is told NotRecovered. Zero means
+	// history.DefaultRecoveryLimit (1000).
+	RecoveryLimit int
+
 	// Presence, in a cluster, learns which users are connected here and
 	// which rooms have members here, so that core routes pushes to this
 	// edge (store.EdgePresence on Redis). Nil in one process.
@@ -114,6 +125,7 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.MaxQueueBytes, 1<<20)
 	defInt(&c.Shards, 64)
 	defInt(&c.MaxFlushers, 1024)
+	defInt(&c.RecoveryLimit, history.DefaultRecoveryLimit)
 	def(&c.HandshakeTimeout, 10*time.Second)
 	def(&c.PingInterval, 25*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)

@@ -133,8 +133,19 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 				}
 			}
 		case push.KindUsers:
-			buf := encode(msgs[i:i+1], wire.PushDirect)
-			for _, u := range m.Users {
+			var shared []byte // for the users whose stream keeps no history
+			for ui, u := range m.Users {
+				// Each user's stream has its own epoch, so each user with
+				// history gets an encoding of their own position.
+				var buf []byte
+				if ui < len(m.UserEpochs) && m.UserEpochs[ui] != "" {
+					buf = encodeOne(m, wire.PushDirect, "", m.Offset, m.UserEpochs[ui])
+				} else {
+					if shared == nil {
+						shared = encodeOne(m, wire.PushDirect, "", 0, "")
+					}
+					buf = shared
+				}
 				e.forUser(u, func(s *session) {
 					if s.enqueue(buf) {
 						e.metrics.deliveries.Inc()
@@ -164,7 +175,9 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 // into one shared buffer.
 const maxRunBytes = 64 << 10
 
-// encode writes msgs as consecutive Push frames into one exactly sized buffer.
+// encode writes msgs as consecutive Push frames into one exactly sized
+// buffer. Room messages carry their stream position when their room keeps
+// history.
 func encode(msgs []*push.Message, kind wire.PushKind) []byte {
 	n := 0
 	p := make([]wire.Push, len(msgs))
@@ -172,6 +185,9 @@ func encode(msgs []*push.Message, kind wire.PushKind) []byte {
 		p[i] = wire.Push{Kind: kind, ID: m.ID, Data: m.Data}
 		if kind == wire.PushRoom {
 			p[i].Room = m.Room
+			if m.Epoch != "" {
+				p[i].Offset, p[i].Epoch = m.Offset, m.Epoch
+			}
 		}
 		n += wire.PushSize(&p[i])
 	}
@@ -180,6 +196,12 @@ func encode(msgs []*push.Message, kind wire.PushKind) []byte {
 		buf = wire.AppendPush(buf, &p[i])
 	}
 	return buf
+}
+
+// encodeOne writes one Push frame with the given room and position.
+func encodeOne(m *push.Message, kind wire.PushKind, room string, offset uint64, epoch string) []byte {
+	p := wire.Push{Kind: kind, Room: room, ID: m.ID, Offset: offset, Epoch: epoch, Data: m.Data}
+	return wire.AppendPush(make([]byte, 0, wire.PushSize(&p)), &p)
 }
 
 func (e *Edge) deliverRoom(room string, buf []byte, msgs int) {

@@ -24,6 +24,10 @@ type metrics struct {
 	batches           prometheus.Counter
 	received          *prometheus.CounterVec
 	pushLatency       prometheus.Histogram
+	recoveries        *prometheus.CounterVec
+	replayed          prometheus.Counter
+	recoverySeconds   prometheus.Histogram
+	historyErrors     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -56,10 +60,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		pushLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "accept_to_queue_seconds", Help: "Time from acceptance by the push API to queueing on this edge's connections.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "resumes_total", Help: "Auth (user stream) and Join (room stream) answers, by stream and result: none (no position asked), recovered, not_recovered."},
+			[]string{"stream", "result"}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "replayed_total", Help: "Messages replayed to resuming clients."}),
+		recoverySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "history_read_seconds", Help: "Time to read what a resuming client missed.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		historyErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "history_errors_total", Help: "Resumes answered without a position because history could not be read."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.authFailures,
-			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.presenceErrors, m.batches, m.received, m.pushLatency} {
+			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.presenceErrors, m.batches, m.received, m.pushLatency,
+			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -40,7 +41,10 @@ type session struct {
 	queue     [][]byte // frames waiting for the flusher, shared and immutable
 	spare     [][]byte // the flusher's last batch, reused to avoid allocation
 	queued    int      // bytes in queue
-	flushing  bool     // a flusher goroutine is running
+	holding   bool     // a resume is under way: frames go to held (resume.go)
+	held      [][]byte
+	heldBytes int
+	flushing  bool // a flusher goroutine is running
 	state     uint8
 	code      wire.Code
 	expiry    *time.Timer
@@ -77,20 +81,36 @@ func (s *session) enqueue(b []byte) bool {
 		s.mu.Unlock()
 		return false
 	}
-	if s.queued+len(b) > s.edge.cfg.MaxQueueBytes {
+	if s.queued+s.heldBytes+len(b) > s.edge.cfg.MaxQueueBytes {
 		s.mu.Unlock()
 		s.edge.metrics.slowConsumers.Inc()
 		s.closeWith(wire.CodeSlowConsumer, "write queue full", true)
 		return false
 	}
+	if s.holding {
+		s.held = append(s.held, b)
+		s.heldBytes += len(b)
+		s.mu.Unlock()
+		return true
+	}
+	s.queueLocked(b)
+	s.kickLocked()
+	s.mu.Unlock()
+	return true
+}
+
+// queueLocked appends b to the queue; s.mu is held.
+func (s *session) queueLocked(b []byte) {
 	s.queue = append(s.queue, b)
 	s.queued += len(b)
-	if !s.flushing {
+}
+
+// kickLocked starts a flusher unless one runs; s.mu is held.
+func (s *session) kickLocked() {
+	if !s.flushing && len(s.queue) > 0 {
 		s.flushing = true
 		s.edge.flushers.run(s)
 	}
-	s.mu.Unlock()
-	return true
 }
 
 // flush drains the queue into batched writes until it is empty. It runs in
@@ -286,6 +306,12 @@ func (s *session) handshake() bool {
 	}
 	s.ident = id
 	s.key = e.newKey()
+	resume := e.cfg.History != nil
+	if resume {
+		// Nothing may reach the client before AuthOK: hold what arrives
+		// for the user (or for everyone) until the user's stream is read.
+		s.hold()
+	}
 	if !e.register(s) {
 		s.closeWith(wire.CodeShutdown, "edge is draining", false)
 		return false
@@ -302,12 +328,20 @@ func (s *session) handshake() bool {
 			return false
 		}
 	}
-	s.enqueue(wire.AppendAuthOK(nil, h.Seq, &wire.AuthOK{
+	ok := wire.AuthOK{
 		ConnKey:        s.key,
 		User:           id.User,
 		PingIntervalMs: uint64(e.cfg.PingInterval / time.Millisecond),
 		MaxFrame:       uint64(e.cfg.MaxFrame),
-	}))
+	}
+	if resume {
+		from := history.Position{Offset: a.Offset, Epoch: a.Epoch}
+		rec, top, replay := e.resume(wire.PushDirect, "", history.UserStream(id.User), from)
+		ok.Recovery, ok.Offset, ok.Epoch = rec, top.Offset, top.Epoch
+		s.release(wire.AppendAuthOK(nil, h.Seq, &ok), replay, upTo(wire.PushDirect, "", top))
+	} else {
+		s.enqueue(wire.AppendAuthOK(nil, h.Seq, &ok))
+	}
 	if !id.Expires.IsZero() {
 		s.mu.Lock()
 		s.expiry = time.AfterFunc(time.Until(id.Expires), func() {
@@ -333,7 +367,7 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 			s.closeWith(wire.CodeProtocolError, err.Error(), false)
 			return false
 		}
-		s.join(h.Seq, j.Room)
+		s.join(h.Seq, &j)
 	case wire.OpLeave:
 		var r wire.RoomReply
 		if err := r.Decode(body); err != nil {
@@ -357,7 +391,8 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 	return true
 }
 
-func (s *session) join(seq uint32, room string) {
+func (s *session) join(seq uint32, j *wire.Join) {
+	room := j.Room
 	switch {
 	case room == "":
 		s.replyError(seq, wire.ErrCodeBadRequest, "empty room name")
@@ -366,22 +401,41 @@ func (s *session) join(seq uint32, room string) {
 		s.replyError(seq, wire.ErrCodeForbidden, "token does not allow room "+room)
 		return
 	}
-	if _, ok := s.rooms[room]; !ok {
-		if len(s.rooms) >= s.edge.cfg.MaxRooms {
-			s.replyError(seq, wire.ErrCodeTooManyRooms, "room limit reached")
-			return
-		}
-		if err := s.edge.join(s, room); err != nil {
-			s.edge.cfg.Logger.Warn("join failed: room not routed here", "room", room, "err", err)
-			s.replyError(seq, wire.ErrCodeInternal, "room unavailable, retry")
-			return
-		}
-		if s.rooms == nil {
-			s.rooms = make(map[string]struct{}, 1)
-		}
-		s.rooms[room] = struct{}{}
+	if _, ok := s.rooms[room]; ok {
+		// Already a member: the client's position stands (what is queued
+		// for it is newer), so the reply names none.
+		s.enqueue(wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room}))
+		return
 	}
-	s.enqueue(wire.AppendRoom(nil, wire.OpJoinOK, seq, room))
+	if len(s.rooms) >= s.edge.cfg.MaxRooms {
+		s.replyError(seq, wire.ErrCodeTooManyRooms, "room limit reached")
+		return
+	}
+	e := s.edge
+	resume := e.cfg.History != nil
+	if resume {
+		s.hold()
+	}
+	if err := e.join(s, room); err != nil {
+		if resume {
+			s.release(nil, nil, nil)
+		}
+		e.cfg.Logger.Warn("join failed: room not routed here", "room", room, "err", err)
+		s.replyError(seq, wire.ErrCodeInternal, "room unavailable, retry")
+		return
+	}
+	if s.rooms == nil {
+		s.rooms = make(map[string]struct{}, 1)
+	}
+	s.rooms[room] = struct{}{}
+	if !resume {
+		s.enqueue(wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room}))
+		return
+	}
+	from := history.Position{Offset: j.Offset, Epoch: j.Epoch}
+	rec, top, replay := e.resume(wire.PushRoom, room, history.RoomStream(room), from)
+	reply := wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room, Recovery: rec, Offset: top.Offset, Epoch: top.Epoch})
+	s.release(reply, replay, upTo(wire.PushRoom, room, top))
 }
 
 func (s *session) replyError(seq uint32, code wire.Code, msg string) {

@@ -28,10 +28,11 @@ func newAuthenticator(keys []string) *authenticator {
 
 // check reports whether h holds `Authorization: Bearer <key>` with a known key.
 // protocol is the caller's RPC protocol.
-func (a *authenticator) check(h http.Header, protocol string) error {
+// On success it returns the key's digest, which scopes idempotency keys.
+func (a *authenticator) check(h http.Header, protocol string) ([]byte, error) {
 	key, ok := bearer(h.Get("Authorization"))
 	if !ok {
-		return unauthenticated(protocol)
+		return nil, unauthenticated(protocol)
 	}
 	d := sha256.Sum256([]byte(key))
 	match := 0
@@ -39,9 +40,9 @@ func (a *authenticator) check(h http.Header, protocol string) error {
 		match |= subtle.ConstantTimeCompare(d[:], a.digests[i][:])
 	}
 	if match != 1 {
-		return unauthenticated(protocol)
+		return nil, unauthenticated(protocol)
 	}
-	return nil
+	return d[:], nil
 }
 
 // bearer extracts the token of a Bearer authorization header. The scheme is
@@ -67,10 +68,11 @@ func unauthenticated(protocol string) error {
 
 func (a *authenticator) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if err := a.check(req.Header(), req.Peer().Protocol); err != nil {
+		digest, err := a.check(req.Header(), req.Peer().Protocol)
+		if err != nil {
 			return nil, err
 		}
-		return next(ctx, req)
+		return next(context.WithValue(ctx, apiKeyCtx{}, digest), req)
 	}
 }
 
@@ -80,7 +82,7 @@ func (*authenticator) WrapStreamingClient(next connect.StreamingClientFunc) conn
 
 func (a *authenticator) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		if err := a.check(conn.RequestHeader(), conn.Peer().Protocol); err != nil {
+		if _, err := a.check(conn.RequestHeader(), conn.Peer().Protocol); err != nil {
 			return err
 		}
 		return next(ctx, conn)

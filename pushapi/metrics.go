@@ -23,6 +23,8 @@ type metrics struct {
 	requests *prometheus.CounterVec   // method, code
 	duration *prometheus.HistogramVec // method
 	accepted *prometheus.CounterVec   // kind
+	// replayedCalls counts calls answered from the idempotency store.
+	replayedCalls prometheus.Counter
 }
 
 // newMetrics creates the collectors and registers them with reg, unless reg
@@ -48,6 +50,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name:      "messages_accepted_total",
 			Help:      "Messages (pushes and disconnect orders) the bus accepted, by kind.",
 		}, []string{"kind"}),
+		replayedCalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Subsystem: metricsSubsystem,
+			Name:      "idempotent_replays_total",
+			Help:      "Push calls answered with an earlier call's reply because they repeated its idempotency key.",
+		}),
 	}
 	// Export every kind from the start, so that rate() sees the first message.
 	for _, k := range []push.Kind{push.KindKeys, push.KindUsers, push.KindRoom, push.KindBroadcast, push.KindDisconnect} {
@@ -56,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.accepted} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.accepted, m.replayedCalls} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

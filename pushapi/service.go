@@ -13,6 +13,7 @@ import (
 
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
+	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/push"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -26,6 +27,14 @@ type Publisher interface {
 	// was not accepted, not even in part. Publish must not modify m or keep
 	// ctx.
 	Publish(ctx context.Context, m *push.Message) ([]push.BusRecord, error)
+}
+
+// HistoryReader reads streams' positions and recent messages: the same
+// history.Store core writes (history.Memory in one process, store.History in
+// a cluster).
+type HistoryReader interface {
+	Top(ctx context.Context, stream string) (history.Position, error)
+	Since(ctx context.Context, stream string, from history.Position, limit int) (history.Result, error)
 }
 
 // Presence answers online counts, summed over all edges.
@@ -62,6 +71,17 @@ type Config struct {
 	Publisher Publisher
 	// Presence answers Online. Required.
 	Presence Presence
+	// History serves the History method and the stream positions in push
+	// replies. Nil means History answers Unimplemented and replies carry no
+	// position.
+	History HistoryReader
+	// Idempotency remembers replies to calls with an idempotency key. Nil
+	// means a MemoryIdempotency: enough for one process, not for several
+	// API processes behind one address.
+	Idempotency IdempotencyStore
+	// IdempotencyWindow is how long an idempotency key is remembered. Zero
+	// means DefaultIdempotencyWindow (10 minutes).
+	IdempotencyWindow time.Duration
 
 	// APIKeys are the keys backends send as `Authorization: Bearer <key>`.
 	// Any listed key is accepted, which lets operators rotate keys without
@@ -102,6 +122,9 @@ const DefaultPublishTimeout = 5 * time.Second
 type Service struct {
 	pub        Publisher
 	presence   Presence
+	history    HistoryReader
+	idem       IdempotencyStore
+	idemWindow time.Duration
 	maxData    int
 	maxTargets int
 	log        *slog.Logger
@@ -132,6 +155,9 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		pub:        cfg.Publisher,
 		presence:   cfg.Presence,
+		history:    cfg.History,
+		idem:       cfg.Idempotency,
+		idemWindow: cfg.IdempotencyWindow,
 		maxData:    cfg.MaxDataBytes,
 		maxTargets: cfg.MaxTargets,
 		log:        cfg.Logger,
@@ -140,6 +166,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.pubTimeout <= 0 {
 		s.pubTimeout = DefaultPublishTimeout
+	}
+	if s.idem == nil {
+		s.idem = NewMemoryIdempotency()
+	}
+	if s.idemWindow <= 0 {
+		s.idemWindow = DefaultIdempotencyWindow
 	}
 	if s.maxData == 0 {
 		s.maxData = DefaultMaxDataBytes
@@ -181,11 +213,17 @@ func (s *Service) PushKeys(ctx context.Context, req *connect.Request[pushv1.Push
 	if err != nil {
 		return nil, err
 	}
-	id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindKeys, Keys: r.GetKeys(), Data: data})
+	resp, err := once(s, ctx, "PushKeys", r.GetIdempotencyKey(), func() (*pushv1.PushKeysResponse, error) {
+		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindKeys, Keys: r.GetKeys(), Data: data})
+		if err != nil {
+			return nil, err
+		}
+		return &pushv1.PushKeysResponse{MessageId: id, BusRecords: busRecords(recs)}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.PushKeysResponse{MessageId: id, BusRecords: recs}), nil
+	return connect.NewResponse(resp), nil
 }
 
 // PushUsers implements pushv1connect.PushServiceHandler.
@@ -198,11 +236,18 @@ func (s *Service) PushUsers(ctx context.Context, req *connect.Request[pushv1.Pus
 	if err != nil {
 		return nil, err
 	}
-	id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindUsers, Users: r.GetUsers(), Data: data})
+	resp, err := once(s, ctx, "PushUsers", r.GetIdempotencyKey(), func() (*pushv1.PushUsersResponse, error) {
+		users := r.GetUsers()
+		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindUsers, Users: users, Data: data})
+		if err != nil {
+			return nil, err
+		}
+		return &pushv1.PushUsersResponse{MessageId: id, BusRecords: busRecords(recs), Positions: s.userPositions(ctx, users, recs)}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.PushUsersResponse{MessageId: id, BusRecords: recs}), nil
+	return connect.NewResponse(resp), nil
 }
 
 // PushRoom implements pushv1connect.PushServiceHandler.
@@ -215,11 +260,21 @@ func (s *Service) PushRoom(ctx context.Context, req *connect.Request[pushv1.Push
 	if err != nil {
 		return nil, err
 	}
-	id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindRoom, Room: r.GetRoom(), Data: data})
+	resp, err := once(s, ctx, "PushRoom", r.GetIdempotencyKey(), func() (*pushv1.PushRoomResponse, error) {
+		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindRoom, Room: r.GetRoom(), Data: data})
+		if err != nil {
+			return nil, err
+		}
+		out := &pushv1.PushRoomResponse{MessageId: id, BusRecords: busRecords(recs)}
+		if len(recs) == 1 {
+			out.Position = s.position(ctx, history.RoomStream(r.GetRoom()), recs[0])
+		}
+		return out, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.PushRoomResponse{MessageId: id, BusRecords: recs}), nil
+	return connect.NewResponse(resp), nil
 }
 
 // Broadcast implements pushv1connect.PushServiceHandler.
@@ -229,11 +284,17 @@ func (s *Service) Broadcast(ctx context.Context, req *connect.Request[pushv1.Bro
 	if err != nil {
 		return nil, err
 	}
-	id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindBroadcast, Data: data, Rate: int(r.GetRate())})
+	resp, err := once(s, ctx, "Broadcast", r.GetIdempotencyKey(), func() (*pushv1.BroadcastResponse, error) {
+		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindBroadcast, Data: data, Rate: int(r.GetRate())})
+		if err != nil {
+			return nil, err
+		}
+		return &pushv1.BroadcastResponse{MessageId: id, BusRecords: busRecords(recs)}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.BroadcastResponse{MessageId: id, BusRecords: recs}), nil
+	return connect.NewResponse(resp), nil
 }
 
 // Disconnect implements pushv1connect.PushServiceHandler.
@@ -255,17 +316,23 @@ func (s *Service) Disconnect(ctx context.Context, req *connect.Request[pushv1.Di
 	if r.GetReconnect() {
 		code = wire.CodeServerDisconnect
 	}
-	id, recs, err := s.publish(ctx, &push.Message{
-		Kind:   push.KindDisconnect,
-		Keys:   r.GetKeys(),
-		Users:  r.GetUsers(),
-		Code:   uint16(code),
-		Reason: r.GetReason(),
+	resp, err := once(s, ctx, "Disconnect", r.GetIdempotencyKey(), func() (*pushv1.DisconnectResponse, error) {
+		id, recs, err := s.publish(ctx, &push.Message{
+			Kind:   push.KindDisconnect,
+			Keys:   r.GetKeys(),
+			Users:  r.GetUsers(),
+			Code:   uint16(code),
+			Reason: r.GetReason(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &pushv1.DisconnectResponse{MessageId: id, BusRecords: busRecords(recs)}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pushv1.DisconnectResponse{MessageId: id, BusRecords: recs}), nil
+	return connect.NewResponse(resp), nil
 }
 
 // Online implements pushv1connect.PushServiceHandler.
@@ -310,7 +377,7 @@ func (s *Service) Online(ctx context.Context, req *connect.Request[pushv1.Online
 // publish stamps m with an id and the time, and returns the id and the bus
 // records once the bus accepted m. It never reports success unless Publish
 // returned nil.
-func (s *Service) publish(ctx context.Context, m *push.Message) (string, []*pushv1.BusRecord, error) {
+func (s *Service) publish(ctx context.Context, m *push.Message) (string, []push.BusRecord, error) {
 	m.Accepted = s.now()
 	m.ID = newID(m.Accepted)
 	pubCtx, cancel := context.WithTimeout(ctx, s.pubTimeout)
@@ -328,11 +395,15 @@ func (s *Service) publish(ctx context.Context, m *push.Message) (string, []*push
 		return "", nil, connect.NewError(code, ErrNotAccepted)
 	}
 	s.metrics.accepted.WithLabelValues(m.Kind.String()).Inc()
+	return m.ID, placed, nil
+}
+
+func busRecords(placed []push.BusRecord) []*pushv1.BusRecord {
 	recs := make([]*pushv1.BusRecord, len(placed))
 	for i, r := range placed {
 		recs[i] = &pushv1.BusRecord{Partition: r.Partition, Offset: r.Offset}
 	}
-	return m.ID, recs, nil
+	return recs
 }
 
 // contextCode maps an error caused by the call's own context (its deadline

@@ -11,6 +11,11 @@ import (
 // matches the QUIC ALPN "quicpush/1" and the WebSocket subprotocol "quicpush.v1".
 const Version = 1
 
+// Revision is the protocol's minor revision: compatible additions within
+// Version. Revision 2 added stream positions to Auth, AuthOK and JoinOK
+// (history and resume).
+const Revision = 2
+
 // ALPN is the QUIC application protocol of raw quicpush connections.
 const ALPN = "quicpush/1"
 

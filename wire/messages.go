@@ -8,12 +8,48 @@ import (
 // Bodies are sequences of fields: u8, u16 (big endian), uvarint, str/bytes
 // (uvarint length then the bytes). A decoder reads the fields it knows and
 // ignores any bytes after them, so a later minor revision can append fields
-// without breaking version-1 peers.
+// without breaking version-1 peers. Fields appended by revision 2 (stream
+// positions in Auth, AuthOK and JoinOK) form one group per body: encoders
+// leave the group out when all its fields are zero, and decoders read zeros
+// when the body ends before it.
+
+// Recovery says what became of a client's request to resume a stream.
+type Recovery uint8
+
+// Recovery results, in AuthOK (the user's stream) and JoinOK (the room's).
+const (
+	// RecoveryNone: no position was given (or the stream keeps no history).
+	// The reply's position is where the client now stands.
+	RecoveryNone Recovery = 0
+	// RecoveryRecovered: every message after the client's position follows
+	// the reply, in order, then live ones: no gap, no repeat.
+	RecoveryRecovered Recovery = 1
+	// RecoveryNotRecovered: messages after the client's position are gone
+	// (trimmed, expired, another epoch, or more than the edge replays). None
+	// is replayed; live ones follow the reply's position.
+	RecoveryNotRecovered Recovery = 2
+)
+
+func (r Recovery) String() string {
+	switch r {
+	case RecoveryNone:
+		return "none"
+	case RecoveryRecovered:
+		return "recovered"
+	case RecoveryNotRecovered:
+		return "not recovered"
+	}
+	return fmt.Sprintf("recovery(%d)", uint8(r))
+}
 
 // Auth is the first frame a client sends.
 type Auth struct {
 	Version uint64
 	Token   string
+	// Offset and Epoch are the last position the client saw in its user's
+	// stream (direct pushes); zero and empty mean none. Revision 2.
+	Offset uint64
+	Epoch  string
 }
 
 // AuthOK answers Auth.
@@ -26,6 +62,22 @@ type AuthOK struct {
 	PingIntervalMs uint64
 	// MaxFrame is the largest frame the edge accepts from the client.
 	MaxFrame uint64
+	// Recovery, Offset and Epoch answer Auth's position for the user's
+	// stream: what became of it, and the stream's position when the edge
+	// read it. Revision 2.
+	Recovery Recovery
+	Offset   uint64
+	Epoch    string
+}
+
+// JoinOK answers Join.
+type JoinOK struct {
+	Room string
+	// Recovery, Offset and Epoch answer Join's position: what became of it,
+	// and the room stream's position when the edge read it. Revision 2.
+	Recovery Recovery
+	Offset   uint64
+	Epoch    string
 }
 
 // Join asks to join a room. Offset and Epoch name the last position the client
@@ -82,6 +134,10 @@ func AppendAuth(dst []byte, seq uint32, m *Auth) []byte {
 	dst, start := beginFrame(dst, OpAuth, seq)
 	dst = binary.AppendUvarint(dst, m.Version)
 	dst = appendStr(dst, m.Token)
+	if m.Offset != 0 || m.Epoch != "" {
+		dst = binary.AppendUvarint(dst, m.Offset)
+		dst = appendStr(dst, m.Epoch)
+	}
 	return endFrame(dst, start)
 }
 
@@ -92,7 +148,27 @@ func AppendAuthOK(dst []byte, seq uint32, m *AuthOK) []byte {
 	dst = appendStr(dst, m.User)
 	dst = binary.AppendUvarint(dst, m.PingIntervalMs)
 	dst = binary.AppendUvarint(dst, m.MaxFrame)
+	dst = appendPosition(dst, m.Recovery, m.Offset, m.Epoch)
 	return endFrame(dst, start)
+}
+
+// AppendJoinOK appends a whole JoinOK frame.
+func AppendJoinOK(dst []byte, seq uint32, m *JoinOK) []byte {
+	dst, start := beginFrame(dst, OpJoinOK, seq)
+	dst = appendStr(dst, m.Room)
+	dst = appendPosition(dst, m.Recovery, m.Offset, m.Epoch)
+	return endFrame(dst, start)
+}
+
+// appendPosition appends the revision-2 group of AuthOK and JoinOK, unless
+// it is all zero.
+func appendPosition(dst []byte, r Recovery, offset uint64, epoch string) []byte {
+	if r == RecoveryNone && offset == 0 && epoch == "" {
+		return dst
+	}
+	dst = append(dst, byte(r))
+	dst = binary.AppendUvarint(dst, offset)
+	return appendStr(dst, epoch)
 }
 
 // AppendJoin appends a whole Join frame.
@@ -104,7 +180,8 @@ func AppendJoin(dst []byte, seq uint32, m *Join) []byte {
 	return endFrame(dst, start)
 }
 
-// AppendRoom appends a whole frame of op (JoinOK, Leave or LeaveOK) naming room.
+// AppendRoom appends a whole frame of op (Leave or LeaveOK, or a JoinOK
+// without a position) naming room.
 func AppendRoom(dst []byte, op Op, seq uint32, room string) []byte {
 	dst, start := beginFrame(dst, op, seq)
 	dst = appendStr(dst, room)
@@ -152,6 +229,11 @@ func (m *Auth) Decode(body []byte) error {
 	d := decoder{b: body}
 	m.Version = d.uvarint()
 	m.Token = d.str(MaxTokenLen)
+	m.Offset, m.Epoch = 0, ""
+	if d.more() {
+		m.Offset = d.uvarint()
+		m.Epoch = d.str(MaxRoomLen)
+	}
 	return d.done("auth")
 }
 
@@ -162,7 +244,16 @@ func (m *AuthOK) Decode(body []byte) error {
 	m.User = d.str(MaxRoomLen)
 	m.PingIntervalMs = d.uvarint()
 	m.MaxFrame = d.uvarint()
+	m.Recovery, m.Offset, m.Epoch = d.position()
 	return d.done("auth_ok")
+}
+
+// Decode parses a JoinOK body.
+func (m *JoinOK) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Room = d.str(MaxRoomLen)
+	m.Recovery, m.Offset, m.Epoch = d.position()
+	return d.done("join_ok")
 }
 
 // Decode parses a Join body.
@@ -174,7 +265,7 @@ func (m *Join) Decode(body []byte) error {
 	return d.done("join")
 }
 
-// Decode parses the body of JoinOK, Leave or LeaveOK.
+// Decode parses the body of Leave or LeaveOK (or the room of a JoinOK).
 func (m *RoomReply) Decode(body []byte) error {
 	d := decoder{b: body}
 	m.Room = d.str(MaxRoomLen)
@@ -287,6 +378,23 @@ func (d *decoder) bytes(limit int) []byte {
 }
 
 func (d *decoder) str(limit int) string { return string(d.bytes(limit)) }
+
+// more reports whether bytes are left: an optional group follows.
+func (d *decoder) more() bool { return d.err == nil && len(d.b) > 0 }
+
+// position reads the optional revision-2 group of AuthOK and JoinOK.
+func (d *decoder) position() (Recovery, uint64, string) {
+	if !d.more() {
+		return RecoveryNone, 0, ""
+	}
+	r := Recovery(d.u8())
+	off := d.uvarint()
+	ep := d.str(MaxRoomLen)
+	if d.err == nil && r > RecoveryNotRecovered {
+		d.err = fmt.Errorf("%w: recovery %d", ErrMalformed, r)
+	}
+	return r, off, ep
+}
 
 func (d *decoder) done(what string) error {
 	if d.err != nil {

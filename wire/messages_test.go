@@ -22,22 +22,48 @@ type roundTrip struct {
 	msg    message
 	// zero returns an empty message of the same type to decode into.
 	zero func() message
+	// group is the encoding of an all-zero revision-2 group, for messages
+	// that have one: encoders leave it out, so bytes appended to such a body
+	// are read as the group, and trailing bytes go after it.
+	group []byte
+	// required is the body's length without its revision-2 group, or -1
+	// when the message has none or encodes it.
+	required func(body []byte) int
 }
 
 func roundTrips() []roundTrip {
 	var cases []roundTrip
-	auths := []wire.Auth{{}, {Version: 1, Token: "t"}, {Version: 1 << 40, Token: strings.Repeat("x", wire.MaxTokenLen)}}
+	auths := []wire.Auth{{}, {Version: 1, Token: "t"}, {Version: 1 << 40, Token: strings.Repeat("x", wire.MaxTokenLen)},
+		{Version: 1, Token: "t", Offset: 300, Epoch: "ep"}, {Version: 1, Token: "t", Epoch: "only-epoch"},
+		{Version: 1, Token: "t", Offset: 1<<64 - 1, Epoch: strings.Repeat("e", wire.MaxRoomLen)}}
 	for _, m := range auths {
+		base := m
+		base.Offset, base.Epoch = 0, ""
 		cases = append(cases, roundTrip{name: "auth", op: wire.OpAuth, seq: 1,
 			encode: func(dst []byte) []byte { return wire.AppendAuth(dst, 1, &m) },
-			msg:    &m, zero: func() message { return new(wire.Auth) }})
+			msg:    &m, zero: func() message { return new(wire.Auth) },
+			group: []byte{0, 0}, required: bodyLen(wire.AppendAuth(nil, 1, &base))})
 	}
 	authOKs := []wire.AuthOK{{}, {ConnKey: "k", User: "u", PingIntervalMs: 25000, MaxFrame: 65536},
-		{ConnKey: strings.Repeat("k", wire.MaxRoomLen), User: strings.Repeat("ü", 127), PingIntervalMs: 1<<64 - 1}}
+		{ConnKey: strings.Repeat("k", wire.MaxRoomLen), User: strings.Repeat("ü", 127), PingIntervalMs: 1<<64 - 1},
+		{ConnKey: "k", User: "u", PingIntervalMs: 25000, MaxFrame: 65536, Recovery: wire.RecoveryRecovered, Offset: 9, Epoch: "e"},
+		{ConnKey: "k", User: "u", Recovery: wire.RecoveryNotRecovered, Offset: 1<<64 - 1, Epoch: strings.Repeat("e", wire.MaxRoomLen)}}
 	for _, m := range authOKs {
+		base := m
+		base.Recovery, base.Offset, base.Epoch = 0, 0, ""
 		cases = append(cases, roundTrip{name: "auth_ok", op: wire.OpAuthOK, seq: 0xffffffff,
 			encode: func(dst []byte) []byte { return wire.AppendAuthOK(dst, 0xffffffff, &m) },
-			msg:    &m, zero: func() message { return new(wire.AuthOK) }})
+			msg:    &m, zero: func() message { return new(wire.AuthOK) },
+			group: []byte{0, 0, 0}, required: bodyLen(wire.AppendAuthOK(nil, 0xffffffff, &base))})
+	}
+	joinOKs := []wire.JoinOK{{}, {Room: "news"}, {Room: "news", Recovery: wire.RecoveryNone, Offset: 5, Epoch: "e"},
+		{Room: "r", Recovery: wire.RecoveryRecovered, Offset: 300, Epoch: "ep"}, {Room: "r", Recovery: wire.RecoveryNotRecovered}}
+	for _, m := range joinOKs {
+		base := wire.JoinOK{Room: m.Room}
+		cases = append(cases, roundTrip{name: "join_ok", op: wire.OpJoinOK, seq: 3,
+			encode: func(dst []byte) []byte { return wire.AppendJoinOK(dst, 3, &m) },
+			msg:    &m, zero: func() message { return new(wire.JoinOK) },
+			group: []byte{0, 0, 0}, required: bodyLen(wire.AppendJoinOK(nil, 3, &base))})
 	}
 	joins := []wire.Join{{}, {Room: "news"}, {Room: "a", Offset: 127, Epoch: "e"}, {Room: "a", Offset: 128},
 		{Room: strings.Repeat("r", wire.MaxRoomLen), Offset: 1<<64 - 1, Epoch: strings.Repeat("e", wire.MaxRoomLen)}}
@@ -46,7 +72,7 @@ func roundTrips() []roundTrip {
 			encode: func(dst []byte) []byte { return wire.AppendJoin(dst, 2, &m) },
 			msg:    &m, zero: func() message { return new(wire.Join) }})
 	}
-	for _, op := range []wire.Op{wire.OpJoinOK, wire.OpLeave, wire.OpLeaveOK} {
+	for _, op := range []wire.Op{wire.OpLeave, wire.OpLeaveOK} {
 		for _, room := range []string{"", "news", "房间", strings.Repeat("r", wire.MaxRoomLen)} {
 			m := wire.RoomReply{Room: room}
 			cases = append(cases, roundTrip{name: op.String(), op: op, seq: 3,
@@ -73,6 +99,18 @@ func roundTrips() []roundTrip {
 			msg:    &m, zero: func() message { return new(wire.Disconnect) }})
 	}
 	return cases
+}
+
+// bodyLen returns, for a frame, a function giving that frame's body length
+// when the body it is asked about carries a revision-2 group, else -1.
+func bodyLen(frame []byte) func([]byte) int {
+	n := len(frame) - wire.HeaderSize
+	return func(body []byte) int {
+		if len(body) == n {
+			return -1 // the group was left out: no shorter body decodes
+		}
+		return n
+	}
 }
 
 func pushes() []wire.Push {
@@ -111,18 +149,36 @@ func TestMessagesRoundTrip(t *testing.T) {
 				t.Fatalf("decoded %+v, want %+v", got, tc.msg)
 			}
 
-			// Forward compatibility: bytes appended after the known fields are ignored.
+			// Forward compatibility: bytes appended after the known fields
+			// are ignored (after the revision-2 group, zero if left out).
+			long := bytes.Clone(body)
+			required := -1
+			if tc.required != nil {
+				required = tc.required(body)
+				if required < 0 {
+					long = append(long, tc.group...)
+				}
+			}
 			extended := tc.zero()
-			if err := extended.Decode(append(bytes.Clone(body), 0x01, 0xff, 0x80)); err != nil {
+			if err := extended.Decode(append(long, 0x01, 0xff, 0x80)); err != nil {
 				t.Fatalf("with trailing bytes: %v", err)
 			}
 			if !reflect.DeepEqual(extended, tc.msg) {
 				t.Fatalf("with trailing bytes: %+v, want %+v", extended, tc.msg)
 			}
 
-			// Every field is required, so every proper prefix of the body fails.
+			// Every field is required, so every proper prefix of the body
+			// fails, except the one that ends where an optional group
+			// starts.
 			for n := range len(body) {
-				if err := tc.zero().Decode(body[:n]); !errors.Is(err, wire.ErrMalformed) {
+				err := tc.zero().Decode(body[:n])
+				if n == required {
+					if err != nil {
+						t.Fatalf("%d of %d body bytes (the group left out): %v", n, len(body), err)
+					}
+					continue
+				}
+				if !errors.Is(err, wire.ErrMalformed) {
 					t.Fatalf("%d of %d body bytes: %v, want ErrMalformed", n, len(body), err)
 				}
 			}

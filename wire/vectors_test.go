@@ -29,6 +29,7 @@ const vectorsPath = "../docs/protocol-vectors.json"
 type vectorFile struct {
 	Description string            `json:"description"`
 	Version     int               `json:"version"`
+	Revision    int               `json:"revision"`
 	Notes       []string          `json:"notes"`
 	Limits      vectorLimits      `json:"limits"`
 	Ops         orderedNumbers    `json:"ops"`
@@ -129,6 +130,8 @@ func (o *orderedNumbers) UnmarshalJSON(data []byte) error {
 type authFields struct {
 	Version uint64 `json:"version"`
 	Token   string `json:"token"`
+	Offset  uint64 `json:"offset,string"`
+	Epoch   string `json:"epoch"`
 }
 
 type authOKFields struct {
@@ -136,6 +139,16 @@ type authOKFields struct {
 	User           string `json:"user"`
 	PingIntervalMs uint64 `json:"ping_interval_ms"`
 	MaxFrame       uint64 `json:"max_frame"`
+	Recovery       uint8  `json:"recovery"`
+	Offset         uint64 `json:"offset,string"`
+	Epoch          string `json:"epoch"`
+}
+
+type joinOKFields struct {
+	Room     string `json:"room"`
+	Recovery uint8  `json:"recovery"`
+	Offset   uint64 `json:"offset,string"`
+	Epoch    string `json:"epoch"`
 }
 
 type emptyFields struct{}
@@ -186,7 +199,9 @@ func newFields(op wire.Op) fields {
 		return &emptyFields{}
 	case wire.OpJoin:
 		return &joinFields{}
-	case wire.OpJoinOK, wire.OpLeave, wire.OpLeaveOK:
+	case wire.OpJoinOK:
+		return &joinOKFields{}
+	case wire.OpLeave, wire.OpLeaveOK:
 		return &roomFields{}
 	case wire.OpPush:
 		return &pushFields{}
@@ -199,26 +214,38 @@ func newFields(op wire.Op) fields {
 }
 
 func (f *authFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, error) {
-	return wire.AppendAuth(dst, seq, &wire.Auth{Version: f.Version, Token: f.Token}), nil
+	return wire.AppendAuth(dst, seq, &wire.Auth{Version: f.Version, Token: f.Token, Offset: f.Offset, Epoch: f.Epoch}), nil
 }
 
 func (f *authFields) decode(body []byte) error {
 	var m wire.Auth
 	err := m.Decode(body)
-	*f = authFields{m.Version, m.Token}
+	*f = authFields{m.Version, m.Token, m.Offset, m.Epoch}
 	return err
 }
 
 func (f *authOKFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, error) {
 	return wire.AppendAuthOK(dst, seq, &wire.AuthOK{
 		ConnKey: f.ConnKey, User: f.User, PingIntervalMs: f.PingIntervalMs, MaxFrame: f.MaxFrame,
+		Recovery: wire.Recovery(f.Recovery), Offset: f.Offset, Epoch: f.Epoch,
 	}), nil
 }
 
 func (f *authOKFields) decode(body []byte) error {
 	var m wire.AuthOK
 	err := m.Decode(body)
-	*f = authOKFields{m.ConnKey, m.User, m.PingIntervalMs, m.MaxFrame}
+	*f = authOKFields{m.ConnKey, m.User, m.PingIntervalMs, m.MaxFrame, uint8(m.Recovery), m.Offset, m.Epoch}
+	return err
+}
+
+func (f *joinOKFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, error) {
+	return wire.AppendJoinOK(dst, seq, &wire.JoinOK{Room: f.Room, Recovery: wire.Recovery(f.Recovery), Offset: f.Offset, Epoch: f.Epoch}), nil
+}
+
+func (f *joinOKFields) decode(body []byte) error {
+	var m wire.JoinOK
+	err := m.Decode(body)
+	*f = joinOKFields{m.Room, uint8(m.Recovery), m.Offset, m.Epoch}
 	return err
 }
 
@@ -377,6 +404,14 @@ func frameSpecs() []frameSpec {
 			fields: &authFields{Version: 1, Token: sampleToken}},
 		{name: "auth_ok", op: wire.OpAuthOK, seq: 1,
 			fields: &authOKFields{ConnKey: "c1f0a9", User: "user-1", PingIntervalMs: 25000, MaxFrame: 65536}},
+		{name: "auth_with_position", note: "revision 2: the last position seen in the user's stream", op: wire.OpAuth, seq: 1,
+			fields: &authFields{Version: 1, Token: sampleToken, Offset: 300, Epoch: "e7"}},
+		{name: "auth_ok_recovered", note: "revision 2: the user's missed messages follow, up to offset 420",
+			op: wire.OpAuthOK, seq: 1,
+			fields: &authOKFields{ConnKey: "c1f0a9", User: "user-1", PingIntervalMs: 25000, MaxFrame: 65536, Recovery: 1, Offset: 420, Epoch: "e7"}},
+		{name: "auth_ok_position", note: "revision 2: no position asked; the user's stream stands at offset 420",
+			op: wire.OpAuthOK, seq: 1,
+			fields: &authOKFields{ConnKey: "c1f0a9", User: "user-1", PingIntervalMs: 25000, MaxFrame: 65536, Offset: 420, Epoch: "e7"}},
 		{name: "ping", note: "seq 7: 00000005 03 00000007, no body", op: wire.OpPing, seq: 7,
 			fields: &emptyFields{}},
 		{name: "pong", op: wire.OpPong, seq: 7, fields: &emptyFields{}},
@@ -387,7 +422,13 @@ func frameSpecs() []frameSpec {
 			fields: &joinFields{Room: "chat/42", Offset: 1234, Epoch: "e7"}},
 		{name: "join_offset_max", note: "offset 2^64-1 takes 10 uvarint bytes", op: wire.OpJoin, seq: 9,
 			fields: &joinFields{Room: "chat/42", Offset: 1<<64 - 1, Epoch: "e7"}},
-		{name: "join_ok", op: wire.OpJoinOK, seq: 2, fields: &roomFields{Room: "news"}},
+		{name: "join_ok", note: "no position: the room keeps no history", op: wire.OpJoinOK, seq: 2, fields: &joinOKFields{Room: "news"}},
+		{name: "join_ok_position", note: "revision 2: no position asked; the room stands at offset 1234",
+			op: wire.OpJoinOK, seq: 2, fields: &joinOKFields{Room: "news", Offset: 1234, Epoch: "e7"}},
+		{name: "join_ok_recovered", note: "revision 2: the missed messages up to offset 1300 follow, then live ones",
+			op: wire.OpJoinOK, seq: 3, fields: &joinOKFields{Room: "chat/42", Recovery: 1, Offset: 1300, Epoch: "e7"}},
+		{name: "join_ok_not_recovered", note: "revision 2: the missed messages are gone; live ones follow offset 9000 of a new epoch",
+			op: wire.OpJoinOK, seq: 3, fields: &joinOKFields{Room: "chat/42", Recovery: 2, Offset: 9000, Epoch: "f3"}},
 		{name: "leave", op: wire.OpLeave, seq: 4, fields: &roomFields{Room: "news"}},
 		{name: "leave_ok", op: wire.OpLeaveOK, seq: 4, fields: &roomFields{Room: "news"}},
 		{name: "push_direct", op: wire.OpPush, seq: 0,
@@ -477,6 +518,12 @@ func invalidSpecs() []invalidSpec {
 		{name: "auth_token_too_long", note: "tokens are at most 8192 bytes", maxFrame: max, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpAuth, 1, "01", "8140", strings.Repeat("74", 8193))},
 		{name: "room_reply_empty_body", maxFrame: max, err: wire.ErrMalformed, raw: rawFrame(wire.OpJoinOK, 2)},
+		{name: "join_ok_bad_recovery", note: "recovery is 0, 1 or 2", maxFrame: max, err: wire.ErrMalformed,
+			raw: rawFrame(wire.OpJoinOK, 2, "046e657773", "03", "05", "00")},
+		{name: "join_ok_partial_position", note: "a revision-2 group is whole or absent", maxFrame: max, err: wire.ErrMalformed,
+			raw: rawFrame(wire.OpJoinOK, 2, "046e657773", "01", "05")},
+		{name: "auth_partial_position", note: "an offset without its epoch", maxFrame: max, err: wire.ErrMalformed,
+			raw: rawFrame(wire.OpAuth, 1, "01", "0174", "05")},
 		{name: "push_empty_body", maxFrame: max, err: wire.ErrMalformed, raw: rawFrame(wire.OpPush, 0)},
 		{name: "push_bad_kind", note: "kinds are 0, 1 and 2", maxFrame: max, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpPush, 0, "03", "0172", "016d", "05", "00", "0178")},
@@ -535,12 +582,14 @@ func buildVectors(t *testing.T) *vectorFile {
 	vf := &vectorFile{
 		Description: "Byte-level test vectors of the quicpush client protocol, version 1 (docs/protocol.md). " +
 			"Generated by `go test ./wire -run Vectors -update`; do not edit by hand.",
-		Version: wire.Version,
+		Version:  wire.Version,
+		Revision: wire.Revision,
 		Notes: []string{
 			"hex is the whole frame: u32 length, u8 op, u32 seq, body.",
 			"frames: encoding fields with op and seq gives hex, and decoding hex gives fields; decode_only vectors are only decoded.",
 			"offset is a uint64 written as a decimal string, since JSON numbers lose precision above 2^53.",
 			"data_hex is the push payload in hex; strings are UTF-8.",
+			"revision 2 appends a position group (Auth: offset, epoch; AuthOK and JoinOK: recovery, offset, epoch), left out when all zero and read as zeros when absent.",
 			"streams: hex splits into the named frames in order, then incomplete_tail bytes of an unfinished frame remain.",
 			"invalid: a receiver with limit max_frame must reject hex with the error kind (malformed or too_large).",
 		},

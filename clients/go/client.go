@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quicpush/quicpush/wire"
@@ -55,6 +56,11 @@ type Client struct {
 	stopErr error // why the last Connect or loop failed; nil while started
 	conn    *conn // the live connection, nil while down
 	rooms   map[string]*roomState
+	// user is the last position seen in the user's stream (direct pushes),
+	// sent in Auth on every connect to resume it.
+	user position
+	// dups counts pushes dropped as repeats of at-least-once delivery.
+	dups atomic.Int64
 	// changed is closed and replaced on every change of the fields above,
 	// waking Join and other waiters to look again.
 	changed chan struct{}
@@ -65,6 +71,26 @@ type Client struct {
 	gcond     *sync.Cond
 	running   int
 	inHandler int
+}
+
+// position is a place in a stream: see docs/protocol.md, section 11.
+type position struct {
+	offset uint64
+	epoch  string
+}
+
+// advance applies a positioned push to p and reports whether the push is
+// new: one of p's epoch at or below p's offset is a repeat of at-least-once
+// delivery.
+func (p *position) advance(offset uint64, epoch string) bool {
+	if epoch == "" && offset == 0 {
+		return true // belongs to no stream
+	}
+	if epoch == p.epoch && offset <= p.offset {
+		return false
+	}
+	p.offset, p.epoch = offset, epoch
+	return true
 }
 
 // roomState is a room the client means to be in. It is rejoined on every new
@@ -446,7 +472,10 @@ func (c *Client) dialEndpoint(ctx context.Context, edge int, ep *endpoint, token
 	// Transports' reads take no context: closing the transport is what
 	// bounds the wait for AuthOK.
 	stop := context.AfterFunc(ctx, func() { t.close(0, "") })
-	ok, err := authenticate(t, token)
+	c.mu.Lock()
+	from := c.user
+	c.mu.Unlock()
+	ok, err := authenticate(t, token, from)
 	if !stop() {
 		err = fmt.Errorf("auth: %w", ctx.Err())
 	}
@@ -459,9 +488,10 @@ func (c *Client) dialEndpoint(ctx context.Context, edge int, ep *endpoint, token
 
 // authenticate sends Auth and reads the answer: AuthOK, or a Disconnect (or a
 // transport close code) returned as *Error.
-func authenticate(t transport, token string) (wire.AuthOK, error) {
+func authenticate(t transport, token string, from position) (wire.AuthOK, error) {
 	var ok wire.AuthOK
-	if err := t.writeFrame(wire.AppendAuth(nil, authSeq, &wire.Auth{Version: wire.Version, Token: token})); err != nil {
+	auth := wire.Auth{Version: wire.Version, Token: token, Offset: from.offset, Epoch: from.epoch}
+	if err := t.writeFrame(wire.AppendAuth(nil, authSeq, &auth)); err != nil {
 		return ok, err
 	}
 	h, body, err := t.readFrame()
@@ -499,6 +529,11 @@ func (c *Client) install(cn *conn) bool {
 		return false
 	}
 	c.conn = cn
+	if cn.resumed != wire.RecoveryRecovered && (cn.resumed != wire.RecoveryNone || cn.userPos != (position{})) {
+		// Where the subscription starts. (Recovered keeps the client's own
+		// position: the replayed messages, read after this, move it on.)
+		c.user = cn.userPos
+	}
 	joins := make([]wire.Join, 0, len(c.rooms))
 	fns := make([]replyFunc, 0, len(c.rooms))
 	for _, r := range c.rooms {
@@ -556,6 +591,14 @@ func (c *Client) joinReply(cn *conn, r *roomState) replyFunc {
 		if err == nil && op == wire.OpError {
 			refused = decodeError(body)
 		}
+		// The event goes out after c.mu is released (defers run last in,
+		// first out): a handler may call the client.
+		var ev *RecoveryEvent
+		defer func() {
+			if ev != nil {
+				c.fireRecovery(*ev)
+			}
+		}()
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if r.sentOn != cn {
@@ -573,6 +616,17 @@ func (c *Client) joinReply(cn *conn, r *roomState) replyFunc {
 			c.log.Warn("quicpush: join refused", "room", r.name, "err", refused)
 		case op == wire.OpJoinOK:
 			r.conn = cn
+			var ok wire.JoinOK
+			if ok.Decode(body) == nil && (ok.Recovery != wire.RecoveryNone || ok.Offset != 0 || ok.Epoch != "") {
+				if ok.Recovery != wire.RecoveryRecovered {
+					// Where the subscription starts. (Recovered keeps the
+					// client's position: the replay moves it on.)
+					r.offset, r.epoch = ok.Offset, ok.Epoch
+				}
+				if ok.Recovery != wire.RecoveryNone {
+					ev = &RecoveryEvent{Room: r.name, Recovered: ok.Recovery == wire.RecoveryRecovered, Offset: ok.Offset, Epoch: ok.Epoch}
+				}
+			}
 		default:
 			cn.shut(0, fmt.Sprintf("protocol error: %v answering join", op), wire.CodeProtocolError)
 		}
@@ -585,6 +639,10 @@ func (c *Client) joinReply(cn *conn, r *roomState) replyFunc {
 func (c *Client) read(cn *conn) {
 	defer close(cn.done)
 	defer cn.failPending()
+	if cn.resumed != wire.RecoveryNone {
+		// Before the replayed messages this reader is about to deliver.
+		c.fireRecovery(RecoveryEvent{Recovered: cn.resumed == wire.RecoveryRecovered, Offset: cn.userPos.offset, Epoch: cn.userPos.epoch})
+	}
 	for {
 		h, body, err := cn.t.readFrame()
 		if err != nil {
@@ -643,15 +701,59 @@ func (c *Client) readFailed(cn *conn, err error) {
 	}
 }
 
+// fireRecovery hands ev to the OnRecovery handler.
+func (c *Client) fireRecovery(ev RecoveryEvent) {
+	if c.opts.onRecovery == nil {
+		return
+	}
+	c.callHandler(true, func() { c.opts.onRecovery(ev) })
+}
+
+// Duplicates is the number of pushes the client dropped as repeats: at-least-
+// once delivery can send a message twice around a failure, and one whose
+// position the client already passed never reaches OnMessage.
+func (c *Client) Duplicates() int64 { return c.dups.Load() }
+
+// Position returns the last position the client holds in room's stream
+// (offset 0 and "" when none), the one it resumes from after a reconnect.
+func (c *Client) Position(room string) (offset uint64, epoch string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.rooms[room]; r != nil {
+		return r.offset, r.epoch
+	}
+	return 0, ""
+}
+
+// UserPosition returns the last position the client holds in its user's
+// stream (direct pushes addressed to the user).
+func (c *Client) UserPosition() (offset uint64, epoch string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.user.offset, c.user.epoch
+}
+
 // deliver records a room message's position and hands the message to the
 // OnMessage handler.
 func (c *Client) deliver(p *wire.Push) {
-	if p.Kind == wire.PushRoom && (p.Offset != 0 || p.Epoch != "") {
+	if p.Offset != 0 || p.Epoch != "" {
+		fresh := true
 		c.mu.Lock()
-		if r := c.rooms[p.Room]; r != nil {
-			r.offset, r.epoch = p.Offset, p.Epoch
+		switch p.Kind {
+		case wire.PushRoom:
+			if r := c.rooms[p.Room]; r != nil {
+				pos := position{r.offset, r.epoch}
+				fresh = pos.advance(p.Offset, p.Epoch)
+				r.offset, r.epoch = pos.offset, pos.epoch
+			}
+		case wire.PushDirect:
+			fresh = c.user.advance(p.Offset, p.Epoch)
 		}
 		c.mu.Unlock()
+		if !fresh {
+			c.dups.Add(1)
+			return
+		}
 	}
 	if c.opts.onMessage == nil {
 		return

@@ -37,7 +37,11 @@ type conn struct {
 	url          string
 	key, user    string
 	pingInterval time.Duration
-	start        time.Time
+	// resumed is AuthOK's answer for the user's stream: the result and the
+	// stream's position then.
+	resumed wire.Recovery
+	userPos position
+	start   time.Time
 	// lastRead is when the last frame arrived, in nanoseconds since start
 	// (monotonic), for the heartbeat.
 	lastRead atomic.Int64
@@ -70,6 +74,8 @@ func newConn(t transport, edge int, ep *endpoint, ok *wire.AuthOK, start time.Ti
 		url:          ep.url,
 		key:          ok.ConnKey,
 		user:         ok.User,
+		resumed:      ok.Recovery,
+		userPos:      position{ok.Offset, ok.Epoch},
 		pingInterval: interval,
 		start:        start,
 		done:         make(chan struct{}),

@@ -62,6 +62,23 @@ type DisconnectEvent struct {
 	Reconnect bool
 }
 
+// RecoveryEvent says what became of resuming a stream after a reconnect:
+// the user's stream (Room empty) when the client had a position in it, and
+// each room it rejoined with a position.
+type RecoveryEvent struct {
+	// Room is the room, or "" for the user's stream (direct pushes).
+	Room string
+	// Recovered reports that every message missed while disconnected is
+	// being delivered (right after this event, in order, then live ones).
+	// False means NotRecovered: messages were missed and are no longer held
+	// (too many, too old, or the server lost its history); fetch them from
+	// the backend (the push API's History) if they matter.
+	Recovered bool
+	// Offset and Epoch are the stream's position after the resume.
+	Offset uint64
+	Epoch  string
+}
+
 type options struct {
 	token          string
 	tokenFunc      func(context.Context) (string, error)
@@ -75,6 +92,7 @@ type options struct {
 	onMessage      func(Message)
 	onConnect      func(ConnectEvent)
 	onDisconnect   func(DisconnectEvent)
+	onRecovery     func(RecoveryEvent)
 	logger         *slog.Logger
 }
 
@@ -205,4 +223,12 @@ func WithOnDisconnect(f func(DisconnectEvent)) Option {
 // WithLogger sets the logger. Nil or unset means no logging.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithOnRecovery sets the handler told, after each reconnect, whether the
+// messages missed meanwhile were recovered, for each stream the client held a
+// position in. Pushes repeated by at-least-once delivery are dropped before
+// OnMessage whether or not this handler is set.
+func WithOnRecovery(f func(RecoveryEvent)) Option {
+	return optionFunc(func(o *options) { o.onRecovery = f })
 }

@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/edge"
+	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/app"
 	"github.com/quicpush/quicpush/internal/devcert"
 )
@@ -71,13 +74,15 @@ func waitForSignal(done <-chan struct{}) {
 }
 
 type apiCmd struct {
-	APIAddr        string        `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
-	AdminAddr      string        `name:"admin-addr" default:"127.0.0.1:9101" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/; empty: off. Keep it private."`
-	APIKeys        []string      `name:"api-key" help:"API keys accepted from backends; default: the one in --dev-dir."`
-	DevDir         string        `default:".quicpush-dev" help:"Where development secrets are kept (used when --api-key is not given)."`
-	PublishTimeout time.Duration `default:"5s" help:"How long a push waits for the brokers before failing with Unavailable."`
+	APIAddr           string        `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
+	AdminAddr         string        `name:"admin-addr" default:"127.0.0.1:9101" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/; empty: off. Keep it private."`
+	APIKeys           []string      `name:"api-key" help:"API keys accepted from backends; default: the one in --dev-dir."`
+	DevDir            string        `default:".quicpush-dev" help:"Where development secrets are kept (used when --api-key is not given)."`
+	PublishTimeout    time.Duration `default:"5s" help:"How long a push waits for the brokers before failing with Unavailable."`
+	IdempotencyWindow time.Duration `default:"10m" help:"How long a push call's idempotency key is remembered."`
 	kafkaFlags
 	redisFlags
+	historyFlags
 	logFlags
 }
 
@@ -91,14 +96,20 @@ func (c *apiCmd) Run() error {
 		}
 		keys = []string{st.APIKey}
 	}
+	policies, err := c.policies()
+	if err != nil {
+		return err
+	}
 	srv, err := app.StartAPI(app.APIConfig{
-		Addr:           c.APIAddr,
-		AdminAddr:      c.AdminAddr,
-		Kafka:          c.kafkaFlags.config(),
-		Redis:          c.redisFlags.config(),
-		APIKeys:        keys,
-		PublishTimeout: c.PublishTimeout,
-		Logger:         log,
+		Addr:              c.APIAddr,
+		AdminAddr:         c.AdminAddr,
+		Kafka:             c.kafkaFlags.config(),
+		Redis:             c.redisFlags.config(),
+		History:           policies,
+		APIKeys:           keys,
+		PublishTimeout:    c.PublishTimeout,
+		IdempotencyWindow: c.IdempotencyWindow,
+		Logger:            log,
 	})
 	if err != nil {
 		return err
@@ -125,12 +136,18 @@ type coreCmd struct {
 	EdgeTimeout    time.Duration `default:"5s" help:"How long a batch retries an edge that is registered but does not accept it, before going on without it."`
 	kafkaFlags
 	redisFlags
+	historyFlags
 	logFlags
 }
 
 func (c *coreCmd) Run() error {
 	log := c.logger("core")
+	policies, err := c.policies()
+	if err != nil {
+		return err
+	}
 	srv, err := app.StartCore(app.CoreConfig{
+		History:   policies,
 		AdminAddr: c.AdminAddr,
 		Kafka: core.KafkaSourceConfig{
 			KafkaConfig:    c.kafkaFlags.config(),
@@ -178,6 +195,7 @@ type edgeCmd struct {
 	RegistryTTL      time.Duration `name:"registry-ttl" default:"6s" help:"How long the edge stays registered without a heartbeat (heartbeats every third of it)."`
 	DrainTimeout     time.Duration `default:"10s" help:"On SIGTERM, how long clients get to leave after being told to reconnect elsewhere."`
 	redisFlags
+	historyFlags
 	logFlags
 }
 
@@ -203,6 +221,10 @@ func (c *edgeCmd) Run() error {
 			return err
 		}
 	}
+	policies, err := c.policies()
+	if err != nil {
+		return err
+	}
 	srv, err := app.StartEdge(app.EdgeConfig{
 		Edge: edge.Config{
 			QUICAddr:         c.QUICAddr,
@@ -211,7 +233,9 @@ func (c *edgeCmd) Run() error {
 			HandshakeTimeout: c.HandshakeTimeout,
 			MaxRooms:         c.MaxRooms,
 			MaxQueueBytes:    c.MaxQueueBytes,
+			RecoveryLimit:    c.RecoveryLimit,
 		},
+		History:      policies,
 		ID:           c.ID,
 		InternalAddr: c.InternalAddr,
 		InternalURL:  c.InternalURL,
@@ -236,4 +260,43 @@ func (c *edgeCmd) Run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.DrainTimeout)
 	defer cancel()
 	return srv.Shutdown(ctx)
+}
+
+// historyFlags set the history policies. Every process of a cluster must be
+// given the same ones: core writes by them, edges and the API read by them.
+type historyFlags struct {
+	HistorySize       int           `name:"history-size" default:"1000" help:"Messages each room keeps for resuming clients; -1: none."`
+	HistoryTTL        time.Duration `name:"history-ttl" default:"10m" help:"How long a room message stays in history."`
+	HistoryNamespaces []string      `name:"history-namespace" sep:"none" help:"Room-name prefix with its own history, as PREFIX=SIZE[:TTL], e.g. 'chat/=100:5m' or 'ticker/=-1' (repeatable; the longest matching prefix wins)."`
+	UserHistorySize   int           `name:"user-history-size" default:"1000" help:"Messages each user's stream keeps (PushUsers); -1: none."`
+	UserHistoryTTL    time.Duration `name:"user-history-ttl" default:"10m" help:"How long a user message stays in history."`
+	HistoryMetaTTL    time.Duration `name:"history-meta-ttl" default:"24h" help:"How long an idle stream's position outlives its messages (resume without loss after a quiet spell)."`
+	RecoveryLimit     int           `name:"recovery-limit" default:"1000" help:"Most messages replayed to one resuming client per stream; more is answered 'not recovered'."`
+}
+
+func (f historyFlags) policies() (history.Policies, error) {
+	p := history.Policies{
+		Rooms:   history.Policy{Size: f.HistorySize, TTL: f.HistoryTTL},
+		Users:   history.Policy{Size: f.UserHistorySize, TTL: f.UserHistoryTTL},
+		MetaTTL: f.HistoryMetaTTL,
+	}
+	for _, ns := range f.HistoryNamespaces {
+		prefix, spec, ok := strings.Cut(ns, "=")
+		if !ok {
+			return p, fmt.Errorf("--history-namespace %q: want PREFIX=SIZE[:TTL]", ns)
+		}
+		sizeS, ttlS, hasTTL := strings.Cut(spec, ":")
+		size, err := strconv.Atoi(sizeS)
+		if err != nil {
+			return p, fmt.Errorf("--history-namespace %q: size: %w", ns, err)
+		}
+		pol := history.Policy{Size: size, TTL: f.HistoryTTL}
+		if hasTTL {
+			if pol.TTL, err = time.ParseDuration(ttlS); err != nil {
+				return p, fmt.Errorf("--history-namespace %q: ttl: %w", ns, err)
+			}
+		}
+		p.Namespaces = append(p.Namespaces, history.Namespace{Prefix: prefix, Policy: pol})
+	}
+	return p, nil
 }

@@ -40,6 +40,7 @@ type serveCmd struct {
 	MaxRooms         int           `default:"64" help:"Rooms one connection may join."`
 	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
 	MergeWindow      time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one write."`
+	historyFlags
 
 	LogLevel slog.Level `default:"info" help:"debug, info, warn or error."`
 }
@@ -70,7 +71,12 @@ func (c *serveCmd) Run() error {
 			APIKey:   keys[0],
 		}
 	}
+	policies, err := c.policies()
+	if err != nil {
+		return err
+	}
 	srv, err := app.Start(app.Config{
+		History:   policies,
 		APIAddr:   c.APIAddr,
 		AdminAddr: c.AdminAddr,
 		Edge: edge.Config{
@@ -80,6 +86,7 @@ func (c *serveCmd) Run() error {
 			HandshakeTimeout: c.HandshakeTimeout,
 			MaxRooms:         c.MaxRooms,
 			MaxQueueBytes:    c.MaxQueueBytes,
+			RecoveryLimit:    c.RecoveryLimit,
 		},
 		Core:        core.Config{MergeWindow: c.MergeWindow},
 		Certificate: cert,

@@ -23,6 +23,7 @@ import (
 	jsclient "github.com/quicpush/quicpush/clients/js"
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/edge"
+	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/pushapi"
 )
@@ -45,6 +46,12 @@ type Config struct {
 	Core core.Config
 	// BusCapacity is the in-process bus length. Zero means core.DefaultBusCapacity.
 	BusCapacity int
+	// History are the streams' policies (in memory: a restart starts every
+	// stream over, in a new epoch).
+	History history.Policies
+	// NoHistory turns history off: messages carry no position and clients
+	// cannot resume.
+	NoHistory bool
 	// Demo, when set, serves the browser demo page at /demo/ on the API port,
 	// with these values prefilled (development only: they may hold a key).
 	Demo *jsclient.DemoConfig
@@ -61,6 +68,7 @@ type Server struct {
 	Registry *prometheus.Registry
 
 	bus   *core.MemoryBus
+	hist  *history.Memory
 	api   *http.Server
 	apiLn net.Listener
 	admin *http.Server
@@ -83,20 +91,33 @@ func Start(cfg Config) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	var hist *history.Memory
+	if !cfg.NoHistory {
+		hist = history.NewMemory(cfg.History)
+	}
 	ec := cfg.Edge
+	if hist != nil {
+		ec.History = hist
+	}
 	ec.Auth = verifier
 	ec.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.Certificate}, MinVersion: tls.VersionTLS12}
 	ec.Logger = log.With("component", "edge")
 	ec.Registerer = reg
 	e, err := edge.Listen(ec)
 	if err != nil {
+		if hist != nil {
+			hist.Close()
+		}
 		return nil, err
 	}
-	s := &Server{Edge: e, Registry: reg, bus: core.NewMemoryBus(cfg.BusCapacity)}
+	s := &Server{Edge: e, Registry: reg, bus: core.NewMemoryBus(cfg.BusCapacity), hist: hist}
 
 	cc := cfg.Core
 	cc.Source = s.bus
 	cc.Edge = e
+	if hist != nil {
+		cc.History = hist
+	}
 	cc.Logger = log.With("component", "core")
 	cc.Registerer = reg
 	c, err := core.New(cc)
@@ -104,13 +125,17 @@ func Start(cfg Config) (*Server, error) {
 		e.Close()
 		return nil, err
 	}
-	api, err := pushapi.New(pushapi.Config{
+	pc := pushapi.Config{
 		Publisher:  s.bus,
 		Presence:   e,
 		APIKeys:    cfg.APIKeys,
 		Logger:     log.With("component", "pushapi"),
 		Registerer: reg,
-	})
+	}
+	if hist != nil {
+		pc.History = hist
+	}
+	api, err := pushapi.New(pc)
 	if err != nil {
 		e.Close()
 		return nil, err
@@ -189,6 +214,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	s.done.Wait()
 	edgeErr := s.Edge.Shutdown(ctx)
+	if s.hist != nil {
+		s.hist.Close()
+	}
 	if err := errors.Join(apiErr, edgeErr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -205,4 +233,7 @@ func (s *Server) Close() {
 	s.cancel()
 	s.done.Wait()
 	s.Edge.Close()
+	if s.hist != nil {
+		s.hist.Close()
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/edge"
+	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/pushapi"
 	"github.com/quicpush/quicpush/store"
@@ -86,13 +87,19 @@ type APIConfig struct {
 	AdminAddr string
 	// Kafka is where pushes are published. Brokers are required.
 	Kafka core.KafkaConfig
-	// Redis answers online counts.
+	// Redis answers online counts and history, and remembers idempotency
+	// keys.
 	Redis RedisConfig
+	// History are the streams' policies, the same in every process.
+	History history.Policies
 	// APIKeys authenticate backends. Required.
 	APIKeys []string
 	// PublishTimeout bounds a push's wait for the brokers. Zero means
 	// pushapi.DefaultPublishTimeout.
 	PublishTimeout time.Duration
+	// IdempotencyWindow is how long idempotency keys are remembered. Zero
+	// means pushapi.DefaultIdempotencyWindow.
+	IdempotencyWindow time.Duration
 	// StartTimeout bounds the wait for Kafka at start. Zero means 60s.
 	StartTimeout time.Duration
 	// Logger receives the logs. Nil means discard.
@@ -134,12 +141,15 @@ func StartAPI(cfg APIConfig) (*APIServer, error) {
 		return nil, err
 	}
 	svc, err := pushapi.New(pushapi.Config{
-		Publisher:      pub,
-		Presence:       store.NewPresence(s.rdb, cfg.Redis.Prefix),
-		APIKeys:        cfg.APIKeys,
-		PublishTimeout: cfg.PublishTimeout,
-		Logger:         log.With("component", "pushapi"),
-		Registerer:     reg,
+		Publisher:         pub,
+		Presence:          store.NewPresence(s.rdb, cfg.Redis.Prefix),
+		History:           store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History),
+		Idempotency:       store.NewIdempotency(s.rdb, cfg.Redis.Prefix),
+		IdempotencyWindow: cfg.IdempotencyWindow,
+		APIKeys:           cfg.APIKeys,
+		PublishTimeout:    cfg.PublishTimeout,
+		Logger:            log.With("component", "pushapi"),
+		Registerer:        reg,
 	})
 	if err != nil {
 		return fail(err)
@@ -214,9 +224,12 @@ type CoreConfig struct {
 	// Kafka is the bus to consume, with the consumer group. Brokers are
 	// required.
 	Kafka core.KafkaSourceConfig
-	// Redis holds the routes.
+	// Redis holds the routes and history.
 	Redis RedisConfig
-	// Core tunes merging and batches; Source and Router are set here.
+	// History are the streams' policies, the same in every process.
+	History history.Policies
+	// Core tunes merging and batches; Source, Router and History are set
+	// here.
 	Core core.Config
 	// Router tunes the hand-off to edges; Routes is set here.
 	Router core.RouterConfig
@@ -286,6 +299,7 @@ func StartCore(cfg CoreConfig) (*CoreServer, error) {
 	cc := cfg.Core
 	cc.Source = s.src
 	cc.Router = s.router
+	cc.History = store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History)
 	cc.Logger = log.With("component", "core")
 	cc.Registerer = reg
 	c, err := core.New(cc)
@@ -396,8 +410,10 @@ type EdgeConfig struct {
 	// AdminAddr serves /metrics, /healthz, /readyz and pprof. Empty means
 	// none.
 	AdminAddr string
-	// Redis holds the routes and the edge registry.
+	// Redis holds the routes, the edge registry and history.
 	Redis RedisConfig
+	// History are the streams' policies, the same in every process.
+	History history.Policies
 	// RegistryTTL is how long the edge stays registered without a
 	// heartbeat. Zero means store.DefaultTTL.
 	RegistryTTL time.Duration
@@ -481,6 +497,7 @@ func StartEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	ec.Auth = verifier
 	ec.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.Certificate}, MinVersion: tls.VersionTLS12}
 	ec.Presence = s.presence
+	ec.History = store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History)
 	ec.Logger = log.With("component", "edge")
 	ec.Registerer = reg
 	if e, err = edge.Listen(ec); err != nil {

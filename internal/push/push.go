@@ -56,6 +56,17 @@ type Message struct {
 	Reason string
 	// Accepted is when the push API accepted the message.
 	Accepted time.Time
+
+	// Offset is the message's offset in each of its streams (its room's, or
+	// each of its users'), taken from the bus: the record's offset plus one,
+	// so that zero means none. The bus sets it.
+	Offset uint64
+	// Epoch is the room stream's epoch (KindRoom) and UserEpochs each user
+	// stream's, in the order of Users (KindUsers); core sets them once the
+	// message is in history. Empty means the stream keeps no history, and
+	// the message carries no position.
+	Epoch      string
+	UserEpochs []string
 }
 
 // RoomCount is a room and its number of connections.
@@ -80,4 +91,7 @@ type Online struct {
 type BusRecord struct {
 	Partition int32
 	Offset    int64
+	// Users are the users of a KindUsers message this record carries; nil
+	// means all of them (the message was not split).
+	Users []string
 }

@@ -28,15 +28,18 @@ var kinds = map[push.Kind]edgev1.Kind{
 // ToProto converts m. It shares m's slices; the result must not be modified.
 func ToProto(m *push.Message) *edgev1.Message {
 	pm := &edgev1.Message{
-		Id:     m.ID,
-		Kind:   kinds[m.Kind],
-		Keys:   m.Keys,
-		Users:  m.Users,
-		Room:   m.Room,
-		Data:   m.Data,
-		Rate:   uint32(max(m.Rate, 0)),
-		Code:   uint32(m.Code),
-		Reason: m.Reason,
+		Id:         m.ID,
+		Kind:       kinds[m.Kind],
+		Keys:       m.Keys,
+		Users:      m.Users,
+		Room:       m.Room,
+		Data:       m.Data,
+		Rate:       uint32(max(m.Rate, 0)),
+		Code:       uint32(m.Code),
+		Reason:     m.Reason,
+		Offset:     m.Offset,
+		Epoch:      m.Epoch,
+		UserEpochs: m.UserEpochs,
 	}
 	if !m.Accepted.IsZero() {
 		pm.AcceptedUnixNano = m.Accepted.UnixNano()
@@ -48,13 +51,16 @@ func ToProto(m *push.Message) *edgev1.Message {
 // the target that kind needs. It shares pm's slices.
 func FromProto(pm *edgev1.Message) (*push.Message, error) {
 	m := &push.Message{
-		ID:     pm.GetId(),
-		Keys:   pm.GetKeys(),
-		Users:  pm.GetUsers(),
-		Room:   pm.GetRoom(),
-		Data:   pm.GetData(),
-		Rate:   int(pm.GetRate()),
-		Reason: pm.GetReason(),
+		ID:         pm.GetId(),
+		Keys:       pm.GetKeys(),
+		Users:      pm.GetUsers(),
+		Room:       pm.GetRoom(),
+		Data:       pm.GetData(),
+		Rate:       int(pm.GetRate()),
+		Reason:     pm.GetReason(),
+		Offset:     pm.GetOffset(),
+		Epoch:      pm.GetEpoch(),
+		UserEpochs: pm.GetUserEpochs(),
 	}
 	switch pm.GetKind() {
 	case edgev1.Kind_KIND_KEYS:
@@ -84,6 +90,8 @@ func FromProto(pm *edgev1.Message) (*push.Message, error) {
 		return nil, fmt.Errorf("%w: disconnect without keys or users", ErrInvalid)
 	case pm.GetCode() > 0xffff:
 		return nil, fmt.Errorf("%w: code %d", ErrInvalid, pm.GetCode())
+	case len(m.UserEpochs) != 0 && len(m.UserEpochs) != len(m.Users):
+		return nil, fmt.Errorf("%w: %d user epochs for %d users", ErrInvalid, len(m.UserEpochs), len(m.Users))
 	}
 	m.Code = uint16(pm.GetCode())
 	if ns := pm.GetAcceptedUnixNano(); ns != 0 {

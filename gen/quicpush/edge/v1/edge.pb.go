@@ -220,8 +220,18 @@ type Message struct {
 	// When the push API accepted the message, in nanoseconds since the Unix
 	// epoch; used for latency metrics.
 	AcceptedUnixNano int64 `protobuf:"varint,10,opt,name=accepted_unix_nano,json=acceptedUnixNano,proto3" json:"accepted_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The message's offset in each of its streams (its room's, or each of its
+	// users'): the bus offset plus one, so that zero means none. Set when the
+	// message is read from the bus.
+	Offset uint64 `protobuf:"varint,11,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Epoch of the room's stream (KIND_ROOM), set by core once the message is
+	// in history; empty when the room keeps no history.
+	Epoch string `protobuf:"bytes,12,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Epoch of each user's stream, in the order of users (KIND_USERS); empty
+	// entries for users without history.
+	UserEpochs    []string `protobuf:"bytes,13,rep,name=user_epochs,json=userEpochs,proto3" json:"user_epochs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Message) Reset() {
@@ -322,6 +332,27 @@ func (x *Message) GetAcceptedUnixNano() int64 {
 		return x.AcceptedUnixNano
 	}
 	return 0
+}
+
+func (x *Message) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *Message) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *Message) GetUserEpochs() []string {
+	if x != nil {
+		return x.UserEpochs
+	}
+	return nil
 }
 
 // StatsRequest asks an edge for its online counts.
@@ -509,7 +540,7 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\x125\n" +
 	"\bmessages\x18\x02 \x03(\v2\x19.quicpush.edge.v1.MessageR\bmessages\",\n" +
 	"\x0fDeliverResponse\x12\x19\n" +
-	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\"\x85\x02\n" +
+	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\"\xd4\x02\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x16.quicpush.edge.v1.KindR\x04kind\x12\x12\n" +
@@ -521,7 +552,11 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"\x04code\x18\b \x01(\rR\x04code\x12\x16\n" +
 	"\x06reason\x18\t \x01(\tR\x06reason\x12,\n" +
 	"\x12accepted_unix_nano\x18\n" +
-	" \x01(\x03R\x10acceptedUnixNano\"6\n" +
+	" \x01(\x03R\x10acceptedUnixNano\x12\x16\n" +
+	"\x06offset\x18\v \x01(\x04R\x06offset\x12\x14\n" +
+	"\x05epoch\x18\f \x01(\tR\x05epoch\x12\x1f\n" +
+	"\vuser_epochs\x18\r \x03(\tR\n" +
+	"userEpochs\"6\n" +
 	"\fStatsRequest\x12\x14\n" +
 	"\x05rooms\x18\x01 \x03(\tR\x05rooms\x12\x10\n" +
 	"\x03top\x18\x02 \x01(\rR\x03top\"\xd0\x01\n" +

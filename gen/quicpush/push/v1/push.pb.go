@@ -44,9 +44,15 @@ type PushKeysRequest struct {
 	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Payload as text, delivered as its UTF-8 bytes: lets JSON and curl users
 	// send JSON or text without base64. Exactly one of data and text is set.
-	Text          string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// Makes a retried call safe: a call with the key of an earlier successful
+	// call (same API key, within the server's idempotency window, 10 minutes by
+	// default) is not published again and gets the earlier reply. While the
+	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// 128 bytes.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PushKeysRequest) Reset() {
@@ -96,6 +102,13 @@ func (x *PushKeysRequest) GetData() []byte {
 func (x *PushKeysRequest) GetText() string {
 	if x != nil {
 		return x.Text
+	}
+	return ""
+}
+
+func (x *PushKeysRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -169,9 +182,15 @@ type PushUsersRequest struct {
 	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Payload as text, delivered as its UTF-8 bytes. Exactly one of data and
 	// text is set.
-	Text          string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// Makes a retried call safe: a call with the key of an earlier successful
+	// call (same API key, within the server's idempotency window, 10 minutes by
+	// default) is not published again and gets the earlier reply. While the
+	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// 128 bytes.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PushUsersRequest) Reset() {
@@ -225,6 +244,13 @@ func (x *PushUsersRequest) GetText() string {
 	return ""
 }
 
+func (x *PushUsersRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 // PushUsersResponse identifies the accepted message.
 type PushUsersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -234,7 +260,10 @@ type PushUsersResponse struct {
 	// targets were spread over (PushRoom and Broadcast always write one). With
 	// Kafka these are topic partitions and offsets; the in-process bus has one
 	// partition, 0, and counts offsets from 0 at each start.
-	BusRecords    []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
+	BusRecords []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
+	// The message's position in each user's stream, in the order of the
+	// request's users; users without history are left out.
+	Positions     []*UserPosition `protobuf:"bytes,3,rep,name=positions,proto3" json:"positions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -283,6 +312,13 @@ func (x *PushUsersResponse) GetBusRecords() []*BusRecord {
 	return nil
 }
 
+func (x *PushUsersResponse) GetPositions() []*UserPosition {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
+}
+
 // PushRoomRequest targets every member of one room.
 type PushRoomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -292,9 +328,15 @@ type PushRoomRequest struct {
 	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Payload as text, delivered as its UTF-8 bytes. Exactly one of data and
 	// text is set.
-	Text          string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// Makes a retried call safe: a call with the key of an earlier successful
+	// call (same API key, within the server's idempotency window, 10 minutes by
+	// default) is not published again and gets the earlier reply. While the
+	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// 128 bytes.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PushRoomRequest) Reset() {
@@ -348,6 +390,13 @@ func (x *PushRoomRequest) GetText() string {
 	return ""
 }
 
+func (x *PushRoomRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 // PushRoomResponse identifies the accepted message.
 type PushRoomResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -357,7 +406,11 @@ type PushRoomResponse struct {
 	// targets were spread over (PushRoom and Broadcast always write one). With
 	// Kafka these are topic partitions and offsets; the in-process bus has one
 	// partition, 0, and counts offsets from 0 at each start.
-	BusRecords    []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
+	BusRecords []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
+	// The message's position in the room's stream: replaying the room's
+	// history from the position before it, or a client resuming from it,
+	// starts after this message. Unset when the room keeps no history.
+	Position      *StreamPosition `protobuf:"bytes,3,opt,name=position,proto3" json:"position,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +459,13 @@ func (x *PushRoomResponse) GetBusRecords() []*BusRecord {
 	return nil
 }
 
+func (x *PushRoomResponse) GetPosition() *StreamPosition {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
 // BroadcastRequest targets every connection.
 type BroadcastRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -417,9 +477,15 @@ type BroadcastRequest struct {
 	// Maximum number of connections per second each edge delivers this message
 	// to, which spreads the reconnect or fetch storm a broadcast may cause.
 	// Zero (the default) means as fast as possible.
-	Rate          uint32 `protobuf:"varint,3,opt,name=rate,proto3" json:"rate,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Rate uint32 `protobuf:"varint,3,opt,name=rate,proto3" json:"rate,omitempty"`
+	// Makes a retried call safe: a call with the key of an earlier successful
+	// call (same API key, within the server's idempotency window, 10 minutes by
+	// default) is not published again and gets the earlier reply. While the
+	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// 128 bytes.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *BroadcastRequest) Reset() {
@@ -471,6 +537,13 @@ func (x *BroadcastRequest) GetRate() uint32 {
 		return x.Rate
 	}
 	return 0
+}
+
+func (x *BroadcastRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
 }
 
 // BroadcastResponse identifies the accepted message.
@@ -722,9 +795,15 @@ type DisconnectRequest struct {
 	Reconnect bool `protobuf:"varint,3,opt,name=reconnect,proto3" json:"reconnect,omitempty"`
 	// Human-readable reason sent to the clients with the code; optional, at
 	// most 123 bytes of UTF-8 so that it also fits a WebSocket close frame.
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Makes a retried call safe: a call with the key of an earlier successful
+	// call (same API key, within the server's idempotency window, 10 minutes by
+	// default) is not published again and gets the earlier reply. While the
+	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// 128 bytes.
+	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *DisconnectRequest) Reset() {
@@ -781,6 +860,13 @@ func (x *DisconnectRequest) GetReconnect() bool {
 func (x *DisconnectRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *DisconnectRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -898,42 +984,416 @@ func (x *BusRecord) GetOffset() int64 {
 	return 0
 }
 
+// StreamPosition is a place in a room's or a user's message stream. Offsets
+// grow within an epoch (not one by one: they come from the bus); a new epoch
+// means the stream's past was lost and offsets start over.
+type StreamPosition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Offset of the message; 0 means "before the first message".
+	Offset uint64 `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Epoch of the stream.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamPosition) Reset() {
+	*x = StreamPosition{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamPosition) ProtoMessage() {}
+
+func (x *StreamPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamPosition.ProtoReflect.Descriptor instead.
+func (*StreamPosition) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StreamPosition) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *StreamPosition) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+// UserPosition is a message's position in one user's stream.
+type UserPosition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user.
+	User string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The position.
+	Position      *StreamPosition `protobuf:"bytes,2,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserPosition) Reset() {
+	*x = UserPosition{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserPosition) ProtoMessage() {}
+
+func (x *UserPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserPosition.ProtoReflect.Descriptor instead.
+func (*UserPosition) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UserPosition) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *UserPosition) GetPosition() *StreamPosition {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+// HistoryRequest asks for the messages of one stream after a position.
+type HistoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stream: a room's or a user's. Exactly one is set.
+	//
+	// Types that are valid to be assigned to Stream:
+	//
+	//	*HistoryRequest_Room
+	//	*HistoryRequest_User
+	Stream isHistoryRequest_Stream `protobuf_oneof:"stream"`
+	// Return the messages after this position. Unset (or offset 0) means from
+	// the oldest message still held.
+	Since *StreamPosition `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	// Most messages to return: 1 to 1000; 0 means 100.
+	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryRequest) Reset() {
+	*x = HistoryRequest{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryRequest) ProtoMessage() {}
+
+func (x *HistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryRequest.ProtoReflect.Descriptor instead.
+func (*HistoryRequest) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *HistoryRequest) GetStream() isHistoryRequest_Stream {
+	if x != nil {
+		return x.Stream
+	}
+	return nil
+}
+
+func (x *HistoryRequest) GetRoom() string {
+	if x != nil {
+		if x, ok := x.Stream.(*HistoryRequest_Room); ok {
+			return x.Room
+		}
+	}
+	return ""
+}
+
+func (x *HistoryRequest) GetUser() string {
+	if x != nil {
+		if x, ok := x.Stream.(*HistoryRequest_User); ok {
+			return x.User
+		}
+	}
+	return ""
+}
+
+func (x *HistoryRequest) GetSince() *StreamPosition {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *HistoryRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type isHistoryRequest_Stream interface {
+	isHistoryRequest_Stream()
+}
+
+type HistoryRequest_Room struct {
+	// Room name, 1 to 255 bytes.
+	Room string `protobuf:"bytes,1,opt,name=room,proto3,oneof"`
+}
+
+type HistoryRequest_User struct {
+	// User id, 1 to 255 bytes.
+	User string `protobuf:"bytes,2,opt,name=user,proto3,oneof"`
+}
+
+func (*HistoryRequest_Room) isHistoryRequest_Stream() {}
+
+func (*HistoryRequest_User) isHistoryRequest_Stream() {}
+
+// HistoryResponse holds messages of a stream, oldest first.
+type HistoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The messages after the requested position, at most the limit.
+	Messages []*HistoryMessage `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// The stream's latest position when it was read.
+	Top *StreamPosition `protobuf:"bytes,2,opt,name=top,proto3" json:"top,omitempty"`
+	// True when messages right after the requested position are no longer
+	// held (trimmed by size or age, or the position is from another epoch):
+	// messages then starts at the oldest message still held, and the caller
+	// missed what lies between.
+	Truncated bool `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// True when more messages follow the last one returned (the limit was
+	// reached): ask again from its position.
+	More          bool `protobuf:"varint,4,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryResponse) Reset() {
+	*x = HistoryResponse{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryResponse) ProtoMessage() {}
+
+func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryResponse.ProtoReflect.Descriptor instead.
+func (*HistoryResponse) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HistoryResponse) GetMessages() []*HistoryMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *HistoryResponse) GetTop() *StreamPosition {
+	if x != nil {
+		return x.Top
+	}
+	return nil
+}
+
+func (x *HistoryResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *HistoryResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+// HistoryMessage is one message of a stream.
+type HistoryMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message id the push call returned.
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Its position in the stream.
+	Position *StreamPosition `protobuf:"bytes,2,opt,name=position,proto3" json:"position,omitempty"`
+	// The payload.
+	Data []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// When the push API accepted it, in milliseconds since the Unix epoch.
+	AcceptedUnixMs int64 `protobuf:"varint,4,opt,name=accepted_unix_ms,json=acceptedUnixMs,proto3" json:"accepted_unix_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *HistoryMessage) Reset() {
+	*x = HistoryMessage{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryMessage) ProtoMessage() {}
+
+func (x *HistoryMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryMessage.ProtoReflect.Descriptor instead.
+func (*HistoryMessage) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HistoryMessage) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *HistoryMessage) GetPosition() *StreamPosition {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *HistoryMessage) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *HistoryMessage) GetAcceptedUnixMs() int64 {
+	if x != nil {
+		return x.AcceptedUnixMs
+	}
+	return 0
+}
+
 var File_quicpush_push_v1_push_proto protoreflect.FileDescriptor
 
 const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"\n" +
-	"\x1bquicpush/push/v1/push.proto\x12\x10quicpush.push.v1\"M\n" +
+	"\x1bquicpush/push/v1/push.proto\x12\x10quicpush.push.v1\"v\n" +
 	"\x0fPushKeysRequest\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"o\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"o\n" +
 	"\x10PushKeysResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
 	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
-	"busRecords\"P\n" +
+	"busRecords\"y\n" +
 	"\x10PushUsersRequest\x12\x14\n" +
 	"\x05users\x18\x01 \x03(\tR\x05users\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"p\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"\xae\x01\n" +
 	"\x11PushUsersResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
 	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
-	"busRecords\"M\n" +
+	"busRecords\x12<\n" +
+	"\tpositions\x18\x03 \x03(\v2\x1e.quicpush.push.v1.UserPositionR\tpositions\"v\n" +
 	"\x0fPushRoomRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"o\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"\xad\x01\n" +
 	"\x10PushRoomResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
 	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
-	"busRecords\"N\n" +
+	"busRecords\x12<\n" +
+	"\bposition\x18\x03 \x01(\v2 .quicpush.push.v1.StreamPositionR\bposition\"w\n" +
 	"\x10BroadcastRequest\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x12\n" +
-	"\x04rate\x18\x03 \x01(\rR\x04rate\"p\n" +
+	"\x04rate\x18\x03 \x01(\rR\x04rate\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"p\n" +
 	"\x11BroadcastResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
@@ -952,12 +1412,13 @@ const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"5\n" +
 	"\tRoomCount\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count\"s\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\x9c\x01\n" +
 	"\x11DisconnectRequest\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x14\n" +
 	"\x05users\x18\x02 \x03(\tR\x05users\x12\x1c\n" +
 	"\treconnect\x18\x03 \x01(\bR\treconnect\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"q\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12'\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\"q\n" +
 	"\x12DisconnectResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
@@ -965,7 +1426,30 @@ const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"busRecords\"A\n" +
 	"\tBusRecord\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
-	"\x06offset\x18\x02 \x01(\x03R\x06offset2\x8a\x04\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\">\n" +
+	"\x0eStreamPosition\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x04R\x06offset\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"`\n" +
+	"\fUserPosition\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12<\n" +
+	"\bposition\x18\x02 \x01(\v2 .quicpush.push.v1.StreamPositionR\bposition\"\x94\x01\n" +
+	"\x0eHistoryRequest\x12\x14\n" +
+	"\x04room\x18\x01 \x01(\tH\x00R\x04room\x12\x14\n" +
+	"\x04user\x18\x02 \x01(\tH\x00R\x04user\x126\n" +
+	"\x05since\x18\x03 \x01(\v2 .quicpush.push.v1.StreamPositionR\x05since\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limitB\b\n" +
+	"\x06stream\"\xb5\x01\n" +
+	"\x0fHistoryResponse\x12<\n" +
+	"\bmessages\x18\x01 \x03(\v2 .quicpush.push.v1.HistoryMessageR\bmessages\x122\n" +
+	"\x03top\x18\x02 \x01(\v2 .quicpush.push.v1.StreamPositionR\x03top\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12\x12\n" +
+	"\x04more\x18\x04 \x01(\bR\x04more\"\xab\x01\n" +
+	"\x0eHistoryMessage\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
+	"\bposition\x18\x02 \x01(\v2 .quicpush.push.v1.StreamPositionR\bposition\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12(\n" +
+	"\x10accepted_unix_ms\x18\x04 \x01(\x03R\x0eacceptedUnixMs2\xdf\x04\n" +
 	"\vPushService\x12Q\n" +
 	"\bPushKeys\x12!.quicpush.push.v1.PushKeysRequest\x1a\".quicpush.push.v1.PushKeysResponse\x12T\n" +
 	"\tPushUsers\x12\".quicpush.push.v1.PushUsersRequest\x1a#.quicpush.push.v1.PushUsersResponse\x12Q\n" +
@@ -973,7 +1457,8 @@ const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"\tBroadcast\x12\".quicpush.push.v1.BroadcastRequest\x1a#.quicpush.push.v1.BroadcastResponse\x12P\n" +
 	"\x06Online\x12\x1f.quicpush.push.v1.OnlineRequest\x1a .quicpush.push.v1.OnlineResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\n" +
-	"Disconnect\x12#.quicpush.push.v1.DisconnectRequest\x1a$.quicpush.push.v1.DisconnectResponseB\xbd\x01\n" +
+	"Disconnect\x12#.quicpush.push.v1.DisconnectRequest\x1a$.quicpush.push.v1.DisconnectResponse\x12S\n" +
+	"\aHistory\x12 .quicpush.push.v1.HistoryRequest\x1a!.quicpush.push.v1.HistoryResponse\"\x03\x90\x02\x01B\xbd\x01\n" +
 	"\x14com.quicpush.push.v1B\tPushProtoP\x01Z8github.com/quicpush/quicpush/gen/quicpush/push/v1;pushv1\xa2\x02\x03QPX\xaa\x02\x10Quicpush.Push.V1\xca\x02\x10Quicpush\\Push\\V1\xe2\x02\x1cQuicpush\\Push\\V1\\GPBMetadata\xea\x02\x12Quicpush::Push::V1b\x06proto3"
 
 var (
@@ -988,7 +1473,7 @@ func file_quicpush_push_v1_push_proto_rawDescGZIP() []byte {
 	return file_quicpush_push_v1_push_proto_rawDescData
 }
 
-var file_quicpush_push_v1_push_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_quicpush_push_v1_push_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_quicpush_push_v1_push_proto_goTypes = []any{
 	(*PushKeysRequest)(nil),    // 0: quicpush.push.v1.PushKeysRequest
 	(*PushKeysResponse)(nil),   // 1: quicpush.push.v1.PushKeysResponse
@@ -1004,33 +1489,47 @@ var file_quicpush_push_v1_push_proto_goTypes = []any{
 	(*DisconnectRequest)(nil),  // 11: quicpush.push.v1.DisconnectRequest
 	(*DisconnectResponse)(nil), // 12: quicpush.push.v1.DisconnectResponse
 	(*BusRecord)(nil),          // 13: quicpush.push.v1.BusRecord
-	nil,                        // 14: quicpush.push.v1.OnlineResponse.RoomsEntry
+	(*StreamPosition)(nil),     // 14: quicpush.push.v1.StreamPosition
+	(*UserPosition)(nil),       // 15: quicpush.push.v1.UserPosition
+	(*HistoryRequest)(nil),     // 16: quicpush.push.v1.HistoryRequest
+	(*HistoryResponse)(nil),    // 17: quicpush.push.v1.HistoryResponse
+	(*HistoryMessage)(nil),     // 18: quicpush.push.v1.HistoryMessage
+	nil,                        // 19: quicpush.push.v1.OnlineResponse.RoomsEntry
 }
 var file_quicpush_push_v1_push_proto_depIdxs = []int32{
 	13, // 0: quicpush.push.v1.PushKeysResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
 	13, // 1: quicpush.push.v1.PushUsersResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
-	13, // 2: quicpush.push.v1.PushRoomResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
-	13, // 3: quicpush.push.v1.BroadcastResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
-	14, // 4: quicpush.push.v1.OnlineResponse.rooms:type_name -> quicpush.push.v1.OnlineResponse.RoomsEntry
-	10, // 5: quicpush.push.v1.OnlineResponse.top:type_name -> quicpush.push.v1.RoomCount
-	13, // 6: quicpush.push.v1.DisconnectResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
-	0,  // 7: quicpush.push.v1.PushService.PushKeys:input_type -> quicpush.push.v1.PushKeysRequest
-	2,  // 8: quicpush.push.v1.PushService.PushUsers:input_type -> quicpush.push.v1.PushUsersRequest
-	4,  // 9: quicpush.push.v1.PushService.PushRoom:input_type -> quicpush.push.v1.PushRoomRequest
-	6,  // 10: quicpush.push.v1.PushService.Broadcast:input_type -> quicpush.push.v1.BroadcastRequest
-	8,  // 11: quicpush.push.v1.PushService.Online:input_type -> quicpush.push.v1.OnlineRequest
-	11, // 12: quicpush.push.v1.PushService.Disconnect:input_type -> quicpush.push.v1.DisconnectRequest
-	1,  // 13: quicpush.push.v1.PushService.PushKeys:output_type -> quicpush.push.v1.PushKeysResponse
-	3,  // 14: quicpush.push.v1.PushService.PushUsers:output_type -> quicpush.push.v1.PushUsersResponse
-	5,  // 15: quicpush.push.v1.PushService.PushRoom:output_type -> quicpush.push.v1.PushRoomResponse
-	7,  // 16: quicpush.push.v1.PushService.Broadcast:output_type -> quicpush.push.v1.BroadcastResponse
-	9,  // 17: quicpush.push.v1.PushService.Online:output_type -> quicpush.push.v1.OnlineResponse
-	12, // 18: quicpush.push.v1.PushService.Disconnect:output_type -> quicpush.push.v1.DisconnectResponse
-	13, // [13:19] is the sub-list for method output_type
-	7,  // [7:13] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	15, // 2: quicpush.push.v1.PushUsersResponse.positions:type_name -> quicpush.push.v1.UserPosition
+	13, // 3: quicpush.push.v1.PushRoomResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	14, // 4: quicpush.push.v1.PushRoomResponse.position:type_name -> quicpush.push.v1.StreamPosition
+	13, // 5: quicpush.push.v1.BroadcastResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	19, // 6: quicpush.push.v1.OnlineResponse.rooms:type_name -> quicpush.push.v1.OnlineResponse.RoomsEntry
+	10, // 7: quicpush.push.v1.OnlineResponse.top:type_name -> quicpush.push.v1.RoomCount
+	13, // 8: quicpush.push.v1.DisconnectResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	14, // 9: quicpush.push.v1.UserPosition.position:type_name -> quicpush.push.v1.StreamPosition
+	14, // 10: quicpush.push.v1.HistoryRequest.since:type_name -> quicpush.push.v1.StreamPosition
+	18, // 11: quicpush.push.v1.HistoryResponse.messages:type_name -> quicpush.push.v1.HistoryMessage
+	14, // 12: quicpush.push.v1.HistoryResponse.top:type_name -> quicpush.push.v1.StreamPosition
+	14, // 13: quicpush.push.v1.HistoryMessage.position:type_name -> quicpush.push.v1.StreamPosition
+	0,  // 14: quicpush.push.v1.PushService.PushKeys:input_type -> quicpush.push.v1.PushKeysRequest
+	2,  // 15: quicpush.push.v1.PushService.PushUsers:input_type -> quicpush.push.v1.PushUsersRequest
+	4,  // 16: quicpush.push.v1.PushService.PushRoom:input_type -> quicpush.push.v1.PushRoomRequest
+	6,  // 17: quicpush.push.v1.PushService.Broadcast:input_type -> quicpush.push.v1.BroadcastRequest
+	8,  // 18: quicpush.push.v1.PushService.Online:input_type -> quicpush.push.v1.OnlineRequest
+	11, // 19: quicpush.push.v1.PushService.Disconnect:input_type -> quicpush.push.v1.DisconnectRequest
+	16, // 20: quicpush.push.v1.PushService.History:input_type -> quicpush.push.v1.HistoryRequest
+	1,  // 21: quicpush.push.v1.PushService.PushKeys:output_type -> quicpush.push.v1.PushKeysResponse
+	3,  // 22: quicpush.push.v1.PushService.PushUsers:output_type -> quicpush.push.v1.PushUsersResponse
+	5,  // 23: quicpush.push.v1.PushService.PushRoom:output_type -> quicpush.push.v1.PushRoomResponse
+	7,  // 24: quicpush.push.v1.PushService.Broadcast:output_type -> quicpush.push.v1.BroadcastResponse
+	9,  // 25: quicpush.push.v1.PushService.Online:output_type -> quicpush.push.v1.OnlineResponse
+	12, // 26: quicpush.push.v1.PushService.Disconnect:output_type -> quicpush.push.v1.DisconnectResponse
+	17, // 27: quicpush.push.v1.PushService.History:output_type -> quicpush.push.v1.HistoryResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_quicpush_push_v1_push_proto_init() }
@@ -1038,13 +1537,17 @@ func file_quicpush_push_v1_push_proto_init() {
 	if File_quicpush_push_v1_push_proto != nil {
 		return
 	}
+	file_quicpush_push_v1_push_proto_msgTypes[16].OneofWrappers = []any{
+		(*HistoryRequest_Room)(nil),
+		(*HistoryRequest_User)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quicpush_push_v1_push_proto_rawDesc), len(file_quicpush_push_v1_push_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -57,6 +57,8 @@ const (
 	PushServiceOnlineProcedure = "/quicpush.push.v1.PushService/Online"
 	// PushServiceDisconnectProcedure is the fully-qualified name of the PushService's Disconnect RPC.
 	PushServiceDisconnectProcedure = "/quicpush.push.v1.PushService/Disconnect"
+	// PushServiceHistoryProcedure is the fully-qualified name of the PushService's History RPC.
+	PushServiceHistoryProcedure = "/quicpush.push.v1.PushService/History"
 )
 
 // PushServiceClient is a client for the quicpush.push.v1.PushService service.
@@ -75,6 +77,9 @@ type PushServiceClient interface {
 	// Disconnect closes connections by key or user. Clients receive a
 	// disconnect code that tells them whether to reconnect.
 	Disconnect(context.Context, *connect.Request[v1.DisconnectRequest]) (*connect.Response[v1.DisconnectResponse], error)
+	// History returns a room's or a user's recent messages, oldest first,
+	// after a position.
+	History(context.Context, *connect.Request[v1.HistoryRequest]) (*connect.Response[v1.HistoryResponse], error)
 }
 
 // NewPushServiceClient constructs a client for the quicpush.push.v1.PushService service. By
@@ -125,6 +130,13 @@ func NewPushServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(pushServiceMethods.ByName("Disconnect")),
 			connect.WithClientOptions(opts...),
 		),
+		history: connect.NewClient[v1.HistoryRequest, v1.HistoryResponse](
+			httpClient,
+			baseURL+PushServiceHistoryProcedure,
+			connect.WithSchema(pushServiceMethods.ByName("History")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -136,6 +148,7 @@ type pushServiceClient struct {
 	broadcast  *connect.Client[v1.BroadcastRequest, v1.BroadcastResponse]
 	online     *connect.Client[v1.OnlineRequest, v1.OnlineResponse]
 	disconnect *connect.Client[v1.DisconnectRequest, v1.DisconnectResponse]
+	history    *connect.Client[v1.HistoryRequest, v1.HistoryResponse]
 }
 
 // PushKeys calls quicpush.push.v1.PushService.PushKeys.
@@ -168,6 +181,11 @@ func (c *pushServiceClient) Disconnect(ctx context.Context, req *connect.Request
 	return c.disconnect.CallUnary(ctx, req)
 }
 
+// History calls quicpush.push.v1.PushService.History.
+func (c *pushServiceClient) History(ctx context.Context, req *connect.Request[v1.HistoryRequest]) (*connect.Response[v1.HistoryResponse], error) {
+	return c.history.CallUnary(ctx, req)
+}
+
 // PushServiceHandler is an implementation of the quicpush.push.v1.PushService service.
 type PushServiceHandler interface {
 	// PushKeys sends a payload to connections by connection key.
@@ -184,6 +202,9 @@ type PushServiceHandler interface {
 	// Disconnect closes connections by key or user. Clients receive a
 	// disconnect code that tells them whether to reconnect.
 	Disconnect(context.Context, *connect.Request[v1.DisconnectRequest]) (*connect.Response[v1.DisconnectResponse], error)
+	// History returns a room's or a user's recent messages, oldest first,
+	// after a position.
+	History(context.Context, *connect.Request[v1.HistoryRequest]) (*connect.Response[v1.HistoryResponse], error)
 }
 
 // NewPushServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -230,6 +251,13 @@ func NewPushServiceHandler(svc PushServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(pushServiceMethods.ByName("Disconnect")),
 		connect.WithHandlerOptions(opts...),
 	)
+	pushServiceHistoryHandler := connect.NewUnaryHandler(
+		PushServiceHistoryProcedure,
+		svc.History,
+		connect.WithSchema(pushServiceMethods.ByName("History")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/quicpush.push.v1.PushService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PushServicePushKeysProcedure:
@@ -244,6 +272,8 @@ func NewPushServiceHandler(svc PushServiceHandler, opts ...connect.HandlerOption
 			pushServiceOnlineHandler.ServeHTTP(w, r)
 		case PushServiceDisconnectProcedure:
 			pushServiceDisconnectHandler.ServeHTTP(w, r)
+		case PushServiceHistoryProcedure:
+			pushServiceHistoryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -275,4 +305,8 @@ func (UnimplementedPushServiceHandler) Online(context.Context, *connect.Request[
 
 func (UnimplementedPushServiceHandler) Disconnect(context.Context, *connect.Request[v1.DisconnectRequest]) (*connect.Response[v1.DisconnectResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.push.v1.PushService.Disconnect is not implemented"))
+}
+
+func (UnimplementedPushServiceHandler) History(context.Context, *connect.Request[v1.HistoryRequest]) (*connect.Response[v1.HistoryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.push.v1.PushService.History is not implemented"))
 }

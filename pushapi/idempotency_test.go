@@ -1,0 +1,118 @@
+package pushapi
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
+	"github.com/quicpush/quicpush/internal/push"
+)
+
+// TestIdempotencyKey checks that a retried call with the same key is not
+// published twice and gets the first reply; that keys are scoped by API key
+// and method; that a failed call can be retried; and that a repeat during the
+// first call is refused with Aborted.
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	var fail atomic.Bool
+	release := make(chan struct{})
+	blocked := make(chan struct{}, 1)
+	var block atomic.Bool
+	ts := runServer(t, Config{})
+	ts.pub.fn = func(ctx context.Context, m *push.Message) error {
+		if block.Load() {
+			blocked <- struct{}{}
+			<-release
+		}
+		if fail.Load() {
+			return errors.New("bus down")
+		}
+		return nil
+	}
+	c := ts.client(protocols[0], "Bearer "+testKey)
+	other := ts.client(protocols[0], "Bearer "+otherTestKey)
+	ctx := t.Context()
+	room := func(key string) *connect.Request[pushv1.PushRoomRequest] {
+		return connect.NewRequest(&pushv1.PushRoomRequest{Room: "r", Text: "x", IdempotencyKey: key})
+	}
+
+	first, err := c.PushRoom(ctx, room("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.PushRoom(ctx, room("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Msg.GetMessageId() != first.Msg.GetMessageId() || len(ts.pub.published()) != 1 {
+		t.Fatalf("retry published again: ids %s %s, %d published", first.Msg.GetMessageId(), again.Msg.GetMessageId(), len(ts.pub.published()))
+	}
+	// Another API key, or another method, is another call.
+	if r, err := other.PushRoom(ctx, room("k1")); err != nil || r.Msg.GetMessageId() == first.Msg.GetMessageId() {
+		t.Fatalf("another API key shared the idempotency key: %v", err)
+	}
+	if _, err := c.Broadcast(ctx, connect.NewRequest(&pushv1.BroadcastRequest{Text: "x", IdempotencyKey: "k1"})); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ts.pub.published()); n != 3 {
+		t.Fatalf("%d published, want 3", n)
+	}
+
+	// A failed call leaves the key free.
+	fail.Store(true)
+	if _, err := c.PushRoom(ctx, room("k2")); connect.CodeOf(err) != connect.CodeUnavailable {
+		t.Fatalf("failing publish: %v", err)
+	}
+	fail.Store(false)
+	if _, err := c.PushRoom(ctx, room("k2")); err != nil {
+		t.Fatalf("retry after a failure: %v", err)
+	}
+
+	// A repeat while the first is in flight.
+	block.Store(true)
+	done := make(chan error, 1)
+	go func() { _, err := c.PushRoom(ctx, room("k3")); done <- err }()
+	select {
+	case <-blocked: // the first call is publishing
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first call never reached the bus")
+	}
+	if _, err := c.PushRoom(ctx, room("k3")); connect.CodeOf(err) != connect.CodeAborted {
+		t.Fatalf("repeat during the first call: %v, want Aborted", err)
+	}
+	block.Store(false)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := c.PushRoom(ctx, room(strings.Repeat("k", 129))); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("129-byte key: %v", err)
+	}
+}
+
+func TestMemoryIdempotencyExpires(t *testing.T) {
+	m := NewMemoryIdempotency()
+	now := time.Unix(1000, 0)
+	m.now = func() time.Time { return now }
+	ctx := context.Background()
+	if _, done, err := m.Begin(ctx, "k", time.Minute); done || err != nil {
+		t.Fatal(done, err)
+	}
+	if err := m.Finish(ctx, "k", []byte("reply"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r, done, _ := m.Begin(ctx, "k", time.Minute); !done || string(r) != "reply" {
+		t.Fatal("finished call not remembered")
+	}
+	now = now.Add(2 * time.Minute)
+	if _, done, err := m.Begin(ctx, "k", time.Minute); done || err != nil {
+		t.Fatal("expired key still remembered")
+	}
+}
