@@ -1,6 +1,7 @@
 import { type Listener } from "./emitter.js";
 import { QuicpushError } from "./errors.js";
 import { type ClientOptions, type Endpoints } from "./options.js";
+import { type StreamPosition } from "./resume.js";
 import { type TransportKind } from "./transport.js";
 /**
  * Where a client is:
@@ -21,7 +22,12 @@ export interface Message {
     room: string;
     /** The id the push API returned, unique per message: drop repeats to process a message once. */
     id: string;
-    /** The message's position in its room's stream; 0n and "" when it has none. */
+    /**
+     * The message's position in its stream: the room's for a `room` message,
+     * the user's for a `direct` message addressed to the user; 0n and "" when
+     * it has none (a push to a connection key, a broadcast, a stream without
+     * history).
+     */
     offset: bigint;
     epoch: string;
     /** The payload as the backend sent it: a copy the receiver owns. */
@@ -55,12 +61,54 @@ export interface DisconnectedEvent {
     /** Whether the client reconnects on its own. When false it has stopped. */
     reconnect: boolean;
 }
+/**
+ * The stream a resume is about: a room's (the room's messages), or the
+ * user's (the direct messages pushed to the user, not to a connection key).
+ */
+export type StreamRef = {
+    room: string;
+} | {
+    user: string;
+};
+/**
+ * Emitted when a resume after a reconnect lost nothing: every message the
+ * client missed in `stream` since `from` was delivered (as 'message' events
+ * and to the room's handler, in order, before this event), or none was
+ * missed. Once per stream and resume.
+ */
+export interface RecoveredEvent {
+    stream: StreamRef;
+    /** The position the client resumed from: the last one it had seen. */
+    from: StreamPosition;
+    /** Where the client stands now: the last message replayed, or `from`. */
+    position: StreamPosition;
+    /** How many missed messages were replayed; 0 when nothing was missed. */
+    missed: number;
+}
+/**
+ * Emitted when a resume after a reconnect could not recover what the client
+ * missed in `stream` since `from` (the edge no longer holds it, or it was
+ * restarted, or too much was missed): nothing was replayed, live messages
+ * after `position` follow. Fetch what matters from the backend (the push
+ * API's History method). Once per stream and resume.
+ */
+export interface NotRecoveredEvent {
+    stream: StreamRef;
+    /** The last position the client had seen: messages after it may be lost. */
+    from: StreamPosition;
+    /** Where the client stands now: live messages after it follow. */
+    position: StreamPosition;
+}
 /** The events of a {@link Client} and their payloads. */
 export interface ClientEvents {
     connecting: ConnectingEvent;
     connected: ConnectedEvent;
     disconnected: DisconnectedEvent;
     message: Message;
+    /** A resume lost nothing; see {@link RecoveredEvent}. */
+    recovered: RecoveredEvent;
+    /** A resume lost messages; see {@link NotRecoveredEvent}. */
+    notRecovered: NotRecoveredEvent;
     /** A failed connect attempt, a bad frame, or a listener that threw. The client goes on. */
     error: QuicpushError;
 }
@@ -102,13 +150,16 @@ export declare class Client {
     /** The rooms the client means to be in (joined, or to be joined on the next connection). */
     rooms(): string[];
     /**
-     * The last stream position seen in `room`, sent with Join when the client
+     * The client's position in `room`'s stream (the last message seen, or the
+     * position the edge reported on joining), sent with Join when the client
      * rejoins it; undefined for a room the client is not in.
      */
-    position(room: string): {
-        offset: bigint;
-        epoch: string;
-    } | undefined;
+    position(room: string): StreamPosition | undefined;
+    /**
+     * The client's position in its user's stream (direct pushes to the user),
+     * sent in Auth on every reconnect; 0n and "" before any.
+     */
+    userPosition(): StreamPosition;
     /** Adds a listener; returns a function that removes it. */
     on<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents, K>): () => void;
     /** Removes a listener added with {@link Client.on}. */

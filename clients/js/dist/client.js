@@ -1,10 +1,11 @@
 import { backoffDelay } from "./backoff.js";
-import { MAX_ROOM_LEN, Op, PushKind } from "./codec.js";
+import { MAX_ROOM_LEN, Op, PushKind, Recovery } from "./codec.js";
 import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
 import { Connection } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import { resolveOptions } from "./options.js";
+import { StreamTracker } from "./resume.js";
 import { abortable, deadline, transportError } from "./transport.js";
 import { webSocketOpener } from "./transport_websocket.js";
 import { webTransportOpener } from "./transport_webtransport.js";
@@ -28,6 +29,8 @@ export class Client {
     #stopError = null;
     #preferWebSocket = false;
     #webTransportWorked = false;
+    #userStream = new StreamTracker();
+    #streamUser = "";
     constructor(endpoints, options) {
         this.#endpoints = { ...endpoints };
         this.#opts = resolveOptions(endpoints, options);
@@ -58,8 +61,10 @@ export class Client {
         return [...this.#rooms.keys()];
     }
     position(room) {
-        const r = this.#rooms.get(room);
-        return r && { offset: r.offset, epoch: r.epoch };
+        return this.#rooms.get(room)?.stream.position;
+    }
+    userPosition() {
+        return this.#userStream.position;
     }
     on(event, listener) {
         return this.#events.on(event, listener);
@@ -89,7 +94,7 @@ export class Client {
             return Promise.reject(closedError());
         let r = this.#rooms.get(room);
         if (r === undefined) {
-            r = { name: room, offset: 0n, epoch: "", handler, joinedOn: null, sentOn: null, waiters: new Set() };
+            r = { name: room, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, waiters: new Set() };
             this.#rooms.set(room, r);
         }
         else if (handler !== undefined) {
@@ -194,10 +199,7 @@ export class Client {
             if (signal.aborted || this.#conn !== conn)
                 return;
             this.#conn = null;
-            for (const r of this.#rooms.values()) {
-                r.joinedOn = null;
-                r.sentOn = null;
-            }
+            this.#connectionGone();
             if (result.error)
                 this.#events.emit("error", result.error);
             const reconnect = shouldReconnect(result.code);
@@ -251,7 +253,7 @@ export class Client {
                 }
                 await conn.open(webSocketOpener({ url: wsURL, WebSocket: o.WebSocket, maxFrame: o.maxFrame }), d.signal);
             }
-            await conn.authenticate(token, d.signal);
+            await conn.authenticate(token, this.#userStream.position, d.signal);
         }
         finally {
             d.done();
@@ -279,6 +281,14 @@ export class Client {
         return token;
     }
     #install(conn) {
+        const from = this.#userStream.position;
+        let reply = conn.resume;
+        if (this.#streamUser !== "" && this.#streamUser !== conn.user) {
+            this.#userStream = new StreamTracker();
+            reply = { ...reply, recovery: Recovery.None };
+        }
+        this.#streamUser = conn.user;
+        const outcome = this.#userStream.resumed(conn, from, reply);
         this.#conn = conn;
         this.#state = "connected";
         for (const r of this.#rooms.values())
@@ -290,43 +300,63 @@ export class Client {
             pingIntervalMs: conn.pingIntervalMs,
         });
         if (this.#conn === conn)
+            this.#report({ user: conn.user }, outcome);
+        if (this.#conn === conn)
             settle(this.#connectWaiters);
         if (this.#conn === conn)
             conn.start();
     }
     #sendJoin(conn, r) {
         r.sentOn = conn;
-        conn.request({ op: Op.Join, seq: 0, room: r.name, offset: r.offset, epoch: r.epoch }).then((reply) => {
-            if (r.sentOn === conn)
-                r.sentOn = null;
-            if (this.#rooms.get(r.name) !== r)
-                return;
-            if (reply.op === Op.JoinOK) {
-                r.joinedOn = conn;
-                settle(r.waiters);
-            }
-            else if (reply.op === Op.Error) {
-                this.#rooms.delete(r.name);
-                settle(r.waiters, new QuicpushError(reply.code, reply.message));
-            }
-        }, () => {
-            if (r.sentOn === conn)
-                r.sentOn = null;
+        const from = r.stream.position;
+        conn.call({ op: Op.Join, seq: 0, room: r.name, offset: from.offset, epoch: from.epoch }, {
+            resolve: (reply) => {
+                if (r.sentOn === conn)
+                    r.sentOn = null;
+                if (this.#rooms.get(r.name) !== r)
+                    return;
+                if (reply.op === Op.JoinOK) {
+                    r.joinedOn = conn;
+                    const outcome = r.stream.resumed(conn, from, reply);
+                    if (this.#conn === conn)
+                        this.#report({ room: r.name }, outcome);
+                    settle(r.waiters);
+                }
+                else if (reply.op === Op.Error) {
+                    this.#rooms.delete(r.name);
+                    settle(r.waiters, new QuicpushError(reply.code, reply.message));
+                }
+            },
+            reject: () => {
+                if (r.sentOn === conn)
+                    r.sentOn = null;
+            },
         });
+    }
+    #report(stream, o) {
+        if (o.kind === "recovered") {
+            this.#events.emit("recovered", { stream, from: o.from, position: o.position, missed: o.missed });
+        }
+        else if (o.kind === "notRecovered") {
+            this.#events.emit("notRecovered", { stream, from: o.from, position: o.position });
+        }
     }
     #push(conn, f) {
         if (conn !== this.#conn)
             return;
         let room;
+        let stream;
         if (f.kind === PushKind.Room) {
             room = this.#rooms.get(f.room);
             if (room === undefined)
                 return;
-            if (f.offset !== 0n || f.epoch !== "") {
-                room.offset = f.offset;
-                room.epoch = f.epoch;
-            }
+            stream = room.stream;
         }
+        else if (f.kind === PushKind.Direct && (f.offset !== 0n || f.epoch !== "")) {
+            stream = this.#userStream;
+        }
+        if (stream !== undefined && !stream.accept(f.offset, f.epoch))
+            return;
         const m = {
             kind: kindNames[f.kind],
             room: f.room,
@@ -344,16 +374,24 @@ export class Client {
                 this.#events.emit("error", new QuicpushError(ClientCode.ListenerFailed, `the handler of room ${JSON.stringify(f.room)} threw`, { cause: e }));
             }
         }
+        if (stream !== undefined && this.#conn === conn) {
+            this.#report(room ? { room: room.name } : { user: conn.user }, stream.delivered(conn, f.offset, f.epoch));
+        }
+    }
+    #connectionGone() {
+        this.#userStream.interrupted();
+        for (const r of this.#rooms.values()) {
+            r.joinedOn = null;
+            r.sentOn = null;
+            r.stream.interrupted();
+        }
     }
     #stop(err) {
         this.#loop = null;
         this.#stopError = err;
         this.#conn = null;
         this.#state = "disconnected";
-        for (const r of this.#rooms.values()) {
-            r.joinedOn = null;
-            r.sentOn = null;
-        }
+        this.#connectionGone();
         this.#events.emit("disconnected", { code: err.code, reason: err.reason, reconnect: false });
         settle(this.#connectWaiters, err);
         for (const r of this.#rooms.values())

@@ -1,16 +1,23 @@
 /**
- * The quicpush wire codec, protocol version 1 (docs/protocol.md): frame
- * encoding and decoding, and a {@link FrameDecoder} for byte streams. It
- * mirrors the Go package `wire` and passes every vector of
+ * The quicpush wire codec, protocol version 1 revision 2 (docs/protocol.md):
+ * frame encoding and decoding, and a {@link FrameDecoder} for byte streams.
+ * It mirrors the Go package `wire` and passes every vector of
  * docs/protocol-vectors.json.
  *
  * A frame is a 9-byte header (u32 length, u8 op, u32 seq, big endian) and a
  * body whose fields depend on the op. `length` counts op, seq and body.
  *
+ * Revision 2 appends a position group to Auth (`offset`, `epoch`), AuthOK and
+ * JoinOK (`recovery`, `offset`, `epoch`): the encoder leaves a group out when
+ * all its fields are zero, the decoder reads zeros when the body ends before
+ * it, and a group that starts must be whole.
+ *
  * @module
  */
 /** The protocol version sent in Auth. */
 export declare const VERSION = 1;
+/** The revision of version 1 this codec speaks: 2 added stream positions and resume. */
+export declare const REVISION = 2;
 /** The WebSocket subprotocol of this version. */
 export declare const WEBSOCKET_PROTOCOL = "quicpush.v1";
 /** The QUIC ALPN of raw QUIC connections (not usable from browsers). */
@@ -50,14 +57,46 @@ export declare const PushKind: {
 };
 /** A push kind defined by version 1. */
 export type PushKind = (typeof PushKind)[keyof typeof PushKind];
-/** Client → server: the first frame, with the token. */
+/**
+ * What became of a request to resume a stream (revision 2), in AuthOK for the
+ * user's stream and in JoinOK for a room's (protocol section 11).
+ */
+export declare const Recovery: {
+    /**
+     * No position was sent, or the stream keeps no history: the reply's
+     * position is where the client now stands.
+     */
+    readonly None: 0;
+    /**
+     * Every message after the client's position follows the reply, in order,
+     * then live ones: no gap, no repeat.
+     */
+    readonly Recovered: 1;
+    /**
+     * The messages after the client's position are gone: none is replayed, and
+     * live ones newer than the reply's position follow.
+     */
+    readonly NotRecovered: 2;
+};
+/** A recovery result defined by revision 2. */
+export type Recovery = (typeof Recovery)[keyof typeof Recovery];
+/**
+ * Client → server: the first frame, with the token and (revision 2) the last
+ * position seen in the user's stream, 0n and "" for none.
+ */
 export interface AuthFrame {
     op: typeof Op.Auth;
     seq: number;
     version: number;
     token: string;
+    offset: bigint;
+    epoch: string;
 }
-/** Server → client: the answer to Auth. */
+/**
+ * Server → client: the answer to Auth. `recovery`, `offset` and `epoch`
+ * (revision 2) answer Auth's position for the user's stream: the result, and
+ * the stream's position when the edge read it (zeros from an older edge).
+ */
 export interface AuthOKFrame {
     op: typeof Op.AuthOK;
     seq: number;
@@ -65,6 +104,9 @@ export interface AuthOKFrame {
     user: string;
     pingIntervalMs: number;
     maxFrame: number;
+    recovery: Recovery;
+    offset: bigint;
+    epoch: string;
 }
 /** Heartbeat request or reply; no fields. */
 export interface PingPongFrame {
@@ -79,9 +121,22 @@ export interface JoinFrame {
     offset: bigint;
     epoch: string;
 }
-/** JoinOK, Leave and LeaveOK: a room name. */
+/**
+ * Server → client: the answer to Join. `recovery`, `offset` and `epoch`
+ * (revision 2) answer Join's position: the result, and the room stream's
+ * position when the edge read it (zeros from an older edge).
+ */
+export interface JoinOKFrame {
+    op: typeof Op.JoinOK;
+    seq: number;
+    room: string;
+    recovery: Recovery;
+    offset: bigint;
+    epoch: string;
+}
+/** Leave and LeaveOK: a room name. */
 export interface RoomFrame {
-    op: typeof Op.JoinOK | typeof Op.Leave | typeof Op.LeaveOK;
+    op: typeof Op.Leave | typeof Op.LeaveOK;
     seq: number;
     room: string;
 }
@@ -111,7 +166,7 @@ export interface DisconnectFrame {
     reason: string;
 }
 /** Any decoded frame of version 1, discriminated by `op`. */
-export type Frame = AuthFrame | AuthOKFrame | PingPongFrame | JoinFrame | RoomFrame | PushFrame | ErrorFrame | DisconnectFrame;
+export type Frame = AuthFrame | AuthOKFrame | PingPongFrame | JoinFrame | JoinOKFrame | RoomFrame | PushFrame | ErrorFrame | DisconnectFrame;
 /** A frame split off a stream or message but not decoded: any op, raw body. */
 export interface RawFrame {
     op: number;

@@ -1,4 +1,5 @@
 export const VERSION = 1;
+export const REVISION = 2;
 export const WEBSOCKET_PROTOCOL = "quicpush.v1";
 export const ALPN = "quicpush/1";
 export const HEADER_SIZE = 9;
@@ -22,6 +23,11 @@ export const PushKind = {
     Direct: 0,
     Room: 1,
     Broadcast: 2,
+};
+export const Recovery = {
+    None: 0,
+    Recovered: 1,
+    NotRecovered: 2,
 };
 export class WireError extends Error {
     kind;
@@ -94,6 +100,14 @@ class Writer {
     str(s) {
         this.bytes(utf8Encoder.encode(s));
     }
+    position(recovery, offset, epoch) {
+        if (recovery === Recovery.None && offset === 0n && epoch === "")
+            return;
+        checkUint(recovery, 0xff, "recovery");
+        this.u8(recovery);
+        this.uvarint(offset);
+        this.str(epoch);
+    }
     done() {
         const len = this.n - 4;
         this.buf[0] = (len >>> 24) & 0xff;
@@ -118,12 +132,17 @@ export function encodeFrame(f) {
         case Op.Auth:
             w.uvarint(f.version);
             w.str(f.token);
+            if (f.offset !== 0n || f.epoch !== "") {
+                w.uvarint(f.offset);
+                w.str(f.epoch);
+            }
             break;
         case Op.AuthOK:
             w.str(f.connKey);
             w.str(f.user);
             w.uvarint(f.pingIntervalMs);
             w.uvarint(f.maxFrame);
+            w.position(f.recovery, f.offset, f.epoch);
             break;
         case Op.Ping:
         case Op.Pong:
@@ -134,6 +153,9 @@ export function encodeFrame(f) {
             w.str(f.epoch);
             break;
         case Op.JoinOK:
+            w.str(f.room);
+            w.position(f.recovery, f.offset, f.epoch);
+            break;
         case Op.Leave:
         case Op.LeaveOK:
             w.str(f.room);
@@ -234,20 +256,41 @@ class Reader {
     str(limit, field) {
         return utf8Decoder.decode(this.bytes(limit, field));
     }
+    more() {
+        return this.pos < this.b.length;
+    }
+    position() {
+        if (!this.more())
+            return { recovery: Recovery.None, offset: 0n, epoch: "" };
+        const recovery = this.u8();
+        const offset = this.bigUvarint();
+        const epoch = this.str(MAX_ROOM_LEN, "epoch");
+        if (recovery > Recovery.NotRecovered)
+            throw new WireError("malformed", `${this.what}: recovery ${recovery}`);
+        return { recovery: recovery, offset, epoch };
+    }
 }
 export function decodeBody(op, seq, body) {
     switch (op) {
         case Op.Auth: {
             const r = new Reader(body, "auth");
             const version = r.numUvarint();
-            return { op, seq, version, token: r.str(MAX_TOKEN_LEN, "token") };
+            const token = r.str(MAX_TOKEN_LEN, "token");
+            let offset = 0n;
+            let epoch = "";
+            if (r.more()) {
+                offset = r.bigUvarint();
+                epoch = r.str(MAX_ROOM_LEN, "epoch");
+            }
+            return { op, seq, version, token, offset, epoch };
         }
         case Op.AuthOK: {
             const r = new Reader(body, "auth_ok");
             const connKey = r.str(MAX_ROOM_LEN, "conn_key");
             const user = r.str(MAX_ROOM_LEN, "user");
             const pingIntervalMs = r.numUvarint();
-            return { op, seq, connKey, user, pingIntervalMs, maxFrame: r.numUvarint() };
+            const maxFrame = r.numUvarint();
+            return { op, seq, connKey, user, pingIntervalMs, maxFrame, ...r.position() };
         }
         case Op.Ping:
         case Op.Pong:
@@ -258,7 +301,11 @@ export function decodeBody(op, seq, body) {
             const offset = r.bigUvarint();
             return { op, seq, room, offset, epoch: r.str(MAX_ROOM_LEN, "epoch") };
         }
-        case Op.JoinOK:
+        case Op.JoinOK: {
+            const r = new Reader(body, "join_ok");
+            const room = r.str(MAX_ROOM_LEN, "room");
+            return { op, seq, room, ...r.position() };
+        }
         case Op.Leave:
         case Op.LeaveOK:
             return { op, seq, room: new Reader(body, "room").str(MAX_ROOM_LEN, "room") };

@@ -1,5 +1,6 @@
 import { type Frame, type PushFrame } from "./codec.js";
 import { QuicpushError } from "./errors.js";
+import type { ResumeReply, StreamPosition } from "./resume.js";
 import { type Transport, type TransportHandlers, type TransportOpener } from "./transport.js";
 /** How a connection ended. */
 export interface ConnectionEnd {
@@ -17,6 +18,14 @@ export interface ConnectionCallbacks {
     /** Called once, after authentication succeeded, when the connection ends. */
     onEnded(conn: Connection, end: ConnectionEnd): void;
 }
+/**
+ * A request in flight, by seq. `resolve` runs as the reply is read, before
+ * the frames after it: a JoinOK's position applies to the pushes that follow.
+ */
+export interface Pending {
+    resolve(f: Frame): void;
+    reject(e: QuicpushError): void;
+}
 /** The failure of requests on a connection that ended. */
 export declare const connectionLost: () => QuicpushError;
 /**
@@ -33,6 +42,8 @@ export declare class Connection {
     pingIntervalMs: number;
     /** The largest frame the edge accepts from this client. */
     maxFrame: number;
+    /** AuthOK's answer to the user-stream position sent in Auth (revision 2). */
+    resume: ResumeReply;
     private transport;
     private seq;
     private readonly pending;
@@ -55,15 +66,22 @@ export declare class Connection {
     /** Opens the transport with `opener`. */
     open(opener: TransportOpener, signal: AbortSignal): Promise<void>;
     /**
-     * Sends Auth and waits for AuthOK. A Disconnect (or a transport close code
-     * in 3000-3999) rejects with that code; anything else that ends the
-     * transport rejects with ClientCode.TransportFailed.
+     * Sends Auth, with `from`, the last position seen in the user's stream, and
+     * waits for AuthOK. A Disconnect (or a transport close code in 3000-3999)
+     * rejects with that code; anything else that ends the transport rejects
+     * with ClientCode.TransportFailed.
      */
-    authenticate(token: string, signal: AbortSignal): Promise<void>;
+    authenticate(token: string, from: StreamPosition, signal: AbortSignal): Promise<void>;
     /** Delivers the frames held since AuthOK, and from now on every frame as it comes. */
     start(): void;
     /** Sends a request and resolves with its reply (its seq's frame). */
     request(frame: Frame): Promise<Frame>;
+    /**
+     * Sends a request; `reply.resolve` gets its reply synchronously, as the
+     * frame is read and before the frames after it, and `reply.reject` a lost
+     * connection (at once when it is not open).
+     */
+    call(frame: Frame, reply: Pending): void;
     /** Closes the connection from the client's side. */
     close(reason: string): void;
     private nextSeq;

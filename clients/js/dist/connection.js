@@ -1,4 +1,4 @@
-import { decodeBody, encodeFrame, Op, VERSION, WireError, } from "./codec.js";
+import { decodeBody, encodeFrame, Op, Recovery, VERSION, WireError, } from "./codec.js";
 import { isDisconnectCode } from "./codes.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import { abortable } from "./transport.js";
@@ -10,6 +10,7 @@ export class Connection {
     user = "";
     pingIntervalMs = 0;
     maxFrame = 0;
+    resume = { recovery: Recovery.None, offset: 0n, epoch: "" };
     transport = null;
     seq = 0;
     pending = new Map();
@@ -33,7 +34,7 @@ export class Connection {
     async open(opener, signal) {
         this.transport = await opener(this.handlers, signal);
     }
-    async authenticate(token, signal) {
+    async authenticate(token, from, signal) {
         const reply = new Promise((resolve, reject) => {
             this.authWaiter = {
                 frame: (f) => {
@@ -52,7 +53,7 @@ export class Connection {
                 },
             };
         });
-        this.send({ op: Op.Auth, seq: this.nextSeq(), version: VERSION, token });
+        this.send({ op: Op.Auth, seq: this.nextSeq(), version: VERSION, token, offset: from.offset, epoch: from.epoch });
         let ok;
         try {
             ok = await abortable(reply, signal);
@@ -74,6 +75,7 @@ export class Connection {
         this.user = ok.user;
         this.pingIntervalMs = ok.pingIntervalMs > 0 ? ok.pingIntervalMs : 25000;
         this.maxFrame = ok.maxFrame;
+        this.resume = { recovery: ok.recovery, offset: ok.offset, epoch: ok.epoch };
         this.lastFrameAt = performance.now();
         this.heartbeat = setInterval(() => this.tick(), this.pingIntervalMs);
     }
@@ -91,13 +93,16 @@ export class Connection {
             this.end(e.end, e.transportGone);
     }
     request(frame) {
-        if (this.state !== "open")
-            return Promise.reject(connectionLost());
+        return new Promise((resolve, reject) => this.call(frame, { resolve, reject }));
+    }
+    call(frame, reply) {
+        if (this.state !== "open") {
+            reply.reject(connectionLost());
+            return;
+        }
         const seq = this.nextSeq();
-        return new Promise((resolve, reject) => {
-            this.pending.set(seq, { resolve, reject });
-            this.send({ ...frame, seq });
-        });
+        this.pending.set(seq, reply);
+        this.send({ ...frame, seq });
     }
     close(reason) {
         this.end({ code: 0, reason, byClient: true });

@@ -5,7 +5,8 @@
  *
  * @module
  */
-export { Client, type ClientEvents, type ClientState, type ConnectedEvent, type ConnectingEvent, type DisconnectedEvent, type Message, type MessageHandler, type MessageKind, } from "./client.js";
+export { Client, type ClientEvents, type ClientState, type ConnectedEvent, type ConnectingEvent, type DisconnectedEvent, type Message, type MessageHandler, type MessageKind, type NotRecoveredEvent, type RecoveredEvent, type StreamRef, } from "./client.js";
+export type { StreamPosition } from "./resume.js";
 export { Code, CodeRange, codeName, isDisconnectCode, shouldReconnect } from "./codes.js";
 export { ClientCode, QuicpushError } from "./errors.js";
 export { DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MIN_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_WEBTRANSPORT_TIMEOUT_MS, type BackoffOptions, type ClientOptions, type Endpoints, type TokenSource, } from "./options.js";

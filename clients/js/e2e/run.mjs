@@ -1,7 +1,9 @@
 // End-to-end test of the browser client in real headless Chromium against a
 // real `quicpush serve`: WebTransport with the development certificate's
-// hash, the WebSocket fallback, reconnecting across a server restart, a bad
-// token that must not be retried, and the demo page; and the push API client
+// hash, the WebSocket fallback, resuming a room after a disconnect (replay,
+// no repeat) and after a restart (not recovered), reconnecting across a
+// server restart, a bad token that must not be retried, and the demo page;
+// and the push API client
 // for Node backends (@quicpush/client/api, over Connect, gRPC and gRPC-Web)
 // and its example script, pushing to a page.
 //
@@ -134,17 +136,22 @@ async function stopServer(signal = "SIGKILL") {
   await Promise.race([exited, sleep(5000)]);
 }
 
-/** Pushes `text` to `room` through the JSON push API; returns the message id. */
-async function pushRoom(room, text) {
-  const res = await fetch(`http://127.0.0.1:${cfg.apiPort}/quicpush.push.v1.PushService/PushRoom`, {
+/** Calls a PushService method through the JSON push API; returns the response. */
+async function callAPI(method, request) {
+  const res = await fetch(`http://127.0.0.1:${cfg.apiPort}/quicpush.push.v1.PushService/${method}`, {
     method: "POST",
     headers: { Authorization: `Bearer ${cfg.apiKey}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ room, text }),
+    body: JSON.stringify(request),
     signal: AbortSignal.timeout(5000),
   });
   const body = await res.text();
-  assert.equal(res.status, 200, `PushRoom: ${res.status} ${body}`);
-  return JSON.parse(body).messageId;
+  assert.equal(res.status, 200, `${method}: ${res.status} ${body}`);
+  return JSON.parse(body);
+}
+
+/** Pushes `text` to `room` through the JSON push API; returns the message id. */
+async function pushRoom(room, text) {
+  return (await callAPI("PushRoom", { room, text })).messageId;
 }
 
 const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".ts": "text/plain", ".json": "application/json" };
@@ -417,6 +424,81 @@ describe("browser client against quicpush serve", { timeout: WATCHDOG_MS }, () =
     }
   });
 
+  test("(e) resume after a Disconnect (3006): what was pushed while away arrives once, in order; one recovered", { timeout: 60_000 }, async () => {
+    const room = "demo-resume";
+    const N = 5;
+    const M = 4;
+    // One client on WebTransport, one on WebSocket only: positions are the
+    // same whatever carries them.
+    await page.evaluate(([c, r]) => {
+      window.startClient("resume-wt", { webtransport: c.wt, websocket: c.ws }, { token: c.token, serverCertificateHashes: [c.hash], gated: true }, [r]);
+      window.startClient("resume-ws", { websocket: c.ws }, { token: c.token, gated: true }, [r]);
+    }, [cfg, room]);
+    const names = ["resume-wt", "resume-ws"];
+    await waitInPage(page, "joined", ([ns, r]) => ns.every((n) => window.clients[n]?.joined.includes(r)), [names, room]);
+    assert.deepEqual(await page.evaluate(([ns]) => ns.map((n) => window.clients[n].transport), [names]), ["webtransport", "websocket"]);
+
+    const texts = [];
+    const apiPositions = [];
+    const push = async (text) => {
+      const res = await callAPI("PushRoom", { room, text });
+      texts.push(text);
+      apiPositions.push(res.position ?? null);
+    };
+    for (let i = 0; i < N; i++) await push(`resume ${i}`);
+    await waitInPage(page, "first pushes", ([ns, n]) => ns.every((x) => window.clients[x].messages.length === n), [names, N]);
+
+    // Keep both away (their token waits), cut them, and push while they are gone.
+    const keys = await page.evaluate(([ns]) => ns.map((n) => {
+      window.clients[n].gated = true;
+      return window.clients[n].client.connKey;
+    }), [names]);
+    assert.ok(keys.every(Boolean), `conn keys ${keys}`);
+    await callAPI("Disconnect", { keys, reconnect: true, reason: "resume test" });
+    await waitInPage(page, "disconnected with 3006", ([ns]) =>
+      ns.every((n) => window.clients[n].events.some(([e, d]) => e === "disconnected" && d.code === 3006 && d.reconnect)), [names]);
+    for (let i = N; i < N + M; i++) await push(`resume ${i}`);
+    await page.evaluate(([ns]) => ns.forEach((n) => (window.clients[n].gated = false)), [names]);
+
+    await waitInPage(page, "resumed", ([ns, r]) => ns.every((n) =>
+      window.clients[n].events.some(([e, d]) => e === "recovered" && d.stream.room === r)), [names, room], 20_000);
+    await sleep(500); // room for a stray repeat to show
+    for (const name of names) {
+      const rec = await page.evaluate(([n, r]) => {
+        const c = window.clients[n];
+        return {
+          messages: c.messages,
+          recovered: c.events.filter(([e]) => e === "recovered").map(([, d]) => d),
+          notRecovered: c.events.filter(([e]) => e === "notRecovered").map(([, d]) => d),
+          connected: c.connected,
+          transport: c.transport,
+          position: (({ offset, epoch }) => ({ offset: String(offset), epoch }))(c.client.position(r)),
+        };
+      }, [name, room]);
+      assert.deepEqual(rec.messages.map((m) => m.text), texts, `${name}: every message once, in order`);
+      assert.equal(new Set(rec.messages.map((m) => m.id)).size, N + M, `${name}: no repeated id`);
+      const offsets = rec.messages.map((m) => BigInt(m.offset));
+      assert.ok(offsets.every((o, i) => o > 0n && (i === 0 || o > offsets[i - 1])), `${name}: offsets grow: ${offsets}`);
+      assert.ok(rec.messages.every((m) => m.epoch !== "" && m.epoch === rec.messages[0].epoch), `${name}: one epoch`);
+      apiPositions.forEach((p, i) => {
+        if (p) assert.deepEqual([String(p.offset), p.epoch], [rec.messages[i].offset, rec.messages[i].epoch], `${name}: message ${i} at the position PushRoom returned`);
+      });
+      const inRoom = rec.recovered.filter((d) => d.stream.room === room);
+      assert.equal(inRoom.length, 1, `${name}: one recovered for the room: ${JSON.stringify(rec.recovered)}`);
+      assert.equal(inRoom[0].missed, M, `${name}: missed`);
+      assert.deepEqual(inRoom[0].from, { offset: rec.messages[N - 1].offset, epoch: rec.messages[N - 1].epoch });
+      assert.deepEqual(inRoom[0].position, { offset: rec.messages.at(-1).offset, epoch: rec.messages.at(-1).epoch });
+      assert.deepEqual(rec.position, inRoom[0].position);
+      assert.deepEqual(rec.notRecovered, [], `${name}: nothing lost`);
+      assert.equal(rec.connected, 2);
+    }
+    assert.deepEqual(await page.evaluate(([ns]) => ns.map((n) => window.clients[n].transport), [names]), ["webtransport", "websocket"]);
+    // Live again.
+    await push("resume live");
+    await waitInPage(page, "live push after the resume", ([ns]) => ns.every((n) => window.clients[n].messages.at(-1)?.text === "resume live"), [names]);
+    await page.evaluate(([ns]) => ns.forEach((n) => window.clients[n].client.close()), [names]);
+  });
+
   /** Restarts the server with `signal` and checks that both page clients come back and receive. */
   async function restart(signal, label) {
     const before = await page.evaluate(() => ({
@@ -448,43 +530,75 @@ describe("browser client against quicpush serve", { timeout: WATCHDOG_MS }, () =
     await pushRoom("lobby", `after ${label}`);
     await waitInPage(page, `push after ${label} (webtransport)`, received("wt", `after ${label}`));
     await waitInPage(page, `push after ${label} (websocket)`, received("fallback", `after ${label}`));
-    return page.evaluate(([b]) => ({
-      wt: window.clients.wt.events.slice(b.wtEvents).filter(([n]) => n === "disconnected").map(([, e]) => e),
-      ws: window.clients.fallback.events.slice(b.wsEvents).filter(([n]) => n === "disconnected").map(([, e]) => e),
-    }), [before]);
+    await sleep(300); // room for a stray second report
+    return page.evaluate(([b]) => {
+      const after = (events, kind) => events.slice(b[kind]).filter(([n]) => n !== "message");
+      const of = (events, name) => events.filter(([n]) => n === name).map(([, e]) => e);
+      const lobby = (events, name) => of(events, name).filter((e) => e.stream.room === "lobby");
+      const wt = after(window.clients.wt.events, "wtEvents");
+      const ws = after(window.clients.fallback.events, "wsEvents");
+      return {
+        wt: of(wt, "disconnected"),
+        ws: of(ws, "disconnected"),
+        // The restarted server lost the rooms' history: the resume says so.
+        notRecovered: { wt: lobby(wt, "notRecovered"), ws: lobby(ws, "notRecovered") },
+        recovered: { wt: lobby(wt, "recovered"), ws: lobby(ws, "recovered") },
+      };
+    }, [before]);
+  }
+
+  /** Checks that each client reported the history lost by a restart exactly once. */
+  function assertNotRecoveredOnce(d) {
+    for (const k of ["wt", "ws"]) {
+      assert.equal(d.notRecovered[k].length, 1, `${k}: one notRecovered for lobby: ${JSON.stringify(d.notRecovered[k])}`);
+      assert.deepEqual(d.recovered[k], [], `${k}: no recovered for lobby`);
+      const e = d.notRecovered[k][0];
+      assert.notEqual(e.from.epoch, e.position.epoch, `${k}: a new epoch after the restart`);
+    }
   }
 
   test("(c) server drained (SIGTERM) and restarted: 3000, reconnect, receive", { timeout: 60_000 }, async () => {
     const d = await restart("SIGTERM", "a drain");
     assert.deepEqual([d.wt[0]?.code, d.wt[0]?.reconnect], [3000, true], JSON.stringify(d.wt));
     assert.deepEqual([d.ws[0]?.code, d.ws[0]?.reconnect], [3000, true], JSON.stringify(d.ws));
+    assertNotRecoveredOnce(d);
   });
 
   test("(c) server killed (SIGKILL) and restarted: reconnect, receive", { timeout: 60_000 }, async () => {
     const d = await restart("SIGKILL", "a kill");
     assert.equal(d.wt[0]?.reconnect, true);
     assert.equal(d.ws[0]?.reconnect, true);
+    assertNotRecoveredOnce(d);
   });
 
   test("(d) bad token: 3500 and no retry", { timeout: 30_000 }, async () => {
-    const opened = await page.evaluate(() => ({ ...window.opened }));
-    await page.evaluate(([c]) => {
-      window.startClient("badtoken", { webtransport: c.wt, websocket: c.ws }, { token: c.badToken, serverCertificateHashes: [c.hash], backoff: { minMs: 50, maxMs: 200 } });
-    }, [cfg]);
-    await waitInPage(page, "refused", () => window.clients.badtoken.connectError !== null, undefined, 5000);
-    await sleep(3000);
-    const rec = await page.evaluate(() => ({
-      connectError: window.clients.badtoken.connectError,
-      connecting: window.clients.badtoken.connecting,
-      disconnected: window.clients.badtoken.events.filter(([n]) => n === "disconnected").map(([, e]) => e),
-      state: window.clients.badtoken.client.state,
-      opened: { ...window.opened },
-    }));
-    assert.equal(rec.connectError.code, 3500);
-    assert.deepEqual(rec.disconnected.map((e) => [e.code, e.reconnect]), [[3500, false]]);
-    assert.equal(rec.connecting, 1, "one connect attempt in 3 s");
-    assert.equal(rec.opened.webtransport + rec.opened.websocket - opened.webtransport - opened.websocket, 1, "one transport opened");
-    assert.equal(rec.state, "disconnected");
+    // A page of its own: the transports it opens are this client's alone,
+    // whatever the main page's clients do meanwhile (reconnects after (c)).
+    const pd = await context.newPage();
+    try {
+      pd.on("pageerror", (e) => console.error("bad-token page error:", e.message));
+      await pd.goto(`${cfg.origin}/harness.html`, { timeout: 10_000 });
+      await pd.waitForFunction(() => typeof window.startClient === "function", null, { timeout: 10_000 });
+      await pd.evaluate(([c]) => {
+        window.startClient("badtoken", { webtransport: c.wt, websocket: c.ws }, { token: c.badToken, serverCertificateHashes: [c.hash], backoff: { minMs: 50, maxMs: 200 } });
+      }, [cfg]);
+      await waitInPage(pd, "refused", () => window.clients.badtoken.connectError !== null, undefined, 5000);
+      await sleep(3000);
+      const rec = await pd.evaluate(() => ({
+        connectError: window.clients.badtoken.connectError,
+        connecting: window.clients.badtoken.connecting,
+        disconnected: window.clients.badtoken.events.filter(([n]) => n === "disconnected").map(([, e]) => e),
+        state: window.clients.badtoken.client.state,
+        opened: { ...window.opened },
+      }));
+      assert.equal(rec.connectError.code, 3500);
+      assert.deepEqual(rec.disconnected.map((e) => [e.code, e.reconnect]), [[3500, false]]);
+      assert.equal(rec.connecting, 1, "one connect attempt in 3 s");
+      assert.equal(rec.opened.webtransport + rec.opened.websocket, 1, "one transport opened in 3 s");
+      assert.equal(rec.state, "disconnected");
+    } finally {
+      await pd.close();
+    }
   });
 
   test("demo page: connects from URL parameters and shows a push", { timeout: 30_000 }, async () => {

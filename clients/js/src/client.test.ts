@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 
-import { Client, type ClientEvents } from "./client.js";
+import { Client, type ClientEvents, type NotRecoveredEvent, type RecoveredEvent } from "./client.js";
 import { encodeFrame, Op, PushKind } from "./codec.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import { delay, FakeEdge, fakeWebSocket, fakeWebTransport, until, type FakeWebTransportMode } from "./fakes.test-helpers.js";
@@ -537,5 +537,295 @@ describe("options", () => {
       assert.equal(h.algorithm, "sha-256");
       assert.deepEqual(new Uint8Array(h.value), bytes);
     }
+  });
+});
+
+describe("resume", () => {
+  /** Records the resume events and every message as "room:text" or "direct:text". */
+  function watch(c: Client): { got: string[]; log: string[]; recovered: RecoveredEvent[]; notRecovered: NotRecoveredEvent[] } {
+    const w = { got: [] as string[], log: [] as string[], recovered: [] as RecoveredEvent[], notRecovered: [] as NotRecoveredEvent[] };
+    c.on("message", (m) => {
+      const line = `${m.kind === "room" ? m.room : m.kind}:${text(m.data)}`;
+      w.got.push(line);
+      w.log.push(line);
+    });
+    c.on("recovered", (e) => {
+      w.recovered.push(e);
+      w.log.push(`recovered ${"room" in e.stream ? e.stream.room : "user"} ${e.missed}`);
+    });
+    c.on("notRecovered", (e) => {
+      w.notRecovered.push(e);
+      w.log.push(`notRecovered ${"room" in e.stream ? e.stream.room : "user"}`);
+    });
+    return w;
+  }
+
+  /** Cuts the live session and keeps the client away until the returned function is called. */
+  function cut(edge: FakeEdge): () => void {
+    edge.down = true;
+    edge.session.drop();
+    return () => {
+      edge.down = false;
+    };
+  }
+
+  const frame = (kind: PushKind, room: string, id: string, offset: bigint, epoch: string): Uint8Array =>
+    encodeFrame({ op: Op.Push, seq: 0, kind, room, id, offset, epoch, data: new TextEncoder().encode(id) });
+
+  test("room pushes: a repeat within the epoch is dropped before any handler, a new epoch is accepted", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null);
+    const handled: string[] = [];
+    const w = watch(c);
+    await c.connect();
+    await c.joinRoom("a", (m) => handled.push(text(m.data)));
+    const s = edge.session;
+    for (const [id, off, ep] of [
+      ["1", 10n, "e1"],
+      ["2", 24n, "e1"],
+      ["2 again", 24n, "e1"],
+      ["older", 17n, "e1"],
+      ["3", 5n, "e2"],
+      ["3 again", 5n, "e2"],
+      ["4", 6n, "e2"],
+    ] as const) {
+      s.write(frame(PushKind.Room, "a", id, off, ep));
+    }
+    // Without a position there is no stream: nothing is dropped.
+    s.write(frame(PushKind.Room, "a", "plain", 0n, ""));
+    s.write(frame(PushKind.Room, "a", "plain", 0n, ""));
+    await until(() => w.got.length === 6, "pushes");
+    await delay(20);
+    assert.deepEqual(handled, ["1", "2", "3", "4", "plain", "plain"]);
+    assert.deepEqual(w.got, ["a:1", "a:2", "a:3", "a:4", "a:plain", "a:plain"]);
+    assert.deepEqual(c.position("a"), { offset: 6n, epoch: "e2" });
+  });
+
+  test("direct pushes with a position follow the user stream; others and broadcasts are never dropped", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null);
+    const w = watch(c);
+    await c.connect();
+    await c.joinRoom("a");
+    const s = edge.session;
+    s.write(frame(PushKind.Direct, "", "u1", 30n, "u"));
+    s.write(frame(PushKind.Direct, "", "u1 again", 30n, "u"));
+    // The same position in a room's stream is another stream.
+    s.write(frame(PushKind.Room, "a", "r1", 30n, "u"));
+    s.write(frame(PushKind.Direct, "", "key", 0n, ""));
+    s.write(frame(PushKind.Direct, "", "key", 0n, ""));
+    s.write(frame(PushKind.Broadcast, "", "all", 0n, ""));
+    s.write(frame(PushKind.Broadcast, "", "all", 0n, ""));
+    s.write(frame(PushKind.Direct, "", "u2", 31n, "u"));
+    await until(() => w.got.length === 7, "pushes");
+    await delay(20);
+    assert.deepEqual(w.got, ["direct:u1", "a:r1", "direct:key", "direct:key", "broadcast:all", "broadcast:all", "direct:u2"]);
+    assert.deepEqual(c.userPosition(), { offset: 31n, epoch: "u" });
+    assert.deepEqual(c.position("a"), { offset: 30n, epoch: "u" });
+  });
+
+  test("a reconnect sends every position and gets what it missed, in order, once; recovered fires once per stream", async () => {
+    const edge = new FakeEdge();
+    edge.history = true;
+    const c = newClient(edge, null);
+    const w = watch(c);
+    await c.connect();
+    assert.deepEqual(c.userPosition(), { offset: 0n, epoch: "ep1" }, "AuthOK's position");
+    await Promise.all([c.joinRoom("a"), c.joinRoom("b")]);
+    edge.pushRoom("a", "1");
+    edge.pushUser("u1");
+    edge.pushRoom("b", "x");
+    edge.pushRoom("a", "2");
+    await until(() => w.got.length === 4, "live pushes");
+    const before = { user: c.userPosition(), a: c.position("a")!, b: c.position("b")! };
+    assert.equal(before.a.offset, edge.stream("r:a").top);
+
+    const back = cut(edge);
+    await until(() => c.state === "connecting", "connection lost");
+    edge.pushRoom("a", "3");
+    edge.pushUser("u2");
+    edge.pushRoom("a", "4");
+    edge.pushUser("u3");
+    back();
+    await until(() => w.recovered.length === 3, "recovered events");
+
+    const s = edge.session;
+    assert.deepEqual([s.auth!.offset, s.auth!.epoch], [before.user.offset, before.user.epoch], "Auth carries the user position");
+    assert.deepEqual(
+      s.joins.map((j) => [j.room, j.offset, j.epoch]),
+      [
+        ["a", before.a.offset, before.a.epoch],
+        ["b", before.b.offset, before.b.epoch],
+      ],
+    );
+    assert.deepEqual(w.got, ["a:1", "direct:u1", "b:x", "a:2", "direct:u2", "direct:u3", "a:3", "a:4"]);
+    const byStream = Object.fromEntries(w.recovered.map((e) => ["room" in e.stream ? e.stream.room : `user ${e.stream.user}`, e]));
+    assert.deepEqual(Object.keys(byStream).sort(), ["a", "b", "user alice"]);
+    assert.deepEqual(byStream["a"], { stream: { room: "a" }, from: before.a, position: c.position("a"), missed: 2 });
+    assert.deepEqual(byStream["user alice"], { stream: { user: "alice" }, from: before.user, position: c.userPosition(), missed: 2 });
+    assert.deepEqual(byStream["b"], { stream: { room: "b" }, from: before.b, position: before.b, missed: 0 });
+    // Each recovered event comes after the messages it reports.
+    assert.ok(w.log.indexOf("recovered user 2") > w.log.indexOf("direct:u3"));
+    assert.ok(w.log.indexOf("recovered a 2") > w.log.indexOf("a:4"));
+    assert.deepEqual(w.notRecovered, []);
+
+    // Live pushes go on from there; a repeat of a replayed message is dropped.
+    edge.pushRoom("a", "5");
+    edge.session.write(edge.stream("r:a").entries.at(-2)!.frame);
+    edge.pushRoom("a", "6");
+    await until(() => w.got.length === 10, "live pushes after the replay");
+    await delay(20);
+    assert.deepEqual(w.got.slice(8), ["a:5", "a:6"]);
+    assert.equal(w.recovered.length, 3);
+  });
+
+  test("not recovered: reported once per stream and resume, then live pushes", async () => {
+    const edge = new FakeEdge();
+    edge.history = true;
+    const c = newClient(edge, "ok");
+    const w = watch(c);
+    await c.connect();
+    await c.joinRoom("a");
+    edge.pushRoom("a", "1");
+    edge.pushUser("u1");
+    await until(() => w.got.length === 2, "live pushes");
+    const before = { user: c.userPosition(), a: c.position("a")! };
+
+    // The edge restarts and loses its history: new epochs.
+    const back = cut(edge);
+    await until(() => c.state === "connecting", "connection lost");
+    edge.loseHistory();
+    edge.pushRoom("a", "lost");
+    back();
+    await until(() => w.notRecovered.length === 2, "notRecovered events");
+    await until(() => edge.session.rooms.has("a"), "rejoined");
+    assert.deepEqual(
+      w.notRecovered.map((e) => [e.stream, e.from, e.position]),
+      [
+        [{ user: "alice" }, before.user, { offset: edge.stream("u:alice").top, epoch: edge.stream("u:alice").epoch }],
+        [{ room: "a" }, before.a, { offset: edge.stream("r:a").top, epoch: edge.stream("r:a").epoch }],
+      ],
+    );
+    assert.deepEqual(c.position("a"), { offset: edge.stream("r:a").top, epoch: edge.stream("r:a").epoch });
+    edge.pushRoom("a", "2");
+    await until(() => w.got.length === 3, "live push");
+    assert.deepEqual(w.got, ["a:1", "direct:u1", "a:2"]);
+
+    // Trimmed history: only that stream is not recovered; the next resume is a new one.
+    const back2 = cut(edge);
+    await until(() => c.state === "connecting", "connection lost");
+    edge.pushRoom("a", "trimmed");
+    edge.trim("r:a");
+    back2();
+    await until(() => w.notRecovered.length === 3 && w.recovered.length === 1, "events");
+    await delay(30);
+    assert.deepEqual(w.notRecovered[2]!.stream, { room: "a" });
+    assert.deepEqual(w.recovered[0]!.stream, { user: "alice" });
+    assert.equal(w.notRecovered.length, 3);
+    assert.equal(w.recovered.length, 1);
+    assert.deepEqual(w.got, ["a:1", "direct:u1", "a:2"]);
+  });
+
+  test("positions carry over a WebTransport to WebSocket fallback", async () => {
+    const edge = new FakeEdge();
+    edge.history = true;
+    let mode: FakeWebTransportMode = "ok";
+    const c = newClient(edge, "ok", { WebTransport: fakeWebTransport(edge, () => mode) });
+    const w = watch(c);
+    await c.connect();
+    await c.joinRoom("a");
+    assert.equal(c.transport, "webtransport");
+    edge.pushRoom("a", "1");
+    edge.pushUser("u1");
+    await until(() => w.got.length === 2, "pushes over webtransport");
+    const before = { user: c.userPosition(), a: c.position("a")! };
+
+    mode = "fail";
+    const back = cut(edge);
+    await until(() => c.state === "connecting", "connection lost");
+    edge.pushRoom("a", "2");
+    edge.pushUser("u2");
+    back();
+    await until(() => w.recovered.length === 2, "recovered over websocket");
+    const s = edge.session;
+    assert.equal(s.transport, "websocket");
+    assert.equal(c.transport, "websocket");
+    assert.deepEqual([s.auth!.offset, s.auth!.epoch], [before.user.offset, before.user.epoch]);
+    assert.deepEqual([s.joins[0]!.offset, s.joins[0]!.epoch], [before.a.offset, before.a.epoch]);
+    assert.deepEqual(w.got, ["a:1", "direct:u1", "direct:u2", "a:2"]);
+    assert.deepEqual(w.recovered.map((e) => e.missed), [1, 1]);
+
+    // And back to WebTransport, where WebSocket left off.
+    mode = "ok";
+    const back2 = cut(edge);
+    await until(() => c.state === "connecting", "connection lost");
+    edge.pushRoom("a", "3");
+    back2();
+    await until(() => w.recovered.length === 4, "recovered over webtransport");
+    assert.equal(edge.session.transport, "webtransport");
+    assert.deepEqual(w.got.slice(4), ["a:3"]);
+  });
+
+  test("an edge without history (revision 1) leaves positions and raises no event", async () => {
+    const edge = new FakeEdge();
+    edge.history = true;
+    const c = newClient(edge, null);
+    const w = watch(c);
+    await c.connect();
+    await c.joinRoom("a");
+    edge.pushRoom("a", "1");
+    await until(() => w.got.length === 1, "push");
+    const at = c.position("a");
+    edge.history = false;
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && edge.session.rooms.has("a"), "rejoined");
+    await delay(20);
+    assert.deepEqual(c.position("a"), at);
+    assert.deepEqual([w.recovered, w.notRecovered], [[], []]);
+    // A later edge with history resumes from it.
+    edge.history = true;
+    edge.session.drop();
+    await until(() => w.recovered.length === 2, "recovered");
+    assert.deepEqual(edge.session.joins[0]!.offset, at!.offset);
+  });
+
+  test("a token of another user starts the user stream afresh, without an event", async () => {
+    const edge = new FakeEdge();
+    edge.history = true;
+    const c = newClient(edge, null);
+    const w = watch(c);
+    await c.connect();
+    edge.pushUser("for alice");
+    await until(() => w.got.length === 1, "push");
+    const alice = c.userPosition();
+    edge.user = "bob";
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && c.state === "connected", "reconnected");
+    await delay(20);
+    assert.deepEqual([edge.session.auth!.offset, edge.session.auth!.epoch], [alice.offset, alice.epoch]);
+    assert.deepEqual(w.notRecovered, []);
+    assert.deepEqual(c.userPosition(), { offset: 0n, epoch: edge.stream("u:bob").epoch });
+  });
+
+  test("a listener may close the client on notRecovered", async () => {
+    const edge = new FakeEdge();
+    edge.history = true;
+    const c = newClient(edge, null);
+    await c.connect();
+    await c.joinRoom("a");
+    edge.pushRoom("a", "1");
+    await until(() => c.position("a")!.offset > 0n, "push");
+    let calls = 0;
+    c.on("notRecovered", () => {
+      calls++;
+      c.close();
+    });
+    const back = cut(edge);
+    await until(() => c.state === "connecting", "connection lost");
+    edge.loseHistory();
+    back();
+    await until(() => c.state === "closed", "closed by the listener");
+    await delay(20);
+    assert.equal(calls, 1);
   });
 });

@@ -1,10 +1,11 @@
 import { backoffDelay } from "./backoff.js";
-import { MAX_ROOM_LEN, Op, PushKind, type Frame, type PushFrame } from "./codec.js";
+import { MAX_ROOM_LEN, Op, PushKind, Recovery, type Frame, type PushFrame } from "./codec.js";
 import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
 import { Connection, type ConnectionEnd } from "./connection.js";
 import { Emitter, type Listener } from "./emitter.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import { resolveOptions, type ClientOptions, type Endpoints, type ResolvedOptions } from "./options.js";
+import { StreamTracker, type ResumeOutcome, type ResumeReply, type StreamPosition } from "./resume.js";
 import { abortable, deadline, transportError, type TransportKind } from "./transport.js";
 import { webSocketOpener } from "./transport_websocket.js";
 import { webTransportOpener } from "./transport_webtransport.js";
@@ -30,7 +31,12 @@ export interface Message {
   room: string;
   /** The id the push API returned, unique per message: drop repeats to process a message once. */
   id: string;
-  /** The message's position in its room's stream; 0n and "" when it has none. */
+  /**
+   * The message's position in its stream: the room's for a `room` message,
+   * the user's for a `direct` message addressed to the user; 0n and "" when
+   * it has none (a push to a connection key, a broadcast, a stream without
+   * history).
+   */
   offset: bigint;
   epoch: string;
   /** The payload as the backend sent it: a copy the receiver owns. */
@@ -69,12 +75,53 @@ export interface DisconnectedEvent {
   reconnect: boolean;
 }
 
+/**
+ * The stream a resume is about: a room's (the room's messages), or the
+ * user's (the direct messages pushed to the user, not to a connection key).
+ */
+export type StreamRef = { room: string } | { user: string };
+
+/**
+ * Emitted when a resume after a reconnect lost nothing: every message the
+ * client missed in `stream` since `from` was delivered (as 'message' events
+ * and to the room's handler, in order, before this event), or none was
+ * missed. Once per stream and resume.
+ */
+export interface RecoveredEvent {
+  stream: StreamRef;
+  /** The position the client resumed from: the last one it had seen. */
+  from: StreamPosition;
+  /** Where the client stands now: the last message replayed, or `from`. */
+  position: StreamPosition;
+  /** How many missed messages were replayed; 0 when nothing was missed. */
+  missed: number;
+}
+
+/**
+ * Emitted when a resume after a reconnect could not recover what the client
+ * missed in `stream` since `from` (the edge no longer holds it, or it was
+ * restarted, or too much was missed): nothing was replayed, live messages
+ * after `position` follow. Fetch what matters from the backend (the push
+ * API's History method). Once per stream and resume.
+ */
+export interface NotRecoveredEvent {
+  stream: StreamRef;
+  /** The last position the client had seen: messages after it may be lost. */
+  from: StreamPosition;
+  /** Where the client stands now: live messages after it follow. */
+  position: StreamPosition;
+}
+
 /** The events of a {@link Client} and their payloads. */
 export interface ClientEvents {
   connecting: ConnectingEvent;
   connected: ConnectedEvent;
   disconnected: DisconnectedEvent;
   message: Message;
+  /** A resume lost nothing; see {@link RecoveredEvent}. */
+  recovered: RecoveredEvent;
+  /** A resume lost messages; see {@link NotRecoveredEvent}. */
+  notRecovered: NotRecoveredEvent;
   /** A failed connect attempt, a bad frame, or a listener that threw. The client goes on. */
   error: QuicpushError;
 }
@@ -88,9 +135,8 @@ interface Waiter {
 /** A room the client means to be in, rejoined on every new connection until leaveRoom. */
 interface RoomState {
   name: string;
-  /** The last position seen, sent when rejoining. */
-  offset: bigint;
-  epoch: string;
+  /** The room's stream: the last position seen, sent when rejoining. */
+  stream: StreamTracker<Connection>;
   handler: MessageHandler | undefined;
   /** The connection the edge confirmed the room on. */
   joinedOn: Connection | null;
@@ -145,6 +191,10 @@ export class Client {
   /** WebTransport failed and WebSocket worked: skip WebTransport from now on. */
   #preferWebSocket = false;
   #webTransportWorked = false;
+  /** The user's stream (direct pushes to the user): the last position seen, sent in Auth. */
+  #userStream = new StreamTracker<Connection>();
+  /** The user whose stream #userStream follows ("" before the first AuthOK). */
+  #streamUser = "";
 
   /**
    * @param endpoints where the edge listens; at least one.
@@ -190,12 +240,20 @@ export class Client {
   }
 
   /**
-   * The last stream position seen in `room`, sent with Join when the client
+   * The client's position in `room`'s stream (the last message seen, or the
+   * position the edge reported on joining), sent with Join when the client
    * rejoins it; undefined for a room the client is not in.
    */
-  position(room: string): { offset: bigint; epoch: string } | undefined {
-    const r = this.#rooms.get(room);
-    return r && { offset: r.offset, epoch: r.epoch };
+  position(room: string): StreamPosition | undefined {
+    return this.#rooms.get(room)?.stream.position;
+  }
+
+  /**
+   * The client's position in its user's stream (direct pushes to the user),
+   * sent in Auth on every reconnect; 0n and "" before any.
+   */
+  userPosition(): StreamPosition {
+    return this.#userStream.position;
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -250,7 +308,7 @@ export class Client {
     if (this.#state === "closed") return Promise.reject(closedError());
     let r = this.#rooms.get(room);
     if (r === undefined) {
-      r = { name: room, offset: 0n, epoch: "", handler, joinedOn: null, sentOn: null, waiters: new Set() };
+      r = { name: room, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, waiters: new Set() };
       this.#rooms.set(room, r);
     } else if (handler !== undefined) {
       r.handler = handler;
@@ -354,10 +412,7 @@ export class Client {
       const result = await end;
       if (signal.aborted || this.#conn !== conn) return;
       this.#conn = null;
-      for (const r of this.#rooms.values()) {
-        r.joinedOn = null;
-        r.sentOn = null;
-      }
+      this.#connectionGone();
       if (result.error) this.#events.emit("error", result.error);
       const reconnect = shouldReconnect(result.code);
       if (!reconnect) {
@@ -413,7 +468,8 @@ export class Client {
         }
         await conn.open(webSocketOpener({ url: wsURL, WebSocket: o.WebSocket, maxFrame: o.maxFrame }), d.signal);
       }
-      await conn.authenticate(token, d.signal);
+      // The user stream's position goes with every Auth, whatever the transport.
+      await conn.authenticate(token, this.#userStream.position, d.signal);
     } finally {
       d.done();
     }
@@ -437,9 +493,23 @@ export class Client {
 
   /**
    * Makes `conn` the live connection: rejoins every room before any other
-   * request can be written on it, then reports.
+   * request can be written on it, then reports, the user stream's resume
+   * included, before the pushes that came with AuthOK (a replay among them).
    */
   #install(conn: Connection): void {
+    // Auth carried the position #userStream holds: nothing moved it since,
+    // as no connection was live.
+    const from = this.#userStream.position;
+    let reply: ResumeReply = conn.resume;
+    if (this.#streamUser !== "" && this.#streamUser !== conn.user) {
+      // A token of another user: the position sent was not this user's
+      // stream, so the answer says nothing about what this user missed.
+      this.#userStream = new StreamTracker();
+      reply = { ...reply, recovery: Recovery.None };
+    }
+    this.#streamUser = conn.user;
+    const outcome = this.#userStream.resumed(conn, from, reply);
+
     this.#conn = conn;
     this.#state = "connected";
     for (const r of this.#rooms.values()) this.#sendJoin(conn, r);
@@ -449,52 +519,72 @@ export class Client {
       user: conn.user,
       pingIntervalMs: conn.pingIntervalMs,
     });
+    if (this.#conn === conn) this.#report({ user: conn.user }, outcome);
     if (this.#conn === conn) settle(this.#connectWaiters);
     // Frames that came with AuthOK are delivered now that the connection is live.
     if (this.#conn === conn) conn.start();
   }
 
   /**
-   * Sends Join for `r` on `conn` with the last position seen in the room.
-   *
-   * Resume: the position lets the edge replay what a reconnect missed, but a
-   * version-1 edge ignores it (docs/protocol.md, section 11) and the server
-   * does not keep room history yet, so today a reconnect resumes with new
-   * messages only. The client already sends what a later edge needs.
+   * Sends Join for `r` on `conn` with the last position seen in the room
+   * (docs/protocol.md, section 11), so that the edge replays what the client
+   * missed or says it cannot. The reply is handled as it is read, before the
+   * pushes after it: a replay follows JoinOK in the same read.
    */
   #sendJoin(conn: Connection, r: RoomState): void {
     r.sentOn = conn;
-    conn.request({ op: Op.Join, seq: 0, room: r.name, offset: r.offset, epoch: r.epoch }).then(
-      (reply) => {
-        if (r.sentOn === conn) r.sentOn = null;
-        if (this.#rooms.get(r.name) !== r) return; // left meanwhile
-        if (reply.op === Op.JoinOK) {
-          r.joinedOn = conn;
-          settle(r.waiters);
-        } else if (reply.op === Op.Error) {
-          this.#rooms.delete(r.name);
-          settle(r.waiters, new QuicpushError(reply.code, reply.message));
-        }
-      },
-      () => {
-        // The connection was lost; the next one rejoins.
-        if (r.sentOn === conn) r.sentOn = null;
+    const from = r.stream.position;
+    conn.call(
+      { op: Op.Join, seq: 0, room: r.name, offset: from.offset, epoch: from.epoch },
+      {
+        resolve: (reply) => {
+          if (r.sentOn === conn) r.sentOn = null;
+          if (this.#rooms.get(r.name) !== r) return; // left meanwhile
+          if (reply.op === Op.JoinOK) {
+            r.joinedOn = conn;
+            const outcome = r.stream.resumed(conn, from, reply);
+            if (this.#conn === conn) this.#report({ room: r.name }, outcome);
+            settle(r.waiters);
+          } else if (reply.op === Op.Error) {
+            this.#rooms.delete(r.name);
+            settle(r.waiters, new QuicpushError(reply.code, reply.message));
+          }
+        },
+        reject: () => {
+          // The connection was lost; the next one rejoins.
+          if (r.sentOn === conn) r.sentOn = null;
+        },
       },
     );
   }
 
+  /** Emits what a resume, or the end of a replay, means for the application. */
+  #report(stream: StreamRef, o: ResumeOutcome): void {
+    if (o.kind === "recovered") {
+      this.#events.emit("recovered", { stream, from: o.from, position: o.position, missed: o.missed });
+    } else if (o.kind === "notRecovered") {
+      this.#events.emit("notRecovered", { stream, from: o.from, position: o.position });
+    }
+  }
+
+  /**
+   * Delivers a push, unless it is a repeat: pushes with a position belong to
+   * a stream (a room's, or the user's for a direct push), and one at or
+   * before the client's position in its stream's epoch was seen already.
+   */
   #push(conn: Connection, f: PushFrame): void {
     if (conn !== this.#conn) return;
     let room: RoomState | undefined;
+    let stream: StreamTracker<Connection> | undefined;
     if (f.kind === PushKind.Room) {
       room = this.#rooms.get(f.room);
       // A push may arrive just after LeaveOK: drop rooms the client left.
       if (room === undefined) return;
-      if (f.offset !== 0n || f.epoch !== "") {
-        room.offset = f.offset;
-        room.epoch = f.epoch;
-      }
+      stream = room.stream;
+    } else if (f.kind === PushKind.Direct && (f.offset !== 0n || f.epoch !== "")) {
+      stream = this.#userStream;
     }
+    if (stream !== undefined && !stream.accept(f.offset, f.epoch)) return;
     const m: Message = {
       kind: kindNames[f.kind],
       room: f.room,
@@ -511,6 +601,20 @@ export class Client {
         this.#events.emit("error", new QuicpushError(ClientCode.ListenerFailed, `the handler of room ${JSON.stringify(f.room)} threw`, { cause: e }));
       }
     }
+    // The end of a replay is reported after its last message.
+    if (stream !== undefined && this.#conn === conn) {
+      this.#report(room ? { room: room.name } : { user: conn.user }, stream.delivered(conn, f.offset, f.epoch));
+    }
+  }
+
+  /** Forgets what belonged to the connection that ended; positions stay. */
+  #connectionGone(): void {
+    this.#userStream.interrupted();
+    for (const r of this.#rooms.values()) {
+      r.joinedOn = null;
+      r.sentOn = null;
+      r.stream.interrupted();
+    }
   }
 
   /** Stops after a code that forbids reconnecting. */
@@ -519,10 +623,7 @@ export class Client {
     this.#stopError = err;
     this.#conn = null;
     this.#state = "disconnected";
-    for (const r of this.#rooms.values()) {
-      r.joinedOn = null;
-      r.sentOn = null;
-    }
+    this.#connectionGone();
     this.#events.emit("disconnected", { code: err.code, reason: err.reason, reconnect: false });
     settle(this.#connectWaiters, err);
     for (const r of this.#rooms.values()) settle(r.waiters, err);

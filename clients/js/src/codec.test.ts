@@ -12,6 +12,8 @@ import {
   MAX_TOKEN_LEN,
   Op,
   parseHeader,
+  Recovery,
+  REVISION,
   splitFrames,
   VERSION,
   WireError,
@@ -41,9 +43,19 @@ function vectorFrame(v: VectorFrame): Frame {
   const seq = v.seq;
   switch (v.op) {
     case "auth":
-      return { op: Op.Auth, seq, version: n("version"), token: s("token") };
+      return { op: Op.Auth, seq, version: n("version"), token: s("token"), offset: BigInt(s("offset")), epoch: s("epoch") };
     case "auth_ok":
-      return { op: Op.AuthOK, seq, connKey: s("conn_key"), user: s("user"), pingIntervalMs: n("ping_interval_ms"), maxFrame: n("max_frame") };
+      return {
+        op: Op.AuthOK,
+        seq,
+        connKey: s("conn_key"),
+        user: s("user"),
+        pingIntervalMs: n("ping_interval_ms"),
+        maxFrame: n("max_frame"),
+        recovery: n("recovery") as Recovery,
+        offset: BigInt(s("offset")),
+        epoch: s("epoch"),
+      };
     case "ping":
       return { op: Op.Ping, seq };
     case "pong":
@@ -51,7 +63,7 @@ function vectorFrame(v: VectorFrame): Frame {
     case "join":
       return { op: Op.Join, seq, room: s("room"), offset: BigInt(s("offset")), epoch: s("epoch") };
     case "join_ok":
-      return { op: Op.JoinOK, seq, room: s("room") };
+      return { op: Op.JoinOK, seq, room: s("room"), recovery: n("recovery") as Recovery, offset: BigInt(s("offset")), epoch: s("epoch") };
     case "leave":
       return { op: Op.Leave, seq, room: s("room") };
     case "leave_ok":
@@ -80,15 +92,24 @@ function vectorFrame(v: VectorFrame): Frame {
 function vectorFields(f: Frame): Record<string, string | number> {
   switch (f.op) {
     case Op.Auth:
-      return { version: f.version, token: f.token };
+      return { version: f.version, token: f.token, offset: f.offset.toString(), epoch: f.epoch };
     case Op.AuthOK:
-      return { conn_key: f.connKey, user: f.user, ping_interval_ms: f.pingIntervalMs, max_frame: f.maxFrame };
+      return {
+        conn_key: f.connKey,
+        user: f.user,
+        ping_interval_ms: f.pingIntervalMs,
+        max_frame: f.maxFrame,
+        recovery: f.recovery,
+        offset: f.offset.toString(),
+        epoch: f.epoch,
+      };
     case Op.Ping:
     case Op.Pong:
       return {};
     case Op.Join:
       return { room: f.room, offset: f.offset.toString(), epoch: f.epoch };
     case Op.JoinOK:
+      return { room: f.room, recovery: f.recovery, offset: f.offset.toString(), epoch: f.epoch };
     case Op.Leave:
     case Op.LeaveOK:
       return { room: f.room };
@@ -104,6 +125,7 @@ function vectorFields(f: Frame): Record<string, string | number> {
 describe("vectors", () => {
   test("version, limits and ops match the codec", () => {
     assert.equal(vectors.version, VERSION);
+    assert.equal(vectors.revision, REVISION);
     assert.deepEqual(vectors.limits, {
       header_size: HEADER_SIZE,
       max_frame: DEFAULT_MAX_FRAME,
@@ -282,8 +304,44 @@ describe("codec", () => {
     assert.equal(d.pending, 0);
   });
 
+  test("position groups: left out when zero, read as zeros when absent, whole when present", () => {
+    const zero = { recovery: Recovery.None, offset: 0n, epoch: "" };
+    // Only the recovery, only the offset or only the epoch set: the group is written.
+    for (const group of [
+      { recovery: Recovery.Recovered, offset: 0n, epoch: "" },
+      { recovery: Recovery.None, offset: 1n, epoch: "" },
+      { recovery: Recovery.None, offset: 0n, epoch: "e" },
+      { recovery: Recovery.NotRecovered, offset: (1n << 64n) - 1n, epoch: "é".repeat(127) },
+    ]) {
+      const f: Frame = { op: Op.JoinOK, seq: 1, room: "r", ...group };
+      const bytes = encodeFrame(f);
+      assert.ok(bytes.length > encodeFrame({ op: Op.JoinOK, seq: 1, room: "r", ...zero }).length);
+      assert.deepEqual(decodeFrame(bytes), f);
+      const ok: Frame = { op: Op.AuthOK, seq: 1, connKey: "k", user: "u", pingIntervalMs: 1, maxFrame: 9, ...group };
+      assert.deepEqual(decodeFrame(encodeFrame(ok)), ok);
+    }
+    // A revision-1 JoinOK and Auth decode with zeros.
+    assert.deepEqual(decodeFrame(fromHex("0000000a0600000002046e657773")), { op: Op.JoinOK, seq: 2, room: "news", ...zero });
+    assert.deepEqual(decodeFrame(fromHex("00000008010000000101017a")), { op: Op.Auth, seq: 1, version: 1, token: "z", offset: 0n, epoch: "" });
+    // Auth with only an epoch still writes the offset.
+    const auth: Frame = { op: Op.Auth, seq: 1, version: 1, token: "z", offset: 0n, epoch: "e" };
+    assert.equal(toHex(encodeFrame(auth)), "0000000b010000000101017a000165");
+    assert.deepEqual(decodeFrame(encodeFrame(auth)), auth);
+    // Cut inside the group, at every byte: malformed.
+    const full = encodeFrame({ op: Op.JoinOK, seq: 1, room: "r", recovery: Recovery.Recovered, offset: 300n, epoch: "ep" });
+    const body = full.subarray(HEADER_SIZE);
+    for (let cut = 3; cut < body.length; cut++) {
+      assert.throws(() => decodeBody(Op.JoinOK, 1, body.subarray(0, cut)), (e) => e instanceof WireError && e.kind === "malformed", `cut at ${cut}`);
+    }
+    // Bytes after the group are ignored.
+    const longer = new Uint8Array(body.length + 2);
+    longer.set(body);
+    assert.deepEqual(decodeBody(Op.JoinOK, 1, longer), decodeBody(Op.JoinOK, 1, body));
+    assert.throws(() => encodeFrame({ op: Op.JoinOK, seq: 1, room: "r", recovery: 256 as Recovery, offset: 0n, epoch: "" }), RangeError);
+  });
+
   test("strings keep a leading BOM and count bytes", () => {
-    const f: Frame = { op: Op.JoinOK, seq: 3, room: "\uFEFFчат/日本" };
+    const f: Frame = { op: Op.Leave, seq: 3, room: "\uFEFFчат/日本" };
     const bytes = encodeFrame(f);
     assert.equal(bytes.length, HEADER_SIZE + 1 + 3 + 13);
     assert.deepEqual(decodeFrame(bytes), f);

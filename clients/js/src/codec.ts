@@ -1,17 +1,24 @@
 /**
- * The quicpush wire codec, protocol version 1 (docs/protocol.md): frame
- * encoding and decoding, and a {@link FrameDecoder} for byte streams. It
- * mirrors the Go package `wire` and passes every vector of
+ * The quicpush wire codec, protocol version 1 revision 2 (docs/protocol.md):
+ * frame encoding and decoding, and a {@link FrameDecoder} for byte streams.
+ * It mirrors the Go package `wire` and passes every vector of
  * docs/protocol-vectors.json.
  *
  * A frame is a 9-byte header (u32 length, u8 op, u32 seq, big endian) and a
  * body whose fields depend on the op. `length` counts op, seq and body.
+ *
+ * Revision 2 appends a position group to Auth (`offset`, `epoch`), AuthOK and
+ * JoinOK (`recovery`, `offset`, `epoch`): the encoder leaves a group out when
+ * all its fields are zero, the decoder reads zeros when the body ends before
+ * it, and a group that starts must be whole.
  *
  * @module
  */
 
 /** The protocol version sent in Auth. */
 export const VERSION = 1;
+/** The revision of version 1 this codec speaks: 2 added stream positions and resume. */
+export const REVISION = 2;
 /** The WebSocket subprotocol of this version. */
 export const WEBSOCKET_PROTOCOL = "quicpush.v1";
 /** The QUIC ALPN of raw QUIC connections (not usable from browsers). */
@@ -54,14 +61,47 @@ export const PushKind = {
 /** A push kind defined by version 1. */
 export type PushKind = (typeof PushKind)[keyof typeof PushKind];
 
-/** Client → server: the first frame, with the token. */
+/**
+ * What became of a request to resume a stream (revision 2), in AuthOK for the
+ * user's stream and in JoinOK for a room's (protocol section 11).
+ */
+export const Recovery = {
+  /**
+   * No position was sent, or the stream keeps no history: the reply's
+   * position is where the client now stands.
+   */
+  None: 0,
+  /**
+   * Every message after the client's position follows the reply, in order,
+   * then live ones: no gap, no repeat.
+   */
+  Recovered: 1,
+  /**
+   * The messages after the client's position are gone: none is replayed, and
+   * live ones newer than the reply's position follow.
+   */
+  NotRecovered: 2,
+} as const;
+/** A recovery result defined by revision 2. */
+export type Recovery = (typeof Recovery)[keyof typeof Recovery];
+
+/**
+ * Client → server: the first frame, with the token and (revision 2) the last
+ * position seen in the user's stream, 0n and "" for none.
+ */
 export interface AuthFrame {
   op: typeof Op.Auth;
   seq: number;
   version: number;
   token: string;
+  offset: bigint;
+  epoch: string;
 }
-/** Server → client: the answer to Auth. */
+/**
+ * Server → client: the answer to Auth. `recovery`, `offset` and `epoch`
+ * (revision 2) answer Auth's position for the user's stream: the result, and
+ * the stream's position when the edge read it (zeros from an older edge).
+ */
 export interface AuthOKFrame {
   op: typeof Op.AuthOK;
   seq: number;
@@ -69,6 +109,9 @@ export interface AuthOKFrame {
   user: string;
   pingIntervalMs: number;
   maxFrame: number;
+  recovery: Recovery;
+  offset: bigint;
+  epoch: string;
 }
 /** Heartbeat request or reply; no fields. */
 export interface PingPongFrame {
@@ -83,9 +126,22 @@ export interface JoinFrame {
   offset: bigint;
   epoch: string;
 }
-/** JoinOK, Leave and LeaveOK: a room name. */
+/**
+ * Server → client: the answer to Join. `recovery`, `offset` and `epoch`
+ * (revision 2) answer Join's position: the result, and the room stream's
+ * position when the edge read it (zeros from an older edge).
+ */
+export interface JoinOKFrame {
+  op: typeof Op.JoinOK;
+  seq: number;
+  room: string;
+  recovery: Recovery;
+  offset: bigint;
+  epoch: string;
+}
+/** Leave and LeaveOK: a room name. */
 export interface RoomFrame {
-  op: typeof Op.JoinOK | typeof Op.Leave | typeof Op.LeaveOK;
+  op: typeof Op.Leave | typeof Op.LeaveOK;
   seq: number;
   room: string;
 }
@@ -120,6 +176,7 @@ export type Frame =
   | AuthOKFrame
   | PingPongFrame
   | JoinFrame
+  | JoinOKFrame
   | RoomFrame
   | PushFrame
   | ErrorFrame
@@ -226,6 +283,14 @@ class Writer {
   str(s: string): void {
     this.bytes(utf8Encoder.encode(s));
   }
+  /** The revision-2 group of AuthOK and JoinOK, left out when all zero. */
+  position(recovery: Recovery, offset: bigint, epoch: string): void {
+    if (recovery === Recovery.None && offset === 0n && epoch === "") return;
+    checkUint(recovery, 0xff, "recovery");
+    this.u8(recovery);
+    this.uvarint(offset);
+    this.str(epoch);
+  }
   done(): Uint8Array {
     const len = this.n - 4;
     this.buf[0] = (len >>> 24) & 0xff;
@@ -257,12 +322,17 @@ export function encodeFrame(f: Frame): Uint8Array {
     case Op.Auth:
       w.uvarint(f.version);
       w.str(f.token);
+      if (f.offset !== 0n || f.epoch !== "") {
+        w.uvarint(f.offset);
+        w.str(f.epoch);
+      }
       break;
     case Op.AuthOK:
       w.str(f.connKey);
       w.str(f.user);
       w.uvarint(f.pingIntervalMs);
       w.uvarint(f.maxFrame);
+      w.position(f.recovery, f.offset, f.epoch);
       break;
     case Op.Ping:
     case Op.Pong:
@@ -273,6 +343,9 @@ export function encodeFrame(f: Frame): Uint8Array {
       w.str(f.epoch);
       break;
     case Op.JoinOK:
+      w.str(f.room);
+      w.position(f.recovery, f.offset, f.epoch);
+      break;
     case Op.Leave:
     case Op.LeaveOK:
       w.str(f.room);
@@ -374,6 +447,22 @@ class Reader {
   str(limit: number, field: string): string {
     return utf8Decoder.decode(this.bytes(limit, field));
   }
+  /** Whether bytes are left: an optional group follows. */
+  more(): boolean {
+    return this.pos < this.b.length;
+  }
+  /**
+   * The optional revision-2 group of AuthOK and JoinOK: zeros when the body
+   * ends before it; a group that starts must be whole, with a known recovery.
+   */
+  position(): { recovery: Recovery; offset: bigint; epoch: string } {
+    if (!this.more()) return { recovery: Recovery.None, offset: 0n, epoch: "" };
+    const recovery = this.u8();
+    const offset = this.bigUvarint();
+    const epoch = this.str(MAX_ROOM_LEN, "epoch");
+    if (recovery > Recovery.NotRecovered) throw new WireError("malformed", `${this.what}: recovery ${recovery}`);
+    return { recovery: recovery as Recovery, offset, epoch };
+  }
 }
 
 /**
@@ -387,14 +476,22 @@ export function decodeBody(op: number, seq: number, body: Uint8Array): Frame | u
     case Op.Auth: {
       const r = new Reader(body, "auth");
       const version = r.numUvarint();
-      return { op, seq, version, token: r.str(MAX_TOKEN_LEN, "token") };
+      const token = r.str(MAX_TOKEN_LEN, "token");
+      let offset = 0n;
+      let epoch = "";
+      if (r.more()) {
+        offset = r.bigUvarint();
+        epoch = r.str(MAX_ROOM_LEN, "epoch");
+      }
+      return { op, seq, version, token, offset, epoch };
     }
     case Op.AuthOK: {
       const r = new Reader(body, "auth_ok");
       const connKey = r.str(MAX_ROOM_LEN, "conn_key");
       const user = r.str(MAX_ROOM_LEN, "user");
       const pingIntervalMs = r.numUvarint();
-      return { op, seq, connKey, user, pingIntervalMs, maxFrame: r.numUvarint() };
+      const maxFrame = r.numUvarint();
+      return { op, seq, connKey, user, pingIntervalMs, maxFrame, ...r.position() };
     }
     case Op.Ping:
     case Op.Pong:
@@ -405,7 +502,11 @@ export function decodeBody(op: number, seq: number, body: Uint8Array): Frame | u
       const offset = r.bigUvarint();
       return { op, seq, room, offset, epoch: r.str(MAX_ROOM_LEN, "epoch") };
     }
-    case Op.JoinOK:
+    case Op.JoinOK: {
+      const r = new Reader(body, "join_ok");
+      const room = r.str(MAX_ROOM_LEN, "room");
+      return { op, seq, room, ...r.position() };
+    }
     case Op.Leave:
     case Op.LeaveOK:
       return { op, seq, room: new Reader(body, "room").str(MAX_ROOM_LEN, "room") };

@@ -2,6 +2,7 @@ import {
   decodeBody,
   encodeFrame,
   Op,
+  Recovery,
   VERSION,
   WireError,
   type AuthOKFrame,
@@ -11,6 +12,7 @@ import {
 } from "./codec.js";
 import { isDisconnectCode } from "./codes.js";
 import { ClientCode, QuicpushError } from "./errors.js";
+import type { ResumeReply, StreamPosition } from "./resume.js";
 import { abortable, type Transport, type TransportClose, type TransportHandlers, type TransportOpener } from "./transport.js";
 
 /** How a connection ended. */
@@ -31,8 +33,11 @@ export interface ConnectionCallbacks {
   onEnded(conn: Connection, end: ConnectionEnd): void;
 }
 
-/** A request in flight, by seq. */
-interface Pending {
+/**
+ * A request in flight, by seq. `resolve` runs as the reply is read, before
+ * the frames after it: a JoinOK's position applies to the pushes that follow.
+ */
+export interface Pending {
   resolve(f: Frame): void;
   reject(e: QuicpushError): void;
 }
@@ -53,6 +58,8 @@ export class Connection {
   pingIntervalMs = 0;
   /** The largest frame the edge accepts from this client. */
   maxFrame = 0;
+  /** AuthOK's answer to the user-stream position sent in Auth (revision 2). */
+  resume: ResumeReply = { recovery: Recovery.None, offset: 0n, epoch: "" };
 
   private transport: Transport | null = null;
   private seq = 0;
@@ -88,11 +95,12 @@ export class Connection {
   }
 
   /**
-   * Sends Auth and waits for AuthOK. A Disconnect (or a transport close code
-   * in 3000-3999) rejects with that code; anything else that ends the
-   * transport rejects with ClientCode.TransportFailed.
+   * Sends Auth, with `from`, the last position seen in the user's stream, and
+   * waits for AuthOK. A Disconnect (or a transport close code in 3000-3999)
+   * rejects with that code; anything else that ends the transport rejects
+   * with ClientCode.TransportFailed.
    */
-  async authenticate(token: string, signal: AbortSignal): Promise<void> {
+  async authenticate(token: string, from: StreamPosition, signal: AbortSignal): Promise<void> {
     const reply = new Promise<AuthOKFrame>((resolve, reject) => {
       this.authWaiter = {
         frame: (f) => {
@@ -106,7 +114,7 @@ export class Connection {
         },
       };
     });
-    this.send({ op: Op.Auth, seq: this.nextSeq(), version: VERSION, token });
+    this.send({ op: Op.Auth, seq: this.nextSeq(), version: VERSION, token, offset: from.offset, epoch: from.epoch });
     let ok: AuthOKFrame;
     try {
       ok = await abortable(reply, signal);
@@ -126,6 +134,7 @@ export class Connection {
     this.user = ok.user;
     this.pingIntervalMs = ok.pingIntervalMs > 0 ? ok.pingIntervalMs : 25000;
     this.maxFrame = ok.maxFrame;
+    this.resume = { recovery: ok.recovery, offset: ok.offset, epoch: ok.epoch };
     this.lastFrameAt = performance.now();
     this.heartbeat = setInterval(() => this.tick(), this.pingIntervalMs);
   }
@@ -145,12 +154,22 @@ export class Connection {
 
   /** Sends a request and resolves with its reply (its seq's frame). */
   request(frame: Frame): Promise<Frame> {
-    if (this.state !== "open") return Promise.reject(connectionLost());
+    return new Promise<Frame>((resolve, reject) => this.call(frame, { resolve, reject }));
+  }
+
+  /**
+   * Sends a request; `reply.resolve` gets its reply synchronously, as the
+   * frame is read and before the frames after it, and `reply.reject` a lost
+   * connection (at once when it is not open).
+   */
+  call(frame: Frame, reply: Pending): void {
+    if (this.state !== "open") {
+      reply.reject(connectionLost());
+      return;
+    }
     const seq = this.nextSeq();
-    return new Promise<Frame>((resolve, reject) => {
-      this.pending.set(seq, { resolve, reject });
-      this.send({ ...frame, seq });
-    });
+    this.pending.set(seq, reply);
+    this.send({ ...frame, seq });
   }
 
   /** Closes the connection from the client's side. */

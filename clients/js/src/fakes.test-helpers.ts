@@ -8,7 +8,9 @@ import {
   FrameDecoder,
   Op,
   PushKind,
+  Recovery,
   WEBSOCKET_PROTOCOL,
+  type AuthFrame,
   type Frame,
   type JoinFrame,
 } from "./codec.js";
@@ -25,10 +27,31 @@ export async function until(cond: () => boolean, what: string, ms = 2000): Promi
   }
 }
 
+/** A stream the fake edge keeps history for: a room's ("r:" + room) or a user's ("u:" + user). */
+interface FakeStream {
+  epoch: string;
+  /** The offset of the last message, 0n before any. */
+  top: bigint;
+  /** Messages held: their offsets and whole Push frames. */
+  entries: Array<{ offset: bigint; frame: Uint8Array }>;
+  /** The offset of the last message trimmed, 0n for none: resuming from before it fails. */
+  trimmed: bigint;
+}
+
+/** The answer to a resume, and the frames to replay after it. */
+interface FakeResume {
+  recovery: Recovery;
+  offset: bigint;
+  epoch: string;
+  replay: Uint8Array[];
+}
+
 /** A fake edge: accepts sessions from the fake transports and answers like a real one. */
 export class FakeEdge {
   /** The token the edge accepts; any other gets Disconnect 3500. */
   token = "good";
+  /** The user the token names. */
+  user = "alice";
   pingIntervalMs = 25000;
   /** Rooms whose Join is refused with 101. */
   forbidden = new Set<string>();
@@ -42,6 +65,17 @@ export class FakeEdge {
   afterAuth: Uint8Array | null = null;
   /** WebTransport server writes are cut into chunks of at most this many bytes. */
   wtChunk = 3;
+  /**
+   * Revision 2: keep the history of rooms and of the user (pushRoom,
+   * pushUser) and answer resumes. When false, the edge answers like one of
+   * revision 1 (no position in AuthOK and JoinOK).
+   */
+  history = false;
+  /** How far apart consecutive offsets are: offsets are shared by every stream. */
+  offsetStep = 7n;
+  private busOffset = 100n;
+  private epochs = 0;
+  readonly streams = new Map<string, FakeStream>();
 
   readonly sessions: FakeSession[] = [];
   wtAttempts = 0;
@@ -69,6 +103,66 @@ export class FakeEdge {
     });
     for (const s of this.sessions) if (!s.closed && s.rooms.has(room)) s.write(frame);
   }
+
+  /** A stream's history, created (with a new epoch) on first use. */
+  stream(key: string): FakeStream {
+    let st = this.streams.get(key);
+    if (st === undefined) {
+      st = { epoch: `ep${++this.epochs}`, top: 0n, entries: [], trimmed: 0n };
+      this.streams.set(key, st);
+    }
+    return st;
+  }
+
+  /** Appends a message to a stream's history; returns its Push frame and offset. */
+  private append(key: string, kind: PushKind, room: string, text: string): { frame: Uint8Array; offset: bigint } {
+    const st = this.stream(key);
+    this.busOffset += this.offsetStep;
+    const offset = this.busOffset;
+    const frame = encodeFrame({ op: Op.Push, seq: 0, kind, room, id: `${key}@${offset}`, offset, epoch: st.epoch, data: new TextEncoder().encode(text) });
+    st.top = offset;
+    st.entries.push({ offset, frame });
+    return { frame, offset };
+  }
+
+  /** Pushes `text` to `room` through its history (positions from the edge); returns the offset. */
+  pushRoom(room: string, text: string): bigint {
+    const { frame, offset } = this.append(`r:${room}`, PushKind.Room, room, text);
+    for (const s of this.sessions) if (!s.closed && s.rooms.has(room)) s.write(frame);
+    return offset;
+  }
+
+  /** Pushes `text` to the user through its history: a direct push with a position; returns the offset. */
+  pushUser(text: string): bigint {
+    const { frame, offset } = this.append(`u:${this.user}`, PushKind.Direct, "", text);
+    for (const s of this.sessions) if (!s.closed && s.authed) s.write(frame);
+    return offset;
+  }
+
+  /** Forgets every stream, as a restarted single-process server does: new epochs. */
+  loseHistory(): void {
+    this.streams.clear();
+  }
+
+  /** Drops a stream's held messages, as trimming by size or age does. */
+  trim(key: string): void {
+    const st = this.stream(key);
+    st.entries = [];
+    st.trimmed = st.top;
+  }
+
+  /** Answers a resume of stream `key` from (offset, epoch), as protocol section 11 says. */
+  resume(key: string, offset: bigint, epoch: string): FakeResume {
+    if (!this.history) return { recovery: Recovery.None, offset: 0n, epoch: "", replay: [] };
+    const st = this.stream(key);
+    const at = { offset: st.top, epoch: st.epoch };
+    if (offset === 0n && epoch === "") return { recovery: Recovery.None, ...at, replay: [] };
+    if (epoch !== st.epoch || offset > st.top || offset < st.trimmed) {
+      return { recovery: Recovery.NotRecovered, ...at, replay: [] };
+    }
+    const missed = st.entries.filter((e) => e.offset > offset);
+    return { recovery: Recovery.Recovered, ...at, replay: missed.map((e) => e.frame) };
+  }
 }
 
 /** One client session on the fake edge. */
@@ -76,6 +170,9 @@ export class FakeSession {
   readonly rooms = new Set<string>();
   readonly joins: JoinFrame[] = [];
   readonly received: Frame[] = [];
+  /** The Auth frame the session began with. */
+  auth: AuthFrame | null = null;
+  authed = false;
   closed = false;
   private readonly decoder = new FrameDecoder();
 
@@ -104,29 +201,25 @@ export class FakeSession {
   private handle(f: Frame): void {
     const e = this.edge;
     switch (f.op) {
-      case Op.Auth:
+      case Op.Auth: {
         e.tokens.push(f.token);
+        this.auth = f;
         if (f.token !== e.token) return this.disconnect(3500, "invalid token");
-        {
-          const ok = encodeFrame({
-            op: Op.AuthOK,
-            seq: f.seq,
-            connKey: `c${e.sessions.length}`,
-            user: "alice",
-            pingIntervalMs: e.pingIntervalMs,
-            maxFrame: 65536,
-          });
-          const extra = e.afterAuth;
-          if (extra) {
-            const both = new Uint8Array(ok.length + extra.length);
-            both.set(ok);
-            both.set(extra, ok.length);
-            this.write(both);
-          } else {
-            this.write(ok);
-          }
-        }
+        const { replay, ...position } = e.resume(`u:${e.user}`, f.offset, f.epoch);
+        const ok = encodeFrame({
+          op: Op.AuthOK,
+          seq: f.seq,
+          connKey: `c${e.sessions.length}`,
+          user: e.user,
+          pingIntervalMs: e.pingIntervalMs,
+          maxFrame: 65536,
+          ...position,
+        });
+        this.authed = true;
+        // The reply, the replay and whatever the test adds, in one write.
+        this.write(concat([ok, ...replay, ...(e.afterAuth ? [e.afterAuth] : [])]));
         return;
+      }
       case Op.Ping:
         if (e.answerPings) this.write(encodeFrame({ op: Op.Pong, seq: f.seq }));
         return;
@@ -137,8 +230,11 @@ export class FakeSession {
           this.write(encodeFrame({ op: Op.Error, seq: f.seq, code: 101, message: "room not allowed" }));
           return;
         }
-        this.rooms.add(f.room);
-        this.write(encodeFrame({ op: Op.JoinOK, seq: f.seq, room: f.room }));
+        {
+          this.rooms.add(f.room);
+          const { replay, ...position } = e.resume(`r:${f.room}`, f.offset, f.epoch);
+          this.write(concat([encodeFrame({ op: Op.JoinOK, seq: f.seq, room: f.room, ...position }), ...replay]));
+        }
         return;
       case Op.Leave:
         if (!this.rooms.delete(f.room)) {
@@ -176,6 +272,16 @@ export class FakeSession {
   clientClosed(): void {
     this.closed = true;
   }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 type Handler = ((ev: never) => unknown) | null;

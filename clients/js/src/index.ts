@@ -15,7 +15,11 @@ export {
   type Message,
   type MessageHandler,
   type MessageKind,
+  type NotRecoveredEvent,
+  type RecoveredEvent,
+  type StreamRef,
 } from "./client.js";
+export type { StreamPosition } from "./resume.js";
 export { Code, CodeRange, codeName, isDisconnectCode, shouldReconnect } from "./codes.js";
 export { ClientCode, QuicpushError } from "./errors.js";
 export {

@@ -9,6 +9,7 @@ export interface VectorFrame {
   op: string;
   seq: number;
   decode_only?: boolean;
+  note?: string;
   fields: Record<string, string | number>;
   hex: string;
 }
@@ -26,6 +27,7 @@ export interface VectorInvalid {
 }
 export interface Vectors {
   version: number;
+  revision: number;
   limits: Record<string, number>;
   ops: Record<string, number>;
   codes: Record<string, number>;

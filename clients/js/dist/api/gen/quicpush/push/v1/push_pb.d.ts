@@ -30,6 +30,16 @@ export type PushKeysRequest = Message<"quicpush.push.v1.PushKeysRequest"> & {
      * @generated from field: string text = 3;
      */
     text: string;
+    /**
+     * Makes a retried call safe: a call with the key of an earlier successful
+     * call (same API key, within the server's idempotency window, 10 minutes by
+     * default) is not published again and gets the earlier reply. While the
+     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * 128 bytes.
+     *
+     * @generated from field: string idempotency_key = 4;
+     */
+    idempotencyKey: string;
 };
 /**
  * Describes the message quicpush.push.v1.PushKeysRequest.
@@ -90,6 +100,16 @@ export type PushUsersRequest = Message<"quicpush.push.v1.PushUsersRequest"> & {
      * @generated from field: string text = 3;
      */
     text: string;
+    /**
+     * Makes a retried call safe: a call with the key of an earlier successful
+     * call (same API key, within the server's idempotency window, 10 minutes by
+     * default) is not published again and gets the earlier reply. While the
+     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * 128 bytes.
+     *
+     * @generated from field: string idempotency_key = 4;
+     */
+    idempotencyKey: string;
 };
 /**
  * Describes the message quicpush.push.v1.PushUsersRequest.
@@ -117,6 +137,13 @@ export type PushUsersResponse = Message<"quicpush.push.v1.PushUsersResponse"> & 
      * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
      */
     busRecords: BusRecord[];
+    /**
+     * The message's position in each user's stream, in the order of the
+     * request's users; users without history are left out.
+     *
+     * @generated from field: repeated quicpush.push.v1.UserPosition positions = 3;
+     */
+    positions: UserPosition[];
 };
 /**
  * Describes the message quicpush.push.v1.PushUsersResponse.
@@ -148,6 +175,16 @@ export type PushRoomRequest = Message<"quicpush.push.v1.PushRoomRequest"> & {
      * @generated from field: string text = 3;
      */
     text: string;
+    /**
+     * Makes a retried call safe: a call with the key of an earlier successful
+     * call (same API key, within the server's idempotency window, 10 minutes by
+     * default) is not published again and gets the earlier reply. While the
+     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * 128 bytes.
+     *
+     * @generated from field: string idempotency_key = 4;
+     */
+    idempotencyKey: string;
 };
 /**
  * Describes the message quicpush.push.v1.PushRoomRequest.
@@ -175,6 +212,14 @@ export type PushRoomResponse = Message<"quicpush.push.v1.PushRoomResponse"> & {
      * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
      */
     busRecords: BusRecord[];
+    /**
+     * The message's position in the room's stream: replaying the room's
+     * history from the position before it, or a client resuming from it,
+     * starts after this message. Unset when the room keeps no history.
+     *
+     * @generated from field: quicpush.push.v1.StreamPosition position = 3;
+     */
+    position?: StreamPosition | undefined;
 };
 /**
  * Describes the message quicpush.push.v1.PushRoomResponse.
@@ -208,6 +253,16 @@ export type BroadcastRequest = Message<"quicpush.push.v1.BroadcastRequest"> & {
      * @generated from field: uint32 rate = 3;
      */
     rate: number;
+    /**
+     * Makes a retried call safe: a call with the key of an earlier successful
+     * call (same API key, within the server's idempotency window, 10 minutes by
+     * default) is not published again and gets the earlier reply. While the
+     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * 128 bytes.
+     *
+     * @generated from field: string idempotency_key = 4;
+     */
+    idempotencyKey: string;
 };
 /**
  * Describes the message quicpush.push.v1.BroadcastRequest.
@@ -358,6 +413,16 @@ export type DisconnectRequest = Message<"quicpush.push.v1.DisconnectRequest"> & 
      * @generated from field: string reason = 4;
      */
     reason: string;
+    /**
+     * Makes a retried call safe: a call with the key of an earlier successful
+     * call (same API key, within the server's idempotency window, 10 minutes by
+     * default) is not published again and gets the earlier reply. While the
+     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * 128 bytes.
+     *
+     * @generated from field: string idempotency_key = 5;
+     */
+    idempotencyKey: string;
 };
 /**
  * Describes the message quicpush.push.v1.DisconnectRequest.
@@ -415,6 +480,182 @@ export type BusRecord = Message<"quicpush.push.v1.BusRecord"> & {
  * Use `create(BusRecordSchema)` to create a new message.
  */
 export declare const BusRecordSchema: GenMessage<BusRecord>;
+/**
+ * StreamPosition is a place in a room's or a user's message stream. Offsets
+ * grow within an epoch (not one by one: they come from the bus); a new epoch
+ * means the stream's past was lost and offsets start over.
+ *
+ * @generated from message quicpush.push.v1.StreamPosition
+ */
+export type StreamPosition = Message<"quicpush.push.v1.StreamPosition"> & {
+    /**
+     * Offset of the message; 0 means "before the first message".
+     *
+     * @generated from field: uint64 offset = 1;
+     */
+    offset: bigint;
+    /**
+     * Epoch of the stream.
+     *
+     * @generated from field: string epoch = 2;
+     */
+    epoch: string;
+};
+/**
+ * Describes the message quicpush.push.v1.StreamPosition.
+ * Use `create(StreamPositionSchema)` to create a new message.
+ */
+export declare const StreamPositionSchema: GenMessage<StreamPosition>;
+/**
+ * UserPosition is a message's position in one user's stream.
+ *
+ * @generated from message quicpush.push.v1.UserPosition
+ */
+export type UserPosition = Message<"quicpush.push.v1.UserPosition"> & {
+    /**
+     * The user.
+     *
+     * @generated from field: string user = 1;
+     */
+    user: string;
+    /**
+     * The position.
+     *
+     * @generated from field: quicpush.push.v1.StreamPosition position = 2;
+     */
+    position?: StreamPosition | undefined;
+};
+/**
+ * Describes the message quicpush.push.v1.UserPosition.
+ * Use `create(UserPositionSchema)` to create a new message.
+ */
+export declare const UserPositionSchema: GenMessage<UserPosition>;
+/**
+ * HistoryRequest asks for the messages of one stream after a position.
+ *
+ * @generated from message quicpush.push.v1.HistoryRequest
+ */
+export type HistoryRequest = Message<"quicpush.push.v1.HistoryRequest"> & {
+    /**
+     * The stream: a room's or a user's. Exactly one is set.
+     *
+     * @generated from oneof quicpush.push.v1.HistoryRequest.stream
+     */
+    stream: {
+        /**
+         * Room name, 1 to 255 bytes.
+         *
+         * @generated from field: string room = 1;
+         */
+        value: string;
+        case: "room";
+    } | {
+        /**
+         * User id, 1 to 255 bytes.
+         *
+         * @generated from field: string user = 2;
+         */
+        value: string;
+        case: "user";
+    } | {
+        case: undefined;
+        value?: undefined;
+    };
+    /**
+     * Return the messages after this position. Unset (or offset 0) means from
+     * the oldest message still held.
+     *
+     * @generated from field: quicpush.push.v1.StreamPosition since = 3;
+     */
+    since?: StreamPosition | undefined;
+    /**
+     * Most messages to return: 1 to 1000; 0 means 100.
+     *
+     * @generated from field: uint32 limit = 4;
+     */
+    limit: number;
+};
+/**
+ * Describes the message quicpush.push.v1.HistoryRequest.
+ * Use `create(HistoryRequestSchema)` to create a new message.
+ */
+export declare const HistoryRequestSchema: GenMessage<HistoryRequest>;
+/**
+ * HistoryResponse holds messages of a stream, oldest first.
+ *
+ * @generated from message quicpush.push.v1.HistoryResponse
+ */
+export type HistoryResponse = Message<"quicpush.push.v1.HistoryResponse"> & {
+    /**
+     * The messages after the requested position, at most the limit.
+     *
+     * @generated from field: repeated quicpush.push.v1.HistoryMessage messages = 1;
+     */
+    messages: HistoryMessage[];
+    /**
+     * The stream's latest position when it was read.
+     *
+     * @generated from field: quicpush.push.v1.StreamPosition top = 2;
+     */
+    top?: StreamPosition | undefined;
+    /**
+     * True when messages right after the requested position are no longer
+     * held (trimmed by size or age, or the position is from another epoch):
+     * messages then starts at the oldest message still held, and the caller
+     * missed what lies between.
+     *
+     * @generated from field: bool truncated = 3;
+     */
+    truncated: boolean;
+    /**
+     * True when more messages follow the last one returned (the limit was
+     * reached): ask again from its position.
+     *
+     * @generated from field: bool more = 4;
+     */
+    more: boolean;
+};
+/**
+ * Describes the message quicpush.push.v1.HistoryResponse.
+ * Use `create(HistoryResponseSchema)` to create a new message.
+ */
+export declare const HistoryResponseSchema: GenMessage<HistoryResponse>;
+/**
+ * HistoryMessage is one message of a stream.
+ *
+ * @generated from message quicpush.push.v1.HistoryMessage
+ */
+export type HistoryMessage = Message<"quicpush.push.v1.HistoryMessage"> & {
+    /**
+     * The message id the push call returned.
+     *
+     * @generated from field: string message_id = 1;
+     */
+    messageId: string;
+    /**
+     * Its position in the stream.
+     *
+     * @generated from field: quicpush.push.v1.StreamPosition position = 2;
+     */
+    position?: StreamPosition | undefined;
+    /**
+     * The payload.
+     *
+     * @generated from field: bytes data = 3;
+     */
+    data: Uint8Array;
+    /**
+     * When the push API accepted it, in milliseconds since the Unix epoch.
+     *
+     * @generated from field: int64 accepted_unix_ms = 4;
+     */
+    acceptedUnixMs: bigint;
+};
+/**
+ * Describes the message quicpush.push.v1.HistoryMessage.
+ * Use `create(HistoryMessageSchema)` to create a new message.
+ */
+export declare const HistoryMessageSchema: GenMessage<HistoryMessage>;
 /**
  * PushService takes pushes and disconnect orders from backends and answers
  * online counts.
@@ -490,5 +731,16 @@ export declare const PushService: GenService<{
         methodKind: "unary";
         input: typeof DisconnectRequestSchema;
         output: typeof DisconnectResponseSchema;
+    };
+    /**
+     * History returns a room's or a user's recent messages, oldest first,
+     * after a position.
+     *
+     * @generated from rpc quicpush.push.v1.PushService.History
+     */
+    history: {
+        methodKind: "unary";
+        input: typeof HistoryRequestSchema;
+        output: typeof HistoryResponseSchema;
     };
 }>;

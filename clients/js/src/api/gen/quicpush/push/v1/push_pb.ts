@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quicpush/push/v1/push.proto.
  */
 export const file_quicpush_push_v1_push: GenFile = /*@__PURE__*/
-  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiOwoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJIlgKEFB1c2hLZXlzUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkIj0KEFB1c2hVc2Vyc1JlcXVlc3QSDQoFdXNlcnMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJIlkKEVB1c2hVc2Vyc1Jlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCI7Cg9QdXNoUm9vbVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgRkYXRhGAIgASgMEgwKBHRleHQYAyABKAkiWAoQUHVzaFJvb21SZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEjAKC2J1c19yZWNvcmRzGAIgAygLMhsucXVpY3B1c2gucHVzaC52MS5CdXNSZWNvcmQiPAoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDSJZChFCcm9hZGNhc3RSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEjAKC2J1c19yZWNvcmRzGAIgAygLMhsucXVpY3B1c2gucHVzaC52MS5CdXNSZWNvcmQiKwoNT25saW5lUmVxdWVzdBINCgVyb29tcxgBIAMoCRILCgN0b3AYAiABKA0iswEKDk9ubGluZVJlc3BvbnNlEg0KBXRvdGFsGAEgASgDEjoKBXJvb21zGAIgAygLMisucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXNwb25zZS5Sb29tc0VudHJ5EigKA3RvcBgDIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuUm9vbUNvdW50GiwKClJvb21zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ASIoCglSb29tQ291bnQSDAoEcm9vbRgBIAEoCRINCgVjb3VudBgCIAEoAyJTChFEaXNjb25uZWN0UmVxdWVzdBIMCgRrZXlzGAEgAygJEg0KBXVzZXJzGAIgAygJEhEKCXJlY29ubmVjdBgDIAEoCBIOCgZyZWFzb24YBCABKAkiWgoSRGlzY29ubmVjdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIuCglCdXNSZWNvcmQSEQoJcGFydGl0aW9uGAEgASgFEg4KBm9mZnNldBgCIAEoAzKKBAoLUHVzaFNlcnZpY2USUQoIUHVzaEtleXMSIS5xdWljcHVzaC5wdXNoLnYxLlB1c2hLZXlzUmVxdWVzdBoiLnF1aWNwdXNoLnB1c2gudjEuUHVzaEtleXNSZXNwb25zZRJUCglQdXNoVXNlcnMSIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1JlcXVlc3QaIy5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1Jlc3BvbnNlElEKCFB1c2hSb29tEiEucXVpY3B1c2gucHVzaC52MS5QdXNoUm9vbVJlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hSb29tUmVzcG9uc2USVAoJQnJvYWRjYXN0EiIucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXF1ZXN0GiMucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXNwb25zZRJQCgZPbmxpbmUSHy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlcXVlc3QaIC5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlIgOQAgESVwoKRGlzY29ubmVjdBIjLnF1aWNwdXNoLnB1c2gudjEuRGlzY29ubmVjdFJlcXVlc3QaJC5xdWljcHVzaC5wdXNoLnYxLkRpc2Nvbm5lY3RSZXNwb25zZUK9AQoUY29tLnF1aWNwdXNoLnB1c2gudjFCCVB1c2hQcm90b1ABWjhnaXRodWIuY29tL3F1aWNwdXNoL3F1aWNwdXNoL2dlbi9xdWljcHVzaC9wdXNoL3YxO3B1c2h2MaICA1FQWKoCEFF1aWNwdXNoLlB1c2guVjHKAhBRdWljcHVzaFxQdXNoXFYx4gIcUXVpY3B1c2hcUHVzaFxWMVxHUEJNZXRhZGF0YeoCElF1aWNwdXNoOjpQdXNoOjpWMWIGcHJvdG8z");
+  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiVAoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJYChBQdXNoS2V5c1Jlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCJWChBQdXNoVXNlcnNSZXF1ZXN0Eg0KBXVzZXJzGAEgAygJEgwKBGRhdGEYAiABKAwSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkijAEKEVB1c2hVc2Vyc1Jlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZBIxCglwb3NpdGlvbnMYAyADKAsyHi5xdWljcHVzaC5wdXNoLnYxLlVzZXJQb3NpdGlvbiJUCg9QdXNoUm9vbVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgRkYXRhGAIgASgMEgwKBHRleHQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIowBChBQdXNoUm9vbVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZBIyCghwb3NpdGlvbhgDIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24iVQoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkiWQoRQnJvYWRjYXN0UmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkIisKDU9ubGluZVJlcXVlc3QSDQoFcm9vbXMYASADKAkSCwoDdG9wGAIgASgNIrMBCg5PbmxpbmVSZXNwb25zZRINCgV0b3RhbBgBIAEoAxI6CgVyb29tcxgCIAMoCzIrLnF1aWNwdXNoLnB1c2gudjEuT25saW5lUmVzcG9uc2UuUm9vbXNFbnRyeRIoCgN0b3AYAyADKAsyGy5xdWljcHVzaC5wdXNoLnYxLlJvb21Db3VudBosCgpSb29tc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEiKAoJUm9vbUNvdW50EgwKBHJvb20YASABKAkSDQoFY291bnQYAiABKAMibAoRRGlzY29ubmVjdFJlcXVlc3QSDAoEa2V5cxgBIAMoCRINCgV1c2VycxgCIAMoCRIRCglyZWNvbm5lY3QYAyABKAgSDgoGcmVhc29uGAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSJaChJEaXNjb25uZWN0UmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkIi4KCUJ1c1JlY29yZBIRCglwYXJ0aXRpb24YASABKAUSDgoGb2Zmc2V0GAIgASgDIi8KDlN0cmVhbVBvc2l0aW9uEg4KBm9mZnNldBgBIAEoBBINCgVlcG9jaBgCIAEoCSJQCgxVc2VyUG9zaXRpb24SDAoEdXNlchgBIAEoCRIyCghwb3NpdGlvbhgCIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24iegoOSGlzdG9yeVJlcXVlc3QSDgoEcm9vbRgBIAEoCUgAEg4KBHVzZXIYAiABKAlIABIvCgVzaW5jZRgDIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24SDQoFbGltaXQYBCABKA1CCAoGc3RyZWFtIpUBCg9IaXN0b3J5UmVzcG9uc2USMgoIbWVzc2FnZXMYASADKAsyIC5xdWljcHVzaC5wdXNoLnYxLkhpc3RvcnlNZXNzYWdlEi0KA3RvcBgCIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24SEQoJdHJ1bmNhdGVkGAMgASgIEgwKBG1vcmUYBCABKAgigAEKDkhpc3RvcnlNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAkSMgoIcG9zaXRpb24YAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEgwKBGRhdGEYAyABKAwSGAoQYWNjZXB0ZWRfdW5peF9tcxgEIAEoAzLfBAoLUHVzaFNlcnZpY2USUQoIUHVzaEtleXMSIS5xdWljcHVzaC5wdXNoLnYxLlB1c2hLZXlzUmVxdWVzdBoiLnF1aWNwdXNoLnB1c2gudjEuUHVzaEtleXNSZXNwb25zZRJUCglQdXNoVXNlcnMSIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1JlcXVlc3QaIy5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1Jlc3BvbnNlElEKCFB1c2hSb29tEiEucXVpY3B1c2gucHVzaC52MS5QdXNoUm9vbVJlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hSb29tUmVzcG9uc2USVAoJQnJvYWRjYXN0EiIucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXF1ZXN0GiMucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXNwb25zZRJQCgZPbmxpbmUSHy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlcXVlc3QaIC5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlIgOQAgESVwoKRGlzY29ubmVjdBIjLnF1aWNwdXNoLnB1c2gudjEuRGlzY29ubmVjdFJlcXVlc3QaJC5xdWljcHVzaC5wdXNoLnYxLkRpc2Nvbm5lY3RSZXNwb25zZRJTCgdIaXN0b3J5EiAucXVpY3B1c2gucHVzaC52MS5IaXN0b3J5UmVxdWVzdBohLnF1aWNwdXNoLnB1c2gudjEuSGlzdG9yeVJlc3BvbnNlIgOQAgFCvQEKFGNvbS5xdWljcHVzaC5wdXNoLnYxQglQdXNoUHJvdG9QAVo4Z2l0aHViLmNvbS9xdWljcHVzaC9xdWljcHVzaC9nZW4vcXVpY3B1c2gvcHVzaC92MTtwdXNodjGiAgNRUFiqAhBRdWljcHVzaC5QdXNoLlYxygIQUXVpY3B1c2hcUHVzaFxWMeICHFF1aWNwdXNoXFB1c2hcVjFcR1BCTWV0YWRhdGHqAhJRdWljcHVzaDo6UHVzaDo6VjFiBnByb3RvMw");
 
 /**
  * PushKeysRequest targets connections by key.
@@ -53,6 +53,17 @@ export type PushKeysRequest = Message<"quicpush.push.v1.PushKeysRequest"> & {
    * @generated from field: string text = 3;
    */
   text: string;
+
+  /**
+   * Makes a retried call safe: a call with the key of an earlier successful
+   * call (same API key, within the server's idempotency window, 10 minutes by
+   * default) is not published again and gets the earlier reply. While the
+   * first call is in flight a repeat fails with ABORTED. Optional; at most
+   * 128 bytes.
+   *
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -122,6 +133,17 @@ export type PushUsersRequest = Message<"quicpush.push.v1.PushUsersRequest"> & {
    * @generated from field: string text = 3;
    */
   text: string;
+
+  /**
+   * Makes a retried call safe: a call with the key of an earlier successful
+   * call (same API key, within the server's idempotency window, 10 minutes by
+   * default) is not published again and gets the earlier reply. While the
+   * first call is in flight a repeat fails with ABORTED. Optional; at most
+   * 128 bytes.
+   *
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -153,6 +175,14 @@ export type PushUsersResponse = Message<"quicpush.push.v1.PushUsersResponse"> & 
    * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
    */
   busRecords: BusRecord[];
+
+  /**
+   * The message's position in each user's stream, in the order of the
+   * request's users; users without history are left out.
+   *
+   * @generated from field: repeated quicpush.push.v1.UserPosition positions = 3;
+   */
+  positions: UserPosition[];
 };
 
 /**
@@ -189,6 +219,17 @@ export type PushRoomRequest = Message<"quicpush.push.v1.PushRoomRequest"> & {
    * @generated from field: string text = 3;
    */
   text: string;
+
+  /**
+   * Makes a retried call safe: a call with the key of an earlier successful
+   * call (same API key, within the server's idempotency window, 10 minutes by
+   * default) is not published again and gets the earlier reply. While the
+   * first call is in flight a repeat fails with ABORTED. Optional; at most
+   * 128 bytes.
+   *
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -220,6 +261,15 @@ export type PushRoomResponse = Message<"quicpush.push.v1.PushRoomResponse"> & {
    * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
    */
   busRecords: BusRecord[];
+
+  /**
+   * The message's position in the room's stream: replaying the room's
+   * history from the position before it, or a client resuming from it,
+   * starts after this message. Unset when the room keeps no history.
+   *
+   * @generated from field: quicpush.push.v1.StreamPosition position = 3;
+   */
+  position?: StreamPosition | undefined;
 };
 
 /**
@@ -258,6 +308,17 @@ export type BroadcastRequest = Message<"quicpush.push.v1.BroadcastRequest"> & {
    * @generated from field: uint32 rate = 3;
    */
   rate: number;
+
+  /**
+   * Makes a retried call safe: a call with the key of an earlier successful
+   * call (same API key, within the server's idempotency window, 10 minutes by
+   * default) is not published again and gets the earlier reply. While the
+   * first call is in flight a repeat fails with ABORTED. Optional; at most
+   * 128 bytes.
+   *
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -429,6 +490,17 @@ export type DisconnectRequest = Message<"quicpush.push.v1.DisconnectRequest"> & 
    * @generated from field: string reason = 4;
    */
   reason: string;
+
+  /**
+   * Makes a retried call safe: a call with the key of an earlier successful
+   * call (same API key, within the server's idempotency window, 10 minutes by
+   * default) is not published again and gets the earlier reply. While the
+   * first call is in flight a repeat fails with ABORTED. Optional; at most
+   * 128 bytes.
+   *
+   * @generated from field: string idempotency_key = 5;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -496,6 +568,204 @@ export type BusRecord = Message<"quicpush.push.v1.BusRecord"> & {
  */
 export const BusRecordSchema: GenMessage<BusRecord> = /*@__PURE__*/
   messageDesc(file_quicpush_push_v1_push, 13);
+
+/**
+ * StreamPosition is a place in a room's or a user's message stream. Offsets
+ * grow within an epoch (not one by one: they come from the bus); a new epoch
+ * means the stream's past was lost and offsets start over.
+ *
+ * @generated from message quicpush.push.v1.StreamPosition
+ */
+export type StreamPosition = Message<"quicpush.push.v1.StreamPosition"> & {
+  /**
+   * Offset of the message; 0 means "before the first message".
+   *
+   * @generated from field: uint64 offset = 1;
+   */
+  offset: bigint;
+
+  /**
+   * Epoch of the stream.
+   *
+   * @generated from field: string epoch = 2;
+   */
+  epoch: string;
+};
+
+/**
+ * Describes the message quicpush.push.v1.StreamPosition.
+ * Use `create(StreamPositionSchema)` to create a new message.
+ */
+export const StreamPositionSchema: GenMessage<StreamPosition> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 14);
+
+/**
+ * UserPosition is a message's position in one user's stream.
+ *
+ * @generated from message quicpush.push.v1.UserPosition
+ */
+export type UserPosition = Message<"quicpush.push.v1.UserPosition"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * The position.
+   *
+   * @generated from field: quicpush.push.v1.StreamPosition position = 2;
+   */
+  position?: StreamPosition | undefined;
+};
+
+/**
+ * Describes the message quicpush.push.v1.UserPosition.
+ * Use `create(UserPositionSchema)` to create a new message.
+ */
+export const UserPositionSchema: GenMessage<UserPosition> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 15);
+
+/**
+ * HistoryRequest asks for the messages of one stream after a position.
+ *
+ * @generated from message quicpush.push.v1.HistoryRequest
+ */
+export type HistoryRequest = Message<"quicpush.push.v1.HistoryRequest"> & {
+  /**
+   * The stream: a room's or a user's. Exactly one is set.
+   *
+   * @generated from oneof quicpush.push.v1.HistoryRequest.stream
+   */
+  stream: {
+    /**
+     * Room name, 1 to 255 bytes.
+     *
+     * @generated from field: string room = 1;
+     */
+    value: string;
+    case: "room";
+  } | {
+    /**
+     * User id, 1 to 255 bytes.
+     *
+     * @generated from field: string user = 2;
+     */
+    value: string;
+    case: "user";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Return the messages after this position. Unset (or offset 0) means from
+   * the oldest message still held.
+   *
+   * @generated from field: quicpush.push.v1.StreamPosition since = 3;
+   */
+  since?: StreamPosition | undefined;
+
+  /**
+   * Most messages to return: 1 to 1000; 0 means 100.
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message quicpush.push.v1.HistoryRequest.
+ * Use `create(HistoryRequestSchema)` to create a new message.
+ */
+export const HistoryRequestSchema: GenMessage<HistoryRequest> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 16);
+
+/**
+ * HistoryResponse holds messages of a stream, oldest first.
+ *
+ * @generated from message quicpush.push.v1.HistoryResponse
+ */
+export type HistoryResponse = Message<"quicpush.push.v1.HistoryResponse"> & {
+  /**
+   * The messages after the requested position, at most the limit.
+   *
+   * @generated from field: repeated quicpush.push.v1.HistoryMessage messages = 1;
+   */
+  messages: HistoryMessage[];
+
+  /**
+   * The stream's latest position when it was read.
+   *
+   * @generated from field: quicpush.push.v1.StreamPosition top = 2;
+   */
+  top?: StreamPosition | undefined;
+
+  /**
+   * True when messages right after the requested position are no longer
+   * held (trimmed by size or age, or the position is from another epoch):
+   * messages then starts at the oldest message still held, and the caller
+   * missed what lies between.
+   *
+   * @generated from field: bool truncated = 3;
+   */
+  truncated: boolean;
+
+  /**
+   * True when more messages follow the last one returned (the limit was
+   * reached): ask again from its position.
+   *
+   * @generated from field: bool more = 4;
+   */
+  more: boolean;
+};
+
+/**
+ * Describes the message quicpush.push.v1.HistoryResponse.
+ * Use `create(HistoryResponseSchema)` to create a new message.
+ */
+export const HistoryResponseSchema: GenMessage<HistoryResponse> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 17);
+
+/**
+ * HistoryMessage is one message of a stream.
+ *
+ * @generated from message quicpush.push.v1.HistoryMessage
+ */
+export type HistoryMessage = Message<"quicpush.push.v1.HistoryMessage"> & {
+  /**
+   * The message id the push call returned.
+   *
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * Its position in the stream.
+   *
+   * @generated from field: quicpush.push.v1.StreamPosition position = 2;
+   */
+  position?: StreamPosition | undefined;
+
+  /**
+   * The payload.
+   *
+   * @generated from field: bytes data = 3;
+   */
+  data: Uint8Array;
+
+  /**
+   * When the push API accepted it, in milliseconds since the Unix epoch.
+   *
+   * @generated from field: int64 accepted_unix_ms = 4;
+   */
+  acceptedUnixMs: bigint;
+};
+
+/**
+ * Describes the message quicpush.push.v1.HistoryMessage.
+ * Use `create(HistoryMessageSchema)` to create a new message.
+ */
+export const HistoryMessageSchema: GenMessage<HistoryMessage> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 18);
 
 /**
  * PushService takes pushes and disconnect orders from backends and answers
@@ -572,6 +842,17 @@ export const PushService: GenService<{
     methodKind: "unary";
     input: typeof DisconnectRequestSchema;
     output: typeof DisconnectResponseSchema;
+  },
+  /**
+   * History returns a room's or a user's recent messages, oldest first,
+   * after a position.
+   *
+   * @generated from rpc quicpush.push.v1.PushService.History
+   */
+  history: {
+    methodKind: "unary";
+    input: typeof HistoryRequestSchema;
+    output: typeof HistoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_quicpush_push_v1_push, 0);
