@@ -124,6 +124,8 @@ func (c *testCluster) startEdge(id string) *app.EdgeServer {
 			TCPAddr:          "127.0.0.1:0",
 			HandshakeTimeout: 2 * time.Second,
 			CloseTimeout:     time.Second,
+			MaxConnsPerIP:    -1,
+			HandshakesPerIP:  -1,
 		},
 		ID:          id,
 		Redis:       c.redisConfig(),

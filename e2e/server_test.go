@@ -48,6 +48,10 @@ func startServer(t *testing.T, tune func(*app.Config)) *testServer {
 			TCPAddr:          "127.0.0.1:0",
 			HandshakeTimeout: 2 * time.Second,
 			CloseTimeout:     time.Second,
+			// Every test client comes from 127.0.0.1: the per-IP limits
+			// have tests of their own.
+			MaxConnsPerIP:   -1,
+			HandshakesPerIP: -1,
 		},
 		Core:        core.Config{MergeWindow: time.Millisecond},
 		Certificate: cert,

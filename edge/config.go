@@ -46,6 +46,34 @@ type Config struct {
 	PingInterval time.Duration
 	// MaxRooms is how many rooms one connection may join. Zero means 64.
 	MaxRooms int
+	// RefreshAhead is how long before its token expires a connection is
+	// sent TokenExpiring, so that the client can send a fresh token
+	// (Refresh) before it is closed with 3004. Zero means 30s; negative
+	// means never (closed at expiry).
+	RefreshAhead time.Duration
+
+	// Limits per source, checked before any TLS or QUIC work; each refusal
+	// is counted in quicpush_edge_limited_total{limit}. Negative means
+	// unlimited (load tests from a few loopback addresses need that).
+	//
+	// MaxConnsPerIP bounds one IP's open connections on all transports.
+	// Zero means 1000 (carrier NATs put many clients behind one address).
+	MaxConnsPerIP int
+	// MaxConnsPerUser bounds one user's authenticated connections on this
+	// edge; past it a new one is closed with 3007. Zero means 100.
+	MaxConnsPerUser int
+	// HandshakesPerIP bounds one IP's new connections per second (with a
+	// burst of twice that). Zero means 50.
+	HandshakesPerIP float64
+	// RetryAbove is the rate of QUIC handshakes per second, edge-wide, above
+	// which new QUIC clients must first prove their address (a Retry round
+	// trip), which blunts floods of spoofed Initial packets. Zero means 1000.
+	RetryAbove float64
+	// MaxFramesPerSec and MaxBytesPerSec bound what one connection sends per
+	// second (Ping, Join, Leave: a client sends little); past either it is
+	// closed with 3008. Zero means 100 frames and 256 KiB.
+	MaxFramesPerSec int
+	MaxBytesPerSec  int
 	// MaxQueueBytes bounds the bytes queued for one connection; past it the
 	// connection is closed with the slow-consumer code. Zero means 1 MiB.
 	MaxQueueBytes int
@@ -126,11 +154,29 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.Shards, 64)
 	defInt(&c.MaxFlushers, 1024)
 	defInt(&c.RecoveryLimit, history.DefaultRecoveryLimit)
+	defLimit := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defLimit(&c.MaxConnsPerIP, 1000)
+	defLimit(&c.MaxConnsPerUser, 100)
+	defLimit(&c.MaxFramesPerSec, 100)
+	defLimit(&c.MaxBytesPerSec, 256<<10)
+	if c.HandshakesPerIP == 0 {
+		c.HandshakesPerIP = 50
+	}
+	if c.RetryAbove == 0 {
+		c.RetryAbove = 1000
+	}
 	def(&c.HandshakeTimeout, 10*time.Second)
 	def(&c.PingInterval, 25*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.CloseTimeout, 2*time.Second)
 	def(&c.PresenceTimeout, 3*time.Second)
+	if c.RefreshAhead == 0 {
+		c.RefreshAhead = 30 * time.Second
+	}
 	// The largest legal Auth: header, version, a 2-byte token length, the token.
 	if c.MaxFrame < wire.HeaderSize+1+2+wire.MaxTokenLen {
 		return c, errors.New("edge: MaxFrame too small to carry an auth token")

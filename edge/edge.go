@@ -31,6 +31,8 @@ type Edge struct {
 	roomCounts roomCounts
 	// flushers write queued frames to clients.
 	flushers flusherPool
+	// guard enforces the per-IP limits.
+	guard *guard
 
 	udp   *net.UDPConn
 	qtr   *quic.Transport
@@ -63,6 +65,7 @@ func Listen(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{cfg: cfg, metrics: m, shards: make([]*shard, cfg.Shards)}
+	e.guard = newGuard(&cfg, m)
 	e.flushers.max = cfg.MaxFlushers
 	for i := range e.shards {
 		e.shards[i] = newShard()
@@ -293,8 +296,9 @@ func (e *Edge) janitor() {
 	defer t.Stop()
 	for {
 		select {
-		case <-t.C:
-			e.flushers.retireIdle(time.Now().Add(-flusherIdle))
+		case now := <-t.C:
+			e.flushers.retireIdle(now.Add(-flusherIdle))
+			e.guard.sweep(now)
 		case <-e.ctx.Done():
 			e.flushers.stopAll()
 			return

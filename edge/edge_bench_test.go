@@ -89,7 +89,7 @@ func addSessions(tb testing.TB, e *Edge, n int, room string) []*sinkTransport {
 		s := newSession(e, sinks[i], time.Time{})
 		s.ident = auth.Identity{User: "u" + strconv.Itoa(i), Rooms: []string{"*"}}
 		s.key = e.newKey()
-		if !e.register(s) {
+		if e.register(s) != 0 {
 			tb.Fatal("register refused")
 		}
 		s.rooms = map[string]struct{}{room: {}}

@@ -28,6 +28,7 @@ type metrics struct {
 	replayed          prometheus.Counter
 	recoverySeconds   prometheus.Histogram
 	historyErrors     prometheus.Counter
+	limited           *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -70,11 +71,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		historyErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "history_errors_total", Help: "Resumes answered without a position because history could not be read."}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "limited_total", Help: "Connections refused or closed by a limit (connections_per_ip, handshakes_per_ip, connections_per_user, inbound_rate, quic_retry: a Retry asked for), by transport."},
+			[]string{"limit", "transport"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.authFailures,
 			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.presenceErrors, m.batches, m.received, m.pushLatency,
-			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors} {
+			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

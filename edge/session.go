@@ -34,8 +34,9 @@ type session struct {
 	key   string
 	ident auth.Identity
 	shard *shard
-	// rooms is owned by the reader goroutine.
+	// rooms and in are owned by the reader goroutine.
 	rooms map[string]struct{}
+	in    inbound
 
 	mu        sync.Mutex
 	queue     [][]byte // frames waiting for the flusher, shared and immutable
@@ -48,6 +49,7 @@ type session struct {
 	state     uint8
 	code      wire.Code
 	expiry    *time.Timer
+	expires   time.Time // the token's expiry, moved by Refresh
 	closeOnce sync.Once
 	// writeBy is the write deadline last set; flushes move it only when it
 	// comes within three quarters of WriteTimeout, which keeps a timer
@@ -249,6 +251,12 @@ func (s *session) readLoop() {
 			s.drain()
 			return
 		}
+		if s.in.over(coarse.Load()/int64(time.Second), wire.HeaderSize+len(body), s.edge.cfg.MaxFramesPerSec, s.edge.cfg.MaxBytesPerSec) {
+			s.edge.metrics.limited.WithLabelValues("inbound_rate", s.t.kind()).Inc()
+			s.closeWith(wire.CodeRateLimited, "too many frames", false)
+			s.drain()
+			return
+		}
 		if !s.handle(h, body) {
 			s.drain()
 			return
@@ -312,8 +320,13 @@ func (s *session) handshake() bool {
 		// for the user (or for everyone) until the user's stream is read.
 		s.hold()
 	}
-	if !e.register(s) {
-		s.closeWith(wire.CodeShutdown, "edge is draining", false)
+	switch code := e.register(s); code {
+	case 0:
+	case wire.CodeConnectionLimit:
+		s.closeWith(code, "too many connections for this user", false)
+		return false
+	default:
+		s.closeWith(code, "edge is draining", false)
 		return false
 	}
 	if p := e.cfg.Presence; p != nil {
@@ -342,13 +355,76 @@ func (s *session) handshake() bool {
 	} else {
 		s.enqueue(wire.AppendAuthOK(nil, h.Seq, &ok))
 	}
-	if !id.Expires.IsZero() {
-		s.mu.Lock()
-		s.expiry = time.AfterFunc(time.Until(id.Expires), func() {
+	s.mu.Lock()
+	s.expires = id.Expires
+	s.watchExpiry(id.Expires)
+	s.mu.Unlock()
+	return true
+}
+
+// watchExpiry arms the token's timer: TokenExpiring RefreshAhead before exp
+// (a client of revision 3 answers with Refresh), then at exp the close with
+// 3004 unless a Refresh moved exp. s.mu is held.
+func (s *session) watchExpiry(exp time.Time) {
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	if exp.IsZero() || s.state != stateOpen {
+		return
+	}
+	ahead := s.edge.cfg.RefreshAhead
+	// A token with less than RefreshAhead left gets the warning at once.
+	warnAt := max(0, time.Until(exp)-ahead)
+	if ahead <= 0 {
+		s.expiry = time.AfterFunc(time.Until(exp), func() {
 			s.closeWith(wire.CodeTokenExpired, "token expired", false)
 		})
-		s.mu.Unlock()
+		return
 	}
+	s.expiry = time.AfterFunc(warnAt, func() {
+		s.enqueue(wire.AppendTokenExpiring(nil, &wire.TokenExpiring{ExpiresInMs: uint64(max(0, time.Until(exp).Milliseconds()))}))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.state != stateOpen || !s.expires.Equal(exp) {
+			return // refreshed meanwhile, or closing
+		}
+		s.expiry = time.AfterFunc(time.Until(exp), func() {
+			s.closeWith(wire.CodeTokenExpired, "token expired", false)
+		})
+	})
+}
+
+// refresh serves Refresh: a valid token of the same user replaces the
+// connection's rooms and expiry; anything else is answered with Error 105
+// and changes nothing (the old token still expires when it does).
+func (s *session) refresh(seq uint32, body []byte) bool {
+	var r wire.Refresh
+	if err := r.Decode(body); err != nil {
+		s.closeWith(wire.CodeProtocolError, err.Error(), false)
+		return false
+	}
+	id, err := s.edge.cfg.Auth.Verify(r.Token)
+	switch {
+	case err != nil:
+		s.edge.metrics.authFailures.Inc()
+		s.replyError(seq, wire.ErrCodeTokenRejected, "token rejected")
+		return true
+	case id.User != s.ident.User:
+		s.replyError(seq, wire.ErrCodeTokenRejected, "token is for another user")
+		return true
+	}
+	// The reader goroutine owns ident; rooms already joined stay joined.
+	s.ident.Rooms = id.Rooms
+	s.mu.Lock()
+	s.expires = id.Expires
+	s.watchExpiry(id.Expires)
+	s.mu.Unlock()
+	left := uint64(0)
+	if !id.Expires.IsZero() {
+		left = uint64(max(0, time.Until(id.Expires).Milliseconds()))
+	}
+	s.enqueue(wire.AppendRefreshOK(nil, seq, &wire.RefreshOK{ExpiresInMs: left}))
 	return true
 }
 
@@ -384,6 +460,8 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 	case wire.OpAuth:
 		s.closeWith(wire.CodeProtocolError, "already authenticated", false)
 		return false
+	case wire.OpRefresh:
+		return s.refresh(h.Seq, body)
 	default:
 		s.closeWith(wire.CodeProtocolError, "unexpected op "+h.Op.String(), false)
 		return false

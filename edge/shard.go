@@ -4,6 +4,8 @@ import (
 	"context"
 	"hash/maphash"
 	"sync"
+
+	"github.com/quicpush/quicpush/wire"
 )
 
 // shard holds a slice of the edge's sessions: those whose key hashes to it,
@@ -30,23 +32,30 @@ func (e *Edge) shardOf(s string) *shard {
 	return e.shards[maphash.String(shardSeed, s)%uint64(len(e.shards))]
 }
 
-// register adds an authenticated session. It fails once the edge drains.
-func (e *Edge) register(s *session) bool {
+// register adds an authenticated session. It fails with the code to close
+// with once the edge drains (3000) or when the user has as many connections
+// here as the edge allows (3007).
+func (e *Edge) register(s *session) wire.Code {
 	if e.draining.Load() {
-		return false
+		return wire.CodeShutdown
 	}
+	us := e.shardOf(s.ident.User)
+	us.mu.Lock()
+	if max := e.cfg.MaxConnsPerUser; max > 0 && len(us.users[s.ident.User]) >= max {
+		us.mu.Unlock()
+		e.metrics.limited.WithLabelValues("connections_per_user", s.t.kind()).Inc()
+		return wire.CodeConnectionLimit
+	}
+	us.users[s.ident.User] = append(us.users[s.ident.User], s)
+	us.mu.Unlock()
 	sh := e.shardOf(s.key)
 	s.shard = sh
 	sh.mu.Lock()
 	sh.sessions[s.key] = s
 	sh.mu.Unlock()
-	us := e.shardOf(s.ident.User)
-	us.mu.Lock()
-	us.users[s.ident.User] = append(us.users[s.ident.User], s)
-	us.mu.Unlock()
 	e.sessions.Add(1)
 	e.metrics.connections.WithLabelValues(s.t.kind()).Inc()
-	return true
+	return 0
 }
 
 // unregister removes a session and its memberships.

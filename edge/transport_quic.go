@@ -15,6 +15,9 @@ import (
 	"github.com/quicpush/quicpush/wire"
 )
 
+// errLimited refuses a QUIC connection over a per-IP limit.
+var errLimited = errors.New("edge: connection limit")
+
 // listenQUIC binds one UDP socket and one quic.Transport for raw QUIC and
 // WebTransport: both share the port and are told apart by ALPN.
 func (e *Edge) listenQUIC() error {
@@ -26,7 +29,19 @@ func (e *Edge) listenQUIC() error {
 	if err != nil {
 		return err
 	}
-	e.qtr = &quic.Transport{Conn: e.udp}
+	e.qtr = &quic.Transport{
+		Conn:                e.udp,
+		VerifySourceAddress: e.guard.verifySource,
+		// Before the handshake: a refused source costs no TLS work.
+		ConnContext: func(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
+			release, ok := e.guard.admit(info.RemoteAddr, "quic")
+			if !ok {
+				return ctx, errLimited
+			}
+			context.AfterFunc(ctx, release)
+			return ctx, nil
+		},
+	}
 	tlsConf := e.cfg.TLS.Clone()
 	tlsConf.NextProtos = []string{http3.NextProtoH3, wire.ALPN}
 	e.qln, err = e.qtr.ListenEarly(tlsConf, e.quicConfig())

@@ -36,9 +36,27 @@ func (e *Edge) acceptTCP() {
 			return
 		}
 		delay = 0
+		release, ok := e.guard.admit(conn.RemoteAddr(), "tcp")
+		if !ok {
+			// No protocol is known yet, so no frame can say why.
+			_ = conn.Close()
+			continue
+		}
 		e.live.Add(1)
-		go e.serveTCP(conn)
+		go e.serveTCP(&countedConn{Conn: conn, release: release})
 	}
+}
+
+// countedConn uncounts itself from the per-IP limits when closed, whichever
+// path closes it.
+type countedConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	c.release()
+	return c.Conn.Close()
 }
 
 // serveTCP tells the protocols on the TCP port apart by their first byte: a

@@ -24,6 +24,7 @@ const (
 	CodeHandshakeTimeout  Code = 3005 // no Auth frame within the handshake timeout
 	CodeServerDisconnect  Code = 3006 // a backend disconnected the client and allowed a reconnect
 	CodeConnectionLimit   Code = 3007 // too many connections (per IP or user): reconnect with backoff
+	CodeRateLimited       Code = 3008 // the client sent frames or bytes faster than the edge allows
 	CodeReconnectMaxRange Code = 3499 // highest code in the reconnect range
 )
 
@@ -38,21 +39,23 @@ const (
 
 // Request error codes, sent in Error frames; the connection stays open.
 const (
-	ErrCodeBadRequest   Code = 100 // the request body is invalid (for example an empty room name)
-	ErrCodeForbidden    Code = 101 // the token does not allow this room
-	ErrCodeTooManyRooms Code = 102 // the connection is in as many rooms as the edge allows
-	ErrCodeNotJoined    Code = 103 // Leave for a room the connection is not in
-	ErrCodeInternal     Code = 104 // the edge failed to serve the request
+	ErrCodeBadRequest    Code = 100 // the request body is invalid (for example an empty room name)
+	ErrCodeForbidden     Code = 101 // the token does not allow this room
+	ErrCodeTooManyRooms  Code = 102 // the connection is in as many rooms as the edge allows
+	ErrCodeNotJoined     Code = 103 // Leave for a room the connection is not in
+	ErrCodeInternal      Code = 104 // the edge failed to serve the request
+	ErrCodeTokenRejected Code = 105 // Refresh carried a token that is invalid, expired or another user's
 )
 
 var codeNames = map[Code]string{
 	CodeShutdown: "shutdown", CodeServerError: "server error", CodeHeartbeatTimeout: "heartbeat timeout",
 	CodeSlowConsumer: "slow consumer", CodeTokenExpired: "token expired", CodeHandshakeTimeout: "handshake timeout",
 	CodeServerDisconnect: "disconnected by server", CodeConnectionLimit: "connection limit",
+	CodeRateLimited:  "rate limited",
 	CodeInvalidToken: "invalid token", CodeProtocolError: "protocol error", CodeFrameTooLarge: "frame too large",
 	CodeUnsupportedVersion: "unsupported protocol version", CodeKicked: "kicked",
 	ErrCodeBadRequest: "bad request", ErrCodeForbidden: "forbidden", ErrCodeTooManyRooms: "too many rooms",
-	ErrCodeNotJoined: "not joined", ErrCodeInternal: "internal error",
+	ErrCodeNotJoined: "not joined", ErrCodeInternal: "internal error", ErrCodeTokenRejected: "token rejected",
 }
 
 func (c Code) String() string {

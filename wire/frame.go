@@ -13,8 +13,9 @@ const Version = 1
 
 // Revision is the protocol's minor revision: compatible additions within
 // Version. Revision 2 added stream positions to Auth, AuthOK and JoinOK
-// (history and resume).
-const Revision = 2
+// (history and resume); revision 3 the refresh of a live connection's token
+// (TokenExpiring, Refresh, RefreshOK).
+const Revision = 3
 
 // ALPN is the QUIC application protocol of raw quicpush connections.
 const ALPN = "quicpush/1"

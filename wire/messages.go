@@ -117,6 +117,23 @@ type Push struct {
 	Data   []byte
 }
 
+// TokenExpiring tells the client its token expires soon (revision 3).
+type TokenExpiring struct {
+	// ExpiresInMs is the time left, in milliseconds, when the edge sent it.
+	ExpiresInMs uint64
+}
+
+// Refresh carries a fresh token for a live connection (revision 3).
+type Refresh struct {
+	Token string
+}
+
+// RefreshOK answers Refresh (revision 3).
+type RefreshOK struct {
+	// ExpiresInMs is the new token's time left, in milliseconds.
+	ExpiresInMs uint64
+}
+
 // Error answers a request that failed; the connection stays open.
 type Error struct {
 	Code    Code
@@ -208,6 +225,27 @@ func PushSize(m *Push) int {
 		strSize(m.Epoch) + uvarintSize(uint64(len(m.Data))) + len(m.Data)
 }
 
+// AppendTokenExpiring appends a whole TokenExpiring frame (seq 0).
+func AppendTokenExpiring(dst []byte, m *TokenExpiring) []byte {
+	dst, start := beginFrame(dst, OpTokenExpiring, 0)
+	dst = binary.AppendUvarint(dst, m.ExpiresInMs)
+	return endFrame(dst, start)
+}
+
+// AppendRefresh appends a whole Refresh frame.
+func AppendRefresh(dst []byte, seq uint32, m *Refresh) []byte {
+	dst, start := beginFrame(dst, OpRefresh, seq)
+	dst = appendStr(dst, m.Token)
+	return endFrame(dst, start)
+}
+
+// AppendRefreshOK appends a whole RefreshOK frame answering request seq.
+func AppendRefreshOK(dst []byte, seq uint32, m *RefreshOK) []byte {
+	dst, start := beginFrame(dst, OpRefreshOK, seq)
+	dst = binary.AppendUvarint(dst, m.ExpiresInMs)
+	return endFrame(dst, start)
+}
+
 // AppendError appends a whole Error frame answering request seq.
 func AppendError(dst []byte, seq uint32, m *Error) []byte {
 	dst, start := beginFrame(dst, OpError, seq)
@@ -285,6 +323,27 @@ func (m *Push) Decode(body []byte) error {
 		d.err = fmt.Errorf("%w: push kind %d", ErrMalformed, m.Kind)
 	}
 	return d.done("push")
+}
+
+// Decode parses a TokenExpiring body.
+func (m *TokenExpiring) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.ExpiresInMs = d.uvarint()
+	return d.done("token_expiring")
+}
+
+// Decode parses a Refresh body.
+func (m *Refresh) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Token = d.str(MaxTokenLen)
+	return d.done("refresh")
+}
+
+// Decode parses a RefreshOK body.
+func (m *RefreshOK) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.ExpiresInMs = d.uvarint()
+	return d.done("refresh_ok")
 }
 
 // Decode parses an Error body.

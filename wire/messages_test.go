@@ -92,6 +92,21 @@ func roundTrips() []roundTrip {
 			encode: func(dst []byte) []byte { return wire.AppendError(dst, 5, &m) },
 			msg:    &m, zero: func() message { return new(wire.Error) }})
 	}
+	for _, m := range []wire.TokenExpiring{{}, {ExpiresInMs: 30000}, {ExpiresInMs: 1<<64 - 1}} {
+		cases = append(cases, roundTrip{name: "token_expiring", op: wire.OpTokenExpiring, seq: 0,
+			encode: func(dst []byte) []byte { return wire.AppendTokenExpiring(dst, &m) },
+			msg:    &m, zero: func() message { return new(wire.TokenExpiring) }})
+	}
+	for _, m := range []wire.Refresh{{}, {Token: "t"}, {Token: strings.Repeat("x", wire.MaxTokenLen)}} {
+		cases = append(cases, roundTrip{name: "refresh", op: wire.OpRefresh, seq: 9,
+			encode: func(dst []byte) []byte { return wire.AppendRefresh(dst, 9, &m) },
+			msg:    &m, zero: func() message { return new(wire.Refresh) }})
+	}
+	for _, m := range []wire.RefreshOK{{}, {ExpiresInMs: 3600000}} {
+		cases = append(cases, roundTrip{name: "refresh_ok", op: wire.OpRefreshOK, seq: 9,
+			encode: func(dst []byte) []byte { return wire.AppendRefreshOK(dst, 9, &m) },
+			msg:    &m, zero: func() message { return new(wire.RefreshOK) }})
+	}
 	discs := []wire.Disconnect{{}, {Code: wire.CodeShutdown, Reason: "draining"}, {Code: wire.CodeKicked, Reason: strings.Repeat("r", 300)}}
 	for _, m := range discs {
 		cases = append(cases, roundTrip{name: "disconnect", op: wire.OpDisconnect, seq: 0,
@@ -351,6 +366,7 @@ func TestOpString(t *testing.T) {
 		wire.OpAuth: "auth", wire.OpAuthOK: "auth_ok", wire.OpPing: "ping", wire.OpPong: "pong",
 		wire.OpJoin: "join", wire.OpJoinOK: "join_ok", wire.OpLeave: "leave", wire.OpLeaveOK: "leave_ok",
 		wire.OpPush: "push", wire.OpError: "error", wire.OpDisconnect: "disconnect",
+		wire.OpTokenExpiring: "token_expiring", wire.OpRefresh: "refresh", wire.OpRefreshOK: "refresh_ok",
 	}
 	for op := range 256 {
 		op := wire.Op(op)

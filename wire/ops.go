@@ -19,12 +19,20 @@ const (
 	OpPush       Op = 0x09 // server -> client: a message
 	OpError      Op = 0x0A // server -> client: a request failed; the connection stays
 	OpDisconnect Op = 0x0B // server -> client: last frame before the server closes
+
+	// Revision 3: refreshing the token of a live connection. The server
+	// speaks first, so a client that does not know these ops skips
+	// TokenExpiring and is disconnected at expiry, as before.
+	OpTokenExpiring Op = 0x0C // server -> client: the token expires soon; answer with Refresh
+	OpRefresh       Op = 0x0D // client -> server: a fresh token for this connection
+	OpRefreshOK     Op = 0x0E // server -> client: reply to Refresh
 )
 
 var opNames = [...]string{
 	OpAuth: "auth", OpAuthOK: "auth_ok", OpPing: "ping", OpPong: "pong",
 	OpJoin: "join", OpJoinOK: "join_ok", OpLeave: "leave", OpLeaveOK: "leave_ok",
 	OpPush: "push", OpError: "error", OpDisconnect: "disconnect",
+	OpTokenExpiring: "token_expiring", OpRefresh: "refresh", OpRefreshOK: "refresh_ok",
 }
 
 // Known reports whether op is defined by this protocol version.

@@ -177,6 +177,14 @@ type errorFields struct {
 	Message string `json:"message"`
 }
 
+type expiresFields struct {
+	ExpiresInMs uint64 `json:"expires_in_ms"`
+}
+
+type refreshFields struct {
+	Token string `json:"token"`
+}
+
 type disconnectFields struct {
 	Code   uint16 `json:"code"`
 	Reason string `json:"reason"`
@@ -209,6 +217,10 @@ func newFields(op wire.Op) fields {
 		return &errorFields{}
 	case wire.OpDisconnect:
 		return &disconnectFields{}
+	case wire.OpTokenExpiring, wire.OpRefreshOK:
+		return &expiresFields{}
+	case wire.OpRefresh:
+		return &refreshFields{}
 	}
 	return nil
 }
@@ -328,6 +340,34 @@ func (f *disconnectFields) decode(body []byte) error {
 	var m wire.Disconnect
 	err := m.Decode(body)
 	*f = disconnectFields{uint16(m.Code), m.Reason}
+	return err
+}
+
+func (f *expiresFields) appendFrame(dst []byte, op wire.Op, seq uint32) ([]byte, error) {
+	if op == wire.OpTokenExpiring {
+		if seq != 0 {
+			return nil, errors.New("token_expiring frames carry seq 0")
+		}
+		return wire.AppendTokenExpiring(dst, &wire.TokenExpiring{ExpiresInMs: f.ExpiresInMs}), nil
+	}
+	return wire.AppendRefreshOK(dst, seq, &wire.RefreshOK{ExpiresInMs: f.ExpiresInMs}), nil
+}
+
+func (f *expiresFields) decode(body []byte) error {
+	var m wire.TokenExpiring // RefreshOK has the same body
+	err := m.Decode(body)
+	f.ExpiresInMs = m.ExpiresInMs
+	return err
+}
+
+func (f *refreshFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, error) {
+	return wire.AppendRefresh(dst, seq, &wire.Refresh{Token: f.Token}), nil
+}
+
+func (f *refreshFields) decode(body []byte) error {
+	var m wire.Refresh
+	err := m.Decode(body)
+	f.Token = m.Token
 	return err
 }
 
@@ -452,6 +492,11 @@ func frameSpecs() []frameSpec {
 			fields: &errorFields{Code: uint16(wire.ErrCodeForbidden), Message: "room not allowed"}},
 		{name: "error_short", op: wire.OpError, seq: 5,
 			fields: &errorFields{Code: uint16(wire.ErrCodeForbidden), Message: "no"}},
+		{name: "token_expiring", note: "revision 3: the token expires in 30 s; answer with Refresh", op: wire.OpTokenExpiring, seq: 0,
+			fields: &expiresFields{ExpiresInMs: 30000}},
+		{name: "refresh", note: "revision 3", op: wire.OpRefresh, seq: 6, fields: &refreshFields{Token: sampleToken}},
+		{name: "refresh_ok", note: "revision 3: the new token expires in an hour", op: wire.OpRefreshOK, seq: 6,
+			fields: &expiresFields{ExpiresInMs: 3600000}},
 		{name: "disconnect", op: wire.OpDisconnect, seq: 0,
 			fields: &disconnectFields{Code: uint16(wire.CodeShutdown), Reason: "bye"}},
 		{name: "disconnect_no_reason", op: wire.OpDisconnect, seq: 0,
@@ -561,20 +606,22 @@ func errByName(name string) error {
 var allCodes = []wire.Code{
 	wire.CodeShutdown, wire.CodeServerError, wire.CodeHeartbeatTimeout, wire.CodeSlowConsumer,
 	wire.CodeTokenExpired, wire.CodeHandshakeTimeout, wire.CodeServerDisconnect, wire.CodeConnectionLimit,
+	wire.CodeRateLimited,
 	wire.CodeInvalidToken, wire.CodeProtocolError, wire.CodeFrameTooLarge, wire.CodeUnsupportedVersion,
 	wire.CodeKicked,
 	wire.ErrCodeBadRequest, wire.ErrCodeForbidden, wire.ErrCodeTooManyRooms, wire.ErrCodeNotJoined,
-	wire.ErrCodeInternal,
+	wire.ErrCodeInternal, wire.ErrCodeTokenRejected,
 }
 
 // codeNames are the names of allCodes in the vectors, in the same order.
 var codeNames = []string{
 	"shutdown", "server_error", "heartbeat_timeout", "slow_consumer",
 	"token_expired", "handshake_timeout", "server_disconnect", "connection_limit",
+	"rate_limited",
 	"invalid_token", "protocol_error", "frame_too_large", "unsupported_version",
 	"kicked",
 	"bad_request", "forbidden", "too_many_rooms", "not_joined",
-	"internal",
+	"internal", "token_rejected",
 }
 
 func buildVectors(t *testing.T) *vectorFile {
@@ -589,6 +636,7 @@ func buildVectors(t *testing.T) *vectorFile {
 			"frames: encoding fields with op and seq gives hex, and decoding hex gives fields; decode_only vectors are only decoded.",
 			"offset is a uint64 written as a decimal string, since JSON numbers lose precision above 2^53.",
 			"data_hex is the push payload in hex; strings are UTF-8.",
+			"revision 3 adds token_expiring, refresh and refresh_ok (refreshing a live connection's token) and request error 105.",
 			"revision 2 appends a position group (Auth: offset, epoch; AuthOK and JoinOK: recovery, offset, epoch), left out when all zero and read as zeros when absent.",
 			"streams: hex splits into the named frames in order, then incomplete_tail bytes of an unfinished frame remain.",
 			"invalid: a receiver with limit max_frame must reject hex with the error kind (malformed or too_large).",
@@ -600,7 +648,7 @@ func buildVectors(t *testing.T) *vectorFile {
 		CodeRanges: map[string][2]int{
 			"reconnect":      {int(wire.CodeShutdown), int(wire.CodeReconnectMaxRange)},
 			"stop":           {int(wire.CodeInvalidToken), 3999},
-			"request_errors": {int(wire.ErrCodeBadRequest), int(wire.ErrCodeInternal)},
+			"request_errors": {int(wire.ErrCodeBadRequest), int(wire.ErrCodeTokenRejected)},
 		},
 	}
 	for op := wire.Op(0); op < 0xff; op++ {

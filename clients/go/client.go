@@ -663,7 +663,9 @@ func (c *Client) read(cn *conn) {
 			_ = cn.send(func(b []byte, _ uint32) []byte { return wire.AppendFrame(b, wire.OpPong, seq, nil) }, nil)
 		case wire.OpPong:
 			// Liveness only, recorded above.
-		case wire.OpJoinOK, wire.OpLeaveOK, wire.OpError:
+		case wire.OpTokenExpiring:
+			c.refreshToken(cn)
+		case wire.OpJoinOK, wire.OpLeaveOK, wire.OpRefreshOK, wire.OpError:
 			if fn := cn.take(h.Seq); fn != nil {
 				fn(h.Op, body, nil)
 			} else {
@@ -699,6 +701,55 @@ func (c *Client) readFailed(cn *conn, err error) {
 	default:
 		cn.shut(0, err.Error(), 0)
 	}
+}
+
+// refreshToken answers the edge's TokenExpiring: with WithTokenFunc it gets
+// a fresh token and sends it (Refresh), off the reader goroutine; with a
+// fixed token there is nothing to send, and the edge closes the connection
+// with 3004 at expiry, after which the client reconnects as usual.
+func (c *Client) refreshToken(cn *conn) {
+	if c.opts.tokenFunc == nil {
+		c.log.Info("quicpush: token expiring; a fixed token cannot be refreshed")
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.goLocked(func() {
+		ctx, cancel := c.requestContext(c.ctx)
+		defer cancel()
+		tok, err := c.token(ctx, true)
+		if err != nil {
+			c.log.Warn("quicpush: token refresh failed", "err", err)
+			return
+		}
+		done := make(chan error, 1)
+		err = cn.send(func(b []byte, seq uint32) []byte { return wire.AppendRefresh(b, seq, &wire.Refresh{Token: tok}) },
+			func(op wire.Op, body []byte, err error) {
+				switch {
+				case err != nil:
+				case op == wire.OpError:
+					err = decodeError(body)
+				case op != wire.OpRefreshOK:
+					err = fmt.Errorf("%w: %v answering refresh", wire.ErrMalformed, op)
+				}
+				done <- err
+			})
+		if err == nil {
+			select {
+			case err = <-done:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if err != nil {
+			c.log.Warn("quicpush: token refresh refused", "err", err)
+			return
+		}
+		c.log.Debug("quicpush: token refreshed")
+	})
 }
 
 // fireRecovery hands ev to the OnRecovery handler.

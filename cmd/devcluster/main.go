@@ -122,8 +122,11 @@ func run() error {
 	for i := range o.edges {
 		udp := o.edgePort + 10*i
 		e := edgeAddr{quic: "127.0.0.1:" + strconv.Itoa(udp), tcp: "127.0.0.1:" + strconv.Itoa(udp+1), admin: "127.0.0.1:" + strconv.Itoa(admin)}
+		// Every client of a local cluster comes from loopback: the per-IP
+		// limits would count them all as one source.
 		args := append([]string{"edge", "--edge-id", "edge" + strconv.Itoa(i+1),
-			"--quic-addr", e.quic, "--tcp-addr", e.tcp, "--admin-addr", e.admin}, redisOnly(common)...)
+			"--quic-addr", e.quic, "--tcp-addr", e.tcp, "--admin-addr", e.admin,
+			"--max-conns-per-ip", "-1", "--handshakes-per-ip", "-1"}, redisOnly(common)...)
 		if err := start("edge"+strconv.Itoa(i+1), args...); err != nil {
 			return err
 		}

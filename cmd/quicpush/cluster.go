@@ -196,6 +196,7 @@ type edgeCmd struct {
 	DrainTimeout     time.Duration `default:"10s" help:"On SIGTERM, how long clients get to leave after being told to reconnect elsewhere."`
 	redisFlags
 	historyFlags
+	limitFlags
 	logFlags
 }
 
@@ -225,16 +226,18 @@ func (c *edgeCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	ec := edge.Config{
+		QUICAddr:         c.QUICAddr,
+		TCPAddr:          c.TCPAddr,
+		PingInterval:     c.PingInterval,
+		HandshakeTimeout: c.HandshakeTimeout,
+		MaxRooms:         c.MaxRooms,
+		MaxQueueBytes:    c.MaxQueueBytes,
+		RecoveryLimit:    c.RecoveryLimit,
+	}
+	c.limitFlags.apply(&ec)
 	srv, err := app.StartEdge(app.EdgeConfig{
-		Edge: edge.Config{
-			QUICAddr:         c.QUICAddr,
-			TCPAddr:          c.TCPAddr,
-			PingInterval:     c.PingInterval,
-			HandshakeTimeout: c.HandshakeTimeout,
-			MaxRooms:         c.MaxRooms,
-			MaxQueueBytes:    c.MaxQueueBytes,
-			RecoveryLimit:    c.RecoveryLimit,
-		},
+		Edge:         ec,
 		History:      policies,
 		ID:           c.ID,
 		InternalAddr: c.InternalAddr,

@@ -41,6 +41,7 @@ type serveCmd struct {
 	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
 	MergeWindow      time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one write."`
 	historyFlags
+	limitFlags
 
 	LogLevel slog.Level `default:"info" help:"debug, info, warn or error."`
 }
@@ -75,19 +76,21 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	ec := edge.Config{
+		QUICAddr:         c.QUICAddr,
+		TCPAddr:          c.TCPAddr,
+		PingInterval:     c.PingInterval,
+		HandshakeTimeout: c.HandshakeTimeout,
+		MaxRooms:         c.MaxRooms,
+		MaxQueueBytes:    c.MaxQueueBytes,
+		RecoveryLimit:    c.RecoveryLimit,
+	}
+	c.limitFlags.apply(&ec)
 	srv, err := app.Start(app.Config{
-		History:   policies,
-		APIAddr:   c.APIAddr,
-		AdminAddr: c.AdminAddr,
-		Edge: edge.Config{
-			QUICAddr:         c.QUICAddr,
-			TCPAddr:          c.TCPAddr,
-			PingInterval:     c.PingInterval,
-			HandshakeTimeout: c.HandshakeTimeout,
-			MaxRooms:         c.MaxRooms,
-			MaxQueueBytes:    c.MaxQueueBytes,
-			RecoveryLimit:    c.RecoveryLimit,
-		},
+		History:     policies,
+		APIAddr:     c.APIAddr,
+		AdminAddr:   c.AdminAddr,
+		Edge:        ec,
 		Core:        core.Config{MergeWindow: c.MergeWindow},
 		Certificate: cert,
 		JWTSecret:   secret,

@@ -25,6 +25,8 @@ export const Code = {
   ServerDisconnect: 3006,
   /** Too many connections (per IP or user): reconnect with backoff. */
   ConnectionLimit: 3007,
+  /** The client sent frames or bytes faster than the edge allows: reconnect with backoff. */
+  RateLimited: 3008,
 
   // Disconnect codes after which a client stops (3500-3999).
   /** Token malformed, badly signed or not yet valid. */
@@ -49,6 +51,8 @@ export const Code = {
   NotJoined: 103,
   /** The edge failed to serve the request. */
   Internal: 104,
+  /** Refresh carried a token that is invalid, expired or another user's. */
+  TokenRejected: 105,
 } as const;
 
 /** A code defined by version 1. Other numbers may arrive from later edges. */
@@ -61,7 +65,7 @@ export const CodeRange = {
   /** Disconnect codes after which a client stops and reports the code. */
   stop: [3500, 3999],
   /** Request error codes of version 1 (Error frames). */
-  requestErrors: [100, 104],
+  requestErrors: [100, 105],
 } as const;
 
 const names: Record<number, string> = {
@@ -73,6 +77,7 @@ const names: Record<number, string> = {
   3005: "handshake timeout",
   3006: "disconnected by server",
   3007: "connection limit",
+  3008: "rate limited",
   3500: "invalid token",
   3501: "protocol error",
   3502: "frame too large",
@@ -83,6 +88,7 @@ const names: Record<number, string> = {
   102: "too many rooms",
   103: "not joined",
   104: "internal error",
+  105: "token rejected",
 };
 
 /** A short description of a code, as the Go `wire.Code.String` gives it. */
