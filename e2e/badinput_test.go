@@ -2,12 +2,19 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
+	"io"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/golang-jwt/jwt/v5"
 
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/internal/app"
@@ -59,6 +66,26 @@ func TestBadInputClosesCleanly(t *testing.T) {
 	}
 	oversize := binary.BigEndian.AppendUint32(nil, 1<<20)
 	oversize = append(oversize, byte(wire.OpJoin), 0, 0, 0, 1)
+	// A token signed with a key of another algorithm, and one claiming none.
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongAlg, err := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"sub": "mallory", "exp": time.Now().Add(time.Hour).Unix()}).SignedString(ecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	algNone := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"mallory","exp":4102444800,"rooms":["*"]}`)) + "."
+	// Random bytes that start like a frame (a first byte of 0 selects the
+	// framed protocol on the TCP port).
+	random := make([]byte, 512)
+	_, _ = rand.Read(random)
+	random[0] = 0
+	var flood []byte
+	for i := range 300 {
+		flood = wire.AppendFrame(flood, wire.OpPing, uint32(i+1), nil)
+	}
 
 	cases := []struct {
 		name  string
@@ -66,7 +93,14 @@ func TestBadInputClosesCleanly(t *testing.T) {
 		send  []byte // then send this
 		token string
 		code  wire.Code
+		or    wire.Code // another acceptable code
 	}{
+		{name: "random bytes", send: random, code: wire.CodeFrameTooLarge, or: wire.CodeProtocolError},
+		{name: "random bytes after auth", auth: true, send: random, code: wire.CodeFrameTooLarge, or: wire.CodeProtocolError},
+		{name: "alg none token", send: wire.AppendAuth(nil, 1, &wire.Auth{Version: 1, Token: algNone}), code: wire.CodeInvalidToken},
+		{name: "wrong alg token", send: wire.AppendAuth(nil, 1, &wire.Auth{Version: 1, Token: wrongAlg}), code: wire.CodeInvalidToken},
+		{name: "frame flood", auth: true, send: flood, code: wire.CodeRateLimited},
+		{name: "refresh before auth", send: wire.AppendRefresh(nil, 1, &wire.Refresh{Token: "x"}), code: wire.CodeProtocolError},
 		{name: "garbage token", send: wire.AppendAuth(nil, 1, &wire.Auth{Version: 1, Token: "not-a-jwt"}), code: wire.CodeInvalidToken},
 		{name: "forged token", send: wire.AppendAuth(nil, 1, &wire.Auth{Version: 1, Token: forged}), code: wire.CodeInvalidToken},
 		{name: "expired token", send: wire.AppendAuth(nil, 1, &wire.Auth{Version: 1, Token: expired}), code: wire.CodeTokenExpired},
@@ -92,12 +126,90 @@ func TestBadInputClosesCleanly(t *testing.T) {
 					if err := c.write(tc.send); err != nil {
 						t.Fatal(err)
 					}
-					expectDisconnect(t, c, tc.code)
-					if ws, ok := c.(*wsRaw); ok && (ws.closed == nil || uint16(*ws.closed) != uint16(tc.code)) {
-						t.Fatalf("websocket close code %v, want %d", ws.closed, tc.code)
+					start := time.Now()
+					code := readDisconnect(t, c)
+					if code != tc.code && (tc.or == 0 || code != tc.or) {
+						t.Fatalf("disconnect %d, want %d", code, tc.code)
+					}
+					if d := time.Since(start); d > 5*time.Second {
+						t.Fatalf("disconnect after %v", d)
+					}
+					if ws, ok := c.(*wsRaw); ok && (ws.closed == nil || uint16(*ws.closed) != uint16(code)) {
+						t.Fatalf("websocket close code %v, want %d", ws.closed, code)
 					}
 				})
 			}
+		}
+	})
+	t.Run("slow and cut", func(t *testing.T) {
+		for _, kind := range transports {
+			// One byte at a time, too slowly: the handshake timeout (2 s in
+			// these tests) ends it with 3005.
+			t.Run(kind+"/one byte per 300ms", func(t *testing.T) {
+				t.Parallel()
+				c := dialRaw(t, srv, kind)
+				auth := wire.AppendAuth(nil, 1, &wire.Auth{Version: 1, Token: token(t, "slow")})
+				go func() {
+					for _, b := range auth {
+						if c.write([]byte{b}) != nil {
+							return
+						}
+						time.Sleep(300 * time.Millisecond)
+					}
+				}()
+				start := time.Now()
+				want := wire.CodeHandshakeTimeout
+				if kind == "ws" {
+					// Each byte is a WebSocket message of its own: a frame
+					// split across messages is a protocol error at once.
+					want = wire.CodeProtocolError
+				}
+				if code := readDisconnect(t, c); code != want {
+					t.Fatalf("disconnect %d, want %d", code, want)
+				}
+				if d := time.Since(start); d > 4*time.Second {
+					t.Fatalf("cut after %v, want the 2 s handshake timeout", d)
+				}
+			})
+			if kind == "ws" {
+				// Slowloris on the upgrade itself: the handshake timeout
+				// closes the TCP connection (no protocol yet, no frame).
+				t.Run("ws/slow upgrade", func(t *testing.T) {
+					t.Parallel()
+					conn, err := net.Dial("tcp", srv.tcp)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer conn.Close()
+					go func() {
+						for _, b := range []byte("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n") {
+							if _, err := conn.Write([]byte{b}); err != nil {
+								return
+							}
+							time.Sleep(200 * time.Millisecond)
+						}
+					}()
+					start := time.Now()
+					_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+					if _, err := io.ReadAll(conn); err != nil {
+						t.Fatalf("read: %v", err)
+					}
+					if d := time.Since(start); d < time.Second || d > 4*time.Second {
+						t.Fatalf("closed after %v, want the 2 s handshake timeout", d)
+					}
+				})
+			}
+			// Half a frame, then the client goes away: the edge just closes.
+			t.Run(kind+"/truncated frame then gone", func(t *testing.T) {
+				t.Parallel()
+				c := dialRaw(t, srv, kind)
+				authenticate(t, c, token(t, "cut"))
+				frame := wire.AppendJoin(nil, 2, &wire.Join{Room: "steady"})
+				if err := c.write(frame[:len(frame)/2]); err != nil {
+					t.Fatal(err)
+				}
+				c.close()
+			})
 		}
 	})
 	t.Run("after", func(t *testing.T) {
@@ -115,6 +227,29 @@ func TestBadInputClosesCleanly(t *testing.T) {
 			waitFor(t, "bad connections to be gone", func() bool { return srv.Edge.Connections() == 1 })
 		}
 	})
+}
+
+// readDisconnect reads until the server's Disconnect frame and returns its
+// code, then checks the connection ends.
+func readDisconnect(t *testing.T, c rawConn) wire.Code {
+	t.Helper()
+	for {
+		h, body, err := c.next()
+		if err != nil {
+			t.Fatalf("connection ended without a disconnect: %v", err)
+		}
+		if h.Op != wire.OpDisconnect {
+			continue
+		}
+		var d wire.Disconnect
+		if err := d.Decode(body); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.next(); err == nil {
+			t.Fatal("frames after disconnect")
+		}
+		return d.Code
+	}
 }
 
 // TestRequestErrorsKeepTheConnection checks that refused requests answer
