@@ -72,6 +72,10 @@ bench: ## Run the Go micro-benchmarks and the bounded load suite in perf/
 	go test -run '^$$' -bench . -benchmem ./wire/ ./edge/
 	./perf/bench.sh
 
+.PHONY: soak
+soak: kafka-libs ## Soak test: churn, pushes, slow and bad clients on a real server for SOAK (default 10m); leaks fail it
+	QUICPUSH_SOAK=$${SOAK:-10m} go test ./e2e -run '^TestSoak$$' -count=1 -v -timeout 60m
+
 .PHONY: fuzz
 fuzz: ## Fuzz every wire decoder for FUZZTIME each (default 30s)
 	for f in FuzzSplit FuzzFrameReader FuzzPushRoundTrip; do \

@@ -83,7 +83,7 @@ func (c *procCluster) startEdge() *proc {
 	p := startProc(c.t, fmt.Sprintf("edge%d", len(c.edges)+1), append([]string{"edge", "--quic-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0",
 		"--admin-addr", "127.0.0.1:0", "--dev-dir", c.devDir, "--jwt-secret", string(testSecret),
 		"--ping-interval", "500ms", "--registry-ttl", "3s",
-		"--max-conns-per-ip", "-1", "--handshakes-per-ip", "-1"}, c.common(false)...)...)
+		"--max-conns-per-ip=-1", "--handshakes-per-ip=-1"}, c.common(false)...)...)
 	c.edges = append(c.edges, p)
 	return p
 }

@@ -126,7 +126,7 @@ func run() error {
 		// limits would count them all as one source.
 		args := append([]string{"edge", "--edge-id", "edge" + strconv.Itoa(i+1),
 			"--quic-addr", e.quic, "--tcp-addr", e.tcp, "--admin-addr", e.admin,
-			"--max-conns-per-ip", "-1", "--handshakes-per-ip", "-1"}, redisOnly(common)...)
+			"--max-conns-per-ip=-1", "--handshakes-per-ip=-1"}, redisOnly(common)...)
 		if err := start("edge"+strconv.Itoa(i+1), args...); err != nil {
 			return err
 		}

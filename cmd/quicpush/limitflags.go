@@ -10,12 +10,12 @@ import (
 // quicpush_edge_limited_total{limit}; -1 lifts a limit (load tests from a few
 // loopback addresses need that).
 type limitFlags struct {
-	MaxConnsPerIP   int           `name:"max-conns-per-ip" default:"1000" help:"Open connections one IP may hold, all transports together; -1: unlimited."`
-	MaxConnsPerUser int           `name:"max-conns-per-user" default:"100" help:"Connections one user may hold on this edge (more get 3007); -1: unlimited."`
-	HandshakesPerIP float64       `name:"handshakes-per-ip" default:"50" help:"New connections per second one IP may open (burst: twice that); -1: unlimited."`
+	MaxConnsPerIP   int           `name:"max-conns-per-ip" default:"1000" help:"Open connections one IP may hold, all transports together; -1 (as --flag=-1): unlimited."`
+	MaxConnsPerUser int           `name:"max-conns-per-user" default:"100" help:"Connections one user may hold on this edge (more get 3007); -1 (as --flag=-1): unlimited."`
+	HandshakesPerIP float64       `name:"handshakes-per-ip" default:"50" help:"New connections per second one IP may open (burst: twice that); -1 (as --flag=-1): unlimited."`
 	RetryAbove      float64       `name:"quic-retry-above" default:"1000" help:"QUIC handshakes per second, edge-wide, above which new QUIC clients must prove their address (Retry); -1: never."`
-	MaxFramesPerSec int           `name:"max-frames-per-sec" default:"100" help:"Frames one connection may send per second (more: closed with 3008); -1: unlimited."`
-	MaxBytesPerSec  int           `name:"max-bytes-per-sec" default:"262144" help:"Bytes one connection may send per second (more: closed with 3008); -1: unlimited."`
+	MaxFramesPerSec int           `name:"max-frames-per-sec" default:"100" help:"Frames one connection may send per second (more: closed with 3008); -1 (as --flag=-1): unlimited."`
+	MaxBytesPerSec  int           `name:"max-bytes-per-sec" default:"262144" help:"Bytes one connection may send per second (more: closed with 3008); -1 (as --flag=-1): unlimited."`
 	RefreshAhead    time.Duration `name:"refresh-ahead" default:"30s" help:"How long before its token expires a connection is asked for a fresh one (TokenExpiring); negative: never, closed at expiry."`
 }
 
