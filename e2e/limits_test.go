@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -117,4 +118,54 @@ func TestLimits(t *testing.T) {
 			t.Fatalf("no Retry asked for after 5 handshakes at a limit of 1/s")
 		}
 	})
+}
+
+// TestProxyProtocol checks the TCP port behind a load balancer: from a
+// trusted source the PROXY header is required and its address is the
+// client's for the per-IP limits; a header from anyone else is not honoured.
+func TestProxyProtocol(t *testing.T) {
+	srv := startServer(t, func(c *app.Config) {
+		c.Edge.MaxConnsPerIP = 1
+		c.Edge.ProxyProtocolFrom = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	dial := func(header string) net.Conn {
+		t.Helper()
+		conn, err := net.Dial("tcp", srv.tcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if header != "" {
+			if _, err := conn.Write([]byte(header)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return conn
+	}
+	// authOK writes Auth and reports whether AuthOK came back.
+	authOK := func(conn net.Conn) bool {
+		t.Helper()
+		if _, err := conn.Write(wire.AppendAuth(nil, 1, &wire.Auth{Version: 1, Token: token(t, "lb")})); err != nil {
+			return false
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		fr := wire.NewFrameReader(conn, wire.DefaultMaxFrame)
+		h, _, err := fr.ReadFrame()
+		return err == nil && h.Op == wire.OpAuthOK
+	}
+	// Two clients behind the balancer, each its own address: both served,
+	// although the limit is one connection per IP.
+	a := dial("PROXY TCP4 10.0.0.1 127.0.0.1 40001 4434\r\n")
+	b := dial("PROXY TCP4 10.0.0.2 127.0.0.1 40002 4434\r\n")
+	if !authOK(a) || !authOK(b) {
+		t.Fatal("clients with their own addresses behind the balancer were refused")
+	}
+	// A second connection of 10.0.0.1 is over its limit.
+	if authOK(dial("PROXY TCP4 10.0.0.1 127.0.0.1 40003 4434\r\n")) {
+		t.Fatal("a second connection of 10.0.0.1 was served at a limit of one")
+	}
+	// Without the header, from the trusted source: refused.
+	if authOK(dial("")) {
+		t.Fatal("a connection from the balancer without a PROXY header was served")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,12 @@ type Config struct {
 	// which new QUIC clients must first prove their address (a Retry round
 	// trip), which blunts floods of spoofed Initial packets. Zero means 1000.
 	RetryAbove float64
+	// ProxyProtocolFrom lists the load balancers in front of the TCP port:
+	// connections from them must start with a PROXY protocol header (v1 or
+	// v2), whose source address then stands for the client (per-IP limits,
+	// logs). Connections from elsewhere are served as usual, and a header
+	// they send is not honoured. Empty means no PROXY protocol.
+	ProxyProtocolFrom []netip.Prefix
 	// MaxFramesPerSec and MaxBytesPerSec bound what one connection sends per
 	// second (Ping, Join, Leave: a client sends little); past either it is
 	// closed with 3008. Zero means 100 frames and 256 KiB.

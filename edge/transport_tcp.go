@@ -6,6 +6,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/pires/go-proxyproto"
+
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -14,6 +16,26 @@ func (e *Edge) listenTCP() error {
 	ln, err := net.Listen("tcp", e.cfg.TCPAddr)
 	if err != nil {
 		return err
+	}
+	if len(e.cfg.ProxyProtocolFrom) > 0 {
+		trusted := e.cfg.ProxyProtocolFrom
+		ln = &proxyproto.Listener{
+			Listener: ln,
+			// From a trusted load balancer the header is required; from
+			// anyone else it is not looked for, so a client cannot claim
+			// another address.
+			ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
+				if ip, ok := ipOf(o.Upstream); ok {
+					for _, p := range trusted {
+						if p.Contains(ip) {
+							return proxyproto.REQUIRE, nil
+						}
+					}
+				}
+				return proxyproto.SKIP, nil
+			},
+			ReadHeaderTimeout: e.cfg.HandshakeTimeout,
+		}
 	}
 	e.tcpLn = ln
 	e.loops.Add(1)
@@ -36,15 +58,23 @@ func (e *Edge) acceptTCP() {
 			return
 		}
 		delay = 0
-		release, ok := e.guard.admit(conn.RemoteAddr(), "tcp")
-		if !ok {
-			// No protocol is known yet, so no frame can say why.
-			_ = conn.Close()
-			continue
-		}
 		e.live.Add(1)
-		go e.serveTCP(&countedConn{Conn: conn, release: release})
+		go e.admitTCP(conn)
 	}
+}
+
+// admitTCP applies the per-IP limits, on the connection's own goroutine: with
+// the PROXY protocol, learning the client's address means reading the header,
+// which must not hold up the accept loop.
+func (e *Edge) admitTCP(conn net.Conn) {
+	release, ok := e.guard.admit(conn.RemoteAddr(), "tcp")
+	if !ok {
+		// No protocol is known yet, so no frame can say why.
+		_ = conn.Close()
+		e.live.Done()
+		return
+	}
+	e.serveTCP(&countedConn{Conn: conn, release: release})
 }
 
 // countedConn uncounts itself from the per-IP limits when closed, whichever

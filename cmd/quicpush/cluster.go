@@ -235,7 +235,9 @@ func (c *edgeCmd) Run() error {
 		MaxQueueBytes:    c.MaxQueueBytes,
 		RecoveryLimit:    c.RecoveryLimit,
 	}
-	c.limitFlags.apply(&ec)
+	if err := c.limitFlags.apply(&ec); err != nil {
+		return err
+	}
 	srv, err := app.StartEdge(app.EdgeConfig{
 		Edge:         ec,
 		History:      policies,

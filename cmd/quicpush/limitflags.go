@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/quicpush/quicpush/edge"
@@ -17,10 +19,22 @@ type limitFlags struct {
 	MaxFramesPerSec int           `name:"max-frames-per-sec" default:"100" help:"Frames one connection may send per second (more: closed with 3008); -1 (as --flag=-1): unlimited."`
 	MaxBytesPerSec  int           `name:"max-bytes-per-sec" default:"262144" help:"Bytes one connection may send per second (more: closed with 3008); -1 (as --flag=-1): unlimited."`
 	RefreshAhead    time.Duration `name:"refresh-ahead" default:"30s" help:"How long before its token expires a connection is asked for a fresh one (TokenExpiring); negative: never, closed at expiry."`
+	ProxyFrom       []string      `name:"proxy-protocol-from" help:"Load balancers (CIDRs, comma-separated) whose TCP connections start with a PROXY protocol header (v1 or v2) naming the client; others are served as usual."`
 }
 
 // apply copies the limits into an edge configuration.
-func (f limitFlags) apply(c *edge.Config) {
+func (f limitFlags) apply(c *edge.Config) error {
+	for _, p := range f.ProxyFrom {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return fmt.Errorf("--proxy-protocol-from %q: %w", p, err)
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.ProxyProtocolFrom = append(c.ProxyProtocolFrom, pfx)
+	}
 	c.MaxConnsPerIP = f.MaxConnsPerIP
 	c.MaxConnsPerUser = f.MaxConnsPerUser
 	c.HandshakesPerIP = f.HandshakesPerIP
@@ -28,4 +42,5 @@ func (f limitFlags) apply(c *edge.Config) {
 	c.MaxFramesPerSec = f.MaxFramesPerSec
 	c.MaxBytesPerSec = f.MaxBytesPerSec
 	c.RefreshAhead = f.RefreshAhead
+	return nil
 }

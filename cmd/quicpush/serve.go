@@ -85,7 +85,9 @@ func (c *serveCmd) Run() error {
 		MaxQueueBytes:    c.MaxQueueBytes,
 		RecoveryLimit:    c.RecoveryLimit,
 	}
-	c.limitFlags.apply(&ec)
+	if err := c.limitFlags.apply(&ec); err != nil {
+		return err
+	}
 	srv, err := app.Start(app.Config{
 		History:     policies,
 		APIAddr:     c.APIAddr,
