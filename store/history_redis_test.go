@@ -1,12 +1,15 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/history/historytest"
+	"github.com/quicpush/quicpush/pushapi"
 )
 
 func TestHistoryRedis(t *testing.T) {
@@ -48,5 +51,43 @@ func TestHistoryRedisFlushed(t *testing.T) {
 	}
 	if !r.Truncated || r.Recovered(old) {
 		t.Fatalf("old position after the flush: %+v", r)
+	}
+}
+
+func TestIdempotencyRedis(t *testing.T) {
+	srv := startRedis(t)
+	s := NewIdempotency(newClient(t, srv.Addr()), "")
+	ctx := testCtx(t)
+	if _, done, err := s.Begin(ctx, "k", time.Minute); done || err != nil {
+		t.Fatalf("first: %v %v", done, err)
+	}
+	if _, _, err := s.Begin(ctx, "k", time.Minute); !errors.Is(err, pushapi.ErrInFlight) {
+		t.Fatalf("while in flight: %v", err)
+	}
+	if err := s.Finish(ctx, "k", []byte("reply"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r, done, err := s.Begin(ctx, "k", time.Minute); !done || err != nil || string(r) != "reply" {
+		t.Fatalf("after finish: %q %v %v", r, done, err)
+	}
+	// Abandon frees an in-flight key, and only that.
+	if _, _, err := s.Begin(ctx, "k2", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.Abandon(ctx, "k2")
+	if _, done, err := s.Begin(ctx, "k2", time.Minute); done || err != nil {
+		t.Fatalf("after abandon: %v %v", done, err)
+	}
+	s.Abandon(ctx, "k") // finished: stays
+	if _, done, _ := s.Begin(ctx, "k", time.Minute); !done {
+		t.Fatal("Abandon removed a finished reply")
+	}
+	// An empty reply is a reply.
+	if _, _, err := s.Begin(ctx, "k3", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Finish(ctx, "k3", nil, time.Minute)
+	if r, done, err := s.Begin(ctx, "k3", time.Minute); !done || err != nil || len(r) != 0 {
+		t.Fatalf("empty reply: %q %v %v", r, done, err)
 	}
 }

@@ -36,24 +36,28 @@ const inFlight = "-"
 // Begin implements pushapi.IdempotencyStore.
 func (s *Idempotency) Begin(ctx context.Context, key string, window time.Duration) ([]byte, bool, error) {
 	k := s.keys.idem(key)
-	ok, err := s.c.SetNX(ctx, k, inFlight, window).Result()
-	if err != nil {
-		return nil, false, fmt.Errorf("store: idempotency: %w", err)
+	// Twice at most: the key may expire or be abandoned between SETNX and
+	// GET, and is then claimed on the second round.
+	for range 2 {
+		ok, err := s.c.SetNX(ctx, k, inFlight, window).Result()
+		if err != nil {
+			return nil, false, fmt.Errorf("store: idempotency: %w", err)
+		}
+		if ok {
+			return nil, false, nil
+		}
+		v, err := s.c.Get(ctx, k).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			continue
+		case err != nil:
+			return nil, false, fmt.Errorf("store: idempotency: %w", err)
+		case v == inFlight:
+			return nil, false, pushapi.ErrInFlight
+		}
+		return []byte(v), true, nil
 	}
-	if ok {
-		return nil, false, nil
-	}
-	v, err := s.c.Get(ctx, k).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		// Expired or abandoned between the two calls: claim it again.
-		return s.Begin(ctx, key, window)
-	case err != nil:
-		return nil, false, fmt.Errorf("store: idempotency: %w", err)
-	case v == inFlight:
-		return nil, false, pushapi.ErrInFlight
-	}
-	return []byte(v), true, nil
+	return nil, false, pushapi.ErrInFlight
 }
 
 // Finish implements pushapi.IdempotencyStore.

@@ -122,7 +122,7 @@ func Start(cfg Config) (*Server, error) {
 	cc.Registerer = reg
 	c, err := core.New(cc)
 	if err != nil {
-		e.Close()
+		s.closeStores()
 		return nil, err
 	}
 	pc := pushapi.Config{
@@ -137,7 +137,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	api, err := pushapi.New(pc)
 	if err != nil {
-		e.Close()
+		s.closeStores()
 		return nil, err
 	}
 	addr := cfg.APIAddr
@@ -146,7 +146,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.apiLn, err = net.Listen("tcp", addr)
 	if err != nil {
-		e.Close()
+		s.closeStores()
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -163,7 +163,7 @@ func Start(cfg Config) (*Server, error) {
 
 	if cfg.AdminAddr != "" {
 		if s.AdminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
-			e.Close()
+			s.closeStores()
 			_ = s.apiLn.Close()
 			return nil, err
 		}
@@ -194,6 +194,14 @@ func Start(cfg Config) (*Server, error) {
 		}
 	}()
 	return s, nil
+}
+
+// closeStores undoes a Start that failed after the edge was up.
+func (s *Server) closeStores() {
+	s.Edge.Close()
+	if s.hist != nil {
+		s.hist.Close()
+	}
 }
 
 // APIAddr is the push API's address.
