@@ -109,7 +109,11 @@ export interface ClientEvents {
     recovered: RecoveredEvent;
     /** A resume lost messages; see {@link NotRecoveredEvent}. */
     notRecovered: NotRecoveredEvent;
-    /** A failed connect attempt, a bad frame, or a listener that threw. The client goes on. */
+    /**
+     * A failed connect attempt, a bad frame, a listener that threw, or a token
+     * refresh that failed (code 105 token rejected from the edge, or the token
+     * function failing). The client goes on.
+     */
     error: QuicpushError;
 }
 /**
@@ -120,6 +124,12 @@ export interface ClientEvents {
  * reconnects with full-jitter backoff and rejoins its rooms, until close(), the
  * options' AbortSignal, or a disconnect code of 3500 or more (such as 3500
  * invalid token), after which it stops and reports the code.
+ *
+ * With a token function, the client also refreshes the token of a live
+ * connection when the edge warns that it expires (TokenExpiring, protocol
+ * revision 3): it calls the function and sends the fresh token (Refresh), so
+ * the connection outlives its token. With a fixed token the edge closes the
+ * connection at expiry (3004) and the client reconnects with the same token.
  *
  * ```ts
  * const client = new Client(

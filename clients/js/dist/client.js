@@ -1,5 +1,5 @@
 import { backoffDelay } from "./backoff.js";
-import { MAX_ROOM_LEN, Op, PushKind, Recovery } from "./codec.js";
+import { MAX_ROOM_LEN, MAX_TOKEN_LEN, Op, PushKind, Recovery } from "./codec.js";
 import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
 import { Connection } from "./connection.js";
 import { Emitter } from "./emitter.js";
@@ -31,6 +31,8 @@ export class Client {
     #webTransportWorked = false;
     #userStream = new StreamTracker();
     #streamUser = "";
+    #refreshing = null;
+    #refreshAgain = false;
     constructor(endpoints, options) {
         this.#endpoints = { ...endpoints };
         this.#opts = resolveOptions(endpoints, options);
@@ -174,6 +176,7 @@ export class Client {
             const end = new Promise((resolve) => (ended = resolve));
             const conn = new Connection({
                 onPush: (c, f) => this.#push(c, f),
+                onTokenExpiring: (c) => this.#tokenExpiring(c),
                 onEnded: (_, e) => ended(e),
             });
             try {
@@ -332,6 +335,65 @@ export class Client {
                     r.sentOn = null;
             },
         });
+    }
+    #tokenExpiring(conn) {
+        if (conn !== this.#conn || typeof this.#opts.token !== "function")
+            return;
+        if (this.#refreshing === conn) {
+            this.#refreshAgain = true;
+            return;
+        }
+        void this.#refresh(conn);
+    }
+    async #refresh(conn) {
+        this.#refreshing = conn;
+        try {
+            do {
+                this.#refreshAgain = false;
+                await this.#refreshOnce(conn);
+            } while (this.#refreshAgain && this.#conn === conn);
+        }
+        finally {
+            if (this.#refreshing === conn) {
+                this.#refreshing = null;
+                this.#refreshAgain = false;
+            }
+        }
+    }
+    async #refreshOnce(conn) {
+        const signal = this.#loop?.signal;
+        if (signal === undefined || signal.aborted || conn !== this.#conn)
+            return;
+        let token;
+        try {
+            token = await this.#token(signal);
+        }
+        catch (e) {
+            if (signal.aborted || conn !== this.#conn)
+                return;
+            this.#events.emit("error", e instanceof QuicpushError ? e : new QuicpushError(ClientCode.TokenFailed, String(e), { cause: e }));
+            return;
+        }
+        if (conn !== this.#conn)
+            return;
+        const n = utf8.encode(token).length;
+        if (n > MAX_TOKEN_LEN) {
+            this.#events.emit("error", new QuicpushError(ClientCode.TokenFailed, `token refresh: a token of ${n} bytes, limit ${MAX_TOKEN_LEN}`));
+            return;
+        }
+        let reply;
+        try {
+            reply = await this.#timed(conn.request({ op: Op.Refresh, seq: 0, token }), "token refresh");
+        }
+        catch (e) {
+            if (conn !== this.#conn || !(e instanceof QuicpushError) || e.code === ClientCode.TransportFailed)
+                return;
+            this.#events.emit("error", e);
+            return;
+        }
+        if (reply.op === Op.Error && conn === this.#conn) {
+            this.#events.emit("error", new QuicpushError(reply.code, reply.message));
+        }
     }
     #report(stream, o) {
         if (o.kind === "recovered") {

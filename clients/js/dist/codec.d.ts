@@ -1,5 +1,5 @@
 /**
- * The quicpush wire codec, protocol version 1 revision 2 (docs/protocol.md):
+ * The quicpush wire codec, protocol version 1 revision 3 (docs/protocol.md):
  * frame encoding and decoding, and a {@link FrameDecoder} for byte streams.
  * It mirrors the Go package `wire` and passes every vector of
  * docs/protocol-vectors.json.
@@ -12,12 +12,19 @@
  * all its fields are zero, the decoder reads zeros when the body ends before
  * it, and a group that starts must be whole.
  *
+ * Revision 3 adds token refresh: TokenExpiring (server → client, seq 0),
+ * Refresh (client → server, a request) and RefreshOK (its reply). The server
+ * speaks first, so a client only sends Refresh after a TokenExpiring.
+ *
  * @module
  */
 /** The protocol version sent in Auth. */
 export declare const VERSION = 1;
-/** The revision of version 1 this codec speaks: 2 added stream positions and resume. */
-export declare const REVISION = 2;
+/**
+ * The revision of version 1 this codec speaks: 2 added stream positions and
+ * resume, 3 token refresh (TokenExpiring, Refresh, RefreshOK).
+ */
+export declare const REVISION = 3;
 /** The WebSocket subprotocol of this version. */
 export declare const WEBSOCKET_PROTOCOL = "quicpush.v1";
 /** The QUIC ALPN of raw QUIC connections (not usable from browsers). */
@@ -43,6 +50,12 @@ export declare const Op: {
     readonly Push: 9;
     readonly Error: 10;
     readonly Disconnect: 11;
+    /** Revision 3: server → client, the token expires soon; answer with Refresh. */
+    readonly TokenExpiring: 12;
+    /** Revision 3: client → server, a fresh token for the connection. */
+    readonly Refresh: 13;
+    /** Revision 3: server → client, the answer to Refresh. */
+    readonly RefreshOK: 14;
 };
 /** An operation code defined by version 1. */
 export type Op = (typeof Op)[keyof typeof Op];
@@ -165,8 +178,35 @@ export interface DisconnectFrame {
     code: number;
     reason: string;
 }
+/**
+ * Server → client (revision 3): the connection's token expires in
+ * `expiresInMs` milliseconds; answer with {@link RefreshFrame}. Seq is 0.
+ */
+export interface TokenExpiringFrame {
+    op: typeof Op.TokenExpiring;
+    seq: number;
+    expiresInMs: number;
+}
+/**
+ * Client → server (revision 3): a fresh token of the same user for the live
+ * connection, at most 8192 bytes. Sent only after a TokenExpiring.
+ */
+export interface RefreshFrame {
+    op: typeof Op.Refresh;
+    seq: number;
+    token: string;
+}
+/**
+ * Server → client (revision 3): the answer to Refresh; the fresh token is in
+ * force and expires in `expiresInMs` milliseconds (0: no expiry).
+ */
+export interface RefreshOKFrame {
+    op: typeof Op.RefreshOK;
+    seq: number;
+    expiresInMs: number;
+}
 /** Any decoded frame of version 1, discriminated by `op`. */
-export type Frame = AuthFrame | AuthOKFrame | PingPongFrame | JoinFrame | JoinOKFrame | RoomFrame | PushFrame | ErrorFrame | DisconnectFrame;
+export type Frame = AuthFrame | AuthOKFrame | PingPongFrame | JoinFrame | JoinOKFrame | RoomFrame | PushFrame | ErrorFrame | DisconnectFrame | TokenExpiringFrame | RefreshFrame | RefreshOKFrame;
 /** A frame split off a stream or message but not decoded: any op, raw body. */
 export interface RawFrame {
     op: number;
@@ -190,7 +230,7 @@ export declare class WireError extends Error {
     readonly kind: WireErrorKind;
     constructor(kind: WireErrorKind, message: string);
 }
-/** Reports whether `op` is defined by version 1. */
+/** Reports whether `op` is defined by version 1 (up to revision 3). */
 export declare function isKnownOp(op: number): op is Op;
 /**
  * Encodes a whole frame, header included. It writes what it is given: limits

@@ -1,5 +1,5 @@
 export const VERSION = 1;
-export const REVISION = 2;
+export const REVISION = 3;
 export const WEBSOCKET_PROTOCOL = "quicpush.v1";
 export const ALPN = "quicpush/1";
 export const HEADER_SIZE = 9;
@@ -18,6 +18,9 @@ export const Op = {
     Push: 0x09,
     Error: 0x0a,
     Disconnect: 0x0b,
+    TokenExpiring: 0x0c,
+    Refresh: 0x0d,
+    RefreshOK: 0x0e,
 };
 export const PushKind = {
     Direct: 0,
@@ -41,7 +44,7 @@ const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const MAX_U64 = (1n << 64n) - 1n;
 export function isKnownOp(op) {
-    return op >= Op.Auth && op <= Op.Disconnect;
+    return op >= Op.Auth && op <= Op.RefreshOK;
 }
 class Writer {
     buf;
@@ -177,6 +180,13 @@ export function encodeFrame(f) {
             checkUint(f.code, 0xffff, "code");
             w.u16(f.code);
             w.str(f.reason);
+            break;
+        case Op.TokenExpiring:
+        case Op.RefreshOK:
+            w.uvarint(f.expiresInMs);
+            break;
+        case Op.Refresh:
+            w.str(f.token);
             break;
         default: {
             const unknown = f;
@@ -331,6 +341,12 @@ export function decodeBody(op, seq, body) {
             const code = r.u16();
             return { op, seq, code, reason: r.str(body.length, "reason") };
         }
+        case Op.TokenExpiring:
+            return { op, seq, expiresInMs: new Reader(body, "token_expiring").numUvarint() };
+        case Op.Refresh:
+            return { op, seq, token: new Reader(body, "refresh").str(MAX_TOKEN_LEN, "token") };
+        case Op.RefreshOK:
+            return { op, seq, expiresInMs: new Reader(body, "refresh_ok").numUvarint() };
         default:
             return undefined;
     }

@@ -23,6 +23,8 @@ export declare const Code: {
     readonly ServerDisconnect: 3006;
     /** Too many connections (per IP or user): reconnect with backoff. */
     readonly ConnectionLimit: 3007;
+    /** The client sent frames or bytes faster than the edge allows: reconnect with backoff. */
+    readonly RateLimited: 3008;
     /** Token malformed, badly signed or not yet valid. */
     readonly InvalidToken: 3500;
     /** Malformed frame, unknown op, op out of order. */
@@ -43,6 +45,8 @@ export declare const Code: {
     readonly NotJoined: 103;
     /** The edge failed to serve the request. */
     readonly Internal: 104;
+    /** Refresh carried a token that is invalid, expired or another user's. */
+    readonly TokenRejected: 105;
 };
 /** A code defined by version 1. Other numbers may arrive from later edges. */
 export type Code = (typeof Code)[keyof typeof Code];
@@ -53,7 +57,7 @@ export declare const CodeRange: {
     /** Disconnect codes after which a client stops and reports the code. */
     readonly stop: readonly [3500, 3999];
     /** Request error codes of version 1 (Error frames). */
-    readonly requestErrors: readonly [100, 104];
+    readonly requestErrors: readonly [100, 105];
 };
 /** A short description of a code, as the Go `wire.Code.String` gives it. */
 export declare function codeName(code: number): string;

@@ -7,6 +7,7 @@ export const Code = {
     HandshakeTimeout: 3005,
     ServerDisconnect: 3006,
     ConnectionLimit: 3007,
+    RateLimited: 3008,
     InvalidToken: 3500,
     ProtocolError: 3501,
     FrameTooLarge: 3502,
@@ -17,11 +18,12 @@ export const Code = {
     TooManyRooms: 102,
     NotJoined: 103,
     Internal: 104,
+    TokenRejected: 105,
 };
 export const CodeRange = {
     reconnect: [3000, 3499],
     stop: [3500, 3999],
-    requestErrors: [100, 104],
+    requestErrors: [100, 105],
 };
 const names = {
     3000: "shutdown",
@@ -32,6 +34,7 @@ const names = {
     3005: "handshake timeout",
     3006: "disconnected by server",
     3007: "connection limit",
+    3008: "rate limited",
     3500: "invalid token",
     3501: "protocol error",
     3502: "frame too large",
@@ -42,6 +45,7 @@ const names = {
     102: "too many rooms",
     103: "not joined",
     104: "internal error",
+    105: "token rejected",
 };
 export function codeName(code) {
     return names[code] ?? `code ${code}`;

@@ -1,4 +1,4 @@
-import { type Frame, type PushFrame } from "./codec.js";
+import { type Frame, type PushFrame, type TokenExpiringFrame } from "./codec.js";
 import { QuicpushError } from "./errors.js";
 import type { ResumeReply, StreamPosition } from "./resume.js";
 import { type Transport, type TransportHandlers, type TransportOpener } from "./transport.js";
@@ -15,6 +15,11 @@ export interface ConnectionEnd {
 /** What a connection reports to the client. */
 export interface ConnectionCallbacks {
     onPush(conn: Connection, frame: PushFrame): void;
+    /**
+     * The edge warned that the token expires soon (revision 3): the client may
+     * answer with Refresh on this connection, and only after such a warning.
+     */
+    onTokenExpiring(conn: Connection, frame: TokenExpiringFrame): void;
     /** Called once, after authentication succeeded, when the connection ends. */
     onEnded(conn: Connection, end: ConnectionEnd): void;
 }

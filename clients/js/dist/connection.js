@@ -171,8 +171,12 @@ export class Connection {
             case Op.Disconnect:
                 this.end({ code: f.code, reason: f.reason, byClient: false });
                 return;
+            case Op.TokenExpiring:
+                this.callbacks.onTokenExpiring(this, f);
+                return;
             case Op.JoinOK:
             case Op.LeaveOK:
+            case Op.RefreshOK:
             case Op.Error: {
                 const p = this.pending.get(f.seq);
                 if (p === undefined)

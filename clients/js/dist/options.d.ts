@@ -39,6 +39,18 @@ export interface ClientOptions {
      * The JWT sent in Auth. A function is called before every connect attempt,
      * the first and each reconnect, so an expired token is replaced by a fresh
      * one; when it throws, the attempt fails and is retried with backoff.
+     *
+     * A function is also called when the edge warns that the live connection's
+     * token expires soon (TokenExpiring, protocol revision 3): the fresh token
+     * is sent on the same connection (Refresh), which then outlives the old
+     * token without a reconnect. It must return a token of the same user. A
+     * refresh that fails (the function throws, or the edge rejects the token
+     * with 105) is reported as an 'error' event and the connection stays until
+     * the old token expires; the edge then closes it with 3004 and the client
+     * reconnects with a fresh token. With a fixed string the client cannot
+     * refresh: the connection ends at the token's expiry with 3004, and the
+     * client's reconnects with the same expired token are refused with 3004
+     * (and retried with backoff). Use a function for tokens that expire.
      */
     token: TokenSource;
     /**

@@ -2,7 +2,9 @@
 // real `quicpush serve`: WebTransport with the development certificate's
 // hash, the WebSocket fallback, resuming a room after a disconnect (replay,
 // no repeat) and after a restart (not recovered), reconnecting across a
-// server restart, a bad token that must not be retried, and the demo page;
+// server restart, a bad token that must not be retried, a connection that
+// outlives its short-lived tokens by refreshing them (a second server with
+// --refresh-ahead), and the demo page;
 // and the push API client
 // for Node backends (@quicpush/client/api, over Connect, gRPC and gRPC-Web)
 // and its example script, pushing to a page.
@@ -40,6 +42,7 @@ const WATCHDOG_MS = 240_000;
 const tmp = mkdtempSync(join(tmpdir(), "quicpush-js-e2e-"));
 const devDir = join(tmp, "dev");
 let server = null; // the quicpush child process
+let refreshServer = null; // a second one, for the token refresh test
 let httpServer = null;
 let context = null; // the browser
 let cfg = null; // ports, hash, key, tokens
@@ -90,20 +93,25 @@ async function waitForPort(port, ms = 15_000) {
   }
 }
 
-/** Starts `quicpush serve` on cfg's ports; resolves with its banner. */
-async function startServer() {
+/**
+ * Spawns `quicpush serve` on `ports` (quicPort, tcpPort, apiPort) with the
+ * shared dev dir and `extra` flags; `track` gets the child at once, so that
+ * teardown kills it even when it fails to start. Resolves with its banner.
+ */
+async function spawnServer(ports, extra, track) {
   const args = [
     "serve",
-    "--quic-addr", `127.0.0.1:${cfg.quicPort}`,
-    "--tcp-addr", `127.0.0.1:${cfg.tcpPort}`,
-    "--api-addr", `127.0.0.1:${cfg.apiPort}`,
+    "--quic-addr", `127.0.0.1:${ports.quicPort}`,
+    "--tcp-addr", `127.0.0.1:${ports.tcpPort}`,
+    "--api-addr", `127.0.0.1:${ports.apiPort}`,
     "--dev-dir", devDir,
     // A short heartbeat so that a killed server is noticed quickly.
     "--ping-interval", "1s",
     "--log-level", "warn",
+    ...extra,
   ];
   const child = spawn(cfg.bin, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
-  server = child;
+  track(child);
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => (out += d));
@@ -117,15 +125,18 @@ async function startServer() {
     exited.then((why) => { throw new Error(`quicpush serve ${why}: ${err}`); }),
     sleep(20_000).then(() => { throw new Error(`quicpush serve printed no banner: ${err}`); }),
   ]);
-  await waitForPort(cfg.tcpPort);
-  await waitForPort(cfg.apiPort);
+  await waitForPort(ports.tcpPort);
+  await waitForPort(ports.apiPort);
   return banner;
 }
 
-/** Stops the server (SIGKILL by default: no drain, clients see the connection die). */
-async function stopServer(signal = "SIGKILL") {
-  const child = server;
-  server = null;
+/** Starts `quicpush serve` on cfg's ports; resolves with its banner. */
+function startServer() {
+  return spawnServer(cfg, [], (child) => (server = child));
+}
+
+/** Stops a server process (SIGKILL by default: no drain, clients see the connection die). */
+async function stopChild(child, signal = "SIGKILL") {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((res) => child.once("exit", res));
   try {
@@ -136,11 +147,21 @@ async function stopServer(signal = "SIGKILL") {
   await Promise.race([exited, sleep(5000)]);
 }
 
-/** Calls a PushService method through the JSON push API; returns the response. */
-async function callAPI(method, request) {
-  const res = await fetch(`http://127.0.0.1:${cfg.apiPort}/quicpush.push.v1.PushService/${method}`, {
+/** Stops the server (SIGKILL by default: no drain, clients see the connection die). */
+async function stopServer(signal = "SIGKILL") {
+  const child = server;
+  server = null;
+  await stopChild(child, signal);
+}
+
+/**
+ * Calls a PushService method through the JSON push API (of the main server,
+ * unless `api` names another's { port, key }); returns the response.
+ */
+async function callAPI(method, request, api = { port: cfg.apiPort, key: cfg.apiKey }) {
+  const res = await fetch(`http://127.0.0.1:${api.port}/quicpush.push.v1.PushService/${method}`, {
     method: "POST",
-    headers: { Authorization: `Bearer ${cfg.apiKey}`, "Content-Type": "application/json" },
+    headers: { Authorization: `Bearer ${api.key}`, "Content-Type": "application/json" },
     body: JSON.stringify(request),
     signal: AbortSignal.timeout(5000),
   });
@@ -209,6 +230,8 @@ function startHTTP() {
 
 async function teardown() {
   await stopServer("SIGKILL");
+  await stopChild(refreshServer, "SIGKILL");
+  refreshServer = null;
   if (context) await Promise.race([context.close().catch(() => {}), sleep(5000)]);
   context = null;
   if (httpServer) httpServer.close();
@@ -230,7 +253,9 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 }
 process.once("exit", () => {
   // Last resort if the process ends without after() (a crash).
-  if (server) try { process.kill(-server.pid, "SIGKILL"); } catch { /* gone */ }
+  for (const child of [server, refreshServer]) {
+    if (child) try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
+  }
 });
 
 /** Polls `fn` in the page until it returns a truthy value. */
@@ -497,6 +522,103 @@ describe("browser client against quicpush serve", { timeout: WATCHDOG_MS }, () =
     await push("resume live");
     await waitInPage(page, "live push after the resume", ([ns]) => ns.every((n) => window.clients[n].messages.at(-1)?.text === "resume live"), [names]);
     await page.evaluate(([ns]) => ns.forEach((n) => window.clients[n].client.close()), [names]);
+  });
+
+  test("(f) token refresh: short-lived tokens refreshed on the live connection, no reconnect across two lifetimes", { timeout: 90_000 }, async () => {
+    // A server of its own that warns 2 s before a token expires; the tokens
+    // live 3 s (exp is in whole seconds: 2 to 3 s left when minted), so the
+    // warning comes within a second of each new token, and a connection that
+    // did not refresh would be closed with 3004 at the first expiry.
+    const ports = { quicPort: await freeUDPPort(), tcpPort: await freeTCPPort(), apiPort: await freeTCPPort() };
+    const banner = await spawnServer(ports, ["--refresh-ahead", "2s"], (child) => (refreshServer = child));
+    const hash = /base64 (\S+)/.exec(banner)?.[1];
+    const api = { port: ports.apiPort, key: /API key\s+(\S+)/.exec(banner)?.[1] };
+    assert.ok(hash && api.key, `banner without hash or key:\n${banner}`);
+    const room = "refresh-room";
+    const names = ["refresh-wt", "refresh-ws"];
+    // Every token minted, in order: for which client, on which connection
+    // (its conn key; "" for a connect attempt), and its exp.
+    const minted = [];
+    const pf = await context.newPage();
+    try {
+      pf.on("pageerror", (e) => console.error("refresh page error:", e.message));
+      // The page's token function: `quicpush token --ttl 3s`, run here.
+      await pf.exposeFunction("mintShortToken", async (name, connKey) => {
+        const token = await run(cfg.bin, ["token", "--ttl", "3s", "--user", name, "--rooms", room, "--dev-dir", devDir], { timeout: 10_000 });
+        const { exp } = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+        minted.push({ name, connKey, exp, at: Date.now() });
+        return token;
+      });
+      await pf.goto(`${cfg.origin}/harness.html`, { timeout: 10_000 });
+      await pf.waitForFunction(() => typeof window.startClient === "function", null, { timeout: 10_000 });
+      await pf.evaluate(([wt, ws, h, r, ns]) => {
+        const setups = [
+          [ns[0], { webtransport: wt, websocket: ws }, { serverCertificateHashes: [h] }],
+          [ns[1], { websocket: ws }, {}],
+        ];
+        for (const [name, endpoints, options] of setups) {
+          // Called before each connect attempt, and on every TokenExpiring.
+          const token = () => window.mintShortToken(name, window.clients[name]?.client?.connKey ?? "");
+          window.startClient(name, endpoints, { ...options, token }, [r]);
+        }
+      }, [`https://127.0.0.1:${ports.quicPort}/wt`, `ws://127.0.0.1:${ports.tcpPort}/ws`, hash, room, names]);
+      await waitInPage(pf, "joined", ([ns, r]) => ns.every((n) => window.clients[n]?.joined.includes(r)), [names, room], 15_000);
+      const start = await pf.evaluate(([ns]) => ns.map((n) => ({
+        connKey: window.clients[n].client.connKey,
+        transport: window.clients[n].transport,
+        connected: window.clients[n].connected,
+      })), [names]);
+      assert.ok(start.every((s) => s.connKey && s.connected === 1), JSON.stringify(start));
+      if (start[0].transport !== "webtransport") console.log(`# note: ${names[0]} connected over ${start[0].transport}`);
+      assert.equal(start[1].transport, "websocket");
+
+      // Wait until, for each client, the token it connected with and the
+      // first refreshed one have both expired, with a second refresh done.
+      const refreshes = (name) => minted.filter((m) => m.name === name && m.connKey !== "");
+      const end = Date.now() + 30_000;
+      while (!names.every((n) => refreshes(n).length >= 2 && Date.now() > refreshes(n)[0].exp * 1000 + 1000)) {
+        const events = await pf.evaluate(([ns]) => ns.map((n) => window.clients[n].events.filter(([e]) => e !== "message")), [names]);
+        const gone = events.some((ev) => ev.some(([e]) => e === "disconnected"));
+        if (gone || Date.now() > end) {
+          throw new Error(`${gone ? "disconnected" : "no two refreshes within 30 s"}: events ${JSON.stringify(events)}; tokens ${JSON.stringify(minted)}`);
+        }
+        await sleep(200);
+      }
+
+      const mid = await pf.evaluate(([ns]) => ns.map((n) => {
+        const c = window.clients[n];
+        return {
+          connKey: c.client.connKey,
+          state: c.client.state,
+          connected: c.connected,
+          disconnected: c.events.filter(([e]) => e === "disconnected").map(([, d]) => d),
+          errors: c.events.filter(([e]) => e === "error").map(([, d]) => d),
+        };
+      }), [names]);
+      names.forEach((name, i) => {
+        const m = mid[i];
+        const lifetimes = refreshes(name).map((r) => r.exp);
+        assert.deepEqual(m.disconnected, [], `${name}: no disconnect across two token lifetimes`);
+        assert.equal(m.connected, 1, `${name}: no reconnect`);
+        assert.equal(m.state, "connected", name);
+        assert.equal(m.connKey, start[i].connKey, `${name}: the same connection`);
+        assert.ok(refreshes(name).every((r) => r.connKey === start[i].connKey), `${name}: every refresh on the first connection`);
+        assert.ok(lifetimes.every((e, j) => j === 0 || e >= lifetimes[j - 1]), `${name}: exps ${lifetimes}`);
+        assert.deepEqual(m.errors.filter((e) => e.code === 105 || e.code === 5), [], `${name}: no rejected or failed refresh`);
+      });
+
+      // Still live: a push arrives on the same connection.
+      await callAPI("PushRoom", { room, text: "after two token lifetimes" }, api);
+      for (const n of names) await waitInPage(pf, `${n}: push after the refreshes`, received(n, "after two token lifetimes"), undefined, 10_000);
+      const last = await pf.evaluate(([ns]) => ns.map((n) => [window.clients[n].connected, window.clients[n].client.connKey]), [names]);
+      assert.deepEqual(last, start.map((s) => [1, s.connKey]));
+      await pf.screenshot({ path: join(results, "token-refresh.png"), fullPage: true });
+      await pf.evaluate(([ns]) => ns.forEach((n) => window.clients[n].client.close()), [names]);
+    } finally {
+      await pf.close();
+      await stopChild(refreshServer, "SIGKILL");
+      refreshServer = null;
+    }
   });
 
   /** Restarts the server with `signal` and checks that both page clients come back and receive. */

@@ -350,7 +350,8 @@ describe("session", () => {
     const got: string[] = [];
     c.on("message", (m) => got.push(m.id));
     await c.connect();
-    const unknown = Uint8Array.from([0, 0, 0, 7, 0xee, 0, 0, 0, 0, 1, 2]);
+    // An op of a later revision (0x0f follows revision 3's RefreshOK) and one far off.
+    const unknown = Uint8Array.from([0, 0, 0, 7, 0x0f, 0, 0, 0, 0, 1, 2, 0, 0, 0, 7, 0xee, 0, 0, 0, 0, 1, 2]);
     const push = encodeFrame({ op: Op.Push, seq: 0, kind: PushKind.Broadcast, room: "", id: "b", offset: 0n, epoch: "", data: new Uint8Array() });
     const both = new Uint8Array(unknown.length + push.length);
     both.set(unknown);
@@ -358,6 +359,238 @@ describe("session", () => {
     edge.session.write(both);
     await until(() => got.length === 1, "push after an unknown op");
     assert.equal(c.state, "connected");
+  });
+});
+
+describe("token refresh", () => {
+  /** A token function that hands out t1, t2, ... and makes the edge accept the newest. */
+  function rotating(edge: FakeEdge): { calls: () => number; token: () => Promise<string> } {
+    let n = 0;
+    return {
+      calls: () => n,
+      token: async () => {
+        n++;
+        edge.token = `t${n}`;
+        return edge.token;
+      },
+    };
+  }
+
+  const errorsOf = (log: Array<[keyof ClientEvents, unknown]>): QuicpushError[] =>
+    log.filter(([n]) => n === "error").map(([, e]) => e as QuicpushError);
+
+  for (const wt of ["ok", null] as const) {
+    test(`TokenExpiring: the token function runs and Refresh carries the new token on the same connection (${wt ? "webtransport" : "websocket"})`, async () => {
+      const edge = new FakeEdge();
+      edge.pingIntervalMs = 20;
+      const tokens = rotating(edge);
+      const c = newClient(edge, wt, { token: tokens.token });
+      const log = record(c);
+      const got: string[] = [];
+      await c.connect();
+      await c.joinRoom("news", (m) => got.push(text(m.data)));
+      const s = edge.session;
+      // Pings go by, and nothing asks for a refresh: no Refresh.
+      await delay(60);
+      assert.equal(s.refreshes.length, 0);
+      assert.equal(tokens.calls(), 1);
+
+      s.tokenExpiring(30000);
+      await until(() => s.refreshes.length === 1, "refresh");
+      assert.equal(tokens.calls(), 2);
+      assert.equal(s.refreshes[0]!.token, "t2");
+      assert.notEqual(s.refreshes[0]!.seq, 0);
+      // RefreshOK keeps the connection: still the same session, nothing reported.
+      await delay(60);
+      assert.equal(c.state, "connected");
+      assert.equal(edge.sessions.length, 1);
+      assert.equal(s.closed, false);
+      edge.push("news", "after refresh");
+      await until(() => got.length === 1, "push after the refresh");
+
+      // The fresh token's warning: refreshed again, on the same connection.
+      s.tokenExpiring(500);
+      await until(() => s.refreshes.length === 2, "second refresh");
+      assert.equal(s.refreshes[1]!.token, "t3");
+      await delay(30);
+      assert.deepEqual(edge.tokens, ["t1"], "one Auth");
+      assert.equal(edge.sessions.length, 1);
+      assert.deepEqual(
+        log.filter(([n]) => n !== "message").map(([n]) => n),
+        ["connecting", "connected"],
+      );
+    });
+  }
+
+  test("a TokenExpiring that comes with AuthOK is answered", async () => {
+    const edge = new FakeEdge();
+    edge.expiringAtAuth = 1500;
+    const tokens = rotating(edge);
+    const c = newClient(edge, "ok", { token: tokens.token });
+    const log = record(c);
+    await c.connect();
+    await until(() => edge.session.refreshes.length === 1, "refresh");
+    assert.equal(edge.session.refreshes[0]!.token, "t2");
+    await delay(20);
+    assert.equal(c.state, "connected");
+    assert.deepEqual(errorsOf(log), []);
+  });
+
+  test("a TokenExpiring read right after RefreshOK refreshes again", async () => {
+    const edge = new FakeEdge();
+    edge.expiringAfterRefresh = 2;
+    const tokens = rotating(edge);
+    const c = newClient(edge, null, { token: tokens.token });
+    const log = record(c);
+    await c.connect();
+    edge.session.tokenExpiring();
+    await until(() => edge.session.refreshes.length === 3, "three refreshes");
+    await delay(30);
+    assert.deepEqual(edge.session.refreshes.map((f) => f.token), ["t2", "t3", "t4"]);
+    assert.equal(edge.sessions.length, 1);
+    assert.deepEqual(errorsOf(log), []);
+  });
+
+  test("Error 105 (token rejected) is an error event; the connection stays until the edge closes it with 3004", async () => {
+    const edge = new FakeEdge();
+    let calls = 0;
+    const c = newClient(edge, "ok", {
+      token: () => {
+        calls++;
+        // The first refresh gets a token the edge does not take.
+        return calls === 2 ? "stale" : edge.token;
+      },
+    });
+    const log = record(c);
+    const got: string[] = [];
+    await c.connect();
+    await c.joinRoom("news", (m) => got.push(text(m.data)));
+    const s = edge.session;
+    s.tokenExpiring(1000);
+    await until(() => errorsOf(log).length === 1, "error event");
+    const err = errorsOf(log)[0]!;
+    assert.ok(err instanceof QuicpushError);
+    assert.equal(err.code, 105);
+    assert.equal(err.reason, "token rejected");
+    assert.deepEqual(s.refreshes.map((f) => f.token), ["stale"]);
+    await delay(30);
+    assert.equal(c.state, "connected");
+    assert.equal(s.closed, false);
+    assert.equal(edge.sessions.length, 1);
+    assert.ok(!log.some(([n]) => n === "disconnected"));
+    edge.push("news", "still here");
+    await until(() => got.length === 1, "push after the rejected refresh");
+
+    // At expiry the edge closes with 3004; the client reconnects with a fresh token.
+    s.disconnect(3004, "token expired");
+    await until(() => edge.sessions.length === 2 && c.state === "connected", "reconnect");
+    assert.deepEqual(log.find(([n]) => n === "disconnected")![1], { code: 3004, reason: "token expired", reconnect: true });
+    assert.equal(calls, 3);
+    assert.deepEqual(edge.tokens, ["good", "good"]);
+    assert.ok(edge.session.rooms.has("news"));
+  });
+
+  test("a token function that fails on refresh: an error event, the connection stays", async () => {
+    const edge = new FakeEdge();
+    let calls = 0;
+    const c = newClient(edge, null, {
+      token: () => {
+        if (++calls === 2) throw new Error("token service down");
+        return edge.token;
+      },
+    });
+    const log = record(c);
+    await c.connect();
+    edge.session.tokenExpiring();
+    await until(() => errorsOf(log).length === 1, "error event");
+    assert.equal(errorsOf(log)[0]!.code, ClientCode.TokenFailed);
+    await delay(20);
+    assert.equal(edge.session.refreshes.length, 0);
+    assert.equal(c.state, "connected");
+    assert.equal(edge.sessions.length, 1);
+  });
+
+  test("an unanswered Refresh times out as an error event; the connection stays", async () => {
+    const edge = new FakeEdge();
+    edge.answerRefresh = false;
+    const c = newClient(edge, null, { token: () => edge.token, requestTimeoutMs: 50 });
+    const log = record(c);
+    await c.connect();
+    edge.session.tokenExpiring();
+    await until(() => errorsOf(log).length === 1, "timeout");
+    assert.equal(errorsOf(log)[0]!.code, ClientCode.Timeout);
+    assert.equal(c.state, "connected");
+    assert.equal(edge.sessions.length, 1);
+  });
+
+  test("a fixed token ignores TokenExpiring", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, "ok"); // token: "good", a string
+    const log = record(c);
+    await c.connect();
+    edge.session.tokenExpiring(1000);
+    await delay(50);
+    assert.equal(edge.session.refreshes.length, 0);
+    assert.ok(!edge.session.received.some((f) => f.op === Op.Refresh));
+    assert.equal(c.state, "connected");
+    assert.deepEqual(errorsOf(log), []);
+    // At expiry the edge closes with 3004 and the client reconnects, as before revision 3.
+    edge.session.disconnect(3004, "token expired");
+    await until(() => edge.sessions.length === 2 && c.state === "connected", "reconnect");
+  });
+
+  test("a refresh cut by a lost connection sends nothing, on either connection", async () => {
+    const edge = new FakeEdge();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const c = newClient(edge, null, {
+      token: async () => {
+        if (++calls === 2) await gate; // the refresh's token is slow
+        return edge.token;
+      },
+    });
+    const log = record(c);
+    await c.connect();
+    const first = edge.session;
+    first.tokenExpiring();
+    await until(() => calls === 2, "token function called");
+    first.drop();
+    await until(() => edge.sessions.length === 2 && c.state === "connected", "reconnect");
+    release();
+    await delay(30);
+    // No TokenExpiring on the new connection: no Refresh there (an older edge would close).
+    assert.equal(first.refreshes.length, 0);
+    assert.equal(edge.session.refreshes.length, 0);
+    assert.equal(edge.session.closed, false);
+    assert.deepEqual(errorsOf(log), []);
+  });
+
+  test("a token over 8192 bytes is not sent: an error event, the connection stays", async () => {
+    const edge = new FakeEdge();
+    let calls = 0;
+    const c = newClient(edge, null, { token: () => (++calls === 1 ? edge.token : "x".repeat(8193)) });
+    const log = record(c);
+    await c.connect();
+    edge.session.tokenExpiring();
+    await until(() => errorsOf(log).length === 1, "error event");
+    assert.equal(errorsOf(log)[0]!.code, ClientCode.TokenFailed);
+    assert.equal(edge.session.refreshes.length, 0);
+    assert.equal(c.state, "connected");
+  });
+
+  test("3008 (rate limited) reconnects like the other 3000-3499 codes", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge, null);
+    const log = record(c);
+    await c.connect();
+    await c.joinRoom("news");
+    edge.session.disconnect(3008, "rate limited");
+    await until(() => edge.sessions.length === 2 && c.state === "connected" && edge.session.rooms.has("news"), "reconnect");
+    assert.deepEqual(log.find(([n]) => n === "disconnected")![1], { code: 3008, reason: "rate limited", reconnect: true });
+    // A close code alone (no Disconnect frame) too.
+    edge.session.closeWithCode(3008, "rate limited");
+    await until(() => edge.sessions.length === 3 && c.state === "connected", "reconnect after the close code");
   });
 });
 

@@ -1,5 +1,5 @@
 import { backoffDelay } from "./backoff.js";
-import { MAX_ROOM_LEN, Op, PushKind, Recovery, type Frame, type PushFrame } from "./codec.js";
+import { MAX_ROOM_LEN, MAX_TOKEN_LEN, Op, PushKind, Recovery, type Frame, type PushFrame } from "./codec.js";
 import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
 import { Connection, type ConnectionEnd } from "./connection.js";
 import { Emitter, type Listener } from "./emitter.js";
@@ -122,7 +122,11 @@ export interface ClientEvents {
   recovered: RecoveredEvent;
   /** A resume lost messages; see {@link NotRecoveredEvent}. */
   notRecovered: NotRecoveredEvent;
-  /** A failed connect attempt, a bad frame, or a listener that threw. The client goes on. */
+  /**
+   * A failed connect attempt, a bad frame, a listener that threw, or a token
+   * refresh that failed (code 105 token rejected from the edge, or the token
+   * function failing). The client goes on.
+   */
   error: QuicpushError;
 }
 
@@ -162,6 +166,12 @@ const utf8 = new TextEncoder();
  * options' AbortSignal, or a disconnect code of 3500 or more (such as 3500
  * invalid token), after which it stops and reports the code.
  *
+ * With a token function, the client also refreshes the token of a live
+ * connection when the edge warns that it expires (TokenExpiring, protocol
+ * revision 3): it calls the function and sends the fresh token (Refresh), so
+ * the connection outlives its token. With a fixed token the edge closes the
+ * connection at expiry (3004) and the client reconnects with the same token.
+ *
  * ```ts
  * const client = new Client(
  *   { webtransport: "https://push.example.com:4433/wt", websocket: "wss://push.example.com/ws" },
@@ -195,6 +205,10 @@ export class Client {
   #userStream = new StreamTracker<Connection>();
   /** The user whose stream #userStream follows ("" before the first AuthOK). */
   #streamUser = "";
+  /** The connection a token refresh is under way on (one at a time), or null. */
+  #refreshing: Connection | null = null;
+  /** A TokenExpiring came while a refresh was under way: refresh again after it. */
+  #refreshAgain = false;
 
   /**
    * @param endpoints where the edge listens; at least one.
@@ -390,6 +404,7 @@ export class Client {
       const end = new Promise<ConnectionEnd>((resolve) => (ended = resolve));
       const conn = new Connection({
         onPush: (c, f) => this.#push(c, f),
+        onTokenExpiring: (c) => this.#tokenExpiring(c),
         onEnded: (_, e) => ended(e),
       });
       try {
@@ -556,6 +571,81 @@ export class Client {
         },
       },
     );
+  }
+
+  /**
+   * Answers the edge's TokenExpiring on `conn` (protocol section 6.6): with a
+   * token function, a fresh token goes to the edge in Refresh on the same
+   * connection. With a fixed token there is nothing to send: the edge closes
+   * with 3004 at expiry and the client reconnects. Refresh is sent only here,
+   * after a TokenExpiring: an edge of an earlier revision would close on it.
+   */
+  #tokenExpiring(conn: Connection): void {
+    if (conn !== this.#conn || typeof this.#opts.token !== "function") return;
+    if (this.#refreshing === conn) {
+      // The warning about the token being refreshed right now, or about the
+      // fresh one (its RefreshOK was just read): refresh again after this one.
+      this.#refreshAgain = true;
+      return;
+    }
+    void this.#refresh(conn);
+  }
+
+  /** Refreshes the token of `conn`, once per TokenExpiring, one at a time. */
+  async #refresh(conn: Connection): Promise<void> {
+    this.#refreshing = conn;
+    try {
+      do {
+        this.#refreshAgain = false;
+        await this.#refreshOnce(conn);
+      } while (this.#refreshAgain && this.#conn === conn);
+    } finally {
+      if (this.#refreshing === conn) {
+        this.#refreshing = null;
+        this.#refreshAgain = false;
+      }
+    }
+  }
+
+  /**
+   * Gets a token from the token function and sends it in Refresh on `conn`.
+   * Failures are reported as 'error' events and leave the connection be: the
+   * old token holds until it expires, when the edge closes with 3004 and the
+   * client reconnects with a fresh token. A connection that ended meanwhile
+   * needs nothing.
+   */
+  async #refreshOnce(conn: Connection): Promise<void> {
+    const signal = this.#loop?.signal;
+    if (signal === undefined || signal.aborted || conn !== this.#conn) return;
+    let token: string;
+    try {
+      token = await this.#token(signal);
+    } catch (e) {
+      if (signal.aborted || conn !== this.#conn) return;
+      this.#events.emit("error", e instanceof QuicpushError ? e : new QuicpushError(ClientCode.TokenFailed, String(e), { cause: e }));
+      return;
+    }
+    if (conn !== this.#conn) return;
+    const n = utf8.encode(token).length;
+    if (n > MAX_TOKEN_LEN) {
+      // The edge would close the connection for a malformed frame (3501).
+      this.#events.emit("error", new QuicpushError(ClientCode.TokenFailed, `token refresh: a token of ${n} bytes, limit ${MAX_TOKEN_LEN}`));
+      return;
+    }
+    let reply: Frame;
+    try {
+      reply = await this.#timed(conn.request({ op: Op.Refresh, seq: 0, token }), "token refresh");
+    } catch (e) {
+      // A lost connection needs no refresh; the next one authenticates anew.
+      if (conn !== this.#conn || !(e instanceof QuicpushError) || e.code === ClientCode.TransportFailed) return;
+      this.#events.emit("error", e);
+      return;
+    }
+    if (reply.op === Op.Error && conn === this.#conn) {
+      // 105 token rejected: nothing changed on the edge; the connection stays.
+      this.#events.emit("error", new QuicpushError(reply.code, reply.message));
+    }
+    // RefreshOK: the fresh token is in force; the edge warns again before it expires.
   }
 
   /** Emits what a resume, or the end of a replay, means for the application. */

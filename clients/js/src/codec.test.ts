@@ -8,6 +8,7 @@ import {
   encodeFrame,
   FrameDecoder,
   HEADER_SIZE,
+  isKnownOp,
   MAX_ROOM_LEN,
   MAX_TOKEN_LEN,
   Op,
@@ -83,6 +84,12 @@ function vectorFrame(v: VectorFrame): Frame {
       return { op: Op.Error, seq, code: n("code"), message: s("message") };
     case "disconnect":
       return { op: Op.Disconnect, seq, code: n("code"), reason: s("reason") };
+    case "token_expiring":
+      return { op: Op.TokenExpiring, seq, expiresInMs: n("expires_in_ms") };
+    case "refresh":
+      return { op: Op.Refresh, seq, token: s("token") };
+    case "refresh_ok":
+      return { op: Op.RefreshOK, seq, expiresInMs: n("expires_in_ms") };
     default:
       throw new Error(`unknown op ${v.op} in vector ${v.name}`);
   }
@@ -119,6 +126,11 @@ function vectorFields(f: Frame): Record<string, string | number> {
       return { code: f.code, message: f.message };
     case Op.Disconnect:
       return { code: f.code, reason: f.reason };
+    case Op.TokenExpiring:
+    case Op.RefreshOK:
+      return { expires_in_ms: f.expiresInMs };
+    case Op.Refresh:
+      return { token: f.token };
   }
 }
 
@@ -144,8 +156,14 @@ describe("vectors", () => {
       push: Op.Push,
       error: Op.Error,
       disconnect: Op.Disconnect,
+      token_expiring: Op.TokenExpiring,
+      refresh: Op.Refresh,
+      refresh_ok: Op.RefreshOK,
     };
     assert.deepEqual(vectors.ops, ops);
+    for (const op of Object.values(ops)) assert.ok(isKnownOp(op), `op ${op} known`);
+    assert.equal(isKnownOp(0), false);
+    assert.equal(isKnownOp(Op.RefreshOK + 1), false);
   });
 
   test("there are vectors of every kind", () => {
@@ -338,6 +356,34 @@ describe("codec", () => {
     longer.set(body);
     assert.deepEqual(decodeBody(Op.JoinOK, 1, longer), decodeBody(Op.JoinOK, 1, body));
     assert.throws(() => encodeFrame({ op: Op.JoinOK, seq: 1, room: "r", recovery: 256 as Recovery, offset: 0n, epoch: "" }), RangeError);
+  });
+
+  test("token refresh frames (revision 3): round trips, limits, truncation, trailing bytes", () => {
+    const frames: Frame[] = [
+      { op: Op.TokenExpiring, seq: 0, expiresInMs: 0 },
+      { op: Op.TokenExpiring, seq: 0, expiresInMs: 2 ** 53 - 1 },
+      { op: Op.RefreshOK, seq: 6, expiresInMs: 3_600_000 },
+      { op: Op.Refresh, seq: 6, token: "" },
+      { op: Op.Refresh, seq: 0xffffffff, token: "t".repeat(MAX_TOKEN_LEN) },
+    ];
+    for (const f of frames) assert.deepEqual(decodeFrame(encodeFrame(f)), f);
+    // The same bodies as Go writes them: 30000 is b0 ea 01.
+    assert.equal(toHex(encodeFrame({ op: Op.TokenExpiring, seq: 0, expiresInMs: 30000 })), "000000080c00000000b0ea01");
+    assert.throws(() => encodeFrame({ op: Op.RefreshOK, seq: 1, expiresInMs: -1 }), RangeError);
+    assert.throws(() => encodeFrame({ op: Op.RefreshOK, seq: 1, expiresInMs: 1.5 }), RangeError);
+    const malformed = (e: unknown): boolean => e instanceof WireError && e.kind === "malformed";
+    // A token over 8192 bytes, empty bodies, a cut uvarint: malformed.
+    assert.throws(() => decodeFrame(encodeFrame({ op: Op.Refresh, seq: 1, token: "t".repeat(MAX_TOKEN_LEN + 1) })), malformed);
+    for (const op of [Op.TokenExpiring, Op.Refresh, Op.RefreshOK]) {
+      assert.throws(() => decodeBody(op, 1, new Uint8Array()), malformed, `empty body of op ${op}`);
+    }
+    assert.throws(() => decodeBody(Op.RefreshOK, 1, fromHex("80dd")), malformed);
+    assert.throws(() => decodeBody(Op.Refresh, 1, fromHex("0574")), malformed);
+    // Bytes after the known field are ignored (a later revision may append fields).
+    assert.deepEqual(decodeBody(Op.TokenExpiring, 0, fromHex("b0ea01ff00")), { op: Op.TokenExpiring, seq: 0, expiresInMs: 30000 });
+    assert.deepEqual(decodeBody(Op.Refresh, 2, fromHex("0174aa")), { op: Op.Refresh, seq: 2, token: "t" });
+    // The ops after revision 3 are still unknown: a client skips them.
+    assert.equal(decodeBody(0x0f, 0, new Uint8Array()), undefined);
   });
 
   test("strings keep a leading BOM and count bytes", () => {

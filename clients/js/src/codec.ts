@@ -1,5 +1,5 @@
 /**
- * The quicpush wire codec, protocol version 1 revision 2 (docs/protocol.md):
+ * The quicpush wire codec, protocol version 1 revision 3 (docs/protocol.md):
  * frame encoding and decoding, and a {@link FrameDecoder} for byte streams.
  * It mirrors the Go package `wire` and passes every vector of
  * docs/protocol-vectors.json.
@@ -12,13 +12,20 @@
  * all its fields are zero, the decoder reads zeros when the body ends before
  * it, and a group that starts must be whole.
  *
+ * Revision 3 adds token refresh: TokenExpiring (server → client, seq 0),
+ * Refresh (client → server, a request) and RefreshOK (its reply). The server
+ * speaks first, so a client only sends Refresh after a TokenExpiring.
+ *
  * @module
  */
 
 /** The protocol version sent in Auth. */
 export const VERSION = 1;
-/** The revision of version 1 this codec speaks: 2 added stream positions and resume. */
-export const REVISION = 2;
+/**
+ * The revision of version 1 this codec speaks: 2 added stream positions and
+ * resume, 3 token refresh (TokenExpiring, Refresh, RefreshOK).
+ */
+export const REVISION = 3;
 /** The WebSocket subprotocol of this version. */
 export const WEBSOCKET_PROTOCOL = "quicpush.v1";
 /** The QUIC ALPN of raw QUIC connections (not usable from browsers). */
@@ -45,6 +52,12 @@ export const Op = {
   Push: 0x09,
   Error: 0x0a,
   Disconnect: 0x0b,
+  /** Revision 3: server → client, the token expires soon; answer with Refresh. */
+  TokenExpiring: 0x0c,
+  /** Revision 3: client → server, a fresh token for the connection. */
+  Refresh: 0x0d,
+  /** Revision 3: server → client, the answer to Refresh. */
+  RefreshOK: 0x0e,
 } as const;
 /** An operation code defined by version 1. */
 export type Op = (typeof Op)[keyof typeof Op];
@@ -170,6 +183,33 @@ export interface DisconnectFrame {
   code: number;
   reason: string;
 }
+/**
+ * Server → client (revision 3): the connection's token expires in
+ * `expiresInMs` milliseconds; answer with {@link RefreshFrame}. Seq is 0.
+ */
+export interface TokenExpiringFrame {
+  op: typeof Op.TokenExpiring;
+  seq: number;
+  expiresInMs: number;
+}
+/**
+ * Client → server (revision 3): a fresh token of the same user for the live
+ * connection, at most 8192 bytes. Sent only after a TokenExpiring.
+ */
+export interface RefreshFrame {
+  op: typeof Op.Refresh;
+  seq: number;
+  token: string;
+}
+/**
+ * Server → client (revision 3): the answer to Refresh; the fresh token is in
+ * force and expires in `expiresInMs` milliseconds (0: no expiry).
+ */
+export interface RefreshOKFrame {
+  op: typeof Op.RefreshOK;
+  seq: number;
+  expiresInMs: number;
+}
 /** Any decoded frame of version 1, discriminated by `op`. */
 export type Frame =
   | AuthFrame
@@ -180,7 +220,10 @@ export type Frame =
   | RoomFrame
   | PushFrame
   | ErrorFrame
-  | DisconnectFrame;
+  | DisconnectFrame
+  | TokenExpiringFrame
+  | RefreshFrame
+  | RefreshOKFrame;
 
 /** A frame split off a stream or message but not decoded: any op, raw body. */
 export interface RawFrame {
@@ -220,9 +263,9 @@ const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 const MAX_U64 = (1n << 64n) - 1n;
 
-/** Reports whether `op` is defined by version 1. */
+/** Reports whether `op` is defined by version 1 (up to revision 3). */
 export function isKnownOp(op: number): op is Op {
-  return op >= Op.Auth && op <= Op.Disconnect;
+  return op >= Op.Auth && op <= Op.RefreshOK;
 }
 
 // ---------------------------------------------------------------- encoding
@@ -367,6 +410,13 @@ export function encodeFrame(f: Frame): Uint8Array {
       checkUint(f.code, 0xffff, "code");
       w.u16(f.code);
       w.str(f.reason);
+      break;
+    case Op.TokenExpiring:
+    case Op.RefreshOK:
+      w.uvarint(f.expiresInMs);
+      break;
+    case Op.Refresh:
+      w.str(f.token);
       break;
     default: {
       const unknown: never = f;
@@ -531,6 +581,12 @@ export function decodeBody(op: number, seq: number, body: Uint8Array): Frame | u
       const code = r.u16();
       return { op, seq, code, reason: r.str(body.length, "reason") };
     }
+    case Op.TokenExpiring:
+      return { op, seq, expiresInMs: new Reader(body, "token_expiring").numUvarint() };
+    case Op.Refresh:
+      return { op, seq, token: new Reader(body, "refresh").str(MAX_TOKEN_LEN, "token") };
+    case Op.RefreshOK:
+      return { op, seq, expiresInMs: new Reader(body, "refresh_ok").numUvarint() };
     default:
       return undefined;
   }

@@ -35,7 +35,7 @@ test("every code has a name and falls in its range", () => {
 });
 
 test("reconnect is decided by range", () => {
-  for (const c of [0, 1000, 1006, 3000, 3007, 3250, 3499, 4000]) assert.equal(shouldReconnect(c), true, String(c));
+  for (const c of [0, 1000, 1006, 3000, 3007, 3008, 3250, 3499, 4000]) assert.equal(shouldReconnect(c), true, String(c));
   for (const c of [3500, 3501, 3504, 3750, 3999]) assert.equal(shouldReconnect(c), false, String(c));
   assert.equal(isDisconnectCode(2999), false);
   assert.equal(isDisconnectCode(3000), true);

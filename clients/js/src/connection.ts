@@ -9,6 +9,7 @@ import {
   type Frame,
   type PushFrame,
   type RawFrame,
+  type TokenExpiringFrame,
 } from "./codec.js";
 import { isDisconnectCode } from "./codes.js";
 import { ClientCode, QuicpushError } from "./errors.js";
@@ -29,6 +30,11 @@ export interface ConnectionEnd {
 /** What a connection reports to the client. */
 export interface ConnectionCallbacks {
   onPush(conn: Connection, frame: PushFrame): void;
+  /**
+   * The edge warned that the token expires soon (revision 3): the client may
+   * answer with Refresh on this connection, and only after such a warning.
+   */
+  onTokenExpiring(conn: Connection, frame: TokenExpiringFrame): void;
   /** Called once, after authentication succeeded, when the connection ends. */
   onEnded(conn: Connection, end: ConnectionEnd): void;
 }
@@ -248,8 +254,12 @@ export class Connection {
       case Op.Disconnect:
         this.end({ code: f.code, reason: f.reason, byClient: false });
         return;
+      case Op.TokenExpiring:
+        this.callbacks.onTokenExpiring(this, f);
+        return;
       case Op.JoinOK:
       case Op.LeaveOK:
+      case Op.RefreshOK:
       case Op.Error: {
         const p = this.pending.get(f.seq);
         if (p === undefined) return;
@@ -258,7 +268,7 @@ export class Connection {
         return;
       }
       default:
-        return; // Pong (already counted as a frame), a stray AuthOK
+        return; // Pong (already counted as a frame), a stray AuthOK or a client op
     }
   }
 

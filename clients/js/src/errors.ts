@@ -2,7 +2,7 @@ import { codeName } from "./codes.js";
 
 /**
  * Codes of failures found by the client itself. They sit below 100 so they
- * never collide with the protocol's request error codes (100-104) or
+ * never collide with the protocol's request error codes (100-105) or
  * disconnect codes (3000-3999), which {@link QuicpushError} carries as they are.
  */
 export const ClientCode = {
@@ -14,7 +14,7 @@ export const ClientCode = {
   TransportFailed: 3,
   /** A joinRoom was interrupted by leaveRoom of the same room. */
   Left: 4,
-  /** The token function threw or returned something other than a string. */
+  /** The token function threw or returned something other than a string (or, to refresh, a token over 8192 bytes). */
   TokenFailed: 5,
   /** The server sent a frame that does not decode. */
   BadFrame: 6,
@@ -40,7 +40,7 @@ const clientNames: Record<number, string> = {
  * invalid token) or a {@link ClientCode}.
  */
 export class QuicpushError extends Error {
-  /** Protocol code (100-104, 3000-3999) or {@link ClientCode} (below 100). */
+  /** Protocol code (100-105, 3000-3999) or {@link ClientCode} (below 100). */
   readonly code: number;
   /** The detail without the code: the edge's reason or message, or the client's. */
   readonly reason: string;

@@ -13,6 +13,7 @@ import {
   type AuthFrame,
   type Frame,
   type JoinFrame,
+  type RefreshFrame,
 } from "./codec.js";
 
 /** Resolves after `ms`. */
@@ -71,6 +72,24 @@ export class FakeEdge {
    * revision 1 (no position in AuthOK and JoinOK).
    */
   history = false;
+  /**
+   * Revision 3: Refresh is answered with RefreshOK when its token is `token`
+   * (the one the edge accepts now), with Error 105 otherwise; not at all when
+   * false.
+   */
+  answerRefresh = true;
+  /** The expires_in_ms of RefreshOK. */
+  refreshExpiresInMs = 60000;
+  /**
+   * How many RefreshOKs get a TokenExpiring in the same write, as an edge does
+   * when the fresh token also expires within its refresh-ahead time.
+   */
+  expiringAfterRefresh = 0;
+  /**
+   * When set, a TokenExpiring with this expires_in_ms follows AuthOK in the
+   * same write, as an edge sends it at once for a token about to expire.
+   */
+  expiringAtAuth: number | null = null;
   /** How far apart consecutive offsets are: offsets are shared by every stream. */
   offsetStep = 7n;
   private busOffset = 100n;
@@ -169,7 +188,10 @@ export class FakeEdge {
 export class FakeSession {
   readonly rooms = new Set<string>();
   readonly joins: JoinFrame[] = [];
+  readonly refreshes: RefreshFrame[] = [];
   readonly received: Frame[] = [];
+  /** TokenExpiring frames sent: Refresh is an unknown op (3501) before the first. */
+  expiringSent = 0;
   /** The Auth frame the session began with. */
   auth: AuthFrame | null = null;
   authed = false;
@@ -216,8 +238,13 @@ export class FakeSession {
           ...position,
         });
         this.authed = true;
+        const expiring: Uint8Array[] = [];
+        if (e.expiringAtAuth !== null) {
+          this.expiringSent++;
+          expiring.push(encodeFrame({ op: Op.TokenExpiring, seq: 0, expiresInMs: e.expiringAtAuth }));
+        }
         // The reply, the replay and whatever the test adds, in one write.
-        this.write(concat([ok, ...replay, ...(e.afterAuth ? [e.afterAuth] : [])]));
+        this.write(concat([ok, ...replay, ...expiring, ...(e.afterAuth ? [e.afterAuth] : [])]));
         return;
       }
       case Op.Ping:
@@ -243,9 +270,35 @@ export class FakeSession {
         }
         this.write(encodeFrame({ op: Op.LeaveOK, seq: f.seq, room: f.room }));
         return;
+      case Op.Refresh:
+        // An edge of revision 3 tells a client to refresh first; to one of
+        // an earlier revision Refresh is an unknown op.
+        if (this.expiringSent === 0) return this.disconnect(3501, "unexpected op refresh");
+        this.refreshes.push(f);
+        if (!e.answerRefresh) return;
+        if (f.token !== e.token) {
+          this.write(encodeFrame({ op: Op.Error, seq: f.seq, code: 105, message: "token rejected" }));
+          return;
+        }
+        {
+          const parts = [encodeFrame({ op: Op.RefreshOK, seq: f.seq, expiresInMs: e.refreshExpiresInMs })];
+          if (e.expiringAfterRefresh > 0) {
+            e.expiringAfterRefresh--;
+            this.expiringSent++;
+            parts.push(encodeFrame({ op: Op.TokenExpiring, seq: 0, expiresInMs: e.refreshExpiresInMs }));
+          }
+          this.write(concat(parts));
+        }
+        return;
       default:
         return;
     }
+  }
+
+  /** Warns that the token expires in `ms` (revision 3): the client may answer with Refresh. */
+  tokenExpiring(ms = 30000): void {
+    this.expiringSent++;
+    this.write(encodeFrame({ op: Op.TokenExpiring, seq: 0, expiresInMs: ms }));
   }
 
   /** Sends Disconnect and closes the transport with the same code, as an edge does. */
