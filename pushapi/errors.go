@@ -14,6 +14,11 @@ var (
 	// ErrUnauthenticated means the request carried no API key or an unknown
 	// one (connect.CodeUnauthenticated).
 	ErrUnauthenticated = errors.New("missing or invalid API key")
+	// ErrPermissionDenied means the request's API key is limited to a scope
+	// (push: or read:, see Config.APIKeys) that does not include the method
+	// called (connect.CodePermissionDenied). The message names the method and
+	// the scope it needs.
+	ErrPermissionDenied = errors.New("API key not allowed to call this method")
 
 	// ErrPayload means a push request set neither or both of data and text.
 	ErrPayload = errors.New("exactly one of data and text must be set")
@@ -51,8 +56,12 @@ var (
 var (
 	// ErrNoAPIKeys means Config.APIKeys is empty and Config.Insecure is false.
 	ErrNoAPIKeys = errors.New("pushapi: no API keys configured (set Insecure to serve without authentication)")
-	// ErrEmptyAPIKey means Config.APIKeys holds an empty key.
+	// ErrEmptyAPIKey means Config.APIKeys holds an empty key (or a scope
+	// prefix alone).
 	ErrEmptyAPIKey = errors.New("pushapi: empty API key")
+	// ErrBadAPIKey means a Config.APIKeys entry is malformed: a sha256:
+	// digest that is not 64 hex digits, or two scope prefixes.
+	ErrBadAPIKey = errors.New("pushapi: malformed API key")
 	// ErrNoPublisher means Config.Publisher is nil.
 	ErrNoPublisher = errors.New("pushapi: Publisher is required")
 	// ErrNoPresence means Config.Presence is nil.

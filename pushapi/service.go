@@ -86,6 +86,20 @@ type Config struct {
 	// APIKeys are the keys backends send as `Authorization: Bearer <key>`.
 	// Any listed key is accepted, which lets operators rotate keys without
 	// downtime. Empty means New fails, unless Insecure is set.
+	//
+	// An entry is the key itself, or "sha256:" and the 64 hex digits of the
+	// key's SHA-256, so that configuration need not hold the key (make one
+	// with `printf %s "$KEY" | sha256sum`). Either form may be limited by a
+	// scope prefix:
+	//   - "push:" allows PushKeys, PushUsers, PushRoom, Broadcast and
+	//     Disconnect;
+	//   - "read:" allows Online and History;
+	//   - no prefix allows every method.
+	// For example "read:sha256:9f86d0…". A call outside its key's scope
+	// fails with connect.CodePermissionDenied (ErrPermissionDenied). A key
+	// that itself begins with "push:", "read:" or "sha256:" must therefore
+	// be given with a prefix (or hashed); New refuses malformed entries
+	// (ErrBadAPIKey) without quoting them.
 	APIKeys []string
 	// Insecure serves the PushService without authentication when APIKeys
 	// is empty; with keys set it has no effect. Only for development and
@@ -147,9 +161,11 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.APIKeys) == 0 && !cfg.Insecure {
 		return nil, ErrNoAPIKeys
 	}
-	for _, k := range cfg.APIKeys {
-		if k == "" {
-			return nil, ErrEmptyAPIKey
+	var auth *authenticator
+	if len(cfg.APIKeys) > 0 {
+		var err error
+		if auth, err = newAuthenticator(cfg.APIKeys); err != nil {
+			return nil, fmt.Errorf("pushapi: %w", err)
 		}
 	}
 	s := &Service{
@@ -194,10 +210,6 @@ func New(cfg Config) (*Service, error) {
 	var err error
 	if s.metrics, err = newMetrics(cfg.Registerer); err != nil {
 		return nil, fmt.Errorf("pushapi: registering metrics: %w", err)
-	}
-	var auth *authenticator
-	if len(cfg.APIKeys) > 0 {
-		auth = newAuthenticator(cfg.APIKeys)
 	}
 	s.handler = s.newMux(auth)
 	return s, nil

@@ -76,7 +76,7 @@ func waitForSignal(done <-chan struct{}) {
 type apiCmd struct {
 	APIAddr           string        `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
 	AdminAddr         string        `name:"admin-addr" default:"127.0.0.1:9101" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/; empty: off. Keep it private."`
-	APIKeys           []string      `name:"api-key" help:"API keys accepted from backends; default: the one in --dev-dir."`
+	APIKeys           []string      `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: the one in --dev-dir."`
 	DevDir            string        `default:".quicpush-dev" help:"Where development secrets are kept (used when --api-key is not given)."`
 	PublishTimeout    time.Duration `default:"5s" help:"How long a push waits for the brokers before failing with Unavailable."`
 	IdempotencyWindow time.Duration `default:"10m" help:"How long a push call's idempotency key is remembered."`
@@ -183,10 +183,10 @@ type edgeCmd struct {
 	InternalURL  string `name:"internal-url" help:"URL cores use to reach --internal-addr; default: http://<bound address>."`
 	AdminAddr    string `name:"admin-addr" default:"127.0.0.1:9103" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/; empty: off. Keep it private."`
 
-	CertFile  string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
-	KeyFile   string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
-	DevDir    string `default:".quicpush-dev" help:"Where the development certificate and secrets are kept."`
-	JWTSecret string `name:"jwt-secret" help:"HS256 secret client tokens are signed with (at least 32 bytes); default: the one in --dev-dir."`
+	CertFile string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
+	KeyFile  string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
+	DevDir   string `default:".quicpush-dev" help:"Where the development certificate and secrets are kept."`
+	jwtFlags
 
 	PingInterval     time.Duration `default:"25s" help:"Heartbeat interval announced to clients."`
 	HandshakeTimeout time.Duration `default:"10s" help:"Time allowed from accept to a verified token."`
@@ -213,7 +213,7 @@ func (c *edgeCmd) Run() error {
 		return err
 	}
 	secret := []byte(c.JWTSecret)
-	if c.JWTSecret == "" {
+	if !c.jwtFlags.configured() {
 		st, err := loadDevState(c.DevDir, true)
 		if err != nil {
 			return err
@@ -223,6 +223,10 @@ func (c *edgeCmd) Run() error {
 		}
 	}
 	policies, err := c.policies()
+	if err != nil {
+		return err
+	}
+	vc, err := c.jwtFlags.verifierConfig()
 	if err != nil {
 		return err
 	}
@@ -249,6 +253,7 @@ func (c *edgeCmd) Run() error {
 		RegistryTTL:  c.RegistryTTL,
 		Certificate:  cert,
 		JWTSecret:    secret,
+		Auth:         vc,
 		Logger:       log,
 	})
 	if err != nil {

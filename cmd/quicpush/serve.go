@@ -32,8 +32,8 @@ type serveCmd struct {
 	KeyFile  string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
 	DevDir   string `default:".quicpush-dev" help:"Where the development certificate and secrets are kept."`
 
-	JWTSecret string   `name:"jwt-secret" help:"HS256 secret that client tokens are signed with (at least 32 bytes); default: a generated one in --dev-dir."`
-	APIKeys   []string `name:"api-key" help:"API keys accepted from backends; default: a generated one in --dev-dir."`
+	APIKeys []string `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: a generated one in --dev-dir."`
+	jwtFlags
 
 	PingInterval     time.Duration `default:"25s" help:"Heartbeat interval announced to clients."`
 	HandshakeTimeout time.Duration `default:"10s" help:"Time allowed from accept to a verified token."`
@@ -59,7 +59,7 @@ func (c *serveCmd) Run() error {
 	// The demo page is a development aid: it gets the API key and a token,
 	// so it is offered only with the development secrets.
 	var demo *jsclient.DemoConfig
-	if dev && c.JWTSecret == "" && len(c.APIKeys) == 0 {
+	if dev && !c.jwtFlags.configured() && len(c.APIKeys) == 0 {
 		tok, err := auth.IssueHS256(secret, "demo", []string{"*"}, 24*time.Hour)
 		if err != nil {
 			return err
@@ -73,6 +73,10 @@ func (c *serveCmd) Run() error {
 		}
 	}
 	policies, err := c.policies()
+	if err != nil {
+		return err
+	}
+	vc, err := c.jwtFlags.verifierConfig()
 	if err != nil {
 		return err
 	}
@@ -96,6 +100,7 @@ func (c *serveCmd) Run() error {
 		Core:        core.Config{MergeWindow: c.MergeWindow},
 		Certificate: cert,
 		JWTSecret:   secret,
+		Auth:        vc,
 		APIKeys:     keys,
 		Logger:      log,
 		Demo:        demo,
@@ -128,8 +133,10 @@ func (c *serveCmd) certificate() (tls.Certificate, bool, error) {
 	return cert, true, err
 }
 
+// secrets returns the kid-less HS256 secret (--jwt-secret, or the
+// development one when no key flag is given) and the API keys.
 func (c *serveCmd) secrets() ([]byte, []string, error) {
-	if c.JWTSecret != "" && len(c.APIKeys) > 0 {
+	if c.jwtFlags.configured() && len(c.APIKeys) > 0 {
 		return []byte(c.JWTSecret), c.APIKeys, nil
 	}
 	st, err := loadDevState(c.DevDir, true)
@@ -137,7 +144,7 @@ func (c *serveCmd) secrets() ([]byte, []string, error) {
 		return nil, nil, err
 	}
 	secret := []byte(c.JWTSecret)
-	if c.JWTSecret == "" {
+	if !c.jwtFlags.configured() {
 		if secret, err = st.secret(); err != nil {
 			return nil, nil, err
 		}
@@ -175,14 +182,22 @@ func (c *serveCmd) banner(srv *app.Server, cert tls.Certificate, dev bool, keys 
 	if cert.Leaf != nil {
 		fmt.Fprintf(&b, "    valid until %s%s\n", cert.Leaf.NotAfter.Format(time.RFC3339), map[bool]string{true: " (development certificate)"}[dev])
 	}
-	fmt.Fprintf(&b, "  API key        %s\n\n", keys[0])
+	// A key given with --api-key is the operator's secret (and may be a
+	// hash): only the generated development key is shown.
+	key := "$API_KEY"
+	if len(c.APIKeys) == 0 {
+		key = keys[0]
+		fmt.Fprintf(&b, "  API key        %s\n\n", key)
+	} else {
+		fmt.Fprintf(&b, "  API key        (given with --api-key; not shown)\n\n")
+	}
 	fmt.Fprintf(&b, "Try it:\n")
 	fmt.Fprintf(&b, "  TOKEN=$(quicpush token --user alice --rooms lobby)\n")
 	fmt.Fprintf(&b, "  quicpush listen --token \"$TOKEN\" --room lobby --endpoint 'quic://%s tcp://%s' --cert-hash %s\n",
 		quic, tcp, hex.EncodeToString(hash[:]))
-	fmt.Fprintf(&b, "  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", keys[0])
+	fmt.Fprintf(&b, "  curl -H \"Authorization: Bearer %s\" -H 'Content-Type: application/json' \\\n", key)
 	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"{\\\"test\\\":1}\"}' http://%s/quicpush.push.v1.PushService/PushRoom\n", api)
-	fmt.Fprintf(&b, "  go tool -modfile=tools/go.mod grpcurl -plaintext -H 'Authorization: Bearer %s' \\\n", keys[0])
+	fmt.Fprintf(&b, "  go tool -modfile=tools/go.mod grpcurl -plaintext -H \"Authorization: Bearer %s\" \\\n", key)
 	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"hi\"}' %s quicpush.push.v1.PushService/PushRoom\n", api)
 	fmt.Print(b.String())
 }

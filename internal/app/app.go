@@ -5,6 +5,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -38,9 +39,15 @@ type Config struct {
 	Edge edge.Config
 	// Certificate serves QUIC, WebTransport and TLS on the TCP port.
 	Certificate tls.Certificate
-	// JWTSecret verifies client tokens (HS256). Required.
+	// JWTSecret verifies client tokens signed HS256 without a kid: the
+	// same as Auth.HMACSecret (set one of them, or both to the same value).
 	JWTSecret []byte
-	// APIKeys authenticate backends. Required.
+	// Auth configures client-token verification beyond JWTSecret: keys
+	// with ids, a JWKS URL, the expected audience and issuer. Its Logger
+	// defaults to Logger. JWTSecret or a key in Auth is required.
+	Auth auth.VerifierConfig
+	// APIKeys authenticate backends, in pushapi.Config.APIKeys' syntax
+	// (hashed, scoped). Required.
 	APIKeys []string
 	// Core tunes the merge window and batch size; Source and Edge are set here.
 	Core core.Config
@@ -73,9 +80,10 @@ type Server struct {
 	apiLn net.Listener
 	admin *http.Server
 	// AdminLn is the admin listener, nil without Config.AdminAddr.
-	AdminLn net.Listener
-	cancel  context.CancelFunc
-	done    sync.WaitGroup
+	AdminLn  net.Listener
+	cancel   context.CancelFunc
+	done     sync.WaitGroup
+	verifier *auth.Verifier
 }
 
 // Start starts every component and returns once all ports are bound.
@@ -84,10 +92,16 @@ func Start(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{HMACSecret: cfg.JWTSecret})
+	verifier, err := newVerifier(cfg.JWTSecret, cfg.Auth, log)
 	if err != nil {
 		return nil, err
 	}
+	started := false
+	defer func() {
+		if !started {
+			verifier.Close()
+		}
+	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -110,7 +124,7 @@ func Start(cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
-	s := &Server{Edge: e, Registry: reg, bus: core.NewMemoryBus(cfg.BusCapacity), hist: hist}
+	s := &Server{Edge: e, Registry: reg, bus: core.NewMemoryBus(cfg.BusCapacity), hist: hist, verifier: verifier}
 
 	cc := cfg.Core
 	cc.Source = s.bus
@@ -193,7 +207,23 @@ func Start(cfg Config) (*Server, error) {
 			log.Error("push API stopped", "err", err)
 		}
 	}()
+	started = true
 	return s, nil
+}
+
+// newVerifier builds the client-token verifier from a kid-less HS256 secret
+// (the historical JWTSecret) and the rest of the configuration.
+func newVerifier(secret []byte, cfg auth.VerifierConfig, log *slog.Logger) (*auth.Verifier, error) {
+	if len(secret) > 0 {
+		if cfg.HMACSecret != nil && !bytes.Equal(cfg.HMACSecret, secret) {
+			return nil, errors.New("app: JWTSecret and Auth.HMACSecret differ; set one")
+		}
+		cfg.HMACSecret = secret
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = log.With("component", "auth")
+	}
+	return auth.NewVerifier(cfg)
 }
 
 // closeStores undoes a Start that failed after the edge was up.
@@ -222,6 +252,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	s.done.Wait()
 	edgeErr := s.Edge.Shutdown(ctx)
+	s.verifier.Close()
 	if s.hist != nil {
 		s.hist.Close()
 	}
@@ -241,6 +272,7 @@ func (s *Server) Close() {
 	s.cancel()
 	s.done.Wait()
 	s.Edge.Close()
+	s.verifier.Close()
 	if s.hist != nil {
 		s.hist.Close()
 	}

@@ -419,8 +419,13 @@ type EdgeConfig struct {
 	RegistryTTL time.Duration
 	// Certificate serves QUIC, WebTransport and TLS.
 	Certificate tls.Certificate
-	// JWTSecret verifies client tokens (HS256). Required.
+	// JWTSecret verifies client tokens signed HS256 without a kid: the
+	// same as Auth.HMACSecret (set one of them, or both to the same value).
 	JWTSecret []byte
+	// Auth configures client-token verification beyond JWTSecret: keys
+	// with ids, a JWKS URL, the expected audience and issuer. Its Logger
+	// defaults to Logger. JWTSecret or a key in Auth is required.
+	Auth auth.VerifierConfig
 	// Logger receives the logs. Nil means discard.
 	Logger *slog.Logger
 }
@@ -433,6 +438,7 @@ type EdgeServer struct {
 	Info     store.EdgeInfo
 
 	presence *store.EdgePresence
+	verifier *auth.Verifier
 	rdb      *redis.Client
 	internal *http.Server
 	ln       net.Listener
@@ -445,7 +451,7 @@ type EdgeServer struct {
 // registers the edge in Redis and starts taking clients.
 func StartEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	log := orDiscard(cfg.Logger)
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{HMACSecret: cfg.JWTSecret})
+	verifier, err := newVerifier(cfg.JWTSecret, cfg.Auth, log)
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +460,7 @@ func StartEdge(cfg EdgeConfig) (*EdgeServer, error) {
 		id = rand.Text()[:8]
 	}
 	reg := newRegistry()
-	s := &EdgeServer{Registry: reg, rdb: cfg.Redis.client(), done: make(chan struct{}), log: log}
+	s := &EdgeServer{Registry: reg, rdb: cfg.Redis.client(), done: make(chan struct{}), log: log, verifier: verifier}
 	fail := func(err error) (*EdgeServer, error) {
 		s.Close()
 		return nil, err
@@ -574,6 +580,7 @@ func (s *EdgeServer) Close() {
 		if s.Admin != nil {
 			_ = s.Admin.Close()
 		}
+		s.verifier.Close()
 		_ = s.rdb.Close()
 	})
 }

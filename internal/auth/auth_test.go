@@ -5,6 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
@@ -13,7 +16,70 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-var secret = []byte(strings.Repeat("s", 32))
+var (
+	secret    = []byte(strings.Repeat("s", 32))
+	oldSecret = []byte(strings.Repeat("o", 32))
+	newSecret = []byte(strings.Repeat("n", 40))
+
+	ecKey    = mustEC(elliptic.P256())
+	ecKey2   = mustEC(elliptic.P256())
+	ec384Key = mustEC(elliptic.P384())
+	edPub    ed25519.PublicKey
+	edPriv   ed25519.PrivateKey
+	edPub2   ed25519.PublicKey
+	edPriv2  ed25519.PrivateKey
+)
+
+func init() {
+	edPub, edPriv, _ = ed25519.GenerateKey(rand.Reader)
+	edPub2, edPriv2, _ = ed25519.GenerateKey(rand.Reader)
+}
+
+func mustEC(c elliptic.Curve) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(c, rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// claims are valid claims for user "alice" around now.
+func claims(mod ...func(*Claims)) Claims {
+	now := time.Now()
+	c := Claims{Rooms: []string{"lobby"}, RegisteredClaims: jwt.RegisteredClaims{
+		Subject:   "alice",
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+	}}
+	for _, m := range mod {
+		m(&c)
+	}
+	return c
+}
+
+// sign signs with any jwt method, header fields added; it fails the test
+// binary on error since the inputs are fixed.
+func sign(m jwt.SigningMethod, key any, header map[string]any, c Claims) string {
+	t := jwt.NewWithClaims(m, c)
+	for k, v := range header {
+		t.Header[k] = v
+	}
+	s, err := t.SignedString(key)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func kid(id string) map[string]any { return map[string]any{"kid": id} }
+
+func pemOf(pub any) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
 
 func TestVerifyHS256(t *testing.T) {
 	v, err := NewVerifier(VerifierConfig{HMACSecret: secret})
@@ -38,69 +104,243 @@ func TestVerifyHS256(t *testing.T) {
 	}
 }
 
-func TestVerifyRejects(t *testing.T) {
-	v, err := NewVerifier(VerifierConfig{HMACSecret: secret, Leeway: time.Second})
+// TestVerify is the accept/reject table: every case names the verifier it
+// runs against.
+func TestVerify(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, _ := IssueHS256(secret, "alice", nil, -time.Minute)
-	wrongKey, _ := IssueHS256([]byte(strings.Repeat("x", 32)), "alice", nil, time.Minute)
-	noSub, _ := IssueHS256(secret, "", nil, time.Minute)
-	noExp, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: "a"}).SignedString(secret)
-	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.RegisteredClaims{Subject: "a",
-		ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}).SignedString(jwt.UnsafeAllowNoneSignatureType)
-	// An ES256 token must not verify against an HMAC-only verifier, whatever it carries.
-	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	es, _ := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.RegisteredClaims{Subject: "a",
-		ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}).SignedString(ecKey)
-	cases := map[string]struct {
-		token string
-		want  error
-	}{
-		"expired":   {expired, ErrExpired},
-		"wrong key": {wrongKey, ErrInvalid},
-		"no sub":    {noSub, ErrInvalid},
-		"no exp":    {noExp, ErrInvalid},
-		"alg none":  {none, ErrInvalid},
-		"other alg": {es, ErrInvalid},
-		"garbage":   {"not.a.token", ErrInvalid},
-		"empty":     {"", ErrInvalid},
+	verifiers := map[string]VerifierConfig{
+		// kid-less HS256 (the historical setup).
+		"hs": {HMACSecret: secret, Leeway: 5 * time.Second},
+		// Rotation: old and new secrets under kids, one EC and one Ed key
+		// under kids, and one kid-less Ed key.
+		"kids": {Keys: []Key{
+			{ID: "hs-old", HMAC: oldSecret},
+			{ID: "hs-new", HMAC: newSecret},
+			{ID: "ec-1", Public: &ecKey.PublicKey},
+			{ID: "ed-1", Public: edPub},
+			{Public: edPub2},
+		}},
+		// Rotation without kids: both kid-less secrets are tried.
+		"two-hs": {Keys: []Key{{HMAC: oldSecret}, {HMAC: newSecret}}},
+		// Public keys only, kid-less.
+		"public": {ECDSAKey: &ecKey.PublicKey, Ed25519Key: edPub},
+		"aud":    {HMACSecret: secret, Audience: []string{"quicpush", "quicpush-eu"}},
+		"iss":    {HMACSecret: secret, Issuer: "https://id.example.com"},
 	}
-	for name, c := range cases {
-		if _, err := v.Verify(c.token); !errors.Is(err, c.want) {
-			t.Errorf("%s: err = %v, want %v", name, err, c.want)
+	now := time.Now()
+	at := func(d time.Duration) *jwt.NumericDate { return jwt.NewNumericDate(now.Add(d)) }
+	ecPEM, edPEM := pemOf(&ecKey.PublicKey), pemOf(edPub)
+	ecRaw, _ := ecKey.PublicKey.Bytes()
+	valid := claims()
+	tampered := func() string {
+		tok := sign(jwt.SigningMethodHS256, secret, nil, valid)
+		parts := strings.Split(tok, ".")
+		other := strings.Split(sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Subject = "mallory" })), ".")
+		return parts[0] + "." + other[1] + "." + parts[2]
+	}()
+	none := func(header map[string]any) string {
+		return sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, header, valid)
+	}
+
+	tests := []struct {
+		name     string
+		verifier string
+		token    string
+		want     error // nil: accepted as alice
+	}{
+		{"HS256 kid-less", "hs", sign(jwt.SigningMethodHS256, secret, nil, valid), nil},
+		{"IssueHS256", "hs", must(IssueHS256(secret, "alice", nil, time.Minute)), nil},
+		{"wrong secret", "hs", sign(jwt.SigningMethodHS256, oldSecret, nil, valid), ErrInvalid},
+		{"tampered payload", "hs", tampered, ErrInvalid},
+		{"alg none", "hs", none(nil), ErrInvalid},
+		{"alg none with kid", "kids", none(kid("hs-new")), ErrInvalid},
+		{"HS384", "hs", sign(jwt.SigningMethodHS384, secret, nil, valid), ErrInvalid},
+		{"HS512", "hs", sign(jwt.SigningMethodHS512, secret, nil, valid), ErrInvalid},
+		{"RS256", "hs", sign(jwt.SigningMethodRS256, rsaKey, nil, valid), ErrInvalid},
+		{"ES256 on HS-only", "hs", sign(jwt.SigningMethodES256, ecKey, nil, valid), ErrInvalid},
+		{"ES384", "public", sign(jwt.SigningMethodES384, ec384Key, nil, valid), ErrInvalid},
+		{"expired", "hs", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.ExpiresAt = at(-time.Minute) })), ErrExpired},
+		{"expired within leeway", "hs", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.ExpiresAt = at(-2 * time.Second) })), nil},
+		{"nbf in the future", "hs", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.NotBefore = at(time.Minute) })), ErrInvalid},
+		{"nbf within leeway", "hs", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.NotBefore = at(2 * time.Second) })), nil},
+		{"nbf passed", "hs", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.NotBefore = at(-time.Minute) })), nil},
+		{"no exp", "hs", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.ExpiresAt = nil })), ErrInvalid},
+		{"no sub", "hs", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Subject = "" })), ErrInvalid},
+		{"sub too long", "hs", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Subject = strings.Repeat("u", 256) })), ErrInvalid},
+		{"garbage", "hs", "not.a.token", ErrInvalid},
+		{"empty", "hs", "", ErrInvalid},
+		{"too long", "hs", strings.Repeat("a", maxTokenLen+1), ErrInvalid},
+		{"crit header", "hs", sign(jwt.SigningMethodHS256, secret, map[string]any{"crit": []string{"exp"}}, valid), ErrInvalid},
+		// A kid selects exactly one key.
+		{"kid old", "kids", sign(jwt.SigningMethodHS256, oldSecret, kid("hs-old"), valid), nil},
+		{"kid new", "kids", sign(jwt.SigningMethodHS256, newSecret, kid("hs-new"), valid), nil},
+		{"kid ES256", "kids", sign(jwt.SigningMethodES256, ecKey, kid("ec-1"), valid), nil},
+		{"kid EdDSA", "kids", sign(jwt.SigningMethodEdDSA, edPriv, kid("ed-1"), valid), nil},
+		{"kid-less EdDSA", "kids", sign(jwt.SigningMethodEdDSA, edPriv2, nil, valid), nil},
+		{"kid mismatch: new secret under old kid", "kids", sign(jwt.SigningMethodHS256, newSecret, kid("hs-old"), valid), ErrInvalid},
+		{"kid mismatch: other EC key", "kids", sign(jwt.SigningMethodES256, ecKey2, kid("ec-1"), valid), ErrInvalid},
+		{"kid mismatch: ES256 under Ed kid", "kids", sign(jwt.SigningMethodES256, ecKey, kid("ed-1"), valid), ErrInvalid},
+		{"kid mismatch: kid-less key's token under a kid", "kids", sign(jwt.SigningMethodEdDSA, edPriv2, kid("ed-1"), valid), ErrInvalid},
+		{"unknown kid", "kids", sign(jwt.SigningMethodHS256, newSecret, kid("hs-next"), valid), ErrInvalid},
+		{"kid not a string", "kids", sign(jwt.SigningMethodHS256, newSecret, map[string]any{"kid": 7}, valid), ErrInvalid},
+		{"empty kid", "kids", sign(jwt.SigningMethodHS256, newSecret, kid(""), valid), ErrInvalid},
+		{"no kid: kid'd secret not tried", "kids", sign(jwt.SigningMethodHS256, newSecret, nil, valid), ErrInvalid},
+		{"no kid: kid'd EC key not tried", "kids", sign(jwt.SigningMethodES256, ecKey, nil, valid), ErrInvalid},
+		{"kid-less rotation: old", "two-hs", sign(jwt.SigningMethodHS256, oldSecret, nil, valid), nil},
+		{"kid-less rotation: new", "two-hs", sign(jwt.SigningMethodHS256, newSecret, nil, valid), nil},
+		{"kid-less rotation: other", "two-hs", sign(jwt.SigningMethodHS256, secret, nil, valid), ErrInvalid},
+		// Algorithm confusion: public key bytes used as an HMAC secret.
+		{"ES256 kid-less", "public", sign(jwt.SigningMethodES256, ecKey, nil, valid), nil},
+		{"EdDSA kid-less", "public", sign(jwt.SigningMethodEdDSA, edPriv, nil, valid), nil},
+		{"confusion: HS256 with EC PEM", "public", sign(jwt.SigningMethodHS256, ecPEM, nil, valid), ErrInvalid},
+		{"confusion: HS256 with EC point", "public", sign(jwt.SigningMethodHS256, ecRaw, nil, valid), ErrInvalid},
+		{"confusion: HS256 with Ed key", "public", sign(jwt.SigningMethodHS256, []byte(edPub), nil, valid), ErrInvalid},
+		{"confusion: HS256 with Ed PEM", "public", sign(jwt.SigningMethodHS256, edPEM, nil, valid), ErrInvalid},
+		{"confusion: HS256 under EC kid", "kids", sign(jwt.SigningMethodHS256, ecPEM, kid("ec-1"), valid), ErrInvalid},
+		{"confusion: HS256 under Ed kid", "kids", sign(jwt.SigningMethodHS256, []byte(edPub), kid("ed-1"), valid), ErrInvalid},
+		{"confusion: ES256 under HS kid", "kids", sign(jwt.SigningMethodES256, ecKey, kid("hs-new"), valid), ErrInvalid},
+		// Audience and issuer.
+		{"aud match", "aud", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"quicpush"} })), nil},
+		{"aud one of several", "aud", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"billing", "quicpush-eu"} })), nil},
+		{"aud mismatch", "aud", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"billing"} })), ErrInvalid},
+		{"aud missing", "aud", sign(jwt.SigningMethodHS256, secret, nil, valid), ErrInvalid},
+		{"aud ignored when not configured", "hs", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"billing"} })), nil},
+		{"iss match", "iss", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Issuer = "https://id.example.com" })), nil},
+		{"iss mismatch", "iss", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Issuer = "https://evil.example.com" })), ErrInvalid},
+		{"iss missing", "iss", sign(jwt.SigningMethodHS256, secret, nil, valid), ErrInvalid},
+	}
+	built := map[string]*Verifier{}
+	for name, cfg := range verifiers {
+		v, err := NewVerifier(cfg)
+		if err != nil {
+			t.Fatalf("verifier %s: %v", name, err)
 		}
+		built[name] = v
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := built[tt.verifier].Verify(tt.token)
+			if tt.want == nil {
+				if err != nil || id.User != "alice" {
+					t.Fatalf("rejected: %v (identity %+v)", err, id)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if errors.Is(tt.want, ErrInvalid) && errors.Is(err, ErrExpired) {
+				t.Fatalf("err = %v, also ErrExpired", err)
+			}
+			if len(tt.token) > 20 && strings.Contains(err.Error(), tt.token) {
+				t.Fatal("error contains the token")
+			}
+		})
 	}
 }
 
-func TestVerifyAsymmetric(t *testing.T) {
-	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
-	v, err := NewVerifier(VerifierConfig{ECDSAKey: &ecKey.PublicKey, Ed25519Key: edPub})
+func must(s string, err error) string {
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func TestSign(t *testing.T) {
+	v, err := NewVerifier(VerifierConfig{Keys: []Key{
+		{ID: "h", HMAC: secret}, {ID: "e", Public: &ecKey.PublicKey}, {ID: "d", Public: edPub},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims := jwt.RegisteredClaims{Subject: "bob", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}
-	es, _ := jwt.NewWithClaims(jwt.SigningMethodES256, claims).SignedString(ecKey)
-	ed, _ := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims).SignedString(edPriv)
-	for name, tok := range map[string]string{"ES256": es, "EdDSA": ed} {
-		if id, err := v.Verify(tok); err != nil || id.User != "bob" {
-			t.Errorf("%s: %v %+v", name, err, id)
+	for kid, key := range map[string]any{"h": secret, "e": ecKey, "d": edPriv} {
+		tok, err := Sign(key, kid, NewClaims("bob", []string{"*"}, time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id, err := v.Verify(tok); err != nil || id.User != "bob" || !id.CanJoin("x") {
+			t.Errorf("kid %s: %v %+v", kid, err, id)
 		}
 	}
-	// An HS256 token signed with the public key's bytes (the classic confusion)
-	// is refused because no HMAC key is configured.
-	hs, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(edPub))
-	if _, err := v.Verify(hs); !errors.Is(err, ErrInvalid) {
-		t.Errorf("HS256 against asymmetric verifier: %v", err)
+	if _, err := Sign(ec384Key, "", NewClaims("bob", nil, time.Minute)); err == nil {
+		t.Error("signed ES256 with a P-384 key")
+	}
+	if _, err := Sign("string", "", NewClaims("bob", nil, time.Minute)); err == nil {
+		t.Error("signed with a string")
 	}
 }
 
 func TestNewVerifierConfig(t *testing.T) {
-	if _, err := NewVerifier(VerifierConfig{}); err == nil {
-		t.Error("no keys accepted")
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := NewVerifier(VerifierConfig{HMACSecret: []byte("short")}); err == nil {
-		t.Error("short secret accepted")
+	tests := map[string]VerifierConfig{
+		"no keys":             {},
+		"short secret":        {HMACSecret: []byte("short")},
+		"empty secret":        {HMACSecret: []byte{}},
+		"short key":           {Keys: []Key{{ID: "a", HMAC: []byte("short")}}},
+		"duplicate kid":       {Keys: []Key{{ID: "a", HMAC: secret}, {ID: "a", Public: edPub}}},
+		"secret and public":   {Keys: []Key{{HMAC: secret, Public: edPub}}},
+		"empty key":           {Keys: []Key{{ID: "a"}}},
+		"RSA key":             {Keys: []Key{{Public: &rsaKey.PublicKey}}},
+		"P-384 key":           {ECDSAKey: &ec384Key.PublicKey},
+		"short Ed25519 key":   {Ed25519Key: edPub[:31]},
+		"private key":         {Keys: []Key{{Public: edPriv}}},
+		"ecdsa value":         {Keys: []Key{{Public: ecKey.PublicKey}}},
+		"JWKS over http":      {JWKSURL: "http://id.example.com/jwks.json"},
+		"JWKS other scheme":   {JWKSURL: "ftp://127.0.0.1/jwks.json"},
+		"JWKS without host":   {JWKSURL: "https:///jwks.json"},
+		"JWKS does not parse": {JWKSURL: "https://[::1"},
+	}
+	for name, cfg := range tests {
+		if v, err := NewVerifier(cfg); err == nil {
+			v.Close()
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	v, err := NewVerifier(VerifierConfig{HMACSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Close() // no JWKS: a no-op
+	v.Close()
+}
+
+func TestParsePublicKeyPEM(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pub := range map[string]any{"EC": &ecKey.PublicKey, "Ed25519": edPub} {
+		got, err := ParsePublicKeyPEM(pemOf(pub))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if _, err := publicVerifyKey(got); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	privDER, _ := x509.MarshalPKCS8PrivateKey(edPriv)
+	bad := map[string][]byte{
+		"RSA":     pemOf(&rsaKey.PublicKey),
+		"P-384":   pemOf(&ec384Key.PublicKey),
+		"private": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}),
+		"garbage": []byte("not pem"),
+		"corrupt": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2, 3}}),
+	}
+	for name, data := range bad {
+		_, err := ParsePublicKeyPEM(data)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if name == "private" && strings.Contains(err.Error(), string(privDER)) {
+			t.Error("error quotes the private key")
+		}
 	}
 }

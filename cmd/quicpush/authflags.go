@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/quicpush/quicpush/internal/auth"
+)
+
+// jwtFlags say how serve and edge verify client tokens. Without any key
+// flag (--jwt-secret, --jwt-key, --jwt-public-key, --jwks-url) the
+// development secret in --dev-dir is used; with one, only the keys given.
+// Flag values are never printed: errors name the flag and the entry's
+// position, or a file's path.
+type jwtFlags struct {
+	JWTSecret     string        `name:"jwt-secret" help:"HS256 secret (at least 32 bytes) of client tokens without a kid. Default, when no --jwt-secret, --jwt-key, --jwt-public-key or --jwks-url is given: the development secret in --dev-dir."`
+	JWTKeys       []string      `name:"jwt-key" placeholder:"[KID=]base64:DATA|file:PATH" help:"More HS256 secrets (at least 32 bytes each), repeatable or comma-separated: [KID=]base64:DATA (standard or URL-safe base64) or [KID=]file:PATH (the file's bytes; one trailing newline is dropped). A token with a kid header is checked only against the key with that kid; tokens without a kid against the keys without one."`
+	JWTPublicKeys []string      `name:"jwt-public-key" placeholder:"[KID=]PATH" help:"PEM public key files (PUBLIC KEY, from 'openssl pkey -pubout'), repeatable or comma-separated: ECDSA P-256 keys verify ES256 tokens, Ed25519 keys EdDSA tokens; KID= gives the key an id (needed when the path holds '=')."`
+	JWKSURL       string        `name:"jwks-url" help:"JWKS (JSON Web Key Set) URL of ES256 (EC P-256) and EdDSA (OKP Ed25519) keys, https only (http to loopback for tests). Fetched at start (which fails without it), every --jwks-refresh and on an unknown kid (at most every 30s); the last good set stays when a fetch fails."`
+	JWKSRefresh   time.Duration `name:"jwks-refresh" default:"5m" help:"How often --jwks-url is fetched again."`
+	JWTAudience   []string      `name:"jwt-audience" help:"Require client tokens' aud claim to hold one of these values (repeatable or comma-separated); default: aud is not checked."`
+	JWTIssuer     string        `name:"jwt-issuer" help:"Require client tokens' iss claim to be this value; default: iss is not checked."`
+}
+
+// configured reports whether any key flag is given, which turns the
+// development secret off.
+func (f *jwtFlags) configured() bool {
+	return f.JWTSecret != "" || len(f.JWTKeys) > 0 || len(f.JWTPublicKeys) > 0 || f.JWKSURL != ""
+}
+
+// verifierConfig is everything but --jwt-secret, which travels as
+// app.Config.JWTSecret (with the development secret as its default).
+func (f *jwtFlags) verifierConfig() (auth.VerifierConfig, error) {
+	cfg := auth.VerifierConfig{
+		JWKSURL:     f.JWKSURL,
+		JWKSRefresh: f.JWKSRefresh,
+		Audience:    f.JWTAudience,
+		Issuer:      f.JWTIssuer,
+	}
+	for i, v := range f.JWTKeys {
+		k, err := parseHMACKey(v)
+		if err != nil {
+			return cfg, fmt.Errorf("--jwt-key #%d: %w", i+1, err)
+		}
+		cfg.Keys = append(cfg.Keys, k)
+	}
+	for i, v := range f.JWTPublicKeys {
+		kid, path, ok := strings.Cut(v, "=")
+		if !ok {
+			kid, path = "", v
+		}
+		if path == "" {
+			return cfg, fmt.Errorf("--jwt-public-key #%d: no path", i+1)
+		}
+		data, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the key file
+		if err != nil {
+			return cfg, fmt.Errorf("--jwt-public-key #%d: %w", i+1, err)
+		}
+		pub, err := auth.ParsePublicKeyPEM(data)
+		if err != nil {
+			return cfg, fmt.Errorf("--jwt-public-key #%d: %s: %w", i+1, path, err)
+		}
+		cfg.Keys = append(cfg.Keys, auth.Key{ID: kid, Public: pub})
+	}
+	return cfg, nil
+}
+
+// parseHMACKey reads [KID=]base64:DATA or [KID=]file:PATH. Its errors never
+// quote v: it holds a secret.
+func parseHMACKey(v string) (auth.Key, error) {
+	var k auth.Key
+	if !strings.HasPrefix(v, "base64:") && !strings.HasPrefix(v, "file:") {
+		// Base64 may end in '=', so the kid is split off only here.
+		var ok bool
+		if k.ID, v, ok = strings.Cut(v, "="); !ok || k.ID == "" {
+			return k, fmt.Errorf("want [KID=]base64:DATA or [KID=]file:PATH")
+		}
+	}
+	switch {
+	case strings.HasPrefix(v, "base64:"):
+		data := strings.TrimPrefix(v, "base64:")
+		var err error
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			if k.HMAC, err = enc.DecodeString(data); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return k, fmt.Errorf("base64: not valid base64")
+		}
+	case strings.HasPrefix(v, "file:"):
+		path := strings.TrimPrefix(v, "file:")
+		data, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the secret file
+		if err != nil {
+			return k, err
+		}
+		data = bytes.TrimSuffix(data, []byte("\n"))
+		k.HMAC = bytes.TrimSuffix(data, []byte("\r"))
+	default:
+		return k, fmt.Errorf("want [KID=]base64:DATA or [KID=]file:PATH")
+	}
+	if len(k.HMAC) < auth.MinHMACSecret {
+		return k, fmt.Errorf("secret is %d bytes, need at least %d", len(k.HMAC), auth.MinHMACSecret)
+	}
+	return k, nil
+}
