@@ -116,3 +116,29 @@ func TestMemoryIdempotencyExpires(t *testing.T) {
 		t.Fatal("expired key still remembered")
 	}
 }
+
+// TestRateLimitPerKey checks that one key over its rate gets
+// ResourceExhausted while another key is unaffected.
+func TestRateLimitPerKey(t *testing.T) {
+	t.Parallel()
+	ts := runServer(t, Config{RateLimit: 5}) // burst 10
+	c := ts.client(protocols[0], "Bearer "+testKey)
+	other := ts.client(protocols[0], "Bearer "+otherTestKey)
+	limited := 0
+	for range 30 {
+		_, err := c.PushRoom(t.Context(), connect.NewRequest(&pushv1.PushRoomRequest{Room: "r", Text: "x"}))
+		switch {
+		case err == nil:
+		case connect.CodeOf(err) == connect.CodeResourceExhausted:
+			limited++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if limited < 15 {
+		t.Fatalf("%d of 30 rapid calls limited at 5/s with a burst of 10", limited)
+	}
+	if _, err := other.PushRoom(t.Context(), connect.NewRequest(&pushv1.PushRoomRequest{Room: "r", Text: "x"})); err != nil {
+		t.Fatalf("another key was limited too: %v", err)
+	}
+}

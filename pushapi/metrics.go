@@ -25,6 +25,8 @@ type metrics struct {
 	accepted *prometheus.CounterVec   // kind
 	// replayedCalls counts calls answered from the idempotency store.
 	replayedCalls prometheus.Counter
+	// rateLimited counts calls refused by the per-key rate limit.
+	rateLimited prometheus.Counter
 }
 
 // newMetrics creates the collectors and registers them with reg, unless reg
@@ -56,6 +58,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name:      "idempotent_replays_total",
 			Help:      "Push calls answered with an earlier call's reply because they repeated its idempotency key.",
 		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Subsystem: metricsSubsystem,
+			Name:      "rate_limited_total",
+			Help:      "Calls refused because their API key exceeded its calls per second.",
+		}),
 	}
 	// Export every kind from the start, so that rate() sees the first message.
 	for _, k := range []push.Kind{push.KindKeys, push.KindUsers, push.KindRoom, push.KindBroadcast, push.KindDisconnect} {
@@ -64,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.accepted, m.replayedCalls} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.accepted, m.replayedCalls, m.rateLimited} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -63,6 +63,7 @@ func TestMetrics(t *testing.T) {
 		"quicpush_pushapi_messages_accepted_total kind=users":                   0,
 		"quicpush_pushapi_messages_accepted_total kind=disconnect":              0,
 		"quicpush_pushapi_idempotent_replays_total":                             0,
+		"quicpush_pushapi_rate_limited_total":                                   0,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {

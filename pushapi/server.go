@@ -35,6 +35,9 @@ func (s *Service) newMux(auth *authenticator) http.Handler {
 	if auth != nil {
 		interceptors = append(interceptors, auth)
 	}
+	if s.rateLimit > 0 {
+		interceptors = append(interceptors, newRateLimiter(s.rateLimit, s.metrics))
+	}
 	mux := http.NewServeMux()
 	mux.Handle(pushv1connect.NewPushServiceHandler(s,
 		connect.WithInterceptors(interceptors...),

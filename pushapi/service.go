@@ -82,6 +82,10 @@ type Config struct {
 	// IdempotencyWindow is how long an idempotency key is remembered. Zero
 	// means DefaultIdempotencyWindow (10 minutes).
 	IdempotencyWindow time.Duration
+	// RateLimit bounds each API key's calls per second (burst: twice that);
+	// past it calls fail with ResourceExhausted. Zero means
+	// DefaultRateLimit; negative means unlimited.
+	RateLimit float64
 
 	// APIKeys are the keys backends send as `Authorization: Bearer <key>`.
 	// Any listed key is accepted, which lets operators rotate keys without
@@ -139,6 +143,7 @@ type Service struct {
 	history    HistoryReader
 	idem       IdempotencyStore
 	idemWindow time.Duration
+	rateLimit  float64
 	maxData    int
 	maxTargets int
 	log        *slog.Logger
@@ -174,6 +179,7 @@ func New(cfg Config) (*Service, error) {
 		history:    cfg.History,
 		idem:       cfg.Idempotency,
 		idemWindow: cfg.IdempotencyWindow,
+		rateLimit:  cfg.RateLimit,
 		maxData:    cfg.MaxDataBytes,
 		maxTargets: cfg.MaxTargets,
 		log:        cfg.Logger,
@@ -188,6 +194,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.idemWindow <= 0 {
 		s.idemWindow = DefaultIdempotencyWindow
+	}
+	if s.rateLimit == 0 {
+		s.rateLimit = DefaultRateLimit
 	}
 	if s.maxData == 0 {
 		s.maxData = DefaultMaxDataBytes

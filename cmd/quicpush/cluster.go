@@ -80,6 +80,7 @@ type apiCmd struct {
 	DevDir            string        `default:".quicpush-dev" help:"Where development secrets are kept (used when --api-key is not given)."`
 	PublishTimeout    time.Duration `default:"5s" help:"How long a push waits for the brokers before failing with Unavailable."`
 	IdempotencyWindow time.Duration `default:"10m" help:"How long a push call's idempotency key is remembered."`
+	APIRateLimit      float64       `name:"api-rate-limit" default:"10000" help:"Calls per second each API key may make to this process (burst: twice that; more get ResourceExhausted); -1 (as --api-rate-limit=-1): unlimited."`
 	kafkaFlags
 	redisFlags
 	historyFlags
@@ -109,6 +110,7 @@ func (c *apiCmd) Run() error {
 		APIKeys:           keys,
 		PublishTimeout:    c.PublishTimeout,
 		IdempotencyWindow: c.IdempotencyWindow,
+		RateLimit:         c.APIRateLimit,
 		Logger:            log,
 	})
 	if err != nil {

@@ -40,6 +40,7 @@ type serveCmd struct {
 	MaxRooms         int           `default:"64" help:"Rooms one connection may join."`
 	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
 	MergeWindow      time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one write."`
+	APIRateLimit     float64       `name:"api-rate-limit" default:"10000" help:"Calls per second each API key may make (burst: twice that; more get ResourceExhausted); -1 (as --api-rate-limit=-1): unlimited."`
 	historyFlags
 	limitFlags
 
@@ -93,17 +94,18 @@ func (c *serveCmd) Run() error {
 		return err
 	}
 	srv, err := app.Start(app.Config{
-		History:     policies,
-		APIAddr:     c.APIAddr,
-		AdminAddr:   c.AdminAddr,
-		Edge:        ec,
-		Core:        core.Config{MergeWindow: c.MergeWindow},
-		Certificate: cert,
-		JWTSecret:   secret,
-		Auth:        vc,
-		APIKeys:     keys,
-		Logger:      log,
-		Demo:        demo,
+		History:      policies,
+		APIRateLimit: c.APIRateLimit,
+		APIAddr:      c.APIAddr,
+		AdminAddr:    c.AdminAddr,
+		Edge:         ec,
+		Core:         core.Config{MergeWindow: c.MergeWindow},
+		Certificate:  cert,
+		JWTSecret:    secret,
+		Auth:         vc,
+		APIKeys:      keys,
+		Logger:       log,
+		Demo:         demo,
 	})
 	if err != nil {
 		return err

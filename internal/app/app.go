@@ -62,6 +62,9 @@ type Config struct {
 	// Demo, when set, serves the browser demo page at /demo/ on the API port,
 	// with these values prefilled (development only: they may hold a key).
 	Demo *jsclient.DemoConfig
+	// APIRateLimit bounds each API key's calls per second; zero means
+	// pushapi.DefaultRateLimit, negative unlimited.
+	APIRateLimit float64
 	// AdminAddr serves /debug/pprof/ when set; keep it on loopback. Empty
 	// means no admin listener.
 	AdminAddr string
@@ -145,6 +148,7 @@ func Start(cfg Config) (*Server, error) {
 		APIKeys:    cfg.APIKeys,
 		Logger:     log.With("component", "pushapi"),
 		Registerer: reg,
+		RateLimit:  cfg.APIRateLimit,
 	}
 	if hist != nil {
 		pc.History = hist

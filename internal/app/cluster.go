@@ -100,6 +100,10 @@ type APIConfig struct {
 	// IdempotencyWindow is how long idempotency keys are remembered. Zero
 	// means pushapi.DefaultIdempotencyWindow.
 	IdempotencyWindow time.Duration
+	// RateLimit bounds each API key's calls per second; zero means
+	// pushapi.DefaultRateLimit, negative unlimited. Each api process counts
+	// on its own.
+	RateLimit float64
 	// StartTimeout bounds the wait for Kafka at start. Zero means 60s.
 	StartTimeout time.Duration
 	// Logger receives the logs. Nil means discard.
@@ -146,6 +150,7 @@ func StartAPI(cfg APIConfig) (*APIServer, error) {
 		History:           store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History),
 		Idempotency:       store.NewIdempotency(s.rdb, cfg.Redis.Prefix),
 		IdempotencyWindow: cfg.IdempotencyWindow,
+		RateLimit:         cfg.RateLimit,
 		APIKeys:           cfg.APIKeys,
 		PublishTimeout:    cfg.PublishTimeout,
 		Logger:            log.With("component", "pushapi"),
