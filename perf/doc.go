@@ -1,5 +1,7 @@
 // Package perf holds quicpush's load benchmarks. It has no code of its own:
 // perf/loadgen is the load generator, perf/bench.sh runs the suite on all
-// four transports, perf/results keeps the figures measured and README.md
-// explains them and the commands that produced them.
+// four transports, perf/cluster.sh the room broadcast against a local
+// cluster (Kafka, Redis, api, core, two edges), perf/results keeps the
+// figures measured and README.md explains them and the commands that
+// produced them.
 package perf

@@ -20,19 +20,28 @@ import (
 // quicPool is a few UDP sockets shared by every QUIC connection of the
 // generator: quic-go multiplexes connections on one socket by connection ID,
 // so thousands of clients need neither thousands of file descriptors nor a
-// read goroutine each.
+// read goroutine each. Connection i goes to edge first+i mod len(addrs).
 type quicPool struct {
-	trs  []*quic.Transport
-	addr *net.UDPAddr
-	next atomic.Uint64
+	trs   []*quic.Transport
+	addrs []*net.UDPAddr
+	byStr map[string]*net.UDPAddr
+	first int
+	next  atomic.Uint64
 }
 
-func newQUICPool(addr string, sockets int, src []net.IP) (*quicPool, error) {
-	ua, err := net.ResolveUDPAddr("udp", addr)
-	if err != nil {
-		return nil, err
+func newQUICPool(addrs []string, first, sockets int, src []net.IP) (*quicPool, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("no edge address for QUIC")
 	}
-	p := &quicPool{addr: ua}
+	p := &quicPool{first: first, byStr: map[string]*net.UDPAddr{}}
+	for _, a := range addrs {
+		ua, err := net.ResolveUDPAddr("udp", a)
+		if err != nil {
+			return nil, err
+		}
+		p.addrs = append(p.addrs, ua)
+		p.byStr[a] = ua
+	}
 	for i := range max(sockets, 1) {
 		la := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
 		if len(src) > 0 {
@@ -51,6 +60,12 @@ func newQUICPool(addr string, sockets int, src []net.IP) (*quicPool, error) {
 func (p *quicPool) transport() *quic.Transport {
 	return p.trs[p.next.Add(1)%uint64(len(p.trs))]
 }
+
+// edge returns the edge connection i dials.
+func (p *quicPool) edge(i int) *net.UDPAddr { return p.addrs[(p.first+i)%len(p.addrs)] }
+
+// edgeURL returns the WebTransport URL of the edge connection i dials.
+func (p *quicPool) edgeURL(i int) string { return "https://" + p.edge(i).String() + "/wt" }
 
 // ports returns the local ports of the pool's sockets.
 func (p *quicPool) ports() map[int]bool {
@@ -94,8 +109,8 @@ type quicLink struct {
 
 func dialQUIC(p *quicPool) func(ctx context.Context, i int) (link, error) {
 	tlsConf, qconf := clientTLS(wire.ALPN), clientQUICConfig()
-	return func(ctx context.Context, _ int) (link, error) {
-		conn, err := p.transport().Dial(ctx, p.addr, tlsConf, qconf)
+	return func(ctx context.Context, i int) (link, error) {
+		conn, err := p.transport().Dial(ctx, p.edge(i), tlsConf, qconf)
 		if err != nil {
 			return nil, err
 		}
@@ -143,18 +158,22 @@ type wtLink struct {
 	fr   *wire.FrameReader
 }
 
-func dialWebTransport(p *quicPool, addr string) func(ctx context.Context, i int) (link, error) {
+func dialWebTransport(p *quicPool) func(ctx context.Context, i int) (link, error) {
 	tr := &webtransport.Transport{
 		TLSClientConfig: clientTLS(http3.NextProtoH3),
 		QUICConfig:      clientQUICConfig(),
-		DialAddr: func(ctx context.Context, _ string, tlsConf *tls.Config, conf *quic.Config) (*quic.Conn, error) {
-			return p.transport().DialEarly(ctx, p.addr, tlsConf, conf)
+		// addr is the URL's host, the edge's address as edgeURL wrote it.
+		DialAddr: func(ctx context.Context, addr string, tlsConf *tls.Config, conf *quic.Config) (*quic.Conn, error) {
+			ua, err := net.ResolveUDPAddr("udp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return p.transport().DialEarly(ctx, ua, tlsConf, conf)
 		},
 	}
-	url := "https://" + addr + "/wt"
-	return func(ctx context.Context, _ int) (link, error) {
+	return func(ctx context.Context, i int) (link, error) {
 		// Dial fails on any status but 2xx.
-		_, sess, err := tr.Dial(ctx, url, nil)
+		_, sess, err := tr.Dial(ctx, p.edgeURL(i), nil)
 		if err != nil {
 			return nil, err
 		}

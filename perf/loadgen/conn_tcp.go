@@ -26,8 +26,8 @@ func sourceAddrs(base, k int) []net.IP {
 }
 
 // tcpDialer dials addr for connection i from source address i mod len(src).
-func tcpDialer(addr string, src []net.IP) func(ctx context.Context, i int) (net.Conn, error) {
-	return func(ctx context.Context, i int) (net.Conn, error) {
+func tcpDialer(src []net.IP) func(ctx context.Context, addr string, i int) (net.Conn, error) {
+	return func(ctx context.Context, addr string, i int) (net.Conn, error) {
 		d := net.Dialer{Timeout: handshakeTimeout}
 		if len(src) > 0 {
 			d.LocalAddr = &net.TCPAddr{IP: src[i%len(src)]}
@@ -43,10 +43,11 @@ type tcpLink struct {
 	fr *wire.FrameReader
 }
 
-func dialTCP(addr string, src []net.IP) func(ctx context.Context, i int) (link, error) {
-	dial := tcpDialer(addr, src)
+// dialTCP dials connection i to edge first+i mod len(addrs).
+func dialTCP(addrs []string, first int, src []net.IP) func(ctx context.Context, i int) (link, error) {
+	dial := tcpDialer(src)
 	return func(ctx context.Context, i int) (link, error) {
-		c, err := dial(ctx, i)
+		c, err := dial(ctx, edgeFor(addrs, first, i), i)
 		if err != nil {
 			return nil, err
 		}

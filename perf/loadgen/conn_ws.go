@@ -38,18 +38,19 @@ type wsClosed struct{ code ws.StatusCode }
 
 func (e *wsClosed) Error() string { return "websocket close " + strconv.Itoa(int(e.code)) }
 
-func dialWS(addr string, src []net.IP) func(ctx context.Context, i int) (link, error) {
-	netDial := tcpDialer(addr, src)
-	url := "ws://" + addr + "/ws"
+// dialWS dials connection i to edge first+i mod len(addrs).
+func dialWS(addrs []string, first int, src []net.IP) func(ctx context.Context, i int) (link, error) {
+	netDial := tcpDialer(src)
 	return func(ctx context.Context, i int) (link, error) {
+		addr := edgeFor(addrs, first, i)
 		d := ws.Dialer{
 			Protocols:      []string{wire.WebSocketProtocol},
 			Timeout:        handshakeTimeout,
 			ReadBufferSize: readBufSize,
 			// The URL names the same address; this picks the source.
-			NetDial: func(ctx context.Context, _, _ string) (net.Conn, error) { return netDial(ctx, i) },
+			NetDial: func(ctx context.Context, _, _ string) (net.Conn, error) { return netDial(ctx, addr, i) },
 		}
-		c, br, hs, err := d.Dial(ctx, url)
+		c, br, hs, err := d.Dial(ctx, "ws://"+addr+"/ws")
 		if err != nil {
 			return nil, err
 		}

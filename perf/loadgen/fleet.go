@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -93,23 +94,28 @@ func (f *localFleet) close() {
 }
 
 // dialer returns the dial function of transport against tgt, with the
-// connections spread over src; for QUIC and WebTransport also the pool of
-// UDP sockets they share.
-func dialer(transport string, tgt *target, src []net.IP, quicSockets int) (func(context.Context, int) (link, error), *quicPool, error) {
+// connections spread over src and over the edges (connection i, of user
+// first+i, to edge first+i mod their number); for QUIC and WebTransport
+// also the pool of UDP sockets they share.
+func dialer(transport string, tgt *target, first int, src []net.IP, quicSockets int) (func(context.Context, int) (link, error), *quicPool, error) {
 	switch transport {
-	case "tcp":
-		return dialTCP(tgt.tcp, src), nil, nil
-	case "ws":
-		return dialWS(tgt.tcp, src), nil, nil
+	case "tcp", "ws":
+		if len(tgt.tcp) == 0 {
+			return nil, nil, errors.New("no edge TCP address")
+		}
+		if transport == "tcp" {
+			return dialTCP(tgt.tcp, first, src), nil, nil
+		}
+		return dialWS(tgt.tcp, first, src), nil, nil
 	case "quic", "webtransport":
-		pool, err := newQUICPool(tgt.quic, quicSockets, src)
+		pool, err := newQUICPool(tgt.quic, first, quicSockets, src)
 		if err != nil {
 			return nil, nil, err
 		}
 		if transport == "quic" {
 			return dialQUIC(pool), pool, nil
 		}
-		return dialWebTransport(pool, tgt.quic), pool, nil
+		return dialWebTransport(pool), pool, nil
 	}
 	return nil, nil, fmt.Errorf("unknown transport %q", transport)
 }
@@ -121,7 +127,7 @@ func openLocal(ctx context.Context, c config, tgt *target, n, first int, rooms f
 	if c.sources > 0 {
 		src = sourceAddrs(c.sourceBase, c.sources)
 	}
-	dial, pool, err := dialer(c.transport, tgt, src, c.quicSockets)
+	dial, pool, err := dialer(c.transport, tgt, first, src, c.quicSockets)
 	if err != nil {
 		return nil, connectStats{}, err
 	}

@@ -15,7 +15,9 @@
 //
 // With --spawn it starts `quicpush serve` itself on free loopback ports;
 // otherwise point it at a running server with --api, --edge-quic,
-// --edge-tcp, --dev-dir and --server-pid. See perf/README.md.
+// --edge-tcp, --dev-dir and --server-pid, or at a cluster: comma lists of
+// edges in --edge-quic and --edge-tcp, and its processes' admin listeners in
+// --server-admin (perf/cluster.sh). See perf/README.md.
 package main
 
 import (
@@ -24,6 +26,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -85,8 +88,10 @@ type config struct {
 	serverFlags multiFlag
 	genCPUs     string
 
+	// edgeQUIC and edgeTCP are comma lists; serverAdmin and serverPID
+	// comma lists of [name=]host:port and [name=]pid (parseServerProcs).
 	api, edgeQUIC, edgeTCP, devDir, admin string
-	serverPID                             int
+	serverAdmin, serverPID                string
 }
 
 type multiFlag []string
@@ -161,6 +166,11 @@ func main() {
 			break
 		}
 		logf("disturbed by other processes (%.2f cores) or steal (%.2f): running again", r.OtherCPUUtil, r.StealUtil)
+		if !c.spawn {
+			// The same server: let it drop this attempt's sessions before
+			// the next attempt takes its baseline.
+			sleep(ctx, 5*time.Second)
+		}
 	}
 	b, _ := json.Marshal(r)
 	fmt.Println(string(b))
@@ -222,11 +232,12 @@ func parseFlags(args []string) config {
 	fs.StringVar(&c.genCPUs, "gen-cpus", "", "pin the generator to these CPUs (re-exec under taskset -c), e.g. 1")
 	fs.StringVar(&c.genCPUs, "gen-cpu", "", "same as --gen-cpus")
 	fs.StringVar(&c.api, "api", "", "push API host:port (without --spawn)")
-	fs.StringVar(&c.edgeQUIC, "edge-quic", "", "edge UDP host:port for quic and webtransport (without --spawn)")
+	fs.StringVar(&c.edgeQUIC, "edge-quic", "", "edge UDP host:port for quic and webtransport, or a comma list of edges: connection i goes to edge i mod n (without --spawn)")
 	fs.StringVar(&c.admin, "admin", "", "the server's --admin-addr host:port, for pprof (without --spawn; optional)")
-	fs.StringVar(&c.edgeTCP, "edge-tcp", "", "edge TCP host:port for tcp and ws (without --spawn)")
+	fs.StringVar(&c.edgeTCP, "edge-tcp", "", "edge TCP host:port for tcp and ws, or a comma list of edges (without --spawn)")
 	fs.StringVar(&c.devDir, "dev-dir", ".quicpush-dev", "the server's dev dir, to read secrets.json (without --spawn)")
-	fs.IntVar(&c.serverPID, "server-pid", 0, "server process id, for CPU and RSS from /proc (without --spawn; default: from /metrics)")
+	fs.StringVar(&c.serverPID, "server-pid", "", "server process id for CPU and RSS from /proc, or a comma list of [name=]pid: the server's CPU and RSS are their sum (without --spawn; default: from /metrics)")
+	fs.StringVar(&c.serverAdmin, "server-admin", "", "comma list of [name=]host:port: admin listeners of the server's processes (a cluster's api, cores, edges), read for CPU and RSS (process_* metrics) and summed for the rest; an entry of --server-pid with the same name is read from /proc instead (without --spawn)")
 	_ = fs.Parse(args)
 	if c.scenario == "idle" {
 		c.rate = 0
@@ -306,9 +317,20 @@ func (c *config) validate() error {
 		if c.transport == "quic" || c.transport == "webtransport" {
 			need = c.edgeQUIC
 		}
-		if c.api == "" || need == "" {
+		if c.api == "" || len(splitList(need)) == 0 {
 			return errors.New("without --spawn, give --api and --edge-tcp (tcp, ws) or --edge-quic (quic, webtransport)")
 		}
+		for _, e := range append(splitList(c.edgeTCP), splitList(c.edgeQUIC)...) {
+			if _, _, err := net.SplitHostPort(e); err != nil {
+				return fmt.Errorf("edge address %q: want host:port", e)
+			}
+		}
+	}
+	if c.spawn && (c.serverAdmin != "" || c.serverPID != "") {
+		return errors.New("--server-admin and --server-pid name a running server: not with --spawn")
+	}
+	if _, err := parseServerProcs(c.serverAdmin, c.serverPID); err != nil {
+		return err
 	}
 	return nil
 }
@@ -341,16 +363,16 @@ func runScenario(ctx context.Context, c config) (*result, error) {
 	if (c.transport == "tcp" || c.transport == "ws") && uint64(perProc)+500 > nofile {
 		return nil, fmt.Errorf("--conns %d needs more than the %d open files allowed", c.conns, nofile)
 	}
-	if c.quietWait > 0 {
-		if other := waitQuiet(ctx, c.serverPID, c.quietWait); other >= 0.15 {
-			logf("warning: other processes use %.2f cores; figures will be disturbed", other)
-		}
-	}
 	tgt, err := openTarget(c)
 	if err != nil {
 		return nil, err
 	}
 	defer tgt.stop()
+	if c.quietWait > 0 {
+		if other := waitQuiet(ctx, func() time.Duration { return serverCPU(tgt) }, c.quietWait); other >= 0.15 {
+			logf("warning: other processes use %.2f cores; figures will be disturbed", other)
+		}
+	}
 
 	res := &result{
 		Time: time.Now().UTC().Format(time.RFC3339), Scenario: c.scenario, Label: c.label, Rev: c.serverRev,
@@ -390,7 +412,14 @@ func openTarget(c config) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &target{api: c.api, quic: c.edgeQUIC, tcp: c.edgeTCP, pprof: c.admin, pid: c.serverPID, apiKey: key, jwtSecret: secret}, nil
+		procs, err := parseServerProcs(c.serverAdmin, c.serverPID)
+		if err != nil {
+			return nil, err
+		}
+		return &target{
+			api: c.api, quic: splitList(c.edgeQUIC), tcp: splitList(c.edgeTCP), pprof: c.admin, procs: procs,
+			apiKey: key, jwtSecret: secret,
+		}, nil
 	}
 	bin, err := serverBinary(c)
 	if err != nil {
@@ -400,7 +429,7 @@ func openTarget(c config) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	logf("spawned %s (pid %d, cpus %q): quic %s, tcp %s, api %s", bin, tgt.pid, c.serverCPUs, tgt.quic, tgt.tcp, tgt.api)
+	logf("spawned %s (pid %d, cpus %q): quic %s, tcp %s, api %s", bin, tgt.procs[0].pid, c.serverCPUs, tgt.quic[0], tgt.tcp[0], tgt.api)
 	return tgt, nil
 }
 
@@ -499,19 +528,28 @@ func (r *result) setConnect(st connectStats) {
 // memory and CPU per idle connection against the baseline taken before
 // connecting; with pprof it forces a GC for the live heap and saves the heap
 // profile.
-func idlePhase(ctx context.Context, c config, tgt *target, res *result, base procStat, baseM scrape, baseLive float64, haveLive bool) error {
+func idlePhase(ctx context.Context, c config, tgt *target, res *result, base serverSample, baseM scrape, baseLive float64, haveLive bool) error {
 	if !sleep(ctx, c.settle/2) {
 		return ctx.Err()
 	}
-	idleCPU0, idleT0 := serverCPU(tgt), time.Now()
+	idle0, idleT0 := tgt.sample(), time.Now()
 	if !sleep(ctx, c.settle-c.settle/2) {
 		return ctx.Err()
 	}
-	res.ServerIdleCPUUtil = (serverCPU(tgt) - idleCPU0).Seconds() / time.Since(idleT0).Seconds()
 	idle, idleM := serverMemory(tgt)
+	idleS := time.Since(idleT0).Seconds()
+	res.ServerIdleCPUUtil = (idle.cpu - idle0.cpu).Seconds() / idleS
 	n := float64(res.ConnsOK)
 	res.ServerIdleRSS = idle.rss
 	res.RSSPerConn = float64(idle.rss-base.rss) / n
+	if len(tgt.procs) > 1 && idle.ok && idle0.ok && base.ok {
+		for i, p := range tgt.procs {
+			pr := res.proc(p.name)
+			pr.IdleCPUUtil = (idle.procs[i].cpu - idle0.procs[i].cpu).Seconds() / idleS
+			pr.IdleRSS = idle.procs[i].rss
+			pr.RSSPerConn = float64(idle.procs[i].rss-base.procs[i].rss) / n
+		}
+	}
 	res.HeapPerConn = (idleM.heapInuse - baseM.heapInuse) / n
 	res.StackPerConn = (idleM.stackInuse - baseM.stackInuse) / n
 	res.GoroutinesPerConn = (idleM.goroutines - baseM.goroutines) / n
@@ -543,20 +581,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// serverMemory reads the server's RSS (from /proc when its pid is known, else
-// from its metrics) and its metrics.
-func serverMemory(t *target) (procStat, scrape) {
-	m := scrapeMetrics(t.api)
-	p := readProc(t.pid)
-	if !p.ok {
-		p = procStat{cpu: time.Duration(m.cpu * float64(time.Second)), rss: int64(m.rss), ok: m.ok}
-	}
-	return p, m
+// serverMemory reads the server's CPU and RSS (from /proc for processes
+// whose pid is known, else from their metrics) and its metrics.
+func serverMemory(t *target) (serverSample, scrape) {
+	return t.sample(), t.metrics()
 }
 
-func serverCPU(t *target) time.Duration {
-	if p := readProc(t.pid); p.ok {
-		return p.cpu
-	}
-	return time.Duration(scrapeMetrics(t.api).cpu * float64(time.Second))
-}
+// serverCPU is the server's CPU time so far, summed over its processes.
+func serverCPU(t *target) time.Duration { return t.sample().cpu }

@@ -40,7 +40,9 @@ func pushPhase(ctx context.Context, c config, tgt *target, f fleet, ph phase, re
 	srvUDP := map[int]bool{}
 	genUDP := f.udpPorts()
 	if len(genUDP) > 0 {
-		srvUDP[port(tgt.quic)] = true
+		for _, a := range tgt.quic {
+			srvUDP[port(a)] = true
+		}
 	}
 	p := ph.pusher
 	if p == nil {
@@ -59,8 +61,9 @@ func pushPhase(ctx context.Context, c config, tgt *target, f fleet, ph phase, re
 	if !sleep(ctx, ph.warmup) {
 		return ctx.Err()
 	}
-	m0 := scrapeMetrics(tgt.api)
-	g0, s0, b0, st0 := f.genCPU(), serverCPU(tgt), machineBusy(), machineSteal()
+	m0 := tgt.metrics()
+	g0, ss0, b0, st0 := f.genCPU(), tgt.sample(), machineBusy(), machineSteal()
+	s0 := ss0.cpu
 	t0 := f.totals()
 	sd0, gd0 := udpDrops(srvUDP), udpDrops(genUDP)
 	winStart := time.Now()
@@ -142,13 +145,14 @@ func pushPhase(ctx context.Context, c config, tgt *target, f fleet, ph phase, re
 			return ctx.Err()
 		}
 	}
-	g1, s1, b1, st1 := f.genCPU(), serverCPU(tgt), machineBusy(), machineSteal()
+	g1, ss1, b1, st1 := f.genCPU(), tgt.sample(), machineBusy(), machineSteal()
+	s1 := ss1.cpu
 	t1 := f.totals()
 	res.ServerUDPDrops, res.GenUDPDrops = udpDrops(srvUDP)-sd0, udpDrops(genUDP)-gd0
 	wall := time.Since(winStart).Seconds()
-	m1 := scrapeMetrics(tgt.api)
-	if p1 := readProc(tgt.pid); p1.ok {
-		res.ServerEndRSS = p1.rss
+	m1 := tgt.metrics()
+	if len(tgt.procs) > 0 && ss1.ok {
+		res.ServerEndRSS = ss1.rss
 	}
 
 	lat, last := f.latency()
@@ -174,7 +178,7 @@ func pushPhase(ctx context.Context, c config, tgt *target, f fleet, ph phase, re
 		res.PushesPerRead = float64(t1.Arrivals-t0.Arrivals) / float64(t1.Reads-t0.Reads)
 	}
 	res.ServerCPUs = (s1 - s0).Seconds()
-	serverGone := s1 < s0 || (tgt.pid > 0 && !readProc(tgt.pid).ok)
+	serverGone := s1 < s0 || ss1.gone()
 	if serverGone {
 		// The server is gone: its CPU time went with it.
 		res.ServerCPUs = 0
@@ -183,6 +187,17 @@ func pushPhase(ctx context.Context, c config, tgt *target, f fleet, ph phase, re
 		res.CPUsPerMillion = res.ServerCPUs / float64(res.MeasuredFrames) * 1e6
 	}
 	res.ServerCPUUtil = res.ServerCPUs / wall
+	if len(tgt.procs) > 1 && !serverGone {
+		for i, p := range tgt.procs {
+			pr := res.proc(p.name)
+			pr.CPUs = (ss1.procs[i].cpu - ss0.procs[i].cpu).Seconds()
+			pr.CPUUtil = pr.CPUs / wall
+			if res.MeasuredFrames > 0 {
+				pr.CPUsPerMillion = pr.CPUs / float64(res.MeasuredFrames) * 1e6
+			}
+			pr.EndRSS = ss1.procs[i].rss
+		}
+	}
 	res.GenCPUs = (g1 - g0).Seconds()
 	res.GenCPUUtil = res.GenCPUs / wall / float64(genCores())
 	res.OtherCPUUtil = max(0, (b1-b0).Seconds()-res.ServerCPUs-res.GenCPUs) / wall

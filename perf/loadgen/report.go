@@ -95,6 +95,11 @@ type result struct {
 	// after connecting (pings only), in cores.
 	ServerIdleCPUUtil float64 `json:"server_idle_cpu_util"`
 	ServerEndRSS      int64   `json:"server_end_rss_bytes"`
+	// Procs breaks the server's CPU and RSS down by process when it has
+	// several (--server-admin, --server-pid lists): a cluster's api, cores
+	// and edges, and Kafka and Redis when given. The server_* figures above
+	// are their sums.
+	Procs map[string]*procResult `json:"procs,omitempty"`
 	// Idle cost per connection: server RSS, Go heap in use, goroutine
 	// stacks and goroutines after connecting, minus the same before.
 	RSSPerConn  float64 `json:"rss_per_conn_bytes"`
@@ -192,6 +197,14 @@ func (r *result) summary(w io.Writer) {
 			r.ServerCPUs, 100*r.ServerCPUUtil, r.CPUsPerMillion, r.AvgCoreBatch, r.PushesPerRead)
 		fmt.Fprintf(w, "   generator    %.2fs CPU (%.0f%% of its %d core(s)); other processes %.2f cores, steal %.2f\n",
 			r.GenCPUs, 100*r.GenCPUUtil, r.GenProcs, r.OtherCPUUtil, r.StealUtil)
+		if len(r.Procs) > 0 {
+			var parts []string
+			for _, name := range procNames([]result{*r}) {
+				p := r.Procs[name]
+				parts = append(parts, fmt.Sprintf("%s %.0f%% (%.2f CPU-s/M)", name, 100*p.CPUUtil, p.CPUsPerMillion))
+			}
+			fmt.Fprintf(w, "   per process  %s\n", strings.Join(parts, ", "))
+		}
 	}
 	if r.ServerUDPDrops+r.GenUDPDrops > 0 {
 		fmt.Fprintf(w, "   UDP drops    %d on the server's socket, %d on the generator's (receive buffers full)\n",
@@ -249,7 +262,71 @@ func printTable(w io.Writer, files []string) error {
 			100*r.ServerCPUUtil, r.CPUsPerMillion, 100*r.GenCPUUtil, r.OtherCPUUtil+r.StealUtil, r.RSSPerConn/1024, liveHeap, r.HeapPerConn/1024,
 			r.GoroutinesPerConn, r.ConnectPerS, errorSummary(r))
 	}
+	printProcTable(w, rows)
 	return nil
+}
+
+// procNames lists the server processes of the rows that have a breakdown:
+// api first, then cores, edges and the rest, by name.
+func procNames(rows []result) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, r := range rows {
+		for name := range r.Procs {
+			if !seen[name] {
+				seen[name] = true
+				names = append(names, name)
+			}
+		}
+	}
+	rank := func(name string) int {
+		for i, prefix := range []string{"api", "core", "edge"} {
+			if strings.HasPrefix(name, prefix) {
+				return i
+			}
+		}
+		return 3
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if ri, rj := rank(names[i]), rank(names[j]); ri != rj {
+			return ri < rj
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+// printProcTable prints, for rows whose server had several processes, the
+// CPU of each over the window and the drain (in cores) and their total.
+func printProcTable(w io.Writer, rows []result) {
+	names := procNames(rows)
+	if len(names) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "| transport | conns | pushes/s | deliveries/s | lost | p50 ms | p99 ms | p99.9 ms | %s | total CPU | CPU-s per M | gen CPU | others + steal |\n",
+		strings.Join(names, " | "))
+	fmt.Fprintln(w, "|---|"+strings.Repeat("---:|", 11+len(names)))
+	for _, r := range rows {
+		if len(r.Procs) == 0 {
+			continue
+		}
+		var cells []string
+		for _, name := range names {
+			if p := r.Procs[name]; p != nil {
+				cells = append(cells, fmt.Sprintf("%.0f%%", 100*p.CPUUtil))
+			} else {
+				cells = append(cells, "-")
+			}
+		}
+		rate := fmt.Sprintf("%.0f", r.Rate)
+		if r.PushRate < 0.98*r.Rate {
+			rate += fmt.Sprintf(" (%.0f sent)", r.PushRate)
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %d | %.2f | %.2f | %.2f | %s | %.0f%% | %.2f | %.0f%% | %.2f |\n",
+			r.Transport, r.ConnsOK, rate, thousands(r.DeliveriesPerS), r.Lost, r.P50ms, r.P99ms, r.P999ms,
+			strings.Join(cells, " | "), 100*r.ServerCPUUtil, r.CPUsPerMillion, 100*r.GenCPUUtil, r.OtherCPUUtil+r.StealUtil)
+	}
 }
 
 func thousands(v float64) string {

@@ -51,7 +51,7 @@ func runChurn(ctx context.Context, c config, tgt *target, res *result) error {
 	if c.sources > 0 {
 		src = sourceAddrs(c.sourceBase, c.sources)
 	}
-	dial, pool, err := dialer(c.transport, tgt, src, c.quicSockets)
+	dial, pool, err := dialer(c.transport, tgt, 0, src, c.quicSockets)
 	if err != nil {
 		return err
 	}

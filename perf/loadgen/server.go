@@ -22,13 +22,18 @@ import (
 )
 
 // target is the server under load: where it listens and how to reach its
-// secrets and process.
+// secrets and processes.
 type target struct {
-	api, quic, tcp string
-	pprof          string // host:port of net/http/pprof, when the server has it
-	pid            int
-	apiKey         string
-	jwtSecret      []byte
+	api string
+	// quic and tcp are the edges' addresses (one for `quicpush serve`);
+	// connection i goes to edge i modulo their number.
+	quic, tcp []string
+	pprof     string // host:port of net/http/pprof, when the server has it
+	// procs are the server's processes, read for CPU and RSS; none means
+	// the push API's /metrics.
+	procs     []serverProc
+	apiKey    string
+	jwtSecret []byte
 
 	child  *exec.Cmd
 	devDir string // removed on stop when the generator made it
@@ -100,23 +105,23 @@ func spawn(bin, cpus string, extra []string) (*target, error) {
 		return nil, err
 	}
 	// taskset execs the server in place, so the pid is the server's.
-	t := &target{pid: cmd.Process.Pid, child: cmd, devDir: dir, logf: logf}
+	t := &target{procs: []serverProc{{name: "quicpush", pid: cmd.Process.Pid}}, child: cmd, devDir: dir, logf: logf}
 	found := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			line := sc.Text()
 			if m := bannerQUIC.FindStringSubmatch(line); m != nil {
-				t.quic = m[1]
+				t.quic = []string{m[1]}
 			} else if m := bannerTCP.FindStringSubmatch(line); m != nil {
-				t.tcp = m[1]
+				t.tcp = []string{m[1]}
 			} else if m := bannerAPI.FindStringSubmatch(line); m != nil {
 				t.api = m[1]
 			} else if m := bannerPprof.FindStringSubmatch(line); m != nil {
 				t.pprof = m[1]
 			}
 			// The address block ends with a blank line.
-			if strings.TrimSpace(line) == "" && t.quic != "" && t.tcp != "" && t.api != "" {
+			if strings.TrimSpace(line) == "" && t.quic != nil && t.tcp != nil && t.api != "" {
 				found <- nil
 				break
 			}
@@ -318,7 +323,13 @@ func (t *target) fetchProfile(ctx context.Context, name, file string) error {
 	if t.pprof == "" {
 		return errors.New("the server exposes no pprof endpoint (start it with --admin-addr)")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+t.pprof+"/debug/pprof/"+name, nil)
+	return fetchPprof(ctx, t.pprof, name, file)
+}
+
+// fetchPprof saves http://<host>/debug/pprof/<name> to file, or discards it
+// when file is empty.
+func fetchPprof(ctx context.Context, host, name, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/debug/pprof/"+name, nil)
 	if err != nil {
 		return err
 	}
@@ -346,13 +357,25 @@ func (t *target) fetchProfile(ctx context.Context, name, file string) error {
 }
 
 // liveHeap forces a garbage collection in the server (through pprof's
-// heap?gc=1) and returns the heap in use after it. ok is false when the
-// server has no pprof endpoint.
+// heap?gc=1), in every process that has pprof, and returns the heap in use
+// after it, summed over the processes. The heap profile, when asked for,
+// is --admin's (the first host). ok is false when the server has no pprof
+// endpoint.
 func (t *target) liveHeap(ctx context.Context, profile string) (float64, bool) {
-	if t.pprof == "" || t.fetchProfile(ctx, "heap?gc=1", profile) != nil {
+	hosts := t.pprofHosts()
+	if len(hosts) == 0 {
 		return 0, false
 	}
-	m := scrapeMetrics(t.api)
+	for i, h := range hosts {
+		file := ""
+		if i == 0 {
+			file = profile
+		}
+		if fetchPprof(ctx, h, "heap?gc=1", file) != nil {
+			return 0, false
+		}
+	}
+	m := t.metrics()
 	return m.heapInuse, m.ok
 }
 
@@ -381,20 +404,20 @@ func machineBusy() time.Duration {
 	return time.Duration(busy) * time.Second / clockTick
 }
 
-// waitQuiet waits until processes other than the generator (and the server,
-// when pid is set) use less than 0.15 of a core over a second, for at most
-// limit. It returns the load seen last, in cores.
-func waitQuiet(ctx context.Context, pid int, limit time.Duration) float64 {
+// waitQuiet waits until processes other than the generator and the server
+// (whose CPU time serverCPU returns) use less than 0.15 of a core over a
+// second, for at most limit. It returns the load seen last, in cores.
+func waitQuiet(ctx context.Context, serverCPU func() time.Duration, limit time.Duration) float64 {
 	deadline := time.Now().Add(limit)
 	self := os.Getpid()
 	for {
-		b0, g0, s0, t0 := machineBusy(), readProc(self).cpu, readProc(pid).cpu, time.Now()
+		b0, g0, s0, t0 := machineBusy(), readProc(self).cpu, serverCPU(), time.Now()
 		select {
 		case <-ctx.Done():
 			return 0
 		case <-time.After(time.Second):
 		}
-		other := (machineBusy() - b0 - (readProc(self).cpu - g0) - (readProc(pid).cpu - s0)).Seconds() / time.Since(t0).Seconds()
+		other := (machineBusy() - b0 - (readProc(self).cpu - g0) - (serverCPU() - s0)).Seconds() / time.Since(t0).Seconds()
 		if other < 0.15 || time.Now().After(deadline) {
 			return max(other, 0)
 		}

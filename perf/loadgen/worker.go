@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -57,7 +58,7 @@ func runWorker(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	tgt := &target{api: c.api, quic: c.edgeQUIC, tcp: c.edgeTCP, apiKey: key, jwtSecret: secret}
+	tgt := &target{api: c.api, quic: splitList(c.edgeQUIC), tcp: splitList(c.edgeTCP), apiKey: key, jwtSecret: secret}
 	f, st, err := openLocal(ctx, c, tgt, c.conns, c.first, oneRoom(c.room), false)
 	if err != nil {
 		return err
@@ -149,7 +150,7 @@ func openWorkers(ctx context.Context, c config, tgt *target, k int) (*workerFlee
 			"--sources", strconv.Itoa(c.sources), "--source-base", strconv.Itoa(c.sourceBase + i*max(c.sources, 1)),
 			"--quic-sockets", strconv.Itoa(c.quicSockets), "--dial-concurrency", strconv.Itoa(max(1, c.dialPar/k)),
 			"--room", c.room, "--dev-dir", tgt.devDirOr(c.devDir),
-			"--api", tgt.api, "--edge-tcp", tgt.tcp, "--edge-quic", tgt.quic,
+			"--api", tgt.api, "--edge-tcp", strings.Join(tgt.tcp, ","), "--edge-quic", strings.Join(tgt.quic, ","),
 			"--duration", c.duration.String(), "--warmup", c.warmup.String()}
 		first += n
 		cmd := exec.Command(exe, args...)
