@@ -59,9 +59,12 @@ go build -o perf/out/loadgen ./perf/loadgen
 
 # The revision of the tree the server was built from; a dirty tree gets a
 # hash of its diff, so that two runs of different uncommitted code differ.
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! git diff --quiet HEAD -- 2>/dev/null; then
-	rev="$rev-dirty-$(git diff HEAD -- | sha1sum | cut -c1-8)"
+rev=unknown
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	rev=$(git rev-parse --short HEAD)
+	if ! git diff --quiet HEAD --; then
+		rev="$rev-dirty-$(git diff HEAD -- | sha1sum | cut -c1-8)"
+	fi
 fi
 
 # args SCENARIO TRANSPORT prints the loadgen flags of one run of the suite.

@@ -80,7 +80,11 @@ func spawn(bin, cpus string, extra []string) (*target, error) {
 	}
 	args := []string{bin, "serve",
 		"--quic-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0",
-		"--dev-dir", dir}
+		"--dev-dir", dir,
+		// A generator on a few loopback addresses is one source many times
+		// over, and one API key: the abuse limits would refuse it.
+		"--max-conns-per-ip=-1", "--handshakes-per-ip=-1", "--max-conns-per-user=-1",
+		"--max-frames-per-sec=-1", "--max-bytes-per-sec=-1", "--api-rate-limit=-1"}
 	args = append(args, extra...)
 	if cpus != "" {
 		ts, err := exec.LookPath("taskset")
