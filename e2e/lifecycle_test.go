@@ -4,13 +4,18 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/gobwas/ws"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/webtransport-go"
 
+	"github.com/quicpush/quicpush/edge"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
+	"github.com/quicpush/quicpush/internal/app"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -113,5 +118,60 @@ func TestWebSocketRejects(t *testing.T) {
 	d := ws.Dialer{Protocols: []string{wire.WebSocketProtocol}, Timeout: 5 * time.Second}
 	if _, _, _, err := d.Dial(context.Background(), "ws://"+srv.tcp+"/elsewhere"); err == nil {
 		t.Fatal("upgrade to an unknown path accepted")
+	}
+}
+
+// TestOriginAllowList checks that browsers from other origins are refused
+// on WebSocket and WebTransport (403), while listed origins and native
+// clients (no Origin header) connect.
+func TestOriginAllowList(t *testing.T) {
+	check, err := edge.AllowOrigins([]string{"https://app.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, func(c *app.Config) { c.Edge.CheckOrigin = check })
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	wsDial := func(origin string) error {
+		d := ws.Dialer{Protocols: []string{wire.WebSocketProtocol}, Timeout: 5 * time.Second}
+		if origin != "" {
+			d.Header = ws.HandshakeHeaderHTTP(http.Header{"Origin": []string{origin}})
+		}
+		conn, _, _, err := d.Dial(ctx, "ws://"+srv.tcp+"/ws")
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	if err := wsDial("https://evil.example"); err == nil {
+		t.Error("WebSocket from another origin was upgraded")
+	}
+	if err := wsDial("https://app.example.com"); err != nil {
+		t.Errorf("WebSocket from the listed origin: %v", err)
+	}
+	if err := wsDial(""); err != nil {
+		t.Errorf("WebSocket without Origin: %v", err)
+	}
+	wtDial := func(origin string) (int, error) {
+		tr := &webtransport.Transport{TLSClientConfig: clientTLS("h3"), QUICConfig: &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true}}
+		defer tr.Close()
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		rsp, sess, err := tr.Dial(ctx, "https://"+srv.quic+"/wt", h)
+		if sess != nil {
+			_ = sess.CloseWithError(0, "")
+		}
+		if rsp != nil {
+			return rsp.StatusCode, err
+		}
+		return 0, err
+	}
+	if code, _ := wtDial("https://evil.example"); code != http.StatusForbidden {
+		t.Errorf("WebTransport from another origin: status %d, want 403", code)
+	}
+	if _, err := wtDial("https://app.example.com"); err != nil {
+		t.Errorf("WebTransport from the listed origin: %v", err)
 	}
 }

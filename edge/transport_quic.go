@@ -188,10 +188,18 @@ func (e *Edge) serveWebTransport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn, _ := r.Context().Value(quicConnKey{}).(*quic.Conn)
+	if !e.cfg.CheckOrigin(r.Header.Get("Origin")) {
+		// Checked here too: a refused Upgrade writes no status, and an
+		// HTTP handler that writes none answers 200.
+		e.metrics.handshakeFailures.WithLabelValues("webtransport").Inc()
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
 	sess, err := e.wt.Upgrade(w, r)
 	if err != nil {
 		e.metrics.handshakeFailures.WithLabelValues("webtransport").Inc()
 		e.cfg.Logger.Debug("webtransport upgrade failed", "err", err)
+		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
 	deadline := time.Now().Add(e.cfg.HandshakeTimeout)

@@ -20,6 +20,7 @@ type limitFlags struct {
 	MaxBytesPerSec  int           `name:"max-bytes-per-sec" default:"262144" help:"Bytes one connection may send per second (more: closed with 3008); -1 (as --flag=-1): unlimited."`
 	RefreshAhead    time.Duration `name:"refresh-ahead" default:"30s" help:"How long before its token expires a connection is asked for a fresh one (TokenExpiring); negative: never, closed at expiry."`
 	ProxyFrom       []string      `name:"proxy-protocol-from" help:"Load balancers (CIDRs, comma-separated) whose TCP connections start with a PROXY protocol header (v1 or v2) naming the client; others are served as usual."`
+	AllowedOrigins  []string      `name:"allowed-origins" help:"Browser origins allowed on WebSocket and WebTransport (scheme://host[:port], host may start with *.); requests without Origin (native clients) are always allowed. Empty: every origin."`
 }
 
 // apply copies the limits into an edge configuration.
@@ -42,5 +43,12 @@ func (f limitFlags) apply(c *edge.Config) error {
 	c.MaxFramesPerSec = f.MaxFramesPerSec
 	c.MaxBytesPerSec = f.MaxBytesPerSec
 	c.RefreshAhead = f.RefreshAhead
+	if len(f.AllowedOrigins) > 0 {
+		check, err := edge.AllowOrigins(f.AllowedOrigins)
+		if err != nil {
+			return fmt.Errorf("--allowed-origins: %w", err)
+		}
+		c.CheckOrigin = check
+	}
 	return nil
 }
