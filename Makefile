@@ -5,7 +5,14 @@ SHELL := bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
 
+# go.mod names the toolchain (a Go patch release with the security fixes the
+# vulnerability check asks for); "auto" lets the go command fetch it from the
+# module proxy when the installed Go is older.
+export GOTOOLCHAIN := auto
+
 BUF := go tool -modfile=tools/go.mod buf
+GOLANGCI_LINT := go tool -modfile=tools/go.mod golangci-lint
+GOVULNCHECK := go tool -modfile=tools/go.mod govulncheck
 BIN := bin
 
 .PHONY: help
@@ -61,11 +68,68 @@ checkgenerate: generate ## Fail if generated code is stale
 	test -z "$$(git status --porcelain --untracked-files=all -- gen clients/js/src/api/gen)"
 
 .PHONY: lint
-lint: ## Check formatting, vet and proto lint
+lint: ## Check formatting, vet, golangci-lint (.golangci.yml), proto lint and go.mod tidiness
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || (gofmt -l . ; exit 1)
 	go vet ./...
+	$(GOLANGCI_LINT) run ./...
 	$(BUF) lint
 	go mod tidy -diff
+
+# vulncheck: govulncheck against an offline copy of the Go vulnerability
+# database, built by scripts/vulndb.sh from the golang.org/x/vulndb version
+# pinned there (vuln.go.dev is not reachable here; the database is as fresh as
+# that pin, see the script's header to bump it). govulncheck exits 3 when the
+# code reaches a known vulnerability; the ones listed in
+# scripts/vulncheck-allow.txt (each with its reason and its fix) are tolerated
+# until fixed, anything else fails, and a listed one that is no longer found is
+# named so that its line goes.
+VULNCHECK_ALLOW := scripts/vulncheck-allow.txt
+
+.PHONY: vulncheck
+vulncheck: ## Known vulnerabilities the code reaches (govulncheck, offline database); fails on any not in scripts/vulncheck-allow.txt
+	@db="$$(scripts/vulndb.sh)"; out="$(CURDIR)/.cache/govulncheck.txt"; rc=0; \
+	echo "$(GOVULNCHECK) -db file://$$db ./..."; \
+	$(GOVULNCHECK) -db "file://$$db" ./... >"$$out" || rc=$$?; \
+	cat "$$out"; \
+	if ((rc != 0 && rc != 3)); then exit "$$rc"; fi; \
+	found="$$(sed -n 's/^Vulnerability #[0-9]*: \(GO-[0-9]*-[0-9]*\)$$/\1/p' "$$out" | sort -u)"; \
+	allowed="$$(sed -n 's/^\(GO-[0-9]*-[0-9]*\).*/\1/p' $(VULNCHECK_ALLOW) | sort -u)"; \
+	if ((rc == 3)) && [[ -z $$found ]]; then echo "vulncheck: exit 3 but no finding parsed"; exit 1; fi; \
+	gone="$$(comm -13 <(printf '%s\n' $$found) <(printf '%s\n' $$allowed))"; \
+	new="$$(comm -23 <(printf '%s\n' $$found) <(printf '%s\n' $$allowed))"; \
+	if [[ -n $$gone ]]; then echo "vulncheck: no longer found, delete from $(VULNCHECK_ALLOW):" $$gone; fi; \
+	if [[ -n $$new ]]; then echo "vulncheck: FAIL: not in $(VULNCHECK_ALLOW):" $$new; exit 1; fi; \
+	echo "vulncheck: ok ($$(wc -w <<<"$$found") known and listed in $(VULNCHECK_ALLOW))"
+
+# breaking: proto/ must stay wire- and JSON-compatible (buf.yaml's FILE rules,
+# which also keep the generated Go and JS code source-compatible). The baseline
+# is proto/ as it was before its most recent change: the parent of the last
+# commit that touched proto/. When HEAD changed proto/ that is simply HEAD~1;
+# when it did not, the last change is still the one checked, so a breaking
+# commit cannot slip through by being followed by unrelated commits in the same
+# push, and CI stays red until it is fixed. (Comparing with HEAD~1 alone would
+# pass as soon as any commit came after the breaking one.) With uncommitted
+# changes under proto/ the baseline is HEAD, to check the work in progress.
+# BREAKING_AGAINST=<ref> compares with any other commit, e.g. a release tag. A
+# deliberate break is recorded in buf.yaml (breaking.ignore_only) and reviewed
+# there. Needs the full history (CI clones it whole); a shallow clone fails.
+.PHONY: breaking
+breaking: ## Fail if proto/ breaks wire or JSON compatibility with its previous version (buf breaking)
+	@if [[ -n "$${BREAKING_AGAINST:-}" ]]; then \
+		base="$$(git rev-parse --verify "$$BREAKING_AGAINST^{commit}")"; \
+	elif [[ "$$(git rev-parse --is-shallow-repository)" == true ]]; then \
+		echo "make breaking: a shallow clone lacks the history to compare with (git fetch --unshallow)"; exit 1; \
+	elif ! git diff --quiet HEAD -- proto || [[ -n "$$(git ls-files --others --exclude-standard -- proto)" ]]; then \
+		base="$$(git rev-parse HEAD)"; \
+	else \
+		last="$$(git log -1 --format=%H -- proto)"; \
+		if [[ -z $$last ]] || ! git cat-file -e "$$last~1:proto" 2>/dev/null; then \
+			echo "make breaking: no earlier proto/ to compare with"; exit 0; \
+		fi; \
+		base="$$(git rev-parse "$$last~1")"; \
+	fi; \
+	echo "$(BUF) breaking --against .git#ref=$$base"; \
+	$(BUF) breaking --against ".git#ref=$$base,depth=1"
 
 .PHONY: bench
 bench: ## Run the Go micro-benchmarks and the bounded load suite in perf/
@@ -76,8 +140,22 @@ bench: ## Run the Go micro-benchmarks and the bounded load suite in perf/
 soak: kafka-libs ## Soak test: churn, pushes, slow and bad clients on a real server for SOAK (default 10m); leaks fail it
 	QUICPUSH_SOAK=$${SOAK:-10m} go test ./e2e -run '^TestSoak$$' -count=1 -v -timeout 60m
 
+# fuzz finds every Go fuzz target (a package with a `func Fuzz` test file, then
+# `go test -list`, so new targets join by themselves) and runs each for
+# FUZZTIME, one at a time; FUZZMINIMIZETIME bounds the shrinking of each new
+# input. It goes on past a failing target and fails at the end. A crasher is
+# written to the package's testdata/fuzz/<target>/, which plain `go test`
+# (make test) replays: keep it as the regression test of the fix.
 .PHONY: fuzz
-fuzz: ## Fuzz every wire decoder for FUZZTIME each (default 30s)
-	for f in FuzzSplit FuzzFrameReader FuzzPushRoundTrip; do \
-		go test ./wire -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s}; \
-	done
+fuzz: ## Run every Go fuzz target for FUZZTIME each (default 30s), one at a time
+	@failed=""; \
+	for pkg in $$(find . -name '*_test.go' -not -path '*/node_modules/*' -not -path './.git/*' \
+			-exec grep -l '^func Fuzz' {} + | xargs -n1 dirname | sort -u); do \
+		list=$$(go test -list '^Fuzz' "$$pkg") || { failed="$$failed $$pkg"; continue; }; \
+		for f in $$(grep '^Fuzz' <<<"$$list"); do \
+			echo "== $$pkg $$f (fuzztime $${FUZZTIME:-30s})"; \
+			go test "$$pkg" -run '^$$' -fuzz "^$$f$$" -fuzztime "$${FUZZTIME:-30s}" \
+				-fuzzminimizetime "$${FUZZMINIMIZETIME:-10s}" || failed="$$failed $$pkg:$$f"; \
+		done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi

@@ -7,41 +7,66 @@
 # it (<scenario>-<transport>.{cpu,heap}.pprof and their `pprof -top` text),
 # then report.md and PNG plots (`loadgen report`). See perf/README.md.
 #
-#   perf/bench.sh        the suite: idle, goim-room, saturation, many-rooms and churn at small
-#                        scales on tcp, ws, quic and webtransport; under 10 minutes on 2 cores
+#   perf/bench.sh        the suite: idle, goim-room, saturation, many-rooms, churn and
+#                        resume-storm at small scales on tcp, ws, quic and webtransport; under
+#                        10 minutes on 2 cores
 #   perf/bench.sh xl     goim-room with 20,000 TCP and WebSocket connections (2 generator
 #                        processes) and 10,000 QUIC and WebTransport connections, into
 #                        perf/results/<date>/xl/; about 5 minutes
+#   perf/bench.sh history  the cost of room history: goim-room (2,000 connections, 40 and
+#                        200 pushes/s) and saturation on tcp and quic, each with history (the
+#                        default) and without (--history-size=-1 --user-history-size=-1),
+#                        into perf/results/<date>/history/; about 6 minutes
+#   perf/bench.sh resume   reconnect storm: resume-storm in one room at 10 pushes/s, cut for
+#                        2 s, then every client reconnecting with its positions: 10,000 TCP
+#                        all at once; 5,000 QUIC all at once and 256 at a time; 10,000 QUIC
+#                        256 at a time; into perf/results/<date>/resume/; about 5 minutes
+#
+# Result files are <scenario>-<transport>.json, with the variant appended
+# where a suite runs several per pair (history: -<rate>-on / -<rate>-off;
+# resume: -<N>k, -<N>k-c<reconnects at once>).
 #
 # Environment overrides: TRANSPORTS, SCENARIOS, RESULTS (the output folder),
 # SERVER_CPUS (default 0), GEN_CPUS (default 1; both empty to let the
 # scheduler place them), QUIET_WAIT (default 2s: how long each run waits for
 # other processes to leave the CPUs idle), RETRIES (default 0: how often a
 # run disturbed by other processes is repeated), EXTRA (more loadgen flags
-# for every run), PROFILE_KEEP (scenario:transport pairs whose binary
+# for every run), PROFILE_KEEP (scenario:transport[:variant] keys, prefixed
+# with <suite>/ outside the default suite, whose binary
 # profiles are kept; the others keep only their `pprof -top` text, which
 # holds the suite's files to a few hundred KB; "all" keeps every one).
 set -euo pipefail
+export GOTOOLCHAIN=auto # the toolchain go.mod names (see the Makefile)
 cd "$(dirname "$0")/.."
 
 suite=${1:-all}
 date=$(date -u +%F)
+transports=${TRANSPORTS:-tcp ws quic webtransport}
 case $suite in
 all)
-	scenarios=${SCENARIOS:-idle goim-room saturation many-rooms churn}
+	scenarios=${SCENARIOS:-idle goim-room saturation many-rooms churn resume-storm}
 	results=${RESULTS:-perf/results/$date}
 	;;
 xl)
 	scenarios=${SCENARIOS:-goim-room}
 	results=${RESULTS:-perf/results/$date/xl}
 	;;
+history)
+	scenarios=${SCENARIOS:-goim-room saturation}
+	results=${RESULTS:-perf/results/$date/history}
+	transports=${TRANSPORTS:-tcp quic}
+	;;
+resume)
+	scenarios=${SCENARIOS:-resume-storm}
+	results=${RESULTS:-perf/results/$date/resume}
+	transports=${TRANSPORTS:-tcp quic}
+	;;
 *)
 	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 	exit 2
 	;;
 esac
-transports=${TRANSPORTS:-tcp ws quic webtransport}
-profile_keep=${PROFILE_KEEP:-idle:webtransport goim-room:tcp saturation:ws many-rooms:quic churn:quic xl/goim-room:tcp}
+profile_keep=${PROFILE_KEEP:-idle:webtransport goim-room:tcp saturation:ws many-rooms:quic churn:quic resume-storm:tcp xl/goim-room:tcp history/goim-room:tcp:200-on history/goim-room:tcp:200-off resume/resume-storm:tcp:10k resume/resume-storm:quic:5k-c256}
 quiet_wait=${QUIET_WAIT:-2s}
 retries=${RETRIES:-0}
 if [ "$(nproc)" -ge 2 ]; then
@@ -67,10 +92,29 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	fi
 fi
 
-# args SCENARIO TRANSPORT prints the loadgen flags of one run of the suite.
+# variants SCENARIO TRANSPORT lists the runs of one pair in the suite: "-"
+# for a single run, else tags appended to the result's name.
+variants() {
+	local s=$1 t=$2
+	case $suite/$s/$t in
+	history/goim-room/*) echo 40-on 40-off 200-on 200-off ;;
+	history/*) echo on off ;;
+	resume/*/quic | resume/*/webtransport) echo 5k 5k-c256 10k-c256 ;;
+	resume/*) echo 10k ;;
+	*) echo - ;;
+	esac
+}
+
+# The server flags that turn room and user history off (kong takes a
+# negative value only as --flag=-1).
+no_history="--server-flag=--history-size=-1 --server-flag=--user-history-size=-1"
+
+# args SCENARIO TRANSPORT VARIANT prints the loadgen flags of one run of the
+# suite.
 args() {
-	local s=$1 t=$2 quic=false
+	local s=$1 t=$2 v=$3 quic=false
 	case $t in quic | webtransport) quic=true ;; esac
+	case $v in *-off | off) echo "$no_history" ;; esac
 	case $suite/$s in
 	all/idle)
 		if $quic; then echo --conns 1000; else echo --conns 2000; fi
@@ -94,6 +138,24 @@ args() {
 		*) echo --duration 5s --parallel 32 ;;
 		esac
 		;;
+	all/resume-storm)
+		echo --conns 1000 --rate 10 --warmup 1s --duration 2s --gap 1s --drain 5s
+		;;
+	history/goim-room)
+		echo --conns 2000 --rate "${v%-*}" --warmup 3s --duration 10s
+		;;
+	history/saturation)
+		# As the default suite's saturation, for comparison with it.
+		echo --conns 1000 --rate 50 --sat-step 2s --server-flag=--merge-window=10ms
+		;;
+	resume/resume-storm)
+		# <N>k clients, all reconnecting at once, or <K> at a time with
+		# -c<K>. QUIC connects 128 at a time first (not measured here).
+		local n=${v%%-*}
+		echo --conns "${n%k}000" --rate 10 --warmup 2s --duration 3s --gap 2s --drain 10s --storm-timeout 60s
+		case $v in *-c*) echo --storm-concurrency "${v#*-c}" ;; esac
+		if $quic; then echo --dial-concurrency 128; fi
+		;;
 	xl/*)
 		if $quic; then
 			echo --conns 10000 --rate 5 --warmup 3s --duration 10s --dial-concurrency 128
@@ -106,32 +168,35 @@ args() {
 
 for s in $scenarios; do
 	for t in $transports; do
-		base="$results/$s-$t"
-		echo "--- $s on $t: $(args "$s" "$t")" >&2
-		rm -f "$base.cpu.pprof" "$base.heap.pprof" "$base".*.top.txt
-		# --admin-addr gives loadgen pprof: the live heap after a GC and
-		# the profiles.
-		# shellcheck disable=SC2046,SC2086 # args and EXTRA are lists of flags
-		if ! perf/out/loadgen --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus" \
-			--server-flag=--admin-addr=127.0.0.1:0 --scenario "$s" --transport "$t" $(args "$s" "$t") \
-			--label "$suite" --server-rev "$rev" --quiet-wait "$quiet_wait" --retries "$retries" \
-			--cpu-profile "$base.cpu.pprof" --heap-profile "$base.heap.pprof" ${EXTRA:-} >"$base.json.new"; then
-			echo "!!! $s on $t failed" >&2
-			rm -f "$base.json.new"
-			continue
-		fi
-		mv "$base.json.new" "$base.json"
-		for p in "$base.cpu.pprof" "$base.heap.pprof"; do
-			if [ -s "$p" ]; then
-				go tool pprof -top -nodecount=20 perf/out/quicpush "$p" >"$p.top.txt" 2>/dev/null || true
+		for v in $(variants "$s" "$t"); do
+			if [ "$v" = - ]; then v=; fi
+			base="$results/$s-$t${v:+-$v}"
+			echo "--- $s on $t${v:+ ($v)}: $(args "$s" "$t" "$v")" >&2
+			rm -f "$base.cpu.pprof" "$base.heap.pprof" "$base".*.top.txt
+			# --admin-addr gives loadgen pprof: the live heap after a GC and
+			# the profiles.
+			# shellcheck disable=SC2046,SC2086 # args and EXTRA are lists of flags
+			if ! perf/out/loadgen --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus" \
+				--server-flag=--admin-addr=127.0.0.1:0 --scenario "$s" --transport "$t" $(args "$s" "$t" "$v") \
+				--label "$suite" --server-rev "$rev" --quiet-wait "$quiet_wait" --retries "$retries" \
+				--cpu-profile "$base.cpu.pprof" --heap-profile "$base.heap.pprof" ${EXTRA:-} >"$base.json.new"; then
+				echo "!!! $s on $t${v:+ ($v)} failed" >&2
+				rm -f "$base.json.new"
+				continue
 			fi
+			mv "$base.json.new" "$base.json"
+			for p in "$base.cpu.pprof" "$base.heap.pprof"; do
+				if [ -s "$p" ]; then
+					go tool pprof -top -nodecount=20 perf/out/quicpush "$p" >"$p.top.txt" 2>/dev/null || true
+				fi
+			done
+			key=$s:$t${v:+:$v}
+			[ "$suite" = all ] || key=$suite/$key
+			case " $profile_keep " in
+			*" all "* | *" $key "*) ;;
+			*) rm -f "$base.cpu.pprof" "$base.heap.pprof" ;;
+			esac
 		done
-		key=$s:$t
-		[ "$suite" = all ] || key=$suite/$key
-		case " $profile_keep " in
-		*" all "* | *" $key "*) ;;
-		*) rm -f "$base.cpu.pprof" "$base.heap.pprof" ;;
-		esac
 	done
 done
 

@@ -39,6 +39,7 @@
 # it. devcluster runs as a built binary, not under `go run`: the go command
 # does not pass SIGTERM on, and would leave the cluster running.
 set -euo pipefail
+export GOTOOLCHAIN=auto # the toolchain go.mod names (see the Makefile)
 cd "$(dirname "$0")/.."
 
 mode=${1:-cluster}
