@@ -410,12 +410,12 @@ func NewKafkaSource(ctx context.Context, cfg KafkaSourceConfig) (*KafkaSource, e
 	return s, nil
 }
 
-// Poll waits for records and appends up to max decoded messages to buf. A
+// Poll waits for records and appends up to limit decoded messages to buf. A
 // record that does not decode is logged, counted and skipped (its offset is
 // committed with the batch): retrying it could never succeed.
-func (s *KafkaSource) Poll(ctx context.Context, buf []*push.Message, max int) ([]*push.Message, error) {
+func (s *KafkaSource) Poll(ctx context.Context, buf []*push.Message, limit int) ([]*push.Message, error) {
 	for {
-		fetches := s.cl.PollRecords(ctx, max-len(buf))
+		fetches := s.cl.PollRecords(ctx, limit-len(buf))
 		if fetches.IsClientClosed() {
 			return buf, ErrBusClosed
 		}
@@ -432,13 +432,13 @@ func (s *KafkaSource) Poll(ctx context.Context, buf []*push.Message, max int) ([
 	}
 }
 
-// TryPoll appends the messages already fetched, up to max in all.
-func (s *KafkaSource) TryPoll(buf []*push.Message, max int) []*push.Message {
-	if len(buf) >= max {
+// TryPoll appends the messages already fetched, up to limit in all.
+func (s *KafkaSource) TryPoll(buf []*push.Message, limit int) []*push.Message {
+	if len(buf) >= limit {
 		return buf
 	}
 	//lint:ignore SA1012 a nil context asks franz-go for what is buffered, without waiting
-	fetches := s.cl.PollRecords(nil, max-len(buf)) //nolint:staticcheck
+	fetches := s.cl.PollRecords(nil, limit-len(buf)) //nolint:staticcheck // SA1012: nil on purpose, see the line above
 	return s.take(fetches, buf)
 }
 

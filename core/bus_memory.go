@@ -71,21 +71,21 @@ func (b *MemoryBus) Close() { b.closeOnce.Do(func() { close(b.closed) }) }
 // Len is the number of queued messages.
 func (b *MemoryBus) Len() int { return len(b.ch) }
 
-// Poll waits for at least one message, then returns up to max of them
+// Poll waits for at least one message, then returns up to limit of them
 // appended to buf. It returns ctx's error when ctx ends first.
-func (b *MemoryBus) Poll(ctx context.Context, buf []*push.Message, max int) ([]*push.Message, error) {
+func (b *MemoryBus) Poll(ctx context.Context, buf []*push.Message, limit int) ([]*push.Message, error) {
 	select {
 	case m := <-b.ch:
 		buf = append(buf, m)
 	case <-ctx.Done():
 		return buf, ctx.Err()
 	}
-	return b.TryPoll(buf, max), nil
+	return b.TryPoll(buf, limit), nil
 }
 
-// TryPoll appends to buf the messages already queued, up to max in all.
-func (b *MemoryBus) TryPoll(buf []*push.Message, max int) []*push.Message {
-	for len(buf) < max {
+// TryPoll appends to buf the messages already queued, up to limit in all.
+func (b *MemoryBus) TryPoll(buf []*push.Message, limit int) []*push.Message {
+	for len(buf) < limit {
 		select {
 		case m := <-b.ch:
 			buf = append(buf, m)

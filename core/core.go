@@ -15,10 +15,10 @@ import (
 
 // source is where core reads accepted messages from.
 type source interface {
-	// Poll waits for at least one message and appends up to max to buf.
-	Poll(ctx context.Context, buf []*push.Message, max int) ([]*push.Message, error)
-	// TryPoll appends what is already available, up to max in all.
-	TryPoll(buf []*push.Message, max int) []*push.Message
+	// Poll waits for at least one message and appends up to limit to buf.
+	Poll(ctx context.Context, buf []*push.Message, limit int) ([]*push.Message, error)
+	// TryPoll appends what is already available, up to limit in all.
+	TryPoll(buf []*push.Message, limit int) []*push.Message
 }
 
 // committer is a source that wants to hear when the messages it returned

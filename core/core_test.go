@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"sync"
@@ -108,7 +109,7 @@ func TestPublishFailsWhenFullOrClosed(t *testing.T) {
 		t.Fatal("publish to a full bus succeeded")
 	}
 	bus.Close()
-	if _, err := bus.Publish(context.Background(), room("3", "a")); err != ErrBusClosed {
+	if _, err := bus.Publish(context.Background(), room("3", "a")); !errors.Is(err, ErrBusClosed) {
 		t.Fatalf("publish after close: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -29,7 +30,7 @@ func TestLimits(t *testing.T) {
 		}
 		defer conn.Close()
 		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-		if _, err := conn.Read(make([]byte, 1)); err != io.EOF {
+		if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 			t.Fatalf("4th TCP connection: read %v, want EOF (closed at once)", err)
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
@@ -57,7 +58,7 @@ func TestLimits(t *testing.T) {
 		refused := 0
 		for _, conn := range conns {
 			_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-			if _, err := conn.Read(make([]byte, 1)); err == io.EOF {
+			if _, err := conn.Read(make([]byte, 1)); errors.Is(err, io.EOF) {
 				refused++
 			}
 		}

@@ -57,9 +57,8 @@ func dialRaw(t *testing.T, srv *testServer, kind string) rawConn {
 }
 
 type streamConn struct {
-	w     io.Writer
-	fr    *wire.FrameReader
-	close func()
+	w  io.Writer
+	fr *wire.FrameReader
 }
 
 func (c *streamConn) write(b []byte) error               { _, err := c.w.Write(b); return err }

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"errors"
-
 	"context"
 	"crypto/tls"
-	quicpush "github.com/quicpush/quicpush/clients/go"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	quicpush "github.com/quicpush/quicpush/clients/go"
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/edge"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"

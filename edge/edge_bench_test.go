@@ -43,6 +43,7 @@ func (t *sinkTransport) setWriteDeadline(time.Time) error { return nil }
 func (t *sinkTransport) closeWrite(wire.Code, string)     {}
 func (t *sinkTransport) close(wire.Code, string)          {}
 func (t *sinkTransport) releaseRead()                     {}
+func (t *sinkTransport) setMaxFrame(int)                  {}
 func (t *sinkTransport) rawReader() io.Reader             { return strings.NewReader("") }
 func (t *sinkTransport) kind() string                     { return "sink" }
 func (t *sinkTransport) remoteAddr() net.Addr             { return &net.TCPAddr{} }
@@ -93,7 +94,9 @@ func addSessions(tb testing.TB, e *Edge, n int, room string) []*sinkTransport {
 			tb.Fatal("register refused")
 		}
 		s.rooms = map[string]struct{}{room: {}}
-		e.join(s, room)
+		if err := e.join(s, room); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return sinks
 }

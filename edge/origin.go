@@ -20,7 +20,7 @@ func AllowOrigins(patterns []string) (func(origin string) bool, error) {
 	for _, p := range patterns {
 		u, err := url.Parse(p)
 		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-			return nil, fmt.Errorf("edge: origin %q: want scheme://host[:port], host may start with *.", p)
+			return nil, fmt.Errorf(`edge: origin %q: want scheme://host[:port], host may start with "*."`, p)
 		}
 		r := rule{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
 		if rest, ok := strings.CutPrefix(r.host, "*."); ok {

@@ -71,12 +71,6 @@ func (rc *roomCounts) remove(room string) int {
 	return c.n
 }
 
-func (rc *roomCounts) len() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.rooms)
-}
-
 // snapshot copies every room's count.
 func (rc *roomCounts) snapshot() map[string]int {
 	rc.mu.Lock()

@@ -41,7 +41,7 @@ func (e *Edge) register(s *session) wire.Code {
 	}
 	us := e.shardOf(s.ident.User)
 	us.mu.Lock()
-	if max := e.cfg.MaxConnsPerUser; max > 0 && len(us.users[s.ident.User]) >= max {
+	if limit := e.cfg.MaxConnsPerUser; limit > 0 && len(us.users[s.ident.User]) >= limit {
 		us.mu.Unlock()
 		e.metrics.limited.WithLabelValues("connections_per_user", s.t.kind()).Inc()
 		return wire.CodeConnectionLimit

@@ -64,7 +64,7 @@ func scopedKey(ctx context.Context, method, key string) string {
 func once[T any, PT interface {
 	*T
 	proto.Message
-}](s *Service, ctx context.Context, method, key string, call func() (PT, error)) (PT, error) {
+}](ctx context.Context, s *Service, method, key string, call func() (PT, error)) (PT, error) {
 	if key == "" {
 		return call()
 	}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"maps"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -159,10 +158,4 @@ func counterValue(t *testing.T, c prometheus.Collector) float64 {
 		}
 	}
 	return sum
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
 }

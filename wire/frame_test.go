@@ -255,7 +255,7 @@ func TestFrameReaderRelease(t *testing.T) {
 	}
 	fr.Release()
 	check(small)
-	if _, _, err := fr.ReadFrame(); err != io.EOF {
+	if _, _, err := fr.ReadFrame(); !errors.Is(err, io.EOF) {
 		t.Fatalf("at the end: %v", err)
 	}
 	fr.Release() // releasing twice or at the end is harmless

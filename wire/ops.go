@@ -28,7 +28,7 @@ const (
 	OpRefreshOK     Op = 0x0E // server -> client: reply to Refresh
 )
 
-var opNames = [...]string{
+var opNames = [...]string{ //nolint:gosec // G101: "auth" and "refresh" are op names, not credentials
 	OpAuth: "auth", OpAuthOK: "auth_ok", OpPing: "ping", OpPong: "pong",
 	OpJoin: "join", OpJoinOK: "join_ok", OpLeave: "leave", OpLeaveOK: "leave_ok",
 	OpPush: "push", OpError: "error", OpDisconnect: "disconnect",

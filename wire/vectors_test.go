@@ -534,51 +534,51 @@ func streamSpecs() []streamSpec {
 }
 
 func invalidSpecs() []invalidSpec {
-	const max = wire.DefaultMaxFrame
+	const maxFrame = wire.DefaultMaxFrame
 	return []invalidSpec{
-		{name: "length_zero", note: "length 0 is below the 5 bytes of op and seq", maxFrame: max, err: wire.ErrMalformed,
+		{name: "length_zero", note: "length 0 is below the 5 bytes of op and seq", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawHex("00000000", "03", "00000007")},
-		{name: "length_below_header", note: "length 4 is below the 5 bytes of op and seq", maxFrame: max, err: wire.ErrMalformed,
+		{name: "length_below_header", note: "length 4 is below the 5 bytes of op and seq", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawHex("00000004", "03", "00000007")},
 		{name: "frame_over_default_limit", note: "length 65533 makes a 65537-byte frame; reject on the header alone",
-			maxFrame: max, err: wire.ErrTooLarge, raw: rawHex("0000fffd", "09", "00000000")},
+			maxFrame: maxFrame, err: wire.ErrTooLarge, raw: rawHex("0000fffd", "09", "00000000")},
 		{name: "frame_over_small_limit", note: "a valid 18-byte push with a 16-byte limit",
 			maxFrame: 16, err: wire.ErrTooLarge, raw: rawFrame(wire.OpPush, 0, "01", "0172", "016d", "05", "00", "0178", "")},
-		{name: "length_high_bit", note: "length ffffffff: watch for signed 32-bit arithmetic", maxFrame: max, err: wire.ErrTooLarge,
+		{name: "length_high_bit", note: "length ffffffff: watch for signed 32-bit arithmetic", maxFrame: maxFrame, err: wire.ErrTooLarge,
 			raw: rawHex("ffffffff", "09", "00000000")},
-		{name: "auth_missing_token", note: "body ends after the version", maxFrame: max, err: wire.ErrMalformed,
+		{name: "auth_missing_token", note: "body ends after the version", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpAuth, 1, "01")},
 		{name: "auth_truncated_string_length", note: "the token length uvarint 80 has its continuation bit set at the end of the body",
-			maxFrame: max, err: wire.ErrMalformed, raw: rawFrame(wire.OpAuth, 1, "01", "80")},
-		{name: "join_string_beyond_body", note: "room length 10, 4 bytes left", maxFrame: max, err: wire.ErrMalformed,
+			maxFrame: maxFrame, err: wire.ErrMalformed, raw: rawFrame(wire.OpAuth, 1, "01", "80")},
+		{name: "join_string_beyond_body", note: "room length 10, 4 bytes left", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpJoin, 2, "0a", "6e657773")},
-		{name: "join_room_too_long", note: "room names are at most 255 bytes", maxFrame: max, err: wire.ErrMalformed,
+		{name: "join_room_too_long", note: "room names are at most 255 bytes", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpJoin, 2, "8002", strings.Repeat("61", 256), "00", "00")},
-		{name: "join_missing_epoch", maxFrame: max, err: wire.ErrMalformed,
+		{name: "join_missing_epoch", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpJoin, 2, "046e657773", "00")},
 		{name: "join_uvarint_overflow_10th_byte", note: "the 10th uvarint byte may only be 00 or 01",
-			maxFrame: max, err: wire.ErrMalformed, raw: rawFrame(wire.OpJoin, 2, "0172", "ffffffffffffffffff02", "00")},
-		{name: "join_uvarint_too_long", note: "an 11-byte uvarint", maxFrame: max, err: wire.ErrMalformed,
+			maxFrame: maxFrame, err: wire.ErrMalformed, raw: rawFrame(wire.OpJoin, 2, "0172", "ffffffffffffffffff02", "00")},
+		{name: "join_uvarint_too_long", note: "an 11-byte uvarint", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpJoin, 2, "0172", "8080808080808080808000", "00")},
-		{name: "auth_token_too_long", note: "tokens are at most 8192 bytes", maxFrame: max, err: wire.ErrMalformed,
+		{name: "auth_token_too_long", note: "tokens are at most 8192 bytes", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpAuth, 1, "01", "8140", strings.Repeat("74", 8193))},
-		{name: "room_reply_empty_body", maxFrame: max, err: wire.ErrMalformed, raw: rawFrame(wire.OpJoinOK, 2)},
-		{name: "join_ok_bad_recovery", note: "recovery is 0, 1 or 2", maxFrame: max, err: wire.ErrMalformed,
+		{name: "room_reply_empty_body", maxFrame: maxFrame, err: wire.ErrMalformed, raw: rawFrame(wire.OpJoinOK, 2)},
+		{name: "join_ok_bad_recovery", note: "recovery is 0, 1 or 2", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpJoinOK, 2, "046e657773", "03", "05", "00")},
-		{name: "join_ok_partial_position", note: "a revision-2 group is whole or absent", maxFrame: max, err: wire.ErrMalformed,
+		{name: "join_ok_partial_position", note: "a revision-2 group is whole or absent", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpJoinOK, 2, "046e657773", "01", "05")},
-		{name: "auth_partial_position", note: "an offset without its epoch", maxFrame: max, err: wire.ErrMalformed,
+		{name: "auth_partial_position", note: "an offset without its epoch", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpAuth, 1, "01", "0174", "05")},
-		{name: "push_empty_body", maxFrame: max, err: wire.ErrMalformed, raw: rawFrame(wire.OpPush, 0)},
-		{name: "push_bad_kind", note: "kinds are 0, 1 and 2", maxFrame: max, err: wire.ErrMalformed,
+		{name: "push_empty_body", maxFrame: maxFrame, err: wire.ErrMalformed, raw: rawFrame(wire.OpPush, 0)},
+		{name: "push_bad_kind", note: "kinds are 0, 1 and 2", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpPush, 0, "03", "0172", "016d", "05", "00", "0178")},
-		{name: "push_data_beyond_body", note: "data length 5, 1 byte left", maxFrame: max, err: wire.ErrMalformed,
+		{name: "push_data_beyond_body", note: "data length 5, 1 byte left", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpPush, 0, "01", "0172", "016d", "05", "00", "0578")},
-		{name: "push_missing_data", maxFrame: max, err: wire.ErrMalformed,
+		{name: "push_missing_data", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpPush, 0, "01", "0172", "016d", "05", "00")},
-		{name: "error_short_code", note: "the code is a 2-byte u16", maxFrame: max, err: wire.ErrMalformed,
+		{name: "error_short_code", note: "the code is a 2-byte u16", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpError, 5, "00")},
-		{name: "disconnect_missing_reason", maxFrame: max, err: wire.ErrMalformed,
+		{name: "disconnect_missing_reason", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpDisconnect, 0, "0bb8")},
 	}
 }
@@ -828,7 +828,7 @@ func TestVectorsFrames(t *testing.T) {
 				t.Fatalf("ReadFrame: %v", err)
 			}
 			checkFrame(t, v, h, body)
-			if _, _, err := fr.ReadFrame(); err != io.EOF {
+			if _, _, err := fr.ReadFrame(); !errors.Is(err, io.EOF) {
 				t.Fatalf("ReadFrame after the frame: %v, want io.EOF", err)
 			}
 		})
@@ -931,7 +931,7 @@ func TestVectorsStreams(t *testing.T) {
 				if s.IncompleteTail > 0 {
 					want = io.ErrUnexpectedEOF
 				}
-				if err != want {
+				if !errors.Is(err, want) {
 					t.Fatalf("at the end: %v, want %v", err, want)
 				}
 			})

@@ -448,7 +448,7 @@ func (c *Client) token(ctx context.Context, tracked bool) (string, error) {
 		return c.opts.token, nil
 	}
 	var tok string
-	var err error = ErrClosed
+	var err = ErrClosed
 	c.callHandler(tracked, func() { tok, err = f(ctx) })
 	if err != nil {
 		return "", fmt.Errorf("quicpush: token: %w", err)

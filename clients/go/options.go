@@ -20,7 +20,7 @@ const (
 	// DefaultStreamDialTimeout bounds a TCP, TLS or WebSocket attempt.
 	DefaultStreamDialTimeout = 3 * time.Second
 	// DefaultBackoffMin and DefaultBackoffMax bound the reconnect delays.
-	DefaultBackoffMin = 200 * time.Millisecond
+	DefaultBackoffMin = 200 * time.Millisecond //nolint:revive // time-naming: Min is "minimum" here, not minutes
 	DefaultBackoffMax = 20 * time.Second
 	// DefaultRequestTimeout bounds Join, Leave and each write.
 	DefaultRequestTimeout = 10 * time.Second

@@ -225,10 +225,7 @@ func printBanner(o options, certHash, kafka, redis, api, apiAdmin string, coreAd
 // waitReady polls every admin /readyz until all answer 200.
 func waitReady(ctx context.Context, admins []string, procs *procGroup) error {
 	for _, a := range admins {
-		for {
-			if ready(a) {
-				break
-			}
+		for !ready(a) {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%s did not become ready: %w", a, ctx.Err())

@@ -52,7 +52,7 @@ func loadOrCreateDevState(dir string, create bool) (devState, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return st, err
 	}
-	b, _ = json.MarshalIndent(st, "", "  ")
+	b, _ = json.MarshalIndent(st, "", "  ") //nolint:gosec // G117: this 0600 file exists to hold the development secret
 	return st, os.WriteFile(devStatePath(dir), b, 0o600)
 }
 

@@ -101,8 +101,11 @@ func TestQuickStart(t *testing.T) {
 			t.Fatalf("%s listener printed %q", name, got)
 		}
 		for _, reply := range []string{curlOut, grpcOut} {
-			id := reply[strings.Index(reply, `"messageId"`):]
-			id = strings.Split(id, `"`)[3]
+			i := strings.Index(reply, `"messageId"`)
+			if i < 0 {
+				t.Fatalf("push reply without messageId: %q", reply)
+			}
+			id := strings.Split(reply[i:], `"`)[3]
 			if !strings.Contains(got, id) {
 				t.Fatalf("%s listener lacks message %s: %q", name, id, got)
 			}

@@ -5,6 +5,7 @@ package historytest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,17 +49,7 @@ func offsets(r history.Result) []uint64 {
 	return out
 }
 
-func equal(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func equal(a, b []uint64) bool { return slices.Equal(a, b) }
 
 // Run runs every check against stores from newStore.
 func Run(t *testing.T, newStore NewStore) {

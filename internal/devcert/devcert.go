@@ -100,6 +100,7 @@ func loadOrCreate(dir string) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	err = errors.Join(
+		//nolint:gosec // G306: a certificate is public; the key below is 0600
 		os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o644),
 		os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600),
 	)

@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	edgev1 "github.com/quicpush/quicpush/gen/quicpush/edge/v1"
 	"github.com/quicpush/quicpush/internal/push"
-	"google.golang.org/protobuf/proto"
 )
 
 // ErrInvalid is wrapped by every error FromProto and Unmarshal return.
