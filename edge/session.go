@@ -283,6 +283,9 @@ func (s *session) finish() {
 func (s *session) handshake() bool {
 	e := s.edge
 	_ = s.t.setReadDeadline(s.authBy)
+	// Until Auth passes, no frame bigger than the largest Auth is read: an
+	// unauthenticated client cannot make the edge hold a full-size buffer.
+	s.t.setMaxFrame(min(e.cfg.MaxFrame, wire.MaxAuthFrame))
 	h, body, err := s.t.readFrame()
 	if err != nil {
 		s.failRead(err, wire.CodeHandshakeTimeout)
@@ -298,6 +301,7 @@ func (s *session) handshake() bool {
 		return false
 	}
 	s.t.releaseRead()
+	s.t.setMaxFrame(e.cfg.MaxFrame)
 	if a.Version != wire.Version {
 		s.closeWith(wire.CodeUnsupportedVersion, "protocol version 1 only", false)
 		return false

@@ -31,6 +31,8 @@ type transport interface {
 	close(code wire.Code, reason string)
 	// releaseRead drops read buffers while the connection is idle.
 	releaseRead()
+	// setMaxFrame changes the largest frame read from the next one on.
+	setMaxFrame(n int)
 	// rawReader reads the bytes under the framing, to discard input while
 	// the connection closes.
 	rawReader() io.Reader

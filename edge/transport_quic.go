@@ -140,6 +140,7 @@ type quicTransport struct {
 
 func (t *quicTransport) readFrame() (wire.Header, []byte, error) { return t.fr.ReadFrame() }
 func (t *quicTransport) releaseRead()                            { t.fr.Release() }
+func (t *quicTransport) setMaxFrame(n int)                       { t.fr.SetMaxFrame(n) }
 func (t *quicTransport) rawReader() io.Reader                    { return t.str }
 func (t *quicTransport) setReadDeadline(d time.Time) error       { return t.str.SetReadDeadline(d) }
 func (t *quicTransport) setWriteDeadline(d time.Time) error      { return t.str.SetWriteDeadline(d) }

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"time"
@@ -49,7 +50,7 @@ func (e *Edge) acceptTCP() {
 	for {
 		conn, err := e.tcpLn.Accept()
 		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 				// Out of file descriptors or similar: back off, as net/http does.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				time.Sleep(delay)
@@ -165,6 +166,7 @@ type tcpTransport struct {
 
 func (t *tcpTransport) readFrame() (wire.Header, []byte, error) { return t.fr.ReadFrame() }
 func (t *tcpTransport) releaseRead()                            { t.fr.Release() }
+func (t *tcpTransport) setMaxFrame(n int)                       { t.fr.SetMaxFrame(n) }
 func (t *tcpTransport) rawReader() io.Reader                    { return t.conn }
 func (t *tcpTransport) setReadDeadline(d time.Time) error       { return t.conn.SetReadDeadline(d) }
 func (t *tcpTransport) setWriteDeadline(d time.Time) error      { return t.conn.SetWriteDeadline(d) }
@@ -184,9 +186,30 @@ func (t *tcpTransport) writeBatch(bufs [][]byte) error {
 		return writeCoalesced(t.conn.Write, bufs)
 	}
 	t.bufs = bufs
-	_, err := t.bufs.WriteTo(t.conn)
+	_, err := t.bufs.WriteTo(rawConn(t.conn))
 	t.bufs = nil
 	return err
+}
+
+// rawConn returns the connection under the edge's wrappers (the sniffing
+// peek, the per-IP count, the PROXY protocol header), which is what writes
+// must go to: only the bare *net.TCPConn turns net.Buffers into one writev.
+// Through a wrapper Go writes buffer by buffer, one syscall each, and a
+// WebSocket pong written by the reader meanwhile would land inside a
+// message. Reads keep going through the wrappers, which may hold bytes.
+func rawConn(c net.Conn) net.Conn {
+	for {
+		switch v := c.(type) {
+		case *peekConn:
+			c = v.Conn
+		case *countedConn:
+			c = v.Conn
+		case *proxyproto.Conn:
+			c = v.Raw()
+		default:
+			return c
+		}
+	}
 }
 
 func (t *tcpTransport) closeWrite(wire.Code, string) { closeWrite(t.conn) }

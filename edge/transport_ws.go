@@ -73,6 +73,8 @@ func (t *wsTransport) kind() string {
 	return "ws"
 }
 
+func (t *wsTransport) setMaxFrame(n int) { t.maxFrame = n }
+
 func (t *wsTransport) releaseRead() {
 	if len(t.msg) == 0 {
 		t.buf = nil
@@ -104,43 +106,49 @@ func (t *wsTransport) readFrame() (wire.Header, []byte, error) {
 // pings on the way. A close frame from the client reads as io.EOF.
 func (t *wsTransport) readMessage() error {
 	t.buf = t.buf[:0]
+	// RFC 6455's frame rules, from the headers seen so far: masked client
+	// frames, no reserved opcode or RSV bit, whole control frames of at most
+	// 125 bytes, continuations only inside a fragmented message (the FIN
+	// bit, not the bytes gathered, says which: a first fragment may be
+	// empty).
+	state := ws.StateServerSide
 	for {
 		h, err := ws.ReadHeader(t.conn)
 		if err != nil {
 			return err
 		}
-		if !h.Masked {
-			return fmt.Errorf("%w: unmasked client frame", errWebSocketProtocol)
+		if err := ws.CheckHeader(h, state); err != nil {
+			return fmt.Errorf("%w: %w", errWebSocketProtocol, err)
 		}
 		if h.OpCode.IsControl() {
-			if h.Length > 125 {
-				return fmt.Errorf("%w: control frame too long", errWebSocketProtocol)
-			}
-			var p [125]byte
+			var p [ws.MaxControlFramePayloadSize]byte
 			payload := p[:h.Length]
 			if _, err := io.ReadFull(t.conn, payload); err != nil {
 				return err
 			}
 			switch h.OpCode {
 			case ws.OpClose:
+				// Answer the closing handshake (RFC 6455, 5.5.1) so that a
+				// browser reports a clean close, not 1006.
+				ws.Cipher(payload, h.Mask, 0)
+				code, _ := ws.ParseCloseFrameData(payload)
+				if code == 0 {
+					code = ws.StatusNormalClosure
+				}
+				_, _ = t.conn.Write(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(code, ""))))
 				return io.EOF
 			case ws.OpPing:
 				ws.Cipher(payload, h.Mask, 0)
-				// One Write call, so it never lands inside a batch: the
-				// batch is written by one writev or one Write too.
+				// One Write call on the connection whose batches go out
+				// by one writev each (rawConn): Go serializes the two.
 				if _, err := t.conn.Write(ws.MustCompileFrame(ws.NewPongFrame(payload))); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		switch {
-		case h.OpCode == ws.OpText:
+		if h.OpCode == ws.OpText {
 			return fmt.Errorf("%w: text message", errWebSocketProtocol)
-		case h.OpCode == ws.OpContinuation && len(t.buf) == 0:
-			return fmt.Errorf("%w: continuation without a message", errWebSocketProtocol)
-		case h.OpCode == ws.OpBinary && len(t.buf) > 0:
-			return fmt.Errorf("%w: new message inside a fragmented one", errWebSocketProtocol)
 		}
 		if h.Length+int64(len(t.buf)) > int64(t.maxFrame) {
 			return fmt.Errorf("%w: websocket message of %d bytes, limit %d", wire.ErrTooLarge, h.Length+int64(len(t.buf)), t.maxFrame)
@@ -155,6 +163,7 @@ func (t *wsTransport) readMessage() error {
 			t.msg = t.buf
 			return nil
 		}
+		state = state.Set(ws.StateFragmented)
 	}
 }
 
@@ -176,7 +185,9 @@ func (t *wsTransport) writeBatch(bufs [][]byte) error {
 	}
 	t.bufs = append(t.bufs[:0], hdr)
 	t.bufs = append(t.bufs, bufs...)
-	_, err := t.bufs.WriteTo(t.conn)
+	// One writev on the bare connection: Go serializes it whole against the
+	// reader's pongs (see rawConn).
+	_, err := t.bufs.WriteTo(rawConn(t.conn))
 	clear(t.bufs[:cap(t.bufs)])
 	if cap(t.bufs) > 64 {
 		t.bufs = nil

@@ -39,6 +39,10 @@ const (
 	MaxRoomLen = 255
 	// MaxTokenLen is the longest auth token in bytes.
 	MaxTokenLen = 8 << 10
+	// MaxAuthFrame is the largest well-formed Auth frame: the header, a
+	// 10-byte version, the longest token with its 2-byte length, and the
+	// position group (a 10-byte offset, the longest epoch with its length).
+	MaxAuthFrame = HeaderSize + 10 + 2 + MaxTokenLen + 10 + 2 + MaxRoomLen
 )
 
 // Errors returned by the decoders. Every decoding error wraps ErrMalformed or
@@ -146,6 +150,17 @@ func NewFrameReader(r io.Reader, maxFrame int) *FrameReader {
 		maxFrame = DefaultMaxFrame
 	}
 	return &FrameReader{r: r, maxFrame: maxFrame}
+}
+
+// SetMaxFrame changes the largest frame accepted from the next frame on
+// (zero means DefaultMaxFrame): an edge reads Auth with a limit of
+// MaxAuthFrame, so that an unauthenticated client cannot make it hold a
+// buffer the size of the largest frame.
+func (fr *FrameReader) SetMaxFrame(n int) {
+	if n <= 0 {
+		n = DefaultMaxFrame
+	}
+	fr.maxFrame = n
 }
 
 // ReadFrame reads the next frame. The body is valid until the next call or

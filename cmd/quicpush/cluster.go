@@ -287,6 +287,11 @@ type historyFlags struct {
 }
 
 func (f historyFlags) policies() (history.Policies, error) {
+	for name, d := range map[string]time.Duration{"--history-ttl": f.HistoryTTL, "--user-history-ttl": f.UserHistoryTTL, "--history-meta-ttl": f.HistoryMetaTTL} {
+		if d <= 0 {
+			return history.Policies{}, fmt.Errorf("%s must be positive, not %v", name, d)
+		}
+	}
 	p := history.Policies{
 		Rooms:   history.Policy{Size: f.HistorySize, TTL: f.HistoryTTL},
 		Users:   history.Policy{Size: f.UserHistorySize, TTL: f.UserHistoryTTL},
@@ -306,6 +311,9 @@ func (f historyFlags) policies() (history.Policies, error) {
 		if hasTTL {
 			if pol.TTL, err = time.ParseDuration(ttlS); err != nil {
 				return p, fmt.Errorf("--history-namespace %q: ttl: %w", ns, err)
+			}
+			if pol.TTL <= 0 {
+				return p, fmt.Errorf("--history-namespace %q: ttl must be positive", ns)
 			}
 		}
 		p.Namespaces = append(p.Namespaces, history.Namespace{Prefix: prefix, Policy: pol})

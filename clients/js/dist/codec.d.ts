@@ -285,7 +285,12 @@ export declare class FrameDecoder {
     constructor(maxFrame?: number);
     /** Bytes of an unfinished frame held: nonzero when a stream ends mid-frame. */
     get pending(): number;
-    /** Feeds a chunk and returns the frames it completes, in order. */
+    /**
+     * Feeds a chunk and returns the frames it completes, in order. A bad frame
+     * throws, but not before the good frames ahead of it in the same chunk are
+     * returned: the error then comes from the next call (feed an empty chunk to
+     * see it at once), so how the stream was cut never changes what arrives.
+     */
     push(chunk: Uint8Array): RawFrame[];
     private parse;
 }

@@ -407,16 +407,18 @@ export class FrameDecoder {
     push(chunk) {
         if (this.error !== null)
             throw this.error;
+        const out = [];
         try {
-            return this.parse(chunk);
+            this.parse(chunk, out);
         }
         catch (e) {
             this.error = e;
-            throw e;
+            if (out.length === 0)
+                throw e;
         }
+        return out;
     }
-    parse(chunk) {
-        const out = [];
+    parse(chunk, out) {
         let pos = 0;
         if (this.hdrLen > 0) {
             if (this.header === null) {
@@ -425,7 +427,7 @@ export class FrameDecoder {
                 this.hdrLen += k;
                 pos = k;
                 if (this.hdrLen < HEADER_SIZE)
-                    return out;
+                    return;
                 this.header = parseHeader(this.hdr, this.maxFrame);
                 this.body = new Uint8Array(this.header.bodyLength);
                 this.bodyLen = 0;
@@ -436,7 +438,7 @@ export class FrameDecoder {
             this.bodyLen += k;
             pos += k;
             if (this.bodyLen < body.length)
-                return out;
+                return;
             out.push({ op: this.header.op, seq: this.header.seq, body });
             this.hdrLen = 0;
             this.header = null;
@@ -453,7 +455,7 @@ export class FrameDecoder {
                 this.body = new Uint8Array(h.bodyLength);
                 this.body.set(chunk.subarray(pos + HEADER_SIZE));
                 this.bodyLen = chunk.length - pos - HEADER_SIZE;
-                return out;
+                return;
             }
             out.push({ op: h.op, seq: h.seq, body: chunk.subarray(pos + HEADER_SIZE, pos + size) });
             pos += size;
@@ -462,6 +464,6 @@ export class FrameDecoder {
             this.hdr.set(chunk.subarray(pos));
             this.hdrLen = chunk.length - pos;
         }
-        return out;
+        return;
     }
 }

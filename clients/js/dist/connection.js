@@ -77,7 +77,7 @@ export class Connection {
         this.maxFrame = ok.maxFrame;
         this.resume = { recovery: ok.recovery, offset: ok.offset, epoch: ok.epoch };
         this.lastFrameAt = performance.now();
-        this.heartbeat = setInterval(() => this.tick(), this.pingIntervalMs);
+        this.heartbeat = setInterval(() => this.tick(), Math.min(this.pingIntervalMs, 2_147_483_647));
     }
     start() {
         const held = this.held;

@@ -71,8 +71,12 @@ class WebTransportTransport {
                 if (done)
                     break;
                 const frames = decoder.push(value);
-                if (frames.length > 0)
+                if (frames.length > 0) {
                     this.handlers.onFrames(frames);
+                    if (this.closing)
+                        return;
+                    decoder.push(new Uint8Array());
+                }
                 if (this.closing)
                     return;
             }

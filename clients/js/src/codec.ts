@@ -675,19 +675,25 @@ export class FrameDecoder {
     return this.hdrLen + this.bodyLen;
   }
 
-  /** Feeds a chunk and returns the frames it completes, in order. */
+  /**
+   * Feeds a chunk and returns the frames it completes, in order. A bad frame
+   * throws, but not before the good frames ahead of it in the same chunk are
+   * returned: the error then comes from the next call (feed an empty chunk to
+   * see it at once), so how the stream was cut never changes what arrives.
+   */
   push(chunk: Uint8Array): RawFrame[] {
     if (this.error !== null) throw this.error;
+    const out: RawFrame[] = [];
     try {
-      return this.parse(chunk);
+      this.parse(chunk, out);
     } catch (e) {
       this.error = e;
-      throw e;
+      if (out.length === 0) throw e;
     }
+    return out;
   }
 
-  private parse(chunk: Uint8Array): RawFrame[] {
-    const out: RawFrame[] = [];
+  private parse(chunk: Uint8Array, out: RawFrame[]): void {
     let pos = 0;
     if (this.hdrLen > 0) {
       // Finish the frame that the previous chunk cut.
@@ -696,7 +702,7 @@ export class FrameDecoder {
         this.hdr.set(chunk.subarray(0, k), this.hdrLen);
         this.hdrLen += k;
         pos = k;
-        if (this.hdrLen < HEADER_SIZE) return out;
+        if (this.hdrLen < HEADER_SIZE) return;
         this.header = parseHeader(this.hdr, this.maxFrame);
         this.body = new Uint8Array(this.header.bodyLength);
         this.bodyLen = 0;
@@ -706,7 +712,7 @@ export class FrameDecoder {
       body.set(chunk.subarray(pos, pos + k), this.bodyLen);
       this.bodyLen += k;
       pos += k;
-      if (this.bodyLen < body.length) return out;
+      if (this.bodyLen < body.length) return;
       out.push({ op: this.header.op, seq: this.header.seq, body });
       this.hdrLen = 0;
       this.header = null;
@@ -725,7 +731,7 @@ export class FrameDecoder {
         this.body = new Uint8Array(h.bodyLength);
         this.body.set(chunk.subarray(pos + HEADER_SIZE));
         this.bodyLen = chunk.length - pos - HEADER_SIZE;
-        return out;
+        return;
       }
       out.push({ op: h.op, seq: h.seq, body: chunk.subarray(pos + HEADER_SIZE, pos + size) });
       pos += size;
@@ -735,6 +741,6 @@ export class FrameDecoder {
       this.hdr.set(chunk.subarray(pos));
       this.hdrLen = chunk.length - pos;
     }
-    return out;
+    return;
   }
 }

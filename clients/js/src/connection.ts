@@ -142,7 +142,8 @@ export class Connection {
     this.maxFrame = ok.maxFrame;
     this.resume = { recovery: ok.recovery, offset: ok.offset, epoch: ok.epoch };
     this.lastFrameAt = performance.now();
-    this.heartbeat = setInterval(() => this.tick(), this.pingIntervalMs);
+    // Timers take at most 2^31-1 ms; above that they fire at once.
+    this.heartbeat = setInterval(() => this.tick(), Math.min(this.pingIntervalMs, 2_147_483_647));
   }
 
   /** Delivers the frames held since AuthOK, and from now on every frame as it comes. */

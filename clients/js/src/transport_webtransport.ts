@@ -101,7 +101,13 @@ class WebTransportTransport implements Transport {
         if (this.closing) return;
         if (done) break;
         const frames = decoder.push(value);
-        if (frames.length > 0) this.handlers.onFrames(frames);
+        if (frames.length > 0) {
+          this.handlers.onFrames(frames);
+          if (this.closing) return;
+          // Frames ahead of a bad one come first; the error, held back by
+          // the decoder, surfaces now.
+          decoder.push(new Uint8Array());
+        }
         if (this.closing) return;
       }
       if (decoder.pending > 0) reason = `stream ended ${decoder.pending} bytes into a frame`;
