@@ -156,7 +156,8 @@ func main() {
 		r, err = runScenario(ctx, c)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			os.Exit(1)
+			watchdog.Stop()
+			os.Exit(1) //nolint:gocritic // exitAfterDefer: the watchdog is stopped just above
 		}
 		r.Attempts = attempt + 1
 		// Churn's own kernel work (softirqs of short-lived loopback
