@@ -236,6 +236,9 @@ func readDisconnect(t *testing.T, c rawConn) wire.Code {
 	for {
 		h, body, err := c.next()
 		if err != nil {
+			if got, ok := transportCode(c, err); ok {
+				return got
+			}
 			t.Fatalf("connection ended without a disconnect: %v", err)
 		}
 		if h.Op != wire.OpDisconnect {

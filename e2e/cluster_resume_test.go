@@ -41,6 +41,17 @@ func (a *appClient) seen(ids []string) int {
 	return n
 }
 
+// firstMissing lists up to n of ids the application has not seen; a.mu is held.
+func (a *appClient) firstMissing(ids []string, n int) []string {
+	var out []string
+	for _, id := range ids {
+		if a.ids[id] == 0 && len(out) < n {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // TestKafkaClusterResume is the cluster tier of history and resume: 200
 // clients in 5 rooms, 20,000 pushes; an edge and a core are killed with
 // SIGKILL midway. Every client ends with every acknowledged message of its
@@ -173,6 +184,16 @@ func TestKafkaClusterResume(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
+			for i, a := range clients {
+				if missing := len(acked[a.room]) - a.seen(acked[a.room]); missing > 0 {
+					off, ep := a.cl.Position(a.room)
+					a.mu.Lock()
+					t.Logf("client %d (%s, room %s, via %s %s): %d of %d missing; recovered %d, not recovered %d; position %d/%s; first missing %v",
+						i, a.cl.ConnKey(), a.room, a.cl.Transport(), a.cl.Endpoint(), missing, len(acked[a.room]),
+						a.recovered, a.lost, off, ep, a.firstMissing(acked[a.room], 5))
+					a.mu.Unlock()
+				}
+			}
 			t.Fatalf("after 2 min, %d of %d clients have every acknowledged message of their room", done, nClients)
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -63,8 +64,14 @@ func TestShutdownDrains(t *testing.T) {
 	for kind, c := range conns {
 		t.Run(kind, func(t *testing.T) { expectDisconnect(t, c, wire.CodeShutdown) })
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("shutdown: %v", err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(6 * time.Second):
+		buf := make([]byte, 1<<22)
+		t.Fatalf("shutdown still running after 6s\n%s", buf[:runtime.Stack(buf, true)])
 	}
 	if c, err := net.DialTimeout("tcp", srv.tcp, time.Second); err == nil {
 		c.Close()

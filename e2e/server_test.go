@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/webtransport-go"
 
 	quicpush "github.com/quicpush/quicpush/clients/go"
 	"github.com/quicpush/quicpush/core"
@@ -177,13 +179,36 @@ func expectPush(t *testing.T, c rawConn) wire.Push {
 	return p
 }
 
+// transportCode is the disconnect code a QUIC connection, a WebTransport
+// session or a WebSocket carried in its close, if it ended with one. A
+// client that had not read the Disconnect frame yet when the close came
+// gets the same code this way (docs/protocol.md, section 6.5).
+func transportCode(c rawConn, err error) (wire.Code, bool) {
+	var se *webtransport.SessionError
+	var ae *quic.ApplicationError
+	switch {
+	case errors.As(err, &se) && se.Remote:
+		return wire.Code(se.ErrorCode), true
+	case errors.As(err, &ae) && ae.Remote:
+		return wire.Code(ae.ErrorCode), true
+	}
+	if ws, ok := c.(*wsRaw); ok && ws.closed != nil {
+		return wire.Code(*ws.closed), true
+	}
+	return 0, false
+}
+
 // expectDisconnect reads until the server's Disconnect frame and checks its
-// code, then checks the connection ends.
+// code, then checks the connection ends. A close of the transport with the
+// same code counts as the frame.
 func expectDisconnect(t *testing.T, c rawConn, code wire.Code) {
 	t.Helper()
 	for {
 		h, body, err := c.next()
 		if err != nil {
+			if got, ok := transportCode(c, err); ok && got == code {
+				return
+			}
 			t.Fatalf("connection ended without disconnect %d: %v", code, err)
 		}
 		if h.Op != wire.OpDisconnect {

@@ -241,7 +241,15 @@ func (s *session) readLoop() {
 	defer s.finish()
 	idle := 2 * s.edge.cfg.PingInterval
 	for {
-		_ = s.t.setReadDeadline(time.Now().Add(idle))
+		// Under s.mu, and only while open: closeWith sets a short deadline
+		// of its own after marking the session closing, and this one must
+		// never overwrite it (the session would then linger for the whole
+		// idle period instead of CloseTimeout).
+		s.mu.Lock()
+		if s.state == stateOpen {
+			_ = s.t.setReadDeadline(time.Now().Add(idle))
+		}
+		s.mu.Unlock()
 		h, body, err := s.t.readFrame()
 		if err != nil {
 			if s.closing() {
