@@ -17,14 +17,15 @@
 #                        200 pushes/s) and saturation on tcp and quic, each with history (the
 #                        default) and without (--history-size=-1 --user-history-size=-1),
 #                        into perf/results/<date>/history/; about 6 minutes
-#   perf/bench.sh resume   reconnect storm: resume-storm in one room at 10 pushes/s, cut for
-#                        2 s, then every client reconnecting with its positions: 10,000 TCP
-#                        all at once; 5,000 QUIC all at once and 256 at a time; 10,000 QUIC
-#                        256 at a time; into perf/results/<date>/resume/; about 5 minutes
+#   perf/bench.sh resume   reconnect storm: resume-storm, one room, cut for 2 s, then every
+#                        client reconnecting with its positions: 10,000 TCP at 10 pushes/s
+#                        all at once; 5,000 QUIC at 5 pushes/s all at once and 256 at a time;
+#                        10,000 QUIC at 2 pushes/s all at once; into
+#                        perf/results/<date>/resume/; about 5 minutes
 #
 # Result files are <scenario>-<transport>.json, with the variant appended
 # where a suite runs several per pair (history: -<rate>-on / -<rate>-off;
-# resume: -<N>k, -<N>k-c<reconnects at once>).
+# resume: -<N>k[-r<pushes/s>][-c<reconnects at once>]).
 #
 # Environment overrides: TRANSPORTS, SCENARIOS, RESULTS (the output folder),
 # SERVER_CPUS (default 0), GEN_CPUS (default 1; both empty to let the
@@ -66,7 +67,7 @@ resume)
 	exit 2
 	;;
 esac
-profile_keep=${PROFILE_KEEP:-idle:webtransport goim-room:tcp saturation:ws many-rooms:quic churn:quic resume-storm:tcp xl/goim-room:tcp history/goim-room:tcp:200-on history/goim-room:tcp:200-off resume/resume-storm:tcp:10k resume/resume-storm:quic:5k-c256}
+profile_keep=${PROFILE_KEEP:-idle:webtransport goim-room:tcp saturation:ws many-rooms:quic churn:quic resume-storm:tcp xl/goim-room:tcp history/goim-room:tcp:200-on history/goim-room:tcp:200-off resume/resume-storm:tcp:10k resume/resume-storm:quic:5k-r5}
 quiet_wait=${QUIET_WAIT:-2s}
 retries=${RETRIES:-0}
 if [ "$(nproc)" -ge 2 ]; then
@@ -99,7 +100,7 @@ variants() {
 	case $suite/$s/$t in
 	history/goim-room/*) echo 40-on 40-off 200-on 200-off ;;
 	history/*) echo on off ;;
-	resume/*/quic | resume/*/webtransport) echo 5k 5k-c256 10k-c256 ;;
+	resume/*/quic | resume/*/webtransport) echo 5k-r5 5k-r5-c256 10k-r2 ;;
 	resume/*) echo 10k ;;
 	*) echo - ;;
 	esac
@@ -149,11 +150,18 @@ args() {
 		echo --conns 1000 --rate 50 --sat-step 2s --server-flag=--merge-window=10ms
 		;;
 	resume/resume-storm)
-		# <N>k clients, all reconnecting at once, or <K> at a time with
-		# -c<K>. QUIC connects 128 at a time first (not measured here).
-		local n=${v%%-*}
-		echo --conns "${n%k}000" --rate 10 --warmup 2s --duration 3s --gap 2s --drain 10s --storm-timeout 60s
-		case $v in *-c*) echo --storm-concurrency "${v#*-c}" ;; esac
+		# <N>k clients at 10 pushes/s, or <R> with -r<R>, all reconnecting
+		# at once, or <K> at a time with -c<K>. QUIC connects 128 at a
+		# time first (not measured here).
+		local part rate=10
+		for part in ${v//-/ }; do
+			case $part in
+			*k) echo --conns "${part%k}000" ;;
+			r*) rate=${part#r} ;;
+			c*) echo --storm-concurrency "${part#c}" ;;
+			esac
+		done
+		echo --rate "$rate" --warmup 2s --duration 3s --gap 2s --drain 10s --storm-timeout 60s
 		if $quic; then echo --dial-concurrency 128; fi
 		;;
 	xl/*)

@@ -123,6 +123,9 @@ type clients struct {
 	// trackN makes each session keep the push numbers it received
 	// (many-rooms needs them to tell losses from churn).
 	trackN bool
+	// resume, when set, makes handshakes send each slot's last stream
+	// positions, hands it the replies and every push (resume-storm).
+	resume *resumeTracker
 
 	// Pushes whose send time lies in [winStart, winEnd) are measured.
 	winStart, winEnd atomic.Int64
@@ -258,23 +261,31 @@ func causeOf(err error) string {
 func (c *clients) handshake(ctx context.Context, i int) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
+	t0 := time.Now()
 	l, err := c.dial(ctx, i)
 	if err != nil {
 		return nil, &connectError{"dial", causeOf(err)}
 	}
+	t1 := time.Now()
 	ok := false
 	defer func() {
 		if !ok {
 			l.close()
 		}
 	}()
-	_ = l.setDeadline(time.Now().Add(handshakeTimeout))
+	// ctx's deadline: handshakeTimeout, or sooner when the caller's ends.
+	dl, _ := ctx.Deadline()
+	_ = l.setDeadline(dl)
 	rooms := c.rooms(i)
 	tok, err := auth.IssueHS256(c.secret, c.user(i), rooms, c.tokenTTL)
 	if err != nil {
 		return nil, &connectError{"token", err.Error()}
 	}
-	if err := l.write(wire.AppendAuth(nil, 1, &wire.Auth{Version: wire.Version, Token: tok})); err != nil {
+	auth := &wire.Auth{Version: wire.Version, Token: tok}
+	if c.resume != nil {
+		auth.Offset, auth.Epoch = c.resume.userPosition(i)
+	}
+	if err := l.write(wire.AppendAuth(nil, 1, auth)); err != nil {
 		return nil, &connectError{"auth", causeOf(err)}
 	}
 	cn := &conn{l: l, sh: c.shards[i%len(c.shards)], i: i, pingSeq: 1}
@@ -292,16 +303,37 @@ func (c *clients) handshake(ctx context.Context, i int) (*conn, error) {
 		c.mu.Lock()
 		c.pingInterval = time.Duration(a.PingIntervalMs) * time.Millisecond
 		c.mu.Unlock()
+		if c.resume != nil {
+			c.resume.onAuthOK(i, &a)
+		}
+		t2 := time.Now()
+		defer func() {
+			if ok && c.resume != nil {
+				c.resume.stages(t1.Sub(t0), t2.Sub(t1), time.Since(t2))
+			}
+		}()
 	case wire.OpDisconnect:
 		return nil, &connectError{"auth", "disconnect " + disconnectCode(body)}
 	default:
 		return nil, &connectError{"auth", "unexpected " + h.Op.String()}
 	}
 	for _, room := range rooms {
-		if err := cn.request(wire.OpJoin, room, func(seq uint32) []byte {
-			return wire.AppendJoin(nil, seq, &wire.Join{Room: room})
-		}, c); err != nil {
+		j := &wire.Join{Room: room}
+		if c.resume != nil {
+			j.Offset, j.Epoch = c.resume.roomPosition(i)
+		}
+		body, err := cn.request(wire.OpJoin, room, func(seq uint32) []byte {
+			return wire.AppendJoin(nil, seq, j)
+		}, c)
+		if err != nil {
 			return nil, &connectError{"join", err.Error()}
+		}
+		if c.resume != nil {
+			var ok wire.JoinOK
+			if err := ok.Decode(body); err != nil {
+				return nil, &connectError{"join", err.Error()}
+			}
+			c.resume.onJoinOK(i, &ok)
 		}
 	}
 	if err := l.setDeadline(time.Time{}); err != nil {
@@ -313,13 +345,14 @@ func (c *clients) handshake(ctx context.Context, i int) (*conn, error) {
 }
 
 // request sends a Join or Leave built by frame and reads until its reply,
-// taking pushes that arrive meanwhile. Only the connection's own goroutine
+// taking pushes that arrive meanwhile, and returns the reply's body (valid
+// until the connection's next read). Only the connection's own goroutine
 // calls it, before or instead of its reader.
-func (cn *conn) request(op wire.Op, room string, frame func(seq uint32) []byte, c *clients) error {
+func (cn *conn) request(op wire.Op, room string, frame func(seq uint32) []byte, c *clients) ([]byte, error) {
 	cn.pingSeq++
 	seq := cn.pingSeq
 	if err := cn.l.write(frame(seq)); err != nil {
-		return errors.New(causeOf(err))
+		return nil, errors.New(causeOf(err))
 	}
 	want := wire.OpJoinOK
 	if op == wire.OpLeave {
@@ -328,12 +361,12 @@ func (cn *conn) request(op wire.Op, room string, frame func(seq uint32) []byte, 
 	for {
 		h, body, err := cn.l.next()
 		if err != nil {
-			return errors.New(causeOf(err))
+			return nil, errors.New(causeOf(err))
 		}
 		switch h.Op {
 		case want:
 			if h.Seq == seq {
-				return nil
+				return body, nil
 			}
 		case wire.OpPush:
 			// Membership takes effect before JoinOK is written.
@@ -341,9 +374,9 @@ func (cn *conn) request(op wire.Op, room string, frame func(seq uint32) []byte, 
 		case wire.OpError:
 			var e wire.Error
 			_ = e.Decode(body)
-			return fmt.Errorf("error %d", e.Code)
+			return nil, fmt.Errorf("error %d", e.Code)
 		case wire.OpDisconnect:
-			return errors.New("disconnect " + disconnectCode(body))
+			return nil, errors.New("disconnect " + disconnectCode(body))
 		}
 	}
 }
@@ -413,6 +446,9 @@ func (c *clients) onPush(cn *conn, body []byte) {
 	if !ok {
 		sh.unstamp.Add(1)
 		return
+	}
+	if c.resume != nil {
+		c.resume.onPush(cn.i, body, t, now)
 	}
 	if t < c.winStart.Load() || t >= c.winEnd.Load() {
 		return

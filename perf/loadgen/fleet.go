@@ -123,6 +123,12 @@ func dialer(transport string, tgt *target, first int, src []net.IP, quicSockets 
 // openLocal connects n connections of this process, users u<first> on,
 // joined to the rooms rooms returns, and starts their pinger.
 func openLocal(ctx context.Context, c config, tgt *target, n, first int, rooms func(int) []string, trackN bool) (*localFleet, connectStats, error) {
+	return openClients(ctx, c, tgt, n, first, rooms, func(cl *clients) { cl.trackN = trackN })
+}
+
+// openClients is openLocal with prep to set the clients up before they
+// connect.
+func openClients(ctx context.Context, c config, tgt *target, n, first int, rooms func(int) []string, prep func(*clients)) (*localFleet, connectStats, error) {
 	var src []net.IP
 	if c.sources > 0 {
 		src = sourceAddrs(c.sourceBase, c.sources)
@@ -133,7 +139,9 @@ func openLocal(ctx context.Context, c config, tgt *target, n, first int, rooms f
 	}
 	ttl := 2*time.Hour + c.duration + c.warmup
 	cl := newClients(dial, n, first, rooms, tgt.jwtSecret, ttl, 4*runtime.GOMAXPROCS(0))
-	cl.trackN = trackN
+	if prep != nil {
+		prep(cl)
+	}
 	f := &localFleet{cl: cl, pool: pool}
 	if pool != nil {
 		f.ports = pool.ports()

@@ -7,6 +7,8 @@
 //	saturation  one room, R doubled step by step until deliveries stop rising
 //	many-rooms  personal and 10-member group rooms, random pushes, 10% of connections churning per minute
 //	churn       connect, auth, join, leave, close in a loop: handshakes per second
+//	resume-storm  N connections in one room cut at once, pushes go on, all reconnect and
+//	            resume from their positions: time until all are live again, exactly-once check
 //
 //	loadgen --spawn --scenario goim-room --transport tcp --conns 2000 --rate 40
 //	loadgen --spawn --transport ws --conns 20000 --workers 2   (over 19,000: worker processes)
@@ -81,6 +83,7 @@ type config struct {
 	sat   satConfig
 	rooms roomsConfig
 	churn churnConfig
+	storm stormConfig
 
 	spawn       bool
 	serverBin   string
@@ -100,7 +103,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // scenarios names the scenarios --scenario accepts.
-var scenarios = []string{"idle", "goim-room", "saturation", "many-rooms", "churn"}
+var scenarios = []string{"idle", "goim-room", "saturation", "many-rooms", "churn", "resume-storm"}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -188,12 +191,12 @@ func exitOn(err error) {
 func parseFlags(args []string) config {
 	var c config
 	fs := flag.NewFlagSet("loadgen", flag.ExitOnError)
-	fs.StringVar(&c.scenario, "scenario", "goim-room", "idle, goim-room, saturation, many-rooms or churn")
+	fs.StringVar(&c.scenario, "scenario", "goim-room", "idle, goim-room, saturation, many-rooms, churn or resume-storm")
 	fs.StringVar(&c.transport, "transport", "tcp", "tcp, ws, quic or webtransport")
 	fs.IntVar(&c.conns, "conns", 1000, "connections")
 	fs.IntVar(&c.workers, "workers", 0, "idle and goim-room: spread the connections over this many worker processes (0: one process up to 19,000 TCP/WebSocket connections, as many as needed beyond)")
 	fs.Float64Var(&c.rate, "rate", 40, "pushes per second (goim-room: to the room; many-rooms: to random rooms; saturation: the first step)")
-	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured push phase (churn: how long to churn)")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured push phase (churn: how long to churn; resume-storm: the steady state measured before the cut)")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "pushing before the measurement starts")
 	fs.IntVar(&c.payload, "payload", 0, `payload size in bytes: {"test":1,"t":<unix nanos>} padded; 0 means unpadded (34 bytes)`)
 	fs.StringVar(&c.room, "room", "bench", "room name (idle, goim-room, saturation)")
@@ -226,6 +229,11 @@ func parseFlags(args []string) config {
 
 	fs.IntVar(&c.churn.parallel, "parallel", 32, "churn: connections cycling at once")
 
+	fs.DurationVar(&c.storm.gap, "gap", 2*time.Second, "resume-storm: how long every connection stays cut while the pushes go on")
+	fs.IntVar(&c.storm.concurrency, "storm-concurrency", 0, "resume-storm: reconnects in flight at once (0: every client at once)")
+	fs.DurationVar(&c.storm.timeout, "storm-timeout", time.Minute, "resume-storm: longest wait, from the start of the reconnects, for every client to catch up")
+	fs.DurationVar(&c.storm.tail, "storm-tail", time.Second, "resume-storm: pushing on after the last client caught up, before the drain")
+
 	fs.BoolVar(&c.spawn, "spawn", false, "start `quicpush serve` on free loopback ports with a fresh dev dir")
 	fs.StringVar(&c.serverBin, "server-bin", "", "quicpush binary for --spawn (default: quicpush next to loadgen, then $PATH)")
 	fs.StringVar(&c.serverCPUs, "server-cpus", "", "with --spawn, pin the server to these CPUs (taskset -c), e.g. 0")
@@ -251,6 +259,9 @@ func (c *config) budget() time.Duration {
 	d := c.warmup + c.duration + c.drain + c.settle + c.quietWait
 	if c.scenario == "saturation" {
 		d += time.Duration(c.sat.maxSteps+2+c.sat.refine) * (c.sat.step + time.Second + c.drain)
+	}
+	if c.scenario == "resume-storm" {
+		d += time.Second + c.storm.gap + 5*time.Second + c.storm.timeout + c.storm.tail
 	}
 	return d
 }
@@ -304,6 +315,9 @@ func (c *config) validate() error {
 		return errors.New("many-rooms needs --rate > 0, --group-size >= 1, --group-share in [0, 1] and --churn-per-min in [0, 10]")
 	case c.scenario == "churn" && (c.churn.parallel < 1 || c.churn.parallel > 1024):
 		return errors.New("--parallel must be in [1, 1024]")
+	case c.scenario == "resume-storm" && (c.rate <= 0 || c.storm.gap < 0 || c.storm.gap > 5*time.Minute || c.storm.concurrency < 0 ||
+		c.storm.timeout <= 0 || c.storm.timeout > maxDuration || c.storm.tail < 0 || c.storm.tail > time.Minute):
+		return errors.New("resume-storm needs --rate > 0, --gap in [0, 5m], --storm-concurrency >= 0, --storm-timeout in (0, 10m] and --storm-tail in [0, 1m]")
 	case c.payload > 60<<10:
 		return errors.New("--payload over the push API's 60 KiB limit")
 	case c.sources < 0 || c.sources > 250 || c.sourceBase < 0 || c.sourceBase > 60_000:
@@ -391,6 +405,8 @@ func runScenario(ctx context.Context, c config) (*result, error) {
 		err = runManyRooms(ctx, c, tgt, res)
 	case "churn":
 		err = runChurn(ctx, c, tgt, res)
+	case "resume-storm":
+		err = runResumeStorm(ctx, c, tgt, res)
 	default:
 		err = runRoom(ctx, c, tgt, res)
 	}

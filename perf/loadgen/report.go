@@ -138,6 +138,7 @@ type result struct {
 	Saturation *satResult   `json:"saturation,omitempty"`
 	ManyRooms  *roomsResult `json:"many_rooms,omitempty"`
 	Churn      *churnResult `json:"churn,omitempty"`
+	Storm      *stormResult `json:"resume_storm,omitempty"`
 
 	// PushErrs are the push API's errors by code; they are folded into
 	// Errors as "push: <code>".
@@ -165,6 +166,9 @@ func (r *result) summary(w io.Writer) {
 		if len(r.Errors) > 0 {
 			fmt.Fprintf(w, "   errors       %v\n", r.Errors)
 		}
+		return
+	case r.Storm != nil:
+		r.stormSummary(w)
 		return
 	case r.Saturation != nil:
 		s := r.Saturation

@@ -179,14 +179,15 @@ func renderReport(w io.Writer, dir string, rows []result, plots []string) {
 	}
 	if rs := byScenario(rows, "goim-room"); len(rs) > 0 {
 		fmt.Fprintf(w, "## goim-room: one room, steady pushes\n\n")
-		fmt.Fprintln(w, "| transport | conns | workers | pushes/s | deliveries/s | lost | p50 ms | p99 ms | p99.9 ms | server CPU | CPU-s per M | deliveries per CPU-s | pushes per read | gen CPU | RSS/conn | errors |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "| transport | conns | workers | history | pushes/s | deliveries/s | lost | p50 ms | p99 ms | p99.9 ms | server CPU | CPU-s per M | deliveries per CPU-s | pushes per read | gen CPU | RSS/conn | errors |")
+		fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, r := range rs {
-			fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %d | %s | %s | %s | %s | %.2f | %s | %.2f | %s | %s | %s |\n", r.Transport, r.ConnsOK, max(r.Workers, 1),
-				rateCell(r), thousands(r.DeliveriesPerS), r.Lost, ms(r.P50ms), ms(r.P99ms), ms(r.P999ms), pct(r.ServerCPUUtil),
+			fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %d | %s | %s | %s | %s | %.2f | %s | %.2f | %s | %s | %s |\n", r.Transport, r.ConnsOK, max(r.Workers, 1),
+				historyCell(r), rateCell(r), thousands(r.DeliveriesPerS), r.Lost, ms(r.P50ms), ms(r.P99ms), ms(r.P999ms), pct(r.ServerCPUUtil),
 				r.CPUsPerMillion, perCPU(r.CPUsPerMillion), r.PushesPerRead, pct(r.GenCPUUtil), kib(r.RSSPerConn), errorSummary(r))
 		}
 		fmt.Fprintln(w)
+		renderHistoryCost(w, rows)
 	}
 	if rs := byScenario(rows, "saturation"); len(rs) > 0 {
 		fmt.Fprintf(w, "## Saturation: one room, rate doubled until deliveries stop rising\n\n")
@@ -253,6 +254,10 @@ func renderReport(w io.Writer, dir string, rows []result, plots []string) {
 		fmt.Fprintln(w)
 	}
 
+	if rs := byScenario(rows, "resume-storm"); len(rs) > 0 {
+		renderStorms(w, rs)
+	}
+
 	var profs []string
 	for _, r := range rows {
 		for _, p := range []string{r.CPUProfile, r.HeapProfile} {
@@ -273,7 +278,7 @@ func renderReport(w io.Writer, dir string, rows []result, plots []string) {
 	}
 	if len(profs) > 0 {
 		fmt.Fprintf(w, "## Profiles\n\n")
-		fmt.Fprintf(w, "Server profiles through `--admin-addr` (idle: CPU over the connect phase, heap once idle; goim-room, many-rooms: CPU over the window; saturation: CPU at the highest sustained rate, heap after the search; churn: CPU while churning, heap after). Read them with `go tool pprof -top perf/out/quicpush FILE`.\n\n")
+		fmt.Fprintf(w, "Server profiles through `--admin-addr` (idle: CPU over the connect phase, heap once idle; goim-room, many-rooms: CPU over the window; saturation: CPU at the highest sustained rate, heap after the search; churn: CPU while churning, heap after; resume-storm: CPU over the first seconds of the reconnects, no heap profile). Read them with `go tool pprof -top perf/out/quicpush FILE`.\n\n")
 		for _, p := range profs {
 			fmt.Fprintf(w, "- %s\n", p)
 		}

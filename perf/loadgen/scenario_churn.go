@@ -108,7 +108,7 @@ func runChurn(ctx context.Context, c config, tgt *target, res *result) error {
 				}
 				hsLat.record(uint64(time.Since(t0).Microseconds()))
 				room := c.room
-				err = cn.request(wire.OpLeave, room, func(seq uint32) []byte {
+				_, err = cn.request(wire.OpLeave, room, func(seq uint32) []byte {
 					return wire.AppendRoom(nil, wire.OpLeave, seq, room)
 				}, cl)
 				cn.l.close()

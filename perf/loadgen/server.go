@@ -245,11 +245,20 @@ type scrape struct {
 	edgeSum, edgeCount                          float64 // acceptance to edge hand-off, seconds
 	lastGC                                      float64
 	disconnects                                 map[string]float64
-	ok                                          bool
+	// Resumes: Join and Auth answers by "<stream> <result>" (room
+	// recovered, user none, ...), messages replayed, time spent reading
+	// history for them (seconds), handshakes begun and failed, connections
+	// refused or asked to Retry by a limit, by limit.
+	resumes                      map[string]float64
+	replayed                     float64
+	historyReadSum, historyReads float64
+	handshakes, handshakeFails   float64
+	limited                      map[string]float64
+	ok                           bool
 }
 
 func scrapeMetrics(api string) scrape {
-	s := scrape{disconnects: map[string]float64{}}
+	s := newScrape()
 	if api == "" {
 		return s
 	}
@@ -311,14 +320,51 @@ func scrapeMetrics(api string) scrape {
 		case "quicpush_core_accept_to_edge_seconds_count":
 			s.edgeCount = v
 		case "quicpush_edge_disconnects_total":
-			if _, code, ok := strings.Cut(labels, `code="`); ok {
-				code, _, _ = strings.Cut(code, `"`)
+			if code, ok := label(labels, "code"); ok {
 				s.disconnects[code] += v
+			}
+		case "quicpush_edge_resumes_total":
+			stream, _ := label(labels, "stream")
+			res, _ := label(labels, "result")
+			s.resumes[stream+" "+res] += v
+		case "quicpush_edge_replayed_total":
+			s.replayed += v
+		case "quicpush_edge_history_read_seconds_sum":
+			s.historyReadSum += v
+		case "quicpush_edge_history_read_seconds_count":
+			s.historyReads += v
+		case "quicpush_edge_handshakes_total":
+			s.handshakes += v
+		case "quicpush_edge_handshake_failures_total":
+			s.handshakeFails += v
+		case "quicpush_edge_limited_total":
+			if l, ok := label(labels, "limit"); ok {
+				s.limited[l] += v
 			}
 		}
 	}
 	s.ok = sc.Err() == nil
 	return s
+}
+
+func newScrape() scrape {
+	return scrape{disconnects: map[string]float64{}, resumes: map[string]float64{}, limited: map[string]float64{}}
+}
+
+// label returns the value of label name in a metric's label list
+// (`a="x",b="y"}`).
+func label(labels, name string) (string, bool) {
+	for {
+		i := strings.Index(labels, name+`="`)
+		if i < 0 {
+			return "", false
+		}
+		if i == 0 || labels[i-1] == ',' || labels[i-1] == '{' {
+			v, _, _ := strings.Cut(labels[i+len(name)+2:], `"`)
+			return v, true
+		}
+		labels = labels[i+len(name):]
+	}
 }
 
 // fetchProfile saves http://<pprof>/debug/pprof/<name> to file, or discards

@@ -134,7 +134,8 @@ func (t *target) metrics() scrape {
 	if len(admins) == 0 {
 		return scrapeMetrics(t.api)
 	}
-	sum := scrape{disconnects: map[string]float64{}, ok: true}
+	sum := newScrape()
+	sum.ok = true
 	for _, a := range admins {
 		sum.add(scrapeMetrics(a))
 	}
@@ -160,6 +161,17 @@ func (s *scrape) add(o scrape) {
 	for k, v := range o.disconnects {
 		s.disconnects[k] += v
 	}
+	for k, v := range o.resumes {
+		s.resumes[k] += v
+	}
+	for k, v := range o.limited {
+		s.limited[k] += v
+	}
+	s.replayed += o.replayed
+	s.historyReadSum += o.historyReadSum
+	s.historyReads += o.historyReads
+	s.handshakes += o.handshakes
+	s.handshakeFails += o.handshakeFails
 	s.ok = s.ok && o.ok
 }
 
