@@ -35,11 +35,12 @@ type procCluster struct {
 	api    *proc
 	cores  []*proc
 	edges  []*proc
+	extra  []string // flags every process gets
 }
 
 var clusterSeq atomic.Int64
 
-func startProcCluster(t *testing.T, nCores, nEdges int) *procCluster {
+func startProcCluster(t *testing.T, nCores, nEdges int, extra ...string) *procCluster {
 	t.Helper()
 	kb := realKafka(t)
 	rs, err := localredis.Start(t.Context(), localredis.Config{})
@@ -48,7 +49,7 @@ func startProcCluster(t *testing.T, nCores, nEdges int) *procCluster {
 	}
 	t.Cleanup(func() { _ = rs.Close() })
 	n := clusterSeq.Add(1)
-	c := &procCluster{t: t, kafka: kb, redis: rs, topic: fmt.Sprintf("it-%d-%d", time.Now().UnixNano(), n), devDir: t.TempDir()}
+	c := &procCluster{t: t, kafka: kb, redis: rs, topic: fmt.Sprintf("it-%d-%d", time.Now().UnixNano(), n), devDir: t.TempDir(), extra: extra}
 	// Edges first: they create the development certificate.
 	for range nEdges {
 		c.startEdge()
@@ -65,7 +66,7 @@ func startProcCluster(t *testing.T, nCores, nEdges int) *procCluster {
 }
 
 func (c *procCluster) common(kafka bool) []string {
-	args := []string{"--redis-addr", c.redis.Addr(), "--log-level", "warn"}
+	args := append([]string{"--redis-addr", c.redis.Addr(), "--log-level", "warn"}, c.extra...)
 	if kafka {
 		args = append(args, "--kafka-brokers", c.kafka.Addr(), "--kafka-topic", c.topic, "--kafka-partitions", "4")
 	}

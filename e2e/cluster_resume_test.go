@@ -62,7 +62,12 @@ func TestKafkaClusterResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the integration tier needs a real Kafka broker: run without -short")
 	}
-	c := startProcCluster(t, 2, 2)
+	// History holds every message of the run (4,000 per room): what is
+	// checked here is that kills lose and repeat nothing, however long a
+	// client takes to come back on a loaded machine. Running out of history
+	// is answered NotRecovered, which TestResumePastTheLimit and the flush
+	// below cover.
+	c := startProcCluster(t, 2, 2, "--history-size", "5000", "--recovery-limit", "5000")
 	e1, e2 := c.edges[0], c.edges[1]
 	api := c.apiClient()
 	const (

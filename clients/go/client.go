@@ -103,6 +103,7 @@ type roomState struct {
 	sentOn *conn // the connection a Join for the room awaits an answer on
 	err    error // the edge refused the room, which is forgotten
 	left   bool  // Leave forgot the room
+	tries  int   // Joins the edge failed to serve in a row (error 104)
 }
 
 // New returns a client of the given edges. Each element of endpoints is one
@@ -238,7 +239,8 @@ func (c *Client) Close() error {
 // for the next connection; called on a client that has stopped it returns the
 // error that stopped it, and the next Connect joins the room. A refusal by the
 // edge returns *Error (for example wire.ErrCodeForbidden) and forgets the
-// room.
+// room; wire.ErrCodeInternal is no refusal but a failure of the edge, and the
+// Join is sent again with backoff until it succeeds (or ctx ends, below).
 //
 // When ctx ends (or the request timeout passes) first, Join returns the
 // context's error but the room stays remembered and is joined in the
@@ -608,6 +610,20 @@ func (c *Client) joinReply(cn *conn, r *roomState) replyFunc {
 		switch {
 		case err != nil:
 			// The connection ended; the next one rejoins.
+		case isTransient(refused):
+			// The edge could not serve the Join this time (its route or
+			// history store, say): the room stays, and is asked for again
+			// on the same connection after a backoff.
+			r.tries++
+			c.log.Warn("quicpush: join failed, retrying", "room", r.name, "err", refused, "attempt", r.tries)
+			time.AfterFunc(c.backoff.delay(r.tries), func() {
+				c.mu.Lock()
+				if c.closed || c.conn != cn || c.rooms[r.name] != r || r.conn == cn || r.sentOn != nil {
+					c.mu.Unlock()
+					return // gone, left, or being joined another way
+				}
+				c.joinLocked(cn, r)
+			})
 		case refused != nil:
 			r.err = refused
 			if c.rooms[r.name] == r {
@@ -615,7 +631,7 @@ func (c *Client) joinReply(cn *conn, r *roomState) replyFunc {
 			}
 			c.log.Warn("quicpush: join refused", "room", r.name, "err", refused)
 		case op == wire.OpJoinOK:
-			r.conn = cn
+			r.conn, r.tries = cn, 0
 			var ok wire.JoinOK
 			if ok.Decode(body) == nil && (ok.Recovery != wire.RecoveryNone || ok.Offset != 0 || ok.Epoch != "") {
 				if ok.Recovery != wire.RecoveryRecovered {
@@ -632,6 +648,13 @@ func (c *Client) joinReply(cn *conn, r *roomState) replyFunc {
 		}
 		c.broadcast()
 	}
+}
+
+// isTransient reports whether the edge refused a request only for now
+// (wire.ErrCodeInternal): asking again later may succeed.
+func isTransient(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == wire.ErrCodeInternal
 }
 
 // read is the reader goroutine of cn: it dispatches every frame until the

@@ -257,6 +257,32 @@ func TestJoinErrors(t *testing.T) {
 	s.none(100*time.Millisecond, wire.OpJoin)
 }
 
+// TestJoinRetriesInternalError: error 104 is the edge failing (its route or
+// history store unreachable), not a refusal. The room stays, the Join is
+// sent again with backoff, and the caller's Join returns once it succeeds.
+func TestJoinRetriesInternalError(t *testing.T) {
+	leakCheck(t)
+	s := newTestServer(t)
+	s.failing = map[string]int{"flaky": 3}
+	c := newClient(t, []string{s.listenTCP(nil)}, WithToken(testToken), WithBackoff(10*time.Millisecond, 50*time.Millisecond))
+	ctx := testContext(t)
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Join(ctx, "flaky"); err != nil {
+		t.Fatalf("Join(flaky) = %v, want success after the edge recovered", err)
+	}
+	for range 4 {
+		if ev := s.next(wire.OpJoin); ev.join.Room != "flaky" {
+			t.Fatalf("Join for %q", ev.join.Room)
+		}
+	}
+	s.none(100*time.Millisecond, wire.OpJoin)
+	if !c.knowsRoom("flaky") {
+		t.Error("the room was forgotten")
+	}
+}
+
 func TestBadTokenStops(t *testing.T) {
 	cases, hash := transportCases(t)
 	for _, tc := range cases {

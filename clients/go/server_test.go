@@ -43,6 +43,7 @@ type testServer struct {
 	pingMs    uint64
 	noPong    bool            // never answer Ping
 	forbidden map[string]bool // rooms whose Join gets ErrCodeForbidden
+	failing   map[string]int  // rooms whose next Joins get ErrCodeInternal, how many (under mu)
 	refuse    wire.Code       // when set, every Auth gets Disconnect(refuse)
 
 	events chan serverEvent
@@ -244,9 +245,18 @@ func (s *testServer) session(sc *serverConn, read func() (wire.Header, []byte, e
 				s.t.Errorf("join: %v", err)
 				return
 			}
-			if s.forbidden[ev.join.Room] {
+			s.mu.Lock()
+			fail := s.failing[ev.join.Room] > 0
+			if fail {
+				s.failing[ev.join.Room]--
+			}
+			s.mu.Unlock()
+			switch {
+			case s.forbidden[ev.join.Room]:
 				reply = wire.AppendError(nil, h.Seq, &wire.Error{Code: wire.ErrCodeForbidden, Message: "not for you"})
-			} else {
+			case fail:
+				reply = wire.AppendError(nil, h.Seq, &wire.Error{Code: wire.ErrCodeInternal, Message: "room unavailable, retry"})
+			default:
 				reply = wire.AppendRoom(nil, wire.OpJoinOK, h.Seq, ev.join.Room)
 			}
 		case wire.OpLeave:

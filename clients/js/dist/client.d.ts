@@ -191,7 +191,8 @@ export declare class Client {
      * emitted as 'message' events too); joining again replaces it.
      *
      * Rejects with a {@link QuicpushError}: the edge's code (101 forbidden, 102
-     * too many rooms), after which the room is forgotten; 100 for a name that
+     * too many rooms), after which the room is forgotten (104, the edge
+     * failing, is no refusal: the Join is sent again with backoff); 100 for a name that
      * is empty or longer than 255 bytes; ClientCode.Timeout after
      * requestTimeoutMs (the room stays remembered and is joined in the
      * background); ClientCode.Left when leaveRoom came first; ClientCode.Closed;

@@ -96,7 +96,7 @@ export class Client {
             return Promise.reject(closedError());
         let r = this.#rooms.get(room);
         if (r === undefined) {
-            r = { name: room, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, waiters: new Set() };
+            r = { name: room, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, tries: 0, waiters: new Set() };
             this.#rooms.set(room, r);
         }
         else if (handler !== undefined) {
@@ -320,10 +320,20 @@ export class Client {
                     return;
                 if (reply.op === Op.JoinOK) {
                     r.joinedOn = conn;
+                    r.tries = 0;
                     const outcome = r.stream.resumed(conn, from, reply);
                     if (this.#conn === conn)
                         this.#report({ room: r.name }, outcome);
                     settle(r.waiters);
+                }
+                else if (reply.op === Op.Error && reply.code === Code.Internal) {
+                    r.tries++;
+                    const retry = setTimeout(() => {
+                        if (this.#conn === conn && this.#rooms.get(r.name) === r && r.joinedOn !== conn && r.sentOn === null) {
+                            this.#sendJoin(conn, r);
+                        }
+                    }, backoffDelay(r.tries, this.#opts.backoffMinMs, this.#opts.backoffMaxMs));
+                    retry.unref?.();
                 }
                 else if (reply.op === Op.Error) {
                     this.#rooms.delete(r.name);

@@ -614,6 +614,17 @@ describe("rooms", () => {
     assert.deepEqual(c.rooms(), []);
   });
 
+  test("a join the edge fails to serve (104) is retried, not forgotten", async () => {
+    const edge = new FakeEdge();
+    edge.failing.set("flaky", 3);
+    const c = newClient(edge);
+    await c.connect();
+    await c.joinRoom("flaky");
+    assert.equal(edge.session.joins.filter((j) => j.room === "flaky").length, 4);
+    assert.deepEqual(c.rooms(), ["flaky"]);
+    assert.ok(edge.session.rooms.has("flaky"));
+  });
+
   test("invalid room names are refused locally with 100", async () => {
     const edge = new FakeEdge();
     const c = newClient(edge);

@@ -146,6 +146,8 @@ interface RoomState {
   joinedOn: Connection | null;
   /** The connection a Join for the room awaits an answer on. */
   sentOn: Connection | null;
+  /** Joins the edge failed to serve in a row (error 104), retried with backoff. */
+  tries: number;
   waiters: Set<Waiter>;
 }
 
@@ -309,7 +311,8 @@ export class Client {
    * emitted as 'message' events too); joining again replaces it.
    *
    * Rejects with a {@link QuicpushError}: the edge's code (101 forbidden, 102
-   * too many rooms), after which the room is forgotten; 100 for a name that
+   * too many rooms), after which the room is forgotten (104, the edge
+   * failing, is no refusal: the Join is sent again with backoff); 100 for a name that
    * is empty or longer than 255 bytes; ClientCode.Timeout after
    * requestTimeoutMs (the room stays remembered and is joined in the
    * background); ClientCode.Left when leaveRoom came first; ClientCode.Closed;
@@ -322,7 +325,7 @@ export class Client {
     if (this.#state === "closed") return Promise.reject(closedError());
     let r = this.#rooms.get(room);
     if (r === undefined) {
-      r = { name: room, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, waiters: new Set() };
+      r = { name: room, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, tries: 0, waiters: new Set() };
       this.#rooms.set(room, r);
     } else if (handler !== undefined) {
       r.handler = handler;
@@ -557,9 +560,25 @@ export class Client {
           if (this.#rooms.get(r.name) !== r) return; // left meanwhile
           if (reply.op === Op.JoinOK) {
             r.joinedOn = conn;
+            r.tries = 0;
             const outcome = r.stream.resumed(conn, from, reply);
             if (this.#conn === conn) this.#report({ room: r.name }, outcome);
             settle(r.waiters);
+          } else if (reply.op === Op.Error && reply.code === Code.Internal) {
+            // The edge could not serve the Join this time (its route or
+            // history store, say): no refusal. The room stays and is asked
+            // for again on the same connection after a backoff.
+            r.tries++;
+            const retry = setTimeout(
+              () => {
+                if (this.#conn === conn && this.#rooms.get(r.name) === r && r.joinedOn !== conn && r.sentOn === null) {
+                  this.#sendJoin(conn, r);
+                }
+              },
+              backoffDelay(r.tries, this.#opts.backoffMinMs, this.#opts.backoffMaxMs),
+            );
+            // A pending retry must not keep a Node process alive.
+            (retry as { unref?: () => void }).unref?.();
           } else if (reply.op === Op.Error) {
             this.#rooms.delete(r.name);
             settle(r.waiters, new QuicpushError(reply.code, reply.message));

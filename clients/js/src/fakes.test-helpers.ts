@@ -56,6 +56,8 @@ export class FakeEdge {
   pingIntervalMs = 25000;
   /** Rooms whose Join is refused with 101. */
   forbidden = new Set<string>();
+  /** Rooms whose next Joins fail with 104 (the edge failing), how many. */
+  failing = new Map<string, number>();
   /** When false, Pings are not answered (a dead connection). */
   answerPings = true;
   /** When false, Joins are not answered. */
@@ -255,6 +257,11 @@ export class FakeSession {
         if (!e.answerJoins) return;
         if (e.forbidden.has(f.room)) {
           this.write(encodeFrame({ op: Op.Error, seq: f.seq, code: 101, message: "room not allowed" }));
+          return;
+        }
+        if ((e.failing.get(f.room) ?? 0) > 0) {
+          e.failing.set(f.room, (e.failing.get(f.room) ?? 0) - 1);
+          this.write(encodeFrame({ op: Op.Error, seq: f.seq, code: 104, message: "room unavailable, retry" }));
           return;
         }
         {
