@@ -20,6 +20,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/quicpush/quicpush/internal/childproc"
 )
 
 // Version is the Apache Kafka version that scripts/kafka/pom.xml fetches;
@@ -90,8 +92,8 @@ type Broker struct {
 	heapMB         int
 	partitions     int
 
-	mu     sync.Mutex // serializes Stop, Kill, Restart and Close
-	proc   *process   // nil while stopped
+	mu     sync.Mutex         // serializes Stop, Kill, Restart and Close
+	proc   *childproc.Process // nil while stopped
 	closed bool
 }
 
@@ -183,7 +185,7 @@ func (b *Broker) stopLocked(ctx context.Context) error {
 	}
 	b.proc = nil
 	start := time.Now()
-	killed, err := p.stop(ctx, stopGrace)
+	killed, err := p.Stop(ctx, stopGrace)
 	if err != nil {
 		return fmt.Errorf("localkafka: stop broker: %w", err)
 	}
@@ -209,7 +211,7 @@ func (b *Broker) killLocked() error {
 		return nil
 	}
 	b.proc = nil
-	if err := p.kill(); err != nil {
+	if err := p.Kill(); err != nil {
 		return fmt.Errorf("localkafka: kill broker: %w", err)
 	}
 	b.log.Info("kafka broker killed", "addr", b.Addr())
@@ -259,7 +261,7 @@ func (b *Broker) start(ctx context.Context, first bool) error {
 		defer cancel()
 	}
 	if first && (b.port == 0 || b.controllerPort == 0) {
-		ports, err := freeLoopbackPorts(2)
+		ports, err := childproc.FreeLoopbackPorts(2)
 		if err != nil {
 			return fmt.Errorf("localkafka: %w", err)
 		}
@@ -293,17 +295,17 @@ func (b *Broker) start(ctx context.Context, first bool) error {
 	b.log.Info("starting kafka broker", "addr", b.Addr(), "controller_port", b.controllerPort, "dir", b.dir, "log", b.logPath())
 	began := time.Now()
 	args := append(b.jvmArgs(b.heapMB), "kafka.Kafka", b.propsPath())
-	p, err := startProcess(b.java, args, b.dir, b.logPath())
+	p, err := childproc.Start(b.java, args, b.dir, b.logPath())
 	if err != nil {
 		return fmt.Errorf("localkafka: %w", err)
 	}
 	if err := b.waitReady(ctx, p); err != nil {
-		_ = p.kill()
+		_ = p.Kill()
 		return fmt.Errorf("localkafka: broker on %s did not become ready: %w\n--- last lines of %s ---\n%s",
-			b.Addr(), err, b.logPath(), tailFile(b.logPath(), tailLines))
+			b.Addr(), err, b.logPath(), childproc.TailFile(b.logPath(), tailLines))
 	}
 	b.proc = p
-	b.log.Info("kafka broker ready", "addr", b.Addr(), "pid", p.pid(), "took", time.Since(began).Round(time.Millisecond))
+	b.log.Info("kafka broker ready", "addr", b.Addr(), "pid", p.Pid(), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
 
@@ -311,10 +313,10 @@ func (b *Broker) start(ctx context.Context, first bool) error {
 // metadata request through a real Kafka client to list a broker: the port
 // opens before the broker has joined the KRaft quorum, and without a log4j
 // configuration there is no log line worth waiting for.
-func (b *Broker) waitReady(ctx context.Context, p *process) error {
+func (b *Broker) waitReady(ctx context.Context, p *childproc.Process) error {
 	const poll = 100 * time.Millisecond
 	exited := func() error {
-		return fmt.Errorf("JVM exited early (%v)", p.err)
+		return fmt.Errorf("JVM exited early (%v)", p.Err())
 	}
 	var dialer net.Dialer
 	for {
@@ -326,7 +328,7 @@ func (b *Broker) waitReady(ctx context.Context, p *process) error {
 			break
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 			return exited()
 		case <-ctx.Done():
 			return fmt.Errorf("port %d not open: %w", b.port, context.Cause(ctx))
@@ -357,7 +359,7 @@ func (b *Broker) waitReady(ctx context.Context, p *process) error {
 		}
 		lastErr = err
 		select {
-		case <-p.done:
+		case <-p.Done():
 			return exited()
 		case <-ctx.Done():
 			return fmt.Errorf("metadata request failing (last error: %v): %w", lastErr, context.Cause(ctx))
@@ -378,20 +380,20 @@ func (b *Broker) format(ctx context.Context) error {
 	args := append(b.jvmArgs(formatHeapMB),
 		"kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", id, "-c", b.propsPath())
 	b.log.Debug("formatting kafka storage", "dir", b.dataDir(), "cluster_id", id)
-	p, err := startProcess(b.java, args, b.dir, b.logPath())
+	p, err := childproc.Start(b.java, args, b.dir, b.logPath())
 	if err != nil {
 		return fmt.Errorf("localkafka: format storage: %w", err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-ctx.Done():
-		_ = p.kill()
+		_ = p.Kill()
 		return fmt.Errorf("localkafka: format storage: %w\n--- last lines of %s ---\n%s",
-			context.Cause(ctx), b.logPath(), tailFile(b.logPath(), tailLines))
+			context.Cause(ctx), b.logPath(), childproc.TailFile(b.logPath(), tailLines))
 	}
-	if p.err != nil {
+	if p.Err() != nil {
 		return fmt.Errorf("localkafka: format storage: %w\n--- last lines of %s ---\n%s",
-			p.err, b.logPath(), tailFile(b.logPath(), tailLines))
+			p.Err(), b.logPath(), childproc.TailFile(b.logPath(), tailLines))
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/quicpush/quicpush/internal/childproc"
 )
 
 const (
@@ -59,8 +61,8 @@ type Server struct {
 	port    int
 	persist bool
 
-	mu     sync.Mutex // serializes Stop, Kill, Restart and Close
-	proc   *process   // nil while stopped
+	mu     sync.Mutex         // serializes Stop, Kill, Restart and Close
+	proc   *childproc.Process // nil while stopped
 	closed bool
 }
 
@@ -136,7 +138,7 @@ func (s *Server) stopLocked(ctx context.Context) error {
 	}
 	s.proc = nil
 	start := time.Now()
-	killed, err := p.stop(ctx, stopGrace)
+	killed, err := p.Stop(ctx, stopGrace)
 	if err != nil {
 		return fmt.Errorf("localredis: stop server: %w", err)
 	}
@@ -162,7 +164,7 @@ func (s *Server) killLocked() error {
 		return nil
 	}
 	s.proc = nil
-	if err := p.kill(); err != nil {
+	if err := p.Kill(); err != nil {
 		return fmt.Errorf("localredis: kill server: %w", err)
 	}
 	s.log.Info("redis-server killed", "addr", s.Addr())
@@ -212,7 +214,7 @@ func (s *Server) start(ctx context.Context, first bool) error {
 		defer cancel()
 	}
 	if first && s.port == 0 {
-		ports, err := freeLoopbackPorts(1)
+		ports, err := childproc.FreeLoopbackPorts(1)
 		if err != nil {
 			return fmt.Errorf("localredis: %w", err)
 		}
@@ -229,17 +231,17 @@ func (s *Server) start(ctx context.Context, first bool) error {
 
 	s.log.Info("starting redis-server", "addr", s.Addr(), "dir", s.dir, "persist", s.persist, "log", s.logPath())
 	began := time.Now()
-	p, err := startProcess(s.bin, s.args(), s.dir, s.logPath())
+	p, err := childproc.Start(s.bin, s.args(), s.dir, s.logPath())
 	if err != nil {
 		return fmt.Errorf("localredis: %w", err)
 	}
 	if err := s.waitReady(ctx, p); err != nil {
-		_ = p.kill()
+		_ = p.Kill()
 		return fmt.Errorf("localredis: redis-server on %s did not become ready: %w\n--- last lines of %s ---\n%s",
-			s.Addr(), err, s.logPath(), tailFile(s.logPath(), tailLines))
+			s.Addr(), err, s.logPath(), childproc.TailFile(s.logPath(), tailLines))
 	}
 	s.proc = p
-	s.log.Info("redis-server ready", "addr", s.Addr(), "pid", p.pid(), "took", time.Since(began).Round(time.Millisecond))
+	s.log.Info("redis-server ready", "addr", s.Addr(), "pid", p.Pid(), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
 
@@ -267,7 +269,7 @@ func (s *Server) args() []string {
 
 // waitReady polls PING until the server answers PONG. A server still loading
 // its append-only file answers -LOADING, which counts as not ready.
-func (s *Server) waitReady(ctx context.Context, p *process) error {
+func (s *Server) waitReady(ctx context.Context, p *childproc.Process) error {
 	const poll = 20 * time.Millisecond
 	var lastErr error
 	for {
@@ -282,8 +284,8 @@ func (s *Server) waitReady(ctx context.Context, p *process) error {
 		}
 		lastErr = err
 		select {
-		case <-p.done:
-			return fmt.Errorf("redis-server exited early (%v)", p.err)
+		case <-p.Done():
+			return fmt.Errorf("redis-server exited early (%v)", p.Err())
 		case <-ctx.Done():
 			return fmt.Errorf("no PONG (last error: %v): %w", lastErr, context.Cause(ctx))
 		case <-time.After(poll):

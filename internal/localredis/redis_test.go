@@ -39,7 +39,7 @@ func TestServerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	pid, dir := s.proc.pid(), s.dir
+	pid, dir := s.proc.Pid(), s.dir
 
 	mustDo(ctx, t, s.Addr(), "OK", "SET", "greeting", "hello")
 	mustDo(ctx, t, s.Addr(), "hello", "GET", "greeting")
@@ -62,7 +62,7 @@ func TestServerLifecycle(t *testing.T) {
 	if err := s.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pid = s.proc.pid()
+	pid = s.proc.Pid()
 	mustDo(ctx, t, s.Addr(), "PONG", "PING")
 	if v, err := roundTrip(ctx, s.Addr(), "GET", "greeting"); !errors.Is(err, errNil) {
 		t.Fatalf("GET after Restart without Persist = %q, %v; want a nil reply", v, err)
@@ -79,7 +79,7 @@ func TestServerLifecycle(t *testing.T) {
 	if err := s.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pid = s.proc.pid()
+	pid = s.proc.Pid()
 	if v, err := roundTrip(ctx, s.Addr(), "GET", "greeting"); !errors.Is(err, errNil) {
 		t.Fatalf("GET after Stop and Restart without Persist = %q, %v; want a nil reply", v, err)
 	}

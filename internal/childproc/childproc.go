@@ -1,4 +1,9 @@
-package localkafka
+// Package childproc runs the servers that tests and the development cluster
+// start as child processes (Kafka's JVM, redis-server): each in its own
+// process group with its output in a log file, reaped as soon as it exits,
+// stopped with SIGTERM then SIGKILL, and on Linux killed by the kernel when
+// the Go process that started it dies.
+package childproc
 
 import (
 	"bytes"
@@ -13,21 +18,18 @@ import (
 	"time"
 )
 
-// process is one run of a child process whose output goes to a log file.
-// A goroutine reaps it as soon as it exits, so done tells at any time whether
+// Process is one run of a child process whose output goes to a log file.
+// A goroutine reaps it as soon as it exits, so Done tells at any time whether
 // it is still running and no zombie is left behind.
-//
-// internal/localredis has a copy of this file: the two packages stay
-// independent of each other and of any shared helper package.
-type process struct {
+type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed once the child has exited and been reaped
 	err  error         // cmd.Wait's result, set before done is closed
 }
 
-// startProcess starts name with args in its own process group, appending its
+// Start starts name with args in its own process group, appending its
 // stdout and stderr to logPath.
-func startProcess(name string, args []string, dir, logPath string) (*process, error) {
+func Start(name string, args []string, dir, logPath string) (*Process, error) {
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open process log: %w", err)
@@ -43,7 +45,7 @@ func startProcess(name string, args []string, dir, logPath string) (*process, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
+	p := &Process{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -51,9 +53,20 @@ func startProcess(name string, args []string, dir, logPath string) (*process, er
 	return p, nil
 }
 
-func (p *process) pid() int { return p.cmd.Process.Pid }
+// Pid is the child's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
-func (p *process) exited() bool {
+// Done is closed once the child has exited and been reaped.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Err waits for the child to exit and returns how it ended (cmd.Wait's result).
+func (p *Process) Err() error {
+	<-p.done
+	return p.err
+}
+
+// Exited reports whether the child has exited.
+func (p *Process) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -62,30 +75,30 @@ func (p *process) exited() bool {
 	}
 }
 
-// signal sends sig to the child's process group, unless it already exited.
-func (p *process) signal(sig syscall.Signal) error {
-	if p.exited() {
+// Signal sends sig to the child's process group, unless it already exited.
+func (p *Process) Signal(sig syscall.Signal) error {
+	if p.Exited() {
 		return nil
 	}
 	// The group id is the child's pid (Setpgid with Pgid 0). The child is not
 	// reaped before done is closed, so the id cannot have been reused yet.
-	if err := syscall.Kill(-p.pid(), sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("signal %v to process group %d: %w", sig, p.pid(), err)
+	if err := syscall.Kill(-p.Pid(), sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal %v to process group %d: %w", sig, p.Pid(), err)
 	}
 	return nil
 }
 
-// kill sends SIGKILL to the process group and waits until the child is gone.
-func (p *process) kill() error {
-	err := p.signal(syscall.SIGKILL)
+// Kill sends SIGKILL to the process group and waits until the child is gone.
+func (p *Process) Kill() error {
+	err := p.Signal(syscall.SIGKILL)
 	<-p.done
 	return err
 }
 
-// stop sends SIGTERM and waits up to grace (or until ctx ends, if sooner) for
+// Stop sends SIGTERM and waits up to grace (or until ctx ends, if sooner) for
 // the child to exit, then kills it. It reports whether it had to kill.
-func (p *process) stop(ctx context.Context, grace time.Duration) (killed bool, err error) {
-	if err := p.signal(syscall.SIGTERM); err != nil {
+func (p *Process) Stop(ctx context.Context, grace time.Duration) (killed bool, err error) {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		return false, err
 	}
 	timer := time.NewTimer(grace)
@@ -96,12 +109,12 @@ func (p *process) stop(ctx context.Context, grace time.Duration) (killed bool, e
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	return true, p.kill()
+	return true, p.Kill()
 }
 
-// tailFile returns about the last maxLines lines of path (at most 8 KiB),
+// TailFile returns about the last maxLines lines of path (at most 8 KiB),
 // for error messages; a missing or unreadable file gives a note instead.
-func tailFile(path string, maxLines int) string {
+func TailFile(path string, maxLines int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Sprintf("(no output: %v)", err)
@@ -128,11 +141,11 @@ func tailFile(path string, maxLines int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-// freeLoopbackPorts returns n distinct TCP ports that were free on 127.0.0.1
+// FreeLoopbackPorts returns n distinct TCP ports that were free on 127.0.0.1
 // a moment ago. All listeners stay open until every port is chosen, so the
 // kernel cannot hand out the same one twice; another process may still grab
 // one before the server binds it, which then fails with a clear error.
-func freeLoopbackPorts(n int) ([]int, error) {
+func FreeLoopbackPorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	lns := make([]net.Listener, 0, n)
 	defer func() {

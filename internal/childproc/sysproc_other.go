@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package localredis
+package childproc
 
 import "syscall"
 
