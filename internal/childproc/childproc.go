@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -110,6 +111,27 @@ func (p *Process) Stop(ctx context.Context, grace time.Duration) (killed bool, e
 	case <-ctx.Done():
 	}
 	return true, p.Kill()
+}
+
+// WorkDir returns the absolute path of dir, created if missing, or of a new
+// temporary directory named after prefix when dir is empty; owned reports
+// the latter, which the caller removes when done.
+func WorkDir(dir, prefix string) (path string, owned bool, err error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", prefix+"-")
+		if err != nil {
+			return "", false, fmt.Errorf("create temporary directory: %w", err)
+		}
+		return d, true, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false, fmt.Errorf("resolve directory %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", false, fmt.Errorf("create directory: %w", err)
+	}
+	return abs, false, nil
 }
 
 // TailFile returns about the last maxLines lines of path (at most 8 KiB),

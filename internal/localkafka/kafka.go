@@ -132,34 +132,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		heapMB:         cmp.Or(cfg.HeapMB, defaultHeapMB),
 		partitions:     cmp.Or(cfg.Partitions, defaultPartitions),
 	}
-	if err := b.prepareDir(cfg.Dir); err != nil {
-		return nil, err
+	if b.dir, b.ownDir, err = childproc.WorkDir(cfg.Dir, "localkafka"); err != nil {
+		return nil, fmt.Errorf("localkafka: %w", err)
 	}
 	if err := b.start(ctx, true); err != nil {
 		_ = b.Close()
 		return nil, err
 	}
 	return b, nil
-}
-
-func (b *Broker) prepareDir(dir string) error {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "localkafka-")
-		if err != nil {
-			return fmt.Errorf("localkafka: create temporary directory: %w", err)
-		}
-		b.dir, b.ownDir = d, true
-		return nil
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("localkafka: resolve Dir %q: %w", dir, err)
-	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return fmt.Errorf("localkafka: create Dir: %w", err)
-	}
-	b.dir = abs
-	return nil
 }
 
 // Addr is the bootstrap address for clients, "127.0.0.1:PORT". It stays the

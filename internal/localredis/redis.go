@@ -86,34 +86,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("localredis: %s not found: %s: %w", bin, installHint, err)
 	}
 	s := &Server{log: log, bin: path, port: cfg.Port, persist: cfg.Persist}
-	if err := s.prepareDir(cfg.Dir); err != nil {
-		return nil, err
+	if s.dir, s.ownDir, err = childproc.WorkDir(cfg.Dir, "localredis"); err != nil {
+		return nil, fmt.Errorf("localredis: %w", err)
 	}
 	if err := s.start(ctx, true); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
-}
-
-func (s *Server) prepareDir(dir string) error {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "localredis-")
-		if err != nil {
-			return fmt.Errorf("localredis: create temporary directory: %w", err)
-		}
-		s.dir, s.ownDir = d, true
-		return nil
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("localredis: resolve Dir %q: %w", dir, err)
-	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return fmt.Errorf("localredis: create Dir: %w", err)
-	}
-	s.dir = abs
-	return nil
 }
 
 // Addr is the address for clients, "127.0.0.1:PORT". It stays the same
