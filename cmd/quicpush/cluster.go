@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/quicpush/quicpush/core"
-	"github.com/quicpush/quicpush/edge"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/app"
 	"github.com/quicpush/quicpush/internal/devcert"
@@ -190,15 +189,11 @@ type edgeCmd struct {
 	DevDir   string `default:".quicpush-dev" help:"Where the development certificate and secrets are kept."`
 	jwtFlags
 
-	PingInterval     time.Duration `default:"25s" help:"Heartbeat interval announced to clients."`
-	HandshakeTimeout time.Duration `default:"10s" help:"Time allowed from accept to a verified token."`
-	MaxRooms         int           `default:"64" help:"Rooms one connection may join."`
-	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
-	RegistryTTL      time.Duration `name:"registry-ttl" default:"6s" help:"How long the edge stays registered without a heartbeat (heartbeats every third of it)."`
-	DrainTimeout     time.Duration `default:"10s" help:"On SIGTERM, how long clients get to leave after being told to reconnect elsewhere."`
+	edgeFlags
+	RegistryTTL  time.Duration `name:"registry-ttl" default:"6s" help:"How long the edge stays registered without a heartbeat (heartbeats every third of it)."`
+	DrainTimeout time.Duration `default:"10s" help:"On SIGTERM, how long clients get to leave after being told to reconnect elsewhere."`
 	redisFlags
 	historyFlags
-	limitFlags
 	logFlags
 }
 
@@ -232,16 +227,8 @@ func (c *edgeCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	ec := edge.Config{
-		QUICAddr:         c.QUICAddr,
-		TCPAddr:          c.TCPAddr,
-		PingInterval:     c.PingInterval,
-		HandshakeTimeout: c.HandshakeTimeout,
-		MaxRooms:         c.MaxRooms,
-		MaxQueueBytes:    c.MaxQueueBytes,
-		RecoveryLimit:    c.RecoveryLimit,
-	}
-	if err := c.limitFlags.apply(&ec); err != nil {
+	ec, err := c.edgeFlags.config(c.QUICAddr, c.TCPAddr, c.RecoveryLimit)
+	if err != nil {
 		return err
 	}
 	srv, err := app.StartEdge(app.EdgeConfig{

@@ -8,6 +8,32 @@ import (
 	"github.com/quicpush/quicpush/edge"
 )
 
+// edgeFlags are the edge's session settings and limits, the same for
+// `quicpush serve` and `quicpush edge`.
+type edgeFlags struct {
+	PingInterval     time.Duration `default:"25s" help:"Heartbeat interval announced to clients."`
+	HandshakeTimeout time.Duration `default:"10s" help:"Time allowed from accept to a verified token."`
+	MaxRooms         int           `default:"64" help:"Rooms one connection may join."`
+	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
+	limitFlags
+}
+
+// config is the edge's configuration for the given listen addresses and
+// recovery limit (a history flag).
+func (f edgeFlags) config(quicAddr, tcpAddr string, recoveryLimit int) (edge.Config, error) {
+	c := edge.Config{
+		QUICAddr:         quicAddr,
+		TCPAddr:          tcpAddr,
+		PingInterval:     f.PingInterval,
+		HandshakeTimeout: f.HandshakeTimeout,
+		MaxRooms:         f.MaxRooms,
+		MaxQueueBytes:    f.MaxQueueBytes,
+		RecoveryLimit:    recoveryLimit,
+	}
+	err := f.limitFlags.apply(&c)
+	return c, err
+}
+
 // limitFlags are the edge's abuse limits. Each refusal is counted in
 // quicpush_edge_limited_total{limit}; -1 lifts a limit (load tests from a few
 // loopback addresses need that).

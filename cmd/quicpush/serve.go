@@ -16,7 +16,6 @@ import (
 
 	jsclient "github.com/quicpush/quicpush/clients/js"
 	"github.com/quicpush/quicpush/core"
-	"github.com/quicpush/quicpush/edge"
 	"github.com/quicpush/quicpush/internal/app"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/devcert"
@@ -35,14 +34,10 @@ type serveCmd struct {
 	APIKeys []string `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: a generated one in --dev-dir."`
 	jwtFlags
 
-	PingInterval     time.Duration `default:"25s" help:"Heartbeat interval announced to clients."`
-	HandshakeTimeout time.Duration `default:"10s" help:"Time allowed from accept to a verified token."`
-	MaxRooms         int           `default:"64" help:"Rooms one connection may join."`
-	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
-	MergeWindow      time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one write."`
-	APIRateLimit     float64       `name:"api-rate-limit" default:"10000" help:"Calls per second each API key may make (burst: twice that; more get ResourceExhausted); -1 (as --api-rate-limit=-1): unlimited."`
+	edgeFlags
+	MergeWindow  time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one write."`
+	APIRateLimit float64       `name:"api-rate-limit" default:"10000" help:"Calls per second each API key may make (burst: twice that; more get ResourceExhausted); -1 (as --api-rate-limit=-1): unlimited."`
 	historyFlags
-	limitFlags
 
 	LogLevel slog.Level `default:"info" help:"debug, info, warn or error."`
 }
@@ -81,16 +76,8 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	ec := edge.Config{
-		QUICAddr:         c.QUICAddr,
-		TCPAddr:          c.TCPAddr,
-		PingInterval:     c.PingInterval,
-		HandshakeTimeout: c.HandshakeTimeout,
-		MaxRooms:         c.MaxRooms,
-		MaxQueueBytes:    c.MaxQueueBytes,
-		RecoveryLimit:    c.RecoveryLimit,
-	}
-	if err := c.limitFlags.apply(&ec); err != nil {
+	ec, err := c.edgeFlags.config(c.QUICAddr, c.TCPAddr, c.RecoveryLimit)
+	if err != nil {
 		return err
 	}
 	srv, err := app.Start(app.Config{
