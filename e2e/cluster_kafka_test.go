@@ -101,26 +101,7 @@ func (c *procCluster) client(user string, rooms []string, edges ...*proc) (*quic
 	for _, e := range edges {
 		eps = append(eps, "quic://"+e.match(reQUIC)+" tcp://"+e.match(reTCP))
 	}
-	b := &inbox{}
-	hash := devcert.Hash(c.cert)
-	opts := append(b.options(), quicpush.WithToken(token(c.t, user, "*")), quicpush.WithCertHash(hash[:]),
-		quicpush.WithBackoff(50*time.Millisecond, 500*time.Millisecond))
-	cl, err := quicpush.New(eps, opts...)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(func() { cl.Close() })
-	ctx, cancel := context.WithTimeout(c.t.Context(), 15*time.Second)
-	defer cancel()
-	if err := cl.Connect(ctx); err != nil {
-		c.t.Fatalf("connect %s: %v", user, err)
-	}
-	for _, r := range rooms {
-		if err := cl.Join(ctx, r); err != nil {
-			c.t.Fatalf("%s joins %s: %v", user, r, err)
-		}
-	}
-	return cl, b
+	return edgeClient(c.t, c.cert, eps, user, rooms, 15*time.Second)
 }
 
 // scrape sums the samples of a metric on a process's admin /metrics whose

@@ -155,23 +155,31 @@ func (c *testCluster) client(user string, rooms []string, edges ...*app.EdgeServ
 	for _, e := range edges {
 		eps = append(eps, "quic://"+e.Edge.QUICAddr().String()+" tcp://"+e.Edge.TCPAddr().String())
 	}
+	return edgeClient(c.t, c.cert, eps, user, rooms, 10*time.Second)
+}
+
+// edgeClient connects a Go client to eps (one element per edge: its URLs in
+// order of preference) with a token for user, and waits up to wait until it
+// is connected and in rooms.
+func edgeClient(t *testing.T, cert tls.Certificate, eps []string, user string, rooms []string, wait time.Duration) (*quicpush.Client, *inbox) {
+	t.Helper()
 	b := &inbox{}
-	hash := devcert.Hash(c.cert)
-	opts := append(b.options(), quicpush.WithToken(token(c.t, user, "*")), quicpush.WithCertHash(hash[:]),
+	hash := devcert.Hash(cert)
+	opts := append(b.options(), quicpush.WithToken(token(t, user, "*")), quicpush.WithCertHash(hash[:]),
 		quicpush.WithBackoff(50*time.Millisecond, 500*time.Millisecond))
 	cl, err := quicpush.New(eps, opts...)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	c.t.Cleanup(func() { cl.Close() })
-	ctx, cancel := context.WithTimeout(c.t.Context(), 10*time.Second)
+	t.Cleanup(func() { cl.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
 	if err := cl.Connect(ctx); err != nil {
-		c.t.Fatalf("connect %s: %v", user, err)
+		t.Fatalf("connect %s: %v", user, err)
 	}
 	for _, r := range rooms {
 		if err := cl.Join(ctx, r); err != nil {
-			c.t.Fatalf("%s joins %s: %v", user, r, err)
+			t.Fatalf("%s joins %s: %v", user, r, err)
 		}
 	}
 	return cl, b
