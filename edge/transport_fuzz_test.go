@@ -63,6 +63,33 @@ func clientSession() []byte {
 	return wire.AppendJoin(b, 8, &wire.Join{Room: ""})
 }
 
+// exchange writes stream to w in pieces (writeCut), half-closes with
+// closeWrite when shut is set, reads everything the edge sends on r until it
+// closes (readAll, while writing), then closes conn. An edge that does not
+// close within fuzzCloseBound fails the test.
+func exchange(t *testing.T, r io.Reader, w io.Writer, conn net.Conn, stream, cuts []byte, shut bool, closeWrite func()) []byte {
+	t.Helper()
+	type result struct {
+		b   []byte
+		err error
+	}
+	read := make(chan result, 1)
+	go func() {
+		b, err := readAll(r, conn)
+		read <- result{b, err}
+	}()
+	writeCut(w, stream, cuts)
+	if shut {
+		closeWrite()
+	}
+	res := <-read
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, goroutines())
+	}
+	_ = conn.Close()
+	return res.b
+}
+
 // writeCut writes b in pieces whose sizes come from cuts (1 to 256 bytes,
 // cycling), ignoring errors: the edge may close first.
 func writeCut(w io.Writer, b, cuts []byte) {
@@ -141,24 +168,7 @@ func FuzzEdgeTCP(f *testing.F) {
 		}
 		stream = append(stream, data...)
 
-		type result struct {
-			b   []byte
-			err error
-		}
-		read := make(chan result, 1)
-		go func() {
-			b, err := readAll(rw, conn)
-			read <- result{b, err}
-		}()
-		writeCut(rw, stream, cuts)
-		if mode&modeHold == 0 {
-			closeWrite()
-		}
-		r := <-read
-		if r.err != nil {
-			t.Fatalf("%v\n%s", r.err, goroutines())
-		}
-		_ = conn.Close()
+		out := exchange(t, rw, rw, conn, stream, cuts, mode&modeHold == 0, closeWrite)
 
 		// The edge sniffs the first byte: TLS (only on the raw connection),
 		// "G" for WebSocket, anything else a frame stream.
@@ -168,14 +178,14 @@ func FuzzEdgeTCP(f *testing.F) {
 		}
 		switch {
 		case first == 'G':
-			if len(r.b) > 0 && !bytes.HasPrefix(r.b, []byte("HTTP/1.1 ")) {
-				t.Fatalf("answer to an HTTP request: %q", r.b[:min(len(r.b), 64)])
+			if len(out) > 0 && !bytes.HasPrefix(out, []byte("HTTP/1.1 ")) {
+				t.Fatalf("answer to an HTTP request: %q", out[:min(len(out), 64)])
 			}
 		case first == 0x16 && !secure:
 			// A TLS handshake of fuzzed bytes: the close is all there is to check.
 		default:
 			c := frameChecker{seqs: clientSeqs(stream)}
-			c.stream(t, r.b, mode&modeHold == 0)
+			c.stream(t, out, mode&modeHold == 0)
 		}
 		fe.afterInput(t)
 	})
@@ -345,26 +355,7 @@ func FuzzEdgeWebSocket(f *testing.F) {
 			}
 		}
 
-		type result struct {
-			b   []byte
-			err error
-		}
-		read := make(chan result, 1)
-		go func() {
-			b, err := readAll(br, conn)
-			read <- result{b, err}
-		}()
-		writeCut(rw, stream, nil)
-		if mode&modeHold == 0 {
-			closeWrite()
-		}
-		r := <-read
-		if r.err != nil {
-			t.Fatalf("%v\n%s", r.err, goroutines())
-		}
-		_ = conn.Close()
-
-		out := r.b
+		out := exchange(t, br, rw, conn, stream, nil, mode&modeHold == 0, closeWrite)
 		if !upgraded {
 			if len(stream) == 0 || stream[0] != 'G' {
 				if len(stream) > 0 && stream[0] == 0x16 && mode&wsTLS == 0 {
