@@ -41,6 +41,28 @@ func (a *appClient) seen(ids []string) int {
 	return n
 }
 
+// check reports, as errors of client i, a message its application saw more
+// than once, positions of a stream out of order, and NotRecovered events.
+func (a *appClient) check(t *testing.T, i int) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, n := range a.ids {
+		if n != 1 {
+			t.Errorf("client %d: message %s seen %d times by the application", i, id, n)
+		}
+	}
+	for j := 1; j < len(a.offsets); j++ {
+		if a.epochs[j] == a.epochs[j-1] && a.offsets[j] <= a.offsets[j-1] {
+			t.Errorf("client %d: offset %d after %d: out of order", i, a.offsets[j], a.offsets[j-1])
+			break
+		}
+	}
+	if a.lost != 0 {
+		t.Errorf("client %d: %d NotRecovered events", i, a.lost)
+	}
+}
+
 // firstMissing lists up to n of ids the application has not seen; a.mu is held.
 func (a *appClient) firstMissing(ids []string, n int) []string {
 	var out []string
@@ -208,21 +230,8 @@ func TestKafkaClusterResume(t *testing.T) {
 	var dupsDropped int64
 	recovered, delivered := 0, 0
 	for i, a := range clients {
+		a.check(t, i)
 		a.mu.Lock()
-		for id, n := range a.ids {
-			if n != 1 {
-				t.Errorf("client %d: message %s seen %d times by the application", i, id, n)
-			}
-		}
-		for j := 1; j < len(a.offsets); j++ {
-			if a.epochs[j] == a.epochs[j-1] && a.offsets[j] <= a.offsets[j-1] {
-				t.Errorf("client %d: offset %d after %d: out of order", i, a.offsets[j], a.offsets[j-1])
-				break
-			}
-		}
-		if a.lost != 0 {
-			t.Errorf("client %d: %d NotRecovered events", i, a.lost)
-		}
 		recovered += a.recovered
 		delivered += len(a.offsets)
 		a.mu.Unlock()

@@ -266,22 +266,7 @@ func TestSoak(t *testing.T) {
 		return true
 	})
 	for i, a := range clients {
-		a.mu.Lock()
-		for id, n := range a.ids {
-			if n != 1 {
-				t.Errorf("client %d saw %s %d times", i, id, n)
-			}
-		}
-		for j := 1; j < len(a.offsets); j++ {
-			if a.epochs[j] == a.epochs[j-1] && a.offsets[j] <= a.offsets[j-1] {
-				t.Errorf("client %d: out of order at %d", i, j)
-				break
-			}
-		}
-		if a.lost != 0 {
-			t.Errorf("client %d: %d NotRecovered", i, a.lost)
-		}
-		a.mu.Unlock()
+		a.check(t, i)
 		a.cl.Close()
 	}
 
