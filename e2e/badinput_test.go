@@ -223,8 +223,8 @@ func TestBadInputClosesCleanly(t *testing.T) {
 				t.Fatalf("witness push %d is %s, want %s", i, p.ID, id)
 			}
 		}
-		if n := srv.Edge.Connections(); n != 1 {
-			waitFor(t, "bad connections to be gone", func() bool { return srv.Edge.Connections() == 1 })
+		if n := len(srv.Edge.Snapshot().Conns); n != 1 {
+			waitFor(t, "bad connections to be gone", func() bool { return len(srv.Edge.Snapshot().Conns) == 1 })
 		}
 	})
 }

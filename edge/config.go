@@ -14,8 +14,11 @@ import (
 	"github.com/quicpush/quicpush/wire"
 )
 
-// authenticator verifies a client's token.
-type authenticator interface {
+// Authenticator verifies a client's token: an *auth.Verifier (JWT with
+// HMAC, ES256 or EdDSA keys and JWKS).
+type Authenticator interface {
+	// Verify returns the identity a valid token grants, or an error
+	// wrapping auth.ErrExpired for an expired one.
 	Verify(token string) (auth.Identity, error)
 }
 
@@ -29,7 +32,7 @@ type Config struct {
 	// TLS on the TCP port, which is offered whenever TLS is set.
 	TLS *tls.Config
 	// Auth verifies client tokens. Required.
-	Auth authenticator
+	Auth Authenticator
 	// ID prefixes connection keys so that they are unique across edges.
 	// Empty means a random 6-character id.
 	ID string
@@ -108,20 +111,20 @@ type Config struct {
 	// positions, and Auth and Join with a position get what the client
 	// missed or an explicit "not recovered" (history.Memory in one process,
 	// store.History on Redis in a cluster). Nil means no positions.
-	History historyReader
+	History HistoryReader
 	// RecoveryLimit is the most messages replayed to a client per stream;
 	// one that missed more is told NotRecovered. Zero means
 	// history.DefaultRecoveryLimit (1000).
 	RecoveryLimit int
 
-	// Presence, in a cluster, learns which users are connected here and
+	// Routes, in a cluster, records which users are connected here and
 	// which rooms have members here, so that core routes pushes to this
-	// edge (store.EdgePresence on Redis). Nil in one process.
-	Presence presence
-	// PresenceTimeout bounds the wait for Presence when a connection
+	// edge (store.EdgeRoutes on Redis). Nil in one process.
+	Routes RouteRecorder
+	// RouteTimeout bounds the wait for Routes when a connection
 	// authenticates or opens a room on this edge; past it the connection is
 	// refused (3001) or the join fails (Error 104). Zero means 3s.
-	PresenceTimeout time.Duration
+	RouteTimeout time.Duration
 
 	// Logger receives the edge's logs. Nil means discard.
 	Logger *slog.Logger
@@ -180,7 +183,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PingInterval, 25*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.CloseTimeout, 2*time.Second)
-	def(&c.PresenceTimeout, 3*time.Second)
+	def(&c.RouteTimeout, 3*time.Second)
 	if c.RefreshAhead == 0 {
 		c.RefreshAhead = 30 * time.Second
 	}

@@ -43,7 +43,6 @@ type Edge struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	draining atomic.Bool
-	sessions atomic.Int64
 	// live counts connections from accept until their serve returns, so
 	// Shutdown can wait for them.
 	live      sync.WaitGroup
@@ -93,9 +92,6 @@ func (e *Edge) TCPAddr() net.Addr { return e.tcpLn.Addr() }
 
 // ID is the edge's id, the prefix of its connection keys.
 func (e *Edge) ID() string { return e.cfg.ID }
-
-// Connections is the number of authenticated connections.
-func (e *Edge) Connections() int64 { return e.sessions.Load() }
 
 func (e *Edge) newKey() string {
 	return e.cfg.ID + "." + strconv.FormatUint(e.keySeq.Add(1), 36)

@@ -155,7 +155,7 @@ func newFuzzEdge(f *testing.F) *fuzzEdge {
 		MaxQueueBytes:    64 << 10,
 		History:          fuzzHistory{mem},
 		RecoveryLimit:    3,
-		PresenceTimeout:  time.Second,
+		RouteTimeout:     time.Second,
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -214,10 +214,10 @@ func (fe *fuzzEdge) dial(t testing.TB) net.Conn {
 func (fe *fuzzEdge) afterInput(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(fuzzCloseBound)
-	for fe.e.Connections() > 1 {
+	for len(fe.e.Snapshot().Conns) > 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d sessions registered %v after the input's connection closed, want only the canary\n%s",
-				fe.e.Connections(), fuzzCloseBound, goroutines())
+				len(fe.e.Snapshot().Conns), fuzzCloseBound, goroutines())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

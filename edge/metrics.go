@@ -20,7 +20,7 @@ type metrics struct {
 	badFrames         prometheus.Counter
 	deliveries        prometheus.Counter
 	rooms             prometheus.Gauge
-	presenceErrors    prometheus.Counter
+	routeErrors       prometheus.Counter
 	batches           prometheus.Counter
 	received          *prometheus.CounterVec
 	pushLatency       prometheus.Histogram
@@ -52,8 +52,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "deliveries_total", Help: "Messages queued to connections."}),
 		rooms: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "rooms", Help: "Rooms with at least one member on this edge."}),
-		presenceErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "presence_errors_total", Help: "Connections refused and joins failed because the route store did not answer in time."}),
+		routeErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "route_errors_total", Help: "Connections refused and joins failed because the route store did not answer in time."}),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "batches_total", Help: "Batches of messages handed to this edge by core."}),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -77,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.authFailures,
-			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.presenceErrors, m.batches, m.received, m.pushLatency,
+			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.routeErrors, m.batches, m.received, m.pushLatency,
 			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited} {
 			if err := reg.Register(c); err != nil {
 				return nil, err

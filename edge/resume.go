@@ -8,9 +8,10 @@ import (
 	"github.com/quicpush/quicpush/wire"
 )
 
-// historyReader is what the edge reads of history to resume clients: a
-// stream's position, and what a client missed since its own.
-type historyReader interface {
+// HistoryReader is what the edge reads of history to resume clients: a
+// stream's position, and what a client missed since its own
+// (history.Memory in one process, store.History on Redis in a cluster).
+type HistoryReader interface {
 	Top(ctx context.Context, stream string) (history.Position, error)
 	Since(ctx context.Context, stream string, from history.Position, limit int) (history.Result, error)
 }
@@ -109,7 +110,7 @@ func upTo(kind wire.PushKind, room string, cut history.Position) func(*wire.Push
 // nothing could be recovered (with no position), never with a partial
 // replay; the client learns it from the result.
 func (e *Edge) resume(kind wire.PushKind, room, stream string, from history.Position) (wire.Recovery, history.Position, []byte) {
-	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.PresenceTimeout)
+	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.RouteTimeout)
 	defer cancel()
 	label := "room"
 	if kind == wire.PushDirect {

@@ -341,13 +341,13 @@ func (s *session) handshake() bool {
 		s.closeWith(code, "edge is draining", false)
 		return false
 	}
-	if p := e.cfg.Presence; p != nil {
+	if p := e.cfg.Routes; p != nil {
 		// AuthOK promises that pushes to the user reach this connection.
-		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.PresenceTimeout)
+		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.RouteTimeout)
 		err := p.Connected(ctx, s.key, id.User)
 		cancel()
 		if err != nil {
-			e.metrics.presenceErrors.Inc()
+			e.metrics.routeErrors.Inc()
 			e.cfg.Logger.Warn("route not recorded, refusing the connection", "key", s.key, "err", err)
 			s.closeWith(wire.CodeServerError, "route store unavailable, reconnect", false)
 			return false

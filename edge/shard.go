@@ -53,7 +53,6 @@ func (e *Edge) register(s *session) wire.Code {
 	sh.mu.Lock()
 	sh.sessions[s.key] = s
 	sh.mu.Unlock()
-	e.sessions.Add(1)
 	e.metrics.connections.WithLabelValues(s.t.kind()).Inc()
 	return 0
 }
@@ -70,7 +69,7 @@ func (e *Edge) unregister(s *session) {
 	for room := range s.rooms {
 		e.countLeave(room)
 	}
-	if p := e.cfg.Presence; p != nil {
+	if p := e.cfg.Routes; p != nil {
 		p.Disconnected(s.key, s.ident.User)
 	}
 	us := e.shardOf(s.ident.User)
@@ -90,7 +89,6 @@ func (e *Edge) unregister(s *session) {
 		us.users[s.ident.User] = list
 	}
 	us.mu.Unlock()
-	e.sessions.Add(-1)
 	e.metrics.connections.WithLabelValues(s.t.kind()).Dec()
 }
 
@@ -112,7 +110,7 @@ func (e *Edge) join(s *session, room string) error {
 	if opened {
 		e.metrics.rooms.Inc()
 	}
-	if e.cfg.Presence == nil {
+	if e.cfg.Routes == nil {
 		return nil
 	}
 	var err error
@@ -145,12 +143,12 @@ func (e *Edge) countLeave(room string) {
 	e.reportCount(room)
 }
 
-// reportCount tells presence the room's current count. It reports under the
-// counts' lock, so that two reports of one room reach presence in the order
-// of the counts they carry; presence only queues them (it coalesces them and
-// writes the latest), so the lock is held briefly.
+// reportCount tells the route store the room's current count. It reports
+// under the counts' lock, so that two reports of one room reach the store in
+// the order of the counts they carry; the store only queues them (it
+// coalesces them and writes the latest), so the lock is held briefly.
 func (e *Edge) reportCount(room string) {
-	p := e.cfg.Presence
+	p := e.cfg.Routes
 	if p == nil {
 		return
 	}
@@ -161,10 +159,10 @@ func (e *Edge) reportCount(room string) {
 	if c := rc.rooms[room]; c != nil {
 		n = c.n
 	}
-	// A room presence saw at zero would make this a synchronous opening;
+	// A room the store saw at zero would make this a synchronous opening;
 	// joins wait for the opening first, so that does not happen, but the
 	// wait stays bounded whatever happens.
-	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.PresenceTimeout)
+	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.RouteTimeout)
 	defer cancel()
 	_ = p.RoomCount(ctx, room, n)
 }

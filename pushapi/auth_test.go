@@ -74,7 +74,7 @@ func TestParseAPIKey(t *testing.T) {
 func TestNewRefusesBadKeys(t *testing.T) {
 	t.Parallel()
 	for _, entry := range []string{"push:", "sha256:abc", "read:push:x"} {
-		_, err := New(Config{Publisher: &fakePublisher{}, Presence: &fakePresence{}, APIKeys: []string{"good", entry}})
+		_, err := New(Config{Publisher: &fakePublisher{}, Online: &fakeOnline{}, APIKeys: []string{"good", entry}})
 		if err == nil {
 			t.Errorf("%q accepted", entry)
 			continue

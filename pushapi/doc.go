@@ -8,19 +8,19 @@
 // durably accepted the message; otherwise it fails with
 // connect.CodeUnavailable (or connect.CodeDeadlineExceeded) and the caller may
 // retry. Disconnect orders travel the same way, as push.KindDisconnect
-// messages. Online reads counts from a [Presence].
+// messages. Online reads counts from an [OnlineCounter].
 //
 // Backends authenticate with an API key sent as `Authorization: Bearer <key>`;
 // the health check and reflection are open. Authentication, logging and
 // metrics are Connect interceptors.
 //
-// The package knows the bus and the presence store only through the two small
+// The package knows the bus and the online counts only through the small
 // interfaces it declares, so one process wires in-memory parts and a cluster
 // wires Kafka and Redis:
 //
 //	svc, err := pushapi.New(pushapi.Config{
 //		Publisher:  bus,
-//		Presence:   presence,
+//		Online:     counts,
 //		APIKeys:    keys,
 //		Logger:     logger,
 //		Registerer: prometheus.DefaultRegisterer,

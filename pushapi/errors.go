@@ -47,7 +47,7 @@ var (
 	// the payload twice under two ids. The bus error itself is logged, not
 	// sent to the caller.
 	ErrNotAccepted = errors.New("message not accepted by the bus")
-	// ErrOnlineUnavailable means the presence store failed to answer an
+	// ErrOnlineUnavailable means the online counts failed to answer an
 	// Online call (connect.CodeUnavailable).
 	ErrOnlineUnavailable = errors.New("online counts unavailable")
 )
@@ -64,8 +64,8 @@ var (
 	ErrBadAPIKey = errors.New("pushapi: malformed API key")
 	// ErrNoPublisher means Config.Publisher is nil.
 	ErrNoPublisher = errors.New("pushapi: Publisher is required")
-	// ErrNoPresence means Config.Presence is nil.
-	ErrNoPresence = errors.New("pushapi: Presence is required")
+	// ErrNoOnline means Config.Online is nil.
+	ErrNoOnline = errors.New("pushapi: Online is required")
 	// ErrBadLimit means Config.MaxDataBytes or Config.MaxTargets is out of
 	// range.
 	ErrBadLimit = errors.New("pushapi: limit out of range")

@@ -11,6 +11,8 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/quicpush/quicpush/internal/push"
 )
 
 // DefaultIdempotencyWindow is how long a push call's idempotency key is
@@ -20,25 +22,17 @@ const DefaultIdempotencyWindow = 10 * time.Minute
 // maxIdempotencyKey is the longest idempotency key in bytes.
 const maxIdempotencyKey = 128
 
-// ErrInFlight is returned by an IdempotencyStore's Begin while another call
-// with the key is under way (connect.CodeAborted for the caller).
-var ErrInFlight = errors.New("a call with this idempotency key is in flight")
+// ErrInFlight is push.ErrInFlight: an IdempotencyStore's Begin returns it
+// while another call with the key is under way (connect.CodeAborted for the
+// caller).
+var ErrInFlight = push.ErrInFlight
 
-// IdempotencyStore remembers the replies of calls that carried an
-// idempotency key, for Config.IdempotencyWindow: in memory in one process
-// (NewMemoryIdempotency), on Redis in a cluster (store.Idempotency), so a
-// retry reaching another API process is recognized too.
-type IdempotencyStore interface {
-	// Begin claims key for a call. It returns the stored reply of an
-	// earlier call that succeeded with the key (done), ErrInFlight while one
-	// is under way, or nothing: the caller proceeds and must then call
-	// Finish or Abandon.
-	Begin(ctx context.Context, key string, window time.Duration) (reply []byte, done bool, err error)
-	// Finish stores the reply of the call holding key.
-	Finish(ctx context.Context, key string, reply []byte, window time.Duration) error
-	// Abandon releases key after the call failed, so a retry can run.
-	Abandon(ctx context.Context, key string)
-}
+// IdempotencyStore is push.IdempotencyStore: it remembers the replies of
+// calls that carried an idempotency key, for Config.IdempotencyWindow, in
+// memory in one process (NewMemoryIdempotency), on Redis in a cluster
+// (store.Idempotency), so a retry reaching another API process is
+// recognized too.
+type IdempotencyStore = push.IdempotencyStore
 
 // apiKeyCtx carries the digest of the API key a call was authenticated
 // with, which scopes its idempotency keys: two backends cannot collide.

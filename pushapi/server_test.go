@@ -62,8 +62,8 @@ func (p *fakePublisher) published() []*push.Message {
 	return slices.Clone(p.msgs)
 }
 
-// fakePresence answers Online with a fixed snapshot and records the query.
-type fakePresence struct {
+// fakeOnline answers Online with a fixed snapshot and records the query.
+type fakeOnline struct {
 	online push.Online
 	err    error
 
@@ -72,7 +72,7 @@ type fakePresence struct {
 	top   int
 }
 
-func (p *fakePresence) Online(ctx context.Context, rooms []string, top int) (push.Online, error) {
+func (p *fakeOnline) Online(ctx context.Context, rooms []string, top int) (push.Online, error) {
 	p.mu.Lock()
 	p.rooms, p.top = rooms, top
 	p.mu.Unlock()
@@ -84,25 +84,25 @@ func (p *fakePresence) Online(ctx context.Context, rooms []string, top int) (pus
 
 // testServer is a Service served over HTTP/1.1 and h2c on a loopback port.
 type testServer struct {
-	svc      *Service
-	url      string
-	pub      *fakePublisher
-	presence *fakePresence
-	http1    *http.Client // HTTP/1.1: Connect and gRPC-Web
-	h2c      *http.Client // HTTP/2 without TLS: gRPC and streams
+	svc    *Service
+	url    string
+	pub    *fakePublisher
+	online *fakeOnline
+	http1  *http.Client // HTTP/1.1: Connect and gRPC-Web
+	h2c    *http.Client // HTTP/2 without TLS: gRPC and streams
 }
 
 // runServer starts a Service on 127.0.0.1 port 0. cfg's Publisher and
-// Presence default to fakes, APIKeys to testKey and otherTestKey, Now to
+// Online default to fakes, APIKeys to testKey and otherTestKey, Now to
 // testNow; modify, when set, adjusts the fakes before the server starts.
 func runServer(t *testing.T, cfg Config) *testServer {
 	t.Helper()
-	ts := &testServer{pub: &fakePublisher{}, presence: &fakePresence{}}
+	ts := &testServer{pub: &fakePublisher{}, online: &fakeOnline{}}
 	if cfg.Publisher == nil {
 		cfg.Publisher = ts.pub
 	}
-	if cfg.Presence == nil {
-		cfg.Presence = ts.presence
+	if cfg.Online == nil {
+		cfg.Online = ts.online
 	}
 	if cfg.APIKeys == nil && !cfg.Insecure {
 		cfg.APIKeys = []string{testKey, otherTestKey}
@@ -257,7 +257,7 @@ func TestProtocols(t *testing.T) {
 		t.Run(p.name+"/Online", func(t *testing.T) {
 			t.Parallel()
 			ts := runServer(t, Config{})
-			ts.presence.online = push.Online{
+			ts.online.online = push.Online{
 				Total: 42,
 				Rooms: map[string]int64{"a": 3},
 				Top:   []push.RoomCount{{Room: "big", Count: 30}, {Room: "a", Count: 3}},
@@ -297,7 +297,7 @@ func checkOnline(t *testing.T, got *pushv1.OnlineResponse, total int64, rooms ma
 func TestOnlineHTTPGet(t *testing.T) {
 	t.Parallel()
 	ts := runServer(t, Config{})
-	ts.presence.online = push.Online{Total: 7}
+	ts.online.online = push.Online{Total: 7}
 	c := ts.client(protocol{opts: []connect.ClientOption{connect.WithHTTPGet()}}, "Bearer "+testKey)
 	req := connect.NewRequest(&pushv1.OnlineRequest{})
 	r, err := c.Online(t.Context(), req)

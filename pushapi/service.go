@@ -37,8 +37,9 @@ type HistoryReader interface {
 	Since(ctx context.Context, stream string, from history.Position, limit int) (history.Result, error)
 }
 
-// Presence answers online counts, summed over all edges.
-type Presence interface {
+// OnlineCounter answers online counts, summed over all edges: the Edge
+// itself in one process, store.OnlineCounts on Redis in a cluster.
+type OnlineCounter interface {
 	// Online returns the total number of connections, the count of each of
 	// rooms, and the top most populated rooms, largest first (none when top
 	// is zero).
@@ -64,13 +65,13 @@ const (
 	maxTargets = 100_000
 )
 
-// Config configures a Service. Publisher, Presence and APIKeys (or Insecure)
+// Config configures a Service. Publisher, Online and APIKeys (or Insecure)
 // are required; every other field has a working zero value.
 type Config struct {
 	// Publisher takes accepted messages. Required.
 	Publisher Publisher
-	// Presence answers Online. Required.
-	Presence Presence
+	// Online answers the Online method. Required.
+	Online OnlineCounter
 	// History serves the History method and the stream positions in push
 	// replies. Nil means History answers Unimplemented and replies carry no
 	// position.
@@ -139,7 +140,7 @@ const DefaultPublishTimeout = 5 * time.Second
 // concurrent use.
 type Service struct {
 	pub        Publisher
-	presence   Presence
+	online     OnlineCounter
 	history    HistoryReader
 	idem       IdempotencyStore
 	idemWindow time.Duration
@@ -160,8 +161,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Publisher == nil {
 		return nil, ErrNoPublisher
 	}
-	if cfg.Presence == nil {
-		return nil, ErrNoPresence
+	if cfg.Online == nil {
+		return nil, ErrNoOnline
 	}
 	if len(cfg.APIKeys) == 0 && !cfg.Insecure {
 		return nil, ErrNoAPIKeys
@@ -175,7 +176,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		pub:        cfg.Publisher,
-		presence:   cfg.Presence,
+		online:     cfg.Online,
 		history:    cfg.History,
 		idem:       cfg.Idempotency,
 		idemWindow: cfg.IdempotencyWindow,
@@ -366,7 +367,7 @@ func (s *Service) Online(ctx context.Context, req *connect.Request[pushv1.Online
 		return nil, err
 	}
 	n := int(r.GetTop())
-	on, err := s.presence.Online(ctx, r.GetRooms(), n)
+	on, err := s.online.Online(ctx, r.GetRooms(), n)
 	if err != nil {
 		code := connect.CodeUnavailable
 		if c, ok := contextCode(ctx, err); ok {

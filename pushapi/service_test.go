@@ -335,7 +335,7 @@ func TestOnline(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ts := runServer(t, Config{})
-			ts.presence.online = snapshot
+			ts.online.online = snapshot
 			r, err := ts.svc.Online(t.Context(), connect.NewRequest(&pushv1.OnlineRequest{Rooms: tt.rooms, Top: tt.top}))
 			if err != nil {
 				t.Fatalf("Online: %v", err)
@@ -349,16 +349,16 @@ func TestOnline(t *testing.T) {
 				wantRooms = map[string]int64{}
 			}
 			checkOnline(t, r.Msg, tt.want.GetTotal(), wantRooms, wantTop)
-			if ts.presence.top != int(tt.top) || len(ts.presence.rooms) != len(tt.rooms) {
-				t.Errorf("presence asked for rooms %v top %d", ts.presence.rooms, ts.presence.top)
+			if ts.online.top != int(tt.top) || len(ts.online.rooms) != len(tt.rooms) {
+				t.Errorf("online counts asked for rooms %v top %d", ts.online.rooms, ts.online.top)
 			}
 		})
 	}
 
-	t.Run("presence failure", func(t *testing.T) {
+	t.Run("online counts failure", func(t *testing.T) {
 		t.Parallel()
 		ts := runServer(t, Config{})
-		ts.presence.err = errors.New("redis: dial tcp 10.1.2.3:6379: connection refused")
+		ts.online.err = errors.New("redis: dial tcp 10.1.2.3:6379: connection refused")
 		_, err := ts.svc.Online(t.Context(), connect.NewRequest(&pushv1.OnlineRequest{}))
 		if connect.CodeOf(err) != connect.CodeUnavailable || !errors.Is(err, ErrOnlineUnavailable) {
 			t.Errorf("got %v, want unavailable", err)
@@ -371,25 +371,25 @@ func TestOnline(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	pub, pres := &fakePublisher{}, &fakePresence{}
+	pub, online := &fakePublisher{}, &fakeOnline{}
 	keys := []string{"k"}
 	tests := []struct {
 		name string
 		cfg  Config
 		err  error
 	}{
-		{"valid", Config{Publisher: pub, Presence: pres, APIKeys: keys}, nil},
-		{"insecure", Config{Publisher: pub, Presence: pres, Insecure: true}, nil},
-		{"limits", Config{Publisher: pub, Presence: pres, APIKeys: keys, MaxDataBytes: 63 << 10, MaxTargets: 100_000}, nil},
-		{"no publisher", Config{Presence: pres, APIKeys: keys}, ErrNoPublisher},
-		{"no presence", Config{Publisher: pub, APIKeys: keys}, ErrNoPresence},
-		{"no keys", Config{Publisher: pub, Presence: pres}, ErrNoAPIKeys},
-		{"empty key list", Config{Publisher: pub, Presence: pres, APIKeys: []string{}}, ErrNoAPIKeys},
-		{"empty key", Config{Publisher: pub, Presence: pres, APIKeys: []string{"k", ""}}, ErrEmptyAPIKey},
-		{"negative data limit", Config{Publisher: pub, Presence: pres, APIKeys: keys, MaxDataBytes: -1}, ErrBadLimit},
-		{"data limit above frame", Config{Publisher: pub, Presence: pres, APIKeys: keys, MaxDataBytes: 64 << 10}, ErrBadLimit},
-		{"negative target limit", Config{Publisher: pub, Presence: pres, APIKeys: keys, MaxTargets: -1}, ErrBadLimit},
-		{"target limit too large", Config{Publisher: pub, Presence: pres, APIKeys: keys, MaxTargets: 100_001}, ErrBadLimit},
+		{"valid", Config{Publisher: pub, Online: online, APIKeys: keys}, nil},
+		{"insecure", Config{Publisher: pub, Online: online, Insecure: true}, nil},
+		{"limits", Config{Publisher: pub, Online: online, APIKeys: keys, MaxDataBytes: 63 << 10, MaxTargets: 100_000}, nil},
+		{"no publisher", Config{Online: online, APIKeys: keys}, ErrNoPublisher},
+		{"no online counts", Config{Publisher: pub, APIKeys: keys}, ErrNoOnline},
+		{"no keys", Config{Publisher: pub, Online: online}, ErrNoAPIKeys},
+		{"empty key list", Config{Publisher: pub, Online: online, APIKeys: []string{}}, ErrNoAPIKeys},
+		{"empty key", Config{Publisher: pub, Online: online, APIKeys: []string{"k", ""}}, ErrEmptyAPIKey},
+		{"negative data limit", Config{Publisher: pub, Online: online, APIKeys: keys, MaxDataBytes: -1}, ErrBadLimit},
+		{"data limit above frame", Config{Publisher: pub, Online: online, APIKeys: keys, MaxDataBytes: 64 << 10}, ErrBadLimit},
+		{"negative target limit", Config{Publisher: pub, Online: online, APIKeys: keys, MaxTargets: -1}, ErrBadLimit},
+		{"target limit too large", Config{Publisher: pub, Online: online, APIKeys: keys, MaxTargets: 100_001}, ErrBadLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -406,7 +406,7 @@ func TestNew(t *testing.T) {
 
 	t.Run("defaults", func(t *testing.T) {
 		t.Parallel()
-		s, err := New(Config{Publisher: pub, Presence: pres, APIKeys: keys})
+		s, err := New(Config{Publisher: pub, Online: online, APIKeys: keys})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,7 +418,7 @@ func TestNew(t *testing.T) {
 	t.Run("registerer", func(t *testing.T) {
 		t.Parallel()
 		reg := prometheus.NewRegistry()
-		cfg := Config{Publisher: pub, Presence: pres, APIKeys: keys, Registerer: reg}
+		cfg := Config{Publisher: pub, Online: online, APIKeys: keys, Registerer: reg}
 		if _, err := New(cfg); err != nil {
 			t.Fatal(err)
 		}

@@ -1,9 +1,9 @@
 // Package store is the cluster's shared state on Redis: the edge registry,
 // the routes (which edge holds which connection) and the per-room online
-// counts. Edges write it through an [EdgePresence], core reads routes
+// counts. Edges write it through an [EdgeRoutes], core reads routes
 // through [Routes], and the push API reads online counts through
-// [Presence]. Nothing else in quicpush knows Redis: the edge reports through
-// a small interface that EdgePresence implements.
+// [OnlineCounts]. Nothing else in quicpush knows Redis: the edge reports through
+// a small interface that EdgeRoutes implements.
 //
 // # Key layout
 //
@@ -49,7 +49,7 @@
 //
 // When Redis restarts empty (or is flushed, or the edge was taken for dead),
 // the edge's next heartbeat finds its info hash gone and republishes its
-// whole state from [EdgeConfig.Snapshot], within TTL/3. While Redis is away,
+// whole state from [EdgeRoutesConfig.Snapshot], within TTL/3. While Redis is away,
 // changes are kept, coalesced by connection and room, and written when it
 // returns; sync calls wait until their context ends.
 //

@@ -17,7 +17,7 @@ const writeChunk = 500
 // flush writes everything pending in one pipeline. On a transient failure
 // the changes go back to the pending set (newer ones win) and their sync
 // callers keep waiting.
-func (p *EdgePresence) flush(ctx context.Context) error {
+func (p *EdgeRoutes) flush(ctx context.Context) error {
 	p.mu.Lock()
 	b := p.pend
 	if b.size() == 0 && len(b.waiters) == 0 {
@@ -60,7 +60,7 @@ func (p *EdgePresence) flush(ctx context.Context) error {
 
 // write sends one batch as a pipeline: route changes, room counts, then the
 // invalidations, which therefore reach readers only after the data.
-func (p *EdgePresence) write(ctx context.Context, b *batch) error {
+func (p *EdgeRoutes) write(ctx context.Context, b *batch) error {
 	id, k := p.cfg.Edge.ID, p.keys
 	conns := k.edgeConns(id)
 	pipe := p.cfg.Client.Pipeline()

@@ -11,7 +11,7 @@ import (
 // run is the single goroutine that writes to Redis: heartbeats, flushes
 // and republishes never interleave, so a republished snapshot is never
 // overtaken by an older change.
-func (p *EdgePresence) run(ctx context.Context) {
+func (p *EdgeRoutes) run(ctx context.Context) {
 	defer close(p.done)
 	hb := time.NewTicker(p.cfg.TTL / 3)
 	defer hb.Stop()
@@ -48,7 +48,7 @@ func (p *EdgePresence) run(ctx context.Context) {
 // heartbeat extends the registration, and republishes the edge's state when
 // its info hash is gone: Redis restarted or was flushed, or the edge was
 // taken for dead and cleaned.
-func (p *EdgePresence) heartbeat(ctx context.Context) {
+func (p *EdgeRoutes) heartbeat(ctx context.Context) {
 	hctx, cancel := context.WithTimeout(ctx, p.cfg.TTL/3)
 	defer cancel()
 	id := p.cfg.Edge.ID
@@ -79,7 +79,7 @@ func (p *EdgePresence) heartbeat(ctx context.Context) {
 }
 
 // failed records a failed Redis operation.
-func (p *EdgePresence) failed(op string, err error) {
+func (p *EdgeRoutes) failed(op string, err error) {
 	p.errs.fail(op, err)
 	p.mu.Lock()
 	p.lastErr = err
@@ -87,7 +87,7 @@ func (p *EdgePresence) failed(op string, err error) {
 }
 
 // expiry is the registry entry of this edge, valid for one TTL from now.
-func (p *EdgePresence) expiry() redis.Z {
+func (p *EdgeRoutes) expiry() redis.Z {
 	return redis.Z{Score: float64(time.Now().Add(p.cfg.TTL).UnixMilli()), Member: p.cfg.Edge.ID}
 }
 
@@ -108,7 +108,7 @@ func nextBackoff(d time.Duration) time.Duration {
 // when Redis came back from an old dump, and then cost wasted lookups and
 // overstated counts until the edge closes. Deleting them here would race
 // changes reported while the snapshot was taken.
-func (p *EdgePresence) republish(ctx context.Context) (conns, rooms int, err error) {
+func (p *EdgeRoutes) republish(ctx context.Context) (conns, rooms int, err error) {
 	snap := p.cfg.Snapshot()
 	id, k := p.cfg.Edge.ID, p.keys
 	pipe := p.cfg.Client.Pipeline()

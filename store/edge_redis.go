@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Defaults of EdgeConfig.
+// Defaults of EdgeRoutesConfig.
 const (
 	// DefaultTTL is how long an edge stays registered without a heartbeat.
 	DefaultTTL = 6 * time.Second
@@ -28,9 +28,9 @@ const (
 	republishTimeout = 30 * time.Second
 )
 
-// EdgeConfig configures an EdgePresence. Client, Edge.ID, Edge.URL and
+// EdgeRoutesConfig configures an EdgeRoutes. Client, Edge.ID, Edge.URL and
 // Snapshot are required; every other field has a working zero value.
-type EdgeConfig struct {
+type EdgeRoutesConfig struct {
 	// Client is the shared Redis. Required. A single Redis (or a primary
 	// with replicas); the scripts need every key on one node.
 	Client redis.UniversalClient
@@ -51,7 +51,7 @@ type EdgeConfig struct {
 	// change (add a connection, then call Connected; remove it, then call
 	// Disconnected), so that a snapshot never holds what a report already
 	// removed. It is called from the store's goroutine and must not call
-	// back into the EdgePresence.
+	// back into the EdgeRoutes.
 	Snapshot func() Snapshot
 	// FlushInterval is how long changes are gathered before they are
 	// written in one pipeline; sync calls wait for it too. Zero means
@@ -66,12 +66,12 @@ type EdgeConfig struct {
 	Registerer prometheus.Registerer
 }
 
-// EdgePresence is an edge's link to the store: it registers the edge, keeps
+// EdgeRoutes is an edge's link to the store: it registers the edge, keeps
 // it alive, and writes the routes and room counts the edge reports. Changes
 // are coalesced and written in pipelines by one goroutine, so a burst of
 // connections costs a few round trips, not one each.
-type EdgePresence struct {
-	cfg     EdgeConfig
+type EdgeRoutes struct {
+	cfg     EdgeRoutesConfig
 	keys    keys
 	log     *slog.Logger
 	metrics *edgeMetrics
@@ -91,26 +91,26 @@ type EdgePresence struct {
 	closed   bool
 }
 
-// NewEdgePresence validates cfg and returns an EdgePresence; Start
+// NewEdgeRoutes validates cfg and returns an EdgeRoutes; Start
 // registers it.
-func NewEdgePresence(cfg EdgeConfig) (*EdgePresence, error) {
+func NewEdgeRoutes(cfg EdgeRoutesConfig) (*EdgeRoutes, error) {
 	if cfg.Client == nil {
-		return nil, errors.New("store: EdgeConfig.Client is required")
+		return nil, errors.New("store: EdgeRoutesConfig.Client is required")
 	}
 	if err := validEdgeID(cfg.Edge.ID); err != nil {
-		return nil, fmt.Errorf("store: EdgeConfig.Edge.ID: %w", err)
+		return nil, fmt.Errorf("store: EdgeRoutesConfig.Edge.ID: %w", err)
 	}
 	if cfg.Edge.URL == "" {
-		return nil, errors.New("store: EdgeConfig.Edge.URL is required")
+		return nil, errors.New("store: EdgeRoutesConfig.Edge.URL is required")
 	}
 	if cfg.Snapshot == nil {
-		return nil, errors.New("store: EdgeConfig.Snapshot is required")
+		return nil, errors.New("store: EdgeRoutesConfig.Snapshot is required")
 	}
 	switch {
 	case cfg.TTL == 0:
 		cfg.TTL = DefaultTTL
 	case cfg.TTL < minTTL:
-		return nil, fmt.Errorf("store: EdgeConfig.TTL %v is below %v", cfg.TTL, minTTL)
+		return nil, fmt.Errorf("store: EdgeRoutesConfig.TTL %v is below %v", cfg.TTL, minTTL)
 	}
 	switch {
 	case cfg.FlushInterval == 0:
@@ -124,7 +124,7 @@ func NewEdgePresence(cfg EdgeConfig) (*EdgePresence, error) {
 		return nil, fmt.Errorf("store: register metrics: %w", err)
 	}
 	log := cfg.Logger.With("edge", cfg.Edge.ID)
-	return &EdgePresence{
+	return &EdgeRoutes{
 		cfg:      cfg,
 		keys:     newKeys(cfg.Prefix),
 		log:      log,
@@ -140,7 +140,7 @@ func NewEdgePresence(cfg EdgeConfig) (*EdgePresence, error) {
 // restarted with its configured id must not inherit stale routes), registers
 // the edge, and starts the heartbeat and the writer. It returns once the edge
 // is registered. Changes reported before Start are written after it.
-func (p *EdgePresence) Start(ctx context.Context) error {
+func (p *EdgeRoutes) Start(ctx context.Context) error {
 	p.life.Lock()
 	defer p.life.Unlock()
 	p.mu.Lock()
@@ -150,7 +150,7 @@ func (p *EdgePresence) Start(ctx context.Context) error {
 		return ErrClosed
 	}
 	if p.started {
-		return errors.New("store: EdgePresence already started")
+		return errors.New("store: EdgeRoutes already started")
 	}
 	id := p.cfg.Edge.ID
 	if err := removeEdge(ctx, p.cfg.Client, p.keys, id); err != nil {
@@ -182,7 +182,7 @@ func (p *EdgePresence) Start(ctx context.Context) error {
 // error wrapping ctx's and the last Redis error. The change is not withdrawn
 // by the error: it is written when Redis returns, unless a later call for the
 // same connection replaces it (report Disconnected for a refused connection).
-func (p *EdgePresence) Connected(ctx context.Context, connKey, user string) error {
+func (p *EdgeRoutes) Connected(ctx context.Context, connKey, user string) error {
 	ch := make(chan error, 1)
 	p.mu.Lock()
 	if p.closed {
@@ -199,7 +199,7 @@ func (p *EdgePresence) Connected(ctx context.Context, connKey, user string) erro
 // Disconnected removes the route of connKey, asynchronously. The route is
 // removed only while it names this edge: a late disconnect never removes a
 // route another edge wrote since.
-func (p *EdgePresence) Disconnected(connKey, user string) {
+func (p *EdgeRoutes) Disconnected(connKey, user string) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -215,7 +215,7 @@ func (p *EdgePresence) Disconnected(connKey, user string) {
 // count is written and "r:<room>" published, so a push to the room right
 // after reaches this edge; it fails like Connected. Other changes are
 // written asynchronously, only the latest count per room.
-func (p *EdgePresence) RoomCount(ctx context.Context, room string, members int) error {
+func (p *EdgeRoutes) RoomCount(ctx context.Context, room string, members int) error {
 	members = max(members, 0)
 	p.mu.Lock()
 	if p.closed {
@@ -249,10 +249,11 @@ func (p *EdgePresence) RoomCount(ctx context.Context, room string, members int) 
 	return p.wait(ctx, ch, "open room", room)
 }
 
-// Close stops the heartbeat, writes what is pending (until ctx ends), then
+// Shutdown stops the heartbeat, writes what is pending (until ctx ends), then
 // deregisters the edge and removes all its routes and room counts, and
-// publishes "e:<id>". Sync calls still waiting get ErrClosed.
-func (p *EdgePresence) Close(ctx context.Context) error {
+// publishes "e:<id>". Sync calls still waiting get ErrClosed, and so does a
+// second Shutdown or one after Close.
+func (p *EdgeRoutes) Shutdown(ctx context.Context) error {
 	p.life.Lock()
 	defer p.life.Unlock()
 	p.mu.Lock()
@@ -286,18 +287,18 @@ func (p *EdgePresence) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Abandon stops the heartbeat and the writer without writing or removing
-// anything, as if the process had died: the registration expires after the
-// TTL and the janitor of a core removes the routes. Sync calls still waiting
-// get ErrClosed. It is for tests of an edge's death and for a process that
-// must stop at once.
-func (p *EdgePresence) Abandon() {
+// Close stops the heartbeat and the writer at once, without writing or
+// removing anything, as if the process had died: the registration expires
+// after the TTL and the janitor of a core removes the routes. Sync calls
+// still waiting get ErrClosed. It is for a process that must stop at once
+// and for tests of an edge's death; it may be called more than once.
+func (p *EdgeRoutes) Close() error {
 	p.life.Lock()
 	defer p.life.Unlock()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return
+		return nil
 	}
 	p.closed = true
 	left := p.pend
@@ -307,25 +308,26 @@ func (p *EdgePresence) Abandon() {
 		p.stop()
 	}
 	left.release(ErrClosed)
+	return nil
 }
 
 // SetClientAddrs sets the client-facing addresses the registry shows, once
 // the edge has bound them (a configured port 0 becomes a real one). It must
 // be called before Start.
-func (p *EdgePresence) SetClientAddrs(quic, tcp string) {
+func (p *EdgeRoutes) SetClientAddrs(quic, tcp string) {
 	p.life.Lock()
 	defer p.life.Unlock()
 	p.cfg.Edge.QUICAddr, p.cfg.Edge.TCPAddr = quic, tcp
 }
 
 // stop ends the writer and heartbeat goroutine and waits for it.
-func (p *EdgePresence) stop() {
+func (p *EdgeRoutes) stop() {
 	p.cancel()
 	<-p.done
 }
 
 // drain writes what is pending, retrying until it succeeds or ctx ends.
-func (p *EdgePresence) drain(ctx context.Context) error {
+func (p *EdgeRoutes) drain(ctx context.Context) error {
 	var backoff time.Duration
 	for {
 		err := p.flush(ctx)
@@ -344,7 +346,7 @@ func (p *EdgePresence) drain(ctx context.Context) error {
 }
 
 // signal wakes the writer.
-func (p *EdgePresence) signal() {
+func (p *EdgeRoutes) signal() {
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -352,7 +354,7 @@ func (p *EdgePresence) signal() {
 }
 
 // wait waits for the outcome of a sync call's write.
-func (p *EdgePresence) wait(ctx context.Context, ch <-chan error, op, name string) error {
+func (p *EdgeRoutes) wait(ctx context.Context, ch <-chan error, op, name string) error {
 	select {
 	case err := <-ch:
 		if err != nil {

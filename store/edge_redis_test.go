@@ -11,33 +11,33 @@ import (
 	"time"
 )
 
-func TestNewEdgePresenceValidates(t *testing.T) {
+func TestNewEdgeRoutesValidates(t *testing.T) {
 	c := newClient(t, "127.0.0.1:1")
 	snap := func() Snapshot { return Snapshot{} }
-	valid := EdgeConfig{Client: c, Edge: EdgeInfo{ID: "e1", URL: "http://x"}, Snapshot: snap}
+	valid := EdgeRoutesConfig{Client: c, Edge: EdgeInfo{ID: "e1", URL: "http://x"}, Snapshot: snap}
 	for _, tc := range []struct {
 		name  string
-		tweak func(*EdgeConfig)
+		tweak func(*EdgeRoutesConfig)
 		want  string
 	}{
-		{"no client", func(c *EdgeConfig) { c.Client = nil }, "Client"},
-		{"no id", func(c *EdgeConfig) { c.Edge.ID = "" }, "empty"},
-		{"colon in id", func(c *EdgeConfig) { c.Edge.ID = "a:conns" }, "':'"},
-		{"long id", func(c *EdgeConfig) { c.Edge.ID = strings.Repeat("x", 65) }, "longer"},
-		{"no url", func(c *EdgeConfig) { c.Edge.URL = "" }, "URL"},
-		{"no snapshot", func(c *EdgeConfig) { c.Snapshot = nil }, "Snapshot"},
-		{"tiny ttl", func(c *EdgeConfig) { c.TTL = time.Millisecond }, "TTL"},
+		{"no client", func(c *EdgeRoutesConfig) { c.Client = nil }, "Client"},
+		{"no id", func(c *EdgeRoutesConfig) { c.Edge.ID = "" }, "empty"},
+		{"colon in id", func(c *EdgeRoutesConfig) { c.Edge.ID = "a:conns" }, "':'"},
+		{"long id", func(c *EdgeRoutesConfig) { c.Edge.ID = strings.Repeat("x", 65) }, "longer"},
+		{"no url", func(c *EdgeRoutesConfig) { c.Edge.URL = "" }, "URL"},
+		{"no snapshot", func(c *EdgeRoutesConfig) { c.Snapshot = nil }, "Snapshot"},
+		{"tiny ttl", func(c *EdgeRoutesConfig) { c.TTL = time.Millisecond }, "TTL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := valid
 			tc.tweak(&cfg)
-			_, err := NewEdgePresence(cfg)
+			_, err := NewEdgeRoutes(cfg)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
 			}
 		})
 	}
-	p, err := NewEdgePresence(valid)
+	p, err := NewEdgeRoutes(valid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 	if _, err := sub.Receive(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Close(ctx); err != nil {
+	if err := a.Shutdown(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	keys, err := c.Keys(ctx, "qp:edge:edgeA*").Result()
@@ -306,7 +306,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 	if err := a.Connected(ctx, "late", "user1"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Connected after Close = %v, want ErrClosed", err)
 	}
-	if err := a.Close(ctx); !errors.Is(err, ErrClosed) {
+	if err := a.Shutdown(ctx); !errors.Is(err, ErrClosed) {
 		t.Fatalf("second Close = %v, want ErrClosed", err)
 	}
 }
@@ -319,7 +319,7 @@ func TestStartRemovesLeftoversOfSameID(t *testing.T) {
 	old := newEdge(t, c, "edgeA")
 	old.connect(t, "k1", "alice")
 	old.join(t, "lobby", 4)
-	crash(old.EdgePresence) // kill -9, restarted at once with the same id
+	crash(old.EdgeRoutes) // kill -9, restarted at once with the same id
 
 	fresh := newEdge(t, c, "edgeA")
 	if n := c.Exists(ctx, "qp:user:alice", "qp:room:lobby", "qp:edge:edgeA:conns", "qp:edge:edgeA:rooms").Val(); n != 0 {
@@ -345,7 +345,7 @@ func TestSyncCallsFailWhileRedisIsDown(t *testing.T) {
 		if !closed { // don't let the cleanup wait for Redis
 			cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 			defer ccancel()
-			_ = a.Close(cctx)
+			_ = a.Shutdown(cctx)
 		}
 	}()
 
@@ -363,7 +363,7 @@ func TestSyncCallsFailWhileRedisIsDown(t *testing.T) {
 	cctx, ccancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer ccancel()
 	closed = true
-	if err := a.Close(cctx); err == nil {
+	if err := a.Shutdown(cctx); err == nil {
 		t.Fatal("Close with Redis down succeeded")
 	}
 }

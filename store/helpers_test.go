@@ -17,17 +17,17 @@ const testTTL = 600 * time.Millisecond
 
 // fakeEdge is the state an edge would hold: what Snapshot returns.
 type fakeEdge struct {
-	*EdgePresence
+	*EdgeRoutes
 	mu    sync.Mutex
 	conns map[string]string
 	rooms map[string]int
 }
 
-// newEdge starts an EdgePresence for id; it is closed when t ends.
-func newEdge(t *testing.T, c redis.UniversalClient, id string, tweak ...func(*EdgeConfig)) *fakeEdge {
+// newEdge starts an EdgeRoutes for id; it is closed when t ends.
+func newEdge(t *testing.T, c redis.UniversalClient, id string, tweak ...func(*EdgeRoutesConfig)) *fakeEdge {
 	t.Helper()
 	f := &fakeEdge{conns: make(map[string]string), rooms: make(map[string]int)}
-	cfg := EdgeConfig{
+	cfg := EdgeRoutesConfig{
 		Client:   c,
 		Edge:     EdgeInfo{ID: id, URL: "http://" + id + ".test:7001", QUICAddr: "127.0.0.1:4433", TCPAddr: "127.0.0.1:4434"},
 		TTL:      testTTL,
@@ -36,18 +36,18 @@ func newEdge(t *testing.T, c redis.UniversalClient, id string, tweak ...func(*Ed
 	for _, fn := range tweak {
 		fn(&cfg)
 	}
-	p, err := NewEdgePresence(cfg)
+	p, err := NewEdgeRoutes(cfg)
 	if err != nil {
-		t.Fatalf("NewEdgePresence: %v", err)
+		t.Fatalf("NewEdgeRoutes: %v", err)
 	}
-	f.EdgePresence = p
+	f.EdgeRoutes = p
 	if err := p.Start(testCtx(t)); err != nil {
 		t.Fatalf("Start %s: %v", id, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = p.Close(ctx)
+		_ = p.Shutdown(ctx)
 	})
 	return f
 }
@@ -97,11 +97,11 @@ func (f *fakeEdge) join(t *testing.T, room string, members int) {
 
 // crash stops the edge's heartbeats and writes without deregistering, like
 // kill -9.
-func crash(p *EdgePresence) { p.stop() }
+func crash(p *EdgeRoutes) { p.stop() }
 
 // resume starts the heartbeats and writes of a crashed edge again, like a
 // process coming back from a long pause.
-func resume(p *EdgePresence) {
+func resume(p *EdgeRoutes) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	go p.run(ctx)

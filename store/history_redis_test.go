@@ -9,7 +9,7 @@ import (
 
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/history/historytest"
-	"github.com/quicpush/quicpush/pushapi"
+	"github.com/quicpush/quicpush/internal/push"
 )
 
 func TestHistoryRedis(t *testing.T) {
@@ -61,7 +61,7 @@ func TestIdempotencyRedis(t *testing.T) {
 	if _, done, err := s.Begin(ctx, "k", time.Minute); done || err != nil {
 		t.Fatalf("first: %v %v", done, err)
 	}
-	if _, _, err := s.Begin(ctx, "k", time.Minute); !errors.Is(err, pushapi.ErrInFlight) {
+	if _, _, err := s.Begin(ctx, "k", time.Minute); !errors.Is(err, push.ErrInFlight) {
 		t.Fatalf("while in flight: %v", err)
 	}
 	if err := s.Finish(ctx, "k", []byte("reply"), time.Minute); err != nil {

@@ -8,10 +8,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/quicpush/quicpush/pushapi"
+	"github.com/quicpush/quicpush/internal/push"
 )
 
-// Idempotency is the cluster's pushapi.IdempotencyStore: one key per call,
+// Idempotency is the cluster's push.IdempotencyStore: one key per call,
 // "qp:idem:<scoped key>", holding "-" while the call is in flight and the
 // reply once it succeeded, with the window as its TTL. Every API process
 // sees the same keys, so a retry that lands on another one is recognized.
@@ -20,7 +20,7 @@ type Idempotency struct {
 	keys keys
 }
 
-var _ pushapi.IdempotencyStore = (*Idempotency)(nil)
+var _ push.IdempotencyStore = (*Idempotency)(nil)
 
 // NewIdempotency returns the store under prefix ("" means DefaultPrefix).
 func NewIdempotency(client redis.UniversalClient, prefix string) *Idempotency {
@@ -33,7 +33,7 @@ func (k keys) idem(key string) string { return k.prefix + "idem:" + key }
 // this single byte (an empty reply is the empty string).
 const inFlight = "-"
 
-// Begin implements pushapi.IdempotencyStore.
+// Begin implements push.IdempotencyStore.
 func (s *Idempotency) Begin(ctx context.Context, key string, window time.Duration) ([]byte, bool, error) {
 	k := s.keys.idem(key)
 	// Twice at most: the key may expire or be abandoned between SETNX and
@@ -53,14 +53,14 @@ func (s *Idempotency) Begin(ctx context.Context, key string, window time.Duratio
 		case err != nil:
 			return nil, false, fmt.Errorf("store: idempotency: %w", err)
 		case v == inFlight:
-			return nil, false, pushapi.ErrInFlight
+			return nil, false, push.ErrInFlight
 		}
 		return []byte(v), true, nil
 	}
-	return nil, false, pushapi.ErrInFlight
+	return nil, false, push.ErrInFlight
 }
 
-// Finish implements pushapi.IdempotencyStore.
+// Finish implements push.IdempotencyStore.
 func (s *Idempotency) Finish(ctx context.Context, key string, reply []byte, window time.Duration) error {
 	if err := s.c.Set(ctx, s.keys.idem(key), reply, window).Err(); err != nil {
 		return fmt.Errorf("store: idempotency: %w", err)
@@ -68,7 +68,7 @@ func (s *Idempotency) Finish(ctx context.Context, key string, reply []byte, wind
 	return nil
 }
 
-// Abandon implements pushapi.IdempotencyStore.
+// Abandon implements push.IdempotencyStore.
 func (s *Idempotency) Abandon(ctx context.Context, key string) {
 	// Only an in-flight mark is ours to remove.
 	s.c.Eval(ctx, `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,

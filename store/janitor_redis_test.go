@@ -25,7 +25,7 @@ func TestJanitorCleansDeadEdge(t *testing.T) {
 	a.join(t, "onlyA", 1)
 	r := newRoutes(t, c, func(cfg *RoutesConfig) { cfg.JanitorInterval = 50 * time.Millisecond })
 
-	crash(a.EdgePresence)
+	crash(a.EdgeRoutes)
 	// TTL (600ms) for the registration to expire, then one sweep.
 	checkFor(t, 3*time.Second, 20*time.Millisecond, func() error {
 		if n := c.Exists(ctx, "qp:edge:edgeA", "qp:edge:edgeA:conns", "qp:edge:edgeA:rooms", "qp:user:bob", "qp:room:onlyA").Val(); n != 0 {
@@ -56,7 +56,7 @@ func TestJanitorSparesLiveEdges(t *testing.T) {
 	a.connect(t, "a1", "alice")
 	a.join(t, "lobby", 2)
 	r := newRoutes(t, c) // janitor driven by hand below
-	crash(a.EdgePresence)
+	crash(a.EdgeRoutes)
 	intact := func() {
 		t.Helper()
 		if got := c.HGet(ctx, "qp:user:alice", "a1").Val(); got != "edgeA" {
@@ -105,7 +105,7 @@ func TestEdgeTakenForDeadRepublishes(t *testing.T) {
 	r := newRoutes(t, c, func(cfg *RoutesConfig) { cfg.JanitorInterval = 50 * time.Millisecond })
 
 	// A long pause: the edge misses its TTL and the janitor cleans it.
-	crash(a.EdgePresence)
+	crash(a.EdgeRoutes)
 	checkFor(t, 3*time.Second, 20*time.Millisecond, func() error {
 		if c.Exists(ctx, "qp:user:alice").Val() != 0 {
 			return errors.New("not cleaned yet")
@@ -114,7 +114,7 @@ func TestEdgeTakenForDeadRepublishes(t *testing.T) {
 	})
 	// It wakes up: the next heartbeat finds its info hash gone and writes
 	// everything again.
-	resume(a.EdgePresence)
+	resume(a.EdgeRoutes)
 	checkFor(t, 3*time.Second, 10*time.Millisecond, func() error {
 		users, err := r.UserEdges(ctx, []string{"alice"})
 		if err != nil || !slices.Equal(users["alice"], []string{"edgeA"}) {

@@ -11,7 +11,7 @@ const (
 	metricsSubsystem = "store"
 )
 
-// edgeMetrics are EdgePresence's collectors.
+// edgeMetrics are EdgeRoutes's collectors.
 type edgeMetrics struct {
 	redisErrors *prometheus.CounterVec
 	republishes prometheus.Counter
@@ -124,7 +124,7 @@ func newRoutesMetrics(reg prometheus.Registerer) (*routesMetrics, error) {
 }
 
 // register registers c, or returns the identical collector registered
-// before: one process may run an EdgePresence and a Routes (or several) on
+// before: one process may run an EdgeRoutes and a Routes (or several) on
 // one registry, and they share redis_errors_total.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
 	if reg == nil {

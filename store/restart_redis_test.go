@@ -18,7 +18,7 @@ func TestRedisRestart(t *testing.T) {
 	a := newEdge(t, c, "edgeA")
 	b := newEdge(t, c, "edgeB")
 	r := newRoutes(t, c, func(cfg *RoutesConfig) { cfg.CacheTTL = time.Hour })
-	p := NewPresence(c, "")
+	p := NewOnlineCounts(c, "")
 	waitSubscribed(t, r)
 
 	a.connect(t, "a1", "alice")

@@ -81,7 +81,7 @@ func TestRoomEdgesOnlyLiveEdges(t *testing.T) {
 	})
 	// B dies without Close: once its registration expires it is no longer
 	// routed to, even with nobody cleaning it up yet.
-	crash(b.EdgePresence)
+	crash(b.EdgeRoutes)
 	checkFor(t, 3*time.Second, 10*time.Millisecond, func() error {
 		rooms, err := r.RoomEdges(ctx, []string{"lobby"})
 		if err != nil || !slices.Equal(rooms["lobby"], []string{"edgeA"}) {
@@ -106,7 +106,7 @@ func TestLiveEdges(t *testing.T) {
 		t.Fatalf("LiveEdges = %v, %v", got, err)
 	}
 	started := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	newEdge(t, c, "edgeB", func(cfg *EdgeConfig) { cfg.Edge.Started = started })
+	newEdge(t, c, "edgeB", func(cfg *EdgeRoutesConfig) { cfg.Edge.Started = started })
 	a := newEdge(t, c, "edgeA")
 	// The cached empty registry is voided by the edges' "e:" messages.
 	checkFor(t, 2*time.Second, 2*time.Millisecond, func() error {
@@ -124,7 +124,7 @@ func TestLiveEdges(t *testing.T) {
 		}
 		return nil
 	})
-	if err := a.Close(ctx); err != nil {
+	if err := a.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	checkFor(t, 2*time.Second, 2*time.Millisecond, func() error {

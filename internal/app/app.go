@@ -144,7 +144,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	pc := pushapi.Config{
 		Publisher:  s.bus,
-		Presence:   e,
+		Online:     e,
 		APIKeys:    cfg.APIKeys,
 		Logger:     log.With("component", "pushapi"),
 		Registerer: reg,

@@ -146,7 +146,7 @@ func StartAPI(cfg APIConfig) (*APIServer, error) {
 	}
 	svc, err := pushapi.New(pushapi.Config{
 		Publisher:         pub,
-		Presence:          store.NewPresence(s.rdb, cfg.Redis.Prefix),
+		Online:            store.NewOnlineCounts(s.rdb, cfg.Redis.Prefix),
 		History:           store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History),
 		Idempotency:       store.NewIdempotency(s.rdb, cfg.Redis.Prefix),
 		IdempotencyWindow: cfg.IdempotencyWindow,
@@ -442,7 +442,7 @@ type EdgeServer struct {
 	Admin    *Admin
 	Info     store.EdgeInfo
 
-	presence *store.EdgePresence
+	presence *store.EdgeRoutes
 	verifier *auth.Verifier
 	rdb      *redis.Client
 	internal *http.Server
@@ -486,7 +486,7 @@ func StartEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	// The edge reports to presence from its first connection on, and
 	// presence republishes the edge's state from it: each needs the other.
 	var e *edge.Edge
-	s.presence, err = store.NewEdgePresence(store.EdgeConfig{
+	s.presence, err = store.NewEdgeRoutes(store.EdgeRoutesConfig{
 		Client: s.rdb,
 		Prefix: cfg.Redis.Prefix,
 		Edge:   s.Info,
@@ -495,7 +495,8 @@ func StartEdge(cfg EdgeConfig) (*EdgeServer, error) {
 			if e == nil {
 				return store.Snapshot{}
 			}
-			return store.Snapshot{Conns: e.Conns(), Rooms: e.RoomCounts()}
+			snap := e.Snapshot()
+			return store.Snapshot{Conns: snap.Conns, Rooms: snap.Rooms}
 		},
 		Logger:     log.With("component", "presence"),
 		Registerer: reg,
@@ -507,7 +508,7 @@ func StartEdge(cfg EdgeConfig) (*EdgeServer, error) {
 	ec.ID = id
 	ec.Auth = verifier
 	ec.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.Certificate}, MinVersion: tls.VersionTLS12}
-	ec.Presence = s.presence
+	ec.Routes = s.presence
 	ec.History = store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History)
 	ec.Logger = log.With("component", "edge")
 	ec.Registerer = reg
@@ -560,7 +561,7 @@ func (s *EdgeServer) Shutdown(ctx context.Context) error {
 	// Leaving the registry needs a little time even when ctx is spent.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
-	err = errors.Join(err, s.presence.Close(pctx))
+	err = errors.Join(err, s.presence.Shutdown(pctx))
 	_ = s.internal.Shutdown(pctx)
 	s.Close()
 	return err
@@ -571,7 +572,7 @@ func (s *EdgeServer) Shutdown(ctx context.Context) error {
 func (s *EdgeServer) Close() {
 	s.close.Do(func() {
 		if s.presence != nil {
-			s.presence.Abandon()
+			_ = s.presence.Close()
 		}
 		if s.Edge != nil {
 			_ = s.Edge.Close()

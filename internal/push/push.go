@@ -1,10 +1,15 @@
 // Package push holds the domain types that travel from the push API through
-// the bus and core to the edges: a Message with its target, and the online
-// counts the edges report back. It depends on nothing, so every component can
+// the bus and core to the edges: a Message with its target, the online
+// counts the edges report back, and the contract of the store that makes
+// push calls idempotent. It depends on nothing, so every component can
 // share it without learning about the others.
 package push
 
-import "time"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // Kind says how a Message is addressed.
 type Kind uint8
@@ -94,4 +99,26 @@ type BusRecord struct {
 	// Users are the users of a KindUsers message this record carries; nil
 	// means all of them (the message was not split).
 	Users []string
+}
+
+// ErrInFlight is returned by an IdempotencyStore's Begin while another call
+// with the key is under way.
+var ErrInFlight = errors.New("a call with this idempotency key is in flight")
+
+// IdempotencyStore remembers the replies of push calls that carried an
+// idempotency key, for a window, so that a retried call is answered with the
+// first call's reply instead of being published again. The push API uses it;
+// the single process keeps it in memory and a cluster on Redis
+// (store.Idempotency), where a retry reaching another API process is
+// recognized too.
+type IdempotencyStore interface {
+	// Begin claims key for a call. It returns the stored reply of an
+	// earlier call that succeeded with the key (done), ErrInFlight while one
+	// is under way, or nothing: the caller proceeds and must then call
+	// Finish or Abandon.
+	Begin(ctx context.Context, key string, window time.Duration) (reply []byte, done bool, err error)
+	// Finish stores the reply of the call holding key.
+	Finish(ctx context.Context, key string, reply []byte, window time.Duration) error
+	// Abandon releases key after the call failed, so a retry can run.
+	Abandon(ctx context.Context, key string)
 }

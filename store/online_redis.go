@@ -13,24 +13,24 @@ import (
 	"github.com/quicpush/quicpush/internal/push"
 )
 
-// Presence answers the push API's Online call from the counts the live edges
+// OnlineCounts answers the push API's Online call from the counts the live edges
 // wrote. It reads Redis on every call (two pipelined round trips): online
 // counts are asked for rarely, and must not lag.
-type Presence struct {
+type OnlineCounts struct {
 	client redis.UniversalClient
 	keys   keys
 }
 
-// NewPresence returns a Presence reading client under prefix ("" means
+// NewOnlineCounts returns a OnlineCounts reading client under prefix ("" means
 // DefaultPrefix).
-func NewPresence(client redis.UniversalClient, prefix string) *Presence {
-	return &Presence{client: client, keys: newKeys(prefix)}
+func NewOnlineCounts(client redis.UniversalClient, prefix string) *OnlineCounts {
+	return &OnlineCounts{client: client, keys: newKeys(prefix)}
 }
 
 // Online returns the number of connections on live edges, the count of each
 // of rooms (zero when unknown), and the top most populated rooms, largest
 // first, ties by name (none when top <= 0).
-func (p *Presence) Online(ctx context.Context, rooms []string, top int) (push.Online, error) {
+func (p *OnlineCounts) Online(ctx context.Context, rooms []string, top int) (push.Online, error) {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	pipe := p.client.Pipeline()
 	liveCmd := pipe.ZRangeByScore(ctx, p.keys.edges(), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"})

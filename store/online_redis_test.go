@@ -10,14 +10,14 @@ import (
 	"github.com/quicpush/quicpush/internal/push"
 )
 
-func TestPresenceOnline(t *testing.T) {
+func TestOnlineCounts(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	c := newClient(t, srv.Addr())
 	ctx := testCtx(t)
 	a := newEdge(t, c, "edgeA")
 	b := newEdge(t, c, "edgeB")
-	p := NewPresence(c, "")
+	p := NewOnlineCounts(c, "")
 
 	got, err := p.Online(ctx, []string{"r1"}, 5)
 	if err != nil {
@@ -65,7 +65,7 @@ func TestPresenceOnline(t *testing.T) {
 	}
 
 	// A dead edge's counts no longer count, before anyone cleans them.
-	crash(b.EdgePresence)
+	crash(b.EdgeRoutes)
 	checkFor(t, 3*time.Second, 10*time.Millisecond, func() error {
 		got, err := p.Online(ctx, []string{"r1"}, 10)
 		if err != nil {
@@ -79,21 +79,21 @@ func TestPresenceOnline(t *testing.T) {
 	})
 }
 
-func TestPresencePrefix(t *testing.T) {
+func TestOnlineCountsPrefix(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	c := newClient(t, srv.Addr())
 	ctx := testCtx(t)
-	a := newEdge(t, c, "edgeA", func(cfg *EdgeConfig) { cfg.Prefix = "t1:" })
+	a := newEdge(t, c, "edgeA", func(cfg *EdgeRoutesConfig) { cfg.Prefix = "t1:" })
 	a.connect(t, "k", "u")
 	a.join(t, "room", 1)
 	if c.Exists(ctx, "t1:user:u", "t1:room:room", "t1:edge:edgeA").Val() != 3 {
 		t.Fatal("keys not under the prefix")
 	}
-	if got, err := NewPresence(c, "t1:").Online(ctx, []string{"room"}, 1); err != nil || got.Total != 1 || got.Rooms["room"] != 1 {
+	if got, err := NewOnlineCounts(c, "t1:").Online(ctx, []string{"room"}, 1); err != nil || got.Total != 1 || got.Rooms["room"] != 1 {
 		t.Fatalf("Online under t1: = %+v, %v", got, err)
 	}
-	if got, err := NewPresence(c, "").Online(ctx, []string{"room"}, 1); err != nil || got.Total != 0 {
+	if got, err := NewOnlineCounts(c, "").Online(ctx, []string{"room"}, 1); err != nil || got.Total != 0 {
 		t.Fatalf("Online under qp: = %+v, %v", got, err)
 	}
 }

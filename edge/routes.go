@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// presence is where a clustered edge reports who is connected here and which
-// rooms have members here, so that core routes pushes to it
-// (store.EdgePresence on Redis). One process has none.
-type presence interface {
+// RouteRecorder is where a clustered edge records who is connected here and
+// which rooms have members here, so that core routes pushes to it
+// (store.EdgeRoutes on Redis). One process has none.
+type RouteRecorder interface {
 	// Connected returns once a push to the user will find this connection.
 	Connected(ctx context.Context, connKey, user string) error
 	// Disconnected forgets the connection; it may be reported late.
@@ -21,7 +21,7 @@ type presence interface {
 }
 
 // roomCounts counts each room's members on the whole edge (the shards only
-// know their own), for the rooms gauge and for presence.
+// know their own), for the rooms gauge and for the route store.
 type roomCounts struct {
 	mu    sync.Mutex
 	rooms map[string]*roomCount
@@ -82,22 +82,22 @@ func (rc *roomCounts) snapshot() map[string]int {
 	return out
 }
 
-// opened reports a room's first member to presence and wakes the joins
-// waiting for it.
+// openRoom records a room's first member in the route store and wakes the
+// joins waiting for it.
 func (e *Edge) openRoom(c *roomCount, room string) error {
-	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.PresenceTimeout)
+	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.RouteTimeout)
 	defer cancel()
-	c.err = e.cfg.Presence.RoomCount(ctx, room, 1)
+	c.err = e.cfg.Routes.RoomCount(ctx, room, 1)
 	close(c.opened)
 	if c.err != nil {
-		e.metrics.presenceErrors.Inc()
+		e.metrics.routeErrors.Inc()
 	}
 	return c.err
 }
 
 // waitOpened waits until a room another join opened is routed here.
 func (e *Edge) waitOpened(c *roomCount) error {
-	t := time.NewTimer(e.cfg.PresenceTimeout)
+	t := time.NewTimer(e.cfg.RouteTimeout)
 	defer t.Stop()
 	select {
 	case <-c.opened:
@@ -109,20 +109,25 @@ func (e *Edge) waitOpened(c *roomCount) error {
 	}
 }
 
-// Conns lists this edge's connections, key to user, for republishing
-// presence.
-func (e *Edge) Conns() map[string]string {
-	out := make(map[string]string)
+// Snapshot is what an edge holds at one moment: every connection and every
+// room with members here.
+type Snapshot struct {
+	// Conns maps each authenticated connection's key to its user.
+	Conns map[string]string
+	// Rooms maps each room with members on this edge to their number.
+	Rooms map[string]int
+}
+
+// Snapshot lists this edge's connections and rooms, for republishing its
+// routes after the route store lost them, and for tests.
+func (e *Edge) Snapshot() Snapshot {
+	conns := make(map[string]string)
 	for _, sh := range e.shards {
 		sh.mu.RLock()
 		for k, s := range sh.sessions {
-			out[k] = s.ident.User
+			conns[k] = s.ident.User
 		}
 		sh.mu.RUnlock()
 	}
-	return out
+	return Snapshot{Conns: conns, Rooms: e.roomCounts.snapshot()}
 }
-
-// RoomCounts lists each room with members on this edge and their number,
-// for republishing presence.
-func (e *Edge) RoomCounts() map[string]int { return e.roomCounts.snapshot() }
