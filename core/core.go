@@ -9,47 +9,35 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/quicpush/quicpush/bus"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/push"
 )
 
-// source is where core reads accepted messages from.
-type source interface {
-	// Poll waits for at least one message and appends up to limit to buf.
-	Poll(ctx context.Context, buf []*push.Message, limit int) ([]*push.Message, error)
-	// TryPoll appends what is already available, up to limit in all.
-	TryPoll(buf []*push.Message, limit int) []*push.Message
-}
-
-// committer is a source that wants to hear when the messages it returned
-// reached the edges, to commit them (Kafka). The in-process bus is not one.
-type committer interface {
-	// Delivered reports that every message polled so far was handed off.
-	Delivered()
-}
-
-// deliverer is an edge in the same process. Deliver must not block on
-// clients.
-type deliverer interface {
+// Deliverer is an edge in the same process (an *edge.Edge). Deliver must not
+// block on clients.
+type Deliverer interface {
 	Deliver(msgs []*push.Message)
 }
 
-// router hands a batch to the edges of a cluster: it returns nil once every
-// edge that needs a message of msgs accepted it (or is gone), or an error
-// when ctx ended first.
-type router interface {
+// BatchRouter hands a batch to the edges of a cluster (a *Router): it
+// returns nil once every edge that needs a message of msgs accepted it (or
+// is gone), or an error when ctx ended first or the routes could not be
+// read.
+type BatchRouter interface {
 	Route(ctx context.Context, msgs []*push.Message) error
 }
 
 // Config configures a Core. Zero values mean the documented defaults.
 type Config struct {
-	// Source is the bus to read. Required.
-	Source source
+	// Source is the bus to read: a bus.Memory in one process, a
+	// bus.KafkaSource in a cluster. Required.
+	Source bus.Source
 	// Edge receives every batch, in one process. Exactly one of Edge and
 	// Router is required.
-	Edge deliverer
+	Edge Deliverer
 	// Router hands batches to the edges of a cluster (a Router).
-	Router router
+	Router BatchRouter
 	// History, when set, stores every room and user message before it is
 	// handed to the edges, and core stamps each with its streams' epochs:
 	// a position a client sees is always in history (or declared lost by a
@@ -143,7 +131,7 @@ func (c *Core) Run(ctx context.Context) error {
 			// Not committed: the partitions' next owner delivers the batch.
 			return err
 		}
-		if cm, ok := c.cfg.Source.(committer); ok {
+		if cm, ok := c.cfg.Source.(bus.Committer); ok {
 			cm.Delivered()
 		}
 		c.metrics.batches.Inc()

@@ -2,13 +2,13 @@ package core
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/quicpush/quicpush/bus"
 	"github.com/quicpush/quicpush/internal/push"
 )
 
@@ -56,9 +56,9 @@ func (r *recorder) count() int {
 }
 
 func TestRunDeliversEverythingInRoomOrder(t *testing.T) {
-	bus := NewMemoryBus(16)
+	b := bus.NewMemory(16)
 	rec := &recorder{}
-	c, err := New(Config{Source: bus, Edge: rec, MaxBatch: 8})
+	c, err := New(Config{Source: b, Edge: rec, MaxBatch: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestRunDeliversEverythingInRoomOrder(t *testing.T) {
 	const n = 1000
 	for i := range n {
 		// A bus of 16 makes Publish wait for core: back-pressure, not loss.
-		if _, err := bus.Publish(context.Background(), room(strconv.Itoa(i), "r"+strconv.Itoa(i%3))); err != nil {
+		if _, err := b.Publish(context.Background(), room(strconv.Itoa(i), "r"+strconv.Itoa(i%3))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,54 +94,6 @@ func TestRunDeliversEverythingInRoomOrder(t *testing.T) {
 				t.Fatalf("room r%d out of order: %d after %d", i%3, i, last[i%3])
 			}
 			last[i%3] = i
-		}
-	}
-}
-
-func TestPublishFailsWhenFullOrClosed(t *testing.T) {
-	bus := NewMemoryBus(1)
-	if _, err := bus.Publish(context.Background(), room("1", "a")); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := bus.Publish(ctx, room("2", "a")); err == nil {
-		t.Fatal("publish to a full bus succeeded")
-	}
-	bus.Close()
-	if _, err := bus.Publish(context.Background(), room("3", "a")); !errors.Is(err, ErrBusClosed) {
-		t.Fatalf("publish after close: %v", err)
-	}
-}
-
-// TestMemoryBusOffsets checks that the in-process bus numbers messages in
-// queue order, from 0, on partition 0, even when publishers race.
-func TestMemoryBusOffsets(t *testing.T) {
-	bus := NewMemoryBus(1000)
-	var wg sync.WaitGroup
-	got := make(map[string]int64)
-	var mu sync.Mutex
-	for i := range 100 {
-		wg.Go(func() {
-			m := room(strconv.Itoa(i), "a")
-			recs, err := bus.Publish(context.Background(), m)
-			if err != nil || len(recs) != 1 || recs[0].Partition != 0 {
-				t.Errorf("publish %d: %v %v", i, recs, err)
-				return
-			}
-			mu.Lock()
-			got[m.ID] = recs[0].Offset
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	polled, err := bus.Poll(context.Background(), nil, 1000)
-	if err != nil || len(polled) != 100 {
-		t.Fatalf("poll: %d messages, %v", len(polled), err)
-	}
-	for i, m := range polled {
-		if got[m.ID] != int64(i) {
-			t.Fatalf("message %d in the queue has offset %d", i, got[m.ID])
 		}
 	}
 }

@@ -2,6 +2,8 @@
 // the bus in batches, merges each room's messages into one run so an edge
 // encodes and writes them once for all members, and hands batches to edges.
 //
-// In one process the bus is a MemoryBus and the edge is called directly; the
-// cluster mode replaces both behind the same small interfaces.
+// In one process the bus is a bus.Memory and the edge is called directly
+// ([Deliverer]); in a cluster the bus is Kafka and a [Router] sends each edge
+// its share over a Deliver stream ([BatchRouter]), behind the same small
+// interfaces.
 package core

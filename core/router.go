@@ -266,14 +266,15 @@ func (r *Router) Prune(ctx context.Context) error {
 	return nil
 }
 
-// Close ends every stream.
-func (r *Router) Close() {
+// Close ends every stream. It may be called more than once.
+func (r *Router) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id, l := range r.links {
 		l.close()
 		delete(r.links, id)
 	}
+	return nil
 }
 
 // EdgeOfKey returns the edge id a connection key starts with: keys are

@@ -17,8 +17,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
-	"github.com/quicpush/quicpush/internal/app"
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -258,7 +258,7 @@ func readDisconnect(t *testing.T, c rawConn) wire.Code {
 // TestRequestErrorsKeepTheConnection checks that refused requests answer
 // with an Error frame and the connection stays usable.
 func TestRequestErrorsKeepTheConnection(t *testing.T) {
-	srv := startServer(t, func(c *app.Config) { c.Edge.MaxRooms = 2 })
+	srv := startServer(t, func(c *server.SingleConfig) { c.Edge.MaxRooms = 2 })
 	for _, kind := range transports {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
@@ -298,7 +298,7 @@ func TestRequestErrorsKeepTheConnection(t *testing.T) {
 // TestHandshakeTimeout checks that a client that connects and says nothing
 // is told so and closed within the handshake timeout.
 func TestHandshakeTimeout(t *testing.T) {
-	srv := startServer(t, func(c *app.Config) { c.Edge.HandshakeTimeout = 300 * time.Millisecond })
+	srv := startServer(t, func(c *server.SingleConfig) { c.Edge.HandshakeTimeout = 300 * time.Millisecond })
 	for _, kind := range transports {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
@@ -325,7 +325,7 @@ func TestHandshakeTimeout(t *testing.T) {
 // TestHeartbeatTimeout checks that a silent authenticated client is cut with
 // the heartbeat code after twice the ping interval.
 func TestHeartbeatTimeout(t *testing.T) {
-	srv := startServer(t, func(c *app.Config) { c.Edge.PingInterval = 200 * time.Millisecond })
+	srv := startServer(t, func(c *server.SingleConfig) { c.Edge.PingInterval = 200 * time.Millisecond })
 	for _, kind := range transports {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()

@@ -14,14 +14,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/quicpush/quicpush/bus"
 	quicpush "github.com/quicpush/quicpush/clients/go"
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/edge"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
-	"github.com/quicpush/quicpush/internal/app"
+	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/devcert"
 	"github.com/quicpush/quicpush/internal/localredis"
+	"github.com/quicpush/quicpush/server"
 )
 
 // testCluster is a cluster in this process: api, cores and edges on real
@@ -32,9 +34,9 @@ type testCluster struct {
 	redis   *localredis.Server
 	prefix  string
 	cert    tls.Certificate
-	api     *app.APIServer
-	cores   []*app.CoreServer
-	edges   []*app.EdgeServer
+	api     *server.API
+	cores   []*server.Core
+	edges   []*server.Edge
 }
 
 // startCluster starts nCores cores and nEdges edges on kfake and a fresh
@@ -71,17 +73,17 @@ func startClusterOn(t *testing.T, brokers []string, nCores, nEdges int) *testClu
 	return c
 }
 
-func (c *testCluster) redisConfig() app.RedisConfig {
-	return app.RedisConfig{Addr: c.redis.Addr(), Prefix: c.prefix}
+func (c *testCluster) redisConfig() server.RedisConfig {
+	return server.RedisConfig{Addr: c.redis.Addr(), Prefix: c.prefix}
 }
 
-func (c *testCluster) kafkaConfig() core.KafkaConfig {
-	return core.KafkaConfig{Brokers: c.brokers, Topic: "quicpush.test", Partitions: 4}
+func (c *testCluster) kafkaConfig() bus.KafkaConfig {
+	return bus.KafkaConfig{Brokers: c.brokers, Topic: "quicpush.test", Partitions: 4}
 }
 
 func (c *testCluster) startAPI() {
 	c.t.Helper()
-	api, err := app.StartAPI(app.APIConfig{
+	api, err := server.StartAPI(server.APIConfig{
 		Addr:           "127.0.0.1:0",
 		Kafka:          c.kafkaConfig(),
 		Redis:          c.redisConfig(),
@@ -92,14 +94,14 @@ func (c *testCluster) startAPI() {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.t.Cleanup(api.Close)
+	c.t.Cleanup(func() { _ = api.Close() })
 	c.api = api
 }
 
-func (c *testCluster) startCore() *app.CoreServer {
+func (c *testCluster) startCore() *server.Core {
 	c.t.Helper()
-	cs, err := app.StartCore(app.CoreConfig{
-		Kafka: core.KafkaSourceConfig{
+	cs, err := server.StartCore(server.CoreConfig{
+		Kafka: bus.KafkaSourceConfig{
 			KafkaConfig:    c.kafkaConfig(),
 			CommitInterval: 200 * time.Millisecond,
 		},
@@ -111,14 +113,14 @@ func (c *testCluster) startCore() *app.CoreServer {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.t.Cleanup(cs.Close)
+	c.t.Cleanup(func() { _ = cs.Close() })
 	c.cores = append(c.cores, cs)
 	return cs
 }
 
-func (c *testCluster) startEdge(id string) *app.EdgeServer {
+func (c *testCluster) startEdge(id string) *server.Edge {
 	c.t.Helper()
-	es, err := app.StartEdge(app.EdgeConfig{
+	es, err := server.StartEdge(server.EdgeConfig{
 		Edge: edge.Config{
 			QUICAddr:         "127.0.0.1:0",
 			TCPAddr:          "127.0.0.1:0",
@@ -126,17 +128,17 @@ func (c *testCluster) startEdge(id string) *app.EdgeServer {
 			CloseTimeout:     time.Second,
 			MaxConnsPerIP:    -1,
 			HandshakesPerIP:  -1,
+			ID:               id,
 		},
-		ID:          id,
 		Redis:       c.redisConfig(),
 		RegistryTTL: 3 * time.Second,
 		Certificate: c.cert,
-		JWTSecret:   testSecret,
+		Auth:        auth.VerifierConfig{HMACSecret: testSecret},
 	})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.t.Cleanup(es.Close)
+	c.t.Cleanup(func() { _ = es.Close() })
 	c.edges = append(c.edges, es)
 	return es
 }
@@ -149,7 +151,7 @@ func (c *testCluster) apiClient(opts ...connect.ClientOption) pushv1connect.Push
 
 // client connects a Go client to the given edges (each QUIC first, then
 // TCP) and waits until it is connected and in rooms.
-func (c *testCluster) client(user string, rooms []string, edges ...*app.EdgeServer) (*quicpush.Client, *inbox) {
+func (c *testCluster) client(user string, rooms []string, edges ...*server.Edge) (*quicpush.Client, *inbox) {
 	c.t.Helper()
 	var eps []string
 	for _, e := range edges {

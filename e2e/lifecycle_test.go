@@ -16,7 +16,7 @@ import (
 
 	"github.com/quicpush/quicpush/edge"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
-	"github.com/quicpush/quicpush/internal/app"
+	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -136,7 +136,7 @@ func TestOriginAllowList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, func(c *app.Config) { c.Edge.CheckOrigin = check })
+	srv := startServer(t, func(c *server.SingleConfig) { c.Edge.CheckOrigin = check })
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	wsDial := func(origin string) error {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quicpush/quicpush/internal/app"
+	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -20,7 +20,7 @@ import (
 // quicpush_edge_limited_total, and a well-behaved client keeps receiving.
 func TestLimits(t *testing.T) {
 	t.Run("connections per IP", func(t *testing.T) {
-		srv := startServer(t, func(c *app.Config) { c.Edge.MaxConnsPerIP = 3 })
+		srv := startServer(t, func(c *server.SingleConfig) { c.Edge.MaxConnsPerIP = 3 })
 		for range 3 {
 			authenticate(t, dialRaw(t, srv, "tcp"), token(t, "ip"))
 		}
@@ -45,7 +45,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("new connections per IP", func(t *testing.T) {
-		srv := startServer(t, func(c *app.Config) { c.Edge.HandshakesPerIP = 5 }) // burst 10
+		srv := startServer(t, func(c *server.SingleConfig) { c.Edge.HandshakesPerIP = 5 }) // burst 10
 		var conns []net.Conn
 		for range 30 {
 			conn, err := net.Dial("tcp", srv.tcp)
@@ -68,7 +68,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("connections per user", func(t *testing.T) {
-		srv := startServer(t, func(c *app.Config) { c.Edge.MaxConnsPerUser = 2 })
+		srv := startServer(t, func(c *server.SingleConfig) { c.Edge.MaxConnsPerUser = 2 })
 		tok := token(t, "same-user")
 		authenticate(t, dialRaw(t, srv, "tcp"), tok)
 		authenticate(t, dialRaw(t, srv, "ws"), tok)
@@ -81,7 +81,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("inbound frames per second", func(t *testing.T) {
-		srv := startServer(t, func(c *app.Config) { c.Edge.MaxFramesPerSec = 20 })
+		srv := startServer(t, func(c *server.SingleConfig) { c.Edge.MaxFramesPerSec = 20 })
 		api := srv.apiClient()
 		good := dialRaw(t, srv, "tcp")
 		authenticate(t, good, token(t, "good", "r"))
@@ -111,7 +111,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("QUIC Retry under a flood", func(t *testing.T) {
-		srv := startServer(t, func(c *app.Config) { c.Edge.RetryAbove = 1 })
+		srv := startServer(t, func(c *server.SingleConfig) { c.Edge.RetryAbove = 1 })
 		for range 5 {
 			authenticate(t, dialRaw(t, srv, "quic"), token(t, "retry"))
 		}
@@ -125,7 +125,7 @@ func TestLimits(t *testing.T) {
 // trusted source the PROXY header is required and its address is the
 // client's for the per-IP limits; a header from anyone else is not honoured.
 func TestProxyProtocol(t *testing.T) {
-	srv := startServer(t, func(c *app.Config) {
+	srv := startServer(t, func(c *server.SingleConfig) {
 		c.Edge.MaxConnsPerIP = 1
 		c.Edge.ProxyProtocolFrom = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})

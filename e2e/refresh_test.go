@@ -7,8 +7,8 @@ import (
 	"time"
 
 	quicpush "github.com/quicpush/quicpush/clients/go"
-	"github.com/quicpush/quicpush/internal/app"
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -27,7 +27,7 @@ func shortToken(t *testing.T, user string, ttl time.Duration, rooms ...string) s
 // keeps the connection past the first token's expiry; without a refresh the
 // connection is closed with 3004 at expiry.
 func TestTokenRefresh(t *testing.T) {
-	srv := startServer(t, func(c *app.Config) { c.Edge.RefreshAhead = 2 * time.Second })
+	srv := startServer(t, func(c *server.SingleConfig) { c.Edge.RefreshAhead = 2 * time.Second })
 	api := srv.apiClient()
 
 	c := dialRaw(t, srv, "tcp")
@@ -77,7 +77,7 @@ func TestTokenRefresh(t *testing.T) {
 // TestGoClientRefreshesToken checks that clients/go answers TokenExpiring
 // with its token function, and the connection outlives the first token.
 func TestGoClientRefreshesToken(t *testing.T) {
-	srv := startServer(t, func(c *app.Config) { c.Edge.RefreshAhead = 2 * time.Second })
+	srv := startServer(t, func(c *server.SingleConfig) { c.Edge.RefreshAhead = 2 * time.Second })
 	var calls atomic.Int32
 	b := &inbox{}
 	cl := goClient(t, srv, []string{"tcp://" + srv.tcp}, "", b,

@@ -14,7 +14,7 @@ import (
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 	"github.com/quicpush/quicpush/history"
-	"github.com/quicpush/quicpush/internal/app"
+	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -171,7 +171,7 @@ func TestResumePerTransport(t *testing.T) {
 // TestResumePastTheLimit checks that a client that missed more than a room
 // keeps is told NotRecovered once and gets live messages, no replay.
 func TestResumePastTheLimit(t *testing.T) {
-	srv := startServer(t, func(c *app.Config) {
+	srv := startServer(t, func(c *server.SingleConfig) {
 		c.History.Namespaces = []history.Namespace{{Prefix: "small/", Policy: history.Policy{Size: 50}}}
 		c.Edge.RecoveryLimit = 30
 	})

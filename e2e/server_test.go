@@ -18,9 +18,9 @@ import (
 	"github.com/quicpush/quicpush/edge"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
-	"github.com/quicpush/quicpush/internal/app"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/devcert"
+	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -31,18 +31,18 @@ var (
 
 // testServer is a real single-process quicpush on loopback port 0.
 type testServer struct {
-	*app.Server
+	*server.Single
 	quic, tcp, api string
 	cert           tls.Certificate
 }
 
-func startServer(t *testing.T, tune func(*app.Config)) *testServer {
+func startServer(t *testing.T, tune func(*server.SingleConfig)) *testServer {
 	t.Helper()
 	cert, err := devcert.Generate(devcert.Hosts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := app.Config{
+	cfg := server.SingleConfig{
 		APIAddr: "127.0.0.1:0",
 		Edge: edge.Config{
 			QUICAddr:         "127.0.0.1:0",
@@ -56,20 +56,20 @@ func startServer(t *testing.T, tune func(*app.Config)) *testServer {
 		},
 		Core:        core.Config{MergeWindow: time.Millisecond},
 		Certificate: cert,
-		JWTSecret:   testSecret,
+		Auth:        auth.VerifierConfig{HMACSecret: testSecret},
 		APIKeys:     []string{testAPIKey},
 	}
 	if tune != nil {
 		tune(&cfg)
 	}
 
-	srv, err := app.Start(cfg)
+	srv, err := server.StartSingle(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = srv.Close() })
 	return &testServer{
-		Server: srv,
+		Single: srv,
 		quic:   srv.Edge.QUICAddr().String(),
 		tcp:    srv.Edge.TCPAddr().String(),
 		api:    srv.APIAddr().String(),

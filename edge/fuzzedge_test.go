@@ -129,7 +129,7 @@ func newFuzzEdge(f *testing.F) *fuzzEdge {
 		}
 	})
 	mem := history.NewMemory(history.Policies{Rooms: history.Policy{Size: 16}, Users: history.Policy{Size: 4}})
-	f.Cleanup(mem.Close)
+	f.Cleanup(func() { _ = mem.Close() })
 	// Some history to resume from: room "a" (which also gets live pushes),
 	// room "r1" and the user "u".
 	for _, st := range []string{history.RoomStream("a"), history.RoomStream("r1"), history.UserStream("u")} {

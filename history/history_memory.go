@@ -204,7 +204,8 @@ func (m *Memory) sweep() {
 	}
 }
 
-// Close stops the janitor.
-func (m *Memory) Close() {
+// Close stops the janitor. It may be called more than once.
+func (m *Memory) Close() error {
 	m.once.Do(func() { close(m.stop); <-m.done })
+	return nil
 }

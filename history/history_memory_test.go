@@ -10,7 +10,7 @@ import (
 func TestMemory(t *testing.T) {
 	historytest.Run(t, func(t *testing.T, p history.Policies) history.Store {
 		m := history.NewMemory(p)
-		t.Cleanup(m.Close)
+		t.Cleanup(func() { _ = m.Close() })
 		return m
 	})
 }

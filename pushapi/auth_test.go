@@ -139,7 +139,7 @@ func TestScopes(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			h := history.NewMemory(history.Policies{})
-			t.Cleanup(h.Close)
+			t.Cleanup(func() { _ = h.Close() })
 			ts := runServer(t, Config{APIKeys: keys, History: h})
 			published := 0
 			for method, call := range methodCalls {

@@ -4,7 +4,7 @@
 // check and server reflection beside it.
 //
 // A push call validates its request, stamps the message with an id and the
-// time, and returns the id only once the [Publisher] reports that the bus
+// time, and returns the id only once the [bus.Publisher] reports that the bus
 // durably accepted the message; otherwise it fails with
 // connect.CodeUnavailable (or connect.CodeDeadlineExceeded) and the caller may
 // retry. Disconnect orders travel the same way, as push.KindDisconnect
@@ -14,9 +14,10 @@
 // the health check and reflection are open. Authentication, logging and
 // metrics are Connect interceptors.
 //
-// The package knows the bus and the online counts only through the small
-// interfaces it declares, so one process wires in-memory parts and a cluster
-// wires Kafka and Redis:
+// The package knows the bus only through bus.Publisher and the stores only
+// through the small interfaces it declares (OnlineCounter, HistoryReader,
+// IdempotencyStore), so one process wires in-memory parts and a cluster wires
+// Kafka and Redis:
 //
 //	svc, err := pushapi.New(pushapi.Config{
 //		Publisher:  bus,

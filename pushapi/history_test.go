@@ -20,7 +20,7 @@ func TestHistoryMethod(t *testing.T) {
 	}
 
 	h := history.NewMemory(history.Policies{})
-	t.Cleanup(h.Close)
+	t.Cleanup(func() { _ = h.Close() })
 	ts := runServer(t, Config{History: h})
 	c = ts.client(protocols[0], "Bearer "+testKey)
 	ctx := t.Context()

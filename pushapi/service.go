@@ -11,23 +11,13 @@ import (
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/quicpush/quicpush/bus"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/push"
 	"github.com/quicpush/quicpush/wire"
 )
-
-// Publisher hands messages to the bus: the in-process bus in one process, a
-// Kafka producer in a cluster.
-type Publisher interface {
-	// Publish returns nil only once the bus durably accepted m (for Kafka:
-	// acknowledged by all in-sync replicas), with where it stored m: one
-	// record per partition m's targets were spread over. Any error means m
-	// was not accepted, not even in part. Publish must not modify m or keep
-	// ctx.
-	Publish(ctx context.Context, m *push.Message) ([]push.BusRecord, error)
-}
 
 // HistoryReader reads streams' positions and recent messages: the same
 // history.Store core writes (history.Memory in one process, store.History in
@@ -68,8 +58,9 @@ const (
 // Config configures a Service. Publisher, Online and APIKeys (or Insecure)
 // are required; every other field has a working zero value.
 type Config struct {
-	// Publisher takes accepted messages. Required.
-	Publisher Publisher
+	// Publisher takes accepted messages: a bus.Memory in one process, a
+	// bus.KafkaPublisher in a cluster. Required.
+	Publisher bus.Publisher
 	// Online answers the Online method. Required.
 	Online OnlineCounter
 	// History serves the History method and the stream positions in push
@@ -139,7 +130,7 @@ const DefaultPublishTimeout = 5 * time.Second
 // Service implements the PushService. Create it with New; it is safe for
 // concurrent use.
 type Service struct {
-	pub        Publisher
+	pub        bus.Publisher
 	online     OnlineCounter
 	history    HistoryReader
 	idem       IdempotencyStore

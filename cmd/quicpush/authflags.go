@@ -32,14 +32,18 @@ func (f *jwtFlags) configured() bool {
 	return f.JWTSecret != "" || len(f.JWTKeys) > 0 || len(f.JWTPublicKeys) > 0 || f.JWKSURL != ""
 }
 
-// verifierConfig is everything but --jwt-secret, which travels as
-// app.Config.JWTSecret (with the development secret as its default).
-func (f *jwtFlags) verifierConfig() (auth.VerifierConfig, error) {
+// verifierConfig is the token verifier's configuration: the flags, with
+// secret (--jwt-secret, or the development secret when no key flag is
+// given) as the kid-less HS256 key when it is not empty.
+func (f *jwtFlags) verifierConfig(secret []byte) (auth.VerifierConfig, error) {
 	cfg := auth.VerifierConfig{
 		JWKSURL:     f.JWKSURL,
 		JWKSRefresh: f.JWKSRefresh,
 		Audience:    f.JWTAudience,
 		Issuer:      f.JWTIssuer,
+	}
+	if len(secret) > 0 {
+		cfg.HMACSecret = secret
 	}
 	for i, v := range f.JWTKeys {
 		k, err := parseHMACKey(v)

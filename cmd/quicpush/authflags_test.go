@@ -112,7 +112,7 @@ func TestJWTFlags(t *testing.T) {
 	if !f.configured() || f.JWKSRefresh != 5*time.Minute {
 		t.Fatalf("flags: %+v", f)
 	}
-	vc, err := f.verifierConfig()
+	vc, err := f.verifierConfig(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestJWTFlags(t *testing.T) {
 		if _, err := p.Parse(append([]string{"serve"}, args...)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Serve.jwtFlags.verifierConfig(); err == nil || !strings.HasPrefix(err.Error(), args[0]+" #1") {
+		if _, err := c.Serve.jwtFlags.verifierConfig(nil); err == nil || !strings.HasPrefix(err.Error(), args[0]+" #1") {
 			t.Errorf("%q: %v", args, err)
 		}
 	}

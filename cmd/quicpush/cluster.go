@@ -12,10 +12,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quicpush/quicpush/bus"
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/history"
-	"github.com/quicpush/quicpush/internal/app"
 	"github.com/quicpush/quicpush/internal/devcert"
+	"github.com/quicpush/quicpush/server"
 )
 
 // The flag groups the cluster's processes share. Every flag has an
@@ -42,8 +43,8 @@ type kafkaFlags struct {
 	KafkaReplicas   int      `name:"kafka-replication-factor" default:"-1" help:"Replication factor of the topic when it is created on start; -1: the brokers' default."`
 }
 
-func (f kafkaFlags) config() core.KafkaConfig {
-	return core.KafkaConfig{
+func (f kafkaFlags) config() bus.KafkaConfig {
+	return bus.KafkaConfig{
 		Brokers:           f.KafkaBrokers,
 		Topic:             f.KafkaTopic,
 		Partitions:        f.KafkaPartitions,
@@ -58,8 +59,8 @@ type redisFlags struct {
 	RedisPrefix   string `name:"redis-prefix" default:"qp:" help:"Prefix of every Redis key quicpush writes."`
 }
 
-func (f redisFlags) config() app.RedisConfig {
-	return app.RedisConfig{Addr: f.RedisAddr, Password: f.RedisPassword, DB: f.RedisDB, Prefix: f.RedisPrefix}
+func (f redisFlags) config() server.RedisConfig {
+	return server.RedisConfig{Addr: f.RedisAddr, Password: f.RedisPassword, DB: f.RedisDB, Prefix: f.RedisPrefix}
 }
 
 // waitForSignal blocks until SIGINT or SIGTERM, or until done closes.
@@ -100,7 +101,7 @@ func (c *apiCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	srv, err := app.StartAPI(app.APIConfig{
+	srv, err := server.StartAPI(server.APIConfig{
 		Addr:              c.APIAddr,
 		AdminAddr:         c.AdminAddr,
 		Kafka:             c.kafkaFlags.config(),
@@ -147,10 +148,10 @@ func (c *coreCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	srv, err := app.StartCore(app.CoreConfig{
+	srv, err := server.StartCore(server.CoreConfig{
 		History:   policies,
 		AdminAddr: c.AdminAddr,
-		Kafka: core.KafkaSourceConfig{
+		Kafka: bus.KafkaSourceConfig{
 			KafkaConfig:    c.kafkaFlags.config(),
 			Group:          c.Group,
 			SessionTimeout: c.SessionTimeout,
@@ -223,7 +224,7 @@ func (c *edgeCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	vc, err := c.jwtFlags.verifierConfig()
+	vc, err := c.jwtFlags.verifierConfig(secret)
 	if err != nil {
 		return err
 	}
@@ -231,17 +232,16 @@ func (c *edgeCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	srv, err := app.StartEdge(app.EdgeConfig{
+	ec.ID = c.ID
+	srv, err := server.StartEdge(server.EdgeConfig{
 		Edge:         ec,
 		History:      policies,
-		ID:           c.ID,
 		InternalAddr: c.InternalAddr,
 		InternalURL:  c.InternalURL,
 		AdminAddr:    c.AdminAddr,
 		Redis:        c.redisFlags.config(),
 		RegistryTTL:  c.RegistryTTL,
 		Certificate:  cert,
-		JWTSecret:    secret,
 		Auth:         vc,
 		Logger:       log,
 	})

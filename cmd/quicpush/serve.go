@@ -16,16 +16,16 @@ import (
 
 	jsclient "github.com/quicpush/quicpush/clients/js"
 	"github.com/quicpush/quicpush/core"
-	"github.com/quicpush/quicpush/internal/app"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/devcert"
+	"github.com/quicpush/quicpush/server"
 )
 
 type serveCmd struct {
 	QUICAddr  string `name:"quic-addr" default:":4433" help:"UDP address for raw QUIC and WebTransport."`
 	TCPAddr   string `name:"tcp-addr" default:":4434" help:"TCP address for framed TCP, TLS and WebSocket."`
 	APIAddr   string `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
-	AdminAddr string `name:"admin-addr" help:"Address for /debug/pprof/ and /metrics (e.g. 127.0.0.1:6060); empty: off. Keep it on loopback."`
+	AdminAddr string `name:"admin-addr" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/ (e.g. 127.0.0.1:6060); empty: off. Keep it on loopback."`
 
 	CertFile string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
 	KeyFile  string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
@@ -72,7 +72,7 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	vc, err := c.jwtFlags.verifierConfig()
+	vc, err := c.jwtFlags.verifierConfig(secret)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	srv, err := app.Start(app.Config{
+	srv, err := server.StartSingle(server.SingleConfig{
 		History:      policies,
 		APIRateLimit: c.APIRateLimit,
 		APIAddr:      c.APIAddr,
@@ -88,7 +88,6 @@ func (c *serveCmd) Run() error {
 		Edge:         ec,
 		Core:         core.Config{MergeWindow: c.MergeWindow},
 		Certificate:  cert,
-		JWTSecret:    secret,
 		Auth:         vc,
 		APIKeys:      keys,
 		Logger:       log,
@@ -146,7 +145,7 @@ func (c *serveCmd) secrets() ([]byte, []string, error) {
 }
 
 // banner prints where everything listens and commands to try it.
-func (c *serveCmd) banner(srv *app.Server, cert tls.Certificate, dev bool, keys []string, demo *jsclient.DemoConfig) {
+func (c *serveCmd) banner(srv *server.Single, cert tls.Certificate, dev bool, keys []string, demo *jsclient.DemoConfig) {
 	quic := hostPort(srv.Edge.QUICAddr())
 	tcp := hostPort(srv.Edge.TCPAddr())
 	api := hostPort(srv.APIAddr())
@@ -162,8 +161,8 @@ func (c *serveCmd) banner(srv *app.Server, cert tls.Certificate, dev bool, keys 
 	if demo != nil {
 		fmt.Fprintf(&b, "  demo page      http://%s/demo/            (open in Chromium: WebTransport, WebSocket fallback)\n", api)
 	}
-	if srv.AdminLn != nil {
-		fmt.Fprintf(&b, "  pprof          http://%s/debug/pprof/\n", srv.AdminLn.Addr())
+	if srv.Admin != nil {
+		fmt.Fprintf(&b, "  pprof          http://%s/debug/pprof/\n", srv.Admin.Addr())
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "  certificate SHA-256 (serverCertificateHashes / --cert-hash):\n    base64 %s\n    hex    %s\n",

@@ -196,10 +196,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 
 // Close stops refreshing the JWKS; Verify goes on with the keys it has. It
 // may be called more than once, and on a verifier without a JWKS.
-func (v *Verifier) Close() {
+func (v *Verifier) Close() error {
 	if v.jwks != nil {
 		v.jwks.close()
 	}
+	return nil
 }
 
 // Reasons a token's header selects no key. They end up in Verify's error

@@ -117,7 +117,7 @@ func jwksVerifier(t *testing.T, cfg VerifierConfig) (*Verifier, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(v.Close)
+	t.Cleanup(func() { _ = v.Close() })
 	return v, logs
 }
 

@@ -1,4 +1,4 @@
-package app
+package server
 
 import (
 	"context"
@@ -98,3 +98,11 @@ func (a *Admin) ready(w http.ResponseWriter, r *http.Request) {
 
 // Close stops the listener.
 func (a *Admin) Close() error { return a.srv.Close() }
+
+// startAdmin starts the admin listener unless addr is empty.
+func startAdmin(addr string, reg *prometheus.Registry, log *slog.Logger) (*Admin, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	return StartAdmin(addr, reg, log)
+}

@@ -1,4 +1,4 @@
-package core
+package bus
 
 import (
 	"context"
@@ -50,7 +50,7 @@ type KafkaConfig struct {
 
 func (c KafkaConfig) withDefaults() (KafkaConfig, error) {
 	if len(c.Brokers) == 0 {
-		return c, errors.New("core: KafkaConfig.Brokers is required")
+		return c, errors.New("bus: KafkaConfig.Brokers is required")
 	}
 	if c.Topic == "" {
 		c.Topic = DefaultTopic
@@ -85,7 +85,7 @@ func ensureTopic(ctx context.Context, cl *kgo.Client, cfg KafkaConfig) (int, err
 				return len(td.Partitions), nil
 			}
 			if cfg.NoCreateTopic {
-				return 0, fmt.Errorf("core: topic %q does not exist", cfg.Topic)
+				return 0, fmt.Errorf("bus: topic %q does not exist", cfg.Topic)
 			}
 			resp, err := adm.CreateTopic(ctx, int32(cfg.Partitions), int16(cfg.ReplicationFactor), nil, cfg.Topic)
 			if err == nil && resp.Err == nil {
@@ -104,7 +104,7 @@ func ensureTopic(ctx context.Context, cl *kgo.Client, cfg KafkaConfig) (int, err
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("core: waiting for topic %q: %w", cfg.Topic, ctx.Err())
+			return 0, fmt.Errorf("bus: waiting for topic %q: %w", cfg.Topic, ctx.Err())
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -125,8 +125,9 @@ type KafkaPublisher struct {
 	mu         sync.RWMutex
 	partitions int
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // NewKafkaPublisher connects to the brokers, creates the topic when needed
@@ -149,7 +150,7 @@ func NewKafkaPublisher(ctx context.Context, cfg KafkaConfig) (*KafkaPublisher, e
 		kgo.WithLogger(kgoLogger{cfg.Logger}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("core: kafka producer: %w", err)
+		return nil, fmt.Errorf("bus: kafka producer: %w", err)
 	}
 	n, err := ensureTopic(ctx, cl, cfg)
 	if err != nil {
@@ -211,7 +212,7 @@ func (p *KafkaPublisher) Publish(ctx context.Context, m *push.Message) ([]push.B
 	for i, part := range parts {
 		v, err := pushpb.Marshal(part.msg)
 		if err != nil {
-			return nil, fmt.Errorf("core: encoding message: %w", err)
+			return nil, fmt.Errorf("bus: encoding message: %w", err)
 		}
 		recs[i] = &kgo.Record{Key: []byte(part.key), Value: v, Partition: part.partition}
 	}
@@ -230,7 +231,7 @@ func (p *KafkaPublisher) Publish(ctx context.Context, m *push.Message) ([]push.B
 		select {
 		case res := <-results:
 			if res.err != nil {
-				return nil, fmt.Errorf("core: producing to %s: %w", p.cfg.Topic, res.err)
+				return nil, fmt.Errorf("bus: producing to %s: %w", p.cfg.Topic, res.err)
 			}
 			r := recs[res.i]
 			out[res.i] = push.BusRecord{Partition: r.Partition, Offset: r.Offset}
@@ -238,18 +239,21 @@ func (p *KafkaPublisher) Publish(ctx context.Context, m *push.Message) ([]push.B
 				out[res.i].Users = parts[res.i].msg.Users
 			}
 		case <-ctx.Done():
-			return nil, fmt.Errorf("core: producing to %s: %w", p.cfg.Topic, ctx.Err())
+			return nil, fmt.Errorf("bus: producing to %s: %w", p.cfg.Topic, ctx.Err())
 		}
 	}
 	return out, nil
 }
 
 // Close flushes nothing (every Publish waited for its records) and
-// disconnects.
-func (p *KafkaPublisher) Close() {
-	p.cancel()
-	<-p.done
-	p.cl.Close()
+// disconnects. It may be called more than once.
+func (p *KafkaPublisher) Close() error {
+	p.closeOnce.Do(func() {
+		p.cancel()
+		<-p.done
+		p.cl.Close()
+	})
+	return nil
 }
 
 // part is one record of a message: the message (or the share of its targets
@@ -400,7 +404,7 @@ func NewKafkaSource(ctx context.Context, cfg KafkaSourceConfig) (*KafkaSource, e
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("core: kafka consumer: %w", err)
+		return nil, fmt.Errorf("bus: kafka consumer: %w", err)
 	}
 	if _, err := ensureTopic(ctx, cl, kc); err != nil {
 		cl.Close()
@@ -417,7 +421,7 @@ func (s *KafkaSource) Poll(ctx context.Context, buf []*push.Message, limit int) 
 	for {
 		fetches := s.cl.PollRecords(ctx, limit-len(buf))
 		if fetches.IsClientClosed() {
-			return buf, ErrBusClosed
+			return buf, ErrClosed
 		}
 		if err := ctx.Err(); err != nil && fetches.NumRecords() == 0 {
 			return buf, err
@@ -479,20 +483,33 @@ func (s *KafkaSource) Delivered() {
 	s.cl.AllowRebalance()
 }
 
-// Close commits what was reported delivered (within ctx), leaves the group
-// and disconnects. Messages polled and not delivered are not committed: the
-// partition's next owner delivers them.
-func (s *KafkaSource) Close(ctx context.Context) error {
+// Shutdown commits what was reported delivered (within ctx), leaves the
+// group and disconnects. Messages polled and not delivered are not
+// committed: the partition's next owner delivers them. Like Close, it runs
+// on core's goroutine once core's loop has returned, and only the first call
+// does anything.
+func (s *KafkaSource) Shutdown(ctx context.Context) error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
 	err := s.cl.CommitMarkedOffsets(ctx)
 	if err != nil {
-		err = fmt.Errorf("core: committing offsets: %w", err)
+		err = fmt.Errorf("bus: committing offsets: %w", err)
 	}
 	s.cl.CloseAllowingRebalance()
 	return err
+}
+
+// closeCommitBudget bounds the commit of a Close.
+const closeCommitBudget = 2 * time.Second
+
+// Close is Shutdown with a short budget for the commit: what it cannot
+// commit in time is delivered again by the partitions' next owner.
+func (s *KafkaSource) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeCommitBudget)
+	defer cancel()
+	return s.Shutdown(ctx)
 }
 
 // kgoLogger routes franz-go's logs to slog, one level lower than franz-go

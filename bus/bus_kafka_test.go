@@ -1,4 +1,4 @@
-package core
+package bus
 
 import (
 	"context"
@@ -106,7 +106,7 @@ func TestKafkaAtLeastOnce(t *testing.T) {
 	if ids := poll(src, 3); !slices.Equal(ids, []string{"4", "5", "6"}) {
 		t.Fatalf("second poll: %v", ids)
 	}
-	if err := src.Close(ctx); err != nil {
+	if err := src.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -116,7 +116,7 @@ func TestKafkaAtLeastOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src2.Close(ctx)
+	defer func() { _ = src2.Shutdown(ctx) }()
 	if ids := poll(src2, 6); !slices.Equal(ids, []string{"4", "5", "6", "7", "8", "9"}) {
 		t.Fatalf("after the restart: %v, want 4..9", ids)
 	}

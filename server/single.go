@@ -1,0 +1,224 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/quicpush/quicpush/bus"
+	jsclient "github.com/quicpush/quicpush/clients/js"
+	"github.com/quicpush/quicpush/core"
+	"github.com/quicpush/quicpush/edge"
+	"github.com/quicpush/quicpush/history"
+	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/pushapi"
+)
+
+// SingleConfig configures `quicpush serve`: everything in one process.
+type SingleConfig struct {
+	// APIAddr is the TCP address of the push API (Connect, gRPC, gRPC-Web
+	// and JSON over HTTP/1.1 and h2c) and of /metrics. Empty means
+	// DefaultAPIAddr.
+	APIAddr string
+	// AdminAddr serves /metrics, /healthz, /readyz and /debug/pprof/; keep
+	// it on loopback. Empty means no admin listener.
+	AdminAddr string
+	// Edge configures the edge; its Auth, TLS, History, Logger and
+	// Registerer are set here.
+	Edge edge.Config
+	// Certificate serves QUIC, WebTransport and TLS on the TCP port.
+	Certificate tls.Certificate
+	// Auth verifies client tokens: a kid-less HS256 secret (HMACSecret),
+	// keys with ids, a JWKS URL, the expected audience and issuer. At least
+	// one key is required. Its Logger defaults to Logger.
+	Auth auth.VerifierConfig
+	// APIKeys authenticate backends, in pushapi.Config.APIKeys' syntax
+	// (hashed, scoped). Required.
+	APIKeys []string
+	// APIRateLimit bounds each API key's calls per second; zero means
+	// pushapi.DefaultRateLimit, negative unlimited.
+	APIRateLimit float64
+	// Core tunes the merge window and batch size; its Source, Edge, History,
+	// Logger and Registerer are set here.
+	Core core.Config
+	// BusCapacity is the in-process bus length. Zero means
+	// bus.DefaultCapacity.
+	BusCapacity int
+	// History are the streams' policies (in memory: a restart starts every
+	// stream over, in a new epoch).
+	History history.Policies
+	// NoHistory turns history off: messages carry no position and clients
+	// cannot resume.
+	NoHistory bool
+	// Demo, when set, serves the browser demo page at /demo/ on the API port,
+	// with these values prefilled (development only: they may hold a key).
+	Demo *jsclient.DemoConfig
+	// Logger receives every component's logs. Nil means discard.
+	Logger *slog.Logger
+}
+
+// Single is a running `quicpush serve`.
+type Single struct {
+	Edge     *edge.Edge
+	Registry *prometheus.Registry
+	// Admin is the admin listener, nil without SingleConfig.AdminAddr.
+	Admin *Admin
+
+	bus      *bus.Memory
+	hist     *history.Memory
+	verifier *auth.Verifier
+	api      *httpService
+	log      *slog.Logger
+	cancel   context.CancelFunc
+	done     sync.WaitGroup
+	close    sync.Once
+}
+
+// StartSingle starts every component and returns once all ports are bound.
+func StartSingle(cfg SingleConfig) (*Single, error) {
+	log := orDiscard(cfg.Logger)
+	reg := newRegistry()
+	s := &Single{Registry: reg, bus: bus.NewMemory(cfg.BusCapacity), log: log}
+	fail := func(err error) (*Single, error) {
+		_ = s.Close()
+		return nil, err
+	}
+	var err error
+	if s.verifier, err = newVerifier(cfg.Auth, log); err != nil {
+		return fail(err)
+	}
+	if !cfg.NoHistory {
+		s.hist = history.NewMemory(cfg.History)
+	}
+
+	ec := cfg.Edge
+	if s.hist != nil {
+		ec.History = s.hist
+	}
+	ec.Auth = s.verifier
+	ec.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.Certificate}, MinVersion: tls.VersionTLS12}
+	ec.Logger = log.With("component", "edge")
+	ec.Registerer = reg
+	if s.Edge, err = edge.Listen(ec); err != nil {
+		return fail(err)
+	}
+
+	cc := cfg.Core
+	cc.Source = s.bus
+	cc.Edge = s.Edge
+	if s.hist != nil {
+		cc.History = s.hist
+	}
+	cc.Logger = log.With("component", "core")
+	cc.Registerer = reg
+	c, err := core.New(cc)
+	if err != nil {
+		return fail(err)
+	}
+
+	pc := pushapi.Config{
+		Publisher:  s.bus,
+		Online:     s.Edge,
+		APIKeys:    cfg.APIKeys,
+		Logger:     log.With("component", "pushapi"),
+		Registerer: reg,
+		RateLimit:  cfg.APIRateLimit,
+	}
+	if s.hist != nil {
+		pc.History = s.hist
+	}
+	api, err := pushapi.New(pc)
+	if err != nil {
+		return fail(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", api.Handler())
+	if cfg.Demo != nil {
+		mux.Handle("/demo/", http.StripPrefix("/demo", jsclient.DemoHandler(cfg.Demo)))
+	}
+	addr := cfg.APIAddr
+	if addr == "" {
+		addr = DefaultAPIAddr
+	}
+	if s.api, err = listenHTTP("push API", addr, mux, log); err != nil {
+		return fail(err)
+	}
+	if s.Admin, err = startAdmin(cfg.AdminAddr, reg, log); err != nil {
+		return fail(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.done.Go(func() {
+		if err := c.Run(ctx); err != nil {
+			log.Error("core stopped", "err", err)
+		}
+	})
+	return s, nil
+}
+
+// APIAddr is the push API's address.
+func (s *Single) APIAddr() net.Addr { return s.api.Addr() }
+
+// Shutdown stops taking pushes, lets core deliver what was accepted, drains
+// the edge (clients are told to reconnect) and stops, all within ctx.
+func (s *Single) Shutdown(ctx context.Context) error {
+	if s.Admin != nil {
+		s.Admin.Draining("shutting down")
+	}
+	apiErr := s.api.Shutdown(ctx)
+	_ = s.bus.Close()
+	// Give core the time to hand over what the bus still holds.
+	for s.bus.Len() > 0 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	s.stopCore()
+	edgeErr := s.Edge.Shutdown(ctx)
+	_ = s.Close()
+	if err := errors.Join(apiErr, edgeErr); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// stopCore ends core's loop and waits for it.
+func (s *Single) stopCore() {
+	if s.cancel != nil {
+		s.cancel()
+		s.done.Wait()
+	}
+}
+
+// Close stops everything at once.
+func (s *Single) Close() error {
+	s.close.Do(func() {
+		if s.api != nil {
+			_ = s.api.Close()
+		}
+		if s.Admin != nil {
+			_ = s.Admin.Close()
+		}
+		_ = s.bus.Close()
+		s.stopCore()
+		if s.Edge != nil {
+			_ = s.Edge.Close()
+		}
+		if s.verifier != nil {
+			_ = s.verifier.Close()
+		}
+		if s.hist != nil {
+			s.hist.Close()
+		}
+	})
+	return nil
+}
