@@ -18,9 +18,10 @@ import (
 	"github.com/quicpush/quicpush/store"
 )
 
-// routes is the cluster's route store as core reads it: which edges are
-// alive, which have members in a room, which hold a user's connections.
-type routes interface {
+// RouteReader is the cluster's route store as core reads it (a
+// *store.Routes, which caches lookups): which edges are alive, which have
+// members in a room, which hold a user's connections.
+type RouteReader interface {
 	LiveEdges(ctx context.Context) ([]store.EdgeInfo, error)
 	RoomEdges(ctx context.Context, rooms []string) (map[string][]string, error)
 	UserEdges(ctx context.Context, users []string) (map[string][]string, error)
@@ -30,7 +31,7 @@ type routes interface {
 // defaults.
 type RouterConfig struct {
 	// Routes resolves targets to edges. Required.
-	Routes routes
+	Routes RouteReader
 	// HTTPClient reaches the edges' internal EdgeService. Nil means a client
 	// speaking HTTP/2 without TLS (h2c), as the edges serve it.
 	HTTPClient *http.Client

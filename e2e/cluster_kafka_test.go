@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/quicpush/quicpush/internal/devcert"
 	"github.com/quicpush/quicpush/internal/localkafka"
 	"github.com/quicpush/quicpush/internal/localredis"
+	"github.com/quicpush/quicpush/internal/promscrape"
 )
 
 // procCluster is a cluster of quicpush processes on a real broker and a real
@@ -105,36 +105,14 @@ func (c *procCluster) client(user string, rooms []string, edges ...*proc) (*quic
 }
 
 // scrape sums the samples of a metric on a process's admin /metrics whose
-// label set contains every given `name="value"`.
-func scrape(t *testing.T, p *proc, metric string, labels ...string) float64 {
+// labels include every given name and value.
+func scrape(t *testing.T, p *proc, metric string, labels map[string]string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + p.match(reAdmin) + "/metrics")
+	m, err := promscrape.Fetch(t.Context(), "http://"+p.match(reAdmin)+"/metrics")
 	if err != nil {
 		t.Fatalf("scrape %s: %v", p.name, err)
 	}
-	defer resp.Body.Close()
-	total := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-lines:
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, metric+"{") && !strings.HasPrefix(line, metric+" ") {
-			continue
-		}
-		for _, l := range labels {
-			if !strings.Contains(line, l) {
-				continue lines
-			}
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			t.Fatalf("%s: %q: %v", p.name, line, err)
-		}
-		total += v
-	}
-	return total
+	return m.Sum(metric, labels)
 }
 
 // TestKafkaCluster is the integration tier: one api, two cores and two edges
@@ -179,8 +157,8 @@ func TestKafkaCluster(t *testing.T) {
 			}
 			return true
 		})
-		before2 := scrape(t, e2, "quicpush_edge_messages_total", `kind="room"`)
-		before2u := scrape(t, e2, "quicpush_edge_messages_total", `kind="users"`)
+		before2 := scrape(t, e2, "quicpush_edge_messages_total", map[string]string{"kind": "room"})
+		before2u := scrape(t, e2, "quicpush_edge_messages_total", map[string]string{"kind": "users"})
 		rid := pushRoomCluster(t, api, "only-1", "edge 1 only")
 		urs, err := api.PushUsers(t.Context(), connect.NewRequest(&pushv1.PushUsersRequest{Users: []string{"solo"}, Text: "to solo"}))
 		if err != nil {
@@ -189,10 +167,10 @@ func TestKafkaCluster(t *testing.T) {
 		eventually(t, 10*time.Second, "room and user push to solo", func() bool {
 			return solo.has(rid) && solo.has(urs.Msg.GetMessageId())
 		})
-		if d := scrape(t, e2, "quicpush_edge_messages_total", `kind="room"`) - before2; d != 0 {
+		if d := scrape(t, e2, "quicpush_edge_messages_total", map[string]string{"kind": "room"}) - before2; d != 0 {
 			t.Errorf("edge 2 got %v messages for a room with no member there", d)
 		}
-		if d := scrape(t, e2, "quicpush_edge_messages_total", `kind="users"`) - before2u; d != 0 {
+		if d := scrape(t, e2, "quicpush_edge_messages_total", map[string]string{"kind": "users"}) - before2u; d != 0 {
 			t.Errorf("edge 2 got %v messages for a user connected to edge 1 only", d)
 		}
 	})

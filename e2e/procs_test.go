@@ -1,20 +1,17 @@
 package e2e
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/quicpush/quicpush/internal/childproc"
 	"github.com/quicpush/quicpush/internal/localkafka"
 )
 
@@ -54,10 +51,13 @@ func quicpushBin(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "quicpush")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/quicpush")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		logPath := filepath.Join(dir, "build.log")
+		p, err := childproc.Start("go", []string{"build", "-o", binPath, "./cmd/quicpush"}, "..", logPath)
+		if err == nil {
+			err = p.Err()
+		}
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, childproc.TailFile(logPath, 40))
 		}
 	})
 	if binErr != nil {
@@ -86,10 +86,9 @@ func realKafka(t *testing.T) *localkafka.Broker {
 type proc struct {
 	t      *testing.T
 	name   string
-	cmd    *exec.Cmd
+	run    *childproc.Runner
 	banner string
-	done   chan struct{}
-	out    *lockedBuffer
+	done   <-chan struct{} // closed once the process has exited
 }
 
 var (
@@ -99,51 +98,50 @@ var (
 	reAdmin = regexp.MustCompile(`admin on http://(\S+)`)
 )
 
-// startProc runs `quicpush args...` and waits for its banner line on stdout,
-// which says where it listens.
+// startProc runs `quicpush args...` and waits for its banner, the first line
+// on stdout, which says where it listens. Its log (stderr) is quoted when it
+// fails to start and, if the test fails, when the test ends.
 func startProc(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(quicpushBin(t), args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
+	banner := &firstLine{line: make(chan string, 1)}
+	run, err := childproc.New(childproc.Config{
+		Name:   name,
+		Path:   quicpushBin(t),
+		Args:   args,
+		Dir:    t.TempDir(),
+		Stdout: banner,
+		Ready: func(ctx context.Context, p *childproc.Process) error {
+			select {
+			case <-banner.line:
+				return nil
+			case <-p.Done():
+				// Everything written to stdout has arrived once it exited.
+				if banner.get() != "" {
+					return nil
+				}
+				return fmt.Errorf("%s exited before it was ready (%v)", name, p.Err())
+			case <-ctx.Done():
+				return fmt.Errorf("%s printed no banner: %w", name, context.Cause(ctx))
+			}
+		},
+		StartTimeout: 60 * time.Second,
+		// term bounds each graceful stop itself.
+		StopGrace: time.Hour,
+		TailLines: 40,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, name: name, cmd: cmd, done: make(chan struct{}), out: &lockedBuffer{}}
-	cmd.Stderr = p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		p.kill()
+		_ = run.Close()
 		if t.Failed() {
-			t.Logf("--- %s's log:\n%s", name, p.out.tail(40))
+			t.Logf("--- %s's log:\n%s", name, run.Tail())
 		}
 	})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		first := true
-		for sc.Scan() {
-			if first {
-				lines <- sc.Text()
-				first = false
-			}
-		}
-		close(lines)
-	}()
-	select {
-	case l, ok := <-lines:
-		if !ok {
-			<-p.done
-			t.Fatalf("%s exited before it was ready:\n%s", name, p.out.tail(40))
-		}
-		p.banner = l
-	case <-time.After(60 * time.Second):
-		t.Fatalf("%s printed no banner within 60s:\n%s", name, p.out.tail(40))
+	if err := run.Start(t.Context()); err != nil {
+		t.Fatal(err)
 	}
-	return p
+	return &proc{t: t, name: name, run: run, banner: banner.get(), done: run.Process().Done()}
 }
 
 func (p *proc) match(re *regexp.Regexp) string {
@@ -156,45 +154,56 @@ func (p *proc) match(re *regexp.Regexp) string {
 
 // kill sends SIGKILL and waits.
 func (p *proc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
+	_ = p.run.Kill()
 }
 
-// term sends SIGTERM and waits up to d.
+// term sends SIGTERM and waits up to d for a clean exit.
 func (p *proc) term(d time.Duration) error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		if p.cmd.ProcessState.ExitCode() != 0 {
-			return fmt.Errorf("%s exited with %d:\n%s", p.name, p.cmd.ProcessState.ExitCode(), p.out.tail(20))
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := p.run.Stop(ctx); err != nil {
+		return err
+	}
+	switch code := p.run.Process().ExitCode(); code {
+	case 0:
 		return nil
-	case <-time.After(d):
-		p.kill()
+	case -1: // a signal: SIGKILL when the deadline passed
 		return fmt.Errorf("%s did not stop within %v", p.name, d)
+	default:
+		return fmt.Errorf("%s exited with %d:\n%s", p.name, code, p.run.Tail())
 	}
 }
 
-// lockedBuffer keeps a process's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+// firstLine keeps the first line written to it and hands it over once.
+type firstLine struct {
+	line chan string // receives the first line, then is never written again
+
+	mu   sync.Mutex
+	buf  []byte
+	done bool
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lines := strings.Split(l.b.String(), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+func (f *firstLine) Write(b []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return len(b), nil
 	}
-	return strings.Join(lines, "\n")
+	f.buf = append(f.buf, b...)
+	if i := bytes.IndexByte(f.buf, '\n'); i >= 0 {
+		f.buf = f.buf[:i]
+		f.done = true
+		f.line <- string(f.buf)
+	}
+	return len(b), nil
 }
 
-var _ io.Writer = (*lockedBuffer)(nil)
+// get returns the first line, or "" until it is complete.
+func (f *firstLine) get() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.done {
+		return ""
+	}
+	return string(f.buf)
+}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -22,6 +21,7 @@ import (
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 	"github.com/quicpush/quicpush/internal/devcert"
+	"github.com/quicpush/quicpush/internal/promscrape"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -68,32 +68,16 @@ func scrapeStats(t *testing.T, admin string) serverStats {
 	if resp, err := http.Get("http://" + admin + "/debug/pprof/heap?gc=1"); err == nil {
 		resp.Body.Close()
 	}
-	resp, err := http.Get("http://" + admin + "/metrics")
+	m, err := promscrape.Fetch(t.Context(), "http://"+admin+"/metrics")
 	if err != nil {
 		t.Fatalf("scrape: %v", err)
 	}
-	defer resp.Body.Close()
-	var s serverStats
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "go_goroutines":
-			s.goroutines = v
-		case "go_memstats_heap_inuse_bytes":
-			s.heap = v
-		case "process_open_fds":
-			s.fds = v
-		case "quicpush_edge_slow_consumers_total":
-			s.slowConsumers = v
-		}
+	return serverStats{
+		goroutines:    m.Sum("go_goroutines", nil),
+		heap:          m.Sum("go_memstats_heap_inuse_bytes", nil),
+		fds:           m.Sum("process_open_fds", nil),
+		slowConsumers: m.Sum("quicpush_edge_slow_consumers_total", nil),
 	}
-	return s
 }
 
 // TestSoak runs `quicpush serve` under everything at once for a while:

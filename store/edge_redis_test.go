@@ -48,9 +48,7 @@ func TestNewEdgeRoutesValidates(t *testing.T) {
 
 func TestStartRegistersEdge(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 
 	h, err := c.HGetAll(ctx, "qp:edge:edgeA").Result()
@@ -84,9 +82,7 @@ func TestStartRegistersEdge(t *testing.T) {
 
 func TestConnectedWritesRouteAndConns(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 
 	sub := c.Subscribe(ctx, "qp:inval")
@@ -110,9 +106,7 @@ func TestConnectedWritesRouteAndConns(t *testing.T) {
 
 func TestDisconnectedIsOwnershipChecked(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	b := newEdge(t, c, "edgeB")
 
@@ -163,9 +157,7 @@ func TestDisconnectedIsOwnershipChecked(t *testing.T) {
 
 func TestConnectedCoalesces(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 
 	const n = 1000
@@ -199,9 +191,7 @@ func TestConnectedCoalesces(t *testing.T) {
 
 func TestRoomCountOpenIsSync(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	r := newRoutes(t, c)
 
@@ -247,9 +237,7 @@ func TestRoomCountOpenIsSync(t *testing.T) {
 
 func TestCloseRemovesEverything(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	b := newEdge(t, c, "edgeB")
 	var wg sync.WaitGroup
@@ -313,9 +301,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 
 func TestStartRemovesLeftoversOfSameID(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	old := newEdge(t, c, "edgeA")
 	old.connect(t, "k1", "alice")
 	old.join(t, "lobby", 4)
@@ -339,7 +325,7 @@ func TestSyncCallsFailWhileRedisIsDown(t *testing.T) {
 	srv := startRedis(t)
 	c := newClient(t, srv.Addr())
 	a := newEdge(t, c, "edgeA")
-	srv.kill()
+	killRedis(t, srv)
 	closed := false
 	defer func() {
 		if !closed { // don't let the cleanup wait for Redis

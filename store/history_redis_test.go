@@ -36,8 +36,7 @@ func TestHistoryRedisFlushed(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := history.Position{Offset: 1, Epoch: eps[st]}
-	srv.kill()
-	srv.restart()
+	restartRedis(t, srv)
 	eps, err = h.Append(ctx, []history.Item{{Stream: st, Entry: history.Entry{Offset: 2, ID: "b"}}})
 	if err != nil {
 		t.Fatalf("append after a restart (the script must be sent again): %v", err)

@@ -12,9 +12,7 @@ import (
 
 func TestJanitorCleansDeadEdge(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	b := newEdge(t, c, "edgeB")
 	a.connect(t, "a1", "alice")
@@ -49,9 +47,7 @@ func TestJanitorCleansDeadEdge(t *testing.T) {
 
 func TestJanitorSparesLiveEdges(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	a.connect(t, "a1", "alice")
 	a.join(t, "lobby", 2)
@@ -96,9 +92,7 @@ func TestJanitorSparesLiveEdges(t *testing.T) {
 
 func TestEdgeTakenForDeadRepublishes(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	a.connect(t, "a1", "alice")
 	a.join(t, "lobby", 2)

@@ -12,9 +12,7 @@ import (
 
 func TestOnlineCounts(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	b := newEdge(t, c, "edgeB")
 	p := NewOnlineCounts(c, "")
@@ -81,9 +79,7 @@ func TestOnlineCounts(t *testing.T) {
 
 func TestOnlineCountsPrefix(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA", func(cfg *EdgeRoutesConfig) { cfg.Prefix = "t1:" })
 	a.connect(t, "k", "u")
 	a.join(t, "room", 1)

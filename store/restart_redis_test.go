@@ -37,11 +37,11 @@ func TestRedisRestart(t *testing.T) {
 		t.Fatalf("UserEdges = %v, %v", got, err)
 	}
 
-	srv.kill()
+	killRedis(t, srv)
 	// Changes while Redis is away are kept and written when it returns.
 	a.disconnect("a2")
 	a.join(t, "lobby", 5) // async: 2 -> 5
-	srv.start()           // empty: no persistence
+	restartRedis(t, srv)  // empty: no persistence
 
 	start := time.Now()
 	// Within a few heartbeats (TTL/3 = 200ms) and subscription retries.

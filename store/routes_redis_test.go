@@ -9,9 +9,7 @@ import (
 
 func TestUserEdgesCachedMissInvalidated(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	b := newEdge(t, c, "edgeB")
 	// A TTL far beyond the test: only invalidations can refresh entries.
@@ -61,9 +59,7 @@ func TestUserEdgesCachedMissInvalidated(t *testing.T) {
 
 func TestRoomEdgesOnlyLiveEdges(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	b := newEdge(t, c, "edgeB")
 	r := newRoutes(t, c) // default 1s cache, no janitor
@@ -97,9 +93,7 @@ func TestRoomEdgesOnlyLiveEdges(t *testing.T) {
 
 func TestLiveEdges(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	r := newRoutes(t, c, func(cfg *RoutesConfig) { cfg.CacheTTL = time.Hour })
 	waitSubscribed(t, r)
 	if got, err := r.LiveEdges(ctx); err != nil || len(got) != 0 {
@@ -138,9 +132,7 @@ func TestLiveEdges(t *testing.T) {
 
 func TestRoutesWithoutCache(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	c := newClient(t, srv.Addr())
-	ctx := testCtx(t)
+	c, ctx := redisFixture(t)
 	a := newEdge(t, c, "edgeA")
 	r := newRoutes(t, c, func(cfg *RoutesConfig) { cfg.CacheTTL = -1 })
 	for i := range 3 {

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quicpush/quicpush/internal/childproc"
 	"github.com/quicpush/quicpush/internal/devcert"
 	"github.com/quicpush/quicpush/internal/localkafka"
 	"github.com/quicpush/quicpush/internal/localredis"
@@ -71,7 +71,11 @@ func run() error {
 		return fmt.Errorf("%s: %w (build it with `make build`)", o.bin, err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := os.MkdirAll(filepath.Join(o.dir, "logs"), 0o755); err != nil {
+	logs, err := filepath.Abs(filepath.Join(o.dir, "logs"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -105,16 +109,20 @@ func run() error {
 	}()
 
 	common := []string{"--kafka-brokers", kb.Addr(), "--redis-addr", rs.Addr(), "--dev-dir", o.devDir}
-	var procs procGroup
+	procs := procGroup{exited: make(chan string, 16)}
 	defer procs.stopAll()
 	admin := o.adminPort
 	start := func(name string, args ...string) error {
-		p, err := startProc(bin, filepath.Join(o.dir, "logs", name+".log"), args)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		procs.add(name, p)
-		return nil
+		return procs.start(ctx, childproc.Config{
+			Name: name,
+			Path: bin,
+			Args: args,
+			// Relative flags (--dev-dir) are read from where devcluster runs.
+			Dir:       ".",
+			LogFile:   filepath.Join(logs, name+".log"),
+			StopGrace: 15 * time.Second,
+			Logger:    log,
+		})
 	}
 	// Edges first: they create the shared development certificate and
 	// secrets (under a lock) that the API also reads.
@@ -170,7 +178,7 @@ func run() error {
 	case <-ctx.Done():
 		fmt.Println("\nstopping: edges drain (clients are told to reconnect), cores commit, then Kafka and Redis stop")
 	case name := <-procs.exited:
-		fmt.Printf("\n%s exited; stopping the cluster (see %s)\n", name, filepath.Join(o.dir, "logs", name+".log"))
+		fmt.Printf("\n%s exited; stopping the cluster (see %s)\n", name, filepath.Join(logs, name+".log"))
 	}
 	return nil
 }
@@ -238,74 +246,47 @@ func waitReady(ctx context.Context, admins []string, procs *procGroup) error {
 	return nil
 }
 
-// procGroup tracks the child processes.
+// procGroup runs the quicpush processes and tells which one exits first.
 type procGroup struct {
 	mu     sync.Mutex
-	procs  []*proc
-	exited chan string
+	runs   []*childproc.Runner
+	exited chan string // names of processes that exited (the first 16)
 }
 
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (g *procGroup) add(name string, p *exec.Cmd) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.exited == nil {
-		g.exited = make(chan string, 16)
+// start starts one process. It dies with devcluster (childproc), so an
+// interrupted devcluster leaves nothing behind.
+func (g *procGroup) start(ctx context.Context, cfg childproc.Config) error {
+	r, err := childproc.New(cfg)
+	if err != nil {
+		return err
 	}
-	pr := &proc{name: name, cmd: p, done: make(chan struct{})}
-	g.procs = append(g.procs, pr)
+	g.mu.Lock()
+	g.runs = append(g.runs, r)
+	g.mu.Unlock()
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
 	go func() {
-		_ = p.Wait()
-		close(pr.done)
+		<-r.Process().Done()
 		select {
-		case g.exited <- name:
+		case g.exited <- cfg.Name:
 		default:
 		}
 	}()
+	return nil
 }
 
-// stopAll sends SIGTERM to every process, in reverse start order (api
-// first, edges last, so that nothing is pushed into a stopping cluster),
-// and SIGKILLs what is left after 15 s.
+// stopAll stops every process, in reverse start order (api first, edges
+// last, so that nothing is pushed into a stopping cluster): SIGTERM, and
+// SIGKILL for what is left after 15 s.
 func (g *procGroup) stopAll() {
 	g.mu.Lock()
-	procs := g.procs
+	runs := g.runs
 	g.mu.Unlock()
-	for i := len(procs) - 1; i >= 0; i-- {
-		p := procs[i]
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+	for i := len(runs) - 1; i >= 0; i-- {
+		_ = runs[i].Stop(context.Background())
+		_ = runs[i].Close()
 	}
-}
-
-// startProc starts the quicpush binary with args, its output appended to
-// logPath. It dies with this process (Pdeathsig), so an interrupted
-// devcluster leaves nothing behind.
-func startProc(bin, logPath string, args []string) (*exec.Cmd, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	// The child holds its own descriptor now.
-	f.Close()
-	return cmd, nil
 }
 
 // ready reports whether an admin listener answers /readyz with 200.

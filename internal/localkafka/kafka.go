@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -85,16 +84,11 @@ type Broker struct {
 	log            *slog.Logger
 	java           string
 	libs           string
-	dir            string
-	ownDir         bool
 	port           int
 	controllerPort int
 	heapMB         int
 	partitions     int
-
-	mu     sync.Mutex         // serializes Stop, Kill, Restart and Close
-	proc   *childproc.Process // nil while stopped
-	closed bool
+	run            *childproc.Runner
 }
 
 // Start formats the storage if needed, starts the broker and returns once a
@@ -124,7 +118,6 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 
 	b := &Broker{
-		log:            log,
 		java:           java,
 		libs:           libs,
 		port:           cfg.Port,
@@ -132,12 +125,41 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		heapMB:         cmp.Or(cfg.HeapMB, defaultHeapMB),
 		partitions:     cmp.Or(cfg.Partitions, defaultPartitions),
 	}
-	if b.dir, b.ownDir, err = childproc.WorkDir(cfg.Dir, "localkafka"); err != nil {
+	if b.port == 0 || b.controllerPort == 0 {
+		ports, err := childproc.FreeLoopbackPorts(2)
+		if err != nil {
+			return nil, fmt.Errorf("localkafka: %w", err)
+		}
+		b.port = cmp.Or(b.port, ports[0])
+		b.controllerPort = cmp.Or(b.controllerPort, ports[1])
+	}
+	if b.port == b.controllerPort {
+		return nil, fmt.Errorf("localkafka: Port and ControllerPort are both %d", b.port)
+	}
+	b.log = log.With("addr", b.Addr(), "controller_port", b.controllerPort)
+	b.run, err = childproc.New(childproc.Config{
+		Name: "kafka broker",
+		Path: java,
+		// The JVM runs in the broker's directory, where Prepare writes
+		// server.properties.
+		Args:         append(b.jvmArgs(b.heapMB), "kafka.Kafka", propsName),
+		Dir:          cfg.Dir,
+		TempPrefix:   "localkafka",
+		LogFile:      logName,
+		Ports:        []int{b.port, b.controllerPort},
+		Prepare:      b.prepare,
+		Ready:        b.waitReady,
+		StartTimeout: startTimeout,
+		StopGrace:    stopGrace,
+		TailLines:    tailLines,
+		Logger:       b.log,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("localkafka: %w", err)
 	}
-	if err := b.start(ctx, true); err != nil {
-		_ = b.Close()
-		return nil, err
+	if err := b.run.Start(ctx); err != nil {
+		_ = b.run.Close()
+		return nil, b.errorf(err)
 	}
 	return b, nil
 }
@@ -152,141 +174,36 @@ func (b *Broker) Addr() string {
 // and kills it if it has not exited within 20 s or when ctx ends. The data
 // directory is kept, so Restart brings the same broker back. Stopping a
 // stopped broker does nothing.
-func (b *Broker) Stop(ctx context.Context) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.stopLocked(ctx)
-}
-
-func (b *Broker) stopLocked(ctx context.Context) error {
-	p := b.proc
-	if p == nil {
-		return nil
-	}
-	b.proc = nil
-	start := time.Now()
-	killed, err := p.Stop(ctx, stopGrace)
-	if err != nil {
-		return fmt.Errorf("localkafka: stop broker: %w", err)
-	}
-	if killed {
-		b.log.Warn("kafka broker did not exit after SIGTERM, killed it", "addr", b.Addr(), "waited", time.Since(start).Round(time.Millisecond))
-	} else {
-		b.log.Info("kafka broker stopped", "addr", b.Addr(), "took", time.Since(start).Round(time.Millisecond))
-	}
-	return nil
-}
+func (b *Broker) Stop(ctx context.Context) error { return b.errorf(b.run.Stop(ctx)) }
 
 // Kill kills the broker's process group with SIGKILL, as a crash would, and
 // waits until it is gone. Killing a stopped broker does nothing.
-func (b *Broker) Kill() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.killLocked()
-}
-
-func (b *Broker) killLocked() error {
-	p := b.proc
-	if p == nil {
-		return nil
-	}
-	b.proc = nil
-	if err := p.Kill(); err != nil {
-		return fmt.Errorf("localkafka: kill broker: %w", err)
-	}
-	b.log.Info("kafka broker killed", "addr", b.Addr())
-	return nil
-}
+func (b *Broker) Kill() error { return b.errorf(b.run.Kill()) }
 
 // Restart starts the broker again on the same ports and data directory,
 // stopping it first (as Stop does) if it is running, and returns once it
 // serves metadata again. ctx bounds it as it does Start.
-func (b *Broker) Restart(ctx context.Context) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return errors.New("localkafka: Restart after Close")
-	}
-	if err := b.stopLocked(ctx); err != nil {
-		return err
-	}
-	return b.start(ctx, false)
-}
+func (b *Broker) Restart(ctx context.Context) error { return b.errorf(b.run.Restart(ctx)) }
 
 // Close kills the broker and removes its directory if Start created it.
 // It is safe to call more than once; Restart fails after it.
-func (b *Broker) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+func (b *Broker) Close() error { return b.errorf(b.run.Close()) }
+
+// errorf prefixes a runner's error with the package and the address.
+func (b *Broker) errorf(err error) error {
+	if err == nil {
 		return nil
 	}
-	b.closed = true
-	err := b.killLocked()
-	if b.ownDir {
-		if rmErr := os.RemoveAll(b.dir); rmErr != nil {
-			err = errors.Join(err, fmt.Errorf("localkafka: remove %s: %w", b.dir, rmErr))
-		}
-	}
-	return err
+	return fmt.Errorf("localkafka: %s: %w", b.Addr(), err)
 }
 
-// start launches the JVM (formatting the storage first if it has never been)
-// and waits until it is ready; on failure the JVM is killed. first tells
-// whether free ports may still be picked. The caller holds b.mu or owns b.
-func (b *Broker) start(ctx context.Context, first bool) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, startTimeout)
-		defer cancel()
-	}
-	if first && (b.port == 0 || b.controllerPort == 0) {
-		ports, err := childproc.FreeLoopbackPorts(2)
-		if err != nil {
-			return fmt.Errorf("localkafka: %w", err)
-		}
-		if b.port == 0 {
-			b.port = ports[0]
-		}
-		if b.controllerPort == 0 {
-			b.controllerPort = ports[1]
-		}
-	}
-	if b.port == b.controllerPort {
-		return fmt.Errorf("localkafka: Port and ControllerPort are both %d", b.port)
-	}
-	// A port still held by someone else (say, a broker leaked by an earlier
-	// run with fixed ports) would make the JVM fail to bind, but our
-	// readiness check could meanwhile succeed against the other server.
-	for _, port := range []int{b.port, b.controllerPort} {
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			return fmt.Errorf("localkafka: port %d is not free: %w", port, err)
-		}
-		_ = ln.Close()
-	}
+// prepare writes server.properties and formats the storage if it has never
+// been, before every start.
+func (b *Broker) prepare(ctx context.Context) error {
 	if err := b.writeProps(); err != nil {
 		return err
 	}
-	if err := b.format(ctx); err != nil {
-		return err
-	}
-
-	b.log.Info("starting kafka broker", "addr", b.Addr(), "controller_port", b.controllerPort, "dir", b.dir, "log", b.logPath())
-	began := time.Now()
-	args := append(b.jvmArgs(b.heapMB), "kafka.Kafka", b.propsPath())
-	p, err := childproc.Start(b.java, args, b.dir, b.logPath())
-	if err != nil {
-		return fmt.Errorf("localkafka: %w", err)
-	}
-	if err := b.waitReady(ctx, p); err != nil {
-		_ = p.Kill()
-		return fmt.Errorf("localkafka: broker on %s did not become ready: %w\n--- last lines of %s ---\n%s",
-			b.Addr(), err, b.logPath(), childproc.TailFile(b.logPath(), tailLines))
-	}
-	b.proc = p
-	b.log.Info("kafka broker ready", "addr", b.Addr(), "pid", p.Pid(), "took", time.Since(began).Round(time.Millisecond))
-	return nil
+	return b.format(ctx)
 }
 
 // waitReady waits for the client port to accept connections and then for a
@@ -294,28 +211,9 @@ func (b *Broker) start(ctx context.Context, first bool) error {
 // opens before the broker has joined the KRaft quorum, and without a log4j
 // configuration there is no log line worth waiting for.
 func (b *Broker) waitReady(ctx context.Context, p *childproc.Process) error {
-	const poll = 100 * time.Millisecond
-	exited := func() error {
-		return fmt.Errorf("JVM exited early (%v)", p.Err())
+	if err := p.WaitPort(ctx, b.Addr()); err != nil {
+		return err
 	}
-	var dialer net.Dialer
-	for {
-		dctx, cancel := context.WithTimeout(ctx, time.Second)
-		conn, err := dialer.DialContext(dctx, "tcp", b.Addr())
-		cancel()
-		if err == nil {
-			_ = conn.Close()
-			break
-		}
-		select {
-		case <-p.Done():
-			return exited()
-		case <-ctx.Done():
-			return fmt.Errorf("port %d not open: %w", b.port, context.Cause(ctx))
-		case <-time.After(poll):
-		}
-	}
-
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(b.Addr()),
 		kgo.DialTimeout(time.Second),
@@ -326,26 +224,19 @@ func (b *Broker) waitReady(ctx context.Context, p *childproc.Process) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	var lastErr error
-	for {
+	err = p.Poll(ctx, 100*time.Millisecond, func(ctx context.Context) error {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
 		brokers, err := adm.ListBrokers(actx)
-		cancel()
-		if err == nil && len(brokers) > 0 {
-			return nil
-		}
-		if err == nil {
+		if err == nil && len(brokers) == 0 {
 			err = errors.New("metadata lists no broker")
 		}
-		lastErr = err
-		select {
-		case <-p.Done():
-			return exited()
-		case <-ctx.Done():
-			return fmt.Errorf("metadata request failing (last error: %v): %w", lastErr, context.Cause(ctx))
-		case <-time.After(poll):
-		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("metadata request failing: %w", err)
 	}
+	return nil
 }
 
 // format runs Kafka's StorageTool format once per data directory. KRaft refuses
@@ -360,20 +251,19 @@ func (b *Broker) format(ctx context.Context) error {
 	args := append(b.jvmArgs(formatHeapMB),
 		"kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", id, "-c", b.propsPath())
 	b.log.Debug("formatting kafka storage", "dir", b.dataDir(), "cluster_id", id)
-	p, err := childproc.Start(b.java, args, b.dir, b.logPath())
+	p, err := childproc.Start(b.java, args, b.run.Dir(), b.run.LogPath())
 	if err != nil {
-		return fmt.Errorf("localkafka: format storage: %w", err)
+		return fmt.Errorf("format storage: %w", err)
 	}
 	select {
 	case <-p.Done():
+		err = p.Err()
 	case <-ctx.Done():
 		_ = p.Kill()
-		return fmt.Errorf("localkafka: format storage: %w\n--- last lines of %s ---\n%s",
-			context.Cause(ctx), b.logPath(), childproc.TailFile(b.logPath(), tailLines))
+		err = context.Cause(ctx)
 	}
-	if p.Err() != nil {
-		return fmt.Errorf("localkafka: format storage: %w\n--- last lines of %s ---\n%s",
-			p.Err(), b.logPath(), childproc.TailFile(b.logPath(), tailLines))
+	if err != nil {
+		return fmt.Errorf("format storage: %w\n--- last lines of %s ---\n%s", err, b.run.LogPath(), b.run.Tail())
 	}
 	return nil
 }
@@ -411,9 +301,8 @@ func (b *Broker) jvmArgs(heapMB int) []string {
 	}
 }
 
-func (b *Broker) logPath() string   { return filepath.Join(b.dir, logName) }
-func (b *Broker) propsPath() string { return filepath.Join(b.dir, propsName) }
-func (b *Broker) dataDir() string   { return filepath.Join(b.dir, dataName) }
+func (b *Broker) propsPath() string { return filepath.Join(b.run.Dir(), propsName) }
+func (b *Broker) dataDir() string   { return filepath.Join(b.run.Dir(), dataName) }
 
 // writeProps writes server.properties for a combined broker+controller
 // single-node KRaft cluster listening on loopback only.
@@ -466,7 +355,7 @@ func (b *Broker) writeProps() error {
 		sb.WriteByte('\n')
 	}
 	if err := os.WriteFile(b.propsPath(), []byte(sb.String()), 0o644); err != nil {
-		return fmt.Errorf("localkafka: write %s: %w", propsName, err)
+		return fmt.Errorf("write %s: %w", propsName, err)
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func TestBrokerLifecycle(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	t.Logf("started in %v", time.Since(began).Round(time.Millisecond))
-	pid, dir := b.proc.Pid(), b.dir
+	pid, dir := b.run.Process().Pid(), b.run.Dir()
 
 	// One producer client for the whole test: after Restart it must find the
 	// broker again at the same address by itself.
@@ -98,10 +98,10 @@ func TestBrokerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("restarted in %v", time.Since(began).Round(time.Millisecond))
-	if b.proc.Pid() == pid {
+	if b.run.Process().Pid() == pid {
 		t.Fatal("Restart kept the old process")
 	}
-	pid = b.proc.Pid()
+	pid = b.run.Process().Pid()
 
 	produce(ctx, t, prod, topic, "after-restart")
 	if got := consume(ctx, t, b.Addr(), topic, 2); !slices.Equal(got, []string{"before-kill", "after-restart"}) {
@@ -118,7 +118,7 @@ func TestBrokerLifecycle(t *testing.T) {
 	if err := b.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pid = b.proc.Pid()
+	pid = b.run.Process().Pid()
 	produce(ctx, t, prod, topic, "after-stop")
 	want := []string{"before-kill", "after-restart", "after-stop"}
 	if got := consume(ctx, t, b.Addr(), topic, 3); !slices.Equal(got, want) {

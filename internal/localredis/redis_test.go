@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // requireRedis fails (never skips) without redis-server: a tier that
@@ -39,10 +41,10 @@ func TestServerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	pid, dir := s.proc.Pid(), s.dir
+	pid, dir := s.run.Process().Pid(), s.run.Dir()
 
-	mustDo(ctx, t, s.Addr(), "OK", "SET", "greeting", "hello")
-	mustDo(ctx, t, s.Addr(), "hello", "GET", "greeting")
+	mustDo(ctx, t, s, "OK", "SET", "greeting", "hello")
+	mustDo(ctx, t, s, "hello", "GET", "greeting")
 
 	if err := s.Kill(); err != nil {
 		t.Fatal(err)
@@ -62,14 +64,14 @@ func TestServerLifecycle(t *testing.T) {
 	if err := s.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pid = s.proc.Pid()
-	mustDo(ctx, t, s.Addr(), "PONG", "PING")
-	if v, err := roundTrip(ctx, s.Addr(), "GET", "greeting"); !errors.Is(err, errNil) {
+	pid = s.run.Process().Pid()
+	mustDo(ctx, t, s, "PONG", "PING")
+	if v, err := client(t, s).Get(ctx, "greeting").Result(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("GET after Restart without Persist = %q, %v; want a nil reply", v, err)
 	}
 
 	// A clean stop saves nothing either.
-	mustDo(ctx, t, s.Addr(), "OK", "SET", "greeting", "again")
+	mustDo(ctx, t, s, "OK", "SET", "greeting", "again")
 	if err := s.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +81,8 @@ func TestServerLifecycle(t *testing.T) {
 	if err := s.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pid = s.proc.Pid()
-	if v, err := roundTrip(ctx, s.Addr(), "GET", "greeting"); !errors.Is(err, errNil) {
+	pid = s.run.Process().Pid()
+	if v, err := client(t, s).Get(ctx, "greeting").Result(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("GET after Stop and Restart without Persist = %q, %v; want a nil reply", v, err)
 	}
 
@@ -111,14 +113,14 @@ func TestPersistSurvivesKill(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 
-	mustDo(ctx, t, s.Addr(), "OK", "SET", "durable", "yes")
+	mustDo(ctx, t, s, "OK", "SET", "durable", "yes")
 	if err := s.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mustDo(ctx, t, s.Addr(), "yes", "GET", "durable")
+	mustDo(ctx, t, s, "yes", "GET", "durable")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -177,15 +179,23 @@ func TestMissingBinarySaysHowToInstall(t *testing.T) {
 	}
 }
 
+// client is a client of s for one command: a new one each time, so no
+// connection outlives a Kill.
+func client(t *testing.T, s *Server) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
 // mustDo runs one command and checks its reply.
-func mustDo(ctx context.Context, t *testing.T, addr, want string, args ...string) {
+func mustDo(ctx context.Context, t *testing.T, s *Server, want string, args ...any) {
 	t.Helper()
-	got, err := roundTrip(ctx, addr, args...)
+	got, err := client(t, s).Do(ctx, args...).Text()
 	if err != nil {
-		t.Fatalf("%s: %v", strings.Join(args, " "), err)
+		t.Fatalf("%v: %v", args, err)
 	}
 	if got != want {
-		t.Fatalf("%s = %q, want %q", strings.Join(args, " "), got, want)
+		t.Fatalf("%v = %q, want %q", args, got, want)
 	}
 }
 
