@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strconv"
@@ -247,3 +248,5 @@ func TestHubReportsRoutes(t *testing.T) {
 		t.Fatal("recordConnected succeeded with the route store down")
 	}
 }
+
+var errRouteDown = errors.New("route store down")
