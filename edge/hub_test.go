@@ -70,13 +70,12 @@ func TestHubJoinLeave(t *testing.T) {
 	e := offlineEdge(t, nil)
 	defer e.Close()
 	var ss []*session
-	var fts []*fakeTransport
 	for i := range 3 {
-		s, ft := attach(t, e, "u"+strconv.Itoa(i))
+		s, _ := attach(t, e, "u"+strconv.Itoa(i))
 		if err := joinRoom(e, s, "r"); err != nil {
 			t.Fatal(err)
 		}
-		ss, fts = append(ss, s), append(fts, ft)
+		ss = append(ss, s)
 	}
 	if err := joinRoom(e, ss[0], "other"); err != nil {
 		t.Fatal(err)
