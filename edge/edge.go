@@ -322,11 +322,12 @@ func (e *Edge) Close() error {
 		if e.wt != nil {
 			_ = e.wt.Close()
 		}
+		// In parallel, and waited for only once the QUIC transport is gone:
+		// closing a WebTransport session may wait for its connection to end.
 		var closing sync.WaitGroup
 		for _, s := range e.hub.all() {
 			closing.Go(func() { s.hardClose(wire.CodeShutdown) })
 		}
-		closing.Wait()
 		if e.qtr != nil {
 			_ = e.qtr.Close()
 		}
@@ -334,6 +335,7 @@ func (e *Edge) Close() error {
 			_ = e.udp.Close()
 		}
 		e.loops.Wait()
+		closing.Wait()
 		// Every registered transport is closed: busy flushers fail fast.
 		e.flushers.stop()
 	})
