@@ -5,19 +5,23 @@ import (
 	"time"
 )
 
-// The coarse clock saves a time.Now per flush on the hot path: deadlines and
-// idle stamps only need a resolution of clockTick.
+// clockTick is the coarse clock's resolution.
 const clockTick = 100 * time.Millisecond
 
-var coarse atomic.Int64 // unix nanoseconds
-
-func init() {
-	coarse.Store(time.Now().UnixNano())
-	go func() {
-		for now := range time.Tick(clockTick) {
-			coarse.Store(now.UnixNano())
-		}
-	}()
+// coarseClock saves a time.Now per flush and per inbound frame on the hot
+// path: write deadlines, rate windows and idle stamps only need a resolution
+// of clockTick. The edge's janitor ticks it (Listen starts it, Close stops
+// it), so it runs on the edge's own timers, fake ones under testing/synctest
+// included.
+type coarseClock struct {
+	nanos atomic.Int64 // unix nanoseconds
 }
 
-func coarseNow() time.Time { return time.Unix(0, coarse.Load()) }
+// set moves the clock to t.
+func (c *coarseClock) set(t time.Time) { c.nanos.Store(t.UnixNano()) }
+
+// unixNano is the time of the last tick in unix nanoseconds.
+func (c *coarseClock) unixNano() int64 { return c.nanos.Load() }
+
+// now is the time of the last tick.
+func (c *coarseClock) now() time.Time { return time.Unix(0, c.nanos.Load()) }

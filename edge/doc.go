@@ -5,19 +5,33 @@
 // (ALPN "h3") on a single quic.Transport, dispatched by the negotiated ALPN. One
 // TCP port serves framed TCP, the same over TLS, and WebSocket, told apart by
 // their first bytes. Every transport feeds one transport-agnostic session
-// model (session.go) through the small transport interface (transport.go).
+// model through the small transport interface.
 //
-// Sessions live in shards keyed by connection key (shard.go); each shard also
-// indexes users and room members. A message is encoded once per edge into one
-// immutable buffer that every receiver's queue shares. Each session owns a
-// bounded queue; a flusher goroutine exists only while the queue is not empty
-// and drains everything queued into one write, so writes batch themselves under
-// load while an idle server still writes at once. A session whose queue
-// overflows is cut with the slow-consumer code and never blocks fan-out.
+// A message is encoded once per edge into one immutable buffer that every
+// receiver's queue shares. Each session owns a bounded queue; a flusher runs
+// only while the queue is not empty and drains everything queued into one
+// write, so writes batch themselves under load while an idle server still
+// writes at once. A session whose queue overflows is cut with the
+// slow-consumer code and never blocks fan-out.
 //
-// Lock order: shard.mu before session.mu; a session never takes a shard lock
-// while holding its own.
+// Where things are:
+//
+//   - edge.go: Listen, Deliver (encoding and fan-out), the janitor, Shutdown
+//     and Close; config.go: every setting and its default.
+//   - hub.go: membership: sessions by shard, users, room members, register,
+//     join, leave, lookup, the fan-out's reads, Snapshot and Online, and the
+//     lock order; routes.go: room counts and what the route store is told.
+//   - session.go: a session's protocol side (handshake, requests, token
+//     expiry); session_write.go: its write side (queue, flush, close, cut);
+//     disconnect.go: the disconnects the edge sends.
+//   - flusher.go: the pool of goroutines that write; clock.go: the coarse
+//     clock of the hot path.
+//   - transport.go and transport_quic.go, transport_tcp.go, transport_ws.go:
+//     the transports; origin.go: browser origins.
+//   - limits.go: per-IP and per-connection limits; resume.go: resuming from
+//     a stream position; service.go: the internal EdgeService core calls;
+//     metrics.go: the edge's metrics.
 //
 // The edge knows sockets and sessions, not the bus or any store: it takes
-// messages through Deliver and answers Online from its own shards.
+// messages through Deliver and answers Online from its own hub.
 package edge

@@ -1,13 +1,11 @@
 package edge
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,12 +23,13 @@ import (
 type Edge struct {
 	cfg     Config
 	metrics *metrics
-	shards  []*shard
 	keySeq  atomic.Uint64
-	// roomCounts counts members per room across shards.
-	roomCounts roomCounts
+	// hub holds the sessions and their memberships (hub.go).
+	hub hub
 	// flushers write queued frames to clients.
-	flushers flusherPool
+	flushers *flusherPool
+	// clock is the coarse clock of the hot path, ticked by the janitor.
+	clock coarseClock
 	// guard enforces the per-IP limits.
 	guard *guard
 
@@ -40,18 +39,38 @@ type Edge struct {
 	wt    *webtransport.Server
 	tcpLn net.Listener
 
-	ctx      context.Context
-	cancel   context.CancelFunc
-	draining atomic.Bool
+	ctx    context.Context
+	cancel context.CancelFunc
 	// live counts connections from accept until their serve returns, so
 	// Shutdown can wait for them.
-	live      sync.WaitGroup
+	live sync.WaitGroup
+	// loops counts the edge's own goroutines (janitor, accept loops, paced
+	// broadcasts); Close waits for them.
 	loops     sync.WaitGroup
 	closeOnce sync.Once
 }
 
 // Listen binds the edge's ports and starts serving.
 func Listen(cfg Config) (*Edge, error) {
+	e, err := newEdge(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.start()
+	if err := e.listenQUIC(); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	if err := e.listenTCP(); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	e.cfg.Logger.Info("edge listening", "quic", e.QUICAddr().String(), "tcp", e.TCPAddr().String(), "id", e.cfg.ID)
+	return e, nil
+}
+
+// newEdge builds an edge that holds no port and runs no goroutine yet.
+func newEdge(cfg Config) (*Edge, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -63,25 +82,19 @@ func Listen(cfg Config) (*Edge, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Edge{cfg: cfg, metrics: m, shards: make([]*shard, cfg.Shards)}
-	e.guard = newGuard(&cfg, m)
-	e.flushers.max = cfg.MaxFlushers
-	for i := range e.shards {
-		e.shards[i] = newShard()
-	}
+	e := &Edge{cfg: cfg, metrics: m}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.clock.set(time.Now())
+	e.hub.init(e.ctx, &e.cfg, m)
+	e.flushers = newFlusherPool(cfg.MaxFlushers, &e.clock)
+	e.guard = newGuard(&e.cfg, m)
+	return e, nil
+}
+
+// start runs the janitor, which ticks the clock until Close.
+func (e *Edge) start() {
 	e.loops.Add(1)
 	go e.janitor()
-	if err := e.listenQUIC(); err != nil {
-		e.cancel()
-		return nil, err
-	}
-	if err := e.listenTCP(); err != nil {
-		e.Close()
-		return nil, err
-	}
-	cfg.Logger.Info("edge listening", "quic", e.QUICAddr().String(), "tcp", e.TCPAddr().String(), "id", cfg.ID)
-	return e, nil
 }
 
 // QUICAddr is the UDP address serving QUIC and WebTransport.
@@ -127,7 +140,7 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 		case push.KindKeys:
 			buf := encode(msgs[i:i+1], wire.PushDirect)
 			for _, k := range m.Keys {
-				if s := e.lookup(k); s != nil && s.enqueue(buf) {
+				if s := e.hub.lookup(k); s != nil && s.enqueue(buf) {
 					e.metrics.deliveries.Inc()
 				}
 			}
@@ -145,7 +158,7 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 					}
 					buf = shared
 				}
-				e.forUser(u, func(s *session) {
+				e.hub.forUser(u, func(s *session) {
 					if s.enqueue(buf) {
 						e.metrics.deliveries.Inc()
 					}
@@ -154,14 +167,14 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 		case push.KindBroadcast:
 			e.broadcast(encode(msgs[i:i+1], wire.PushBroadcast), m.Rate)
 		case push.KindDisconnect:
-			code := wire.Code(m.Code)
+			d := disconnect{wire.Code(m.Code), m.Reason}
 			for _, k := range m.Keys {
-				if s := e.lookup(k); s != nil {
-					s.closeWith(code, m.Reason, false)
+				if s := e.hub.lookup(k); s != nil {
+					s.close(d)
 				}
 			}
 			for _, u := range m.Users {
-				e.forUser(u, func(s *session) { s.closeWith(code, m.Reason, false) })
+				e.hub.forUser(u, func(s *session) { s.close(d) })
 			}
 		default:
 			e.cfg.Logger.Warn("message of unknown kind dropped", "id", m.ID, "kind", m.Kind)
@@ -204,35 +217,8 @@ func encodeOne(m *push.Message, kind wire.PushKind, room string, offset uint64, 
 }
 
 func (e *Edge) deliverRoom(room string, buf []byte, msgs int) {
-	n := 0
-	for _, sh := range e.shards {
-		sh.mu.RLock()
-		for s := range sh.rooms[room] {
-			if s.enqueue(buf) {
-				n++
-			}
-		}
-		sh.mu.RUnlock()
-	}
+	n := e.hub.enqueueRoom(room, buf)
 	e.metrics.deliveries.Add(float64(n * msgs))
-}
-
-func (e *Edge) lookup(key string) *session {
-	sh := e.shardOf(key)
-	sh.mu.RLock()
-	s := sh.sessions[key]
-	sh.mu.RUnlock()
-	return s
-}
-
-func (e *Edge) forUser(user string, fn func(*session)) {
-	sh := e.shardOf(user)
-	sh.mu.RLock()
-	list := slices.Clone(sh.users[user])
-	sh.mu.RUnlock()
-	for _, s := range list {
-		fn(s)
-	}
 }
 
 // broadcast queues buf for every session. With a rate, it paces itself to at
@@ -240,17 +226,7 @@ func (e *Edge) forUser(user string, fn func(*session)) {
 // large edge does not burst every client at once.
 func (e *Edge) broadcast(buf []byte, rate int) {
 	if rate <= 0 {
-		n := 0
-		for _, sh := range e.shards {
-			sh.mu.RLock()
-			for _, s := range sh.sessions {
-				if s.enqueue(buf) {
-					n++
-				}
-			}
-			sh.mu.RUnlock()
-		}
-		e.metrics.deliveries.Add(float64(n))
+		e.metrics.deliveries.Add(float64(e.hub.enqueueAll(buf)))
 		return
 	}
 	e.loops.Add(1)
@@ -258,14 +234,7 @@ func (e *Edge) broadcast(buf []byte, rate int) {
 		defer e.loops.Done()
 		const tick = 10 * time.Millisecond
 		perTick := max(1, rate/int(time.Second/tick))
-		var targets []*session
-		for _, sh := range e.shards {
-			sh.mu.RLock()
-			for _, s := range sh.sessions {
-				targets = append(targets, s)
-			}
-			sh.mu.RUnlock()
-		}
+		targets := e.hub.all()
 		t := time.NewTicker(tick)
 		defer t.Stop()
 		for len(targets) > 0 {
@@ -285,75 +254,41 @@ func (e *Edge) broadcast(buf []byte, rate int) {
 	}()
 }
 
-// janitor retires idle flushers.
+// janitor ticks the coarse clock and, every janitorEvery, retires idle
+// flushers and forgets idle sources of the per-IP limits.
 func (e *Edge) janitor() {
 	defer e.loops.Done()
-	t := time.NewTicker(flusherIdle / 2)
+	t := time.NewTicker(clockTick)
 	defer t.Stop()
+	next := time.Now().Add(janitorEvery)
 	for {
 		select {
 		case now := <-t.C:
+			e.clock.set(now)
+			if now.Before(next) {
+				continue
+			}
+			next = now.Add(janitorEvery)
 			e.flushers.retireIdle(now.Add(-flusherIdle))
 			e.guard.sweep(now)
 		case <-e.ctx.Done():
-			e.flushers.stopAll()
 			return
 		}
 	}
 }
 
-// Online reports this edge's counts: the total, the given rooms and the top
-// most populated rooms.
-func (e *Edge) Online(_ context.Context, rooms []string, top int) (push.Online, error) {
-	out := push.Online{Rooms: make(map[string]int64, len(rooms))}
-	for _, r := range rooms {
-		out.Rooms[r] = 0
-	}
-	var all map[string]int64
-	if top > 0 {
-		all = make(map[string]int64)
-	}
-	for _, sh := range e.shards {
-		sh.mu.RLock()
-		out.Total += int64(len(sh.sessions))
-		for _, r := range rooms {
-			out.Rooms[r] += int64(len(sh.rooms[r]))
-		}
-		for r, members := range sh.rooms {
-			if all != nil {
-				all[r] += int64(len(members))
-			}
-		}
-		sh.mu.RUnlock()
-	}
-	for r, n := range all {
-		out.Top = append(out.Top, push.RoomCount{Room: r, Count: n})
-	}
-	slices.SortFunc(out.Top, func(a, b push.RoomCount) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Room, b.Room))
-	})
-	if len(out.Top) > top {
-		out.Top = out.Top[:top]
-	}
-	return out, nil
-}
+// janitorEvery is how often the janitor sweeps.
+const janitorEvery = flusherIdle / 2
 
 // Shutdown drains the edge: it stops accepting, tells every client to
 // reconnect elsewhere (CodeShutdown), waits for them to leave until ctx ends,
-// then closes what is left.
+// then closes what is left. It returns ctx's error when clients were still
+// connected at its end.
 func (e *Edge) Shutdown(ctx context.Context) error {
-	e.draining.Store(true)
+	e.hub.draining.Store(true)
 	e.stopAccepting()
-	var all []*session
-	for _, sh := range e.shards {
-		sh.mu.RLock()
-		for _, s := range sh.sessions {
-			all = append(all, s)
-		}
-		sh.mu.RUnlock()
-	}
-	for _, s := range all {
-		s.closeWith(wire.CodeShutdown, "edge draining, reconnect", false)
+	for _, s := range e.hub.all() {
+		s.close(disconnectShutdown)
 	}
 	done := make(chan struct{})
 	go func() { e.live.Wait(); close(done) }()
@@ -363,7 +298,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("edge: shutdown: %w", ctx.Err())
 	}
-	e.Close()
+	_ = e.Close()
 	return err
 }
 
@@ -376,21 +311,22 @@ func (e *Edge) stopAccepting() {
 	}
 }
 
-// Close closes every connection and port at once.
+// Close closes every connection and port at once, and returns once the
+// edge's own goroutines (janitor, accept loops, flushers) are gone. It
+// always returns nil, and so does every later call.
 func (e *Edge) Close() error {
 	e.closeOnce.Do(func() {
-		e.draining.Store(true)
+		e.hub.draining.Store(true)
 		e.cancel()
 		e.stopAccepting()
 		if e.wt != nil {
 			_ = e.wt.Close()
 		}
-		for _, sh := range e.shards {
-			sh.mu.RLock()
-			for _, s := range sh.sessions {
-				go s.hardClose(wire.CodeShutdown)
-			}
-			sh.mu.RUnlock()
+		// In parallel, and waited for only once the QUIC transport is gone:
+		// closing a WebTransport session may wait for its connection to end.
+		var closing sync.WaitGroup
+		for _, s := range e.hub.all() {
+			closing.Go(func() { s.hardClose(wire.CodeShutdown) })
 		}
 		if e.qtr != nil {
 			_ = e.qtr.Close()
@@ -399,6 +335,9 @@ func (e *Edge) Close() error {
 			_ = e.udp.Close()
 		}
 		e.loops.Wait()
+		closing.Wait()
+		// Every registered transport is closed: busy flushers fail fast.
+		e.flushers.stop()
 	})
 	return nil
 }

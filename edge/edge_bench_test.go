@@ -95,11 +95,11 @@ func addSessions(tb testing.TB, e *Edge, n int, room string) []*sinkTransport {
 		s := newSession(e, sinks[i], time.Time{})
 		s.ident = auth.Identity{User: "u" + strconv.Itoa(i), Rooms: []string{"*"}}
 		s.key = e.newKey()
-		if e.register(s) != 0 {
+		if e.hub.register(s).code != 0 {
 			tb.Fatal("register refused")
 		}
 		s.rooms = map[string]struct{}{room: {}}
-		if err := e.join(s, room); err != nil {
+		if err := e.hub.join(s, room); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -12,18 +12,24 @@ import (
 // allocation per delivery, and a goroutine per connection costs memory while
 // idle. So flushers are reused: a session with something to write goes to the
 // most recently parked flusher, or to a new one while fewer than max run, or
-// else waits in a FIFO that busy flushers drain before they park. A janitor
-// retires flushers parked for longer than flusherIdle, so an idle edge holds
-// none. Parked flushers wait on a plain channel receive, the cheapest wakeup
-// Go has.
+// else waits in a FIFO that busy flushers drain before they park. The edge's
+// janitor retires flushers parked for longer than flusherIdle, so an idle edge
+// holds none. Parked flushers wait on a plain channel receive, the cheapest
+// wakeup Go has.
+//
+// Once stopped (the edge closes), flushers finish what is pending and exit
+// instead of parking.
 type flusherPool struct {
-	max int
+	max   int
+	clock *coarseClock // stamps parked flushers
 
 	mu      sync.Mutex
 	idle    []parked // a stack: the end is the most recently parked
 	pending []*session
 	head    int // next pending session
 	live    int
+	stopped bool
+	exited  sync.Cond // signalled when live drops to zero after stop
 }
 
 type parked struct {
@@ -32,6 +38,12 @@ type parked struct {
 }
 
 const flusherIdle = 10 * time.Second
+
+func newFlusherPool(maxFlushers int, clock *coarseClock) *flusherPool {
+	p := &flusherPool{max: maxFlushers, clock: clock}
+	p.exited.L = &p.mu
+	return p
+}
 
 // run flushes s as soon as a flusher is free.
 func (p *flusherPool) run(s *session) {
@@ -56,20 +68,26 @@ func (p *flusherPool) run(s *session) {
 	go p.work(ch)
 }
 
-// work flushes sessions handed to ch until the janitor sends nil.
+// work flushes sessions handed to ch until it is retired (the janitor sends
+// nil) or the pool stops.
 func (p *flusherPool) work(ch chan *session) {
 	for s := range ch {
 		if s == nil {
 			return
 		}
-		for ; s != nil; s = p.next(ch) {
+		for s != nil {
 			s.flush()
+			var ok bool
+			if s, ok = p.next(ch); !ok {
+				return
+			}
 		}
 	}
 }
 
-// next returns a pending session, or parks ch and returns nil.
-func (p *flusherPool) next(ch chan *session) *session {
+// next returns a pending session, or parks ch and returns nil; ok false
+// means the pool stopped and the flusher exits.
+func (p *flusherPool) next(ch chan *session) (s *session, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.head < len(p.pending) {
@@ -79,25 +97,61 @@ func (p *flusherPool) next(ch chan *session) *session {
 		if p.head == len(p.pending) {
 			p.pending, p.head = p.pending[:0], 0
 		}
-		return s
+		return s, true
 	}
-	p.idle = append(p.idle, parked{ch: ch, since: coarseNow()})
-	return nil
+	if p.stopped {
+		p.exitLocked(1)
+		return nil, false
+	}
+	p.idle = append(p.idle, parked{ch: ch, since: p.clock.now()})
+	return nil, true
 }
 
 // retireIdle stops flushers parked since before cutoff. The oldest are at
 // the bottom of the stack.
 func (p *flusherPool) retireIdle(cutoff time.Time) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	n := 0
 	for n < len(p.idle) && p.idle[n].since.Before(cutoff) {
 		p.idle[n].ch <- nil
 		n++
 	}
+	clear(p.idle[:n])
 	p.idle = append(p.idle[:0], p.idle[n:]...)
+	p.exitLocked(n)
+}
+
+// exitLocked counts n flushers gone; p.mu is held.
+func (p *flusherPool) exitLocked(n int) {
 	p.live -= n
+	if p.live == 0 && p.stopped {
+		p.exited.Broadcast()
+	}
+}
+
+// stop retires every parked flusher and waits for the busy ones to finish
+// what is pending. Sessions handed to the pool afterwards still get a
+// flusher, which exits when done.
+func (p *flusherPool) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	for _, f := range p.idle {
+		f.ch <- nil
+	}
+	n := len(p.idle)
+	clear(p.idle)
+	p.idle = p.idle[:0]
+	p.exitLocked(n)
+	for p.live > 0 {
+		p.exited.Wait()
+	}
 	p.mu.Unlock()
 }
 
-// stopAll retires every parked flusher; busy ones finish and park.
-func (p *flusherPool) stopAll() { p.retireIdle(time.Now().Add(time.Hour)) }
+// running reports how many flushers exist, parked or busy.
+func (p *flusherPool) running() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live
+}

@@ -82,52 +82,75 @@ func (rc *roomCounts) snapshot() map[string]int {
 	return out
 }
 
+// recordConnected records a registered session in the route store: AuthOK
+// promises that pushes to the user reach this connection.
+func (h *hub) recordConnected(s *session) error {
+	if h.routes == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, h.routeTimeout)
+	defer cancel()
+	err := h.routes.Connected(ctx, s.key, s.ident.User)
+	if err != nil {
+		h.metrics.routeErrors.Inc()
+	}
+	return err
+}
+
 // openRoom records a room's first member in the route store and wakes the
 // joins waiting for it.
-func (e *Edge) openRoom(c *roomCount, room string) error {
-	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.RouteTimeout)
+func (h *hub) openRoom(c *roomCount, room string) error {
+	ctx, cancel := context.WithTimeout(h.ctx, h.routeTimeout)
 	defer cancel()
-	c.err = e.cfg.Routes.RoomCount(ctx, room, 1)
+	c.err = h.routes.RoomCount(ctx, room, 1)
 	close(c.opened)
 	if c.err != nil {
-		e.metrics.routeErrors.Inc()
+		h.metrics.routeErrors.Inc()
 	}
 	return c.err
 }
 
 // waitOpened waits until a room another join opened is routed here.
-func (e *Edge) waitOpened(c *roomCount) error {
-	t := time.NewTimer(e.cfg.RouteTimeout)
+func (h *hub) waitOpened(c *roomCount) error {
+	t := time.NewTimer(h.routeTimeout)
 	defer t.Stop()
 	select {
 	case <-c.opened:
 		return c.err
 	case <-t.C:
 		return context.DeadlineExceeded
-	case <-e.ctx.Done():
-		return e.ctx.Err()
+	case <-h.ctx.Done():
+		return h.ctx.Err()
 	}
 }
 
-// Snapshot is what an edge holds at one moment: every connection and every
-// room with members here.
-type Snapshot struct {
-	// Conns maps each authenticated connection's key to its user.
-	Conns map[string]string
-	// Rooms maps each room with members on this edge to their number.
-	Rooms map[string]int
+// countLeave counts one member less in room and reports it.
+func (h *hub) countLeave(room string) {
+	if h.counts.remove(room) == 0 {
+		h.metrics.rooms.Dec()
+	}
+	h.reportCount(room)
 }
 
-// Snapshot lists this edge's connections and rooms, for republishing its
-// routes after the route store lost them, and for tests.
-func (e *Edge) Snapshot() Snapshot {
-	conns := make(map[string]string)
-	for _, sh := range e.shards {
-		sh.mu.RLock()
-		for k, s := range sh.sessions {
-			conns[k] = s.ident.User
-		}
-		sh.mu.RUnlock()
+// reportCount tells the route store the room's current count. It reports
+// under the counts' lock, so that two reports of one room reach the store in
+// the order of the counts they carry; the store only queues them (it
+// coalesces them and writes the latest), so the lock is held briefly.
+func (h *hub) reportCount(room string) {
+	if h.routes == nil {
+		return
 	}
-	return Snapshot{Conns: conns, Rooms: e.roomCounts.snapshot()}
+	rc := &h.counts
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := 0
+	if c := rc.rooms[room]; c != nil {
+		n = c.n
+	}
+	// A room the store saw at zero would make this a synchronous opening;
+	// joins wait for the opening first, so that does not happen, but the
+	// wait stays bounded whatever happens.
+	ctx, cancel := context.WithTimeout(h.ctx, h.routeTimeout)
+	defer cancel()
+	_ = h.routes.RoomCount(ctx, room, n)
 }

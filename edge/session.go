@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -14,16 +13,10 @@ import (
 	"github.com/quicpush/quicpush/wire"
 )
 
-// Session states. A session is open until closeWith moves it to closing
-// (the Disconnect frame is queued as the last frame), then closed once the
-// transport is gone.
-const (
-	stateOpen uint8 = iota
-	stateClosing
-	stateClosed
-)
-
-// session is one client connection, whatever its transport.
+// session is one client connection, whatever its transport. This file is
+// its protocol side, run by the session's reader goroutine: the handshake,
+// the requests, the token's expiry. Its write side (queue, flush, close) is
+// session_write.go; resuming from a position is resume.go.
 type session struct {
 	edge *Edge
 	t    transport
@@ -57,164 +50,10 @@ type session struct {
 	writeBy int64
 }
 
-// armWriteDeadline keeps the write deadline between 3/4 and all of
-// WriteTimeout ahead of now.
-func (s *session) armWriteDeadline() {
-	timeout := int64(s.edge.cfg.WriteTimeout)
-	now := coarse.Load() + int64(clockTick)
-	if s.writeBy-now >= timeout*3/4 {
-		return
-	}
-	s.writeBy = now + timeout
-	_ = s.t.setWriteDeadline(time.Unix(0, s.writeBy))
-}
-
 // newSession starts a session whose Auth frame must arrive by deadline: the
 // handshake timeout counts from accept, across TLS, QUIC and upgrades.
 func newSession(e *Edge, t transport, deadline time.Time) *session {
 	return &session{edge: e, t: t, authBy: deadline}
-}
-
-// enqueue queues an encoded frame (or several) for the client. It never
-// blocks: a session over its byte budget is cut as a slow consumer.
-func (s *session) enqueue(b []byte) bool {
-	s.mu.Lock()
-	if s.state != stateOpen {
-		s.mu.Unlock()
-		return false
-	}
-	if s.queued+s.heldBytes+len(b) > s.edge.cfg.MaxQueueBytes {
-		s.mu.Unlock()
-		s.edge.metrics.slowConsumers.Inc()
-		s.closeWith(wire.CodeSlowConsumer, "write queue full", true)
-		return false
-	}
-	if s.holding {
-		s.held = append(s.held, b)
-		s.heldBytes += len(b)
-		s.mu.Unlock()
-		return true
-	}
-	s.queueLocked(b)
-	s.kickLocked()
-	s.mu.Unlock()
-	return true
-}
-
-// queueLocked appends b to the queue; s.mu is held.
-func (s *session) queueLocked(b []byte) {
-	s.queue = append(s.queue, b)
-	s.queued += len(b)
-}
-
-// kickLocked starts a flusher unless one runs; s.mu is held.
-func (s *session) kickLocked() {
-	if !s.flushing && len(s.queue) > 0 {
-		s.flushing = true
-		s.edge.flushers.run(s)
-	}
-}
-
-// flush drains the queue into batched writes until it is empty. It runs in
-// its own goroutine only while there is something to write.
-func (s *session) flush() {
-	s.mu.Lock()
-	for {
-		if len(s.queue) == 0 {
-			// Keep two small slices (the queue and the flusher's batch) so
-			// steady traffic allocates nothing; drop big ones so an idle
-			// connection costs little.
-			if cap(s.queue) > 8 {
-				s.queue = nil
-			}
-			if cap(s.spare) > 8 {
-				s.spare = nil
-			}
-			s.flushing = false
-			closing := s.state == stateClosing
-			code := s.code
-			s.mu.Unlock()
-			if closing {
-				s.t.closeWrite(code, code.String())
-			}
-			return
-		}
-		batch := s.queue
-		s.queue, s.spare = s.spare[:0], nil
-		s.queued = 0
-		s.mu.Unlock()
-
-		s.armWriteDeadline()
-		err := s.t.writeBatch(batch)
-		clear(batch)
-
-		s.mu.Lock()
-		s.spare = batch[:0]
-		if err != nil {
-			s.flushing = false
-			s.queue, s.queued = nil, 0
-			code := s.code
-			if s.state == stateOpen {
-				code = wire.CodeServerError
-			}
-			s.state = stateClosed
-			s.mu.Unlock()
-			s.edge.cfg.Logger.Debug("write failed", "key", s.key, "err", err)
-			s.hardClose(code)
-			return
-		}
-	}
-}
-
-// closeWith queues a Disconnect frame as the session's last frame and lets the
-// flusher end the connection after it. drop discards frames still queued (a
-// slow consumer would never read them); otherwise they go out first.
-func (s *session) closeWith(code wire.Code, reason string, drop bool) {
-	s.mu.Lock()
-	if s.state != stateOpen {
-		s.mu.Unlock()
-		return
-	}
-	s.state = stateClosing
-	s.code = code
-	if s.expiry != nil {
-		s.expiry.Stop()
-	}
-	if drop {
-		clear(s.queue)
-		s.queue = s.queue[:0]
-	}
-	s.queue = append(s.queue, wire.AppendDisconnect(nil, &wire.Disconnect{Code: code, Reason: reason}))
-	if !s.flushing {
-		s.flushing = true
-		s.edge.flushers.run(s)
-	}
-	s.mu.Unlock()
-	s.edge.metrics.disconnects.WithLabelValues(codeLabel(code)).Inc()
-
-	// The client gets CloseTimeout to read the last frame and hang up; a
-	// flusher stuck on a client that stopped reading is cut by the deadline.
-	deadline := time.Now().Add(s.edge.cfg.CloseTimeout)
-	_ = s.t.setReadDeadline(deadline)
-	if drop {
-		// The flusher may be blocked on this client: cut it short. writeBy
-		// is the flusher's, but the flusher no longer needs it: every later
-		// write ends the session.
-		_ = s.t.setWriteDeadline(deadline)
-	}
-}
-
-// hardClose closes the transport now. It is idempotent.
-func (s *session) hardClose(code wire.Code) {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.state = stateClosed
-		if s.expiry != nil {
-			s.expiry.Stop()
-		}
-		s.mu.Unlock()
-		s.t.close(code, code.String())
-	})
 }
 
 // serve runs the handshake on the accepting goroutine, then hands the
@@ -239,10 +78,11 @@ func (s *session) serve() {
 func (s *session) readLoop() {
 	defer s.edge.live.Done()
 	defer s.finish()
-	idle := 2 * s.edge.cfg.PingInterval
+	cfg := &s.edge.cfg
+	idle := 2 * cfg.PingInterval
 	for {
-		// Under s.mu, and only while open: closeWith sets a short deadline
-		// of its own after marking the session closing, and this one must
+		// Under s.mu, and only while open: closing sets a short deadline of
+		// its own after marking the session closing, and this one must
 		// never overwrite it (the session would then linger for the whole
 		// idle period instead of CloseTimeout).
 		s.mu.Lock()
@@ -259,9 +99,9 @@ func (s *session) readLoop() {
 			s.drain()
 			return
 		}
-		if s.in.over(coarse.Load()/int64(time.Second), wire.HeaderSize+len(body), s.edge.cfg.MaxFramesPerSec, s.edge.cfg.MaxBytesPerSec) {
+		if s.in.over(s.edge.clock.unixNano()/int64(time.Second), wire.HeaderSize+len(body), cfg.MaxFramesPerSec, cfg.MaxBytesPerSec) {
 			s.edge.metrics.limited.WithLabelValues("inbound_rate", s.t.kind()).Inc()
-			s.closeWith(wire.CodeRateLimited, "too many frames", false)
+			s.close(disconnectRateLimited)
 			s.drain()
 			return
 		}
@@ -279,7 +119,7 @@ func (s *session) readLoop() {
 // finish unregisters the session and closes its transport.
 func (s *session) finish() {
 	if s.shard != nil {
-		s.edge.unregister(s)
+		s.edge.hub.unregister(s)
 	}
 	s.mu.Lock()
 	code := s.code
@@ -287,41 +127,18 @@ func (s *session) finish() {
 	s.hardClose(code)
 }
 
-// handshake reads and verifies the Auth frame.
+// handshake reads the Auth frame, verifies its token, registers the session
+// (and records its route in a cluster), then replies AuthOK, resuming the
+// user's stream when the edge keeps history. False means the session is
+// closing.
 func (s *session) handshake() bool {
 	e := s.edge
-	_ = s.t.setReadDeadline(s.authBy)
-	// Until Auth passes, no frame bigger than the largest Auth is read: an
-	// unauthenticated client cannot make the edge hold a full-size buffer.
-	s.t.setMaxFrame(min(e.cfg.MaxFrame, wire.MaxAuthFrame))
-	h, body, err := s.t.readFrame()
-	if err != nil {
-		s.failRead(err, wire.CodeHandshakeTimeout)
+	seq, a, ok := s.readAuth()
+	if !ok {
 		return false
 	}
-	if h.Op != wire.OpAuth {
-		s.closeWith(wire.CodeProtocolError, "expected auth, got "+h.Op.String(), false)
-		return false
-	}
-	var a wire.Auth
-	if err := a.Decode(body); err != nil {
-		s.closeWith(wire.CodeProtocolError, err.Error(), false)
-		return false
-	}
-	s.t.releaseRead()
-	s.t.setMaxFrame(e.cfg.MaxFrame)
-	if a.Version != wire.Version {
-		s.closeWith(wire.CodeUnsupportedVersion, "protocol version 1 only", false)
-		return false
-	}
-	id, err := e.cfg.Auth.Verify(a.Token)
-	if err != nil {
-		e.metrics.authFailures.Inc()
-		if errors.Is(err, auth.ErrExpired) {
-			s.closeWith(wire.CodeTokenExpired, "token expired", false)
-		} else {
-			s.closeWith(wire.CodeInvalidToken, "invalid token", false)
-		}
+	id, ok := s.verify(a.Token)
+	if !ok {
 		return false
 	}
 	s.ident = id
@@ -332,46 +149,87 @@ func (s *session) handshake() bool {
 		// for the user (or for everyone) until the user's stream is read.
 		s.hold()
 	}
-	switch code := e.register(s); code {
-	case 0:
-	case wire.CodeConnectionLimit:
-		s.closeWith(code, "too many connections for this user", false)
-		return false
-	default:
-		s.closeWith(code, "edge is draining", false)
+	if d := e.hub.register(s); d.code != 0 {
+		s.close(d)
 		return false
 	}
-	if p := e.cfg.Routes; p != nil {
-		// AuthOK promises that pushes to the user reach this connection.
-		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.RouteTimeout)
-		err := p.Connected(ctx, s.key, id.User)
-		cancel()
-		if err != nil {
-			e.metrics.routeErrors.Inc()
-			e.cfg.Logger.Warn("route not recorded, refusing the connection", "key", s.key, "err", err)
-			s.closeWith(wire.CodeServerError, "route store unavailable, reconnect", false)
-			return false
-		}
+	if err := e.hub.recordConnected(s); err != nil {
+		e.cfg.Logger.Warn("route not recorded, refusing the connection", "key", s.key, "err", err)
+		s.close(disconnectNoRoute)
+		return false
 	}
-	ok := wire.AuthOK{
-		ConnKey:        s.key,
-		User:           id.User,
-		PingIntervalMs: uint64(e.cfg.PingInterval / time.Millisecond),
-		MaxFrame:       uint64(e.cfg.MaxFrame),
-	}
-	if resume {
-		from := history.Position{Offset: a.Offset, Epoch: a.Epoch}
-		rec, top, replay := e.resume(wire.PushDirect, "", history.UserStream(id.User), from)
-		ok.Recovery, ok.Offset, ok.Epoch = rec, top.Offset, top.Epoch
-		s.release(wire.AppendAuthOK(nil, h.Seq, &ok), replay, upTo(wire.PushDirect, "", top))
-	} else {
-		s.enqueue(wire.AppendAuthOK(nil, h.Seq, &ok))
-	}
+	s.replyAuth(seq, a, resume)
 	s.mu.Lock()
 	s.expires = id.Expires
 	s.watchExpiry(id.Expires)
 	s.mu.Unlock()
 	return true
+}
+
+// readAuth reads the first frame, which must be a well-formed Auth of this
+// protocol version, by the handshake deadline.
+func (s *session) readAuth() (uint32, wire.Auth, bool) {
+	cfg := &s.edge.cfg
+	_ = s.t.setReadDeadline(s.authBy)
+	// Until Auth passes, no frame bigger than the largest Auth is read: an
+	// unauthenticated client cannot make the edge hold a full-size buffer.
+	s.t.setMaxFrame(min(cfg.MaxFrame, wire.MaxAuthFrame))
+	var a wire.Auth
+	h, body, err := s.t.readFrame()
+	if err != nil {
+		s.failRead(err, wire.CodeHandshakeTimeout)
+		return 0, a, false
+	}
+	if h.Op != wire.OpAuth {
+		s.close(protocolError("expected auth, got " + h.Op.String()))
+		return 0, a, false
+	}
+	if err := a.Decode(body); err != nil {
+		s.close(protocolError(err.Error()))
+		return 0, a, false
+	}
+	s.t.releaseRead()
+	s.t.setMaxFrame(cfg.MaxFrame)
+	if a.Version != wire.Version {
+		s.close(disconnectBadVersion)
+		return 0, a, false
+	}
+	return h.Seq, a, true
+}
+
+// verify checks the Auth frame's token.
+func (s *session) verify(token string) (auth.Identity, bool) {
+	id, err := s.edge.cfg.Auth.Verify(token)
+	if err != nil {
+		s.edge.metrics.authFailures.Inc()
+		if errors.Is(err, auth.ErrExpired) {
+			s.close(disconnectTokenExpired)
+		} else {
+			s.close(disconnectInvalidToken)
+		}
+		return id, false
+	}
+	return id, true
+}
+
+// replyAuth queues AuthOK; with history, the user's stream is read at the
+// client's position and what it missed follows the reply.
+func (s *session) replyAuth(seq uint32, a wire.Auth, resume bool) {
+	cfg := &s.edge.cfg
+	ok := wire.AuthOK{
+		ConnKey:        s.key,
+		User:           s.ident.User,
+		PingIntervalMs: uint64(cfg.PingInterval / time.Millisecond),
+		MaxFrame:       uint64(cfg.MaxFrame),
+	}
+	if !resume {
+		s.enqueue(wire.AppendAuthOK(nil, seq, &ok))
+		return
+	}
+	from := history.Position{Offset: a.Offset, Epoch: a.Epoch}
+	rec, top, replay := s.edge.resume(wire.PushDirect, "", history.UserStream(s.ident.User), from)
+	ok.Recovery, ok.Offset, ok.Epoch = rec, top.Offset, top.Epoch
+	s.release(wire.AppendAuthOK(nil, seq, &ok), replay, upTo(wire.PushDirect, "", top))
 }
 
 // watchExpiry arms the token's timer: TokenExpiring RefreshAhead before exp
@@ -389,9 +247,7 @@ func (s *session) watchExpiry(exp time.Time) {
 	// A token with less than RefreshAhead left gets the warning at once.
 	warnAt := max(0, time.Until(exp)-ahead)
 	if ahead <= 0 {
-		s.expiry = time.AfterFunc(time.Until(exp), func() {
-			s.closeWith(wire.CodeTokenExpired, "token expired", false)
-		})
+		s.expiry = time.AfterFunc(time.Until(exp), func() { s.close(disconnectTokenExpired) })
 		return
 	}
 	s.expiry = time.AfterFunc(warnAt, func() {
@@ -401,9 +257,7 @@ func (s *session) watchExpiry(exp time.Time) {
 		if s.state != stateOpen || !s.expires.Equal(exp) {
 			return // refreshed meanwhile, or closing
 		}
-		s.expiry = time.AfterFunc(time.Until(exp), func() {
-			s.closeWith(wire.CodeTokenExpired, "token expired", false)
-		})
+		s.expiry = time.AfterFunc(time.Until(exp), func() { s.close(disconnectTokenExpired) })
 	})
 }
 
@@ -413,7 +267,7 @@ func (s *session) watchExpiry(exp time.Time) {
 func (s *session) refresh(seq uint32, body []byte) bool {
 	var r wire.Refresh
 	if err := r.Decode(body); err != nil {
-		s.closeWith(wire.CodeProtocolError, err.Error(), false)
+		s.close(protocolError(err.Error()))
 		return false
 	}
 	id, err := s.edge.cfg.Auth.Verify(r.Token)
@@ -443,7 +297,6 @@ func (s *session) refresh(seq uint32, body []byte) bool {
 // handle serves one frame after the handshake. It returns false when the
 // session must end.
 func (s *session) handle(h wire.Header, body []byte) bool {
-	e := s.edge
 	switch h.Op {
 	case wire.OpPing:
 		s.enqueue(wire.AppendFrame(nil, wire.OpPong, h.Seq, nil))
@@ -452,35 +305,32 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 	case wire.OpJoin:
 		var j wire.Join
 		if err := j.Decode(body); err != nil {
-			s.closeWith(wire.CodeProtocolError, err.Error(), false)
+			s.close(protocolError(err.Error()))
 			return false
 		}
 		s.join(h.Seq, &j)
 	case wire.OpLeave:
 		var r wire.RoomReply
 		if err := r.Decode(body); err != nil {
-			s.closeWith(wire.CodeProtocolError, err.Error(), false)
+			s.close(protocolError(err.Error()))
 			return false
 		}
-		if _, ok := s.rooms[r.Room]; !ok {
-			s.replyError(h.Seq, wire.ErrCodeNotJoined, "not in room "+r.Room)
-			return true
-		}
-		delete(s.rooms, r.Room)
-		e.leave(s, r.Room)
-		s.enqueue(wire.AppendRoom(nil, wire.OpLeaveOK, h.Seq, r.Room))
+		s.leave(h.Seq, r.Room)
 	case wire.OpAuth:
-		s.closeWith(wire.CodeProtocolError, "already authenticated", false)
+		s.close(disconnectAuthenticated)
 		return false
 	case wire.OpRefresh:
 		return s.refresh(h.Seq, body)
 	default:
-		s.closeWith(wire.CodeProtocolError, "unexpected op "+h.Op.String(), false)
+		s.close(protocolError("unexpected op " + h.Op.String()))
 		return false
 	}
 	return true
 }
 
+// join serves Join: the room is joined (and, with history, resumed at the
+// client's position) unless the token, the room limit or the route store
+// refuses it, which the client learns from an Error.
 func (s *session) join(seq uint32, j *wire.Join) {
 	room := j.Room
 	switch {
@@ -506,7 +356,7 @@ func (s *session) join(seq uint32, j *wire.Join) {
 	if resume {
 		s.hold()
 	}
-	if err := e.join(s, room); err != nil {
+	if err := e.hub.join(s, room); err != nil {
 		if resume {
 			s.release(nil, nil, nil)
 		}
@@ -528,14 +378,19 @@ func (s *session) join(seq uint32, j *wire.Join) {
 	s.release(reply, replay, upTo(wire.PushRoom, room, top))
 }
 
-func (s *session) replyError(seq uint32, code wire.Code, msg string) {
-	s.enqueue(wire.AppendError(nil, seq, &wire.Error{Code: code, Message: msg}))
+// leave serves Leave.
+func (s *session) leave(seq uint32, room string) {
+	if _, ok := s.rooms[room]; !ok {
+		s.replyError(seq, wire.ErrCodeNotJoined, "not in room "+room)
+		return
+	}
+	delete(s.rooms, room)
+	s.edge.hub.leave(s, room)
+	s.enqueue(wire.AppendRoom(nil, wire.OpLeaveOK, seq, room))
 }
 
-func (s *session) closing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state != stateOpen
+func (s *session) replyError(seq uint32, code wire.Code, msg string) {
+	s.enqueue(wire.AppendError(nil, seq, &wire.Error{Code: code, Message: msg}))
 }
 
 // failRead chooses the disconnect for a read error: a clean end of stream
@@ -545,13 +400,13 @@ func (s *session) failRead(err error, timeoutCode wire.Code) {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		s.hardClose(0)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		s.closeWith(timeoutCode, timeoutCode.String(), false)
+		s.close(timedOut(timeoutCode))
 	case errors.Is(err, wire.ErrTooLarge):
 		s.edge.metrics.badFrames.Inc()
-		s.closeWith(wire.CodeFrameTooLarge, err.Error(), false)
+		s.close(disconnect{wire.CodeFrameTooLarge, err.Error()})
 	case errors.Is(err, wire.ErrMalformed), errors.Is(err, errWebSocketProtocol):
 		s.edge.metrics.badFrames.Inc()
-		s.closeWith(wire.CodeProtocolError, err.Error(), false)
+		s.close(protocolError(err.Error()))
 	default:
 		// Transport failures (a reset, a QUIC error) leave nobody to tell.
 		s.hardClose(wire.CodeServerError)

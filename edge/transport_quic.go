@@ -184,7 +184,7 @@ func (t *quicTransport) close(code wire.Code, reason string) {
 func (e *Edge) serveWebTransport(w http.ResponseWriter, r *http.Request) {
 	e.live.Add(1)
 	defer e.live.Done()
-	if e.draining.Load() {
+	if e.hub.draining.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
