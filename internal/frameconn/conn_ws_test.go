@@ -61,12 +61,16 @@ func clientFrames(t *testing.T, b []byte) []ws.Frame {
 	var out []ws.Frame
 	r := bytes.NewReader(b)
 	for r.Len() > 0 {
-		f, err := ws.ReadFrame(r)
+		h, err := ws.ReadHeader(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !f.Header.Masked {
-			t.Fatal("client frame not masked")
+		if !h.Masked || h.Length > int64(r.Len()) {
+			t.Fatalf("client frame %+v", h)
+		}
+		f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
+		if _, err := io.ReadFull(r, f.Payload); err != nil {
+			t.Fatal(err)
 		}
 		out = append(out, ws.UnmaskFrame(f))
 	}
