@@ -64,7 +64,11 @@ func DialWebSocket(ctx context.Context, rawURL string, o Options) (*Conn, error)
 // bytes from the server are read from br.
 func newWebSocketConn(name string, conn net.Conn, br *bufio.Reader, o *Options) *Conn {
 	w := &wsConn{conn: conn, writeTimeout: o.WriteTimeout, msgs: o.ReadCounter}
-	w.msg = wsMessage{w: w, src: br}
+	maxFrame := o.MaxFrame
+	if maxFrame <= 0 {
+		maxFrame = wire.DefaultMaxFrame
+	}
+	w.msg = wsMessage{w: w, src: br, maxFrame: maxFrame}
 	c := &Conn{transport: name, str: conn, end: w, ws: w, writeTimeout: o.WriteTimeout}
 	c.fr = wire.NewFrameReader(&w.msg, o.MaxFrame)
 	return c
@@ -93,6 +97,12 @@ type wsConn struct {
 func (w *wsConn) readFrame(fr *wire.FrameReader) (wire.Header, []byte, error) {
 	for {
 		if w.msg.active {
+			if h, body, ok, err := w.msg.buffered(); ok || err != nil {
+				if err != nil {
+					return wire.Header{}, nil, w.err(err)
+				}
+				return h, body, nil
+			}
 			h, body, err := fr.ReadFrame()
 			switch {
 			case err == nil:
@@ -220,12 +230,38 @@ func closeReason(reason string) string {
 // handling control frames between them, and reports io.EOF at its end. The
 // server's bytes are parsed here, with nothing allocated per message.
 type wsMessage struct {
-	w      *wsConn
-	src    *bufio.Reader
-	hdr    [ws.MaxHeaderSize - 2]byte
-	active bool  // a data message is being read
-	left   int64 // payload bytes left in the current frame
-	fin    bool  // the current frame is the message's last
+	w        *wsConn
+	src      *bufio.Reader
+	maxFrame int
+	hdr      [ws.MaxHeaderSize - 2]byte
+	active   bool  // a data message is being read
+	left     int64 // payload bytes left in the current frame
+	fin      bool  // the current frame is the message's last
+}
+
+// buffered returns the next frame without copying it when it lies whole in
+// the read buffer and in the current WebSocket frame, as the frames of a
+// batch do: the body is valid until the next read. ok is false, and nothing
+// consumed, when the frame reader must take the slow path.
+func (m *wsMessage) buffered() (h wire.Header, body []byte, ok bool, err error) {
+	if m.left < wire.HeaderSize || m.src.Buffered() < wire.HeaderSize {
+		return h, nil, false, nil
+	}
+	b, _ := m.src.Peek(wire.HeaderSize)
+	if h, err = wire.ParseHeader(b, m.maxFrame); err != nil {
+		return h, nil, false, err
+	}
+	n := h.FrameSize()
+	if int64(n) > m.left || m.src.Buffered() < n {
+		return h, nil, false, nil
+	}
+	b, _ = m.src.Peek(n)
+	_, _ = m.src.Discard(n)
+	m.left -= int64(n)
+	if h.Len == 0 {
+		return h, nil, true, nil
+	}
+	return h, b[wire.HeaderSize:], true, nil
 }
 
 // ended reports whether the whole message has been read.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -271,4 +272,27 @@ func FuzzWebSocketRead(f *testing.F) {
 		}
 		t.Fatal("more frames than bytes")
 	})
+}
+
+// BenchmarkWebSocketRead measures reading pushes from WebSocket messages of
+// one frame and of twenty, as an edge under load packs them.
+func BenchmarkWebSocketRead(b *testing.B) {
+	push := wire.AppendFrame(nil, wire.OpPush, 0, []byte(`{"test":1,"t":1765000000000000000}`))
+	for _, perMessage := range []int{1, 20} {
+		b.Run(strconv.Itoa(perMessage)+"-per-message", func(b *testing.B) {
+			var batch []byte
+			for range perMessage {
+				batch = append(batch, push...)
+			}
+			src := bufio.NewReaderSize(&loopReader{b: wsServerBytes(ws.NewBinaryFrame(batch))}, DefaultReadBufferSize)
+			c := newWebSocketConn(TransportWS, &recordConn{}, src, &Options{})
+			b.SetBytes(int64(len(push)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := c.ReadFrame(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
