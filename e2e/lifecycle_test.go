@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"net"
 	"net/http"
 	"runtime"
@@ -84,26 +83,12 @@ func TestShutdownDrains(t *testing.T) {
 func TestTLSOnTheTCPPort(t *testing.T) {
 	srv := startServer(t, nil)
 	api := srv.apiClient()
-	conf := &tls.Config{InsecureSkipVerify: true}
 
-	tc, err := tls.Dial("tcp", srv.tcp, conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tc.Close() })
-	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
-	framed := &tcpRaw{streamConn{w: tc, fr: wire.NewFrameReader(tc, 1<<20)}, tc}
+	framed := dialRaw(t, srv, "tls")
 	authenticate(t, framed, token(t, "tls-user", "secure"))
 	join(t, framed, 2, "secure")
 
-	d := ws.Dialer{Protocols: []string{wire.WebSocketProtocol}, TLSConfig: conf, Timeout: 5 * time.Second}
-	conn, _, _, err := d.Dial(context.Background(), "wss://"+srv.tcp+"/ws")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	secureWS := &wsRaw{conn: conn, r: conn}
+	secureWS := dialRaw(t, srv, "wss")
 	authenticate(t, secureWS, token(t, "wss-user", "secure"))
 	join(t, secureWS, 2, "secure")
 

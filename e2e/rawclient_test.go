@@ -4,17 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/webtransport-go"
 
+	"github.com/quicpush/quicpush/internal/frameconn"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -29,6 +24,8 @@ type rawConn interface {
 
 var transports = []string{"quic", "webtransport", "tcp", "ws"}
 
+// dialRaw dials srv over kind: one of transports, or "tls" or "wss" (the
+// TCP port's TLS variants).
 func dialRaw(t *testing.T, srv *testServer, kind string) rawConn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -40,8 +37,12 @@ func dialRaw(t *testing.T, srv *testServer, kind string) rawConn {
 	switch kind {
 	case "tcp":
 		c, err = dialRawTCP(srv.tcp)
+	case "tls":
+		c, err = rawDialed(frameconn.DialTLS(ctx, srv.tcp, rawOptions()))
 	case "ws":
 		c, err = dialRawWS(ctx, "ws://"+srv.tcp+"/ws")
+	case "wss":
+		c, err = dialRawWS(ctx, "wss://"+srv.tcp+"/ws")
 	case "quic":
 		c, err = dialRawQUIC(ctx, srv.quic)
 	case "webtransport":
@@ -56,143 +57,72 @@ func dialRaw(t *testing.T, srv *testServer, kind string) rawConn {
 	return c
 }
 
-type streamConn struct {
-	w  io.Writer
-	fr *wire.FrameReader
+// rawOptions dial the test server's self-signed certificate and accept
+// frames up to 1 MiB.
+func rawOptions() frameconn.Options {
+	return frameconn.Options{TLS: clientTLS(""), MaxFrame: 1 << 20}
 }
 
-func (c *streamConn) write(b []byte) error               { _, err := c.w.Write(b); return err }
-func (c *streamConn) next() (wire.Header, []byte, error) { return c.fr.ReadFrame() }
-
-type tcpRaw struct {
-	streamConn
-	conn net.Conn
-}
-
-func dialRawTCP(addr string) (*tcpRaw, error) {
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
-	return &tcpRaw{streamConn{w: conn, fr: wire.NewFrameReader(conn, 1<<20)}, conn}, nil
-}
-
-func (c *tcpRaw) close() { _ = c.conn.Close() }
-
+// clientTLS trusts the test server's self-signed certificate.
 func clientTLS(alpn string) *tls.Config {
-	return &tls.Config{InsecureSkipVerify: true, NextProtos: []string{alpn}}
+	cfg := &tls.Config{InsecureSkipVerify: true}
+	if alpn != "" {
+		cfg.NextProtos = []string{alpn}
+	}
+	return cfg
 }
 
-type quicRaw struct {
-	streamConn
-	conn *quic.Conn
-}
+// frameRaw is a raw client on a frameconn connection.
+type frameRaw struct{ c *frameconn.Conn }
 
-func dialRawQUIC(ctx context.Context, addr string) (*quicRaw, error) {
-	conn, err := quic.DialAddr(ctx, addr, clientTLS(wire.ALPN), &quic.Config{})
+func (r *frameRaw) write(b []byte) error               { return r.c.WriteFrame(b) }
+func (r *frameRaw) next() (wire.Header, []byte, error) { return r.c.ReadFrame() }
+func (r *frameRaw) close()                             { _ = r.c.Close(0, "") }
+
+// rawDialed wraps a dialled connection, bounding the whole test's use of it.
+func rawDialed(c *frameconn.Conn, err error) (*frameRaw, error) {
 	if err != nil {
 		return nil, err
 	}
-	str, err := conn.OpenStreamSync(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_ = str.SetDeadline(time.Now().Add(20 * time.Second))
-	return &quicRaw{streamConn{w: str, fr: wire.NewFrameReader(str, 1<<20)}, conn}, nil
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	return &frameRaw{c}, nil
 }
 
-func (c *quicRaw) close() { _ = c.conn.CloseWithError(0, "") }
-
-type wtRaw struct {
-	streamConn
-	tr   *webtransport.Transport
-	sess *webtransport.Session
+func dialRawTCP(addr string) (rawConn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return rawDialed(frameconn.DialTCP(ctx, addr, rawOptions()))
 }
 
-func dialRawWT(ctx context.Context, url string) (*wtRaw, error) {
-	tr := &webtransport.Transport{
-		TLSClientConfig: clientTLS("h3"),
-		QUICConfig:      &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true},
-	}
-	rsp, sess, err := tr.Dial(ctx, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	if rsp.StatusCode != 200 {
-		return nil, fmt.Errorf("status %d", rsp.StatusCode)
-	}
-	str, err := sess.OpenStreamSync(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_ = str.SetDeadline(time.Now().Add(20 * time.Second))
-	return &wtRaw{streamConn{w: str, fr: wire.NewFrameReader(str, 1<<20)}, tr, sess}, nil
+func dialRawQUIC(ctx context.Context, addr string) (rawConn, error) {
+	return rawDialed(frameconn.DialQUIC(ctx, addr, rawOptions()))
 }
 
-func (c *wtRaw) close() {
-	_ = c.sess.CloseWithError(0, "")
-	_ = c.tr.Close()
+func dialRawWT(ctx context.Context, url string) (rawConn, error) {
+	return rawDialed(frameconn.DialWebTransport(ctx, url, rawOptions()))
 }
 
-// wsRaw reads server messages, each holding one or more frames.
+// wsRaw also keeps the code of the server's close frame, which tests
+// compare with the Disconnect frame's.
 type wsRaw struct {
-	conn    net.Conn
-	r       io.Reader
-	pending []byte
-	closed  *ws.StatusCode
+	frameRaw
+	closed *ws.StatusCode
 }
 
-func dialRawWS(ctx context.Context, url string) (*wsRaw, error) {
-	d := ws.Dialer{Protocols: []string{wire.WebSocketProtocol}, Timeout: 5 * time.Second}
-	conn, br, hs, err := d.Dial(ctx, url)
+func dialRawWS(ctx context.Context, url string) (rawConn, error) {
+	r, err := rawDialed(frameconn.DialWebSocket(ctx, url, rawOptions()))
 	if err != nil {
 		return nil, err
 	}
-	if hs.Protocol != wire.WebSocketProtocol {
-		return nil, fmt.Errorf("subprotocol %q not echoed", hs.Protocol)
-	}
-	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
-	c := &wsRaw{conn: conn, r: conn}
-	if br != nil {
-		c.r = io.MultiReader(br, conn)
-	}
-	return c, nil
+	return &wsRaw{frameRaw: *r}, nil
 }
-
-func (c *wsRaw) write(b []byte) error { return wsutil.WriteClientBinary(c.conn, b) }
 
 func (c *wsRaw) next() (wire.Header, []byte, error) {
-	for {
-		h, body, rest, ok, err := wire.Split(c.pending, 1<<20)
-		if err != nil {
-			return h, nil, err
-		}
-		if ok {
-			c.pending = rest
-			return h, body, nil
-		}
-		if len(c.pending) > 0 {
-			return h, nil, errors.New("frame split across websocket messages")
-		}
-		msg, op, err := wsutil.ReadServerData(struct {
-			io.Reader
-			io.Writer
-		}{c.r, c.conn})
-		if err != nil {
-			var ce wsutil.ClosedError
-			if errors.As(err, &ce) {
-				code := ce.Code
-				c.closed = &code
-				return wire.Header{}, nil, io.EOF
-			}
-			return wire.Header{}, nil, err
-		}
-		if op != ws.OpBinary {
-			return wire.Header{}, nil, fmt.Errorf("server sent %v", op)
-		}
-		c.pending = msg
+	h, body, err := c.c.ReadFrame()
+	var ce *frameconn.CloseError
+	if errors.As(err, &ce) {
+		code := ws.StatusCode(ce.Code)
+		c.closed = &code
 	}
+	return h, body, err
 }
-
-func (c *wsRaw) close() { _ = c.conn.Close() }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quicpush/quicpush/internal/frameconn"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -34,12 +35,12 @@ type transport interface {
 
 // Transport names, as reported by Client.Transport and ConnectEvent.
 const (
-	transportQUIC         = "quic"
-	transportWebTransport = "webtransport"
-	transportTCP          = "tcp"
-	transportTLS          = "tls"
-	transportWS           = "ws"
-	transportWSS          = "wss"
+	transportQUIC         = frameconn.TransportQUIC
+	transportWebTransport = frameconn.TransportWebTransport
+	transportTCP          = frameconn.TransportTCP
+	transportTLS          = frameconn.TransportTLS
+	transportWS           = frameconn.TransportWS
+	transportWSS          = frameconn.TransportWSS
 )
 
 // quicIdleTimeout is the QUIC idle timeout the client offers. The effective
@@ -64,19 +65,6 @@ type dialParams struct {
 	tls          *tls.Config // the client's config, with pinning; cloned per dial
 	maxFrame     int         // largest inbound frame
 	writeTimeout time.Duration
-}
-
-// tlsFor returns the TLS config of one dial of ep, speaking alpn if not empty.
-func (p dialParams) tlsFor(ep *endpoint, alpn string) *tls.Config {
-	cfg := p.tls.Clone()
-	if cfg.ServerName == "" {
-		cfg.ServerName = ep.serverName
-	}
-	cfg.NextProtos = nil
-	if alpn != "" {
-		cfg.NextProtos = []string{alpn}
-	}
-	return cfg
 }
 
 // parseEdges parses the endpoint list given to New: one element per edge,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/internal/frameconn"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -40,6 +41,36 @@ type link interface {
 // readBufSize is each connection's read buffer: a batch of pushes arriving
 // in one segment is read with one system call.
 const readBufSize = 4 << 10
+
+// frameLink is a link on a frameconn connection, the dialer and framing of
+// every transport shared with the client SDK and the end-to-end tests.
+type frameLink struct{ c *frameconn.Conn }
+
+func (l frameLink) write(b []byte) error               { return l.c.WriteFrame(b) }
+func (l frameLink) next() (wire.Header, []byte, error) { return l.c.ReadFrame() }
+func (l frameLink) setDeadline(t time.Time) error      { return l.c.SetDeadline(t) }
+func (l frameLink) close()                             { _ = l.c.Close(0, "") }
+func (l frameLink) countReads(n *atomic.Int64)         { l.c.CountReads(n) }
+
+func (l frameLink) endReason(err error) string {
+	switch l.c.Transport() {
+	case frameconn.TransportQUIC:
+		return quicEnd(err)
+	case frameconn.TransportWebTransport:
+		return webTransportEnd(err)
+	case frameconn.TransportWS, frameconn.TransportWSS:
+		return wsEnd(err)
+	}
+	return streamEnd(err)
+}
+
+// linked wraps a dialled connection, or passes on the dial's error.
+func linked(c *frameconn.Conn, err error) (link, error) {
+	if err != nil {
+		return nil, err
+	}
+	return frameLink{c}, nil
+}
 
 // handshakeTimeout bounds dial, Auth and Join of one connection.
 const handshakeTimeout = 15 * time.Second
@@ -558,20 +589,6 @@ func (c *clients) reads() int64 {
 		n += sh.reads.Load()
 	}
 	return n
-}
-
-// countingReader counts the reads that return data.
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if n > 0 && c.n != nil {
-		c.n.Add(1)
-	}
-	return n, err
 }
 
 // latency merges the shards' histograms.

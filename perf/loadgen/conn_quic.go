@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,10 +10,9 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3"
 	"github.com/quic-go/webtransport-go"
 
-	"github.com/quicpush/quicpush/wire"
+	"github.com/quicpush/quicpush/internal/frameconn"
 )
 
 // quicPool is a few UDP sockets shared by every QUIC connection of the
@@ -94,43 +92,25 @@ func clientQUICConfig() *quic.Config {
 	}
 }
 
-func clientTLS(alpn string) *tls.Config {
-	// The spawned server has a fresh self-signed certificate.
-	return &tls.Config{InsecureSkipVerify: true, NextProtos: []string{alpn}}
+// clientTLS trusts the spawned server's fresh self-signed certificate;
+// frameconn sets the ALPN of each transport.
+func clientTLS() *tls.Config {
+	return &tls.Config{InsecureSkipVerify: true}
 }
 
-// quicLink speaks raw QUIC: one bidirectional stream per connection.
-type quicLink struct {
-	conn *quic.Conn
-	str  *quic.Stream
-	cr   countingReader
-	fr   *wire.FrameReader
+// options are the frameconn options of one QUIC or WebTransport
+// connection: on one of the pool's sockets, with the generator's read buffer.
+func (p *quicPool) options(tlsConf *tls.Config, qconf *quic.Config) frameconn.Options {
+	return frameconn.Options{TLS: tlsConf, QUICConfig: qconf, QUICTransport: p.transport(), ReadBufferSize: readBufSize}
 }
 
+// dialQUIC dials raw QUIC: one bidirectional stream per connection.
 func dialQUIC(p *quicPool) func(ctx context.Context, i int) (link, error) {
-	tlsConf, qconf := clientTLS(wire.ALPN), clientQUICConfig()
+	tlsConf, qconf := clientTLS(), clientQUICConfig()
 	return func(ctx context.Context, i int) (link, error) {
-		conn, err := p.transport().Dial(ctx, p.edge(i), tlsConf, qconf)
-		if err != nil {
-			return nil, err
-		}
-		str, err := conn.OpenStreamSync(ctx)
-		if err != nil {
-			_ = conn.CloseWithError(0, "")
-			return nil, err
-		}
-		l := &quicLink{conn: conn, str: str, cr: countingReader{r: str}}
-		l.fr = wire.NewFrameReader(bufio.NewReaderSize(&l.cr, readBufSize), 0)
-		return l, nil
+		return linked(frameconn.DialQUIC(ctx, p.edge(i).String(), p.options(tlsConf, qconf)))
 	}
 }
-
-func (l *quicLink) write(b []byte) error               { _, err := l.str.Write(b); return err }
-func (l *quicLink) next() (wire.Header, []byte, error) { return l.fr.ReadFrame() }
-func (l *quicLink) setDeadline(t time.Time) error      { return l.str.SetDeadline(t) }
-func (l *quicLink) close()                             { _ = l.conn.CloseWithError(0, "") }
-func (l *quicLink) countReads(n *atomic.Int64)         { l.cr.n = n }
-func (l *quicLink) endReason(err error) string         { return quicEnd(err) }
 
 // quicEnd names the end of a QUIC connection: the application error code
 // the edge closed it with, a timeout, or the stream's end.
@@ -149,52 +129,19 @@ func quicEnd(err error) string {
 	return streamEnd(err)
 }
 
-// wtLink speaks quicpush over WebTransport: one session per QUIC connection,
-// one bidirectional stream in it.
-type wtLink struct {
-	sess *webtransport.Session
-	str  *webtransport.Stream
-	cr   countingReader
-	fr   *wire.FrameReader
-}
-
+// dialWebTransport dials quicpush over WebTransport: one session per QUIC
+// connection, one bidirectional stream in it.
 func dialWebTransport(p *quicPool) func(ctx context.Context, i int) (link, error) {
-	tr := &webtransport.Transport{
-		TLSClientConfig: clientTLS(http3.NextProtoH3),
-		QUICConfig:      clientQUICConfig(),
-		// addr is the URL's host, the edge's address as edgeURL wrote it.
-		DialAddr: func(ctx context.Context, addr string, tlsConf *tls.Config, conf *quic.Config) (*quic.Conn, error) {
-			ua, err := net.ResolveUDPAddr("udp", addr)
-			if err != nil {
-				return nil, err
-			}
-			return p.transport().DialEarly(ctx, ua, tlsConf, conf)
-		},
-	}
+	tlsConf, qconf := clientTLS(), clientQUICConfig()
 	return func(ctx context.Context, i int) (link, error) {
 		// Dial fails on any status but 2xx.
-		_, sess, err := tr.Dial(ctx, p.edgeURL(i), nil)
-		if err != nil {
-			return nil, err
-		}
-		str, err := sess.OpenStreamSync(ctx)
-		if err != nil {
-			_ = sess.CloseWithError(0, "")
-			return nil, err
-		}
-		l := &wtLink{sess: sess, str: str, cr: countingReader{r: str}}
-		l.fr = wire.NewFrameReader(bufio.NewReaderSize(&l.cr, readBufSize), 0)
-		return l, nil
+		return linked(frameconn.DialWebTransport(ctx, p.edgeURL(i), p.options(tlsConf, qconf)))
 	}
 }
 
-func (l *wtLink) write(b []byte) error               { _, err := l.str.Write(b); return err }
-func (l *wtLink) next() (wire.Header, []byte, error) { return l.fr.ReadFrame() }
-func (l *wtLink) setDeadline(t time.Time) error      { return l.str.SetDeadline(t) }
-func (l *wtLink) close()                             { _ = l.sess.CloseWithError(0, "") }
-func (l *wtLink) countReads(n *atomic.Int64)         { l.cr.n = n }
-
-func (l *wtLink) endReason(err error) string {
+// webTransportEnd names the end of a WebTransport session: the code the
+// edge closed it with, or the end of its QUIC connection.
+func webTransportEnd(err error) string {
 	var se *webtransport.SessionError
 	if errors.As(err, &se) {
 		return "webtransport close " + strconv.FormatUint(uint64(se.ErrorCode), 10)

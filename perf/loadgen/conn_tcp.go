@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net"
-	"sync/atomic"
-	"time"
 
+	"github.com/quicpush/quicpush/internal/frameconn"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -36,33 +34,25 @@ func tcpDialer(src []net.IP) func(ctx context.Context, addr string, i int) (net.
 	}
 }
 
-// tcpLink speaks framed TCP.
-type tcpLink struct {
-	c  net.Conn
-	cr countingReader
-	fr *wire.FrameReader
-}
-
-// dialTCP dials connection i to edge first+i mod len(addrs).
-func dialTCP(addrs []string, first int, src []net.IP) func(ctx context.Context, i int) (link, error) {
-	dial := tcpDialer(src)
-	return func(ctx context.Context, i int) (link, error) {
-		c, err := dial(ctx, edgeFor(addrs, first, i), i)
-		if err != nil {
-			return nil, err
-		}
-		l := &tcpLink{c: c, cr: countingReader{r: c}}
-		l.fr = wire.NewFrameReader(bufio.NewReaderSize(&l.cr, readBufSize), 0)
-		return l, nil
+// streamOptions are the frameconn options of connection i over TCP or
+// WebSocket to addr: from its source address, with the generator's read
+// buffer.
+func streamOptions(dial func(ctx context.Context, addr string, i int) (net.Conn, error), i int) frameconn.Options {
+	return frameconn.Options{
+		ReadBufferSize: readBufSize,
+		// The address is the one dialled; this picks the source.
+		NetDial: func(ctx context.Context, _, addr string) (net.Conn, error) { return dial(ctx, addr, i) },
 	}
 }
 
-func (l *tcpLink) write(b []byte) error               { _, err := l.c.Write(b); return err }
-func (l *tcpLink) next() (wire.Header, []byte, error) { return l.fr.ReadFrame() }
-func (l *tcpLink) setDeadline(t time.Time) error      { return l.c.SetDeadline(t) }
-func (l *tcpLink) close()                             { _ = l.c.Close() }
-func (l *tcpLink) countReads(n *atomic.Int64)         { l.cr.n = n }
-func (l *tcpLink) endReason(err error) string         { return streamEnd(err) }
+// dialTCP dials connection i to edge first+i mod len(addrs), speaking framed
+// TCP.
+func dialTCP(addrs []string, first int, src []net.IP) func(ctx context.Context, i int) (link, error) {
+	dial := tcpDialer(src)
+	return func(ctx context.Context, i int) (link, error) {
+		return linked(frameconn.DialTCP(ctx, edgeFor(addrs, first, i), streamOptions(dial, i)))
+	}
+}
 
 // streamEnd names the end of a byte stream that carried no close code.
 func streamEnd(err error) string {
