@@ -81,7 +81,8 @@ started=$(date +%s)
 mkdir -p perf/out "$results"
 echo "building perf/out/quicpush and perf/out/loadgen" >&2
 go build -o perf/out/quicpush ./cmd/quicpush
-go build -o perf/out/loadgen ./perf/loadgen
+# perf/ is a module of its own (perf/go.mod): the generator is built from there.
+(cd perf && go build -o out/loadgen ./loadgen)
 
 # The revision of the tree the server was built from; a dirty tree gets a
 # hash of its diff, so that two runs of different uncommitted code differ.
