@@ -185,7 +185,7 @@ for s in $scenarios; do
 			# --admin-addr gives loadgen pprof: the live heap after a GC and
 			# the profiles.
 			# shellcheck disable=SC2046,SC2086 # args and EXTRA are lists of flags
-			if ! perf/out/loadgen --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus" \
+			if ! perf/out/loadgen run --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus" \
 				--server-flag=--admin-addr=127.0.0.1:0 --scenario "$s" --transport "$t" $(args "$s" "$t" "$v") \
 				--label "$suite" --server-rev "$rev" --quiet-wait "$quiet_wait" --retries "$retries" \
 				--cpu-profile "$base.cpu.pprof" --heap-profile "$base.heap.pprof" ${EXTRA:-} >"$base.json.new"; then

@@ -211,7 +211,7 @@ run() {
 	shift
 	# shellcheck disable=SC2086 # EXTRA is a list of flags
 	timeout --signal=TERM --kill-after=10s "$run_timeout" \
-		perf/out/loadgen --scenario goim-room --conns "$conns" --warmup "$warmup" --duration "$duration" \
+		perf/out/loadgen run --scenario goim-room --conns "$conns" --warmup "$warmup" --duration "$duration" \
 		--gen-cpus "$gen_cpus" --server-rev "$rev" --quiet-wait "$quiet_wait" --retries "$retries" \
 		"$@" ${EXTRA:-} >"$out.new" &
 	lg_pid=$!

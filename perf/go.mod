@@ -6,6 +6,7 @@ toolchain go1.26.10
 
 require (
 	connectrpc.com/connect v1.21.1
+	github.com/alecthomas/kong v1.17.0
 	github.com/gobwas/ws v1.5.0
 	github.com/quic-go/quic-go v0.64.1
 	github.com/quic-go/webtransport-go v0.13.0
