@@ -10,10 +10,16 @@ MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
 # module proxy when the installed Go is older.
 export GOTOOLCHAIN := auto
 
-BUF := go tool -modfile=tools/go.mod buf
-GOLANGCI_LINT := go tool -modfile=tools/go.mod golangci-lint
-GOVULNCHECK := go tool -modfile=tools/go.mod govulncheck
+# The tools' paths are absolute so that they also run from perf/.
+BUF := go tool -modfile=$(CURDIR)/tools/go.mod buf
+GOLANGCI_LINT := go tool -modfile=$(CURDIR)/tools/go.mod golangci-lint
+GOVULNCHECK := go tool -modfile=$(CURDIR)/tools/go.mod govulncheck
 BIN := bin
+# perf/ (the load generator) is a module of its own, so that its plotting
+# and load dependencies stay out of the server's go.mod. `go test ./...` and
+# the other `./...` patterns of the root module do not reach into it: every
+# target that checks the Go code runs it in PERF too.
+PERF := perf
 
 .PHONY: help
 help: ## Describe useful make targets
@@ -44,6 +50,7 @@ test-go: kafka-libs ## Vet and run the Go tests (unit, end-to-end, cluster on kf
 	@command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server (see .ci/run)"; exit 1; }
 	go vet ./...
 	go test -race -count=1 -timeout 20m ./...
+	cd $(PERF) && go vet ./... && go test -race -count=1 ./...
 
 .PHONY: test-js
 test-js: build ## Browser client: dist/ freshness, unit tests, end-to-end in headless Chromium
@@ -68,30 +75,37 @@ checkgenerate: generate ## Fail if generated code is stale
 	test -z "$$(git status --porcelain --untracked-files=all -- gen clients/js/src/api/gen)"
 
 .PHONY: lint
-lint: ## Check formatting, vet, golangci-lint (.golangci.yml), proto lint and go.mod tidiness
+lint: ## Check formatting, vet, golangci-lint (.golangci.yml), proto lint and go.mod tidiness (the root module and perf/)
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || (gofmt -l . ; exit 1)
 	go vet ./...
 	$(GOLANGCI_LINT) run ./...
 	$(BUF) lint
 	go mod tidy -diff
+	cd $(PERF) && go vet ./...
+	cd $(PERF) && $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./...
+	cd $(PERF) && go mod tidy -diff
 
 # vulncheck: govulncheck against an offline copy of the Go vulnerability
 # database, built by scripts/vulndb.sh from the golang.org/x/vulndb version
 # pinned there (vuln.go.dev is not reachable here; the database is as fresh as
 # that pin, see the script's header to bump it). govulncheck exits 3 when the
-# code reaches a known vulnerability; the ones listed in
+# code reaches a known vulnerability (it runs in the root module, then in perf/,
+# and their findings are pooled); the ones listed in
 # scripts/vulncheck-allow.txt (each with its reason and its fix) are tolerated
 # until fixed, anything else fails, and a listed one that is no longer found is
 # named so that its line goes.
 VULNCHECK_ALLOW := scripts/vulncheck-allow.txt
 
 .PHONY: vulncheck
-vulncheck: ## Known vulnerabilities the code reaches (govulncheck, offline database); fails on any not in scripts/vulncheck-allow.txt
-	@db="$$(scripts/vulndb.sh)"; out="$(CURDIR)/.cache/govulncheck.txt"; rc=0; \
-	echo "$(GOVULNCHECK) -db file://$$db ./..."; \
-	$(GOVULNCHECK) -db "file://$$db" ./... >"$$out" || rc=$$?; \
+vulncheck: ## Known vulnerabilities the code reaches (govulncheck, offline database; the root module and perf/); fails on any not in scripts/vulncheck-allow.txt
+	@db="$$(scripts/vulndb.sh)"; out="$(CURDIR)/.cache/govulncheck.txt"; rc=0; : >"$$out"; \
+	for dir in . $(PERF); do \
+		echo "$(GOVULNCHECK) -db file://$$db -C $$dir ./..."; \
+		r=0; $(GOVULNCHECK) -db "file://$$db" -C "$$dir" ./... >>"$$out" || r=$$?; \
+		if ((r != 0 && r != 3)); then cat "$$out"; exit "$$r"; fi; \
+		rc=$$((rc > r ? rc : r)); \
+	done; \
 	cat "$$out"; \
-	if ((rc != 0 && rc != 3)); then exit "$$rc"; fi; \
 	found="$$(sed -n 's/^Vulnerability #[0-9]*: \(GO-[0-9]*-[0-9]*\)$$/\1/p' "$$out" | sort -u)"; \
 	allowed="$$(sed -n 's/^\(GO-[0-9]*-[0-9]*\).*/\1/p' $(VULNCHECK_ALLOW) | sort -u)"; \
 	if ((rc == 3)) && [[ -z $$found ]]; then echo "vulncheck: exit 3 but no finding parsed"; exit 1; fi; \

@@ -81,7 +81,8 @@ started=$(date +%s)
 mkdir -p perf/out "$results"
 echo "building perf/out/quicpush and perf/out/loadgen" >&2
 go build -o perf/out/quicpush ./cmd/quicpush
-go build -o perf/out/loadgen ./perf/loadgen
+# perf/ is a module of its own (perf/go.mod): the generator is built from there.
+(cd perf && go build -o out/loadgen ./loadgen)
 
 # The revision of the tree the server was built from; a dirty tree gets a
 # hash of its diff, so that two runs of different uncommitted code differ.
@@ -184,7 +185,7 @@ for s in $scenarios; do
 			# --admin-addr gives loadgen pprof: the live heap after a GC and
 			# the profiles.
 			# shellcheck disable=SC2046,SC2086 # args and EXTRA are lists of flags
-			if ! perf/out/loadgen --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus" \
+			if ! perf/out/loadgen run --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus" \
 				--server-flag=--admin-addr=127.0.0.1:0 --scenario "$s" --transport "$t" $(args "$s" "$t" "$v") \
 				--label "$suite" --server-rev "$rev" --quiet-wait "$quiet_wait" --retries "$retries" \
 				--cpu-profile "$base.cpu.pprof" --heap-profile "$base.heap.pprof" ${EXTRA:-} >"$base.json.new"; then
@@ -212,4 +213,6 @@ perf/out/loadgen report "$results"
 echo >&2
 echo "Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), server on CPU ${server_cpus:-any}, generator on CPU ${gen_cpus:-any}, server at $rev, in $(($(date +%s) - started)) s:" >&2
 echo "$results/report.md" >&2
-du -ch "$results"/*.png "$results"/*.pprof 2>/dev/null | tail -1 | sed 's/total/ of plots and profiles/' >&2
+# A suite whose profiles were all dropped has no *.pprof: du fails on the
+# unmatched pattern but still prints the total of the rest.
+{ du -ch "$results"/*.png "$results"/*.pprof 2>/dev/null || true; } | tail -1 | sed 's/total/ of plots and profiles/' >&2

@@ -156,7 +156,7 @@ fi
 rev=${REV:-$rev}
 echo "building perf/out/devcluster and perf/out/loadgen; fetching the Kafka jars if needed" >&2
 go build -o perf/out/devcluster ./cmd/devcluster
-go build -o perf/out/loadgen ./perf/loadgen
+(cd perf && go build -o out/loadgen ./loadgen) # perf/ is a module of its own
 scripts/kafka/fetch.sh >/dev/null
 
 echo "starting the cluster in $tmp (api :$api_port, edges :$edge_port.., kafka :$kafka_port, redis :$redis_port, admin :$admin_port..)" >&2
@@ -211,7 +211,7 @@ run() {
 	shift
 	# shellcheck disable=SC2086 # EXTRA is a list of flags
 	timeout --signal=TERM --kill-after=10s "$run_timeout" \
-		perf/out/loadgen --scenario goim-room --conns "$conns" --warmup "$warmup" --duration "$duration" \
+		perf/out/loadgen run --scenario goim-room --conns "$conns" --warmup "$warmup" --duration "$duration" \
 		--gen-cpus "$gen_cpus" --server-rev "$rev" --quiet-wait "$quiet_wait" --retries "$retries" \
 		"$@" ${EXTRA:-} >"$out.new" &
 	lg_pid=$!

@@ -4,4 +4,8 @@
 // cluster (Kafka, Redis, api, core, two edges), perf/results keeps the
 // figures measured and README.md explains them and the commands that
 // produced them.
+//
+// perf/ is a Go module of its own (go.mod, the server's module replaced by
+// ../), so that the generator's dependencies stay out of the server's
+// go.mod; run Go commands from here (see README.md, "The module").
 package perf

@@ -10,10 +10,14 @@
 //	resume-storm  N connections in one room cut at once, pushes go on, all reconnect and
 //	            resume from their positions: time until all are live again, exactly-once check
 //
-//	loadgen --spawn --scenario goim-room --transport tcp --conns 2000 --rate 40
-//	loadgen --spawn --transport ws --conns 20000 --workers 2   (over 19,000: worker processes)
+//	loadgen run --spawn --scenario goim-room --transport tcp --conns 2000 --rate 40
+//	loadgen run --spawn --transport ws --conns 20000 --workers 2   (over 19,000: worker processes)
 //	loadgen table perf/results/<date>/*.json
 //	loadgen report perf/results/<date>     (report.md and PNG plots)
+//
+// run is the default command: `loadgen --spawn ...` is `loadgen run
+// --spawn ...`. `loadgen worker` is a worker process of a run spread over
+// several (worker.go); the run starts it itself.
 //
 // With --spawn it starts `quicpush serve` itself on free loopback ports;
 // otherwise point it at a running server with --api, --edge-quic,
@@ -26,7 +30,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -39,6 +42,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/alecthomas/kong"
 )
 
 // Bounds that keep a run inside what one process and this kind of box can
@@ -88,7 +93,7 @@ type config struct {
 	spawn       bool
 	serverBin   string
 	serverCPUs  string
-	serverFlags multiFlag
+	serverFlags []string
 	genCPUs     string
 
 	// edgeQUIC and edgeTCP are comma lists; serverAdmin and serverPID
@@ -97,43 +102,63 @@ type config struct {
 	serverAdmin, serverPID                string
 }
 
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
 // scenarios names the scenarios --scenario accepts.
 var scenarios = []string{"idle", "goim-room", "saturation", "many-rooms", "churn", "resume-storm"}
 
-func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "table":
-			exitOn(printTable(os.Stdout, os.Args[2:]))
-			return
-		case "report":
-			if len(os.Args) != 3 {
-				fmt.Fprintln(os.Stderr, "usage: loadgen report DIR")
-				os.Exit(2)
-			}
-			exitOn(writeReport(os.Args[2]))
-			return
-		}
-	}
-	args := os.Args[1:]
-	worker := len(args) > 0 && args[0] == "worker"
-	if worker {
-		args = args[1:]
-	}
-	c := parseFlags(args)
-	if worker {
-		exitOn(runWorker(context.Background(), c))
-		return
-	}
+type cli struct {
+	Run    runCmd        `cmd:"" default:"withargs" help:"Run one scenario on one transport: one JSON line on stdout, a summary on stderr (the default command)."`
+	Worker workerModeCmd `cmd:"" help:"Hold a share of a run's connections and answer its coordinator on stdin and stdout (started by run with --workers)."`
+	Table  tableCmd      `cmd:"" help:"Print a Markdown table of the runs in FILES (JSON lines)."`
+	Report reportCmd     `cmd:"" help:"Write report.md and PNG plots from the runs (*.json) in DIR."`
+}
 
-	if err := pinSelf(c.genCPUs); err != nil {
+func main() {
+	var c cli
+	ctx := kong.Parse(&c,
+		kong.Name("loadgen"),
+		kong.Description("Measure a quicpush server under load. See perf/README.md."),
+		kong.UsageOnError(),
+		// As the flag package did: --server-flag --admin-addr=... passes
+		// the next argument on whatever it starts with.
+		kong.WithHyphenPrefixedParameters(true),
+	)
+	if err := ctx.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
+	}
+}
+
+type tableCmd struct {
+	Files []string `arg:"" optional:"" help:"Result files, one JSON line per run."`
+}
+
+func (t *tableCmd) Run() error { return printTable(os.Stdout, t.Files) }
+
+type reportCmd struct {
+	Dir string `arg:"" help:"A folder of results, e.g. perf/results/<date>."`
+}
+
+func (r *reportCmd) Run() error { return writeReport(r.Dir) }
+
+// workerModeCmd is `loadgen worker` (workerCmd is what its coordinator
+// sends it).
+type workerModeCmd struct {
+	runFlags
+}
+
+func (w *workerModeCmd) Run() error { return runWorker(context.Background(), w.config()) }
+
+type runCmd struct {
+	runFlags
+}
+
+// Run performs the run, again when it was disturbed and --retries allows,
+// and prints its result. A run that cannot start exits with 2, a failed one
+// with 1, one that hangs past its budget with 3.
+func (r *runCmd) Run() error {
+	c := r.config()
+	if err := pinSelf(c.genCPUs); err != nil {
+		return err
 	}
 	if err := c.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -153,105 +178,31 @@ func main() {
 	})
 	defer watchdog.Stop()
 
-	var r *result
+	var res *result
 	for attempt := 0; ; attempt++ {
 		var err error
-		r, err = runScenario(ctx, c)
+		res, err = runScenario(ctx, c)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			watchdog.Stop()
-			os.Exit(1) //nolint:gocritic // exitAfterDefer: the watchdog is stopped just above
+			return err
 		}
-		r.Attempts = attempt + 1
+		res.Attempts = attempt + 1
 		// Churn's own kernel work (softirqs of short-lived loopback
 		// connections) shows as "other": it does not mark a churn run.
-		r.Disturbed = r.OtherCPUUtil+r.StealUtil > disturbed && c.scenario != "churn"
-		if !r.Disturbed || attempt >= c.retries || ctx.Err() != nil {
+		res.Disturbed = res.OtherCPUUtil+res.StealUtil > disturbed && c.scenario != "churn"
+		if !res.Disturbed || attempt >= c.retries || ctx.Err() != nil {
 			break
 		}
-		logf("disturbed by other processes (%.2f cores) or steal (%.2f): running again", r.OtherCPUUtil, r.StealUtil)
+		logf("disturbed by other processes (%.2f cores) or steal (%.2f): running again", res.OtherCPUUtil, res.StealUtil)
 		if !c.spawn {
 			// The same server: let it drop this attempt's sessions before
 			// the next attempt takes its baseline.
 			sleep(ctx, 5*time.Second)
 		}
 	}
-	b, _ := json.Marshal(r)
+	b, _ := json.Marshal(res)
 	fmt.Println(string(b))
-	r.summary(os.Stderr)
-}
-
-func exitOn(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(1)
-	}
-}
-
-func parseFlags(args []string) config {
-	var c config
-	fs := flag.NewFlagSet("loadgen", flag.ExitOnError)
-	fs.StringVar(&c.scenario, "scenario", "goim-room", "idle, goim-room, saturation, many-rooms, churn or resume-storm")
-	fs.StringVar(&c.transport, "transport", "tcp", "tcp, ws, quic or webtransport")
-	fs.IntVar(&c.conns, "conns", 1000, "connections")
-	fs.IntVar(&c.workers, "workers", 0, "idle and goim-room: spread the connections over this many worker processes (0: one process up to 19,000 TCP/WebSocket connections, as many as needed beyond)")
-	fs.Float64Var(&c.rate, "rate", 40, "pushes per second (goim-room: to the room; many-rooms: to random rooms; saturation: the first step)")
-	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured push phase (churn: how long to churn; resume-storm: the steady state measured before the cut)")
-	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "pushing before the measurement starts")
-	fs.IntVar(&c.payload, "payload", 0, `payload size in bytes: {"test":1,"t":<unix nanos>} padded; 0 means unpadded (34 bytes)`)
-	fs.StringVar(&c.room, "room", "bench", "room name (idle, goim-room, saturation)")
-	fs.IntVar(&c.sources, "sources", 4, "spread connections over source addresses 127.0.0.2 .. 127.0.0.(K+1); 0 lets the kernel choose")
-	fs.IntVar(&c.sourceBase, "source-base", 0, "start the source addresses K past 127.0.0.2 (workers get disjoint ranges)")
-	fs.IntVar(&c.first, "first", 0, "number of the first user (u<first>); workers get disjoint ranges")
-	fs.IntVar(&c.quicSockets, "quic-sockets", 8, "UDP sockets shared by the QUIC and WebTransport connections")
-	fs.IntVar(&c.pushers, "pushers", 128, "concurrent push calls at most (one HTTP/2 connection)")
-	fs.IntVar(&c.dialPar, "dial-concurrency", 64, "connections handshaking at once")
-	fs.DurationVar(&c.settle, "settle", 3*time.Second, "wait after connecting before measuring idle memory")
-	fs.DurationVar(&c.drain, "drain", 10*time.Second, "longest wait for deliveries after the last push")
-	fs.StringVar(&c.label, "label", "", "free text copied into the result")
-	fs.DurationVar(&c.quietWait, "quiet-wait", 0, "before starting, wait up to this long for other processes to leave the CPUs idle")
-	fs.IntVar(&c.retries, "retries", 0, "run again (against a fresh server) up to this many times when other processes or the hypervisor took more than 0.2 cores during the measurement")
-	fs.StringVar(&c.serverRev, "server-rev", "", "the server's source revision, copied into the result (bench.sh passes git describe)")
-	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "save the server's CPU profile over the measured window here (needs pprof: serve --admin-addr)")
-	fs.StringVar(&c.heapProfile, "heap-profile", "", "save the server's heap profile (after a GC) here: once connected and idle, or after churning (needs pprof: serve --admin-addr)")
-
-	fs.Float64Var(&c.sat.factor, "sat-factor", 2, "saturation: rate multiplier from one step to the next")
-	fs.DurationVar(&c.sat.step, "sat-step", 3*time.Second, "saturation: measured time of each step (after 1 s of warmup)")
-	fs.IntVar(&c.sat.maxSteps, "sat-max-steps", 12, "saturation: most steps before the two final ones")
-	fs.Float64Var(&c.sat.gain, "sat-gain", 1.1, "saturation: a step must raise deliveries/s by this factor over the best so far to count as rising")
-	fs.DurationVar(&c.sat.p99Limit, "sat-p99-limit", time.Second, "saturation: a step whose p99 latency exceeds this has blown up")
-	fs.IntVar(&c.sat.refine, "sat-refine", 1, "saturation: bisection steps between the last good rate and the first bad one")
-
-	fs.IntVar(&c.rooms.groupSize, "group-size", 10, "many-rooms: members of each group room")
-	fs.Float64Var(&c.rooms.groupShare, "group-share", 0.5, "many-rooms: share of pushes that go to a group room (the rest go to one user)")
-	fs.Float64Var(&c.rooms.churnPerMin, "churn-per-min", 0.10, "many-rooms: share of the connections closed and reopened per minute")
-	fs.DurationVar(&c.rooms.grace, "grace", 2*time.Second, "many-rooms: a connection closed less than this after a push was sent is not expected to receive it")
-
-	fs.IntVar(&c.churn.parallel, "parallel", 32, "churn: connections cycling at once")
-
-	fs.DurationVar(&c.storm.gap, "gap", 2*time.Second, "resume-storm: how long every connection stays cut while the pushes go on")
-	fs.IntVar(&c.storm.concurrency, "storm-concurrency", 0, "resume-storm: reconnects in flight at once (0: every client at once)")
-	fs.DurationVar(&c.storm.timeout, "storm-timeout", time.Minute, "resume-storm: longest wait, from the start of the reconnects, for every client to catch up")
-	fs.DurationVar(&c.storm.tail, "storm-tail", time.Second, "resume-storm: pushing on after the last client caught up, before the drain")
-
-	fs.BoolVar(&c.spawn, "spawn", false, "start `quicpush serve` on free loopback ports with a fresh dev dir")
-	fs.StringVar(&c.serverBin, "server-bin", "", "quicpush binary for --spawn (default: quicpush next to loadgen, then $PATH)")
-	fs.StringVar(&c.serverCPUs, "server-cpus", "", "with --spawn, pin the server to these CPUs (taskset -c), e.g. 0")
-	fs.Var(&c.serverFlags, "server-flag", "with --spawn, an extra flag for `quicpush serve` (repeatable), e.g. --server-flag=--merge-window=5ms")
-	fs.StringVar(&c.genCPUs, "gen-cpus", "", "pin the generator to these CPUs (re-exec under taskset -c), e.g. 1")
-	fs.StringVar(&c.genCPUs, "gen-cpu", "", "same as --gen-cpus")
-	fs.StringVar(&c.api, "api", "", "push API host:port (without --spawn)")
-	fs.StringVar(&c.edgeQUIC, "edge-quic", "", "edge UDP host:port for quic and webtransport, or a comma list of edges: connection i goes to edge i mod n (without --spawn)")
-	fs.StringVar(&c.admin, "admin", "", "the server's --admin-addr host:port, for pprof (without --spawn; optional)")
-	fs.StringVar(&c.edgeTCP, "edge-tcp", "", "edge TCP host:port for tcp and ws, or a comma list of edges (without --spawn)")
-	fs.StringVar(&c.devDir, "dev-dir", ".quicpush-dev", "the server's dev dir, to read secrets.json (without --spawn)")
-	fs.StringVar(&c.serverPID, "server-pid", "", "server process id for CPU and RSS from /proc, or a comma list of [name=]pid: the server's CPU and RSS are their sum (without --spawn; default: from /metrics)")
-	fs.StringVar(&c.serverAdmin, "server-admin", "", "comma list of [name=]host:port: admin listeners of the server's processes (a cluster's api, cores, edges), read for CPU and RSS (process_* metrics) and summed for the rest; an entry of --server-pid with the same name is read from /proc instead (without --spawn)")
-	_ = fs.Parse(args)
-	if c.scenario == "idle" {
-		c.rate = 0
-	}
-	return c
+	res.summary(os.Stderr)
+	return nil
 }
 
 // budget is how long a run may take at most, the connect phase aside.

@@ -150,23 +150,6 @@ func TestResumeTrackerNoPositions(t *testing.T) {
 	}
 }
 
-func TestLabel(t *testing.T) {
-	for _, tc := range []struct{ labels, name, want string }{
-		{`result="recovered",stream="room"}`, "stream", "room"},
-		{`result="recovered",stream="room"}`, "result", "recovered"},
-		{`limit="quic_retry",transport="quic"}`, "limit", "quic_retry"},
-		{`xlimit="a",limit="b"}`, "limit", "b"},
-		{`code="3001"}`, "code", "3001"},
-	} {
-		if got, ok := label(tc.labels, tc.name); !ok || got != tc.want {
-			t.Errorf("label(%s, %s) = %q, %v", tc.labels, tc.name, got, ok)
-		}
-	}
-	if _, ok := label(`a="b"}`, "c"); ok {
-		t.Error("found a missing label")
-	}
-}
-
 func TestHistoryReport(t *testing.T) {
 	off := []string{"--admin-addr=127.0.0.1:0", "--history-size=-1", "--user-history-size=-1"}
 	rows := []result{

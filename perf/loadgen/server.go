@@ -2,13 +2,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -17,8 +17,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/procfs"
 )
 
 // target is the server under load: where it listens and how to reach its
@@ -200,37 +206,37 @@ type procStat struct {
 }
 
 // clockTick is USER_HZ, which Linux fixes at 100 for /proc on every
-// architecture Go supports.
+// architecture Go supports (procfs counts in it too).
 const clockTick = 100
+
+// procFS is /proc, opened once.
+var procFS = sync.OnceValues(procfs.NewDefaultFS)
+
+// ticks is a time procfs gives in seconds, which it counted in clock ticks:
+// rounded back to them, so that differences of readings are exact.
+func ticks(s float64) time.Duration {
+	return time.Duration(math.Round(s*clockTick)) * time.Second / clockTick
+}
 
 func readProc(pid int) procStat {
 	if pid <= 0 {
 		return procStat{}
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	fs, err := procFS()
 	if err != nil {
 		return procStat{}
 	}
-	// Fields after the command name, which may hold spaces, start after ")".
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
+	p, err := fs.Proc(pid)
+	if err != nil {
 		return procStat{}
 	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
+	st, err := p.Stat()
+	if err != nil {
 		return procStat{}
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	ps := procStat{cpu: time.Duration(ut+st) * time.Second / clockTick, ok: true}
-	if s, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status"); err == nil {
-		for line := range strings.Lines(string(s)) {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				ps.rss = kb << 10
-			}
-		}
+	ps := procStat{cpu: time.Duration(st.UTime+st.STime) * time.Second / clockTick, ok: true}
+	if s, err := p.NewStatus(); err == nil {
+		ps.rss = int64(s.VmRSS)
 	}
 	return ps
 }
@@ -270,101 +276,101 @@ func scrapeMetrics(api string) scrape {
 		return s
 	}
 	defer rsp.Body.Close()
-	sc := bufio.NewScanner(rsp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		sp := strings.LastIndexByte(line, ' ')
-		if sp < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[sp+1:], 64)
-		if err != nil {
-			continue
-		}
-		name, labels, _ := strings.Cut(line[:sp], "{")
-		switch name {
-		case "go_memstats_heap_inuse_bytes":
-			s.heapInuse = v
-		case "go_memstats_stack_inuse_bytes":
-			s.stackInuse = v
-		case "go_goroutines":
-			s.goroutines = v
-		case "process_resident_memory_bytes":
-			s.rss = v
-		case "process_cpu_seconds_total":
-			s.cpu = v
-		case "go_memstats_last_gc_time_seconds":
-			s.lastGC = v
-		case "quicpush_edge_deliveries_total":
-			s.deliveries += v
-		case "quicpush_edge_slow_consumers_total":
-			s.slowConsumers += v
-		case "quicpush_core_batch_messages_sum":
-			s.batchSum = v
-		case "quicpush_core_batch_messages_count":
-			s.batchCount = v
-		case "quicpush_pushapi_request_duration_seconds_sum":
-			if strings.Contains(labels, "PushRoom") {
-				s.apiSum += v
-			}
-		case "quicpush_pushapi_request_duration_seconds_count":
-			if strings.Contains(labels, "PushRoom") {
-				s.apiCount += v
-			}
-		case "quicpush_core_accept_to_edge_seconds_sum":
-			s.edgeSum = v
-		case "quicpush_core_accept_to_edge_seconds_count":
-			s.edgeCount = v
-		case "quicpush_edge_disconnects_total":
-			if code, ok := label(labels, "code"); ok {
-				s.disconnects[code] += v
-			}
-		case "quicpush_edge_resumes_total":
-			stream, _ := label(labels, "stream")
-			res, _ := label(labels, "result")
-			s.resumes[stream+" "+res] += v
-		case "quicpush_edge_replayed_total":
-			s.replayed += v
-		case "quicpush_edge_history_read_seconds_sum":
-			s.historyReadSum += v
-		case "quicpush_edge_history_read_seconds_count":
-			s.historyReads += v
-		case "quicpush_edge_handshakes_total":
-			s.handshakes += v
-		case "quicpush_edge_handshake_failures_total":
-			s.handshakeFails += v
-		case "quicpush_edge_limited_total":
-			if l, ok := label(labels, "limit"); ok {
-				s.limited[l] += v
+	// Without an Accept header the server answers in the text format.
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(rsp.Body)
+	for name, mf := range families {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetType() {
+			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+				s.sample(name+"_sum", m, m.GetHistogram().GetSampleSum())
+				s.sample(name+"_count", m, float64(m.GetHistogram().GetSampleCount()))
+			case dto.MetricType_SUMMARY:
+				s.sample(name+"_sum", m, m.GetSummary().GetSampleSum())
+				s.sample(name+"_count", m, float64(m.GetSummary().GetSampleCount()))
+			default:
+				s.sample(name, m, m.GetCounter().GetValue()+m.GetGauge().GetValue()+m.GetUntyped().GetValue())
 			}
 		}
 	}
-	s.ok = sc.Err() == nil
+	s.ok = err == nil
 	return s
+}
+
+// sample takes one sample of the server's metrics into s: v is the value of
+// m, a series of the metric named name as the text format lists it (a
+// histogram's sum and count under name_sum and name_count).
+func (s *scrape) sample(name string, m *dto.Metric, v float64) {
+	switch name {
+	case "go_memstats_heap_inuse_bytes":
+		s.heapInuse = v
+	case "go_memstats_stack_inuse_bytes":
+		s.stackInuse = v
+	case "go_goroutines":
+		s.goroutines = v
+	case "process_resident_memory_bytes":
+		s.rss = v
+	case "process_cpu_seconds_total":
+		s.cpu = v
+	case "go_memstats_last_gc_time_seconds":
+		s.lastGC = v
+	case "quicpush_edge_deliveries_total":
+		s.deliveries += v
+	case "quicpush_edge_slow_consumers_total":
+		s.slowConsumers += v
+	case "quicpush_core_batch_messages_sum":
+		s.batchSum = v
+	case "quicpush_core_batch_messages_count":
+		s.batchCount = v
+	case "quicpush_pushapi_request_duration_seconds_sum":
+		if method, _ := label(m, "method"); method == "PushRoom" {
+			s.apiSum += v
+		}
+	case "quicpush_pushapi_request_duration_seconds_count":
+		if method, _ := label(m, "method"); method == "PushRoom" {
+			s.apiCount += v
+		}
+	case "quicpush_core_accept_to_edge_seconds_sum":
+		s.edgeSum = v
+	case "quicpush_core_accept_to_edge_seconds_count":
+		s.edgeCount = v
+	case "quicpush_edge_disconnects_total":
+		if code, ok := label(m, "code"); ok {
+			s.disconnects[code] += v
+		}
+	case "quicpush_edge_resumes_total":
+		stream, _ := label(m, "stream")
+		res, _ := label(m, "result")
+		s.resumes[stream+" "+res] += v
+	case "quicpush_edge_replayed_total":
+		s.replayed += v
+	case "quicpush_edge_history_read_seconds_sum":
+		s.historyReadSum += v
+	case "quicpush_edge_history_read_seconds_count":
+		s.historyReads += v
+	case "quicpush_edge_handshakes_total":
+		s.handshakes += v
+	case "quicpush_edge_handshake_failures_total":
+		s.handshakeFails += v
+	case "quicpush_edge_limited_total":
+		if l, ok := label(m, "limit"); ok {
+			s.limited[l] += v
+		}
+	}
 }
 
 func newScrape() scrape {
 	return scrape{disconnects: map[string]float64{}, resumes: map[string]float64{}, limited: map[string]float64{}}
 }
 
-// label returns the value of label name in a metric's label list
-// (`a="x",b="y"}`).
-func label(labels, name string) (string, bool) {
-	for {
-		i := strings.Index(labels, name+`="`)
-		if i < 0 {
-			return "", false
+// label returns the value of m's label name.
+func label(m *dto.Metric, name string) (string, bool) {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue(), true
 		}
-		if i == 0 || labels[i-1] == ',' || labels[i-1] == '{' {
-			v, _, _ := strings.Cut(labels[i+len(name)+2:], `"`)
-			return v, true
-		}
-		labels = labels[i+len(name):]
 	}
+	return "", false
 }
 
 // fetchProfile saves http://<pprof>/debug/pprof/<name> to file, or discards
@@ -433,25 +439,25 @@ func (t *target) liveHeap(ctx context.Context, profile string) (float64, bool) {
 // boot, from /proc/stat: user, nice, system, irq and softirq. Idle, iowait
 // and steal (time the hypervisor gave to other machines) are left out.
 func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
+	c, ok := machineCPU()
+	if !ok {
+		return 0
+	}
+	return ticks(c.User) + ticks(c.Nice) + ticks(c.System) + ticks(c.IRQ) + ticks(c.SoftIRQ)
+}
+
+// machineCPU is the CPU time of all CPUs since boot by kind, from
+// /proc/stat.
+func machineCPU() (procfs.CPUStat, bool) {
+	fs, err := procFS()
 	if err != nil {
-		return 0
+		return procfs.CPUStat{}, false
 	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	f := strings.Fields(string(line))
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0
+	st, err := fs.Stat()
+	if err != nil {
+		return procfs.CPUStat{}, false
 	}
-	var busy int64
-	// user nice system idle iowait irq softirq steal
-	for i, v := range f[1:8] {
-		if i == 3 || i == 4 {
-			continue
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		busy += n
-	}
-	return time.Duration(busy) * time.Second / clockTick
+	return st.CPUTotal, true
 }
 
 // waitQuiet waits until processes other than the generator and the server
@@ -477,43 +483,33 @@ func waitQuiet(ctx context.Context, serverCPU func() time.Duration, limit time.D
 // machineSteal returns the CPU time the hypervisor ran other machines on
 // this one's CPUs since boot.
 func machineSteal() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
+	c, ok := machineCPU()
+	if !ok {
 		return 0
 	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	f := strings.Fields(string(line))
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0
-	}
-	n, _ := strconv.ParseInt(f[8], 10, 64)
-	return time.Duration(n) * time.Second / clockTick
+	return ticks(c.Steal)
 }
 
 // udpDrops sums the drops counted by the kernel for the IPv4 UDP sockets
 // bound to the given local ports (/proc/net/udp): datagrams lost because
 // the socket's receive buffer was full.
 func udpDrops(ports map[int]bool) int64 {
-	b, err := os.ReadFile("/proc/net/udp")
-	if err != nil || len(ports) == 0 {
+	if len(ports) == 0 {
+		return 0
+	}
+	fs, err := procFS()
+	if err != nil {
+		return 0
+	}
+	socks, err := fs.NetUDP()
+	if err != nil {
 		return 0
 	}
 	var n int64
-	for line := range strings.Lines(string(b)) {
-		f := strings.Fields(line)
-		if len(f) < 13 || f[0] == "sl" {
-			continue
+	for _, sk := range socks {
+		if sk.Drops != nil && ports[int(sk.LocalPort)] {
+			n += int64(*sk.Drops)
 		}
-		_, port, ok := strings.Cut(f[1], ":")
-		if !ok {
-			continue
-		}
-		p, err := strconv.ParseInt(port, 16, 32)
-		if err != nil || !ports[int(p)] {
-			continue
-		}
-		d, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
-		n += d
 	}
 	return n
 }
