@@ -42,8 +42,9 @@ type Config struct {
 	MaxFrame int
 	// HandshakeTimeout bounds the time from accept to a verified Auth frame,
 	// in total: TLS, WebSocket upgrade, the client's stream and Auth. (For
-	// QUIC and WebTransport it counts from the accepted connection; quic-go
-	// bounds the QUIC handshake before that by the same value.) Zero means 10s.
+	// QUIC and WebTransport it counts from the connection's first packet, and
+	// an HTTP/3 connection with no session past Auth by then is closed.)
+	// Zero means 10s.
 	HandshakeTimeout time.Duration
 	// PingInterval is announced to clients, which send a Ping that often; a
 	// client silent for twice the interval is disconnected. Zero means 25s.

@@ -15,7 +15,8 @@ type disconnect struct {
 var (
 	disconnectShutdown      = disconnect{wire.CodeShutdown, "edge draining, reconnect"}
 	disconnectSlowConsumer  = disconnect{wire.CodeSlowConsumer, "write queue full"}
-	disconnectRateLimited   = disconnect{wire.CodeRateLimited, "too many frames"}
+	disconnectFrameRate     = disconnect{wire.CodeRateLimited, "too many frames per second"}
+	disconnectByteRate      = disconnect{wire.CodeRateLimited, "too many bytes per second"}
 	disconnectTokenExpired  = disconnect{wire.CodeTokenExpired, "token expired"}
 	disconnectInvalidToken  = disconnect{wire.CodeInvalidToken, "invalid token"}
 	disconnectBadVersion    = disconnect{wire.CodeUnsupportedVersion, "protocol version 1 only"}

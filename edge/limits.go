@@ -141,13 +141,20 @@ type inbound struct {
 	bytes  int
 }
 
-// over counts a frame of n bytes and reports whether the window's budget is
-// exceeded.
-func (in *inbound) over(now int64, n, maxFrames, maxBytes int) bool {
+// over counts a frame of n bytes and returns the disconnect of the budget it
+// exceeds, so the client learns which limit fired; the zero disconnect when
+// within both.
+func (in *inbound) over(now int64, n, maxFrames, maxBytes int) disconnect {
 	if now != in.window {
 		in.window, in.frames, in.bytes = now, 0, 0
 	}
 	in.frames++
 	in.bytes += n
-	return (maxFrames > 0 && in.frames > maxFrames) || (maxBytes > 0 && in.bytes > maxBytes)
+	switch {
+	case maxFrames > 0 && in.frames > maxFrames:
+		return disconnectFrameRate
+	case maxBytes > 0 && in.bytes > maxBytes:
+		return disconnectByteRate
+	}
+	return disconnect{}
 }

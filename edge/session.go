@@ -44,6 +44,11 @@ type session struct {
 	expiry    *time.Timer
 	expires   time.Time // the token's expiry, moved by Refresh
 	closeOnce sync.Once
+	// cutShort: a cut dropped the queue and bounded the flusher's write;
+	// flushDone, set by the cut, is closed when the flusher has finished
+	// its last write, which finish waits for before closing the transport.
+	cutShort  bool
+	flushDone chan struct{}
 	// writeBy is the write deadline last set; flushes move it only when it
 	// comes within three quarters of WriteTimeout, which keeps a timer
 	// update off most writes. Owned by the flusher.
@@ -60,17 +65,19 @@ func newSession(e *Edge, t transport, deadline time.Time) *session {
 // connection to a reader goroutine of its own. The handshake's deep call
 // chains (TLS, the WebSocket upgrade, token verification, the HTTP/3 request
 // of WebTransport) grow a stack that an idle connection would otherwise keep;
-// the reader starts small and the accepting goroutine's stack is freed.
-func (s *session) serve() {
+// the reader starts small and the accepting goroutine's stack is freed. It
+// reports whether the handshake passed.
+func (s *session) serve() bool {
 	e := s.edge
 	e.metrics.handshakes.WithLabelValues(s.t.kind()).Inc()
 	if !s.handshake() {
 		s.drain()
 		s.finish()
-		return
+		return false
 	}
 	e.live.Add(1)
 	go s.readLoop()
+	return true
 }
 
 // readLoop reads frames until the connection ends. It owns the session's
@@ -99,9 +106,9 @@ func (s *session) readLoop() {
 			s.drain()
 			return
 		}
-		if s.in.over(s.edge.clock.unixNano()/int64(time.Second), wire.HeaderSize+len(body), cfg.MaxFramesPerSec, cfg.MaxBytesPerSec) {
+		if d := s.in.over(s.edge.clock.unixNano()/int64(time.Second), wire.HeaderSize+len(body), cfg.MaxFramesPerSec, cfg.MaxBytesPerSec); d.code != 0 {
 			s.edge.metrics.limited.WithLabelValues("inbound_rate", s.t.kind()).Inc()
-			s.close(disconnectRateLimited)
+			s.close(d)
 			s.drain()
 			return
 		}
@@ -123,7 +130,19 @@ func (s *session) finish() {
 	}
 	s.mu.Lock()
 	code := s.code
+	done := s.flushDone
 	s.mu.Unlock()
+	if done != nil {
+		// A cut session's flusher may still be writing its Disconnect frame
+		// (finishCut); closing now would break it off. Its writes end by
+		// two CloseTimeouts after the cut.
+		t := time.NewTimer(2 * s.edge.cfg.CloseTimeout)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	s.hardClose(code)
 }
 
@@ -394,7 +413,8 @@ func (s *session) replyError(seq uint32, code wire.Code, msg string) {
 }
 
 // failRead chooses the disconnect for a read error: a clean end of stream
-// needs no frame, a timeout gets timeoutCode, bad bytes a protocol code.
+// (between frames) needs no frame, a timeout gets timeoutCode; bad bytes, an
+// end inside a frame or a reset stream get a protocol code.
 func (s *session) failRead(err error, timeoutCode wire.Code) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
@@ -404,9 +424,13 @@ func (s *session) failRead(err error, timeoutCode wire.Code) {
 	case errors.Is(err, wire.ErrTooLarge):
 		s.edge.metrics.badFrames.Inc()
 		s.close(disconnect{wire.CodeFrameTooLarge, err.Error()})
-	case errors.Is(err, wire.ErrMalformed), errors.Is(err, errWebSocketProtocol):
+	case errors.Is(err, wire.ErrMalformed), errors.Is(err, errWebSocketProtocol), errors.Is(err, errStreamReset):
 		s.edge.metrics.badFrames.Inc()
 		s.close(protocolError(err.Error()))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// The client ended its side inside a frame: not a clean leave.
+		s.edge.metrics.badFrames.Inc()
+		s.close(protocolError("stream ended inside a frame"))
 	default:
 		// Transport failures (a reset, a QUIC error) leave nobody to tell.
 		s.hardClose(wire.CodeServerError)
@@ -414,17 +438,30 @@ func (s *session) failRead(err error, timeoutCode wire.Code) {
 }
 
 // drain reads and discards until the client hangs up or CloseTimeout passes,
-// so the last frame is not lost to a reset caused by unread input.
+// so the last frame is not lost to a reset caused by unread input. It
+// discards at most MaxFrame bytes (what a client may have had in flight):
+// past that it stops reading and waits out CloseTimeout, so a client that
+// floods on after its close has its writes blocked by flow control instead
+// of being read at line rate.
 func (s *session) drain() {
 	if !s.closing() {
 		return
 	}
-	_ = s.t.setReadDeadline(time.Now().Add(s.edge.cfg.CloseTimeout))
+	deadline := time.Now().Add(s.edge.cfg.CloseTimeout)
+	_ = s.t.setReadDeadline(deadline)
 	var buf [512]byte
 	r := s.t.rawReader()
-	for {
-		if _, err := r.Read(buf[:]); err != nil {
+	for budget := s.edge.cfg.MaxFrame; budget > 0; {
+		n, err := r.Read(buf[:min(len(buf), budget)])
+		if err != nil {
 			return
 		}
+		budget -= n
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.edge.ctx.Done():
 	}
 }

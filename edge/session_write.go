@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"errors"
+	"os"
 	"time"
 
 	"github.com/quicpush/quicpush/wire"
@@ -82,6 +84,9 @@ func (s *session) flush() {
 			s.flushing = false
 			closing := s.state == stateClosing
 			code := s.code
+			if closing {
+				s.flushEndedLocked()
+			}
 			s.mu.Unlock()
 			if closing {
 				s.t.closeWrite(code, code.String())
@@ -99,6 +104,9 @@ func (s *session) flush() {
 
 		s.mu.Lock()
 		s.spare = batch[:0]
+		if err != nil && s.cutShort && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = s.finishCut()
+		}
 		if err != nil {
 			s.flushing = false
 			s.queue, s.queued = nil, 0
@@ -107,11 +115,48 @@ func (s *session) flush() {
 				code = wire.CodeServerError
 			}
 			s.state = stateClosed
+			s.flushEndedLocked()
 			s.mu.Unlock()
 			s.edge.cfg.Logger.Debug("write failed", "key", s.key, "err", err)
 			s.hardClose(code)
 			return
 		}
+	}
+}
+
+// finishCut makes one last, bounded attempt to end a cut session's stream
+// with its Disconnect frame after the write that the cut cut short, so a
+// client that stops reading and reads again later learns why it was cut
+// instead of finding a frame broken off. Only a transport that can finish a
+// broken-off write (plain TCP) allows it; on others the error stands. s.mu
+// is held and is held again on return.
+func (s *session) finishCut() error {
+	u, ok := s.t.(unwrittenKeeper)
+	if !ok {
+		return os.ErrDeadlineExceeded
+	}
+	last := append(u.unwritten(), s.queue...)
+	s.queue, s.queued = nil, 0
+	s.mu.Unlock()
+	_ = s.t.setWriteDeadline(time.Now().Add(s.edge.cfg.CloseTimeout))
+	err := s.t.writeBatch(last)
+	s.mu.Lock()
+	return err
+}
+
+// unwrittenKeeper is a transport that keeps what a failed write left
+// unwritten, the rest of a frame included, so that it can be written later.
+type unwrittenKeeper interface {
+	// unwritten returns and forgets what the last failed write left.
+	unwritten() [][]byte
+}
+
+// flushEndedLocked tells finish that the flusher of a closing session is
+// done with the transport; s.mu is held.
+func (s *session) flushEndedLocked() {
+	if s.flushDone != nil {
+		close(s.flushDone)
+		s.flushDone = nil
 	}
 }
 
@@ -150,6 +195,8 @@ func (s *session) end(d disconnect, drop bool) {
 	if drop {
 		clear(s.queue)
 		s.queue = s.queue[:0]
+		s.cutShort = true
+		s.flushDone = make(chan struct{})
 	}
 	s.queue = append(s.queue, wire.AppendDisconnect(nil, &wire.Disconnect{Code: d.code, Reason: d.reason}))
 	if !s.flushing {
@@ -165,8 +212,8 @@ func (s *session) end(d disconnect, drop bool) {
 	_ = s.t.setReadDeadline(deadline)
 	if drop {
 		// The flusher may be blocked on this client: cut it short. writeBy
-		// is the flusher's, but the flusher no longer needs it: every later
-		// write ends the session.
+		// is the flusher's, but the flusher no longer needs it: the write
+		// that follows (finishCut) sets its own deadline.
 		_ = s.t.setWriteDeadline(deadline)
 	}
 }

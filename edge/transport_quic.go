@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -17,6 +18,11 @@ import (
 
 // errLimited refuses a QUIC connection over a per-IP limit.
 var errLimited = errors.New("edge: connection limit")
+
+// errStreamReset is a client resetting the stream that carries its session:
+// not a way to leave (that is FIN between frames, or closing the
+// connection), so it is a protocol error.
+var errStreamReset = errors.New("edge: stream reset by the client")
 
 // listenQUIC binds one UDP socket and one quic.Transport for raw QUIC and
 // WebTransport: both share the port and are told apart by ALPN.
@@ -39,7 +45,7 @@ func (e *Edge) listenQUIC() error {
 				return ctx, errLimited
 			}
 			context.AfterFunc(ctx, release)
-			return ctx, nil
+			return context.WithValue(ctx, quicStartKey{}, &quicStart{at: time.Now()}), nil
 		},
 	}
 	tlsConf := e.cfg.TLS.Clone()
@@ -93,6 +99,7 @@ func (e *Edge) acceptQUIC() {
 			e.live.Add(1)
 			go e.serveQUIC(conn)
 		case http3.NextProtoH3:
+			e.bindH3Handshake(conn)
 			go func() {
 				if err := e.wt.ServeQUICConn(conn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					e.cfg.Logger.Debug("webtransport connection ended", "err", err)
@@ -108,7 +115,7 @@ func (e *Edge) acceptQUIC() {
 // session on it.
 func (e *Edge) serveQUIC(conn *quic.Conn) {
 	defer e.live.Done()
-	deadline := time.Now().Add(e.cfg.HandshakeTimeout)
+	deadline := startOf(conn).at.Add(e.cfg.HandshakeTimeout)
 	ctx, cancel := context.WithDeadline(e.ctx, deadline)
 	str, err := conn.AcceptStream(ctx)
 	cancel()
@@ -138,13 +145,24 @@ type quicTransport struct {
 	closeTimeout time.Duration
 }
 
-func (t *quicTransport) readFrame() (wire.Header, []byte, error) { return t.fr.ReadFrame() }
-func (t *quicTransport) releaseRead()                            { t.fr.Release() }
-func (t *quicTransport) setMaxFrame(n int)                       { t.fr.SetMaxFrame(n) }
-func (t *quicTransport) rawReader() io.Reader                    { return t.str }
-func (t *quicTransport) setReadDeadline(d time.Time) error       { return t.str.SetReadDeadline(d) }
-func (t *quicTransport) setWriteDeadline(d time.Time) error      { return t.str.SetWriteDeadline(d) }
-func (t *quicTransport) remoteAddr() net.Addr                    { return t.conn.RemoteAddr() }
+func (t *quicTransport) readFrame() (wire.Header, []byte, error) {
+	h, body, err := t.fr.ReadFrame()
+	if err != nil {
+		var se *quic.StreamError
+		var we *webtransport.StreamError
+		if (errors.As(err, &se) && se.Remote) || (errors.As(err, &we) && we.Remote) {
+			err = errStreamReset
+		}
+	}
+	return h, body, err
+}
+
+func (t *quicTransport) releaseRead()                       { t.fr.Release() }
+func (t *quicTransport) setMaxFrame(n int)                  { t.fr.SetMaxFrame(n) }
+func (t *quicTransport) rawReader() io.Reader               { return t.str }
+func (t *quicTransport) setReadDeadline(d time.Time) error  { return t.str.SetReadDeadline(d) }
+func (t *quicTransport) setWriteDeadline(d time.Time) error { return t.str.SetWriteDeadline(d) }
+func (t *quicTransport) remoteAddr() net.Addr               { return t.conn.RemoteAddr() }
 
 func (t *quicTransport) kind() string {
 	if t.wt != nil {
@@ -203,7 +221,8 @@ func (e *Edge) serveWebTransport(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	deadline := time.Now().Add(e.cfg.HandshakeTimeout)
+	start := startOf(conn)
+	deadline := start.at.Add(e.cfg.HandshakeTimeout)
 	ctx, cancel := context.WithDeadline(e.ctx, deadline)
 	str, err := sess.AcceptStream(ctx)
 	cancel()
@@ -213,7 +232,46 @@ func (e *Edge) serveWebTransport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := &quicTransport{conn: conn, wt: sess, str: str, fr: wire.NewFrameReader(str, e.cfg.MaxFrame), closeTimeout: e.cfg.CloseTimeout}
-	newSession(e, t, deadline).serve()
+	if newSession(e, t, deadline).serve() {
+		start.authed.Store(true)
+	}
+}
+
+// quicStart is when a QUIC connection's first packet arrived, from which its
+// handshake budget counts, and whether a session on it passed Auth.
+type quicStart struct {
+	at     time.Time
+	authed atomic.Bool
+}
+
+// quicStartKey finds a connection's quicStart in its context.
+type quicStartKey struct{}
+
+// startOf returns conn's quicStart (a fresh one counting from now if the
+// connection came without one).
+func startOf(conn *quic.Conn) *quicStart {
+	if conn != nil {
+		if st, ok := conn.Context().Value(quicStartKey{}).(*quicStart); ok {
+			return st
+		}
+	}
+	return &quicStart{at: time.Now()}
+}
+
+// bindH3Handshake extends the handshake budget to HTTP/3 connections, where
+// the session's own timeout starts only with a CONNECT request: a connection
+// with no session past Auth by the deadline (one that opened and said
+// nothing, or whose requests all failed) is closed with 3005.
+func (e *Edge) bindH3Handshake(conn *quic.Conn) {
+	start := startOf(conn)
+	timer := time.AfterFunc(time.Until(start.at.Add(e.cfg.HandshakeTimeout)), func() {
+		if start.authed.Load() {
+			return
+		}
+		e.metrics.handshakeFailures.WithLabelValues("webtransport").Inc()
+		_ = conn.CloseWithError(quic.ApplicationErrorCode(wire.CodeHandshakeTimeout), "no session established")
+	})
+	context.AfterFunc(conn.Context(), func() { timer.Stop() })
 }
 
 // quicConnKey finds a WebTransport request's QUIC connection in its context.

@@ -162,6 +162,8 @@ type tcpTransport struct {
 	secure bool
 	fr     *wire.FrameReader
 	bufs   net.Buffers
+	// rest is what a failed plain write left unwritten (see unwritten).
+	rest [][]byte
 }
 
 func (t *tcpTransport) readFrame() (wire.Header, []byte, error) { return t.fr.ReadFrame() }
@@ -187,8 +189,22 @@ func (t *tcpTransport) writeBatch(bufs [][]byte) error {
 	}
 	t.bufs = bufs
 	_, err := t.bufs.WriteTo(rawConn(t.conn))
+	if err != nil {
+		// WriteTo consumed what it wrote: the rest of a frame broken off
+		// and the frames after it are left, in bufs (which the caller
+		// reuses, hence the copy).
+		t.rest = append(t.rest[:0], t.bufs...)
+	}
 	t.bufs = nil
 	return err
+}
+
+// unwritten returns what the last failed write left; TLS cannot go on after
+// a failed write, so only plain TCP keeps it.
+func (t *tcpTransport) unwritten() [][]byte {
+	rest := t.rest
+	t.rest = nil
+	return rest
 }
 
 // rawConn returns the connection under the edge's wrappers (the sniffing
