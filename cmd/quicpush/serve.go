@@ -22,9 +22,10 @@ import (
 )
 
 type serveCmd struct {
-	QUICAddr  string `name:"quic-addr" default:":4433" help:"UDP address for raw QUIC and WebTransport."`
-	TCPAddr   string `name:"tcp-addr" default:":4434" help:"TCP address for framed TCP, TLS and WebSocket."`
-	APIAddr   string `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
+	QUICAddr  string `name:"quic-addr" help:"UDP address for raw QUIC and WebTransport; default :4433, or 127.0.0.1:4433 with the development secrets (see --listen-all)."`
+	TCPAddr   string `name:"tcp-addr" help:"TCP address for framed TCP, TLS and WebSocket; default :4434, or 127.0.0.1:4434 with the development secrets (see --listen-all)."`
+	APIAddr   string `name:"api-addr" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics; default :8080, or 127.0.0.1:8080 with the development secrets (see --listen-all)."`
+	ListenAll bool   `name:"listen-all" help:"Listen on every interface even with the development secrets (the development API key and certificate are then reachable from the network; the demo page's secrets stay loopback-only). Addresses given explicitly are used as given."`
 	AdminAddr string `name:"admin-addr" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/ (e.g. 127.0.0.1:6060); empty: off. Keep it on loopback."`
 
 	CertFile string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
@@ -40,6 +41,32 @@ type serveCmd struct {
 	historyFlags
 
 	LogLevel slog.Level `default:"info" help:"debug, info, warn or error."`
+}
+
+// AfterApply fills in the addresses not given. The development secrets are
+// printed in the banner and handed to the demo page, so a server that uses
+// them listens on loopback unless --listen-all (or an address) says
+// otherwise: `make run` on a laptop is not a service for the café's network.
+func (c *serveCmd) AfterApply() error {
+	host := ""
+	if c.devSecrets() && !c.ListenAll {
+		host = "127.0.0.1"
+	}
+	for _, a := range []struct {
+		addr *string
+		port string
+	}{{&c.QUICAddr, "4433"}, {&c.TCPAddr, "4434"}, {&c.APIAddr, "8080"}} {
+		if *a.addr == "" {
+			*a.addr = net.JoinHostPort(host, a.port)
+		}
+	}
+	return nil
+}
+
+// devSecrets reports whether the development JWT secret or API key is in
+// use: whenever one of --jwt-* and --api-key is missing (see secrets).
+func (c *serveCmd) devSecrets() bool {
+	return !c.jwtFlags.configured() || len(c.APIKeys) == 0
 }
 
 func (c *serveCmd) Run() error {
@@ -124,7 +151,7 @@ func (c *serveCmd) certificate() (tls.Certificate, bool, error) {
 // secrets returns the kid-less HS256 secret (--jwt-secret, or the
 // development one when no key flag is given) and the API keys.
 func (c *serveCmd) secrets() ([]byte, []string, error) {
-	if c.jwtFlags.configured() && len(c.APIKeys) > 0 {
+	if !c.devSecrets() {
 		return []byte(c.JWTSecret), c.APIKeys, nil
 	}
 	st, err := loadDevState(c.DevDir, true)
