@@ -11,7 +11,7 @@ import (
 func parse(t *testing.T, args ...string) *cli {
 	t.Helper()
 	var c cli
-	p, err := kong.New(&c, kong.Name("quicpush"), kong.DefaultEnvars("QUICPUSH"))
+	p, err := kong.New(&c, options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
