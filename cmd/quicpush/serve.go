@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -188,6 +189,9 @@ func (c *serveCmd) banner(srv *server.Single, cert tls.Certificate, dev bool, ke
 	if demo != nil {
 		fmt.Fprintf(&b, "  demo page      http://%s/demo/            (open in Chromium: WebTransport, WebSocket fallback)\n", api)
 	}
+	if c.devSecrets() && isLoopback(srv.Edge.QUICAddr()) && isLoopback(srv.Edge.TCPAddr()) && isLoopback(srv.APIAddr()) {
+		fmt.Fprintf(&b, "  (loopback only, as the development secrets are in use: --listen-all opens every interface)\n")
+	}
 	if srv.Admin != nil {
 		fmt.Fprintf(&b, "  pprof          http://%s/debug/pprof/\n", srv.Admin.Addr())
 	}
@@ -206,15 +210,54 @@ func (c *serveCmd) banner(srv *server.Single, cert tls.Certificate, dev bool, ke
 	} else {
 		fmt.Fprintf(&b, "  API key        (given with --api-key; not shown)\n\n")
 	}
+	self := selfCommand()
 	fmt.Fprintf(&b, "Try it:\n")
-	fmt.Fprintf(&b, "  TOKEN=$(quicpush token --user alice --rooms lobby)\n")
-	fmt.Fprintf(&b, "  quicpush listen --token \"$TOKEN\" --room lobby --endpoint 'quic://%s tcp://%s' --cert-hash %s\n",
-		quic, tcp, hex.EncodeToString(hash[:]))
+	switch {
+	case c.JWTSecret != "":
+		fmt.Fprintf(&b, "  TOKEN=$(%s token --user alice --rooms lobby --jwt-secret \"$JWT_SECRET\")\n", self)
+	case c.jwtFlags.configured():
+		fmt.Fprintf(&b, "  TOKEN=<a token from your issuer, for the room lobby>\n")
+	default:
+		devDir := ""
+		if c.DevDir != defaultDevDir {
+			devDir = " --dev-dir " + shellQuote(c.DevDir)
+		}
+		fmt.Fprintf(&b, "  TOKEN=$(%s token --user alice --rooms lobby%s)\n", self, devDir)
+	}
+	fmt.Fprintf(&b, "  %s listen --token \"$TOKEN\" --room lobby --endpoint 'quic://%s tcp://%s' --cert-hash %s\n",
+		self, quic, tcp, hex.EncodeToString(hash[:]))
 	fmt.Fprintf(&b, "  curl -H \"Authorization: Bearer %s\" -H 'Content-Type: application/json' \\\n", key)
 	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"{\\\"test\\\":1}\"}' http://%s/quicpush.push.v1.PushService/PushRoom\n", api)
 	fmt.Fprintf(&b, "  go tool -modfile=tools/go.mod grpcurl -plaintext -H \"Authorization: Bearer %s\" \\\n", key)
 	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"hi\"}' %s quicpush.push.v1.PushService/PushRoom\n", api)
 	fmt.Print(b.String())
+}
+
+// selfCommand is how the banner names this program, so that its commands
+// run as pasted: the path it was started with, or `go run ./cmd/quicpush`
+// when `go run` (make run) built it in a temporary directory that is gone
+// when it exits.
+func selfCommand() string {
+	exe := os.Args[0]
+	if filepath.Base(filepath.Dir(exe)) == "exe" && strings.Contains(exe, "go-build") {
+		return "go run ./cmd/quicpush"
+	}
+	return shellQuote(exe)
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but the
+// characters of a plain path.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func isLoopback(a net.Addr) bool {
+	host, _, err := net.SplitHostPort(a.String())
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback()
 }
 
 // hostPort shows a wildcard listen address as 127.0.0.1 so it can be pasted.
