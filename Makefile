@@ -1,5 +1,7 @@
 # quicpush — see README.md. Every target is self-contained on a fresh machine
-# with Go installed; .ci/run installs the rest.
+# with Go (and Node for the browser client) installed: the test and cluster
+# targets install the Debian packages they call with scripts/deps.sh (as root
+# or with passwordless sudo; otherwise it prints the command to run).
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -35,26 +37,31 @@ build: ## Build bin/quicpush
 
 .PHONY: cluster
 cluster: build kafka-libs ## Run a local cluster: Kafka, Redis, 1 api, 2 cores, 2 edges (Ctrl-C stops it)
-	@command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server"; exit 1; }
 	go run ./cmd/devcluster --bin $(BIN)/quicpush
 
+.PHONY: deps-go
+deps-go: ## Install what the Go tests and the cluster call: curl, git, redis-server, Java, Maven (scripts/deps.sh)
+	scripts/deps.sh go
+
+.PHONY: deps-js
+deps-js: ## Install what the browser client's tests call: chromium (scripts/deps.sh)
+	scripts/deps.sh js
+
 .PHONY: kafka-libs
-kafka-libs: ## Fetch the Apache Kafka jars the cluster and its tests run (Maven; cached in .cache/)
+kafka-libs: deps-go ## Fetch the Apache Kafka jars the cluster and its tests run (Maven; cached in .cache/)
 	scripts/kafka/fetch.sh >/dev/null
 
 .PHONY: test
 test: test-go test-js ## Run every test: Go (race detector) and the browser client in headless Chromium
 
 .PHONY: test-go
-test-go: kafka-libs ## Vet and run the Go tests (unit, end-to-end, cluster on kfake and on a real Kafka broker and redis-server) with the race detector
-	@command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server (see .ci/run)"; exit 1; }
+test-go: deps-go kafka-libs ## Vet and run the Go tests (unit, end-to-end, cluster on kfake and on a real Kafka broker and redis-server) with the race detector
 	go vet ./...
 	go test -race -count=1 -timeout 20m ./...
 	cd $(PERF) && go vet ./... && go test -race -count=1 ./...
 
 .PHONY: test-js
-test-js: build ## Browser client: dist/ freshness, unit tests, end-to-end in headless Chromium
-	@command -v chromium >/dev/null || { echo "chromium is missing: apt-get install chromium (see .ci/run)"; exit 1; }
+test-js: deps-js build ## Browser client: dist/ freshness, unit tests, end-to-end in headless Chromium
 	cd clients/js && npm ci --no-audit --no-fund && npm run check:dist && npm test && \
 		QUICPUSH_BIN=$(CURDIR)/$(BIN)/quicpush npm run test:e2e
 

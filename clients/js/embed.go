@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"net/netip"
 )
 
 //go:embed dist/*.js dist/*.d.ts demo/index.html demo/demo.js
@@ -49,7 +50,11 @@ type DemoConfig struct {
 }
 
 // DemoHandler serves the demo page at "/", its script, the client at
-// "/dist/", and cfg at "/config.json" (404 when cfg is nil).
+// "/dist/", and cfg at "/config.json" (404 when cfg is nil). cfg holds
+// secrets, so it goes only to clients on loopback (by the connection's
+// address, r.RemoteAddr); others get 403, even when the server listens on
+// every interface. Behind a proxy on the same machine every client looks
+// local: do not put the demo behind one.
 func DemoHandler(cfg *DemoConfig) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/dist/", http.StripPrefix("/dist/", http.FileServerFS(Dist)))
@@ -58,10 +63,20 @@ func DemoHandler(cfg *DemoConfig) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
+		if !fromLoopback(r) {
+			http.Error(w, "the demo config is served to loopback clients only", http.StatusForbidden)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_ = json.NewEncoder(w).Encode(cfg) //nolint:gosec // G117: the demo page gets the key on purpose, in development only
 	})
 	mux.Handle("/", http.FileServerFS(Demo))
 	return mux
+}
+
+// fromLoopback reports whether r came over a loopback connection.
+func fromLoopback(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }

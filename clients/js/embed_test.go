@@ -66,3 +66,37 @@ func TestDemoHandler(t *testing.T) {
 		t.Errorf("config.json without a config: %d", res.StatusCode)
 	}
 }
+
+// TestDemoConfigLoopbackOnly: the demo config holds the development API key
+// and a token for every room, so only a client on the same machine gets it,
+// even when the server listens on every interface.
+func TestDemoConfigLoopbackOnly(t *testing.T) {
+	h := js.DemoHandler(&js.DemoConfig{Token: "t", APIKey: "k"})
+	for _, tt := range []struct {
+		remote string
+		code   int
+	}{
+		{"127.0.0.1:5000", http.StatusOK},
+		{"[::1]:5000", http.StatusOK},
+		{"192.0.2.1:5000", http.StatusForbidden},
+		{"[2001:db8::1]:5000", http.StatusForbidden},
+		{"10.0.0.1:5000", http.StatusForbidden},
+		{"garbage", http.StatusForbidden},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/config.json", nil)
+		req.RemoteAddr = tt.remote
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.code || (tt.code != http.StatusOK && strings.Contains(rec.Body.String(), `"k"`)) {
+			t.Errorf("config.json from %s: %d %q, want %d", tt.remote, rec.Code, rec.Body.String(), tt.code)
+		}
+	}
+	// The page itself holds no secret.
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "192.0.2.1:5000"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("page from a remote client: %d", rec.Code)
+	}
+}

@@ -13,6 +13,10 @@ import (
 	"github.com/quicpush/quicpush/internal/devcert"
 )
 
+// defaultDevDir is the default of every command's --dev-dir (the banner
+// names the directory only when serve's is another).
+const defaultDevDir = ".quicpush-dev"
+
 // devState holds the secrets `serve` makes up when none are configured, so
 // that `token` (another process) signs with the same secret.
 type devState struct {

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	quicpush "github.com/quicpush/quicpush/clients/go"
+	"github.com/quicpush/quicpush/wire"
 )
 
 type listenCmd struct {
@@ -25,14 +28,28 @@ func (c *listenCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	done := make(chan struct{})
+	// The client stops after a code that says not to reconnect (a kick, a
+	// token the edge no longer takes): listen then ends with an error.
+	stopped := make(chan quicpush.DisconnectEvent, 1)
 	received := 0
 	opts := []quicpush.Option{
 		quicpush.WithToken(c.Token),
 		quicpush.WithOnConnect(func(e quicpush.ConnectEvent) {
 			fmt.Fprintf(os.Stderr, "connected over %s as %s (key %s)\n", e.Transport, e.User, e.ConnKey)
+			if plaintext[e.Transport] && c.encryptedListed() {
+				// The user asked for encryption first; say that the token
+				// and the messages now cross the network readable by all.
+				fmt.Fprintf(os.Stderr, "warning: fell back to %s, without encryption: the encrypted endpoints were unreachable\n", e.Endpoint)
+			}
 		}),
 		quicpush.WithOnDisconnect(func(e quicpush.DisconnectEvent) {
 			fmt.Fprintf(os.Stderr, "disconnected: %d %s (reconnect: %v)\n", e.Code, e.Reason, e.Reconnect)
+			if !e.Reconnect {
+				select {
+				case stopped <- e:
+				default:
+				}
+			}
 		}),
 		quicpush.WithOnMessage(func(m quicpush.Message) {
 			target := m.Room
@@ -64,17 +81,52 @@ func (c *listenCmd) Run() error {
 	connectCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := client.Connect(connectCtx); err != nil {
-		return err
+		return explain(err)
 	}
 	for _, r := range c.Rooms {
 		if err := client.Join(connectCtx, r); err != nil {
-			return fmt.Errorf("join %s: %w", r, err)
+			return fmt.Errorf("join %s: %w", r, explain(err))
 		}
 		fmt.Fprintf(os.Stderr, "joined %s\n", r)
 	}
 	select {
 	case <-ctx.Done():
 	case <-done:
+	case e := <-stopped:
+		return fmt.Errorf("disconnected with %d (%s), which says not to reconnect: %w",
+			int(e.Code), e.Code, explain(&quicpush.Error{Code: e.Code, Message: e.Reason}))
 	}
 	return nil
+}
+
+// plaintext are the transports without TLS.
+var plaintext = map[string]bool{"tcp": true, "ws": true}
+
+// encryptedListed reports whether --endpoint names an encrypted endpoint,
+// so that connecting over a plaintext one is a fallback.
+func (c *listenCmd) encryptedListed() bool {
+	for _, group := range c.Endpoints {
+		for _, ep := range strings.Fields(group) {
+			scheme, _, _ := strings.Cut(ep, "://")
+			if !plaintext[scheme] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// explain turns the edge's refusals of the token or of a room into advice.
+func explain(err error) error {
+	var qerr *quicpush.Error
+	if !errors.As(err, &qerr) {
+		return err
+	}
+	switch qerr.Code {
+	case wire.CodeInvalidToken, wire.CodeTokenExpired:
+		return fmt.Errorf("token refused by the edge (%w): check --token, its expiry and that it was signed with the edge's secret ('quicpush token' signs with serve's --dev-dir)", err)
+	case wire.ErrCodeForbidden:
+		return fmt.Errorf("the token does not allow this room (%w): see 'quicpush token --rooms'", err)
+	}
+	return err
 }

@@ -17,6 +17,8 @@ import (
 )
 
 type cli struct {
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit (as the version command)."`
+
 	Serve   serveCmd   `cmd:"" help:"Run edge, core and push API in one process with an in-process bus."`
 	API     apiCmd     `cmd:"" name:"api" help:"Cluster: run the push API, publishing to Kafka; online counts from Redis."`
 	Core    coreCmd    `cmd:"" help:"Cluster: consume Kafka and hand each message to the edges that need it."`
@@ -28,14 +30,20 @@ type cli struct {
 
 func main() {
 	var c cli
-	ctx := kong.Parse(&c,
+	ctx := kong.Parse(&c, options()...)
+	if err := ctx.Run(); err != nil {
+		ctx.Errorf("%v", err)
+		os.Exit(1)
+	}
+}
+
+// options configure the command line parser, for main and the tests.
+func options() []kong.Option {
+	return []kong.Option{
 		kong.Name("quicpush"),
 		kong.Description("A push service over QUIC, WebTransport, TCP and WebSocket."),
 		kong.UsageOnError(),
 		kong.DefaultEnvars("QUICPUSH"),
-	)
-	if err := ctx.Run(); err != nil {
-		ctx.Errorf("%v", err)
-		os.Exit(1)
+		kong.Vars{"version": versionString()},
 	}
 }

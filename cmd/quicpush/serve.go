@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -22,9 +23,10 @@ import (
 )
 
 type serveCmd struct {
-	QUICAddr  string `name:"quic-addr" default:":4433" help:"UDP address for raw QUIC and WebTransport."`
-	TCPAddr   string `name:"tcp-addr" default:":4434" help:"TCP address for framed TCP, TLS and WebSocket."`
-	APIAddr   string `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
+	QUICAddr  string `name:"quic-addr" help:"UDP address for raw QUIC and WebTransport; default :4433, or 127.0.0.1:4433 with the development secrets (see --listen-all)."`
+	TCPAddr   string `name:"tcp-addr" help:"TCP address for framed TCP, TLS and WebSocket; default :4434, or 127.0.0.1:4434 with the development secrets (see --listen-all)."`
+	APIAddr   string `name:"api-addr" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics; default :8080, or 127.0.0.1:8080 with the development secrets (see --listen-all)."`
+	ListenAll bool   `name:"listen-all" help:"Listen on every interface even with the development secrets (the development API key and certificate are then reachable from the network; the demo page's secrets stay loopback-only). Addresses given explicitly are used as given."`
 	AdminAddr string `name:"admin-addr" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/ (e.g. 127.0.0.1:6060); empty: off. Keep it on loopback."`
 
 	CertFile string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
@@ -40,6 +42,32 @@ type serveCmd struct {
 	historyFlags
 
 	LogLevel slog.Level `default:"info" help:"debug, info, warn or error."`
+}
+
+// AfterApply fills in the addresses not given. The development secrets are
+// printed in the banner and handed to the demo page, so a server that uses
+// them listens on loopback unless --listen-all (or an address) says
+// otherwise: `make run` on a laptop is not a service for the café's network.
+func (c *serveCmd) AfterApply() error {
+	host := ""
+	if c.devSecrets() && !c.ListenAll {
+		host = "127.0.0.1"
+	}
+	for _, a := range []struct {
+		addr *string
+		port string
+	}{{&c.QUICAddr, "4433"}, {&c.TCPAddr, "4434"}, {&c.APIAddr, "8080"}} {
+		if *a.addr == "" {
+			*a.addr = net.JoinHostPort(host, a.port)
+		}
+	}
+	return nil
+}
+
+// devSecrets reports whether the development JWT secret or API key is in
+// use: whenever one of --jwt-* and --api-key is missing (see secrets).
+func (c *serveCmd) devSecrets() bool {
+	return !c.jwtFlags.configured() || len(c.APIKeys) == 0
 }
 
 func (c *serveCmd) Run() error {
@@ -124,7 +152,7 @@ func (c *serveCmd) certificate() (tls.Certificate, bool, error) {
 // secrets returns the kid-less HS256 secret (--jwt-secret, or the
 // development one when no key flag is given) and the API keys.
 func (c *serveCmd) secrets() ([]byte, []string, error) {
-	if c.jwtFlags.configured() && len(c.APIKeys) > 0 {
+	if !c.devSecrets() {
 		return []byte(c.JWTSecret), c.APIKeys, nil
 	}
 	st, err := loadDevState(c.DevDir, true)
@@ -161,6 +189,9 @@ func (c *serveCmd) banner(srv *server.Single, cert tls.Certificate, dev bool, ke
 	if demo != nil {
 		fmt.Fprintf(&b, "  demo page      http://%s/demo/            (open in Chromium: WebTransport, WebSocket fallback)\n", api)
 	}
+	if c.devSecrets() && isLoopback(srv.Edge.QUICAddr()) && isLoopback(srv.Edge.TCPAddr()) && isLoopback(srv.APIAddr()) {
+		fmt.Fprintf(&b, "  (loopback only, as the development secrets are in use: --listen-all opens every interface)\n")
+	}
 	if srv.Admin != nil {
 		fmt.Fprintf(&b, "  pprof          http://%s/debug/pprof/\n", srv.Admin.Addr())
 	}
@@ -179,15 +210,54 @@ func (c *serveCmd) banner(srv *server.Single, cert tls.Certificate, dev bool, ke
 	} else {
 		fmt.Fprintf(&b, "  API key        (given with --api-key; not shown)\n\n")
 	}
+	self := selfCommand()
 	fmt.Fprintf(&b, "Try it:\n")
-	fmt.Fprintf(&b, "  TOKEN=$(quicpush token --user alice --rooms lobby)\n")
-	fmt.Fprintf(&b, "  quicpush listen --token \"$TOKEN\" --room lobby --endpoint 'quic://%s tcp://%s' --cert-hash %s\n",
-		quic, tcp, hex.EncodeToString(hash[:]))
+	switch {
+	case c.JWTSecret != "":
+		fmt.Fprintf(&b, "  TOKEN=$(%s token --user alice --rooms lobby --jwt-secret \"$JWT_SECRET\")\n", self)
+	case c.jwtFlags.configured():
+		fmt.Fprintf(&b, "  TOKEN=<a token from your issuer, for the room lobby>\n")
+	default:
+		devDir := ""
+		if c.DevDir != defaultDevDir {
+			devDir = " --dev-dir " + shellQuote(c.DevDir)
+		}
+		fmt.Fprintf(&b, "  TOKEN=$(%s token --user alice --rooms lobby%s)\n", self, devDir)
+	}
+	fmt.Fprintf(&b, "  %s listen --token \"$TOKEN\" --room lobby --endpoint 'quic://%s tcp://%s' --cert-hash %s\n",
+		self, quic, tcp, hex.EncodeToString(hash[:]))
 	fmt.Fprintf(&b, "  curl -H \"Authorization: Bearer %s\" -H 'Content-Type: application/json' \\\n", key)
 	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"{\\\"test\\\":1}\"}' http://%s/quicpush.push.v1.PushService/PushRoom\n", api)
 	fmt.Fprintf(&b, "  go tool -modfile=tools/go.mod grpcurl -plaintext -H \"Authorization: Bearer %s\" \\\n", key)
 	fmt.Fprintf(&b, "    -d '{\"room\":\"lobby\",\"text\":\"hi\"}' %s quicpush.push.v1.PushService/PushRoom\n", api)
 	fmt.Print(b.String())
+}
+
+// selfCommand is how the banner names this program, so that its commands
+// run as pasted: the path it was started with, or `go run ./cmd/quicpush`
+// when `go run` (make run) built it in a temporary directory that is gone
+// when it exits.
+func selfCommand() string {
+	exe := os.Args[0]
+	if filepath.Base(filepath.Dir(exe)) == "exe" && strings.Contains(exe, "go-build") {
+		return "go run ./cmd/quicpush"
+	}
+	return shellQuote(exe)
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but the
+// characters of a plain path.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func isLoopback(a net.Addr) bool {
+	host, _, err := net.SplitHostPort(a.String())
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback()
 }
 
 // hostPort shows a wildcard listen address as 127.0.0.1 so it can be pasted.

@@ -12,7 +12,7 @@ type tokenCmd struct {
 	User      string        `required:"" help:"User id (the token's sub)."`
 	Rooms     []string      `default:"*" help:"Rooms the token may join; a trailing * matches a prefix, * alone every room."`
 	TTL       time.Duration `default:"24h" help:"Lifetime of the token."`
-	JWTSecret string        `name:"jwt-secret" help:"HS256 secret; default: the one 'serve' keeps in --dev-dir."`
+	JWTSecret string        `name:"jwt-secret" help:"HS256 secret (at least 32 bytes, as the edge requires); default: the one 'serve' keeps in --dev-dir."`
 	JWTKey    string        `name:"jwt-key" placeholder:"[KID=]base64:DATA|file:PATH" help:"HS256 secret in the edge's --jwt-key syntax, instead of --jwt-secret; its KID goes into the token's header."`
 	KID       string        `name:"kid" help:"Key id to put in the token's header (the KID of the edge's --jwt-key KID=...); default: none, or the KID of --jwt-key."`
 	Audience  []string      `name:"audience" help:"The token's aud claim (for edges with --jwt-audience); default: none."`
@@ -34,6 +34,9 @@ func (c *tokenCmd) Run() error {
 		if kid == "" {
 			kid = k.ID
 		}
+	case len(c.JWTSecret) < auth.MinHMACSecret && c.JWTSecret != "":
+		// The edge refuses such a secret, so no edge could verify the token.
+		return fmt.Errorf("--jwt-secret is %d bytes, need at least %d", len(c.JWTSecret), auth.MinHMACSecret)
 	case c.JWTSecret == "":
 		st, err := loadDevState(c.DevDir, false)
 		if err != nil {

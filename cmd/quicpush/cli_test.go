@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The quicpush binary, built once for the tests that run it.
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+func quicpushBin(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "quicpush-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "quicpush")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/quicpush")
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = &buildError{err, out}
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+type buildError struct {
+	err error
+	out []byte
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + string(e.out) }
+
+// served is a running `quicpush serve` and what its banner said.
+type served struct {
+	quic, tcp, api, devDir string
+	hash, key              string
+	tryIt                  []string // the banner's commands, continuation lines joined
+}
+
+// startServe runs `quicpush serve` on free loopback ports with a fresh
+// development directory until the test ends, and reads its banner.
+func startServe(t *testing.T) *served {
+	t.Helper()
+	bin := quicpushBin(t)
+	s := &served{quic: freeUDP(t), tcp: freeTCP(t), api: freeTCP(t), devDir: filepath.Join(t.TempDir(), "dev")}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", "--quic-addr", s.quic, "--tcp-addr", s.tcp, "--api-addr", s.api, "--dev-dir", s.devDir)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(out)
+	try, cont := false, false
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "hex "):
+			s.hash = strings.TrimSpace(strings.TrimPrefix(line, "hex "))
+		case strings.HasPrefix(line, "API key "):
+			s.key = strings.TrimSpace(strings.TrimPrefix(line, "API key "))
+		case line == "Try it:":
+			try = true
+			continue
+		}
+		if !try {
+			continue
+		}
+		if line == "" {
+			break
+		}
+		if cont {
+			s.tryIt[len(s.tryIt)-1] += "\n" + line
+		} else {
+			s.tryIt = append(s.tryIt, line)
+		}
+		cont = strings.HasSuffix(line, `\`)
+		if !cont && len(s.tryIt) == 4 {
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if len(s.hash) != 64 || len(s.tryIt) < 4 {
+		t.Fatalf("banner: hash %q, commands %q", s.hash, s.tryIt)
+	}
+	return s
+}
+
+// lineWith waits for a line holding want on r, and returns the lines read.
+func lineWith(t *testing.T, r *bufio.Scanner, want string) string {
+	t.Helper()
+	var seen bytes.Buffer
+	for r.Scan() {
+		seen.WriteString(r.Text() + "\n")
+		if strings.Contains(r.Text(), want) {
+			return seen.String()
+		}
+	}
+	t.Fatalf("no line with %q in:\n%s", want, seen.String())
+	return ""
+}

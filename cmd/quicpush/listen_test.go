@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// listen starts `quicpush listen` with args and returns it with its stderr.
+func listen(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, quicpushBin(t), append([]string{"listen"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(stderr)
+}
+
+func token(t *testing.T, ctx context.Context, s *served) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, ctx, quicpushBin(t), "token", "--user", "alice", "--rooms", "lobby", "--dev-dir", s.devDir))
+}
+
+// TestListenWarnsOnPlaintextFallback: when the encrypted endpoints listed
+// first are unreachable and listen ends up on plain TCP, it says so.
+func TestListenWarnsOnPlaintextFallback(t *testing.T) {
+	s := startServe(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd, es := listen(t, ctx, "--token", token(t, ctx, s), "--room", "lobby",
+		"--endpoint", "quic://"+freeUDP(t)+" tcp://"+s.tcp, "--cert-hash", s.hash)
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	seen := lineWith(t, es, "joined lobby")
+	if !strings.Contains(seen, "warning") || !strings.Contains(seen, "without encryption") {
+		t.Fatalf("no warning about plaintext in:\n%s", seen)
+	}
+}
+
+// TestListenExitsOnNoReconnect: a disconnect code that says "do not
+// reconnect" (here 3504, a backend's kick) ends listen with an error.
+func TestListenExitsOnNoReconnect(t *testing.T) {
+	s := startServe(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd, es := listen(t, ctx, "--token", token(t, ctx, s), "--room", "lobby",
+		"--endpoint", "tcp://"+s.tcp, "--cert-hash", s.hash)
+	lineWith(t, es, "joined lobby")
+	run(t, ctx, "curl", "-sS", "--fail-with-body", "-H", "Authorization: Bearer "+s.key,
+		"-H", "Content-Type: application/json", "-d", `{"users":["alice"],"reason":"bye"}`,
+		"http://"+s.api+"/quicpush.push.v1.PushService/Disconnect")
+	done := make(chan error, 1)
+	var rest strings.Builder
+	go func() {
+		for es.Scan() {
+			rest.WriteString(es.Text() + "\n")
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() == 0 || !strings.Contains(rest.String(), "3504") {
+			t.Fatalf("listen ended with %v after:\n%s", err, rest.String())
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("listen still running 10s after a kick (killed: %v); it printed:\n%s", <-done, rest.String())
+	}
+}
+
+// TestListenAuthFailure: a token the edge refuses ends listen with an error
+// that names the token, not only "no endpoint reachable".
+func TestListenAuthFailure(t *testing.T) {
+	s := startServe(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd, es := listen(t, ctx, "--token", "not-a-token", "--room", "lobby",
+		"--endpoint", "quic://"+s.quic+" tcp://"+s.tcp, "--cert-hash", s.hash)
+	var out strings.Builder
+	for es.Scan() {
+		out.WriteString(es.Text() + "\n")
+	}
+	err := cmd.Wait()
+	if err == nil || !strings.Contains(out.String(), "token refused") {
+		t.Fatalf("listen with a bad token: %v, printed:\n%s", err, out.String())
+	}
+}
