@@ -131,6 +131,17 @@ func TestIdempotencyKeyReused(t *testing.T) {
 			t.Errorf("%s: %d published, want 1", p.name, n)
 		}
 	}
+	// A request is the same whether it came as JSON or binary.
+	bin, js := ts.client(protocols[0], "Bearer "+testKey), ts.client(protocols[1], "Bearer "+testKey)
+	req := &pushv1.PushUsersRequest{Users: []string{"u1", "u2"}, Data: []byte{0, 1, 2}, IdempotencyKey: "across"}
+	first, err := bin.PushUsers(t.Context(), connect.NewRequest(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := js.PushUsers(t.Context(), connect.NewRequest(req))
+	if err != nil || again.Msg.GetMessageId() != first.Msg.GetMessageId() {
+		t.Fatalf("the same request as JSON: %v", err)
+	}
 }
 
 func TestMemoryIdempotencyExpires(t *testing.T) {
