@@ -12,8 +12,9 @@ import "errors"
 // 255 bytes".
 var (
 	// ErrUnauthenticated means the request carried no API key or an unknown
-	// one (connect.CodeUnauthenticated).
-	ErrUnauthenticated = errors.New("missing or invalid API key")
+	// one (connect.CodeUnauthenticated). Its text says how to send one, for
+	// callers reading the HTTP 401 by hand.
+	ErrUnauthenticated = errors.New("missing or invalid API key: send Authorization: Bearer <key>")
 	// ErrPermissionDenied means the request's API key is limited to a scope
 	// (push: or read:, see Config.APIKeys) that does not include the method
 	// called (connect.CodePermissionDenied). The message names the method and

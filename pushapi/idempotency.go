@@ -1,6 +1,7 @@
 package pushapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -27,6 +28,12 @@ const maxIdempotencyKey = 128
 // caller).
 var ErrInFlight = push.ErrInFlight
 
+// ErrIdempotencyKeyReused is push.ErrKeyReused: an idempotency key sent
+// again, within the window, with a request that differs from the first one
+// (connect.CodeFailedPrecondition for the caller). A new request needs a new
+// key.
+var ErrIdempotencyKeyReused = push.ErrKeyReused
+
 // IdempotencyStore is push.IdempotencyStore: it remembers the replies of
 // calls that carried an idempotency key, for Config.IdempotencyWindow, in
 // memory in one process (NewMemoryIdempotency), on Redis in a cluster
@@ -52,22 +59,54 @@ func scopedKey(ctx context.Context, method, key string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// requestDigest identifies a request for its idempotency key: the SHA-256 of
+// the method and the request's deterministic protobuf encoding, the same
+// whether the call came as JSON or binary. The encoding includes the
+// idempotency key itself, which changes nothing: a digest is only ever
+// compared with another one stored under the same key.
+func requestDigest(method string, req proto.Message) ([]byte, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write([]byte(method))
+	h.Write([]byte{0})
+	h.Write(b)
+	return h.Sum(nil), nil
+}
+
+// idempotentRequest is a push request, which may carry an idempotency key.
+type idempotentRequest interface {
+	proto.Message
+	GetIdempotencyKey() string
+}
+
 // once runs call unless an earlier call with the same idempotency key (and
 // method, and API key) succeeded within the window: then it returns that
-// call's reply again, without publishing anything.
+// call's reply again, without publishing anything, if the request is the
+// same, and refuses it if the request differs.
 func once[T any, PT interface {
 	*T
 	proto.Message
-}](ctx context.Context, s *Service, method, key string, call func() (PT, error)) (PT, error) {
+}](ctx context.Context, s *Service, method string, req idempotentRequest, call func() (PT, error)) (PT, error) {
+	key := req.GetIdempotencyKey()
 	if key == "" {
 		return call()
 	}
 	if len(key) > maxIdempotencyKey {
 		return nil, invalid("idempotency_key", fmt.Errorf("%d bytes, at most %d", len(key), maxIdempotencyKey))
 	}
+	digest, err := requestDigest(method, req)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, errors.New("request unreadable"))
+	}
 	sk := scopedKey(ctx, method, key)
-	prev, done, err := s.idem.Begin(ctx, sk, s.idemWindow)
+	prev, done, err := s.idem.Begin(ctx, sk, digest, s.idemWindow)
 	switch {
+	case errors.Is(err, ErrIdempotencyKeyReused):
+		return nil, connect.NewError(connect.CodeFailedPrecondition,
+			fmt.Errorf("idempotency_key: %w within the idempotency window; send a new key with a new request", ErrIdempotencyKeyReused))
 	case errors.Is(err, ErrInFlight):
 		return nil, connect.NewError(connect.CodeAborted, ErrInFlight)
 	case err != nil:
@@ -88,7 +127,7 @@ func once[T any, PT interface {
 	}
 	b, err := proto.Marshal(resp)
 	if err == nil {
-		err = s.idem.Finish(context.WithoutCancel(ctx), sk, b, s.idemWindow)
+		err = s.idem.Finish(context.WithoutCancel(ctx), sk, digest, b, s.idemWindow)
 	}
 	if err != nil {
 		// The push was accepted: say so. A retry may then deliver twice.
@@ -106,6 +145,7 @@ type MemoryIdempotency struct {
 }
 
 type memCall struct {
+	digest  []byte
 	reply   []byte // nil while in flight
 	expires time.Time
 }
@@ -116,26 +156,32 @@ func NewMemoryIdempotency() *MemoryIdempotency {
 }
 
 // Begin implements IdempotencyStore.
-func (m *MemoryIdempotency) Begin(_ context.Context, key string, window time.Duration) ([]byte, bool, error) {
+func (m *MemoryIdempotency) Begin(_ context.Context, key string, digest []byte, window time.Duration) ([]byte, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
 	m.expire(now, window)
 	if c, ok := m.calls[key]; ok && now.Before(c.expires) {
-		if c.reply == nil {
+		switch {
+		case !bytes.Equal(c.digest, digest):
+			return nil, false, ErrIdempotencyKeyReused
+		case c.reply == nil:
 			return nil, false, ErrInFlight
 		}
 		return c.reply, true, nil
 	}
-	m.calls[key] = &memCall{expires: now.Add(window)}
+	m.calls[key] = &memCall{digest: digest, expires: now.Add(window)}
 	return nil, false, nil
 }
 
 // Finish implements IdempotencyStore.
-func (m *MemoryIdempotency) Finish(_ context.Context, key string, reply []byte, window time.Duration) error {
+func (m *MemoryIdempotency) Finish(_ context.Context, key string, digest, reply []byte, window time.Duration) error {
+	if reply == nil {
+		reply = []byte{} // nil marks a call in flight
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls[key] = &memCall{reply: reply, expires: m.now().Add(window)}
+	m.calls[key] = &memCall{digest: digest, reply: reply, expires: m.now().Add(window)}
 	return nil
 }
 

@@ -97,22 +97,76 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKeyReused checks that a key sent again with another request
+// is refused instead of answered with the first call's reply: the caller
+// would believe its new message accepted while nothing was published.
+func TestIdempotencyKeyReused(t *testing.T) {
+	t.Parallel()
+	ts := runServer(t, Config{})
+	for _, p := range []protocol{protocols[0], protocols[1]} {
+		c := ts.client(p, "Bearer "+testKey)
+		ctx := t.Context()
+		key := "reused-" + p.name
+		before := len(ts.pub.published())
+		first, err := c.PushRoom(ctx, connect.NewRequest(&pushv1.PushRoomRequest{Room: "r", Text: "first", IdempotencyKey: key}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, req := range []*pushv1.PushRoomRequest{
+			{Room: "r", Text: "second", IdempotencyKey: key},
+			{Room: "other", Text: "first", IdempotencyKey: key},
+			{Room: "r", Data: []byte("first"), IdempotencyKey: key},
+		} {
+			_, err := c.PushRoom(ctx, connect.NewRequest(req))
+			if connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "different request") {
+				t.Errorf("%s: %v with the key of another request: %v, want FailedPrecondition", p.name, req, err)
+			}
+		}
+		// The same request is still a retry.
+		again, err := c.PushRoom(ctx, connect.NewRequest(&pushv1.PushRoomRequest{Room: "r", Text: "first", IdempotencyKey: key}))
+		if err != nil || again.Msg.GetMessageId() != first.Msg.GetMessageId() {
+			t.Fatalf("%s: retry after the refusals: %v", p.name, err)
+		}
+		if n := len(ts.pub.published()) - before; n != 1 {
+			t.Errorf("%s: %d published, want 1", p.name, n)
+		}
+	}
+	// A request is the same whether it came as JSON or binary.
+	bin, js := ts.client(protocols[0], "Bearer "+testKey), ts.client(protocols[1], "Bearer "+testKey)
+	req := &pushv1.PushUsersRequest{Users: []string{"u1", "u2"}, Data: []byte{0, 1, 2}, IdempotencyKey: "across"}
+	first, err := bin.PushUsers(t.Context(), connect.NewRequest(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := js.PushUsers(t.Context(), connect.NewRequest(req))
+	if err != nil || again.Msg.GetMessageId() != first.Msg.GetMessageId() {
+		t.Fatalf("the same request as JSON: %v", err)
+	}
+}
+
 func TestMemoryIdempotencyExpires(t *testing.T) {
 	m := NewMemoryIdempotency()
 	now := time.Unix(1000, 0)
 	m.now = func() time.Time { return now }
 	ctx := context.Background()
-	if _, done, err := m.Begin(ctx, "k", time.Minute); done || err != nil {
+	d, other := []byte("digest"), []byte("other")
+	if _, done, err := m.Begin(ctx, "k", d, time.Minute); done || err != nil {
 		t.Fatal(done, err)
 	}
-	if err := m.Finish(ctx, "k", []byte("reply"), time.Minute); err != nil {
+	if _, _, err := m.Begin(ctx, "k", other, time.Minute); !errors.Is(err, ErrIdempotencyKeyReused) {
+		t.Fatalf("another request while in flight: %v", err)
+	}
+	if err := m.Finish(ctx, "k", d, []byte("reply"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if r, done, _ := m.Begin(ctx, "k", time.Minute); !done || string(r) != "reply" {
+	if r, done, _ := m.Begin(ctx, "k", d, time.Minute); !done || string(r) != "reply" {
 		t.Fatal("finished call not remembered")
 	}
+	if _, done, err := m.Begin(ctx, "k", other, time.Minute); done || !errors.Is(err, ErrIdempotencyKeyReused) {
+		t.Fatalf("another request after the first: %v %v", done, err)
+	}
 	now = now.Add(2 * time.Minute)
-	if _, done, err := m.Begin(ctx, "k", time.Minute); done || err != nil {
+	if _, done, err := m.Begin(ctx, "k", other, time.Minute); done || err != nil {
 		t.Fatal("expired key still remembered")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"connectrpc.com/connect"
@@ -48,8 +49,73 @@ func (s *Service) newMux(auth *authenticator) http.Handler {
 	reflector := grpcreflect.NewStaticReflector(pushv1connect.PushServiceName)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	return mux
+	return explainHTTPErrors(mux)
 }
+
+// Bodies of the HTTP-level refusals, which connect-go answers with a status
+// alone: a caller trying the API with curl learns what to send instead. They
+// use the Connect protocol's error shape, so a Connect client reads them too.
+var (
+	methodNotAllowedBody = []byte(`{"code":"unimplemented","message":"use POST (GET is accepted for Online and History with the Connect protocol's GET encoding)"}`)
+	unsupportedMediaBody = []byte(`{"code":"invalid_argument","message":"unsupported content type: send Content-Type: application/json or application/proto (Connect), application/grpc or application/grpc-web"}`)
+)
+
+// explainHTTPErrors gives connect-go's bodiless 405 and 415 answers a JSON
+// body.
+func explainHTTPErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&explainWriter{ResponseWriter: w}, r)
+	})
+}
+
+// explainWriter writes the body of a 405 or 415 answer and drops whatever
+// the handler writes after it. It flushes and unwraps to the server's
+// writer, which gRPC streaming and http.ResponseController need.
+type explainWriter struct {
+	http.ResponseWriter
+	wrote    bool
+	explains bool
+}
+
+func (w *explainWriter) WriteHeader(code int) {
+	if w.wrote {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.wrote = true
+	var body []byte
+	switch code {
+	case http.StatusMethodNotAllowed:
+		body = methodNotAllowedBody
+	case http.StatusUnsupportedMediaType:
+		body = unsupportedMediaBody
+	default:
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.explains = true
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.ResponseWriter.WriteHeader(code)
+	_, _ = w.ResponseWriter.Write(body)
+}
+
+func (w *explainWriter) Write(b []byte) (int, error) {
+	if w.explains {
+		return len(b), nil
+	}
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *explainWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *explainWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // readMaxBytes bounds a request message so that an oversized one is refused
 // before it is decoded. It leaves room for the largest valid request in JSON,

@@ -592,3 +592,60 @@ func msgID[T any, PT interface {
 	}
 	return PT(r.Msg).GetMessageId(), nil
 }
+
+// TestHTTPErrorBodies checks that the answers a curl user gets at the HTTP
+// level, before any RPC runs, carry a JSON body saying what to do instead of
+// an empty one.
+func TestHTTPErrorBodies(t *testing.T) {
+	t.Parallel()
+	ts := runServer(t, Config{})
+	url := ts.url + "/" + pushv1connect.PushServiceName + "/PushRoom"
+	tests := []struct {
+		name, method, contentType, authorization string
+		status                                   int
+		code, hint                               string
+	}{
+		{"GET", http.MethodGet, "", "Bearer " + testKey, http.StatusMethodNotAllowed, "unimplemented", "POST"},
+		{"PUT", http.MethodPut, "application/json", "Bearer " + testKey, http.StatusMethodNotAllowed, "unimplemented", "POST"},
+		{"text", http.MethodPost, "text/plain", "Bearer " + testKey, http.StatusUnsupportedMediaType, "invalid_argument", "Content-Type: application/json"},
+		{"no type", http.MethodPost, "", "Bearer " + testKey, http.StatusUnsupportedMediaType, "invalid_argument", "Content-Type: application/json"},
+		{"no key", http.MethodPost, "application/json", "", http.StatusUnauthorized, "unauthenticated", "Authorization: Bearer <key>"},
+		{"basic", http.MethodPost, "application/json", "Basic eDp5", http.StatusUnauthorized, "unauthenticated", "Authorization: Bearer <key>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, url, strings.NewReader(`{"room":"lobby","text":"x"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			if tt.authorization != "" {
+				req.Header.Set("Authorization", tt.authorization)
+			}
+			resp, err := ts.http1.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d (body %q)", resp.StatusCode, tt.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q, want application/json (body %q)", ct, body)
+			}
+			var out struct{ Code, Message string }
+			if err := json.Unmarshal(body, &out); err != nil {
+				t.Fatalf("body %q: %v", body, err)
+			}
+			if out.Code != tt.code || !strings.Contains(out.Message, tt.hint) {
+				t.Errorf("body %q, want code %s and a message with %q", body, tt.code, tt.hint)
+			}
+		})
+	}
+	if n := len(ts.pub.published()); n != 0 {
+		t.Errorf("published %d messages, want 0", n)
+	}
+}

@@ -226,7 +226,7 @@ func (s *Service) PushKeys(ctx context.Context, req *connect.Request[pushv1.Push
 	if err != nil {
 		return nil, err
 	}
-	resp, err := once(ctx, s, "PushKeys", r.GetIdempotencyKey(), func() (*pushv1.PushKeysResponse, error) {
+	resp, err := once(ctx, s, "PushKeys", r, func() (*pushv1.PushKeysResponse, error) {
 		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindKeys, Keys: r.GetKeys(), Data: data})
 		if err != nil {
 			return nil, err
@@ -249,7 +249,7 @@ func (s *Service) PushUsers(ctx context.Context, req *connect.Request[pushv1.Pus
 	if err != nil {
 		return nil, err
 	}
-	resp, err := once(ctx, s, "PushUsers", r.GetIdempotencyKey(), func() (*pushv1.PushUsersResponse, error) {
+	resp, err := once(ctx, s, "PushUsers", r, func() (*pushv1.PushUsersResponse, error) {
 		users := r.GetUsers()
 		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindUsers, Users: users, Data: data})
 		if err != nil {
@@ -273,7 +273,7 @@ func (s *Service) PushRoom(ctx context.Context, req *connect.Request[pushv1.Push
 	if err != nil {
 		return nil, err
 	}
-	resp, err := once(ctx, s, "PushRoom", r.GetIdempotencyKey(), func() (*pushv1.PushRoomResponse, error) {
+	resp, err := once(ctx, s, "PushRoom", r, func() (*pushv1.PushRoomResponse, error) {
 		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindRoom, Room: r.GetRoom(), Data: data})
 		if err != nil {
 			return nil, err
@@ -297,7 +297,7 @@ func (s *Service) Broadcast(ctx context.Context, req *connect.Request[pushv1.Bro
 	if err != nil {
 		return nil, err
 	}
-	resp, err := once(ctx, s, "Broadcast", r.GetIdempotencyKey(), func() (*pushv1.BroadcastResponse, error) {
+	resp, err := once(ctx, s, "Broadcast", r, func() (*pushv1.BroadcastResponse, error) {
 		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindBroadcast, Data: data, Rate: int(r.GetRate())})
 		if err != nil {
 			return nil, err
@@ -329,7 +329,7 @@ func (s *Service) Disconnect(ctx context.Context, req *connect.Request[pushv1.Di
 	if r.GetReconnect() {
 		code = wire.CodeServerDisconnect
 	}
-	resp, err := once(ctx, s, "Disconnect", r.GetIdempotencyKey(), func() (*pushv1.DisconnectResponse, error) {
+	resp, err := once(ctx, s, "Disconnect", r, func() (*pushv1.DisconnectResponse, error) {
 		id, recs, err := s.publish(ctx, &push.Message{
 			Kind:   push.KindDisconnect,
 			Keys:   r.GetKeys(),

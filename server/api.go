@@ -26,6 +26,9 @@ type APIConfig struct {
 	// AdminAddr serves /metrics, /healthz, /readyz and pprof. Empty means
 	// none.
 	AdminAddr string
+	// HTTP bounds the push API's connections: timeouts and a cap. Its zero
+	// value means the defaults it documents.
+	HTTP APIHTTPConfig
 	// Kafka is where pushes are published. Brokers are required.
 	Kafka bus.KafkaConfig
 	// Redis answers online counts and history, and remembers idempotency
@@ -106,7 +109,7 @@ func StartAPI(cfg APIConfig) (*API, error) {
 	if addr == "" {
 		addr = DefaultAPIAddr
 	}
-	if s.http, err = listenHTTP("push API", addr, mux, log); err != nil {
+	if s.http, err = listenAPI(addr, mux, log, cfg.HTTP); err != nil {
 		return fail(err)
 	}
 	if s.Admin, err = startAdmin(cfg.AdminAddr, reg, log); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/net/netutil"
 
 	"github.com/quicpush/quicpush/internal/auth"
 )
@@ -72,6 +73,68 @@ func newVerifier(cfg auth.VerifierConfig, log *slog.Logger) (*auth.Verifier, err
 	return auth.NewVerifier(cfg)
 }
 
+// Defaults of APIHTTPConfig.
+const (
+	DefaultAPIReadHeaderTimeout = 10 * time.Second
+	DefaultAPIReadTimeout       = 30 * time.Second
+	DefaultAPIIdleTimeout       = 2 * time.Minute
+	DefaultAPIMaxConns          = 4096
+)
+
+// APIHTTPConfig bounds the push API's connections, so that a client sending
+// slowly, or not at all, cannot hold one for ever, nor many clients exhaust
+// the process's file descriptors.
+type APIHTTPConfig struct {
+	// ReadHeaderTimeout bounds reading a request's headers. Zero means
+	// DefaultAPIReadHeaderTimeout (10s), negative none.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included (over
+	// HTTP/2, each stream's body). Every PushService method is unary, so no
+	// call needs long; a gRPC reflection stream left open is cut after it.
+	// Zero means DefaultAPIReadTimeout (30s), negative none.
+	ReadTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that carries no request
+	// for this long. Zero means DefaultAPIIdleTimeout (2 min), negative
+	// none.
+	IdleTimeout time.Duration
+	// MaxConns caps the connections open at once; a connection past it
+	// waits in the listen backlog, unanswered, until another closes. Zero
+	// means DefaultAPIMaxConns (4096), negative unlimited.
+	MaxConns int
+}
+
+// orDefault is d for zero; a negative value, which net/http takes as no
+// timeout, is kept.
+func orDefault(v, d time.Duration) time.Duration {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// apply sets the timeouts on srv.
+func (c APIHTTPConfig) apply(srv *http.Server) {
+	srv.ReadHeaderTimeout = orDefault(c.ReadHeaderTimeout, DefaultAPIReadHeaderTimeout)
+	srv.ReadTimeout = orDefault(c.ReadTimeout, DefaultAPIReadTimeout)
+	srv.IdleTimeout = orDefault(c.IdleTimeout, DefaultAPIIdleTimeout)
+}
+
+// listenAPI binds addr and serves the push API h on it with cfg's limits.
+func listenAPI(addr string, h http.Handler, log *slog.Logger, cfg APIHTTPConfig) (*httpService, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("push API listener: %w", err)
+	}
+	maxConns := cfg.MaxConns
+	if maxConns == 0 {
+		maxConns = DefaultAPIMaxConns
+	}
+	if maxConns > 0 {
+		ln = netutil.LimitListener(ln, maxConns)
+	}
+	return serveHTTP("push API", ln, h, log, cfg.apply), nil
+}
+
 // httpService is an HTTP listener serving HTTP/1.1 and HTTP/2 without TLS
 // (h2c), which gRPC and the internal Deliver streams need: the push API of
 // the single process and of `quicpush api`, and an edge's internal service.
@@ -81,18 +144,9 @@ type httpService struct {
 	done chan struct{}
 }
 
-// listenHTTP binds addr and serves h on it in the background; name says
-// what it is in logs and errors.
-func listenHTTP(name, addr string, h http.Handler, log *slog.Logger) (*httpService, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("%s listener: %w", name, err)
-	}
-	return serveHTTP(name, ln, h, log), nil
-}
-
-// serveHTTP serves h on ln in the background.
-func serveHTTP(name string, ln net.Listener, h http.Handler, log *slog.Logger) *httpService {
+// serveHTTP serves h on ln in the background; name says what it is in logs.
+// Each setup, when given, adjusts the server before it starts.
+func serveHTTP(name string, ln net.Listener, h http.Handler, log *slog.Logger, setup ...func(*http.Server)) *httpService {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -101,6 +155,9 @@ func serveHTTP(name string, ln net.Listener, h http.Handler, log *slog.Logger) *
 		srv: &http.Server{Handler: h, Protocols: protocols, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
 		done: make(chan struct{}),
+	}
+	for _, f := range setup {
+		f(s.srv)
 	}
 	go func() {
 		defer close(s.done)

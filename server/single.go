@@ -29,6 +29,9 @@ type SingleConfig struct {
 	// and JSON over HTTP/1.1 and h2c) and of /metrics. Empty means
 	// DefaultAPIAddr.
 	APIAddr string
+	// APIHTTP bounds the push API's connections: timeouts and a cap. Its
+	// zero value means the defaults it documents.
+	APIHTTP APIHTTPConfig
 	// AdminAddr serves /metrics, /healthz, /readyz and /debug/pprof/; keep
 	// it on loopback. Empty means no admin listener.
 	AdminAddr string
@@ -150,7 +153,7 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 	if addr == "" {
 		addr = DefaultAPIAddr
 	}
-	if s.api, err = listenHTTP("push API", addr, mux, log); err != nil {
+	if s.api, err = listenAPI(addr, mux, log, cfg.APIHTTP); err != nil {
 		return fail(err)
 	}
 	if s.Admin, err = startAdmin(cfg.AdminAddr, reg, log); err != nil {

@@ -81,6 +81,7 @@ type apiCmd struct {
 	PublishTimeout    time.Duration `default:"5s" help:"How long a push waits for the brokers before failing with Unavailable."`
 	IdempotencyWindow time.Duration `default:"10m" help:"How long a push call's idempotency key is remembered."`
 	APIRateLimit      float64       `name:"api-rate-limit" default:"10000" help:"Calls per second each API key may make to this process (burst: twice that; more get ResourceExhausted); -1 (as --api-rate-limit=-1): unlimited."`
+	apiHTTPFlags
 	kafkaFlags
 	redisFlags
 	historyFlags
@@ -104,6 +105,7 @@ func (c *apiCmd) Run() error {
 	srv, err := server.StartAPI(server.APIConfig{
 		Addr:              c.APIAddr,
 		AdminAddr:         c.AdminAddr,
+		HTTP:              c.apiHTTPFlags.config(),
 		Kafka:             c.kafkaFlags.config(),
 		Redis:             c.redisFlags.config(),
 		History:           policies,

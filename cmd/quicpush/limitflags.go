@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/quicpush/quicpush/edge"
+	"github.com/quicpush/quicpush/server"
 )
 
 // edgeFlags are the edge's session settings and limits, the same for
@@ -77,4 +78,22 @@ func (f limitFlags) apply(c *edge.Config) error {
 		c.CheckOrigin = check
 	}
 	return nil
+}
+
+// apiHTTPFlags bound the push API's connections, the same for `quicpush
+// serve` and `quicpush api`; the defaults are server.APIHTTPConfig's.
+type apiHTTPFlags struct {
+	APIReadHeaderTimeout time.Duration `name:"api-read-header-timeout" default:"10s" help:"Time allowed to read a push API request's headers; negative: unlimited."`
+	APIReadTimeout       time.Duration `name:"api-read-timeout" default:"30s" help:"Time allowed to read a whole push API request, body included (the calls are unary); negative: unlimited."`
+	APIIdleTimeout       time.Duration `name:"api-idle-timeout" default:"2m" help:"How long a push API keep-alive connection may wait for its next request before it is closed; negative: unlimited."`
+	APIMaxConns          int           `name:"api-max-conns" default:"4096" help:"Push API connections open at once; more wait, unanswered, until one closes. -1 (as --api-max-conns=-1): unlimited."`
+}
+
+func (f apiHTTPFlags) config() server.APIHTTPConfig {
+	return server.APIHTTPConfig{
+		ReadHeaderTimeout: f.APIReadHeaderTimeout,
+		ReadTimeout:       f.APIReadTimeout,
+		IdleTimeout:       f.APIIdleTimeout,
+		MaxConns:          f.APIMaxConns,
+	}
 }

@@ -39,6 +39,7 @@ type serveCmd struct {
 	edgeFlags
 	MergeWindow  time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one write."`
 	APIRateLimit float64       `name:"api-rate-limit" default:"10000" help:"Calls per second each API key may make (burst: twice that; more get ResourceExhausted); -1 (as --api-rate-limit=-1): unlimited."`
+	apiHTTPFlags
 	historyFlags
 
 	LogLevel slog.Level `default:"info" help:"debug, info, warn or error."`
@@ -112,6 +113,7 @@ func (c *serveCmd) Run() error {
 		History:      policies,
 		APIRateLimit: c.APIRateLimit,
 		APIAddr:      c.APIAddr,
+		APIHTTP:      c.apiHTTPFlags.config(),
 		AdminAddr:    c.AdminAddr,
 		Edge:         ec,
 		Core:         core.Config{MergeWindow: c.MergeWindow},

@@ -105,20 +105,30 @@ type BusRecord struct {
 // with the key is under way.
 var ErrInFlight = errors.New("a call with this idempotency key is in flight")
 
+// ErrKeyReused is returned by an IdempotencyStore's Begin when the key was
+// claimed, within the window, by a call whose request had another digest:
+// the caller reused a key for a new request, which must not be answered with
+// the first one's reply.
+var ErrKeyReused = errors.New("idempotency key already used with a different request")
+
 // IdempotencyStore remembers the replies of push calls that carried an
 // idempotency key, for a window, so that a retried call is answered with the
-// first call's reply instead of being published again. The push API uses it;
-// the single process keeps it in memory and a cluster on Redis
+// first call's reply instead of being published again. Each key is stored
+// with the digest of the request that claimed it, so that the same key sent
+// with another request is refused rather than taken for a retry. The push
+// API uses it; the single process keeps it in memory and a cluster on Redis
 // (store.Idempotency), where a retry reaching another API process is
 // recognized too.
 type IdempotencyStore interface {
-	// Begin claims key for a call. It returns the stored reply of an
-	// earlier call that succeeded with the key (done), ErrInFlight while one
+	// Begin claims key for a call whose request has digest. It returns the
+	// stored reply of an earlier call that succeeded with the key and the
+	// same digest (done), ErrKeyReused when the earlier call, finished or in
+	// flight, had another digest, ErrInFlight while one with the same digest
 	// is under way, or nothing: the caller proceeds and must then call
 	// Finish or Abandon.
-	Begin(ctx context.Context, key string, window time.Duration) (reply []byte, done bool, err error)
-	// Finish stores the reply of the call holding key.
-	Finish(ctx context.Context, key string, reply []byte, window time.Duration) error
+	Begin(ctx context.Context, key string, digest []byte, window time.Duration) (reply []byte, done bool, err error)
+	// Finish stores the reply of the call holding key, with its digest.
+	Finish(ctx context.Context, key string, digest, reply []byte, window time.Duration) error
 	// Abandon releases key after the call failed, so a retry can run.
 	Abandon(ctx context.Context, key string)
 }

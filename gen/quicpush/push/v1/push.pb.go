@@ -48,7 +48,10 @@ type PushKeysRequest struct {
 	// Makes a retried call safe: a call with the key of an earlier successful
 	// call (same API key, within the server's idempotency window, 10 minutes by
 	// default) is not published again and gets the earlier reply. While the
-	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// first call is in flight a repeat fails with ABORTED. The key belongs to
+	// the request it first came with: sent again within the window with any
+	// other field different, the call fails with FAILED_PRECONDITION and
+	// nothing is published (a new request needs a new key). Optional; at most
 	// 128 bytes.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -186,7 +189,10 @@ type PushUsersRequest struct {
 	// Makes a retried call safe: a call with the key of an earlier successful
 	// call (same API key, within the server's idempotency window, 10 minutes by
 	// default) is not published again and gets the earlier reply. While the
-	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// first call is in flight a repeat fails with ABORTED. The key belongs to
+	// the request it first came with: sent again within the window with any
+	// other field different, the call fails with FAILED_PRECONDITION and
+	// nothing is published (a new request needs a new key). Optional; at most
 	// 128 bytes.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -332,7 +338,10 @@ type PushRoomRequest struct {
 	// Makes a retried call safe: a call with the key of an earlier successful
 	// call (same API key, within the server's idempotency window, 10 minutes by
 	// default) is not published again and gets the earlier reply. While the
-	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// first call is in flight a repeat fails with ABORTED. The key belongs to
+	// the request it first came with: sent again within the window with any
+	// other field different, the call fails with FAILED_PRECONDITION and
+	// nothing is published (a new request needs a new key). Optional; at most
 	// 128 bytes.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -481,7 +490,10 @@ type BroadcastRequest struct {
 	// Makes a retried call safe: a call with the key of an earlier successful
 	// call (same API key, within the server's idempotency window, 10 minutes by
 	// default) is not published again and gets the earlier reply. While the
-	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// first call is in flight a repeat fails with ABORTED. The key belongs to
+	// the request it first came with: sent again within the window with any
+	// other field different, the call fails with FAILED_PRECONDITION and
+	// nothing is published (a new request needs a new key). Optional; at most
 	// 128 bytes.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -799,7 +811,10 @@ type DisconnectRequest struct {
 	// Makes a retried call safe: a call with the key of an earlier successful
 	// call (same API key, within the server's idempotency window, 10 minutes by
 	// default) is not published again and gets the earlier reply. While the
-	// first call is in flight a repeat fails with ABORTED. Optional; at most
+	// first call is in flight a repeat fails with ABORTED. The key belongs to
+	// the request it first came with: sent again within the window with any
+	// other field different, the call fails with FAILED_PRECONDITION and
+	// nothing is published (a new request needs a new key). Optional; at most
 	// 128 bytes.
 	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
