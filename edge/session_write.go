@@ -91,6 +91,7 @@ func (s *session) flush() {
 		batch := s.queue
 		s.queue, s.spare = s.spare[:0], nil
 		s.queued = 0
+		s.wakeLocked()
 		s.mu.Unlock()
 
 		s.armWriteDeadline()
@@ -107,6 +108,7 @@ func (s *session) flush() {
 				code = wire.CodeServerError
 			}
 			s.state = stateClosed
+			s.wakeLocked()
 			s.mu.Unlock()
 			s.edge.cfg.Logger.Debug("write failed", "key", s.key, "err", err)
 			s.hardClose(code)
@@ -144,6 +146,7 @@ func (s *session) end(d disconnect, drop bool) {
 	}
 	s.state = stateClosing
 	s.code = d.code
+	s.wakeLocked()
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
@@ -176,6 +179,7 @@ func (s *session) hardClose(code wire.Code) {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.state = stateClosed
+		s.wakeLocked()
 		if s.expiry != nil {
 			s.expiry.Stop()
 		}
