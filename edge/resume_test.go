@@ -202,3 +202,54 @@ func TestResumesPerConnectionLimited(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayTrimmedUnderSlowReader: when a slow reader's stream loses
+// messages it has yet to get, the replay ends with 3003 instead of a gap.
+func TestReplayTrimmedUnderSlowReader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const msgs, size = 100, 8 << 10
+		mem := history.NewMemory(history.Policies{Rooms: history.Policy{Size: msgs}})
+		defer mem.Close()
+		epoch := bigRoom(t, mem, "big", msgs, size)
+		e := offlineEdge(t, func(c *Config) { c.History = mem; c.MaxQueueBytes = 64 << 10 })
+		defer e.Close()
+		_, ft := dialFake(e)
+		authenticate(t, ft, "u")
+		block := make(chan struct{})
+		ft.block = block
+		ft.send(wire.AppendJoin(nil, 2, &wire.Join{Room: "big", Epoch: epoch}))
+		synctest.Wait()
+		// Newer traffic trims the half the client has not read.
+		var items []history.Item
+		for off := msgs + 1; off <= msgs+msgs/2; off++ {
+			items = append(items, history.Item{Stream: history.RoomStream("big"), Entry: history.Entry{
+				Offset: uint64(off), ID: fmt.Sprintf("m%d", off), Data: []byte("x"), Accepted: time.Now()}})
+		}
+		if _, err := mem.Append(context.Background(), items); err != nil {
+			t.Fatal(err)
+		}
+		close(block)
+		synctest.Wait()
+		var ids []string
+		for _, f := range ft.frames(t) {
+			if f.op == wire.OpPush {
+				var p wire.Push
+				if err := p.Decode(f.body); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, p.ID)
+			}
+		}
+		if len(ids) >= msgs/2 {
+			t.Fatalf("%d pushes replayed, want fewer than the %d not trimmed", len(ids), msgs/2)
+		}
+		for j, id := range ids {
+			if want := fmt.Sprintf("m%d", j+1); id != want {
+				t.Fatalf("push %d is %s, want %s: a gap", j, id, want)
+			}
+		}
+		if d := ft.lastDisconnect(t); d.Code != wire.CodeSlowConsumer {
+			t.Fatalf("disconnect %d %q, want 3003", d.Code, d.Reason)
+		}
+	})
+}
