@@ -117,6 +117,13 @@ type Config struct {
 	// one that missed more is told NotRecovered. Zero means
 	// history.DefaultRecoveryLimit (1000).
 	RecoveryLimit int
+	// ResumesPerSec bounds the resumes (Auth or Join with a position) one
+	// connection may ask for per second, with a burst of MaxRooms + 1 so
+	// that a reconnecting client resumes its user stream and every room at
+	// once. A Join past it is answered with Error 104 and counted in
+	// quicpush_edge_limited_total{limit="resumes_per_conn"}. Zero means 1;
+	// negative means unlimited.
+	ResumesPerSec float64
 
 	// Routes, in a cluster, records which users are connected here and
 	// which rooms have members here, so that core routes pushes to this
@@ -176,6 +183,9 @@ func (c Config) withDefaults() (Config, error) {
 	defLimit(&c.MaxBytesPerSec, 256<<10)
 	if c.HandshakesPerIP == 0 {
 		c.HandshakesPerIP = 50
+	}
+	if c.ResumesPerSec == 0 {
+		c.ResumesPerSec = 1
 	}
 	if c.RetryAbove == 0 {
 		c.RetryAbove = 1000

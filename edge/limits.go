@@ -158,3 +158,30 @@ func (in *inbound) over(now int64, n, maxFrames, maxBytes int) disconnect {
 	}
 	return disconnect{}
 }
+
+// resumeBudget is a connection's token bucket of resumes (Auth or Join with
+// a position). It lives in the session and is touched only by its reader
+// goroutine; the zero value is a full bucket.
+type resumeBudget struct {
+	tokens float64
+	at     int64 // unix nanoseconds of the last refill; 0: never used
+}
+
+// allow takes a resume from the bucket, refilled at perSec up to burst, and
+// reports whether there was one. A negative perSec means unlimited.
+func (b *resumeBudget) allow(now int64, perSec float64, burst int) bool {
+	if perSec < 0 {
+		return true
+	}
+	if b.at == 0 {
+		b.tokens = float64(burst)
+	} else {
+		b.tokens = min(float64(burst), b.tokens+float64(now-b.at)/float64(time.Second)*perSec)
+	}
+	b.at = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

@@ -72,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		historyErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "history_errors_total", Help: "Resumes answered without a position because history could not be read."}),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "limited_total", Help: "Connections refused or closed by a limit (connections_per_ip, handshakes_per_ip, connections_per_user, inbound_rate, quic_retry: a Retry asked for), by transport."},
+			Name: "limited_total", Help: "Connections refused or closed by a limit (connections_per_ip, handshakes_per_ip, connections_per_user, inbound_rate, resumes_per_conn: a Join with a position refused, quic_retry: a Retry asked for), by transport."},
 			[]string{"limit", "transport"}),
 	}
 	if reg != nil {

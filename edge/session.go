@@ -28,8 +28,9 @@ type session struct {
 	ident auth.Identity
 	shard *shard
 	// rooms and in are owned by the reader goroutine.
-	rooms map[string]struct{}
-	in    inbound
+	rooms   map[string]struct{}
+	in      inbound
+	resumes resumeBudget
 
 	mu        sync.Mutex
 	queue     [][]byte // frames waiting for the flusher, shared and immutable
@@ -38,6 +39,9 @@ type session struct {
 	holding   bool     // a resume is under way: frames go to held (resume.go)
 	held      [][]byte
 	heldBytes int
+	// taken wakes a replay waiting for the flusher to take what it queued
+	// (resume.go); made by the first replay, nil until then.
+	taken     chan struct{}
 	flushing  bool // a flusher goroutine is running
 	state     uint8
 	code      wire.Code
@@ -246,9 +250,15 @@ func (s *session) replyAuth(seq uint32, a wire.Auth, resume bool) {
 		return
 	}
 	from := history.Position{Offset: a.Offset, Epoch: a.Epoch}
-	rec, top, replay := s.edge.resume(wire.PushDirect, "", history.UserStream(s.ident.User), from)
+	if !from.IsZero() {
+		// The connection's first resume: always within its budget.
+		s.resumes.allow(time.Now().UnixNano(), cfg.ResumesPerSec, cfg.MaxRooms+1)
+	}
+	rec, top, rp := s.edge.resume(wire.PushDirect, "", history.UserStream(s.ident.User), from)
 	ok.Recovery, ok.Offset, ok.Epoch = rec, top.Offset, top.Epoch
-	s.release(wire.AppendAuthOK(nil, seq, &ok), replay, upTo(wire.PushDirect, "", top))
+	if s.reply(wire.AppendAuthOK(nil, seq, &ok), rp) {
+		s.release(upTo(wire.PushDirect, "", top))
+	}
 }
 
 // watchExpiry arms the token's timer: TokenExpiring RefreshAhead before exp
@@ -372,12 +382,21 @@ func (s *session) join(seq uint32, j *wire.Join) {
 	}
 	e := s.edge
 	resume := e.cfg.History != nil
+	from := history.Position{Offset: j.Offset, Epoch: j.Epoch}
+	if resume && !from.IsZero() && !s.resumes.allow(time.Now().UnixNano(), e.cfg.ResumesPerSec, e.cfg.MaxRooms+1) {
+		// Each resume may read up to RecoveryLimit messages of history
+		// and send them: a client must not turn Leave and Join into a
+		// stream of them. 104 asks it to retry with backoff.
+		e.metrics.limited.WithLabelValues("resumes_per_conn", s.t.kind()).Inc()
+		s.replyError(seq, wire.ErrCodeInternal, "too many resumes, retry")
+		return
+	}
 	if resume {
 		s.hold()
 	}
 	if err := e.hub.join(s, room); err != nil {
 		if resume {
-			s.release(nil, nil, nil)
+			s.release(nil)
 		}
 		e.cfg.Logger.Warn("join failed: room not routed here", "room", room, "err", err)
 		s.replyError(seq, wire.ErrCodeInternal, "room unavailable, retry")
@@ -391,10 +410,11 @@ func (s *session) join(seq uint32, j *wire.Join) {
 		s.enqueue(wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room}))
 		return
 	}
-	from := history.Position{Offset: j.Offset, Epoch: j.Epoch}
-	rec, top, replay := e.resume(wire.PushRoom, room, history.RoomStream(room), from)
+	rec, top, rp := e.resume(wire.PushRoom, room, history.RoomStream(room), from)
 	reply := wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room, Recovery: rec, Offset: top.Offset, Epoch: top.Epoch})
-	s.release(reply, replay, upTo(wire.PushRoom, room, top))
+	if s.reply(reply, rp) {
+		s.release(upTo(wire.PushRoom, room, top))
+	}
 }
 
 // leave serves Leave.

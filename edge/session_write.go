@@ -96,6 +96,7 @@ func (s *session) flush() {
 		batch := s.queue
 		s.queue, s.spare = s.spare[:0], nil
 		s.queued = 0
+		s.wakeLocked()
 		s.mu.Unlock()
 
 		s.armWriteDeadline()
@@ -116,6 +117,7 @@ func (s *session) flush() {
 			}
 			s.state = stateClosed
 			s.flushEndedLocked()
+			s.wakeLocked()
 			s.mu.Unlock()
 			s.edge.cfg.Logger.Debug("write failed", "key", s.key, "err", err)
 			s.hardClose(code)
@@ -189,6 +191,7 @@ func (s *session) end(d disconnect, drop bool) {
 	}
 	s.state = stateClosing
 	s.code = d.code
+	s.wakeLocked()
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
@@ -223,6 +226,7 @@ func (s *session) hardClose(code wire.Code) {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.state = stateClosed
+		s.wakeLocked()
 		if s.expiry != nil {
 			s.expiry.Stop()
 		}

@@ -45,6 +45,7 @@ type limitFlags struct {
 	RetryAbove      float64       `name:"quic-retry-above" default:"1000" help:"QUIC handshakes per second, edge-wide, above which new QUIC clients must prove their address (Retry); -1: never."`
 	MaxFramesPerSec int           `name:"max-frames-per-sec" default:"100" help:"Frames one connection may send per second (more: closed with 3008); -1 (as --flag=-1): unlimited."`
 	MaxBytesPerSec  int           `name:"max-bytes-per-sec" default:"262144" help:"Bytes one connection may send per second (more: closed with 3008); -1 (as --flag=-1): unlimited."`
+	ResumesPerSec   float64       `name:"resumes-per-sec" default:"1" help:"Joins with a stream position (resumes) one connection may send per second, with a burst of --max-rooms plus one (more: Error 104); -1 (as --flag=-1): unlimited."`
 	RefreshAhead    time.Duration `name:"refresh-ahead" default:"30s" help:"How long before its token expires a connection is asked for a fresh one (TokenExpiring); negative: never, closed at expiry."`
 	ProxyFrom       []string      `name:"proxy-protocol-from" help:"Load balancers (CIDRs, comma-separated) whose TCP connections start with a PROXY protocol header (v1 or v2) naming the client; others are served as usual."`
 	AllowedOrigins  []string      `name:"allowed-origins" help:"Browser origins allowed on WebSocket and WebTransport (scheme://host[:port], host may start with *.); requests without Origin (native clients) are always allowed. Empty: every origin."`
@@ -69,6 +70,7 @@ func (f limitFlags) apply(c *edge.Config) error {
 	c.RetryAbove = f.RetryAbove
 	c.MaxFramesPerSec = f.MaxFramesPerSec
 	c.MaxBytesPerSec = f.MaxBytesPerSec
+	c.ResumesPerSec = f.ResumesPerSec
 	c.RefreshAhead = f.RefreshAhead
 	if len(f.AllowedOrigins) > 0 {
 		check, err := edge.AllowOrigins(f.AllowedOrigins)
