@@ -34,7 +34,10 @@ export type PushKeysRequest = Message<"quicpush.push.v1.PushKeysRequest"> & {
      * Makes a retried call safe: a call with the key of an earlier successful
      * call (same API key, within the server's idempotency window, 10 minutes by
      * default) is not published again and gets the earlier reply. While the
-     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * first call is in flight a repeat fails with ABORTED. The key belongs to
+     * the request it first came with: sent again within the window with any
+     * other field different, the call fails with FAILED_PRECONDITION and
+     * nothing is published (a new request needs a new key). Optional; at most
      * 128 bytes.
      *
      * @generated from field: string idempotency_key = 4;
@@ -104,7 +107,10 @@ export type PushUsersRequest = Message<"quicpush.push.v1.PushUsersRequest"> & {
      * Makes a retried call safe: a call with the key of an earlier successful
      * call (same API key, within the server's idempotency window, 10 minutes by
      * default) is not published again and gets the earlier reply. While the
-     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * first call is in flight a repeat fails with ABORTED. The key belongs to
+     * the request it first came with: sent again within the window with any
+     * other field different, the call fails with FAILED_PRECONDITION and
+     * nothing is published (a new request needs a new key). Optional; at most
      * 128 bytes.
      *
      * @generated from field: string idempotency_key = 4;
@@ -179,7 +185,10 @@ export type PushRoomRequest = Message<"quicpush.push.v1.PushRoomRequest"> & {
      * Makes a retried call safe: a call with the key of an earlier successful
      * call (same API key, within the server's idempotency window, 10 minutes by
      * default) is not published again and gets the earlier reply. While the
-     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * first call is in flight a repeat fails with ABORTED. The key belongs to
+     * the request it first came with: sent again within the window with any
+     * other field different, the call fails with FAILED_PRECONDITION and
+     * nothing is published (a new request needs a new key). Optional; at most
      * 128 bytes.
      *
      * @generated from field: string idempotency_key = 4;
@@ -257,7 +266,10 @@ export type BroadcastRequest = Message<"quicpush.push.v1.BroadcastRequest"> & {
      * Makes a retried call safe: a call with the key of an earlier successful
      * call (same API key, within the server's idempotency window, 10 minutes by
      * default) is not published again and gets the earlier reply. While the
-     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * first call is in flight a repeat fails with ABORTED. The key belongs to
+     * the request it first came with: sent again within the window with any
+     * other field different, the call fails with FAILED_PRECONDITION and
+     * nothing is published (a new request needs a new key). Optional; at most
      * 128 bytes.
      *
      * @generated from field: string idempotency_key = 4;
@@ -417,7 +429,10 @@ export type DisconnectRequest = Message<"quicpush.push.v1.DisconnectRequest"> & 
      * Makes a retried call safe: a call with the key of an earlier successful
      * call (same API key, within the server's idempotency window, 10 minutes by
      * default) is not published again and gets the earlier reply. While the
-     * first call is in flight a repeat fails with ABORTED. Optional; at most
+     * first call is in flight a repeat fails with ABORTED. The key belongs to
+     * the request it first came with: sent again within the window with any
+     * other field different, the call fails with FAILED_PRECONDITION and
+     * nothing is published (a new request needs a new key). Optional; at most
      * 128 bytes.
      *
      * @generated from field: string idempotency_key = 5;
