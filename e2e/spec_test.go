@@ -90,3 +90,106 @@ func TestSpecAuthFrameLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecSeqZeroAnswered checks that a request with seq 0 is answered like
+// any other, its reply carrying seq 0 (section 5.1).
+func TestSpecSeqZeroAnswered(t *testing.T) {
+	srv := startServer(t, nil)
+	for _, kind := range transports {
+		t.Run(kind, func(t *testing.T) {
+			c := dialRaw(t, srv, kind)
+			if err := c.write(wire.AppendAuth(nil, 0, &wire.Auth{Version: wire.Version, Token: token(t, "zero", "z")})); err != nil {
+				t.Fatal(err)
+			}
+			if h, _ := expectFrame(t, c, wire.OpAuthOK); h.Seq != 0 {
+				t.Fatalf("auth_ok seq %d", h.Seq)
+			}
+			if err := c.write(wire.AppendFrame(nil, wire.OpPing, 0, nil)); err != nil {
+				t.Fatal(err)
+			}
+			if h, _ := expectFrame(t, c, wire.OpPong); h.Seq != 0 {
+				t.Fatalf("pong seq %d", h.Seq)
+			}
+			join(t, c, 0, "z")
+			if err := c.write(wire.AppendRoom(nil, wire.OpLeave, 0, "z")); err != nil {
+				t.Fatal(err)
+			}
+			if h, _ := expectFrame(t, c, wire.OpLeaveOK); h.Seq != 0 {
+				t.Fatalf("leave_ok seq %d", h.Seq)
+			}
+		})
+	}
+}
+
+// TestSpecClientSendsServerOps checks what the edge does with each op a
+// client may or may not send after AuthOK (section 5): Pong is taken as
+// liveness and not answered, Refresh is answered with RefreshOK even before
+// any TokenExpiring, and every op only a server sends closes with 3501.
+func TestSpecClientSendsServerOps(t *testing.T) {
+	srv := startServer(t, nil)
+	for _, kind := range transports {
+		t.Run(kind, func(t *testing.T) {
+			c := dialRaw(t, srv, kind)
+			authenticate(t, c, token(t, "ops", "r"))
+			// Pong: ignored, so the next frame is the Ping's answer.
+			if err := c.write(wire.AppendFrame(nil, wire.OpPong, 5, nil)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.write(wire.AppendFrame(nil, wire.OpPing, 6, nil)); err != nil {
+				t.Fatal(err)
+			}
+			if h, _ := expectFrame(t, c, wire.OpPong); h.Seq != 6 {
+				t.Fatalf("pong seq %d, want 6 (the Pong sent must be ignored)", h.Seq)
+			}
+			if err := c.write(wire.AppendRefresh(nil, 7, &wire.Refresh{Token: token(t, "ops", "r")})); err != nil {
+				t.Fatal(err)
+			}
+			h, body := expectFrame(t, c, wire.OpRefreshOK)
+			var ok wire.RefreshOK
+			if err := ok.Decode(body); err != nil || h.Seq != 7 || ok.ExpiresInMs == 0 {
+				t.Fatalf("refresh_ok %+v seq %d err %v", ok, h.Seq, err)
+			}
+		})
+		serverOps := map[string][]byte{
+			"auth_ok":        wire.AppendAuthOK(nil, 8, &wire.AuthOK{ConnKey: "k", User: "u"}),
+			"join_ok":        wire.AppendRoom(nil, wire.OpJoinOK, 8, "r"),
+			"leave_ok":       wire.AppendRoom(nil, wire.OpLeaveOK, 8, "r"),
+			"push":           wire.AppendPush(nil, &wire.Push{Kind: wire.PushRoom, Room: "r", ID: "m"}),
+			"error":          wire.AppendError(nil, 8, &wire.Error{Code: wire.ErrCodeBadRequest, Message: "x"}),
+			"disconnect":     wire.AppendDisconnect(nil, &wire.Disconnect{Code: wire.CodeShutdown, Reason: "x"}),
+			"token_expiring": wire.AppendTokenExpiring(nil, &wire.TokenExpiring{ExpiresInMs: 1}),
+			"refresh_ok":     wire.AppendRefreshOK(nil, 8, &wire.RefreshOK{ExpiresInMs: 1}),
+		}
+		for name, frame := range serverOps {
+			t.Run(kind+"/"+name, func(t *testing.T) {
+				c := dialRaw(t, srv, kind)
+				authenticate(t, c, token(t, "ops", "r"))
+				if err := c.write(frame); err != nil {
+					t.Fatal(err)
+				}
+				expectDisconnect(t, c, wire.CodeProtocolError)
+			})
+		}
+	}
+}
+
+// TestSpecFreshStreamReply checks the reply to a Join of a room that has
+// never had a message (section 11): recovery 0, offset 0 and an epoch, which
+// the client takes as its position.
+func TestSpecFreshStreamReply(t *testing.T) {
+	srv := startServer(t, nil)
+	c := dialRaw(t, srv, "tcp")
+	authenticate(t, c, token(t, "fresh", "fresh-room"))
+	if err := c.write(wire.AppendJoin(nil, 2, &wire.Join{Room: "fresh-room"})); err != nil {
+		t.Fatal(err)
+	}
+	_, body := expectFrame(t, c, wire.OpJoinOK)
+	var ok wire.JoinOK
+	if err := ok.Decode(body); err != nil {
+		t.Fatal(err)
+	}
+	if ok.Recovery != wire.RecoveryNone || ok.Offset != 0 || ok.Epoch == "" {
+		t.Fatalf("join_ok of a fresh room: %+v, want recovery none, offset 0 and an epoch", ok)
+	}
+}
+

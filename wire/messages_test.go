@@ -382,3 +382,36 @@ func TestOpString(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorAndDisconnectTextLimit checks what docs/protocol.md says of the
+// Error message and the Disconnect reason: no limit of their own, only the
+// frame's, so the longest that fits a frame of DefaultMaxFrame bytes (65,522
+// bytes after the header, the code and a 3-byte length) decodes.
+func TestErrorAndDisconnectTextLimit(t *testing.T) {
+	text := strings.Repeat("x", wire.DefaultMaxFrame-wire.HeaderSize-2-3)
+	frames := [][]byte{
+		wire.AppendError(nil, 1, &wire.Error{Code: wire.ErrCodeBadRequest, Message: text}),
+		wire.AppendDisconnect(nil, &wire.Disconnect{Code: wire.CodeProtocolError, Reason: text}),
+	}
+	for _, f := range frames {
+		if len(f) != wire.DefaultMaxFrame {
+			t.Fatalf("frame of %d bytes, want %d", len(f), wire.DefaultMaxFrame)
+		}
+		h, body, _, ok, err := wire.Split(f, wire.DefaultMaxFrame)
+		if !ok || err != nil {
+			t.Fatalf("split: ok %v err %v", ok, err)
+		}
+		var got string
+		switch h.Op {
+		case wire.OpError:
+			var e wire.Error
+			err, got = e.Decode(body), e.Message
+		case wire.OpDisconnect:
+			var d wire.Disconnect
+			err, got = d.Decode(body), d.Reason
+		}
+		if err != nil || got != text {
+			t.Fatalf("%v: %d bytes decoded, err %v", h.Op, len(got), err)
+		}
+	}
+}

@@ -45,6 +45,8 @@ type vectorLimits struct {
 	MaxFrame    int `json:"max_frame"`
 	MaxRoomLen  int `json:"max_room_len"`
 	MaxTokenLen int `json:"max_token_len"`
+	// MaxAuthFrame is the limit on a frame before AuthOK.
+	MaxAuthFrame int `json:"max_auth_frame"`
 }
 
 // frameVector is one frame: encoding Fields with Op and Seq gives Hex, and
@@ -501,6 +503,14 @@ func frameSpecs() []frameSpec {
 			fields: &disconnectFields{Code: uint16(wire.CodeShutdown), Reason: "bye"}},
 		{name: "disconnect_no_reason", op: wire.OpDisconnect, seq: 0,
 			fields: &disconnectFields{Code: uint16(wire.CodeKicked)}},
+		{name: "disconnect_long_reason", note: "reason and Error message have no limit of their own but the frame's; 300 bytes is the uvarint ac 02",
+			op: wire.OpDisconnect, seq: 0,
+			fields: &disconnectFields{Code: uint16(wire.CodeProtocolError), Reason: strings.Repeat("r", 300)}},
+		{name: "error_long_message", note: "an Error message may be longer than 255 bytes",
+			op: wire.OpError, seq: 5,
+			fields: &errorFields{Code: uint16(wire.ErrCodeBadRequest), Message: strings.Repeat("m", 300)}},
+		{name: "ping_seq_zero", note: "a request with seq 0 is answered like any other; its reply has seq 0",
+			op: wire.OpPing, seq: 0, fields: &emptyFields{}},
 
 		// Decode-only: what a later revision or a lenient encoder may send.
 		{name: "join_trailing_bytes", note: "bytes after the known fields are ignored",
@@ -515,6 +525,12 @@ func frameSpecs() []frameSpec {
 		{name: "auth_nonminimal_uvarint", note: "version 1 written as 81 00; encoders write minimal uvarints, decoders accept both",
 			op: wire.OpAuth, seq: 1, fields: &authFields{Version: 1, Token: "t"},
 			raw: rawFrame(wire.OpAuth, 1, "8100", "0174")},
+		{name: "leave_nonminimal_length", note: "a str length written as 84 00 (4); decoders accept non-minimal uvarints anywhere",
+			op: wire.OpLeave, seq: 4, fields: &roomFields{Room: "news"},
+			raw: rawFrame(wire.OpLeave, 4, "8400", "6e657773")},
+		{name: "join_nonminimal_offset", note: "offset 1 written in 10 bytes, the longest uvarint",
+			op: wire.OpJoin, seq: 2, fields: &joinFields{Room: "news", Offset: 1, Epoch: "e7"},
+			raw: rawFrame(wire.OpJoin, 2, "046e657773", "81808080808080808000", "026537")},
 	}
 }
 
@@ -643,7 +659,7 @@ func buildVectors(t *testing.T) *vectorFile {
 		},
 		Limits: vectorLimits{
 			HeaderSize: wire.HeaderSize, MaxFrame: wire.DefaultMaxFrame,
-			MaxRoomLen: wire.MaxRoomLen, MaxTokenLen: wire.MaxTokenLen,
+			MaxRoomLen: wire.MaxRoomLen, MaxTokenLen: wire.MaxTokenLen, MaxAuthFrame: wire.MaxAuthFrame,
 		},
 		CodeRanges: map[string][2]int{
 			"reconnect":      {int(wire.CodeShutdown), int(wire.CodeReconnectMaxRange)},
@@ -857,7 +873,8 @@ func TestVectorsTables(t *testing.T) {
 		}
 	}
 	if vf.Limits.HeaderSize != wire.HeaderSize || vf.Limits.MaxFrame != wire.DefaultMaxFrame ||
-		vf.Limits.MaxRoomLen != wire.MaxRoomLen || vf.Limits.MaxTokenLen != wire.MaxTokenLen {
+		vf.Limits.MaxRoomLen != wire.MaxRoomLen || vf.Limits.MaxTokenLen != wire.MaxTokenLen ||
+		vf.Limits.MaxAuthFrame != wire.MaxAuthFrame {
 		t.Errorf("limits %+v disagree with the codec", vf.Limits)
 	}
 }
