@@ -193,3 +193,28 @@ func TestSpecFreshStreamReply(t *testing.T) {
 	}
 }
 
+// TestSpecTCPEndsAfterDisconnect checks that on framed TCP, plain or TLS,
+// the edge ends its side right after the Disconnect frame (TLS close_notify,
+// then TCP FIN: section 2.3), so a client that keeps its side open reads the
+// end of the stream at once instead of after the close grace period.
+func TestSpecTCPEndsAfterDisconnect(t *testing.T) {
+	srv := startServer(t, nil) // CloseTimeout 1 s
+	for _, kind := range []string{"tcp", "tls"} {
+		t.Run(kind, func(t *testing.T) {
+			c := dialRaw(t, srv, kind)
+			authenticate(t, c, token(t, "fin"))
+			// A second Auth is a protocol error.
+			if err := c.write(wire.AppendAuth(nil, 2, &wire.Auth{Version: wire.Version, Token: token(t, "fin")})); err != nil {
+				t.Fatal(err)
+			}
+			expectFrame(t, c, wire.OpDisconnect)
+			start := time.Now()
+			if _, _, err := c.next(); err == nil {
+				t.Fatal("a frame after Disconnect")
+			}
+			if d := time.Since(start); d > 500*time.Millisecond {
+				t.Fatalf("the stream ended %v after Disconnect; the edge must end its side at once", d)
+			}
+		})
+	}
+}

@@ -237,8 +237,17 @@ func closeWrite(c net.Conn) {
 	type writeCloser interface{ CloseWrite() error }
 	for {
 		switch v := c.(type) {
+		// Every wrapper must be looked through: the per-IP count wraps
+		// every TCP connection, and a wrapper hides CloseWrite, which left
+		// plain TCP without its FIN until the close grace period ended.
 		case *peekConn:
 			c = v.Conn
+			continue
+		case *countedConn:
+			c = v.Conn
+			continue
+		case *proxyproto.Conn:
+			c = v.Raw()
 			continue
 		case *tls.Conn:
 			// Sends close_notify; the TCP connection under it is half-closed next.
