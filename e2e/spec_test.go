@@ -173,13 +173,16 @@ func TestSpecClientSendsServerOps(t *testing.T) {
 	}
 }
 
-// TestSpecFreshStreamReply checks the reply to a Join of a room that has
-// never had a message (section 11): recovery 0, offset 0 and an epoch, which
-// the client takes as its position.
+// TestSpecFreshStreamReply checks the reply to an Auth and a Join without a
+// position, for a user and a room that have never had a message (section
+// 11): recovery 0, offset 0 and an epoch, which the client takes as its
+// position.
 func TestSpecFreshStreamReply(t *testing.T) {
 	srv := startServer(t, nil)
 	c := dialRaw(t, srv, "tcp")
-	authenticate(t, c, token(t, "fresh", "fresh-room"))
+	if a := authenticate(t, c, token(t, "fresh", "fresh-room")); a.Recovery != wire.RecoveryNone || a.Offset != 0 || a.Epoch == "" {
+		t.Fatalf("auth_ok of a fresh user: %+v, want recovery none, offset 0 and an epoch", a)
+	}
 	if err := c.write(wire.AppendJoin(nil, 2, &wire.Join{Room: "fresh-room"})); err != nil {
 		t.Fatal(err)
 	}
