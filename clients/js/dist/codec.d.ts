@@ -37,6 +37,11 @@ export declare const DEFAULT_MAX_FRAME = 65536;
 export declare const MAX_ROOM_LEN = 255;
 /** The longest token in bytes. */
 export declare const MAX_TOKEN_LEN = 8192;
+/**
+ * The largest frame an edge reads before AuthOK: the largest well-formed Auth
+ * (a 10-byte version, the longest token, a 10-byte offset, the longest epoch).
+ */
+export declare const MAX_AUTH_FRAME = 8480;
 /** Operation codes of version 1. */
 export declare const Op: {
     readonly Auth: 1;

@@ -6,6 +6,7 @@ export const HEADER_SIZE = 9;
 export const DEFAULT_MAX_FRAME = 65536;
 export const MAX_ROOM_LEN = 255;
 export const MAX_TOKEN_LEN = 8192;
+export const MAX_AUTH_FRAME = 8480;
 export const Op = {
     Auth: 0x01,
     AuthOK: 0x02,

@@ -264,6 +264,31 @@ describe("session", () => {
     await until(() => edge.session.rooms.has("news"), "rejoined after a new connect()");
   });
 
+  test("WebTransport: the Disconnect frame's code stands when the session close carries none (Chrome)", async () => {
+    const edge = new FakeEdge();
+    edge.wtCloseCodeLost = true;
+    const c = newClient(edge);
+    const log = record(c);
+    await c.connect();
+    assert.equal(c.transport, "webtransport");
+    edge.session.disconnect(3504, "kicked");
+    await until(() => c.state === "disconnected", "stopped");
+    assert.deepEqual(log.at(-1), ["disconnected", { code: 3504, reason: "kicked", reconnect: false }]);
+
+    // At Auth too.
+    const bad = newClient(edge, "ok", { token: "bad" });
+    await assert.rejects(bad.connect(), codeOf(3500));
+    assert.equal(bad.state, "disconnected");
+
+    // A reconnect code keeps its meaning: reconnect, not a network failure.
+    const d = newClient(edge);
+    const dlog = record(d);
+    await d.connect();
+    edge.session.disconnect(3000, "draining");
+    await until(() => dlog.some(([n]) => n === "disconnected"), "disconnected");
+    assert.deepEqual(dlog.find(([n]) => n === "disconnected")![1], { code: 3000, reason: "draining", reconnect: true });
+  });
+
   test("a close code without a Disconnect frame is honoured", async () => {
     const edge = new FakeEdge();
     const c = newClient(edge, null);

@@ -9,6 +9,7 @@ import {
   FrameDecoder,
   HEADER_SIZE,
   isKnownOp,
+  MAX_AUTH_FRAME,
   MAX_ROOM_LEN,
   MAX_TOKEN_LEN,
   Op,
@@ -143,6 +144,7 @@ describe("vectors", () => {
       max_frame: DEFAULT_MAX_FRAME,
       max_room_len: MAX_ROOM_LEN,
       max_token_len: MAX_TOKEN_LEN,
+      max_auth_frame: MAX_AUTH_FRAME,
     });
     const ops: Record<string, number> = {
       auth: Op.Auth,

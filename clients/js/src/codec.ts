@@ -38,6 +38,11 @@ export const DEFAULT_MAX_FRAME = 65536;
 export const MAX_ROOM_LEN = 255;
 /** The longest token in bytes. */
 export const MAX_TOKEN_LEN = 8192;
+/**
+ * The largest frame an edge reads before AuthOK: the largest well-formed Auth
+ * (a 10-byte version, the longest token, a 10-byte offset, the longest epoch).
+ */
+export const MAX_AUTH_FRAME = 8480;
 
 /** Operation codes of version 1. */
 export const Op = {

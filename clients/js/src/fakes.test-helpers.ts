@@ -69,6 +69,12 @@ export class FakeEdge {
   /** WebTransport server writes are cut into chunks of at most this many bytes. */
   wtChunk = 3;
   /**
+   * Chrome's way: when the edge closes a WebTransport session, `closed`
+   * rejects with "Connection lost" and no close code, although the stream
+   * ended cleanly after the Disconnect frame.
+   */
+  wtCloseCodeLost = false;
+  /**
    * Revision 2: keep the history of rooms and of the user (pushRoom,
    * pushUser) and answer resumes. When false, the edge answers like one of
    * revision 1 (no position in AuthOK and JoinOK).
@@ -489,6 +495,9 @@ export function fakeWebTransport(edge: FakeEdge, mode: () => FakeWebTransportMod
             if (code === 0) {
               this.controller?.error(new Error("connection lost"));
               this.rejectClosed(new Error("connection lost"));
+            } else if (edge.wtCloseCodeLost) {
+              this.controller?.close();
+              this.rejectClosed(new Error("Connection lost"));
             } else {
               this.controller?.close();
               this.resolveClosed({ closeCode: code, reason });

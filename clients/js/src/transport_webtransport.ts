@@ -147,7 +147,10 @@ class WebTransportTransport implements Transport {
         (e: unknown) => {
           clearTimeout(timer);
           // Chromium rejects with a WebTransportError whose source is
-          // "session" when the peer closed abruptly.
+          // "session" when the peer closed abruptly, and with "Connection
+          // lost" and no code even after the edge's own close: the code then
+          // comes from the Disconnect frame, which the connection has read
+          // by now and which wins over this close.
           resolve({ code: 0, reason: e instanceof Error ? e.message : fallback });
         },
       );
