@@ -17,9 +17,12 @@ import (
 // gobwas/ws upgrades the raw connection without net/http, so a WebSocket
 // costs no more than a framed TCP connection once upgraded.
 func (e *Edge) serveWebSocket(c net.Conn, secure bool, deadline time.Time) {
-	originSeen := false
+	originSeen, protocolSeen := false, false
 	u := ws.Upgrader{
-		Protocol: func(p []byte) bool { return string(p) == wire.WebSocketProtocol },
+		Protocol: func(p []byte) bool {
+			protocolSeen = string(p) == wire.WebSocketProtocol
+			return protocolSeen
+		},
 		OnRequest: func(uri []byte) error {
 			path, _, _ := bytes.Cut(uri, []byte("?"))
 			if string(path) != e.cfg.WebSocketPath {
@@ -37,6 +40,13 @@ func (e *Edge) serveWebSocket(c net.Conn, secure bool, deadline time.Time) {
 			return nil
 		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			// Without the subprotocol the client has not agreed to the
+			// framing: every client of the project offers it, so a request
+			// without it is a misconfigured client, better refused loudly
+			// than upgraded into a session that fails later.
+			if !protocolSeen {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(400), ws.RejectionReason("subprotocol "+wire.WebSocketProtocol+" required"))
+			}
 			if !originSeen && !e.cfg.CheckOrigin("") {
 				return nil, ws.RejectConnectionError(ws.RejectionStatus(403), ws.RejectionReason("origin required"))
 			}
