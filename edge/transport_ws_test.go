@@ -1,11 +1,18 @@
 package edge
 
 import (
+	"bytes"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/quicpush/quicpush/wire"
 )
 
 // An upgrade that does not offer the quicpush.v1 subprotocol is refused
@@ -46,5 +53,52 @@ func TestWebSocketRequiresSubprotocol(t *testing.T) {
 				t.Fatalf("answer %q, want %q with %q", out, tc.status, tc.body)
 			}
 		})
+	}
+}
+
+// A message broken off by a write deadline is finished by finishBatch
+// before the next message, and a pong asked for meanwhile is dropped
+// rather than written inside the message.
+func TestWSFinishBrokenMessage(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	tr := &wsTransport{conn: server, maxFrame: 1 << 20}
+	big := wire.AppendFrame(nil, wire.OpPush, 0, bytes.Repeat([]byte("x"), 4000))
+	// The client takes 100 bytes, then stops reading.
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, 100)
+		_, _ = io.ReadFull(client, b)
+		got <- b
+	}()
+	_ = tr.setWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	if err := tr.writeBatch([][]byte{big}); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a client that stopped reading: %v", err)
+	}
+	if err := tr.writeControl(ws.NewPongFrame([]byte("p"))); err != nil {
+		t.Fatalf("pong while a message is broken off: %v", err)
+	}
+	out := <-got
+	last := wire.AppendDisconnect(nil, &wire.Disconnect{Code: wire.CodeSlowConsumer, Reason: "slow"})
+	go func() {
+		_ = tr.setWriteDeadline(time.Now().Add(5 * time.Second))
+		_ = tr.finishBatch([][]byte{last})
+		_ = server.Close()
+	}()
+	rest, _ := io.ReadAll(client)
+	out = append(out, rest...)
+	r := bytes.NewReader(out)
+	for i, want := range [][]byte{big, last} {
+		h, err := ws.ReadHeader(r)
+		if err != nil || h.OpCode != ws.OpBinary || !h.Fin {
+			t.Fatalf("message %d: %+v %v, want a whole binary message", i, h, err)
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(r, p); err != nil || !bytes.Equal(p, want) {
+			t.Fatalf("message %d: %d bytes (%v), want the %d written", i, len(p), err, len(want))
+		}
+	}
+	if r.Len() != 0 {
+		t.Fatalf("%d bytes after the Disconnect message", r.Len())
 	}
 }
