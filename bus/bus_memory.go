@@ -67,6 +67,18 @@ func (b *Memory) Close() error {
 	return nil
 }
 
+// Ping reports whether Publish accepts messages, for readiness checks: it
+// fails with ErrClosed once the bus is closed. A full bus still accepts (a
+// Publish waits for room), so it is ready.
+func (b *Memory) Ping(context.Context) error {
+	select {
+	case <-b.closed:
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
 // Len is the number of queued messages.
 func (b *Memory) Len() int { return len(b.ch) }
 

@@ -280,6 +280,18 @@ func (e *Edge) janitor() {
 // janitorEvery is how often the janitor sweeps.
 const janitorEvery = flusherIdle / 2
 
+// Ping reports whether the edge takes connections, for readiness checks:
+// it fails with ErrStopped once Shutdown or Close began.
+func (e *Edge) Ping(context.Context) error {
+	if e.hub.draining.Load() {
+		return ErrStopped
+	}
+	return nil
+}
+
+// ErrStopped is Ping's answer once the edge stopped taking connections.
+var ErrStopped = errors.New("edge: not accepting connections")
+
 // Shutdown drains the edge: it stops accepting, tells every client to
 // reconnect elsewhere (CodeShutdown), waits for them to leave until ctx ends,
 // then closes what is left. It returns ctx's error when clients were still

@@ -130,27 +130,29 @@ func (s *session) flush() {
 // with its Disconnect frame after the write that the cut cut short, so a
 // client that stops reading and reads again later learns why it was cut
 // instead of finding a frame broken off. Only a transport that can finish a
-// broken-off write (plain TCP) allows it; on others the error stands. s.mu
-// is held and is held again on return.
+// broken-off write (plain TCP, WebSocket without TLS) allows it; on others
+// the error stands. s.mu is held and is held again on return.
 func (s *session) finishCut() error {
-	u, ok := s.t.(unwrittenKeeper)
+	f, ok := s.t.(cutFinisher)
 	if !ok {
 		return os.ErrDeadlineExceeded
 	}
-	last := append(u.unwritten(), s.queue...)
+	last := s.queue
 	s.queue, s.queued = nil, 0
 	s.mu.Unlock()
 	_ = s.t.setWriteDeadline(time.Now().Add(s.edge.cfg.CloseTimeout))
-	err := s.t.writeBatch(last)
+	err := f.finishBatch(last)
 	s.mu.Lock()
 	return err
 }
 
-// unwrittenKeeper is a transport that keeps what a failed write left
-// unwritten, the rest of a frame included, so that it can be written later.
-type unwrittenKeeper interface {
-	// unwritten returns and forgets what the last failed write left.
-	unwritten() [][]byte
+// cutFinisher is a transport that keeps what a failed write left unwritten,
+// the rest of a frame included, so that it can be written later.
+type cutFinisher interface {
+	// finishBatch writes what the last failed writeBatch left unwritten,
+	// then bufs as writeBatch would. It fails at once where a failed write
+	// cannot be finished.
+	finishBatch(bufs [][]byte) error
 }
 
 // flushEndedLocked tells finish that the flusher of a closing session is

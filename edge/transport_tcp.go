@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/pires/go-proxyproto"
@@ -162,7 +163,7 @@ type tcpTransport struct {
 	secure bool
 	fr     *wire.FrameReader
 	bufs   net.Buffers
-	// rest is what a failed plain write left unwritten (see unwritten).
+	// rest is what a failed plain write left unwritten (see finishBatch).
 	rest [][]byte
 }
 
@@ -199,12 +200,17 @@ func (t *tcpTransport) writeBatch(bufs [][]byte) error {
 	return err
 }
 
-// unwritten returns what the last failed write left; TLS cannot go on after
-// a failed write, so only plain TCP keeps it.
-func (t *tcpTransport) unwritten() [][]byte {
-	rest := t.rest
+// finishBatch writes what the last failed write left unwritten, the rest of
+// a frame broken off included, then bufs. TLS cannot go on after a failed
+// write (a record cut short breaks the stream), so there it fails at once.
+func (t *tcpTransport) finishBatch(bufs [][]byte) error {
+	if t.secure {
+		return os.ErrDeadlineExceeded
+	}
+	t.rest = append(t.rest, bufs...)
+	last := t.rest
 	t.rest = nil
-	return rest
+	return t.writeBatch(last)
 }
 
 // rawConn returns the connection under the edge's wrappers (the sniffing

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -17,9 +19,12 @@ import (
 // gobwas/ws upgrades the raw connection without net/http, so a WebSocket
 // costs no more than a framed TCP connection once upgraded.
 func (e *Edge) serveWebSocket(c net.Conn, secure bool, deadline time.Time) {
-	originSeen := false
+	originSeen, protocolSeen := false, false
 	u := ws.Upgrader{
-		Protocol: func(p []byte) bool { return string(p) == wire.WebSocketProtocol },
+		Protocol: func(p []byte) bool {
+			protocolSeen = string(p) == wire.WebSocketProtocol
+			return protocolSeen
+		},
 		OnRequest: func(uri []byte) error {
 			path, _, _ := bytes.Cut(uri, []byte("?"))
 			if string(path) != e.cfg.WebSocketPath {
@@ -37,6 +42,13 @@ func (e *Edge) serveWebSocket(c net.Conn, secure bool, deadline time.Time) {
 			return nil
 		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			// Without the subprotocol the client has not agreed to the
+			// framing: every client of the project offers it, so a request
+			// without it is a misconfigured client, better refused loudly
+			// than upgraded into a session that fails later.
+			if !protocolSeen {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(400), ws.RejectionReason("subprotocol "+wire.WebSocketProtocol+" required"))
+			}
 			if !originSeen && !e.cfg.CheckOrigin("") {
 				return nil, ws.RejectConnectionError(ws.RejectionStatus(403), ws.RejectionReason("origin required"))
 			}
@@ -64,6 +76,13 @@ type wsTransport struct {
 	buf      []byte // the current message
 	bufs     net.Buffers
 	hdr      [ws.MaxHeaderSize]byte
+
+	// wmu orders the reader's control frames against the flusher's
+	// messages. rest is what a failed plain write left unwritten (see
+	// finishBatch): while it is held, a message (or control frame) is
+	// broken off on the wire, and nothing may be written before its rest.
+	wmu  sync.Mutex
+	rest [][]byte
 }
 
 func (t *wsTransport) kind() string {
@@ -135,13 +154,11 @@ func (t *wsTransport) readMessage() error {
 				if code == 0 {
 					code = ws.StatusNormalClosure
 				}
-				_, _ = t.conn.Write(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(code, ""))))
+				_ = t.writeControl(ws.NewCloseFrame(ws.NewCloseFrameBody(code, "")))
 				return io.EOF
 			case ws.OpPing:
 				ws.Cipher(payload, h.Mask, 0)
-				// One Write call on the connection whose batches go out
-				// by one writev each (rawConn): Go serializes the two.
-				if _, err := t.conn.Write(ws.MustCompileFrame(ws.NewPongFrame(payload))); err != nil {
+				if err := t.writeControl(ws.NewPongFrame(payload)); err != nil {
 					return err
 				}
 			}
@@ -167,8 +184,11 @@ func (t *wsTransport) readMessage() error {
 	}
 }
 
-// writeBatch sends the batch as one binary message in one write call.
+// writeBatch sends the batch as one binary message in one write call,
+// after the rest of a write broken off before, if any.
 func (t *wsTransport) writeBatch(bufs [][]byte) error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
 	n := 0
 	for _, b := range bufs {
 		n += len(b)
@@ -183,14 +203,56 @@ func (t *wsTransport) writeBatch(bufs [][]byte) error {
 		_, err := t.conn.Write(out)
 		return err
 	}
-	t.bufs = append(t.bufs[:0], hdr)
+	t.bufs = append(t.bufs[:0], t.rest...)
+	at := len(t.bufs) // where the header is
+	clear(t.rest)
+	t.rest = t.rest[:0]
+	t.bufs = append(t.bufs, hdr)
 	t.bufs = append(t.bufs, bufs...)
+	total := len(t.bufs)
 	// One writev on the bare connection: Go serializes it whole against the
 	// reader's pongs (see rawConn).
 	_, err := t.bufs.WriteTo(rawConn(t.conn))
+	if err != nil {
+		// WriteTo consumed what it wrote: keep the rest (the caller reuses
+		// bufs, and the header lives in t.hdr, hence the copies).
+		t.rest = append(t.rest, t.bufs...)
+		if h := at - (total - len(t.rest)); h >= 0 {
+			t.rest[h] = bytes.Clone(t.rest[h])
+		}
+	}
 	clear(t.bufs[:cap(t.bufs)])
 	if cap(t.bufs) > 64 {
 		t.bufs = nil
+	}
+	return err
+}
+
+// finishBatch writes what the last failed write left unwritten, finishing
+// the message (or control frame) it broke off, then bufs as a message of
+// their own. TLS cannot go on after a failed write (a record cut short
+// breaks the stream), so there it fails at once.
+func (t *wsTransport) finishBatch(bufs [][]byte) error {
+	if t.secure {
+		return os.ErrDeadlineExceeded
+	}
+	return t.writeBatch(bufs)
+}
+
+// writeControl writes a control frame in one write call, unless a message
+// broken off is still unfinished: the frame is then dropped, as it cannot
+// go inside the message (the connection is closing anyway). A control frame
+// broken off itself is finished by the next writeBatch.
+func (t *wsTransport) writeControl(f ws.Frame) error {
+	b := ws.MustCompileFrame(f)
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	if len(t.rest) > 0 {
+		return nil
+	}
+	n, err := t.conn.Write(b)
+	if err != nil && !t.secure {
+		t.rest = append(t.rest, b[n:])
 	}
 	return err
 }
@@ -215,8 +277,7 @@ func (t *wsTransport) closeWrite(code wire.Code, reason string) {
 	if len(reason) > 123 {
 		reason = reason[:123]
 	}
-	f := ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))
-	_ = ws.WriteFrame(t.conn, f)
+	_ = t.writeControl(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
 }
 
 func (t *wsTransport) close(wire.Code, string) { _ = t.conn.Close() }

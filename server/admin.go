@@ -20,9 +20,14 @@ import (
 // load balancers and orchestrators route to it) and /debug/pprof/. It belongs
 // on loopback or a private network.
 type Admin struct {
+	*health
 	ln  net.Listener
 	srv *http.Server
+}
 
+// health answers /healthz and /readyz from readiness checks, for an admin
+// listener and, in the single process, for the API port as well.
+type health struct {
 	mu     sync.Mutex
 	checks []readyCheck
 	down   string // set while draining: not ready, whatever the checks say
@@ -35,15 +40,19 @@ type readyCheck struct {
 
 // StartAdmin listens on addr and serves the admin endpoints of reg.
 func StartAdmin(addr string, reg *prometheus.Registry, log *slog.Logger) (*Admin, error) {
+	return startAdminWith(addr, reg, log, &health{})
+}
+
+// startAdminWith is StartAdmin answering /readyz from h.
+func startAdminWith(addr string, reg *prometheus.Registry, log *slog.Logger, h *health) (*Admin, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
-	a := &Admin{ln: ln}
+	a := &Admin{health: h, ln: ln}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("/readyz", a.ready)
+	h.handle(mux)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -62,25 +71,31 @@ func StartAdmin(addr string, reg *prometheus.Registry, log *slog.Logger) (*Admin
 // Addr is the admin listener's address.
 func (a *Admin) Addr() net.Addr { return a.ln.Addr() }
 
+// handle serves /healthz (the process runs) and /readyz on mux.
+func (h *health) handle(mux *http.ServeMux) {
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/readyz", h.ready)
+}
+
 // AddCheck adds a readiness check; /readyz answers 200 only when every check
 // passes within a second.
-func (a *Admin) AddCheck(name string, fn func(context.Context) error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.checks = append(a.checks, readyCheck{name, fn})
+func (h *health) AddCheck(name string, fn func(context.Context) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checks = append(h.checks, readyCheck{name, fn})
 }
 
 // Draining makes /readyz fail from now on, with reason.
-func (a *Admin) Draining(reason string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.down = reason
+func (h *health) Draining(reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.down = reason
 }
 
-func (a *Admin) ready(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	checks, down := a.checks, a.down
-	a.mu.Unlock()
+func (h *health) ready(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	checks, down := h.checks, h.down
+	h.mu.Unlock()
 	if down != "" {
 		http.Error(w, "not ready: "+down, http.StatusServiceUnavailable)
 		return

@@ -26,14 +26,16 @@ import (
 // SingleConfig configures `quicpush serve`: everything in one process.
 type SingleConfig struct {
 	// APIAddr is the TCP address of the push API (Connect, gRPC, gRPC-Web
-	// and JSON over HTTP/1.1 and h2c) and of /metrics. Empty means
+	// and JSON over HTTP/1.1 and h2c) and of /metrics, /healthz and
+	// /readyz. Empty means
 	// DefaultAPIAddr.
 	APIAddr string
 	// APIHTTP bounds the push API's connections: timeouts and a cap. Its
 	// zero value means the defaults it documents.
 	APIHTTP APIHTTPConfig
 	// AdminAddr serves /metrics, /healthz, /readyz and /debug/pprof/; keep
-	// it on loopback. Empty means no admin listener.
+	// it on loopback. Empty means no admin listener (the API port answers
+	// /metrics, /healthz and /readyz in any case).
 	AdminAddr string
 	// Edge configures the edge; its Auth, TLS, History, Logger and
 	// Registerer are set here.
@@ -77,6 +79,7 @@ type Single struct {
 	Admin *Admin
 
 	bus      *bus.Memory
+	health   *health // /readyz on the API port and the admin listener
 	hist     *history.Memory
 	verifier *auth.Verifier
 	api      *httpService
@@ -90,7 +93,7 @@ type Single struct {
 func StartSingle(cfg SingleConfig) (*Single, error) {
 	log := orDiscard(cfg.Logger)
 	reg := newRegistry()
-	s := &Single{Registry: reg, bus: bus.NewMemory(cfg.BusCapacity), log: log}
+	s := &Single{Registry: reg, bus: bus.NewMemory(cfg.BusCapacity), health: &health{}, log: log}
 	fail := func(err error) (*Single, error) {
 		_ = s.Close()
 		return nil, err
@@ -143,8 +146,13 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 	if err != nil {
 		return fail(err)
 	}
+	// The single process is often run without an admin listener: its API
+	// port answers /healthz and /readyz as well, from the same checks.
+	s.health.AddCheck("bus", s.bus.Ping)
+	s.health.AddCheck("edge", s.Edge.Ping)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.health.handle(mux)
 	mux.Handle("/", api.Handler())
 	if cfg.Demo != nil {
 		mux.Handle("/demo/", http.StripPrefix("/demo", jsclient.DemoHandler(cfg.Demo)))
@@ -156,8 +164,10 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 	if s.api, err = listenAPI(addr, mux, log, cfg.APIHTTP); err != nil {
 		return fail(err)
 	}
-	if s.Admin, err = startAdmin(cfg.AdminAddr, reg, log); err != nil {
-		return fail(err)
+	if cfg.AdminAddr != "" {
+		if s.Admin, err = startAdminWith(cfg.AdminAddr, reg, log, s.health); err != nil {
+			return fail(err)
+		}
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -176,9 +186,7 @@ func (s *Single) APIAddr() net.Addr { return s.api.Addr() }
 // Shutdown stops taking pushes, lets core deliver what was accepted, drains
 // the edge (clients are told to reconnect) and stops, all within ctx.
 func (s *Single) Shutdown(ctx context.Context) error {
-	if s.Admin != nil {
-		s.Admin.Draining("shutting down")
-	}
+	s.health.Draining("shutting down")
 	apiErr := s.api.Shutdown(ctx)
 	_ = s.bus.Close()
 	// Give core the time to hand over what the bus still holds.

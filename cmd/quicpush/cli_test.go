@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,4 +138,21 @@ func lineWith(t *testing.T, r *bufio.Scanner, want string) string {
 	}
 	t.Fatalf("no line with %q in:\n%s", want, seen.String())
 	return ""
+}
+
+// A `quicpush serve` started as in the README answers /healthz and
+// /readyz on its API port, with no --admin-addr.
+func TestServeHealth(t *testing.T) {
+	s := startServe(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + s.api + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+			t.Fatalf("%s: %d %q, want 200 ok", path, resp.StatusCode, body)
+		}
+	}
 }

@@ -25,9 +25,9 @@ import (
 type serveCmd struct {
 	QUICAddr  string `name:"quic-addr" help:"UDP address for raw QUIC and WebTransport; default :4433, or 127.0.0.1:4433 with the development secrets (see --listen-all)."`
 	TCPAddr   string `name:"tcp-addr" help:"TCP address for framed TCP, TLS and WebSocket; default :4434, or 127.0.0.1:4434 with the development secrets (see --listen-all)."`
-	APIAddr   string `name:"api-addr" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics; default :8080, or 127.0.0.1:8080 with the development secrets (see --listen-all)."`
+	APIAddr   string `name:"api-addr" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON), /metrics, /healthz and /readyz; default :8080, or 127.0.0.1:8080 with the development secrets (see --listen-all)."`
 	ListenAll bool   `name:"listen-all" help:"Listen on every interface even with the development secrets (the development API key and certificate are then reachable from the network; the demo page's secrets stay loopback-only). Addresses given explicitly are used as given."`
-	AdminAddr string `name:"admin-addr" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/ (e.g. 127.0.0.1:6060); empty: off. Keep it on loopback."`
+	AdminAddr string `name:"admin-addr" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/ (e.g. 127.0.0.1:6060); empty: off (the API port answers /metrics, /healthz and /readyz in any case). Keep it on loopback."`
 
 	CertFile string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
 	KeyFile  string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
