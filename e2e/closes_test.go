@@ -15,6 +15,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -61,17 +62,7 @@ func TestSlowConsumerSeesDisconnectOnTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The client reads nothing from here until the edge has cut it.
-	payload := strings.Repeat("x", 60<<10)
-	for i := 0; metricValue(t, srv, "quicpush_edge_slow_consumers_total") == 0; i++ {
-		if i > 2000 {
-			t.Fatal("never cut as a slow consumer")
-		}
-		pushRoom(t, api, "flood", payload)
-	}
-	// Past the close grace (1 s in these tests), when the edge has cut its
-	// blocked write short, but within the one more grace it gives the rest
-	// of that write and the Disconnect frame.
-	time.Sleep(1500 * time.Millisecond)
+	floodUntilCut(t, srv, api)
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	read := 0
 	for {
@@ -272,4 +263,20 @@ func authTCP(t *testing.T, conn net.Conn, tok string) *wire.FrameReader {
 		t.Fatalf("auth: %v %v", h.Op, err)
 	}
 	return fr
+}
+
+// floodUntilCut pushes 60 KiB messages to room "flood" until the edge cuts a
+// slow consumer, then waits past the close grace (1 s in these tests), when
+// the edge has cut its blocked write short, but within the one more grace it
+// gives the rest of that write and the Disconnect frame.
+func floodUntilCut(t *testing.T, srv *testServer, api pushv1connect.PushServiceClient) {
+	t.Helper()
+	payload := strings.Repeat("x", 60<<10)
+	for i := 0; metricValue(t, srv, "quicpush_edge_slow_consumers_total") == 0; i++ {
+		if i > 2000 {
+			t.Fatal("never cut as a slow consumer")
+		}
+		pushRoom(t, api, "flood", payload)
+	}
+	time.Sleep(1500 * time.Millisecond)
 }

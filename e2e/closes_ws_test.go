@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"testing"
 	"time"
 
@@ -82,17 +81,7 @@ func TestSlowConsumerSeesDisconnectOnWebSocket(t *testing.T) {
 		t.Fatalf("auth: %v", err)
 	}
 	// The client reads nothing from here until the edge has cut it.
-	payload := strings.Repeat("x", 60<<10)
-	for i := 0; metricValue(t, srv, "quicpush_edge_slow_consumers_total") == 0; i++ {
-		if i > 2000 {
-			t.Fatal("never cut as a slow consumer")
-		}
-		pushRoom(t, api, "flood", payload)
-	}
-	// Past the close grace (1 s in these tests), when the edge has cut its
-	// blocked write short, but within the one more grace it gives the rest
-	// of that write and the Disconnect frame.
-	time.Sleep(1500 * time.Millisecond)
+	floodUntilCut(t, srv, api)
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	seen := false
 	for read := 0; ; read++ {
