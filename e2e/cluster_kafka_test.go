@@ -75,7 +75,7 @@ func (c *procCluster) common(kafka bool) []string {
 
 func (c *procCluster) startCore() *proc {
 	p := startProc(c.t, fmt.Sprintf("core%d", len(c.cores)+1), append([]string{"core", "--admin-addr", "127.0.0.1:0",
-		"--kafka-group", c.topic, "--commit-interval", "200ms"}, c.common(true)...)...)
+		"--kafka-group", c.topic, "--commit-interval", "200ms", "--registry-ttl", "3s"}, c.common(true)...)...)
 	c.cores = append(c.cores, p)
 	return p
 }

@@ -34,6 +34,7 @@ type testCluster struct {
 	redis   *localredis.Server
 	prefix  string
 	cert    tls.Certificate
+	ttl     time.Duration // the edges' registry TTL, known to the cores
 	api     *server.API
 	cores   []*server.Core
 	edges   []*server.Edge
@@ -53,6 +54,13 @@ func startCluster(t *testing.T, nCores, nEdges int) *testCluster {
 
 func startClusterOn(t *testing.T, brokers []string, nCores, nEdges int) *testCluster {
 	t.Helper()
+	return startClusterTTL(t, brokers, 3*time.Second, nCores, nEdges)
+}
+
+// startClusterTTL is startClusterOn with the edges' registry TTL (their
+// heartbeats every third of it).
+func startClusterTTL(t *testing.T, brokers []string, ttl time.Duration, nCores, nEdges int) *testCluster {
+	t.Helper()
 	rs, err := localredis.Start(t.Context(), localredis.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +70,7 @@ func startClusterOn(t *testing.T, brokers []string, nCores, nEdges int) *testClu
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &testCluster{t: t, brokers: brokers, redis: rs, prefix: "qp:", cert: cert}
+	c := &testCluster{t: t, brokers: brokers, redis: rs, prefix: "qp:", cert: cert, ttl: ttl}
 	c.startAPI()
 	for range nCores {
 		c.startCore()
@@ -106,6 +114,7 @@ func (c *testCluster) startCore() *server.Core {
 			CommitInterval: 200 * time.Millisecond,
 		},
 		Redis:        c.redisConfig(),
+		RegistryTTL:  c.ttl,
 		Core:         core.Config{MergeWindow: time.Millisecond},
 		Router:       core.RouterConfig{EdgeTimeout: 2 * time.Second},
 		StartTimeout: 20 * time.Second,
@@ -131,7 +140,7 @@ func (c *testCluster) startEdge(id string) *server.Edge {
 			ID:               id,
 		},
 		Redis:       c.redisConfig(),
-		RegistryTTL: 3 * time.Second,
+		RegistryTTL: c.ttl,
 		Certificate: c.cert,
 		Auth:        auth.VerifierConfig{HMACSecret: testSecret},
 	})

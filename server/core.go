@@ -28,6 +28,10 @@ type CoreConfig struct {
 	Kafka bus.KafkaSourceConfig
 	// Redis holds the routes and history.
 	Redis RedisConfig
+	// RegistryTTL is the edges' EdgeConfig.RegistryTTL: after Redis lost
+	// its state, routes are held (batches wait, uncommitted) this long while
+	// the edges republish. Zero means store.DefaultTTL.
+	RegistryTTL time.Duration
 	// History are the streams' policies, the same in every process.
 	History history.Policies
 	// Core tunes merging and batches; Source, Router and History are set
@@ -78,6 +82,7 @@ func StartCore(cfg CoreConfig) (*Core, error) {
 	s.routes, err = store.NewRoutes(store.RoutesConfig{
 		Client:     s.rdb,
 		Prefix:     cfg.Redis.Prefix,
+		EdgeTTL:    cfg.RegistryTTL,
 		Logger:     log.With("component", "routes"),
 		Registerer: reg,
 	})

@@ -23,6 +23,10 @@
 //	qp:user:<user>        HASH  connKey -> edge id: where each connection of
 //	                            the user is.
 //	qp:room:<room>        HASH  edge id -> member count there (only > 0).
+//	qp:state              STRING 0, or the time (unix ms) until which Routes
+//	                            holds lookups after Redis lost its state.
+//	                            Written by Routes.Start; its absence later
+//	                            means the store was emptied.
 //	qp:inval              Pub/Sub channel of cache invalidations:
 //	                            "r:<room>", "u:<user>", "e:<edge id>".
 //
@@ -49,7 +53,11 @@
 //
 // When Redis restarts empty (or is flushed, or the edge was taken for dead),
 // the edge's next heartbeat finds its info hash gone and republishes its
-// whole state from [EdgeRoutesConfig.Snapshot], within TTL/3. While Redis is away,
+// whole state from [EdgeRoutesConfig.Snapshot], within TTL/3. Routes notices
+// the loss by qp:state missing and fails lookups with [ErrRepublishing] for
+// [RoutesConfig.EdgeTTL] from then: an answer from the half-filled store
+// would leave out edges with members, and core would commit a batch
+// delivered to nobody. While Redis is away,
 // changes are kept, coalesced by connection and room, and written when it
 // returns; sync calls wait until their context ends.
 //

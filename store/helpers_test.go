@@ -110,7 +110,7 @@ func resume(p *EdgeRoutes) {
 // newRoutes starts Routes; they are closed when t ends.
 func newRoutes(t *testing.T, c redis.UniversalClient, tweak ...func(*RoutesConfig)) *Routes {
 	t.Helper()
-	cfg := RoutesConfig{Client: c, JanitorInterval: -1}
+	cfg := RoutesConfig{Client: c, JanitorInterval: -1, EdgeTTL: testTTL}
 	for _, fn := range tweak {
 		fn(&cfg)
 	}

@@ -28,6 +28,7 @@ type routesMetrics struct {
 	cacheHits   *prometheus.CounterVec
 	cacheMisses *prometheus.CounterVec
 	deadCleaned prometheus.Counter
+	stateLost   prometheus.Counter
 
 	// The children of each lookup kind, resolved once: lookups are hot.
 	room, user, edges kindMetrics
@@ -92,6 +93,8 @@ func newRoutesMetrics(reg prometheus.Registerer) (*routesMetrics, error) {
 			Name: "cache_misses_total", Help: "Route names read from Redis, by kind."}, []string{"kind"}),
 		deadCleaned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "dead_edges_cleaned_total", Help: "Dead edges whose routes and room counts the janitor removed."}),
+		stateLost: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "state_lost_total", Help: "Times a Routes found Redis had lost its state and held lookups while the edges republished."}),
 	}
 	var err error
 	if m.redisErrors, err = register(reg, m.redisErrors); err != nil {
@@ -110,6 +113,9 @@ func newRoutesMetrics(reg prometheus.Registerer) (*routesMetrics, error) {
 		return nil, err
 	}
 	if m.deadCleaned, err = register(reg, m.deadCleaned); err != nil {
+		return nil, err
+	}
+	if m.stateLost, err = register(reg, m.stateLost); err != nil {
 		return nil, err
 	}
 	for kind, km := range map[string]*kindMetrics{"room": &m.room, "user": &m.user, "edges": &m.edges} {

@@ -89,3 +89,59 @@ func TestRedisRestart(t *testing.T) {
 		return nil
 	})
 }
+
+// Redis comes back empty and the edges have yet to republish (their next
+// heartbeat): Routes must not answer "no edge" for a room an edge still
+// serves, nor an empty registry, since core would take that answer as
+// "nobody to deliver to" and commit the batch. Until the edges had their
+// chance to republish, lookups fail, and core retries the batch.
+func TestRedisRestartRoutesWaitForRepublish(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	c := newClient(t, srv.Addr())
+	ctx := testCtx(t)
+	const ttl = 3 * time.Second // heartbeats every second: a wide window
+	a := newEdge(t, c, "edgeA", func(cfg *EdgeRoutesConfig) { cfg.TTL = ttl })
+	r := newRoutes(t, c, func(cfg *RoutesConfig) { cfg.EdgeTTL = ttl })
+	waitSubscribed(t, r)
+	a.connect(t, "a1", "alice")
+	a.join(t, "lobby", 1)
+	if got, err := r.RoomEdges(ctx, []string{"lobby"}); err != nil || !slices.Equal(got["lobby"], []string{"edgeA"}) {
+		t.Fatalf("RoomEdges = %v, %v", got, err)
+	}
+
+	restartRedis(t, srv) // empty: no persistence
+	start := time.Now()
+	var held int
+	checkFor(t, 3*ttl, 10*time.Millisecond, func() error {
+		live, err := r.LiveEdges(ctx)
+		if err != nil {
+			held++
+			return err
+		}
+		if len(live) != 1 || live[0].ID != "edgeA" {
+			t.Fatalf("LiveEdges = %v %v after the restart, before the edge republished", live, time.Since(start))
+		}
+		rooms, err := r.RoomEdges(ctx, []string{"lobby"})
+		if err != nil {
+			held++
+			return err
+		}
+		if !slices.Equal(rooms["lobby"], []string{"edgeA"}) {
+			t.Fatalf("RoomEdges = %v %v after the restart, before the edge republished", rooms, time.Since(start))
+		}
+		users, err := r.UserEdges(ctx, []string{"alice"})
+		if err != nil {
+			held++
+			return err
+		}
+		if !slices.Equal(users["alice"], []string{"edgeA"}) {
+			t.Fatalf("UserEdges = %v %v after the restart, before the edge republished", users, time.Since(start))
+		}
+		return nil
+	})
+	t.Logf("routes back %v after the restart, %d lookups held", time.Since(start), held)
+	if n := counterValue(t, a.metrics.republishes); n < 1 {
+		t.Fatalf("republishes = %v", n)
+	}
+}

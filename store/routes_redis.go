@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,14 @@ type RoutesConfig struct {
 	// its key, its edge ids and some bookkeeping. Zero means
 	// DefaultCacheMaxCost (64 MiB).
 	CacheMaxCost int64
+	// EdgeTTL is the edges' registration TTL (EdgeRoutesConfig.TTL). When
+	// Redis is found to have lost its state (restarted empty, flushed),
+	// lookups fail with ErrRepublishing for this long: every live edge
+	// heartbeats, and republishes its routes, within it. Answering from the
+	// empty store meanwhile would tell core a room or user has no edge, and
+	// core would commit the batch delivered to nobody. Zero means
+	// DefaultTTL (6s).
+	EdgeTTL time.Duration
 	// JanitorInterval is how often dead edges (killed without Close) are
 	// looked for and cleaned. Zero means DefaultJanitorInterval (5s);
 	// negative disables the janitor. Several processes may run it at once.
@@ -70,6 +79,10 @@ type Routes struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
+	// marked: the state marker was seen (or written) once, so its absence
+	// from now on means Redis lost its state.
+	marked atomic.Bool
+
 	psMu   sync.Mutex
 	ps     *redis.PubSub // the current subscription, closed by Close
 	psDone bool          // Close ran: make no new subscription
@@ -87,6 +100,9 @@ func NewRoutes(cfg RoutesConfig) (*Routes, error) {
 	}
 	if cfg.CacheMaxCost == 0 {
 		cfg.CacheMaxCost = DefaultCacheMaxCost
+	}
+	if cfg.EdgeTTL <= 0 {
+		cfg.EdgeTTL = DefaultTTL
 	}
 	if cfg.CacheMaxCost < 0 {
 		return nil, fmt.Errorf("store: RoutesConfig.CacheMaxCost %d is negative", cfg.CacheMaxCost)
@@ -126,6 +142,12 @@ func (r *Routes) Start(ctx context.Context) error {
 	if r.started {
 		return errors.New("store: Routes already started")
 	}
+	// The marker goes first: a loss from here on is noticed even before
+	// the first lookup.
+	if err := r.cfg.Client.SetNX(ctx, r.keys.state(), 0, 0).Err(); err != nil {
+		return fmt.Errorf("store: write state marker: %w", err)
+	}
+	r.marked.Store(true)
 	ps, err := r.subscribe(ctx)
 	if err != nil {
 		return err
@@ -177,12 +199,17 @@ func (r *Routes) LiveEdges(ctx context.Context) ([]EdgeInfo, error) {
 	}
 	km.misses.Inc()
 	tok := r.cache.begin()
-	zs, err := r.cfg.Client.ZRangeByScoreWithScores(ctx, r.keys.edges(), liveRange(start)).Result()
-	if err != nil {
+	pipe := r.cfg.Client.Pipeline()
+	state := pipe.Get(ctx, r.keys.state())
+	zcmd := pipe.ZRangeByScoreWithScores(ctx, r.keys.edges(), liveRange(start))
+	if err := execKeepNil(ctx, pipe); err != nil {
 		r.errs.fail("live_edges", err)
 		return nil, fmt.Errorf("store: read edge registry: %w", err)
 	}
-	pipe := r.cfg.Client.Pipeline()
+	if err := r.intact(ctx, state, start); err != nil {
+		return nil, err
+	}
+	zs := zcmd.Val()
 	cmds := make([]*redis.MapStringStringCmd, len(zs))
 	for i, z := range zs {
 		cmds[i] = pipe.HGetAll(ctx, r.keys.edge(z.Member.(string)))
@@ -266,6 +293,7 @@ func (r *Routes) lookup(ctx context.Context, km *kindMetrics, prefix string, nam
 	live := r.cache.liveIDs(start)
 	if len(misses) > 0 || live == nil {
 		pipe := r.cfg.Client.Pipeline()
+		state := pipe.Get(ctx, r.keys.state())
 		var liveCmd *redis.ZSliceCmd
 		if live == nil {
 			liveCmd = pipe.ZRangeByScoreWithScores(ctx, r.keys.edges(), liveRange(start))
@@ -274,11 +302,14 @@ func (r *Routes) lookup(ctx context.Context, km *kindMetrics, prefix string, nam
 		for i, n := range misses {
 			cmds[i] = read(pipe, n)
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		if err := execKeepNil(ctx, pipe); err != nil {
 			r.errs.fail("lookup", err)
 			return nil, fmt.Errorf("store: look up %d routes: %w", len(misses), err)
 		}
 		r.errs.ok("lookup")
+		if err := r.intact(ctx, state, start); err != nil {
+			return nil, err
+		}
 		if liveCmd != nil {
 			live = &liveSnap{fetched: start, expiry: make(map[string]int64)}
 			for _, z := range liveCmd.Val() {
@@ -307,6 +338,61 @@ func (r *Routes) lookup(ctx context.Context, km *kindMetrics, prefix string, nam
 		}
 	}
 	return out, nil
+}
+
+// execKeepNil runs pipe; a key found missing (redis.Nil) is not an error.
+func execKeepNil(ctx context.Context, pipe redis.Pipeliner) error {
+	cmds, err := pipe.Exec(ctx)
+	if err == nil {
+		return nil
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
+}
+
+// intact checks the state marker read with a lookup, at now. The marker
+// holds 0, or the time (unix ms) until which the edges may still be
+// republishing after Redis lost its state; then the lookup read a store the
+// edges are still filling, and ErrRepublishing is returned.
+func (r *Routes) intact(ctx context.Context, state *redis.StringCmd, now time.Time) error {
+	v, err := state.Result()
+	if errors.Is(err, redis.Nil) {
+		// Gone: Redis lost its state, unless this Routes never saw the
+		// marker (not started: a fresh store). The first reader to notice
+		// sets the wait, every reader sees the same one.
+		until := int64(0)
+		if r.marked.Load() {
+			until = now.Add(r.cfg.EdgeTTL).UnixMilli()
+		}
+		set, err := r.cfg.Client.SetNX(ctx, r.keys.state(), until, 0).Result()
+		if err != nil {
+			r.errs.fail("state", err)
+			return fmt.Errorf("store: write state marker: %w", err)
+		}
+		if set && until > 0 {
+			r.metrics.stateLost.Inc()
+			r.log.Warn("Redis lost its state: holding route lookups while the edges republish", "for", r.cfg.EdgeTTL)
+		}
+		if v, err = r.cfg.Client.Get(ctx, r.keys.state()).Result(); err != nil {
+			r.errs.fail("state", err)
+			return fmt.Errorf("store: read state marker: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("store: read state marker: %w", err)
+	}
+	r.marked.Store(true)
+	until, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("store: bad state marker %q", v)
+	}
+	if left := time.Duration(until-now.UnixMilli()) * time.Millisecond; left > 0 {
+		return fmt.Errorf("%w (%v left)", ErrRepublishing, left)
+	}
+	return nil
 }
 
 func (km *kindMetrics) observe(start time.Time) {

@@ -138,6 +138,7 @@ type coreCmd struct {
 	MergeWindow    time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one batch."`
 	MaxBatch       int           `default:"512" help:"Most messages in one batch."`
 	EdgeTimeout    time.Duration `default:"5s" help:"How long a batch retries an edge that is registered but does not accept it, before going on without it."`
+	RegistryTTL    time.Duration `name:"registry-ttl" default:"6s" help:"The edges' --registry-ttl: after Redis lost its state, batches wait this long while the edges republish their routes."`
 	kafkaFlags
 	redisFlags
 	historyFlags
@@ -159,10 +160,11 @@ func (c *coreCmd) Run() error {
 			SessionTimeout: c.SessionTimeout,
 			CommitInterval: c.CommitInterval,
 		},
-		Redis:  c.redisFlags.config(),
-		Core:   core.Config{MergeWindow: c.MergeWindow, MaxBatch: c.MaxBatch},
-		Router: core.RouterConfig{EdgeTimeout: c.EdgeTimeout},
-		Logger: log,
+		Redis:       c.redisFlags.config(),
+		RegistryTTL: c.RegistryTTL,
+		Core:        core.Config{MergeWindow: c.MergeWindow, MaxBatch: c.MaxBatch},
+		Router:      core.RouterConfig{EdgeTimeout: c.EdgeTimeout},
+		Logger:      log,
 	})
 	if err != nil {
 		return err
