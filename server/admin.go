@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,8 +20,7 @@ import (
 // on loopback or a private network.
 type Admin struct {
 	*health
-	ln  net.Listener
-	srv *http.Server
+	http *httpService
 }
 
 // health answers /healthz and /readyz from readiness checks, for an admin
@@ -49,7 +47,6 @@ func startAdminWith(addr string, reg *prometheus.Registry, log *slog.Logger, h *
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
-	a := &Admin{health: h, ln: ln}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	h.handle(mux)
@@ -58,18 +55,11 @@ func startAdminWith(addr string, reg *prometheus.Registry, log *slog.Logger, h *
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	go func() {
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("admin listener stopped", "err", err)
-		}
-	}()
-	return a, nil
+	return &Admin{health: h, http: serveHTTP("admin listener", ln, mux, log)}, nil
 }
 
 // Addr is the admin listener's address.
-func (a *Admin) Addr() net.Addr { return a.ln.Addr() }
+func (a *Admin) Addr() net.Addr { return a.http.Addr() }
 
 // handle serves /healthz (the process runs) and /readyz on mux.
 func (h *health) handle(mux *http.ServeMux) {
@@ -112,7 +102,7 @@ func (h *health) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // Close stops the listener.
-func (a *Admin) Close() error { return a.srv.Close() }
+func (a *Admin) Close() error { return a.http.Close() }
 
 // startAdmin starts the admin listener unless addr is empty.
 func startAdmin(addr string, reg *prometheus.Registry, log *slog.Logger) (*Admin, error) {
