@@ -24,6 +24,7 @@ type jwtFlags struct {
 	JWKSRefresh   time.Duration `name:"jwks-refresh" default:"5m" help:"How often --jwks-url is fetched again."`
 	JWTAudience   []string      `name:"jwt-audience" help:"Require client tokens' aud claim to hold one of these values (repeatable or comma-separated); default: aud is not checked."`
 	JWTIssuer     string        `name:"jwt-issuer" help:"Require client tokens' iss claim to be this value; default: iss is not checked."`
+	JWTES256LowS  bool          `name:"jwt-es256-low-s" help:"Refuse ES256 tokens whose signature is in high-S form (the other of its two valid forms). Off by default: standard signers give high S about half the time; turn it on only when every issuer normalises S (quicpush token does)."`
 }
 
 // configured reports whether any key flag is given, which turns the
@@ -41,6 +42,7 @@ func (f *jwtFlags) verifierConfig(secret []byte) (auth.VerifierConfig, error) {
 		JWKSRefresh: f.JWKSRefresh,
 		Audience:    f.JWTAudience,
 		Issuer:      f.JWTIssuer,
+		ES256LowS:   f.JWTES256LowS,
 	}
 	if len(secret) > 0 {
 		cfg.HMACSecret = secret

@@ -105,16 +105,20 @@ func TestJWTFlags(t *testing.T) {
 		"--jwt-public-key", "ec-1=" + ecPath + ",=" + edPath,
 		"--jwt-audience", "quicpush,quicpush-eu",
 		"--jwt-issuer", "https://id.example.com",
+		"--jwt-es256-low-s",
 	}); err != nil {
 		t.Fatal(err)
 	}
 	f := &c.Edge.jwtFlags
-	if !f.configured() || f.JWKSRefresh != 5*time.Minute {
+	if !f.configured() || f.JWKSRefresh != 5*time.Minute || !f.JWTES256LowS {
 		t.Fatalf("flags: %+v", f)
 	}
 	vc, err := f.verifierConfig(nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !vc.ES256LowS {
+		t.Error("--jwt-es256-low-s did not reach the verifier")
 	}
 	v, err := auth.NewVerifier(vc)
 	if err != nil {

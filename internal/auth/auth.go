@@ -8,9 +8,12 @@ package auth
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"slices"
 	"strings"
@@ -114,6 +117,13 @@ type VerifierConfig struct {
 	Audience []string
 	// Issuer, when set, requires the token's iss claim to equal it.
 	Issuer string
+	// ES256LowS refuses an ES256 signature whose S is in the upper half of
+	// the curve order. Off by default: ECDSA signatures are malleable (S and
+	// N-S both verify), and standard signers, Go's crypto/ecdsa among them,
+	// give the upper S about half the time, so a strict edge refuses half of
+	// such an issuer's tokens. Turn it on when every issuer normalises S
+	// (Sign does) and something downstream identifies tokens by their bytes.
+	ES256LowS bool
 
 	// Leeway is the clock skew allowed on exp and nbf; zero means DefaultLeeway.
 	Leeway time.Duration
@@ -128,6 +138,7 @@ type Verifier struct {
 	static *keySet
 	jwks   *jwksSource // nil without JWKSURL
 	parser *jwt.Parser
+	lowS   bool
 }
 
 // MinHMACSecret is the shortest HS256 secret accepted.
@@ -191,6 +202,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
 	}
 	v.parser = jwt.NewParser(opts...)
+	v.lowS = cfg.ES256LowS
 	return v, nil
 }
 
@@ -273,7 +285,10 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalid, maxTokenLen)
 	}
 	var c Claims
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyFunc)
+	t, err := v.parser.ParseWithClaims(token, &c, v.keyFunc)
+	if err == nil && v.lowS && t.Method == jwt.SigningMethodES256 && highS(t.Signature) {
+		return Identity{}, fmt.Errorf("%w: ES256 signature not in low-S form", ErrInvalid)
+	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return Identity{}, fmt.Errorf("%w: %v", ErrExpired, err)
@@ -324,7 +339,38 @@ func Sign(key any, kid string, c Claims) (string, error) {
 	if kid != "" {
 		t.Header["kid"] = kid
 	}
-	return t.SignedString(key)
+	s, err := t.SignedString(key)
+	if err != nil || m != jwt.SigningMethodES256 {
+		return s, err
+	}
+	return lowSToken(s)
+}
+
+// p256HalfN is half the order of P-256: an S above it is the "high" one of
+// a signature's two valid forms.
+var p256HalfN = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
+// highS reports whether an ES256 signature (R || S, 32 bytes each) has S
+// above N/2.
+func highS(sig []byte) bool {
+	if len(sig) != 64 {
+		return false // the signature check has already refused it
+	}
+	return new(big.Int).SetBytes(sig[32:]).Cmp(p256HalfN) > 0
+}
+
+// lowSToken rewrites a signed ES256 token with S replaced by N-S when S is
+// high: the same signature in the form edges with ES256LowS accept.
+func lowSToken(token string) (string, error) {
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil || !highS(sig) {
+		return token, err
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	s.FillBytes(sig[32:])
+	return token[:dot+1] + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
 // IssueHS256 signs a token for user, valid for ttl, allowing rooms, without

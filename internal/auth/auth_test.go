@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -342,5 +344,64 @@ func TestParsePublicKeyPEM(t *testing.T) {
 		if name == "private" && strings.Contains(err.Error(), string(privDER)) {
 			t.Error("error quotes the private key")
 		}
+	}
+}
+
+// flipS returns token with its ES256 signature's S replaced by N-S: the
+// other valid form of the same signature.
+func flipS(t *testing.T, token string) string {
+	t.Helper()
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("not an ES256 signature: %v", err)
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	s.FillBytes(sig[32:])
+	return token[:dot+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// Both forms of an ES256 signature verify by default; with ES256LowS only
+// the low one does, and Sign always gives the low one.
+func TestES256LowS(t *testing.T) {
+	lax, err := NewVerifier(VerifierConfig{ECDSAKey: &ecKey.PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err := NewVerifier(VerifierConfig{ECDSAKey: &ecKey.PublicKey, ES256LowS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 32 {
+		low, err := Sign(ecKey, "", claims())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dot := strings.LastIndexByte(low, '.')
+		sig, _ := base64.RawURLEncoding.DecodeString(low[dot+1:])
+		if highS(sig) {
+			t.Fatalf("token %d: Sign gave a high S", i)
+		}
+		high := flipS(t, low)
+		for name, tok := range map[string]string{"low": low, "high": high} {
+			if _, err := lax.Verify(tok); err != nil {
+				t.Errorf("token %d, %s S, default verifier: %v", i, name, err)
+			}
+		}
+		if _, err := strict.Verify(low); err != nil {
+			t.Errorf("token %d, low S, ES256LowS: %v", i, err)
+		}
+		if _, err := strict.Verify(high); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "low-S") {
+			t.Errorf("token %d, high S, ES256LowS: %v, want ErrInvalid (low-S)", i, err)
+		}
+	}
+	// Other algorithms are not affected.
+	ed, err := NewVerifier(VerifierConfig{Ed25519Key: edPub, ES256LowS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ed.Verify(sign(jwt.SigningMethodEdDSA, edPriv, nil, claims())); err != nil {
+		t.Errorf("EdDSA with ES256LowS: %v", err)
 	}
 }
