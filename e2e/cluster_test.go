@@ -170,14 +170,15 @@ func (c *testCluster) client(user string, rooms []string, edges ...*server.Edge)
 }
 
 // edgeClient connects a Go client to eps (one element per edge: its URLs in
-// order of preference) with a token for user, and waits up to wait until it
-// is connected and in rooms.
-func edgeClient(t *testing.T, cert tls.Certificate, eps []string, user string, rooms []string, wait time.Duration) (*quicpush.Client, *inbox) {
+// order of preference) with a token for user and the extra options, and
+// waits up to wait until it is connected and in rooms.
+func edgeClient(t *testing.T, cert tls.Certificate, eps []string, user string, rooms []string, wait time.Duration, extra ...quicpush.Option) (*quicpush.Client, *inbox) {
 	t.Helper()
 	b := &inbox{}
 	hash := devcert.Hash(cert)
 	opts := append(b.options(), quicpush.WithToken(token(t, user, "*")), quicpush.WithCertHash(hash[:]),
 		quicpush.WithBackoff(50*time.Millisecond, 500*time.Millisecond))
+	opts = append(opts, extra...)
 	cl, err := quicpush.New(eps, opts...)
 	if err != nil {
 		t.Fatal(err)

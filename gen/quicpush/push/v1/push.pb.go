@@ -268,7 +268,9 @@ type PushUsersResponse struct {
 	// partition, 0, and counts offsets from 0 at each start.
 	BusRecords []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
 	// The message's position in each user's stream, in the order of the
-	// request's users; users without history are left out.
+	// request's users; users without history are left out, and all of them
+	// when the history store could not be read as the push was accepted
+	// (Redis down): the push is accepted and delivered all the same.
 	Positions     []*UserPosition `protobuf:"bytes,3,rep,name=positions,proto3" json:"positions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -418,7 +420,9 @@ type PushRoomResponse struct {
 	BusRecords []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
 	// The message's position in the room's stream: replaying the room's
 	// history from the position before it, or a client resuming from it,
-	// starts after this message. Unset when the room keeps no history.
+	// starts after this message. Unset when the room keeps no history, or when
+	// the history store could not be read as the push was accepted (Redis
+	// down): the push is accepted and delivered all the same.
 	Position      *StreamPosition `protobuf:"bytes,3,opt,name=position,proto3" json:"position,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
