@@ -95,6 +95,14 @@ type Config struct {
 	CloseTimeout time.Duration
 	// Shards is the number of session shards. Zero means 64.
 	Shards int
+	// WriteBudget is the longest the write policy holds a room's (or an
+	// unpaced broadcast's) message to write it together with later ones:
+	// a quiet room's message is written at once, a busy room's members are
+	// written to at most once per interval, and the interval grows from
+	// zero towards WriteBudget only while the process is busy (pacer.go).
+	// Zero means DefaultWriteBudget (350ms); negative means every message is
+	// written at once.
+	WriteBudget time.Duration
 	// MaxFlushers bounds the goroutines writing to clients at once; more
 	// connections with data to write wait their turn in a FIFO. Zero means
 	// 1024.
@@ -193,6 +201,9 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.HandshakeTimeout, 10*time.Second)
 	def(&c.PingInterval, 25*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
+	if c.WriteBudget == 0 {
+		c.WriteBudget = DefaultWriteBudget
+	}
 	def(&c.CloseTimeout, 2*time.Second)
 	def(&c.RouteTimeout, 3*time.Second)
 	if c.RefreshAhead == 0 {

@@ -28,6 +28,8 @@ type Edge struct {
 	hub hub
 	// flushers write queued frames to clients.
 	flushers *flusherPool
+	// pacer holds room messages per the write policy (pacer.go).
+	pacer *pacer
 	// clock is the coarse clock of the hot path, ticked by the janitor.
 	clock coarseClock
 	// guard enforces the per-IP limits.
@@ -87,14 +89,20 @@ func newEdge(cfg Config) (*Edge, error) {
 	e.clock.set(time.Now())
 	e.hub.init(e.ctx, &e.cfg, m)
 	e.flushers = newFlusherPool(cfg.MaxFlushers, &e.clock)
+	e.pacer = newPacer(cfg.WriteBudget, m, e.writeRoom)
 	e.guard = newGuard(&e.cfg, m)
 	return e, nil
 }
 
-// start runs the janitor, which ticks the clock until Close.
+// start runs the janitor, which ticks the clock until Close, and the
+// pacer.
 func (e *Edge) start() {
-	e.loops.Add(1)
+	e.loops.Add(2)
 	go e.janitor()
+	go func() {
+		defer e.loops.Done()
+		e.pacer.run(e.ctx)
+	}()
 }
 
 // QUICAddr is the UDP address serving QUIC and WebTransport.
@@ -216,8 +224,20 @@ func encodeOne(m *push.Message, kind wire.PushKind, room string, offset uint64, 
 	return wire.AppendPush(make([]byte, 0, wire.PushSize(&p)), &p)
 }
 
+// deliverRoom hands a room's messages, encoded in buf, to the write policy.
 func (e *Edge) deliverRoom(room string, buf []byte, msgs int) {
-	n := e.hub.enqueueRoom(room, buf)
+	e.pacer.deliver(room, buf, msgs)
+}
+
+// writeRoom queues buf for every member of room (every session for
+// broadcastRoom): the pacer calls it when the messages are due.
+func (e *Edge) writeRoom(room string, buf []byte, msgs int) {
+	var n int
+	if room == broadcastRoom {
+		n = e.hub.enqueueAll(buf)
+	} else {
+		n = e.hub.enqueueRoom(room, buf)
+	}
 	e.metrics.deliveries.Add(float64(n * msgs))
 }
 
@@ -226,7 +246,7 @@ func (e *Edge) deliverRoom(room string, buf []byte, msgs int) {
 // large edge does not burst every client at once.
 func (e *Edge) broadcast(buf []byte, rate int) {
 	if rate <= 0 {
-		e.metrics.deliveries.Add(float64(e.hub.enqueueAll(buf)))
+		e.pacer.deliver(broadcastRoom, buf, 1)
 		return
 	}
 	e.loops.Add(1)
@@ -265,11 +285,13 @@ func (e *Edge) janitor() {
 		select {
 		case now := <-t.C:
 			e.clock.set(now)
+			e.pacer.control(now)
 			if now.Before(next) {
 				continue
 			}
 			next = now.Add(janitorEvery)
 			e.flushers.retireIdle(now.Add(-flusherIdle))
+			e.pacer.forget(now.Add(-janitorEvery))
 			e.guard.sweep(now)
 		case <-e.ctx.Done():
 			return
@@ -299,6 +321,8 @@ var ErrStopped = errors.New("edge: not accepting connections")
 func (e *Edge) Shutdown(ctx context.Context) error {
 	e.hub.draining.Store(true)
 	e.stopAccepting()
+	// What the write policy holds goes out ahead of the Disconnect frames.
+	e.pacer.flush()
 	for _, s := range e.hub.all() {
 		s.close(disconnectShutdown)
 	}

@@ -29,6 +29,9 @@ type metrics struct {
 	recoverySeconds   prometheus.Histogram
 	historyErrors     prometheus.Counter
 	limited           *prometheus.CounterVec
+	held              prometheus.Counter
+	writeInterval     prometheus.Gauge
+	load              prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -74,11 +77,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "limited_total", Help: "Connections refused or closed by a limit (connections_per_ip, handshakes_per_ip, connections_per_user, inbound_rate, resumes_per_conn: a Join with a position refused, quic_retry: a Retry asked for), by transport."},
 			[]string{"limit", "transport"}),
+		held: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "held_total", Help: "Room and broadcast messages held by the write policy to be written together with later ones."}),
+		writeInterval: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "write_interval_seconds", Help: "The write policy's interval: the least time between two writes of a busy room's messages (0: written at once)."}),
+		load: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "write_policy_load", Help: "The process's CPU use as a share of its CPUs (GOMAXPROCS), smoothed, as the write policy sees it."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.authFailures,
 			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.routeErrors, m.batches, m.received, m.pushLatency,
-			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited} {
+			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited, m.held, m.writeInterval, m.load} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

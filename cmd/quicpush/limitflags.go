@@ -16,6 +16,7 @@ type edgeFlags struct {
 	HandshakeTimeout time.Duration `default:"10s" help:"Time allowed from accept to a verified token."`
 	MaxRooms         int           `default:"64" help:"Rooms one connection may join."`
 	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
+	WriteBudget      time.Duration `default:"350ms" help:"Longest a room's (or broadcast's) message is held to be written together with later ones while the edge is busy; a quiet room's message is written at once, and the wait grows from 0 towards this only as the process's CPU fills. 0: every message written at once."`
 	limitFlags
 }
 
@@ -29,7 +30,11 @@ func (f edgeFlags) config(quicAddr, tcpAddr string, recoveryLimit int) (edge.Con
 		HandshakeTimeout: f.HandshakeTimeout,
 		MaxRooms:         f.MaxRooms,
 		MaxQueueBytes:    f.MaxQueueBytes,
+		WriteBudget:      f.WriteBudget,
 		RecoveryLimit:    recoveryLimit,
+	}
+	if f.WriteBudget <= 0 {
+		c.WriteBudget = -1 // the flag's 0 is the edge's "off"
 	}
 	err := f.limitFlags.apply(&c)
 	return c, err

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+// --write-budget reaches the edge: its default, a value, and 0 as "write
+// every message at once" (the edge's negative).
+func TestWriteBudgetFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 350 * time.Millisecond},
+		{[]string{"--write-budget=100ms"}, 100 * time.Millisecond},
+		{[]string{"--write-budget=0"}, -1},
+	} {
+		for _, cmd := range []string{"serve", "edge"} {
+			var c cli
+			p, err := kong.New(&c, kong.Name("quicpush"), kong.Exit(func(int) { t.Fatal("kong exited") }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Parse(append([]string{cmd}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			f := c.Serve.edgeFlags
+			if cmd == "edge" {
+				f = c.Edge.edgeFlags
+			}
+			ec, err := f.config("", "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ec.WriteBudget != tc.want {
+				t.Errorf("%s %v: WriteBudget %v, want %v", cmd, tc.args, ec.WriteBudget, tc.want)
+			}
+		}
+	}
+}
