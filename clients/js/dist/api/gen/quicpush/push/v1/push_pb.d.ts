@@ -145,7 +145,9 @@ export type PushUsersResponse = Message<"quicpush.push.v1.PushUsersResponse"> & 
     busRecords: BusRecord[];
     /**
      * The message's position in each user's stream, in the order of the
-     * request's users; users without history are left out.
+     * request's users; users without history are left out, and all of them
+     * when the history store could not be read as the push was accepted
+     * (Redis down): the push is accepted and delivered all the same.
      *
      * @generated from field: repeated quicpush.push.v1.UserPosition positions = 3;
      */
@@ -224,7 +226,9 @@ export type PushRoomResponse = Message<"quicpush.push.v1.PushRoomResponse"> & {
     /**
      * The message's position in the room's stream: replaying the room's
      * history from the position before it, or a client resuming from it,
-     * starts after this message. Unset when the room keeps no history.
+     * starts after this message. Unset when the room keeps no history, or when
+     * the history store could not be read as the push was accepted (Redis
+     * down): the push is accepted and delivered all the same.
      *
      * @generated from field: quicpush.push.v1.StreamPosition position = 3;
      */
