@@ -309,6 +309,7 @@ fi
 echo >&2
 echo "Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), server on CPU ${server_cpus:-any}, generator on CPU ${gen_cpus:-any}, server at $rev, in $(($(date +%s) - started)) s:" >&2
 echo "$results/report.md" >&2
+if [ "$suite" = frontier ]; then echo "$results/frontier.md" >&2; fi
 # A suite whose profiles were all dropped has no *.pprof: du fails on the
 # unmatched pattern but still prints the total of the rest.
 { du -ch "$results"/*.png "$results"/*.pprof 2>/dev/null || true; } | tail -1 | sed 's/total/ of plots and profiles/' >&2
