@@ -22,10 +22,20 @@
 #                        all at once; 5,000 QUIC at 5 pushes/s all at once and 256 at a time;
 #                        10,000 QUIC at 2 pushes/s all at once; into
 #                        perf/results/<date>/resume/; about 5 minutes
+#   perf/bench.sh goim     goim's own shape: goim-room, 10,000 connections in one room, 40
+#                        pushes/s of a 34-byte payload for 20 s, RUNS (default 2) runs on each
+#                        transport, BUDGET (if set) passed as the server's --write-budget; into
+#                        perf/results/<date>/goim/; about 7 minutes
+#   perf/bench.sh frontier  the same shape once per write budget in BUDGETS (default "0 50ms
+#                        100ms 200ms 350ms 500ms"; empty: one run at the server's default) on
+#                        each transport, labelled with the budget; into
+#                        perf/results/<date>/frontier/ with frontier.png and frontier.md
+#                        (`loadgen frontier`); about 20 minutes
 #
 # Result files are <scenario>-<transport>.json, with the variant appended
 # where a suite runs several per pair (history: -<rate>-on / -<rate>-off;
-# resume: -<N>k[-r<pushes/s>][-c<reconnects at once>]).
+# resume: -<N>k[-r<pushes/s>][-c<reconnects at once>]; goim: -r<run>;
+# frontier: -<budget>, or -default).
 #
 # Environment overrides: TRANSPORTS, SCENARIOS, RESULTS (the output folder),
 # SERVER_CPUS (default 0), GEN_CPUS (default 1; both empty to let the
@@ -36,6 +46,9 @@
 # with <suite>/ outside the default suite, whose binary
 # profiles are kept; the others keep only their `pprof -top` text, which
 # holds the suite's files to a few hundred KB; "all" keeps every one).
+# goim and frontier also take CONNS (default 10000), RATE (40), DURATION
+# (20s), RUNS, BUDGET and BUDGETS (above); DRY_RUN=1 prints every suite's
+# loadgen commands without building or running anything.
 set -euo pipefail
 export GOTOOLCHAIN=auto # the toolchain go.mod names (see the Makefile)
 cd "$(dirname "$0")/.."
@@ -62,14 +75,23 @@ resume)
 	results=${RESULTS:-perf/results/$date/resume}
 	transports=${TRANSPORTS:-tcp quic}
 	;;
+goim)
+	scenarios=${SCENARIOS:-goim-room}
+	results=${RESULTS:-perf/results/$date/goim}
+	;;
+frontier)
+	scenarios=${SCENARIOS:-goim-room}
+	results=${RESULTS:-perf/results/$date/frontier}
+	;;
 *)
 	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 	exit 2
 	;;
 esac
-profile_keep=${PROFILE_KEEP:-idle:webtransport goim-room:tcp saturation:ws many-rooms:quic churn:quic resume-storm:tcp xl/goim-room:tcp history/goim-room:tcp:200-on history/goim-room:tcp:200-off resume/resume-storm:tcp:10k resume/resume-storm:quic:5k-r5}
+profile_keep=${PROFILE_KEEP:-idle:webtransport goim-room:tcp saturation:ws many-rooms:quic churn:quic resume-storm:tcp xl/goim-room:tcp history/goim-room:tcp:200-on history/goim-room:tcp:200-off resume/resume-storm:tcp:10k resume/resume-storm:quic:5k-r5 goim/goim-room:tcp:r1 frontier/goim-room:tcp:0 frontier/goim-room:tcp:350ms}
 quiet_wait=${QUIET_WAIT:-2s}
 retries=${RETRIES:-0}
+dry_run=${DRY_RUN:-}
 if [ "$(nproc)" -ge 2 ]; then
 	server_cpus=${SERVER_CPUS-0}
 	gen_cpus=${GEN_CPUS-1}
@@ -77,12 +99,35 @@ else
 	server_cpus=${SERVER_CPUS-} gen_cpus=${GEN_CPUS-}
 fi
 
+# goim's shape, for the goim and frontier suites: 10,000 connections in one
+# room, 40 pushes/s for 20 s, and a 34-byte payload ({"test":1,"t":<19
+# digits>} unpadded; --payload 34 records the size in the result).
+goim_conns=${CONNS:-10000}
+goim_rate=${RATE:-40}
+goim_duration=${DURATION:-20s}
+runs=${RUNS:-2}
+budget=${BUDGET:-}
+budgets=${BUDGETS-0 50ms 100ms 200ms 350ms 500ms}
+
+# secs DURATION prints a Go duration of whole seconds or minutes in seconds
+# (anything else counts as 20).
+secs() {
+	case $1 in
+	*ms) echo 0 ;;
+	*s) echo "${1%s}" ;;
+	*m) echo $((${1%m} * 60)) ;;
+	*) echo 20 ;;
+	esac
+}
+
 started=$(date +%s)
-mkdir -p perf/out "$results"
-echo "building perf/out/quicpush and perf/out/loadgen" >&2
-go build -o perf/out/quicpush ./cmd/quicpush
-# perf/ is a module of its own (perf/go.mod): the generator is built from there.
-(cd perf && go build -o out/loadgen ./loadgen)
+if [ -z "$dry_run" ]; then
+	mkdir -p perf/out "$results"
+	echo "building perf/out/quicpush and perf/out/loadgen" >&2
+	go build -o perf/out/quicpush ./cmd/quicpush
+	# perf/ is a module of its own (perf/go.mod): the generator is built from there.
+	(cd perf && go build -o out/loadgen ./loadgen)
+fi
 
 # The revision of the tree the server was built from; a dirty tree gets a
 # hash of its diff, so that two runs of different uncommitted code differ.
@@ -103,6 +148,8 @@ variants() {
 	history/*) echo on off ;;
 	resume/*/quic | resume/*/webtransport) echo 5k-r5 5k-r5-c256 10k-r2 ;;
 	resume/*) echo 10k ;;
+	goim/*) seq -f 'r%g' 1 "$runs" ;;
+	frontier/*) if [ -n "$budgets" ]; then echo "$budgets"; else echo default; fi ;;
 	*) echo - ;;
 	esac
 }
@@ -165,6 +212,17 @@ args() {
 		echo --rate "$rate" --warmup 2s --duration 3s --gap 2s --drain 10s --storm-timeout 60s
 		if $quic; then echo --dial-concurrency 128; fi
 		;;
+	goim/* | frontier/*)
+		echo --conns "$goim_conns" --rate "$goim_rate" --warmup 3s --duration "$goim_duration" --payload 34
+		# QUIC handshakes cost the server's single core most: 128 at once
+		# as in xl.
+		if $quic; then echo --dial-concurrency 128; fi
+		if [ "$suite" = frontier ] && [ "$v" != default ]; then
+			echo "--server-flag=--write-budget=$v"
+		elif [ "$suite" = goim ] && [ -n "$budget" ]; then
+			echo "--server-flag=--write-budget=$budget"
+		fi
+		;;
 	xl/*)
 		if $quic; then
 			echo --conns 10000 --rate 5 --warmup 3s --duration 10s --dial-concurrency 128
@@ -175,20 +233,52 @@ args() {
 	esac
 }
 
+# The goim and frontier suites are long: say up front how long. Each run
+# spends about 30 s besides its measured window (spawning, 10,000
+# connections, settling, warmup, drain, profiles).
+case $suite in
+goim | frontier)
+	n=0
+	for s in $scenarios; do
+		for t in $transports; do
+			for v in $(variants "$s" "$t"); do n=$((n + 1)); done
+		done
+	done
+	per=$((30 + $(secs "$goim_duration") + $(secs "$quiet_wait")))
+	echo "$suite: $n runs of about $per s each: about $(((n * per + 59) / 60)) minutes" >&2
+	;;
+esac
+
+# label SCENARIO TRANSPORT VARIANT is the run's --label: the suite's name,
+# or in frontier the write budget (what its plot labels each point with).
+label() {
+	case $suite in
+	frontier) echo "$3" ;;
+	goim) echo "goim${budget:+ budget=$budget}" ;;
+	*) echo "$suite" ;;
+	esac
+}
+
 for s in $scenarios; do
 	for t in $transports; do
 		for v in $(variants "$s" "$t"); do
 			if [ "$v" = - ]; then v=; fi
 			base="$results/$s-$t${v:+-$v}"
-			echo "--- $s on $t${v:+ ($v)}: $(args "$s" "$t" "$v")" >&2
-			rm -f "$base.cpu.pprof" "$base.heap.pprof" "$base".*.top.txt
+			echo "--- $s on $t${v:+ ($v)}: $(args "$s" "$t" "$v" | paste -sd " ")" >&2
 			# --admin-addr gives loadgen pprof: the live heap after a GC and
 			# the profiles.
-			# shellcheck disable=SC2046,SC2086 # args and EXTRA are lists of flags
-			if ! perf/out/loadgen run --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus" \
-				--server-flag=--admin-addr=127.0.0.1:0 --scenario "$s" --transport "$t" $(args "$s" "$t" "$v") \
-				--label "$suite" --server-rev "$rev" --quiet-wait "$quiet_wait" --retries "$retries" \
-				--cpu-profile "$base.cpu.pprof" --heap-profile "$base.heap.pprof" ${EXTRA:-} >"$base.json.new"; then
+			# shellcheck disable=SC2046,SC2206 # args and EXTRA are lists of flags
+			cmd=(perf/out/loadgen run --spawn --server-cpus "$server_cpus" --gen-cpus "$gen_cpus"
+				--server-flag=--admin-addr=127.0.0.1:0 --scenario "$s" --transport "$t" $(args "$s" "$t" "$v")
+				--label "$(label "$s" "$t" "$v")" --server-rev "$rev" --quiet-wait "$quiet_wait" --retries "$retries"
+				--cpu-profile "$base.cpu.pprof" --heap-profile "$base.heap.pprof" ${EXTRA:-})
+			if [ -n "$dry_run" ]; then
+				printf '%q ' "${cmd[@]}"
+				echo ">$base.json"
+				continue
+			fi
+			rm -f "$base.cpu.pprof" "$base.heap.pprof" "$base".*.top.txt
+			if ! "${cmd[@]}" >"$base.json.new"; then
 				echo "!!! $s on $t${v:+ ($v)} failed" >&2
 				rm -f "$base.json.new"
 				continue
@@ -209,10 +299,17 @@ for s in $scenarios; do
 	done
 done
 
+if [ -n "$dry_run" ]; then
+	exit 0
+fi
 perf/out/loadgen report "$results"
+if [ "$suite" = frontier ]; then
+	perf/out/loadgen frontier "$results" -o "$results/frontier.png"
+fi
 echo >&2
 echo "Measured $(date -u '+%F %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), server on CPU ${server_cpus:-any}, generator on CPU ${gen_cpus:-any}, server at $rev, in $(($(date +%s) - started)) s:" >&2
 echo "$results/report.md" >&2
+if [ "$suite" = frontier ]; then echo "$results/frontier.md" >&2; fi
 # A suite whose profiles were all dropped has no *.pprof: du fails on the
 # unmatched pattern but still prints the total of the rest.
 { du -ch "$results"/*.png "$results"/*.pprof 2>/dev/null || true; } | tail -1 | sed 's/total/ of plots and profiles/' >&2

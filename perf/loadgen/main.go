@@ -14,6 +14,7 @@
 //	loadgen run --spawn --transport ws --conns 20000 --workers 2   (over 19,000: worker processes)
 //	loadgen table perf/results/<date>/*.json
 //	loadgen report perf/results/<date>     (report.md and PNG plots)
+//	loadgen frontier perf/results/<date>/frontier -o frontier.png   (and frontier.md)
 //
 // run is the default command: `loadgen --spawn ...` is `loadgen run
 // --spawn ...`. `loadgen worker` is a worker process of a run spread over
@@ -106,10 +107,11 @@ type config struct {
 var scenarios = []string{"idle", "goim-room", "saturation", "many-rooms", "churn", "resume-storm"}
 
 type cli struct {
-	Run    runCmd        `cmd:"" default:"withargs" help:"Run one scenario on one transport: one JSON line on stdout, a summary on stderr (the default command)."`
-	Worker workerModeCmd `cmd:"" help:"Hold a share of a run's connections and answer its coordinator on stdin and stdout (started by run with --workers)."`
-	Table  tableCmd      `cmd:"" help:"Print a Markdown table of the runs in FILES (JSON lines)."`
-	Report reportCmd     `cmd:"" help:"Write report.md and PNG plots from the runs (*.json) in DIR."`
+	Run      runCmd        `cmd:"" default:"withargs" help:"Run one scenario on one transport: one JSON line on stdout, a summary on stderr (the default command)."`
+	Worker   workerModeCmd `cmd:"" help:"Hold a share of a run's connections and answer its coordinator on stdin and stdout (started by run with --workers)."`
+	Table    tableCmd      `cmd:"" help:"Print a Markdown table of the runs in FILES (JSON lines)."`
+	Report   reportCmd     `cmd:"" help:"Write report.md and PNG plots from the runs (*.json) in DIR."`
+	Frontier frontierCmd   `cmd:"" help:"Plot p99 latency against server CPU per million deliveries of the goim-room runs in DIR, one line per transport through its write budgets, and write their table next to the PNG (.md)."`
 }
 
 func main() {

@@ -261,9 +261,9 @@ func printTable(w io.Writer, files []string) error {
 		if r.PushRate < 0.98*r.Rate {
 			rate += fmt.Sprintf(" (%.0f sent)", r.PushRate)
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %d | %.2f | %.2f | %.2f | %.0f%% | %.2f | %.0f%% | %.2f | %.1f KiB | %s | %.1f KiB | %.2f | %.0f | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %d | %.2f | %.2f | %.2f | %.0f%% | %.2f | %s | %.2f | %.1f KiB | %s | %.1f KiB | %.2f | %.0f | %s |\n",
 			r.Transport, r.ConnsOK, rate, thousands(r.DeliveriesPerS), r.Lost, r.P50ms, r.P99ms, r.P999ms,
-			100*r.ServerCPUUtil, r.CPUsPerMillion, 100*r.GenCPUUtil, r.OtherCPUUtil+r.StealUtil, r.RSSPerConn/1024, liveHeap, r.HeapPerConn/1024,
+			100*r.ServerCPUUtil, r.CPUsPerMillion, genCell(r), r.OtherCPUUtil+r.StealUtil, r.RSSPerConn/1024, liveHeap, r.HeapPerConn/1024,
 			r.GoroutinesPerConn, r.ConnectPerS, errorSummary(r))
 	}
 	printProcTable(w, rows)

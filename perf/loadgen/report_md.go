@@ -184,7 +184,7 @@ func renderReport(w io.Writer, dir string, rows []result, plots []string) {
 		for _, r := range rs {
 			fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %d | %s | %s | %s | %s | %.2f | %s | %.2f | %s | %s | %s |\n", r.Transport, r.ConnsOK, max(r.Workers, 1),
 				historyCell(r), rateCell(r), thousands(r.DeliveriesPerS), r.Lost, ms(r.P50ms), ms(r.P99ms), ms(r.P999ms), pct(r.ServerCPUUtil),
-				r.CPUsPerMillion, perCPU(r.CPUsPerMillion), r.PushesPerRead, pct(r.GenCPUUtil), kib(r.RSSPerConn), errorSummary(r))
+				r.CPUsPerMillion, perCPU(r.CPUsPerMillion), r.PushesPerRead, genCell(r), kib(r.RSSPerConn), errorSummary(r))
 		}
 		fmt.Fprintln(w)
 		renderHistoryCost(w, rows)
