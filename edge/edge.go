@@ -89,7 +89,7 @@ func newEdge(cfg Config) (*Edge, error) {
 	e.clock.set(time.Now())
 	e.hub.init(e.ctx, &e.cfg, m)
 	e.flushers = newFlusherPool(cfg.MaxFlushers, &e.clock)
-	e.pacer = newPacer(cfg.WriteBudget, m, e.writeRoom)
+	e.pacer = newPacer(cfg.WriteBudget, cfg.Shards, m, e.writeRoom)
 	e.guard = newGuard(&e.cfg, m)
 	return e, nil
 }
@@ -229,13 +229,18 @@ func (e *Edge) deliverRoom(room string, buf []byte, msgs int) {
 	e.pacer.deliver(room, buf, msgs)
 }
 
-// writeRoom queues buf for every member of room (every session for
-// broadcastRoom): the pacer calls it when the messages are due.
-func (e *Edge) writeRoom(room string, buf []byte, msgs int) {
+// writeRoom queues buf (msgs messages) for the members of room (every
+// session for broadcastRoom) in write group g of groups, or in every group
+// for g < 0: the pacer calls it when the messages are due.
+func (e *Edge) writeRoom(room string, g, groups int, buf []byte, msgs int) {
+	all := room == broadcastRoom
 	var n int
-	if room == broadcastRoom {
+	switch {
+	case g >= 0:
+		n = e.hub.enqueueGroup(room, all, g, groups, buf)
+	case all:
 		n = e.hub.enqueueAll(buf)
-	} else {
+	default:
 		n = e.hub.enqueueRoom(room, buf)
 	}
 	e.metrics.deliveries.Add(float64(n * msgs))

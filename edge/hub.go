@@ -228,6 +228,32 @@ func (h *hub) enqueueRoom(room string, buf []byte) int {
 	return n
 }
 
+// enqueueGroup queues buf for the members of room (every session when all)
+// in the shards of write group g of k (shards g, g+k, g+2k...), and returns
+// how many took it. The pacer writes a busy room's members group by group.
+func (h *hub) enqueueGroup(room string, all bool, g, k int, buf []byte) int {
+	n := 0
+	for i := g; i < len(h.shards); i += k {
+		sh := h.shards[i]
+		sh.mu.RLock()
+		if all {
+			for _, s := range sh.sessions {
+				if s.enqueue(buf) {
+					n++
+				}
+			}
+		} else {
+			for s := range sh.rooms[room] {
+				if s.enqueue(buf) {
+					n++
+				}
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
 // enqueueAll queues buf for every session and returns how many took it.
 func (h *hub) enqueueAll(buf []byte) int {
 	n := 0

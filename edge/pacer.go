@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,13 +53,24 @@ const (
 // name is empty.
 const broadcastRoom = ""
 
+// writeGroups is how many groups a busy room's members are written in, one
+// group per slot of the interval: spreading a room's writes over the
+// interval keeps the CPU evenly busy instead of in bursts (a burst delays
+// everything else the process does, the push API included), and a member's
+// wait is its group's next slot, not that plus the time to write everybody
+// before it.
+const writeGroups = 16
+
 // pacer holds room messages per the write policy.
 type pacer struct {
 	budget int64 // ns; negative: the policy is off, everything is written at once
-	write  func(room string, buf []byte, msgs int)
-	cpu    func() time.Duration // the process's CPU time so far
-	procs  func() int
-	m      *metrics
+	groups int   // write groups (at most the hub's shards)
+	// write queues buf (msgs messages) for the members of room in group g
+	// of groups; g < 0 means every group.
+	write func(room string, g, groups int, buf []byte, msgs int)
+	cpu   func() time.Duration // the process's CPU time so far
+	procs func() int
+	m     *metrics
 
 	interval atomic.Int64 // ns: the current interval, 0 to budget
 
@@ -69,23 +81,45 @@ type pacer struct {
 
 	mu    sync.Mutex
 	rooms map[string]*roomWrite
-	due   []*roomWrite // rooms holding messages
+	due   []*roomWrite // rooms holding messages for a group
 	wake  chan struct{}
 }
 
-// roomWrite is a room's state in the pacer.
+// roomWrite is a room's state in the pacer: the stream of its messages
+// (encoded, as one byte stream every member shares) and how far each group
+// of members has been written.
 type roomWrite struct {
-	room    string
-	buf     []byte // held messages, encoded: one buffer every member shares
-	msgs    int
-	last    int64 // unix ns of the last write (the start of its enqueue pass)
-	holding bool  // buf holds messages and the room is in due
-	writing bool  // a pass over the members is under way: later messages wait
+	room string
+	// log holds the stream from byte base to byte end. It is only ever
+	// appended to: what was handed to sessions stays as it is.
+	log    []byte
+	base   int64
+	end    int64
+	msgs   int64 // messages in the stream up to end
+	groups []groupWrite
+	queued bool // in due
 }
 
-func newPacer(budget time.Duration, m *metrics, write func(room string, buf []byte, msgs int)) *pacer {
+// groupWrite is how far a group of a room's members has been written.
+type groupWrite struct {
+	sent     int64 // bytes of the stream queued to the group
+	sentMsgs int64 // messages of the stream queued to the group
+	last     int64 // unix ns of the last write
+	writing  bool  // a write is under way: later bytes wait, to stay in order
+}
+
+// pending is a write taken under the pacer's lock, done outside it.
+type pending struct {
+	w    *roomWrite
+	g    int // -1: every group
+	buf  []byte
+	msgs int
+}
+
+func newPacer(budget time.Duration, shards int, m *metrics, write func(room string, g, groups int, buf []byte, msgs int)) *pacer {
 	return &pacer{
 		budget: int64(budget),
+		groups: max(1, min(writeGroups, shards)),
 		write:  write,
 		cpu:    processCPU,
 		procs:  func() int { return runtime.GOMAXPROCS(0) },
@@ -96,68 +130,129 @@ func newPacer(budget time.Duration, m *metrics, write func(room string, buf []by
 }
 
 // deliver writes buf (msgs messages of room, encoded) to the room's members
-// now, or holds it per the policy.
+// now, or holds it for the groups that were written to less than the
+// interval ago.
 func (p *pacer) deliver(room string, buf []byte, msgs int) {
 	if p.budget < 0 {
-		p.write(room, buf, msgs)
+		p.write(room, -1, p.groups, buf, msgs)
 		return
 	}
 	now := time.Now().UnixNano()
 	interval := p.interval.Load()
+	var stack [writeGroups + 1]pending
+	todo := stack[:0]
 	p.mu.Lock()
 	w := p.rooms[room]
 	if w == nil {
-		w = &roomWrite{room: room}
+		w = &roomWrite{room: room, groups: make([]groupWrite, p.groups)}
 		p.rooms[room] = w
 	}
-	if !w.holding && !w.writing && now-w.last >= interval {
-		// Quiet: write at once, on the caller's goroutine as without the
-		// policy. writing keeps a later message of the room from being
-		// written before this one by the pacer.
-		w.last, w.writing = now, true
-		p.mu.Unlock()
-		p.write(room, buf, msgs)
-		p.mu.Lock()
-		w.writing = false
-		p.mu.Unlock()
-		return
-	}
-	p.m.held.Add(float64(msgs))
-	if !w.holding {
-		// buf is the caller's to give: encode made it for this delivery.
-		w.holding, w.buf, w.msgs = true, buf, msgs
-		p.due = append(p.due, w)
-		p.mu.Unlock()
-		select {
-		case p.wake <- struct{}{}:
-		default:
+	quiet := true
+	for i := range w.groups {
+		g := &w.groups[i]
+		if g.writing || g.sent != w.end || now-g.last < interval {
+			quiet = false
+			break
 		}
-		return
 	}
-	w.buf = append(w.buf, buf...)
-	w.msgs += msgs
-	if len(w.buf) < maxRunBytes || w.writing {
-		p.mu.Unlock()
-		return
+	if quiet {
+		// Every group is up to date and was written long enough ago: the
+		// message goes to everybody at once, as without the policy, and
+		// never enters the log.
+		w.log = nil
+		w.base, w.end = w.end+int64(len(buf)), w.end+int64(len(buf))
+		w.msgs += int64(msgs)
+		for i := range w.groups {
+			w.groups[i] = groupWrite{sent: w.end, sentMsgs: w.msgs, last: now, writing: true}
+		}
+		todo = append(todo, pending{w: w, g: -1, buf: buf, msgs: msgs})
+	} else {
+		prevEnd := w.end
+		w.log = append(w.log, buf...)
+		w.end += int64(len(buf))
+		w.msgs += int64(msgs)
+		held := false
+		for i := range w.groups {
+			g := &w.groups[i]
+			switch {
+			case g.writing:
+				held = true
+			case g.sent == prevEnd && now-g.last >= interval,
+				w.end-g.sent >= maxRunBytes: // a burst: no queue entry grows without bound
+				todo = append(todo, p.takeLocked(w, i, now))
+			default:
+				held = true
+			}
+		}
+		if held && !w.queued {
+			w.queued = true
+			p.due = append(p.due, w)
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+		}
+		p.m.held.Add(float64(msgs))
 	}
-	// A burst: write what is held now rather than let one queue entry
-	// grow without bound. The room's entry in due is dropped when seen.
-	buf, msgs = w.buf, w.msgs
-	w.buf, w.msgs, w.holding = nil, 0, false
-	w.last, w.writing = now, true
 	p.mu.Unlock()
-	p.write(room, buf, msgs)
+	p.do(todo)
+}
+
+// takeLocked takes group i's part of the stream for writing; p.mu is held.
+func (p *pacer) takeLocked(w *roomWrite, i int, now int64) pending {
+	g := &w.groups[i]
+	pd := pending{w: w, g: i, buf: w.log[g.sent-w.base : w.end-w.base], msgs: int(w.msgs - g.sentMsgs)}
+	g.sent, g.sentMsgs, g.last, g.writing = w.end, w.msgs, now, true
+	return pd
+}
+
+// do writes what was taken, then marks the groups written and lets go of
+// the log's prefix every group has been written.
+func (p *pacer) do(todo []pending) {
+	if len(todo) == 0 {
+		return
+	}
+	for _, pd := range todo {
+		p.write(pd.w.room, pd.g, p.groups, pd.buf, pd.msgs)
+	}
 	p.mu.Lock()
-	w.writing = false
+	for _, pd := range todo {
+		w := pd.w
+		if pd.g < 0 {
+			for i := range w.groups {
+				w.groups[i].writing = false
+			}
+		} else {
+			w.groups[pd.g].writing = false
+		}
+		w.trimLocked()
+	}
 	p.mu.Unlock()
 }
 
-// run writes held messages when they are due, until ctx ends.
+// trimLocked drops the part of the log every group has been written. The
+// log's array is never reused: sessions' queues may still point into it.
+func (w *roomWrite) trimLocked() {
+	low := w.end
+	for i := range w.groups {
+		low = min(low, w.groups[i].sent)
+	}
+	switch {
+	case low == w.end:
+		w.log, w.base = nil, w.end
+	case low-w.base > 4<<10 && low-w.base > int64(len(w.log))/2:
+		w.log = slices.Clone(w.log[low-w.base:])
+		w.base = low
+	}
+}
+
+// run writes held messages group by group, one group per slot of the
+// interval, until ctx ends.
 func (p *pacer) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		next, ok := p.writeDue(time.Now().UnixNano(), false)
+		next, ok := p.writeSlot(time.Now().UnixNano(), false)
 		if ok {
 			timer.Reset(time.Duration(next - time.Now().UnixNano()))
 		}
@@ -172,51 +267,54 @@ func (p *pacer) run(ctx context.Context) {
 	}
 }
 
-// writeDue writes every room whose messages are due at now (all of them
-// with force), and returns when the earliest room still holding is due;
-// ok is false when none is.
-func (p *pacer) writeDue(now int64, force bool) (next int64, ok bool) {
+// writeSlot writes, in every room holding messages, the group whose slot
+// now is (every group when the interval is zero, or with force), and
+// returns when the next slot starts; ok is false when nothing is held.
+func (p *pacer) writeSlot(now int64, force bool) (next int64, ok bool) {
 	interval := p.interval.Load()
-	var ready []*roomWrite
-	var bufs [][]byte
-	var msgs []int
+	slot := interval / int64(p.groups)
+	group := -1 // every group
+	if !force && slot > 0 {
+		group = int(now / slot % int64(p.groups))
+		next = (now/slot + 1) * slot
+	} else {
+		next = now + int64(minInterval)
+	}
+	var todo []pending
 	p.mu.Lock()
 	keep := p.due[:0]
 	for _, w := range p.due {
-		if !w.holding {
-			continue // written since it was put here
+		held := false
+		for i := range w.groups {
+			g := &w.groups[i]
+			if g.sent == w.end {
+				continue
+			}
+			// A group is written in its slot, once per slot: a wake-up in
+			// the middle of the slot of a group written at its start (or
+			// just before, at once) leaves it be.
+			if g.writing || (group >= 0 && (i != group || now-g.last < slot/2)) {
+				held = true
+				continue
+			}
+			todo = append(todo, p.takeLocked(w, i, now))
 		}
-		at := w.last + interval
-		switch {
-		case w.writing:
-			// A write of this room at once is under way: try again soon.
+		if held {
 			keep = append(keep, w)
-			at = now + int64(minInterval)
-		case force || at <= now:
-			w.holding, w.writing, w.last = false, true, now
-			ready = append(ready, w)
-			bufs = append(bufs, w.buf)
-			msgs = append(msgs, w.msgs)
-			w.buf, w.msgs = nil, 0
-			continue
-		default:
-			keep = append(keep, w)
-		}
-		if !ok || at < next {
-			next, ok = at, true
+		} else {
+			w.queued = false
 		}
 	}
 	clear(p.due[len(keep):])
 	p.due = keep
+	ok = len(keep) > 0
 	p.mu.Unlock()
-	for i, w := range ready {
-		p.write(w.room, bufs[i], msgs[i])
-	}
-	if len(ready) > 0 {
+	p.do(todo)
+	if !ok {
+		// A room whose group was being written at once may hold bytes
+		// for that group since: look again once they are done.
 		p.mu.Lock()
-		for _, w := range ready {
-			w.writing = false
-		}
+		ok = len(p.due) > 0
 		p.mu.Unlock()
 	}
 	return next, ok
@@ -225,7 +323,7 @@ func (p *pacer) writeDue(now int64, force bool) (next int64, ok bool) {
 // flush writes every held message now (the edge drains).
 func (p *pacer) flush() {
 	if p.budget >= 0 {
-		p.writeDue(time.Now().UnixNano(), true)
+		p.writeSlot(time.Now().UnixNano(), true)
 	}
 }
 
@@ -270,9 +368,16 @@ func (p *pacer) forget(cutoff time.Time) {
 	c := cutoff.UnixNano()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+rooms:
 	for room, w := range p.rooms {
-		if !w.holding && !w.writing && w.last < c {
-			delete(p.rooms, room)
+		if w.queued {
+			continue
 		}
+		for i := range w.groups {
+			if g := &w.groups[i]; g.writing || g.sent != w.end || g.last >= c {
+				continue rooms
+			}
+		}
+		delete(p.rooms, room)
 	}
 }

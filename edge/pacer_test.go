@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"bytes"
 	"crypto/tls"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -66,7 +68,7 @@ func pushIDs(t *testing.T, ft *fakeTransport) []string {
 // The interval follows the load: zero while the process is quiet, doubling
 // up to the budget while it is busy, halving back to zero once it is quiet.
 func TestPacerIntervalFollowsLoad(t *testing.T) {
-	p := newPacer(200*time.Millisecond, mustMetrics(t), nil)
+	p := newPacer(200*time.Millisecond, 64, mustMetrics(t), nil)
 	p.procs = func() int { return 2 }
 	var cpu time.Duration
 	p.cpu = func() time.Duration { return cpu }
@@ -139,58 +141,109 @@ func TestPacerQuietEdgeWritesAtOnce(t *testing.T) {
 	})
 }
 
-// On a busy edge a room's first message after a quiet spell is written at
-// once; later ones are held until the interval since that write has passed,
-// and go out together, in order, in one write per member.
+// On a busy edge a room's message after a quiet spell is written at once;
+// while the room stays busy its members are written to about once per
+// interval, group by group, each message waiting at most about an interval,
+// in order.
 func TestPacerBusyRoomCoalesces(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := busyEdge(t, 0.9, func(c *Config) { c.WriteBudget = 100 * time.Millisecond })
+		const budget = 100 * time.Millisecond
+		e := busyEdge(t, 0.9, func(c *Config) { c.WriteBudget = budget })
 		defer e.Close()
-		if got := time.Duration(e.pacer.interval.Load()); got != 100*time.Millisecond {
+		if got := time.Duration(e.pacer.interval.Load()); got != budget {
 			t.Fatalf("interval %v on a busy edge, want the budget", got)
 		}
-		var fts []*fakeTransport
-		for i := range 3 {
+		type member struct {
+			ft     *fakeTransport
+			mu     sync.Mutex
+			writes []time.Time
+		}
+		var ms []*member
+		for i := range 40 {
 			s, ft := attach(t, e, "u"+strconv.Itoa(i))
 			if err := joinRoom(e, s, "r"); err != nil {
 				t.Fatal(err)
 			}
-			fts = append(fts, ft)
+			m := &member{ft: ft}
+			ft.onWrite = func() { m.mu.Lock(); m.writes = append(m.writes, time.Now()); m.mu.Unlock() }
+			ms = append(ms, m)
 		}
-		start := time.Now()
 		e.Deliver([]*push.Message{roomMsg("r", 0)})
 		synctest.Wait()
-		for i := 1; i <= 4; i++ {
+		for _, m := range ms {
+			if n := len(m.ft.written()); n != 1 {
+				t.Fatalf("%d writes after the first push, want it written at once", n)
+			}
+		}
+		const n = 50 // one every 20ms: 1s
+		sent := make([]time.Time, n)
+		sent[0] = time.Now()
+		for i := 1; i < n; i++ {
 			time.Sleep(20 * time.Millisecond)
+			sent[i] = time.Now()
 			e.Deliver([]*push.Message{roomMsg("r", i)})
 		}
+		time.Sleep(2 * budget)
 		synctest.Wait()
-		for _, ft := range fts {
-			if n := len(ft.written()); n != 1 {
-				t.Fatalf("%d writes %v after the first push, want 1 until the interval passed", n, time.Since(start))
+		for mi, m := range ms {
+			ids := pushIDs(t, m.ft)
+			if len(ids) != n {
+				t.Fatalf("member %d got %d pushes, want %d", mi, len(ids), n)
+			}
+			for i, id := range ids {
+				if id != strconv.Itoa(i) {
+					t.Fatalf("member %d: push %s at %d: out of order", mi, id, i)
+				}
+			}
+			m.mu.Lock()
+			writes := slices.Clone(m.writes)
+			m.mu.Unlock()
+			// 1s of pushes every 20ms: about one write per interval,
+			// not one per push.
+			if len(writes) > 14 {
+				t.Errorf("member %d: %d writes for %d pushes over 1s, want about one per %v", mi, len(writes), n, budget)
+			}
+			// Each push went out within an interval and a slot.
+			bs := m.ft.written()
+			seen := 0
+			for wi := range bs {
+				for seen < n && seen < countPushes(t, bs[:wi+1]) {
+					if d := writes[wi].Sub(sent[seen]); d > budget+budget/8 {
+						t.Fatalf("member %d: push %d written %v after it was delivered, want within the interval", mi, seen, d)
+					}
+					seen++
+				}
 			}
 		}
-		time.Sleep(100*time.Millisecond - time.Since(start))
-		synctest.Wait()
-		for _, ft := range fts {
-			if n := len(ft.written()); n != 2 {
-				t.Fatalf("%d writes at the interval, want 2 (the first push, then the 4 held)", n)
-			}
-			if got := pushIDs(t, ft); len(got) != 5 || got[0] != "0" || got[4] != "4" || got[1] != "1" {
-				t.Fatalf("pushes %v, want 0..4 in order", got)
-			}
-		}
-		if got := testutil.ToFloat64(e.metrics.held); got != 4 {
-			t.Errorf("held_total %v, want 4", got)
+		if got := testutil.ToFloat64(e.metrics.held); got == 0 {
+			t.Error("held_total 0 on a busy room")
 		}
 		// A room quiet for longer than the interval is written at once.
 		time.Sleep(time.Second)
-		e.Deliver([]*push.Message{roomMsg("r", 5)})
+		before := len(ms[0].ft.written())
+		e.Deliver([]*push.Message{roomMsg("r", n)})
 		synctest.Wait()
-		if n := len(fts[0].written()); n != 3 {
-			t.Fatalf("%d writes, want the quiet room's push written at once", n)
+		if got := len(ms[0].ft.written()); got != before+1 {
+			t.Fatalf("%d writes, want the quiet room's push written at once", got-before)
 		}
 	})
+}
+
+// countPushes counts the Push frames in bufs.
+func countPushes(t *testing.T, bufs [][]byte) int {
+	t.Helper()
+	rest, n := bytes.Join(bufs, nil), 0
+	for len(rest) > 0 {
+		h, _, next, ok, err := wire.Split(rest, len(rest))
+		if err != nil || !ok {
+			t.Fatalf("broken frame stream: %v", err)
+		}
+		if h.Op == wire.OpPush {
+			n++
+		}
+		rest = next
+	}
+	return n
 }
 
 // However the interval moves while messages are held or written, a room's
@@ -286,6 +339,7 @@ func TestPacerBurstWrittenAtCap(t *testing.T) {
 		big := make([]byte, 10<<10)
 		for i := range 12 {
 			e.Deliver([]*push.Message{{ID: strconv.Itoa(i), Kind: push.KindRoom, Room: "r", Data: big}})
+			synctest.Wait()
 		}
 		synctest.Wait()
 		ws := ft.written()
