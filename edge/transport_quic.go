@@ -91,21 +91,23 @@ func (e *Edge) quicConfig() *quic.Config {
 
 // quicAcceptors is how many goroutines wait in Accept. quic-go queues
 // connections for Accept in a queue of 32 it does not let us size
-// (protocol.MaxAcceptQueueSize), and refuses (CONNECTION_REFUSED) one whose
-// handshake completes while the queue is full. A single accept loop, woken
-// once per connection behind the hundreds of goroutines a handshake storm
-// makes runnable, fell that far behind on a server pinned to one core: dials
-// were refused with 200 handshakes in flight. A connection sent to the queue
+// (protocol.MaxAcceptQueueSize), and refuses (CONNECTION_REFUSED) one that
+// becomes ready while the queue is full. A connection sent to the queue
 // while a goroutine is parked in Accept goes straight to that goroutine and
 // takes no place in the queue, so each one parked is one more connection the
-// edge takes at once. They cost a few KiB of stack each, once per edge.
+// edge takes at once, however long the scheduler leaves the others waiting
+// behind the hundreds of goroutines a handshake storm makes runnable on a
+// server pinned to one core. They cost a few KiB of stack each, once per
+// edge.
 const quicAcceptors = 256
 
 // acceptQUIC hands each connection to a goroutine of its own at once, to be
-// back in Accept soon. It does not ask the ALPN: from ListenEarly the
-// connection comes before the client's Finished, and ConnectionState waits
-// for the TLS handshake to end (it takes crypto/tls's handshake lock), which
-// held the loop for a handshake per connection.
+// back in Accept soon. It does not ask the ALPN: from ListenEarly a
+// connection comes as soon as its ClientHello is processed, and
+// ConnectionState waits for the TLS handshake to end (it takes crypto/tls's
+// handshake lock). Asked here, it held the loop for a whole handshake per
+// connection while the queue filled, and dials were refused with 200
+// handshakes in flight.
 func (e *Edge) acceptQUIC() {
 	defer e.loops.Done()
 	for {
