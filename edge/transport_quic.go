@@ -65,8 +65,10 @@ func (e *Edge) listenQUIC() error {
 		},
 		CheckOrigin: func(r *http.Request) bool { return e.cfg.CheckOrigin(r.Header.Get("Origin")) },
 	}
-	e.loops.Add(1)
-	go e.acceptQUIC()
+	e.loops.Add(quicAcceptors)
+	for range quicAcceptors {
+		go e.acceptQUIC()
+	}
 	return nil
 }
 
@@ -87,6 +89,25 @@ func (e *Edge) quicConfig() *quic.Config {
 	}
 }
 
+// quicAcceptors is how many goroutines wait in Accept. quic-go queues
+// connections for Accept in a queue of 32 it does not let us size
+// (protocol.MaxAcceptQueueSize), and refuses (CONNECTION_REFUSED) one that
+// becomes ready while the queue is full. A connection sent to the queue
+// while a goroutine is parked in Accept goes straight to that goroutine and
+// takes no place in the queue, so each one parked is one more connection the
+// edge takes at once, however long the scheduler leaves the others waiting
+// behind the hundreds of goroutines a handshake storm makes runnable on a
+// server pinned to one core. They cost a few KiB of stack each, once per
+// edge.
+const quicAcceptors = 256
+
+// acceptQUIC hands each connection to a goroutine of its own at once, to be
+// back in Accept soon. It does not ask the ALPN: from ListenEarly a
+// connection comes as soon as its ClientHello is processed, and
+// ConnectionState waits for the TLS handshake to end (it takes crypto/tls's
+// handshake lock). Asked here, it held the loop for a whole handshake per
+// connection while the queue filled, and dials were refused with 200
+// handshakes in flight.
 func (e *Edge) acceptQUIC() {
 	defer e.loops.Done()
 	for {
@@ -94,20 +115,29 @@ func (e *Edge) acceptQUIC() {
 		if err != nil {
 			return
 		}
-		switch conn.ConnectionState().TLS.NegotiatedProtocol {
-		case wire.ALPN:
-			e.live.Add(1)
-			go e.serveQUIC(conn)
-		case http3.NextProtoH3:
-			e.bindH3Handshake(conn)
-			go func() {
-				if err := e.wt.ServeQUICConn(conn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					e.cfg.Logger.Debug("webtransport connection ended", "err", err)
-				}
-			}()
-		default:
-			_ = conn.CloseWithError(quic.ApplicationErrorCode(wire.CodeProtocolError), "unknown ALPN")
+		e.live.Add(1)
+		go e.dispatchQUIC(conn)
+	}
+}
+
+// dispatchQUIC serves conn by its ALPN: a raw QUIC session, or HTTP/3 for
+// WebTransport. It counts in live until it knows which (an HTTP/3
+// connection counts only while it has a session, in serveWebTransport).
+func (e *Edge) dispatchQUIC(conn *quic.Conn) {
+	alpn := conn.ConnectionState().TLS.NegotiatedProtocol
+	if alpn == wire.ALPN {
+		e.serveQUIC(conn)
+		return
+	}
+	e.live.Done()
+	switch alpn {
+	case http3.NextProtoH3:
+		e.bindH3Handshake(conn)
+		if err := e.wt.ServeQUICConn(conn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.cfg.Logger.Debug("webtransport connection ended", "err", err)
 		}
+	default:
+		_ = conn.CloseWithError(quic.ApplicationErrorCode(wire.CodeProtocolError), "unknown ALPN")
 	}
 }
 
