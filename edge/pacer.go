@@ -184,6 +184,9 @@ func (p *pacer) deliver(room string, buf []byte, msgs int) {
 				held = true
 			}
 		}
+		if held {
+			p.m.held.Add(float64(msgs))
+		}
 		if held && !w.queued {
 			w.queued = true
 			p.due = append(p.due, w)
@@ -192,7 +195,6 @@ func (p *pacer) deliver(room string, buf []byte, msgs int) {
 			default:
 			}
 		}
-		p.m.held.Add(float64(msgs))
 	}
 	p.mu.Unlock()
 	p.do(todo)

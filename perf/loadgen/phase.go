@@ -33,6 +33,10 @@ type phase struct {
 	pusher *pusher
 }
 
+// drainQuiet is how long arrivals must stop, once more deliveries than
+// expected arrived, before the drain ends.
+const drainQuiet = time.Second
+
 // pushPhase pushes through the warmup and the measured window, waits for the
 // window's deliveries and fills in the delivery, latency and CPU figures of
 // res. The latency histogram stays in the fleet for the caller to read.
@@ -133,12 +137,18 @@ func pushPhase(ctx context.Context, c config, tgt *target, f fleet, ph phase, re
 	prev, still := int64(-1), time.Now()
 	for {
 		got := f.totals().Delivered
-		if got >= expected || time.Now().After(deadline) {
-			break
-		}
 		if got != prev {
 			prev, still = got, time.Now()
-		} else if time.Since(still) > stall {
+		}
+		// More than expected means the count holds deliveries nobody
+		// expected (a connection that joined after a push got it): it no
+		// longer proves that the expected ones all arrived, so wait until
+		// arrivals stop for drainQuiet, which is longer than the server
+		// holds a message (its write budget, 350 ms by default).
+		if (got == expected || got > expected && time.Since(still) > drainQuiet) || time.Now().After(deadline) {
+			break
+		}
+		if time.Since(still) > stall {
 			break
 		}
 		if !sleep(ctx, poll) {
