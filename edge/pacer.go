@@ -12,18 +12,18 @@ import (
 // The write policy: when to write a room's messages to its members.
 //
 // A small write costs about the same CPU whatever it carries (on loopback
-// ~7.6 us of the sender's CPU for a few bytes or a few KiB), so what a room
-// broadcast costs is set by how often each member is written to, not by how
-// many messages it gets. Writing every push at once is right while that is
+// 10-20 us of the sender's CPU for a few bytes or a few KiB: perf/writecost),
+// so what a room broadcast costs is set by how often each member is written
+// to, not by how many messages it gets. Writing every push at once is right while that is
 // cheap; once the writes take a real share of the CPU, holding a room's
 // messages for a while and writing them together cuts the cost per delivery
 // in proportion, at the price of latency.
 //
 // So the pacer writes a room's message at once when the room is quiet (its
-// last write is at least the current interval ago), and otherwise holds it
-// until the interval has passed since that write, appending later messages
-// of the room to the same buffer: each member then gets one queue entry and
-// one write per interval. The interval adapts to load: it is zero (every
+// last write is at least the current interval ago), and otherwise appends it
+// to the room's log, which each group of members (writeGroups) gets in its
+// slot of the interval: each member then gets one queue entry and one write
+// per interval. The interval adapts to load: it is zero (every
 // push written at once) while the process uses little CPU, grows when the
 // process gets busy and shrinks when it is quiet again, and never exceeds
 // the budget (Config.WriteBudget), which bounds the latency the policy adds.
