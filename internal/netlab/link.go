@@ -95,7 +95,7 @@ func newShaper(l Link, seed, stream uint64) *shaper {
 	if l.Burst.PGoodBad > 0 && l.Burst.LossBad == 0 {
 		l.Burst.LossBad = 1
 	}
-	return &shaper{link: l, rng: rand.New(rand.NewPCG(seed, stream))}
+	return &shaper{link: l, rng: rand.New(rand.NewPCG(seed, stream))} //nolint:gosec // G404: the lab's draws must replay from a seed, not be secret
 }
 
 // perfect reports whether the link changes nothing, so that callers can
