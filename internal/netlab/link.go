@@ -129,7 +129,7 @@ func (s *shaper) lose() bool {
 
 // schedule decides the fate of n bytes handed to the link at now and, when
 // delivered, when they arrive. On a stream (tcp), a loss is not a drop but a
-// retransmission rto later, nothing overtakes anything, and the queue never
+// retransmission rto later, nothing is held back to reorder, and the queue never
 // overflows (the caller's bounded buffer stops the reader instead).
 func (s *shaper) schedule(now time.Time, n int, tcp bool, rto time.Duration) (at time.Time, f fate, reordered bool) {
 	s.mu.Lock()
@@ -168,6 +168,11 @@ func (s *shaper) schedule(now time.Time, n int, tcp bool, rto time.Duration) (at
 		// Held back outside the in-order sequence, so that what follows
 		// overtakes it.
 		return at.Add(l.ReorderDelay), fateDeliver, true
+	}
+	if tcp {
+		// Order is the stream's, kept by its writer: a retransmission
+		// holds up its own connection, not the others sharing the link.
+		return at, f, false
 	}
 	if at.Before(s.last) {
 		at = s.last

@@ -35,6 +35,7 @@ const (
 	// segmentSize is the most the relay reads at once, one "segment" for
 	// the link model.
 	segmentSize = 16 << 10
+	dialTimeout = 2 * time.Second
 )
 
 // TCPRelay relays TCP connections to one server on loopback through a
@@ -163,15 +164,16 @@ func (r *TCPRelay) accept() {
 			_ = client.Close()
 			continue
 		}
-		// The dial is to loopback and fails or succeeds at once, so the
-		// accept loop may do it.
-		s, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(r.target))
+		// The dial is to loopback and normally answered at once, so the
+		// accept loop may do it; the timeout covers a server whose accept
+		// queue is full.
+		sc, err := (&net.Dialer{Timeout: dialTimeout}).Dial("tcp", r.target.String())
 		if err != nil {
 			_ = client.SetLinger(0)
 			_ = client.Close()
 			continue
 		}
-		p := &tcpPair{client: client, server: s, cut: make(chan struct{})}
+		p := &tcpPair{client: client, server: sc.(*net.TCPConn), cut: make(chan struct{})}
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
@@ -242,7 +244,9 @@ func (r *TCPRelay) pipe(p *tcpPair, src, dst *net.TCPConn, s *shaper) {
 	}
 }
 
-// write delivers segments at their arrival times, then half-closes dst when
+// write delivers segments at their arrival times, in the order they were
+// read (a segment due before the one ahead of it waits for it: head-of-line
+// blocking, what a TCP loss costs), then half-closes dst when
 // the source has ended, so that an orderly close passes through.
 func (r *TCPRelay) write(p *tcpPair, dst *net.TCPConn, ch <-chan segment, perfect bool) {
 	timer := time.NewTimer(time.Hour)

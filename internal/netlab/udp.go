@@ -252,7 +252,11 @@ func (r *UDPRelay) findLocked(addr netip.AddrPort) *udpClient {
 func (r *UDPRelay) dialUpstreamLocked() (*net.UDPConn, error) {
 	// Unconnected, so that a datagram from anywhere but the target can be
 	// told apart and dropped rather than refused by the kernel.
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	local := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
+	if r.target.Addr().Is6() {
+		local = &net.UDPAddr{IP: net.IPv6loopback}
+	}
+	conn, err := net.ListenUDP("udp", local)
 	if err != nil {
 		return nil, fmt.Errorf("netlab: upstream socket: %w", err)
 	}

@@ -304,3 +304,20 @@ func TestUDPBlackhole(t *testing.T) {
 	r.Blackhole(false)
 	rtt(t, c, 99)
 }
+
+func TestUDPIPv6Target(t *testing.T) {
+	srv, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	defer srv.Close()
+	r := newUDPRelay(t, UDPConfig{Target: srv.LocalAddr().String()})
+	c := dialUDP(t, r.Addr())
+	_, _ = c.Write([]byte("v6"))
+	_ = srv.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 8)
+	n, from, err := srv.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != "v6" || !from.Addr().IsLoopback() {
+		t.Fatalf("got %q from %v, %v", buf[:n], from, err)
+	}
+}
