@@ -233,16 +233,10 @@ func (e *Edge) deliverRoom(room string, buf []byte, msgs int) {
 // session for broadcastRoom) in write group g of groups, or in every group
 // for g < 0: the pacer calls it when the messages are due.
 func (e *Edge) writeRoom(room string, g, groups int, buf []byte, msgs int) {
-	all := room == broadcastRoom
-	var n int
-	switch {
-	case g >= 0:
-		n = e.hub.enqueueGroup(room, all, g, groups, buf)
-	case all:
-		n = e.hub.enqueueAll(buf)
-	default:
-		n = e.hub.enqueueRoom(room, buf)
+	if g < 0 {
+		g, groups = 0, 1 // group 0 of 1: every shard
 	}
+	n := e.hub.enqueueGroup(room, room == broadcastRoom, g, groups, buf)
 	e.metrics.deliveries.Add(float64(n * msgs))
 }
 

@@ -213,24 +213,19 @@ func (h *hub) forUser(user string, fn func(*session)) {
 }
 
 // enqueueRoom queues buf for every member of room and returns how many took
-// it. It enqueues under each shard's read lock: enqueue never blocks.
+// it.
 func (h *hub) enqueueRoom(room string, buf []byte) int {
-	n := 0
-	for _, sh := range h.shards {
-		sh.mu.RLock()
-		for s := range sh.rooms[room] {
-			if s.enqueue(buf) {
-				n++
-			}
-		}
-		sh.mu.RUnlock()
-	}
-	return n
+	return h.enqueueGroup(room, false, 0, 1, buf)
 }
+
+// enqueueAll queues buf for every session and returns how many took it.
+func (h *hub) enqueueAll(buf []byte) int { return h.enqueueGroup("", true, 0, 1, buf) }
 
 // enqueueGroup queues buf for the members of room (every session when all)
 // in the shards of write group g of k (shards g, g+k, g+2k...), and returns
-// how many took it. The pacer writes a busy room's members group by group.
+// how many took it: group 0 of 1 is every shard. The pacer writes a busy
+// room's members group by group. It enqueues under each shard's read lock:
+// enqueue never blocks.
 func (h *hub) enqueueGroup(room string, all bool, g, k int, buf []byte) int {
 	n := 0
 	for i := g; i < len(h.shards); i += k {
@@ -247,21 +242,6 @@ func (h *hub) enqueueGroup(room string, all bool, g, k int, buf []byte) int {
 				if s.enqueue(buf) {
 					n++
 				}
-			}
-		}
-		sh.mu.RUnlock()
-	}
-	return n
-}
-
-// enqueueAll queues buf for every session and returns how many took it.
-func (h *hub) enqueueAll(buf []byte) int {
-	n := 0
-	for _, sh := range h.shards {
-		sh.mu.RLock()
-		for _, s := range sh.sessions {
-			if s.enqueue(buf) {
-				n++
 			}
 		}
 		sh.mu.RUnlock()
