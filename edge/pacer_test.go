@@ -2,7 +2,6 @@ package edge
 
 import (
 	"bytes"
-	"crypto/tls"
 	"slices"
 	"strconv"
 	"sync"
@@ -30,14 +29,7 @@ func busyEdge(t *testing.T, load float64, tune func(*Config)) *Edge {
 // that its pacer sees.
 func loadedEdge(t *testing.T, tune func(*Config), cpu func() time.Duration) *Edge {
 	t.Helper()
-	cfg := Config{Auth: testAuth{}, TLS: &tls.Config{}}
-	if tune != nil {
-		tune(&cfg)
-	}
-	e, err := newEdge(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := unstartedEdge(t, tune)
 	e.pacer.procs = func() int { return 1 }
 	e.pacer.cpu = cpu
 	e.start()
@@ -112,6 +104,25 @@ func TestPacerIntervalFollowsLoad(t *testing.T) {
 	}
 }
 
+// writesEachAtOnce joins a member to a room and checks that each of five
+// pushes, gap apart, is written at once in a write of its own. It runs
+// inside a bubble.
+func writesEachAtOnce(t *testing.T, e *Edge, gap time.Duration) {
+	t.Helper()
+	s, ft := attach(t, e, "u")
+	if err := joinRoom(e, s, "r"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		e.Deliver([]*push.Message{roomMsg("r", i)})
+		synctest.Wait()
+		if n := len(ft.written()); n != i+1 {
+			t.Fatalf("after push %d: %d writes, want %d (each written at once)", i, n, i+1)
+		}
+		time.Sleep(gap)
+	}
+}
+
 func mustMetrics(t *testing.T) *metrics {
 	t.Helper()
 	m, err := newMetrics(nil)
@@ -126,18 +137,7 @@ func TestPacerQuietEdgeWritesAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := busyEdge(t, 0.01, nil)
 		defer e.Close()
-		s, ft := attach(t, e, "u")
-		if err := joinRoom(e, s, "r"); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 5 {
-			e.Deliver([]*push.Message{roomMsg("r", i)})
-			synctest.Wait()
-			if n := len(ft.written()); n != i+1 {
-				t.Fatalf("after push %d: %d writes, want %d (no wait on a quiet edge)", i, n, i+1)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		writesEachAtOnce(t, e, 10*time.Millisecond)
 	})
 }
 
@@ -312,17 +312,7 @@ func TestPacerOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := busyEdge(t, 1, func(c *Config) { c.WriteBudget = -1 })
 		defer e.Close()
-		s, ft := attach(t, e, "u")
-		if err := joinRoom(e, s, "r"); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 5 {
-			e.Deliver([]*push.Message{roomMsg("r", i)})
-			synctest.Wait()
-			if n := len(ft.written()); n != i+1 {
-				t.Fatalf("after push %d: %d writes, want %d", i, n, i+1)
-			}
-		}
+		writesEachAtOnce(t, e, 0)
 	})
 }
 

@@ -243,6 +243,15 @@ func (testAuth) Verify(token string) (auth.Identity, error) {
 // synctest bubble, where it must be closed before the bubble ends.
 func offlineEdge(tb testing.TB, tune func(*Config)) *Edge {
 	tb.Helper()
+	e := unstartedEdge(tb, tune)
+	e.start()
+	return e
+}
+
+// unstartedEdge is offlineEdge before start, for a test that replaces
+// something the edge's goroutines read.
+func unstartedEdge(tb testing.TB, tune func(*Config)) *Edge {
+	tb.Helper()
 	cfg := Config{Auth: testAuth{}, TLS: &tls.Config{}}
 	if tune != nil {
 		tune(&cfg)
@@ -251,7 +260,6 @@ func offlineEdge(tb testing.TB, tune func(*Config)) *Edge {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e.start()
 	return e
 }
 
