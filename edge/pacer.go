@@ -311,14 +311,9 @@ func (p *pacer) writeSlot(now int64, force bool) (next int64, ok bool) {
 	p.due = keep
 	ok = len(keep) > 0
 	p.mu.Unlock()
+	// A room queued meanwhile (while these writes run) sent a wake-up with
+	// it, which run finds at once.
 	p.do(todo)
-	if !ok {
-		// A room whose group was being written at once may hold bytes
-		// for that group since: look again once they are done.
-		p.mu.Lock()
-		ok = len(p.due) > 0
-		p.mu.Unlock()
-	}
 	return next, ok
 }
 
