@@ -3,12 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -187,29 +183,12 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-var (
-	grpcurlOnce sync.Once
-	grpcurlPath string
-	grpcurlErr  error
-)
-
 // grpcurl builds the grpcurl pinned in tools/go.mod, once per test run.
 func grpcurl(t *testing.T) string {
-	grpcurlOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "quicpush-grpcurl")
-		if err != nil {
-			grpcurlErr = err
-			return
-		}
-		grpcurlPath = filepath.Join(dir, "grpcurl")
-		cmd := exec.Command("go", "build", "-modfile=tools/go.mod", "-o", grpcurlPath, "github.com/fullstorydev/grpcurl/cmd/grpcurl")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			grpcurlErr = fmt.Errorf("build grpcurl: %v\n%s", err, out)
-		}
-	})
-	if grpcurlErr != nil {
-		t.Fatal(grpcurlErr)
+	t.Helper()
+	path, err := grpcurlBinary.Path()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return grpcurlPath
+	return path
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
@@ -21,9 +20,10 @@ import (
 // process can then be killed with SIGKILL.
 
 var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
+	// The binaries the tests run, built once per run.
+	quicpushBinary = &childproc.GoBinary{Name: "quicpush", Dir: "..", Args: []string{"./cmd/quicpush"}}
+	grpcurlBinary  = &childproc.GoBinary{Name: "grpcurl", Dir: "..",
+		Args: []string{"-modfile=tools/go.mod", "github.com/fullstorydev/grpcurl/cmd/grpcurl"}}
 
 	kafkaOnce   sync.Once
 	kafkaBroker *localkafka.Broker
@@ -35,35 +35,19 @@ func TestMain(m *testing.M) {
 	if kafkaBroker != nil {
 		_ = kafkaBroker.Close()
 	}
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
-	}
+	quicpushBinary.Remove()
+	grpcurlBinary.Remove()
 	os.Exit(code)
 }
 
 // quicpushBin builds the binary once per test run.
 func quicpushBin(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "quicpush-e2e-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "quicpush")
-		logPath := filepath.Join(dir, "build.log")
-		p, err := childproc.Start("go", []string{"build", "-o", binPath, "./cmd/quicpush"}, "..", logPath)
-		if err == nil {
-			err = p.Err()
-		}
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, childproc.TailFile(logPath, 40))
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	path, err := quicpushBinary.Path()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	return path
 }
 
 // realKafka starts one real broker for the whole run; tests use topics and

@@ -10,53 +10,29 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/quicpush/quicpush/internal/childproc"
 )
 
 // The quicpush binary, built once for the tests that run it.
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+var quicpushBinary = &childproc.GoBinary{Name: "quicpush", Dir: "../..", Args: []string{"./cmd/quicpush"}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
-	}
+	quicpushBinary.Remove()
 	os.Exit(code)
 }
 
 func quicpushBin(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "quicpush-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "quicpush")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/quicpush")
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = &buildError{err, out}
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	path, err := quicpushBinary.Path()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	return path
 }
-
-type buildError struct {
-	err error
-	out []byte
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + string(e.out) }
 
 // served is a running `quicpush serve` and what its banner said.
 type served struct {
