@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/quic-go/webtransport-go"
 
 	"github.com/quicpush/quicpush/wire"
 )
@@ -134,7 +135,9 @@ type Conn struct {
 	fr           *wire.FrameReader
 	counted      countingReader // below the read buffer, if any
 	end          ender
-	ws           *wsConn // the WebSocket framing; nil on the other transports
+	ws           *wsConn               // the WebSocket framing; nil on the other transports
+	qconn        *quic.Conn            // raw QUIC only
+	wtSess       *webtransport.Session // WebTransport only
 	writeTimeout time.Duration
 	once         sync.Once
 	closeErr     error
@@ -157,6 +160,15 @@ func newConn(transport string, str stream, end ender, o *Options, bufSize int) *
 // TransportWebTransport, TransportTCP, TransportTLS, TransportWS or
 // TransportWSS.
 func (c *Conn) Transport() string { return c.transport }
+
+// QUIC returns the QUIC connection of a raw QUIC Conn, nil on the other
+// transports: for what lives beside the stream (its TLS and 0-RTT state, its
+// network paths, its datagrams).
+func (c *Conn) QUIC() *quic.Conn { return c.qconn }
+
+// WebTransport returns the session of a WebTransport Conn, nil on the other
+// transports: for its datagrams.
+func (c *Conn) WebTransport() *webtransport.Session { return c.wtSess }
 
 // WriteFrame writes b, normally one or more whole frames, as given: on
 // WebSocket it is one binary message. Tests use it to send malformed input.

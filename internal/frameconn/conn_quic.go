@@ -40,7 +40,9 @@ func DialQUIC(ctx context.Context, addr string, o Options) (*Conn, error) {
 		_ = conn.CloseWithError(0, "")
 		return nil, err
 	}
-	return newConn(TransportQUIC, str, quicEnder{conn}, &o, o.readBuffer(0)), nil
+	c := newConn(TransportQUIC, str, quicEnder{conn}, &o, o.readBuffer(0))
+	c.qconn = conn
+	return c, nil
 }
 
 // quicEnder closes a raw QUIC connection.

@@ -52,7 +52,9 @@ func DialWebTransport(ctx context.Context, rawURL string, o Options) (*Conn, err
 		_ = sess.CloseWithError(0, "")
 		return nil, err
 	}
-	return newConn(TransportWebTransport, str, wtEnder{sess}, &o, o.readBuffer(0)), nil
+	c := newConn(TransportWebTransport, str, wtEnder{sess}, &o, o.readBuffer(0))
+	c.wtSess = sess
+	return c, nil
 }
 
 // wtEnder closes a WebTransport session; webtransport-go then closes the QUIC
