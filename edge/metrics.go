@@ -32,6 +32,7 @@ type metrics struct {
 	held              prometheus.Counter
 	writeInterval     prometheus.Gauge
 	load              prometheus.Gauge
+	migrations        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -83,11 +84,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "write_interval_seconds", Help: "The write policy's interval: the least time between two writes of a busy room's messages (0: written at once)."}),
 		load: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "write_policy_load", Help: "The process's CPU use as a share of its CPUs (GOMAXPROCS), smoothed, as the write policy sees it."}),
+		migrations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "migrations_total", Help: "QUIC connections that moved to a new client address (NAT rebinding, or the client switching networks) and kept their session, by transport."}, []string{"transport"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.authFailures,
 			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.routeErrors, m.batches, m.received, m.pushLatency,
-			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited, m.held, m.writeInterval, m.load} {
+			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited, m.held, m.writeInterval, m.load, m.migrations} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -155,6 +158,7 @@ func (e *Edge) serveQUIC(conn *quic.Conn) {
 		return
 	}
 	t := &quicTransport{conn: conn, str: str, fr: wire.NewFrameReader(str, e.cfg.MaxFrame), closeTimeout: e.cfg.CloseTimeout}
+	t.watchPath(e.metrics.migrations.WithLabelValues("quic"), e.cfg.Logger)
 	newSession(e, t, deadline).serve()
 }
 
@@ -173,10 +177,40 @@ type quicTransport struct {
 	str          quicStream
 	fr           *wire.FrameReader
 	closeTimeout time.Duration
+
+	// addr is the client's address as last seen, to notice migrations.
+	addr       atomic.Pointer[net.UDPAddr]
+	migrations prometheus.Counter
+	log        *slog.Logger
+}
+
+// watchPath starts noticing the client's moves. quic-go validates a new
+// client address and moves the connection to it on its own (connection
+// migration: a NAT rebinding, or the client switching networks); the session
+// carries on untouched, so the edge only counts the move, from the address
+// the connection reports, at the next frame read or write.
+func (t *quicTransport) watchPath(migrations prometheus.Counter, log *slog.Logger) {
+	t.migrations, t.log = migrations, log
+	a, _ := t.conn.RemoteAddr().(*net.UDPAddr)
+	t.addr.Store(a)
+}
+
+// notePath counts a migration if the client's address changed. quic-go swaps
+// the address (a pointer) only when it changes, so this is one atomic load
+// and a comparison per call.
+func (t *quicTransport) notePath() {
+	a, _ := t.conn.RemoteAddr().(*net.UDPAddr)
+	old := t.addr.Load()
+	if a == old || a == nil || !t.addr.CompareAndSwap(old, a) {
+		return
+	}
+	t.migrations.Inc()
+	t.log.Debug("quic connection migrated", "from", old, "to", a)
 }
 
 func (t *quicTransport) readFrame() (wire.Header, []byte, error) {
 	h, body, err := t.fr.ReadFrame()
+	t.notePath()
 	if err != nil {
 		var se *quic.StreamError
 		var we *webtransport.StreamError
@@ -204,6 +238,7 @@ func (t *quicTransport) kind() string {
 // writeBatch gathers the batch into one stream write: quic-go packs a single
 // write into full packets, where many small writes would each wait their turn.
 func (t *quicTransport) writeBatch(bufs [][]byte) error {
+	t.notePath()
 	return writeCoalesced(t.str.Write, bufs)
 }
 
@@ -262,6 +297,7 @@ func (e *Edge) serveWebTransport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := &quicTransport{conn: conn, wt: sess, str: str, fr: wire.NewFrameReader(str, e.cfg.MaxFrame), closeTimeout: e.cfg.CloseTimeout}
+	t.watchPath(e.metrics.migrations.WithLabelValues("webtransport"), e.cfg.Logger)
 	if newSession(e, t, deadline).serve() {
 		start.authed.Store(true)
 	}

@@ -61,6 +61,12 @@ type Client struct {
 	user position
 	// dups counts pushes dropped as repeats of at-least-once delivery.
 	dups atomic.Int64
+	// migrateMu serializes Migrate; migrations counts its successes.
+	// migrating and migrateAgain (under mu) fold NetworkChanged calls.
+	migrateMu    sync.Mutex
+	migrations   atomic.Int64
+	migrating    bool
+	migrateAgain bool
 	// changed is closed and replaced on every change of the fields above,
 	// waking Join and other waiters to look again.
 	changed chan struct{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/quicpush/quicpush/wire"
@@ -94,6 +95,8 @@ type options struct {
 	onDisconnect   func(DisconnectEvent)
 	onRecovery     func(RecoveryEvent)
 	logger         *slog.Logger
+	pathConn       func(context.Context) (net.PacketConn, error)
+	migrateTimeout time.Duration
 }
 
 func defaultOptions() options {
@@ -102,6 +105,7 @@ func defaultOptions() options {
 		backoffMax:     DefaultBackoffMax,
 		requestTimeout: DefaultRequestTimeout,
 		maxFrame:       wire.DefaultMaxFrame,
+		migrateTimeout: DefaultMigrateTimeout,
 	}
 }
 
@@ -116,6 +120,9 @@ func (o *options) validate() error {
 	}
 	if o.requestTimeout < 0 {
 		errs = append(errs, fmt.Errorf("request timeout %v is negative", o.requestTimeout))
+	}
+	if o.migrateTimeout < 0 {
+		errs = append(errs, fmt.Errorf("migrate timeout %v is negative", o.migrateTimeout))
 	}
 	if o.maxFrame < wire.HeaderSize {
 		errs = append(errs, fmt.Errorf("max frame %d is below the header size", o.maxFrame))
@@ -231,4 +238,26 @@ func WithLogger(l *slog.Logger) Option {
 // OnMessage whether or not this handler is set.
 func WithOnRecovery(f func(RecoveryEvent)) Option {
 	return optionFunc(func(o *options) { o.onRecovery = f })
+}
+
+// WithPathConn sets how Migrate opens the socket of a new network path; it
+// must return a *net.UDPConn. An app that knows the new network binds the
+// socket to it (on Android, a socket bound with Network.bindSocket;
+// elsewhere, a listen on the new interface's address). The default is a UDP
+// socket on an ephemeral port of every address, routed by the system over
+// its current default network.
+func WithPathConn(f func(ctx context.Context) (net.PacketConn, error)) Option {
+	return optionFunc(func(o *options) { o.pathConn = f })
+}
+
+// WithMigrateTimeout bounds Migrate's wait for the edge to answer the probe
+// of a new path; past it the client reconnects instead. Zero means
+// DefaultMigrateTimeout; negative is an error.
+func WithMigrateTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if d == 0 {
+			d = DefaultMigrateTimeout
+		}
+		o.migrateTimeout = d
+	})
 }

@@ -19,21 +19,30 @@ func DialQUIC(ctx context.Context, addr string, o Options) (*Conn, error) {
 		return nil, fmt.Errorf("frameconn: %w", err)
 	}
 	tlsConf := o.tlsFor(host, wire.ALPN)
-	var conn *quic.Conn
-	if o.QUICTransport != nil {
-		ua, err := net.ResolveUDPAddr("udp", addr)
-		if err != nil {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("frameconn: %w", err)
+	}
+	tr := o.QUICTransport
+	if tr == nil {
+		// A socket of its own, on a Transport rather than quic.DialAddr's:
+		// DialAddr gives the client zero-length connection IDs, which tie
+		// the connection to its socket, and a client that moves to another
+		// network (Conn.AddPath) needs IDs the edge can reach it by on the
+		// new path's socket.
+		if tr, err = ownTransport(ua); err != nil {
 			return nil, err
 		}
-		conn, err = o.QUICTransport.Dial(ctx, ua, tlsConf, o.QUICConfig)
-		if err != nil {
-			return nil, err
+	}
+	conn, err := tr.Dial(ctx, ua, tlsConf, o.QUICConfig)
+	if err != nil {
+		if o.QUICTransport == nil {
+			_ = tr.Close()
 		}
-	} else {
-		conn, err = quic.DialAddr(ctx, addr, tlsConf, o.QUICConfig)
-		if err != nil {
-			return nil, err
-		}
+		return nil, err
+	}
+	if o.QUICTransport == nil {
+		context.AfterFunc(conn.Context(), func() { _ = tr.Close() })
 	}
 	str, err := conn.OpenStreamSync(ctx)
 	if err != nil {
@@ -43,6 +52,20 @@ func DialQUIC(ctx context.Context, addr string, o Options) (*Conn, error) {
 	c := newConn(TransportQUIC, str, quicEnder{conn}, &o, o.readBuffer(0))
 	c.qconn = conn
 	return c, nil
+}
+
+// ownTransport returns a QUIC transport on a new UDP socket for one
+// connection to remote.
+func ownTransport(remote *net.UDPAddr) (*quic.Transport, error) {
+	local := &net.UDPAddr{IP: net.IPv4zero}
+	if remote.IP.To4() == nil {
+		local.IP = net.IPv6unspecified
+	}
+	udp, err := net.ListenUDP("udp", local)
+	if err != nil {
+		return nil, fmt.Errorf("frameconn: %w", err)
+	}
+	return &quic.Transport{Conn: udp}, nil
 }
 
 // quicEnder closes a raw QUIC connection.

@@ -50,6 +50,7 @@ type UDPRelay struct {
 	seed       uint64
 	maxClients int
 	blackhole  atomic.Bool
+	sources    atomic.Bool // some client IPs have paths of their own
 	stats      counters
 	done       chan struct{}
 	wg         sync.WaitGroup
@@ -58,6 +59,9 @@ type UDPRelay struct {
 	closed  bool
 	paths   []*udpPath
 	clients map[udpClientKey]*udpClient
+	// bySource maps a client IP to the index in paths of the path its
+	// datagrams to the first listening address take (AddSourcePath).
+	bySource map[netip.Addr]int
 }
 
 type udpPath struct {
@@ -65,6 +69,7 @@ type udpPath struct {
 	up, down *shaper
 	upLine   *delayLine
 	downLine *delayLine
+	shared   bool // conn is the first path's (AddSourcePath)
 }
 
 type udpClientKey struct {
@@ -161,6 +166,55 @@ func (r *UDPRelay) AddPath(p Path) (*net.UDPAddr, error) {
 	return conn.LocalAddr().(*net.UDPAddr), nil
 }
 
+// AddSourcePath makes what clients at source IP src (any port) send to the
+// first listening address, and what the server answers them, go through a
+// link with path's characteristics instead of the first path's. A client
+// that opens a socket on another local address (a phone's cellular
+// interface beside its Wi-Fi one) reaches the server at the same address
+// through another network, which is what QUIC connection migration expects:
+// a connection keeps its server address on every path. src must be a
+// loopback address other than the one clients use already, such as
+// 127.0.0.2.
+func (r *UDPRelay) AddSourcePath(src netip.Addr, p Path) error {
+	src = src.Unmap()
+	if !src.IsLoopback() {
+		return fmt.Errorf("%w: %s", ErrNotLoopback, src)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	if _, ok := r.bySource[src]; ok {
+		return fmt.Errorf("netlab: %s has a path already", src)
+	}
+	i := uint64(len(r.paths))
+	up, down := newShaper(p.Up, r.seed, 2*i), newShaper(p.Down, r.seed, 2*i+1)
+	// Answers leave from the address the client sent to: the first path's.
+	path := &udpPath{conn: r.paths[0].conn, up: up, down: down, upLine: newDelayLine(), downLine: newDelayLine(), shared: true}
+	r.paths = append(r.paths, path)
+	if r.bySource == nil {
+		r.bySource = make(map[netip.Addr]int)
+	}
+	r.bySource[src] = int(i)
+	r.sources.Store(true)
+	r.wg.Add(2)
+	go func() { defer r.wg.Done(); path.upLine.run(r.done, &r.stats) }()
+	go func() { defer r.wg.Done(); path.downLine.run(r.done, &r.stats) }()
+	return nil
+}
+
+// sourcePath returns the path of what a client at src sends to the first
+// listening address.
+func (r *UDPRelay) sourcePath(src netip.Addr) (int, *udpPath) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i, ok := r.bySource[src]; ok {
+		return i, r.paths[i]
+	}
+	return 0, r.paths[0]
+}
+
 // Blackhole drops every datagram in both directions while on: a network
 // that lets no UDP through, to prove a client's TCP fallback.
 func (r *UDPRelay) Blackhole(on bool) { r.blackhole.Store(on) }
@@ -229,7 +283,9 @@ func (r *UDPRelay) Close() error {
 	r.closed = true
 	close(r.done)
 	for _, p := range r.paths {
-		_ = p.conn.Close()
+		if !p.shared {
+			_ = p.conn.Close()
+		}
 	}
 	for _, c := range r.clients {
 		_ = c.conn().Close()
@@ -300,14 +356,18 @@ func (r *UDPRelay) readClients(i int, path *udpPath) {
 			r.stats.blackholed.Add(1)
 			continue
 		}
-		c := r.client(i, path, from)
+		pi, p := i, path
+		if i == 0 && r.sources.Load() {
+			pi, p = r.sourcePath(from.Addr())
+		}
+		c := r.client(pi, p, from)
 		if c == nil {
 			r.stats.overflow.Add(1)
 			continue
 		}
 		// The socket is looked up when the datagram leaves the relay, not
 		// when it enters: a Rebind in between moves it too, as a NAT would.
-		r.forward(path.up, path.upLine, buf[:n], func(b []byte) {
+		r.forward(p.up, p.upLine, buf[:n], func(b []byte) {
 			_, _ = c.conn().WriteToUDPAddrPort(b, r.target)
 		})
 	}

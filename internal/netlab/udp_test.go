@@ -3,6 +3,7 @@ package netlab
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -319,5 +320,51 @@ func TestUDPIPv6Target(t *testing.T) {
 	n, from, err := srv.ReadFromUDPAddrPort(buf)
 	if err != nil || string(buf[:n]) != "v6" || !from.Addr().IsLoopback() {
 		t.Fatalf("got %q from %v, %v", buf[:n], from, err)
+	}
+}
+
+// TestUDPSourcePath gives a second client address a path of its own behind
+// the same listening address: its datagrams take that path's delay, and a
+// source path with total loss lets nothing through either way.
+func TestUDPSourcePath(t *testing.T) {
+	s := newSink(t, true)
+	r := newUDPRelay(t, UDPConfig{Target: s.conn.LocalAddr().String()})
+	if err := r.AddSourcePath(netip.MustParseAddr("127.0.0.2"), Path{Up: Link{Delay: 80 * time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddSourcePath(netip.MustParseAddr("127.0.0.3"), Path{Up: Link{Loss: 1}, Down: Link{Loss: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddSourcePath(netip.MustParseAddr("127.0.0.2"), Path{}); err == nil {
+		t.Error("a second path for 127.0.0.2 was accepted")
+	}
+	if err := r.AddSourcePath(netip.MustParseAddr("10.0.0.1"), Path{}); !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("a path for 10.0.0.1: %v, want ErrNotLoopback", err)
+	}
+	echo := func(ip string) time.Duration {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		start := time.Now()
+		if _, err := conn.WriteTo([]byte{0, 0, 0, 1}, r.Addr()); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 64)
+		if _, _, err := conn.ReadFrom(buf); err != nil {
+			return -1
+		}
+		return time.Since(start)
+	}
+	if d := echo("127.0.0.1"); d < 0 || d >= 80*time.Millisecond {
+		t.Errorf("first path echo took %v, want under 80ms", d)
+	}
+	if d := echo("127.0.0.2"); d < 80*time.Millisecond {
+		t.Errorf("source path echo took %v, want at least its 80ms delay", d)
+	}
+	if d := echo("127.0.0.3"); d >= 0 {
+		t.Errorf("an echo came back through a path that loses everything, after %v", d)
 	}
 }

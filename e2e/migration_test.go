@@ -1,0 +1,299 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	quicpush "github.com/quicpush/quicpush/clients/go"
+	"github.com/quicpush/quicpush/internal/netlab"
+	"github.com/quicpush/quicpush/server"
+)
+
+// migrationPushes is how many room pushes each migration test streams: the
+// moves happen in the middle of the stream, with pushes in flight.
+const migrationPushes = 1000
+
+// mobileLink is the lab path of the migration tests: a few milliseconds each
+// way, so that pushes are in flight on the old path when the client moves.
+var mobileLink = netlab.Path{Up: netlab.Link{Delay: 5 * time.Millisecond}, Down: netlab.Link{Delay: 5 * time.Millisecond}}
+
+// recoveries collects a client's recovery events.
+type recoveries struct {
+	mu  sync.Mutex
+	evs []quicpush.RecoveryEvent
+}
+
+func (r *recoveries) option() quicpush.Option {
+	return quicpush.WithOnRecovery(func(e quicpush.RecoveryEvent) { r.mu.Lock(); r.evs = append(r.evs, e); r.mu.Unlock() })
+}
+
+func (r *recoveries) all() []quicpush.RecoveryEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]quicpush.RecoveryEvent(nil), r.evs...)
+}
+
+// streamRoom pushes migrationPushes messages to room one after another,
+// calling move(i) before push i, and returns their ids in push order.
+func streamRoom(t *testing.T, srv *testServer, room string, move func(i int)) []string {
+	t.Helper()
+	api := srv.apiClient()
+	ids := make([]string, 0, migrationPushes)
+	for i := range migrationPushes {
+		move(i)
+		ids = append(ids, pushRoom(t, api, room, "m"))
+	}
+	return ids
+}
+
+// checkExactlyOnce waits for b to hold every id, then checks it holds each
+// exactly once and in order.
+func checkExactlyOnce(t *testing.T, b *inbox, ids []string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b.mu.Lock()
+		n := len(b.msgs)
+		b.mu.Unlock()
+		if n >= len(ids) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d of %d pushes", n, len(ids))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.msgs) != len(ids) {
+		t.Fatalf("received %d messages, pushed %d", len(b.msgs), len(ids))
+	}
+	for i, m := range b.msgs {
+		if m.ID != ids[i] {
+			t.Fatalf("message %d is %s, want %s: a push was lost, repeated or reordered", i, m.ID, ids[i])
+		}
+	}
+}
+
+// migrationClient connects a Go client to room through relay's first path.
+func migrationClient(t *testing.T, srv *testServer, relay *netlab.UDPRelay, room string, b *inbox, rec *recoveries, extra ...quicpush.Option) *quicpush.Client {
+	t.Helper()
+	opts := append([]quicpush.Option{rec.option()}, extra...)
+	c := goClient(t, srv, []string{"quic://" + relay.Addr().String()}, token(t, "mobile-"+room, room), b, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Join(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newRelay starts a lab relay in front of the server's QUIC port.
+func newRelay(t *testing.T, srv *testServer) *netlab.UDPRelay {
+	t.Helper()
+	relay, err := netlab.NewUDPRelay(netlab.UDPConfig{Target: srv.quic, Path: mobileLink, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = relay.Close() })
+	return relay
+}
+
+// TestQUICNATRebindingKeepsSession rebinds the client's source port twice in
+// the middle of a 1,000-push stream, as a NAT does: the edge migrates the
+// connection, and the client gets every push exactly once, in order, without
+// reconnecting or resuming. The edge asks every new connection for a Retry
+// and allows one connection per IP, to show that neither defeats migration
+// (both apply to new connections only).
+//
+// A rebinding NAT drops what the edge sends to the old port, and the edge
+// learns the new one only from the client's next packet; a client that only
+// receives sends its next packet with its next heartbeat. The edge asks for
+// one every 200 ms here so that the test does not wait 25 s (the default),
+// which is also the longest a push waits after a NAT rebinding (see
+// docs/mobile.md).
+func TestQUICNATRebindingKeepsSession(t *testing.T) {
+	srv := startServer(t, func(c *server.SingleConfig) {
+		c.Edge.RetryAbove = 0.001
+		c.Edge.MaxConnsPerIP = 1
+		c.Edge.PingInterval = 200 * time.Millisecond
+	})
+	relay := newRelay(t, srv)
+	b, rec := &inbox{}, &recoveries{}
+	c := migrationClient(t, srv, relay, "rebind", b, rec)
+	clients := relay.Clients()
+	if len(clients) != 1 {
+		t.Fatalf("the relay sees %v, want one client", clients)
+	}
+	seen := map[netip.AddrPort]bool{}
+	if up, ok := relay.Upstream(clients[0]); ok {
+		seen[up] = true
+	}
+	ids := streamRoom(t, srv, "rebind", func(i int) {
+		if i == 300 || i == 600 {
+			up, err := relay.Rebind(clients[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[up] = true
+		}
+	})
+	checkExactlyOnce(t, b, ids)
+	if n := b.connects(); n != 1 {
+		t.Errorf("%d connects, want 1: the client reconnected", n)
+	}
+	if len(b.discs) != 0 || len(rec.all()) != 0 {
+		t.Errorf("disconnects %v, recoveries %v: want none", b.discs, rec.all())
+	}
+	if len(seen) != 3 {
+		t.Fatalf("the edge saw the client from %d addresses, want 3", len(seen))
+	}
+	// The edge counts a move at the next frame it reads or writes on the
+	// connection: every push after a rebind is one.
+	if n := metricValue(t, srv, "quicpush_edge_migrations_total"); n != 2 {
+		t.Errorf("quicpush_edge_migrations_total = %v, want 2", n)
+	}
+	if n := metricValue(t, srv, "quicpush_edge_resumes_total"); n != 2 {
+		t.Errorf("quicpush_edge_resumes_total = %v, want 2 (the Auth and the Join of the first connection, without a position)", n)
+	}
+	if c.Duplicates() != 0 {
+		t.Errorf("%d duplicates", c.Duplicates())
+	}
+}
+
+// onInterface returns a WithPathConn function opening sockets on ip, as a
+// phone opens them on its cellular interface: with a lab path for ip
+// (UDPRelay.AddSourcePath), they reach the edge at the same address through
+// another network.
+func onInterface(ip string) quicpush.Option {
+	return quicpush.WithPathConn(func(context.Context) (net.PacketConn, error) {
+		return net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
+	})
+}
+
+// TestGoClientMigratesToSecondPath switches a client's connection to a
+// second lab path with other characteristics (Wi-Fi to cellular) with
+// Client.Migrate in the middle of a 1,000-push stream: the session stays on
+// the same connection, and every push arrives exactly once, in order.
+func TestGoClientMigratesToSecondPath(t *testing.T) {
+	srv := startServer(t, nil)
+	relay := newRelay(t, srv)
+	cellular := netlab.Path{Up: netlab.Link{Delay: 20 * time.Millisecond}, Down: netlab.Link{Delay: 20 * time.Millisecond}}
+	if err := relay.AddSourcePath(netip.MustParseAddr("127.0.0.2"), cellular); err != nil {
+		t.Fatal(err)
+	}
+	b, rec := &inbox{}, &recoveries{}
+	c := migrationClient(t, srv, relay, "switch", b, rec, onInterface("127.0.0.2"))
+	migrated := make(chan error, 1)
+	ids := streamRoom(t, srv, "switch", func(i int) {
+		if i == 400 {
+			// Pushes go on while the new path is probed.
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				migrated <- c.Migrate(ctx)
+			}()
+		}
+	})
+	if err := <-migrated; err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	checkExactlyOnce(t, b, ids)
+	if n := b.connects(); n != 1 {
+		t.Errorf("%d connects, want 1: the client reconnected", n)
+	}
+	if len(rec.all()) != 0 {
+		t.Errorf("recoveries %v: want none", rec.all())
+	}
+	if c.Migrations() != 1 {
+		t.Errorf("Migrations() = %d, want 1", c.Migrations())
+	}
+	// The relay now sees the client on both paths, and the edge saw it move.
+	var onCellular bool
+	for _, a := range relay.Clients() {
+		onCellular = onCellular || a.Addr() == netip.MustParseAddr("127.0.0.2")
+	}
+	if !onCellular {
+		t.Errorf("the relay sees the client at %v, none on the second path", relay.Clients())
+	}
+	if n := metricValue(t, srv, "quicpush_edge_migrations_total"); n < 1 {
+		t.Errorf("quicpush_edge_migrations_total = %v, want at least 1", n)
+	}
+
+	// The app's network callback: NetworkChanged migrates in the
+	// background, here to another socket on the same interface.
+	c.NetworkChanged()
+	waitFor(t, "the second migration", func() bool { return c.Migrations() == 2 })
+	id := pushRoom(t, srv.apiClient(), "switch", "after")
+	waitFor(t, "a push after the second migration", func() bool { return b.has(id) })
+	if n := b.connects(); n != 1 {
+		t.Errorf("%d connects after NetworkChanged, want 1", n)
+	}
+}
+
+// TestGoClientMigrateFallsBackToResume migrates to a path that drops every
+// datagram: the probe is never answered, Migrate reports ErrNotMigrated, and
+// the client reconnects and resumes the room with nothing lost. A TCP client,
+// which cannot migrate, does the same.
+func TestGoClientMigrateFallsBackToResume(t *testing.T) {
+	srv := startServer(t, nil)
+	for _, kind := range []string{"quic", "tcp"} {
+		t.Run(kind, func(t *testing.T) {
+			room := "fallback-" + kind
+			b, rec := &inbox{}, &recoveries{}
+			opts := []quicpush.Option{rec.option(), quicpush.WithMigrateTimeout(500 * time.Millisecond), quicpush.WithBackoff(10*time.Millisecond, time.Second)}
+			endpoint := "tcp://" + srv.tcp
+			if kind == "quic" {
+				relay := newRelay(t, srv)
+				endpoint = "quic://" + relay.Addr().String()
+				// The new network lets no UDP through.
+				if err := relay.AddSourcePath(netip.MustParseAddr("127.0.0.3"), netlab.Path{Up: netlab.Link{Loss: 1}, Down: netlab.Link{Loss: 1}}); err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, onInterface("127.0.0.3"))
+			}
+			c := goClient(t, srv, []string{endpoint}, token(t, "mobile-"+room, room), b, opts...)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := c.Connect(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Join(ctx, room); err != nil {
+				t.Fatal(err)
+			}
+			migrated := make(chan error, 1)
+			ids := streamRoom(t, srv, room, func(i int) {
+				if i == 400 {
+					go func() { migrated <- c.Migrate(ctx) }()
+				}
+			})
+			if err := <-migrated; !errors.Is(err, quicpush.ErrNotMigrated) {
+				t.Fatalf("Migrate = %v, want ErrNotMigrated", err)
+			}
+			checkExactlyOnce(t, b, ids)
+			if n := b.connects(); n != 2 {
+				t.Errorf("%d connects, want 2: the fallback is one reconnect", n)
+			}
+			evs := rec.all()
+			if len(evs) == 0 {
+				t.Fatal("no recovery event: the reconnect did not resume")
+			}
+			for _, e := range evs {
+				if !e.Recovered {
+					t.Errorf("recovery %+v: not recovered", e)
+				}
+			}
+			if c.Migrations() != 0 {
+				t.Errorf("Migrations() = %d, want 0", c.Migrations())
+			}
+		})
+	}
+}
