@@ -127,8 +127,21 @@ func TestQUICNATRebindingKeepsSession(t *testing.T) {
 		c.Edge.PingInterval = 200 * time.Millisecond
 	})
 	relay := newRelay(t, srv)
+	// A first connection takes the edge's one handshake without a Retry;
+	// it is closed before the client connects, within the per-IP limit.
+	first := goClient(t, srv, []string{"quic://" + srv.quic}, token(t, "mobile-first"), &inbox{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := first.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Close()
+	waitFor(t, "the first connection to end", func() bool { return metricValue(t, srv, "quicpush_edge_connections") == 0 })
 	b, rec := &inbox{}, &recoveries{}
 	c := migrationClient(t, srv, relay, "rebind", b, rec)
+	if n := labelledValue(t, srv, "quicpush_edge_limited_total", map[string]string{"limit": "quic_retry"}); n < 1 {
+		t.Fatalf("quicpush_edge_limited_total = %v: the client's handshake was not asked for a Retry", n)
+	}
 	clients := relay.Clients()
 	if len(clients) != 1 {
 		t.Fatalf("the relay sees %v, want one client", clients)
@@ -158,11 +171,11 @@ func TestQUICNATRebindingKeepsSession(t *testing.T) {
 	}
 	// The edge counts a move at the next frame it reads or writes on the
 	// connection: every push after a rebind is one.
-	if n := metricValue(t, srv, "quicpush_edge_migrations_total"); n != 2 {
+	if n := labelledValue(t, srv, "quicpush_edge_migrations_total", map[string]string{"transport": "quic"}); n != 2 {
 		t.Errorf("quicpush_edge_migrations_total = %v, want 2", n)
 	}
-	if n := metricValue(t, srv, "quicpush_edge_resumes_total"); n != 2 {
-		t.Errorf("quicpush_edge_resumes_total = %v, want 2 (the Auth and the Join of the first connection, without a position)", n)
+	if n := metricValue(t, srv, "quicpush_edge_resumes_total"); n != 3 {
+		t.Errorf("quicpush_edge_resumes_total = %v, want 3 (the two Auths and the Join, all without a position)", n)
 	}
 	if c.Duplicates() != 0 {
 		t.Errorf("%d duplicates", c.Duplicates())

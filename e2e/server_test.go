@@ -244,6 +244,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // server's registry, as /metrics would show it.
 func metricValue(t *testing.T, s *testServer, name string) float64 {
 	t.Helper()
+	return labelledValue(t, s, name, nil)
+}
+
+// labelledValue is metricValue summed over the series whose labels include
+// every pair of want.
+func labelledValue(t *testing.T, s *testServer, name string, want map[string]string) float64 {
+	t.Helper()
 	families, err := s.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -253,8 +260,20 @@ func metricValue(t *testing.T, s *testServer, name string) float64 {
 		if f.GetName() != name {
 			continue
 		}
+	series:
 		for _, m := range f.GetMetric() {
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			matched := 0
+			for _, l := range m.GetLabel() {
+				if v, ok := want[l.GetName()]; ok {
+					if v != l.GetValue() {
+						continue series
+					}
+					matched++
+				}
+			}
+			if matched == len(want) {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
 		}
 	}
 	return sum
