@@ -983,6 +983,7 @@ func (c *Client) connected(cn *conn, tracked bool) {
 	c.log.Info("quicpush: connected", "endpoint", cn.url, "transport", cn.name, "conn_key", cn.key, "user", cn.user)
 	if f := c.opts.onConnect; f != nil {
 		ev := ConnectEvent{Endpoint: cn.url, Transport: cn.name, ConnKey: cn.key, User: cn.user}
+		ev.Resumed, ev.ZeroRTT = resumption(cn.t)
 		c.callHandler(tracked, func() { f(ev) })
 	}
 }

@@ -47,6 +47,12 @@ type ConnectEvent struct {
 	ConnKey string
 	// User is the user id the edge took from the token.
 	User string
+	// Resumed reports that the TLS session was resumed with a ticket from
+	// an earlier connection (QUIC, TLS and wss; see WithSessionCache).
+	Resumed bool
+	// ZeroRTT reports that Auth and the rejoins went as 0-RTT data and the
+	// edge accepted them (raw QUIC; see WithZeroRTT).
+	ZeroRTT bool
 }
 
 // DisconnectEvent describes the end of a connection.

@@ -42,6 +42,14 @@ func appendHello(b []byte, a *wire.Auth, rejoins []rejoin) []byte {
 	return b
 }
 
+// resumption reports how t's TLS session started, for ConnectEvent.
+func resumption(t transport) (resumed, zeroRTT bool) {
+	if r, ok := t.(interface{ resumption() (bool, bool) }); ok {
+		return r.resumption()
+	}
+	return false, false
+}
+
 // retrier is a transport on which the edge may reject 0-RTT data.
 type retrier interface {
 	retry0RTT(ctx context.Context) error

@@ -29,6 +29,13 @@ func (t frameTransport) readFrame() (wire.Header, []byte, error) {
 
 func (t frameTransport) close(code wire.Code, reason string) { _ = t.c.Close(code, reason) }
 
+// resumption reports whether the connection resumed a TLS session, and
+// whether its first data went as accepted 0-RTT data.
+func (t frameTransport) resumption() (resumed, zeroRTT bool) {
+	st, _ := t.c.TLS()
+	return st.DidResume, t.c.Used0RTT()
+}
+
 // retry0RTT carries on after the edge rejected 0-RTT: see
 // frameconn.Conn.Retry0RTT.
 func (t frameTransport) retry0RTT(ctx context.Context) error {

@@ -205,6 +205,24 @@ func (c *Conn) Transport() string { return c.transport }
 // network paths, its datagrams).
 func (c *Conn) QUIC() *quic.Conn { return c.qconn }
 
+// TLS returns the TLS state of a raw QUIC, TLS or wss Conn (whether it
+// resumed a session, say), and false on the other transports.
+func (c *Conn) TLS() (tls.ConnectionState, bool) {
+	if c.qconn != nil {
+		return c.qconn.ConnectionState().TLS, true
+	}
+	if tc, ok := c.str.(*tls.Conn); ok {
+		return tc.ConnectionState(), true
+	}
+	return tls.ConnectionState{}, false
+}
+
+// Used0RTT reports whether the server accepted the 0-RTT data of an early
+// raw QUIC dial: see Options.Early.
+func (c *Conn) Used0RTT() bool {
+	return c.qconn != nil && c.qconn.ConnectionState().Used0RTT
+}
+
 // WebTransport returns the session of a WebTransport Conn, nil on the other
 // transports: for its datagrams.
 func (c *Conn) WebTransport() *webtransport.Session { return c.wtSess }
