@@ -115,6 +115,50 @@ func TestGoClientReconnectWithout0RTT(t *testing.T) {
 	}
 }
 
+// Tickets saved by one client (one launch of an app) and loaded into the
+// cache of the next resume the session and carry its first connect in 0-RTT.
+func TestGoClientPersistsTickets(t *testing.T) {
+	srv := startServer(t, nil)
+	saved := map[string][]byte{}
+	var mu sync.Mutex
+	save := func(key string, ticket []byte) { mu.Lock(); saved[key] = ticket; mu.Unlock() }
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	launch := func() quicpush.ConnectEvent {
+		cache := quicpush.NewPersistentSessionCache(save)
+		mu.Lock()
+		for k, v := range saved {
+			if err := cache.Load(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mu.Unlock()
+		r := &recorder{}
+		cl := goClient(t, srv, []string{"quic://" + srv.quic}, token(t, "zr", "zr-feed"), &inbox{},
+			append(r.options(), quicpush.WithSessionCache(cache))...)
+		defer cl.Close()
+		if err := cl.Connect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Join(ctx, "zr-feed"); err != nil { // a round trip: the ticket has come
+			t.Fatal(err)
+		}
+		return r.connects()[0]
+	}
+	if ev := launch(); ev.Resumed {
+		t.Fatalf("first launch %+v: want a full handshake", ev)
+	}
+	mu.Lock()
+	n := len(saved)
+	mu.Unlock()
+	if n == 0 {
+		t.Fatal("no ticket saved")
+	}
+	if ev := launch(); !ev.Resumed || !ev.ZeroRTT {
+		t.Fatalf("second launch %+v: want a resumed session with 0-RTT", ev)
+	}
+}
+
 // TLS and wss reconnects resume the TLS session from the ticket of the
 // first connection.
 func TestGoClientResumesTLS(t *testing.T) {
