@@ -176,6 +176,17 @@ func TestGoClientResumesTLS(t *testing.T) {
 	}
 }
 
+// A WebTransport reconnect, whose QUIC connection may resume with a ticket
+// of its own and carry its CONNECT request as 0-RTT data, gets the missed
+// pushes like any other.
+func TestGoClientReconnectsWebTransport(t *testing.T) {
+	srv := startServer(t, nil)
+	r := &recorder{}
+	cl := goClient(t, srv, []string{"https://" + srv.quic + "/wt"}, token(t, "zr", "zr-wt"), &inbox{}, r.options()...)
+	reconnectMissing(t, srv, cl, r, "zr-wt")
+	t.Logf("sessions opened by 0-RTT data: %v", metricValue(t, srv, "quicpush_edge_zero_rtt_total"))
+}
+
 // A ticket of another edge process (one restarted, or a second edge) is
 // refused with its 0-RTT data: the dial reports quic.Err0RTTRejected, and
 // Retry0RTT carries on with a full handshake on which Auth is sent again.
