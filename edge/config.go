@@ -46,6 +46,12 @@ type Config struct {
 	// an HTTP/3 connection with no session past Auth by then is closed.)
 	// Zero means 10s.
 	HandshakeTimeout time.Duration
+	// Disable0RTT refuses 0-RTT data on QUIC and WebTransport. By default a
+	// client resuming with a session ticket of this edge process may send
+	// its Auth, Joins, Leaves and Pings as 0-RTT data, one round trip before
+	// the handshake completes; other frames wait for it. 0-RTT data can be
+	// replayed: docs/security.md, "0-RTT", says what that allows.
+	Disable0RTT bool
 	// PingInterval is announced to clients, which send a Ping that often; a
 	// client silent for twice the interval is disconnected. Zero means 25s.
 	PingInterval time.Duration

@@ -14,6 +14,7 @@ type metrics struct {
 	connections       *prometheus.GaugeVec
 	handshakes        *prometheus.CounterVec
 	handshakeFailures *prometheus.CounterVec
+	zeroRTT           *prometheus.CounterVec
 	authFailures      prometheus.Counter
 	disconnects       *prometheus.CounterVec
 	slowConsumers     prometheus.Counter
@@ -44,6 +45,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "handshakes_total", Help: "Connections that reached the protocol handshake, by transport."}, []string{"transport"}),
 		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "handshake_failures_total", Help: "Connections dropped before the protocol handshake (TLS, QUIC, upgrade), by transport."}, []string{"transport"}),
+		zeroRTT: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "zero_rtt_total", Help: "Sessions that passed Auth sent as 0-RTT data (a resumed QUIC connection), by transport."}, []string{"transport"}),
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "auth_failures_total", Help: "Auth frames with an invalid or expired token."}),
 		disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -88,7 +91,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "migrations_total", Help: "QUIC connections that moved to a new client address (NAT rebinding, or the client switching networks) and kept their session, by transport."}, []string{"transport"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.authFailures,
+		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.zeroRTT, m.authFailures,
 			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.routeErrors, m.batches, m.received, m.pushLatency,
 			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited, m.held, m.writeInterval, m.load, m.migrations} {
 			if err := reg.Register(c); err != nil {

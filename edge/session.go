@@ -79,6 +79,7 @@ func (s *session) serve() bool {
 		s.finish()
 		return false
 	}
+	s.count0RTT()
 	e.live.Add(1)
 	go s.readLoop()
 	return true
@@ -326,6 +327,10 @@ func (s *session) refresh(seq uint32, body []byte) bool {
 // handle serves one frame after the handshake. It returns false when the
 // session must end.
 func (s *session) handle(h wire.Header, body []byte) bool {
+	if !s.confirmed(h.Op) {
+		s.hardClose(0) // the connection ended before its handshake did
+		return false
+	}
 	switch h.Op {
 	case wire.OpPing:
 		s.enqueue(wire.AppendFrame(nil, wire.OpPong, h.Seq, nil))

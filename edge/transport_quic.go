@@ -89,6 +89,10 @@ func (e *Edge) quicConfig() *quic.Config {
 		InitialConnectionReceiveWindow: 128 << 10,
 		MaxIncomingStreams:             16,
 		MaxIncomingUniStreams:          16,
+		// A resumed client's Auth and Joins arrive with its first packet,
+		// and its missed pushes leave a round trip sooner; sessions serve
+		// only replay-safe frames until the handshake completes (zerortt.go).
+		Allow0RTT: !e.cfg.Disable0RTT,
 	}
 }
 

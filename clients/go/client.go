@@ -150,7 +150,7 @@ func New(endpoints []string, opts ...Option) (*Client, error) {
 	c := &Client{
 		edges:   edges,
 		opts:    o,
-		params:  dialParams{tls: clientTLS(o.tls, o.certHashes), maxFrame: o.maxFrame, writeTimeout: o.requestTimeout},
+		params:  newDialParams(&o),
 		backoff: backoff{min: o.backoffMin, max: o.backoffMax},
 		log:     log,
 		ctx:     ctx,
@@ -481,9 +481,10 @@ func (c *Client) dialEndpoint(ctx context.Context, edge int, ep *endpoint, token
 	// bounds the wait for AuthOK.
 	stop := context.AfterFunc(ctx, func() { t.close(0, "") })
 	c.mu.Lock()
-	from := c.user
+	auth := wire.Auth{Version: wire.Version, Token: token, Offset: c.user.offset, Epoch: c.user.epoch}
+	rejoins := c.rejoinsLocked()
 	c.mu.Unlock()
-	ok, err := authenticate(t, token, from)
+	ok, err := sayHello(ctx, t, &auth, rejoins)
 	if !stop() {
 		err = fmt.Errorf("auth: %w", ctx.Err())
 	}
@@ -491,15 +492,17 @@ func (c *Client) dialEndpoint(ctx context.Context, edge int, ep *endpoint, token
 		t.close(0, "")
 		return nil, err
 	}
-	return newConn(t, edge, ep, &ok, start), nil
+	cn := newConn(t, edge, ep, &ok, start)
+	cn.adoptRejoins(rejoins)
+	return cn, nil
 }
 
-// authenticate sends Auth and reads the answer: AuthOK, or a Disconnect (or a
-// transport close code) returned as *Error.
-func authenticate(t transport, token string, from position) (wire.AuthOK, error) {
+// authenticate writes hello, Auth and the frames sent right behind it, and
+// reads the answer: AuthOK, or a Disconnect (or a transport close code)
+// returned as *Error.
+func authenticate(t transport, hello []byte) (wire.AuthOK, error) {
 	var ok wire.AuthOK
-	auth := wire.Auth{Version: wire.Version, Token: token, Offset: from.offset, Epoch: from.epoch}
-	if err := t.writeFrame(wire.AppendAuth(nil, authSeq, &auth)); err != nil {
+	if err := t.writeFrame(hello); err != nil {
 		return ok, err
 	}
 	h, body, err := t.readFrame()
@@ -527,8 +530,9 @@ func authenticate(t transport, token string, from position) (wire.AuthOK, error)
 }
 
 // install makes cn the live connection and writes a Join for every
-// remembered room on it before any other request, so that a Leave racing
-// with the reconnect is written after the rejoin, not overtaken by it.
+// remembered room on it that was not sent behind Auth, before any other
+// request, so that a Leave racing with the reconnect is written after the
+// rejoin, not overtaken by it.
 func (c *Client) install(cn *conn) bool {
 	c.mu.Lock()
 	if c.closed {
@@ -542,10 +546,14 @@ func (c *Client) install(cn *conn) bool {
 		// position: the replayed messages, read after this, move it on.)
 		c.user = cn.userPos
 	}
+	sent, stale := c.claimRejoinsLocked(cn)
 	joins := make([]wire.Join, 0, len(c.rooms))
 	fns := make([]replyFunc, 0, len(c.rooms))
 	for _, r := range c.rooms {
 		r.conn, r.sentOn = nil, cn
+		if sent[r] {
+			continue
+		}
 		joins = append(joins, wire.Join{Room: r.name, Offset: r.offset, Epoch: r.epoch})
 		fns = append(fns, c.joinReply(cn, r))
 	}
@@ -553,6 +561,11 @@ func (c *Client) install(cn *conn) bool {
 	cn.wmu.Lock()
 	c.mu.Unlock()
 	defer cn.wmu.Unlock()
+	for _, room := range stale {
+		if cn.sendLocked(func(b []byte, seq uint32) []byte { return wire.AppendRoom(b, wire.OpLeave, seq, room) }, nil) != nil {
+			return true // the connection is gone
+		}
+	}
 	for i := range joins {
 		j := &joins[i]
 		err := cn.sendLocked(func(b []byte, seq uint32) []byte { return wire.AppendJoin(b, seq, j) }, fns[i])
@@ -976,6 +989,7 @@ func (c *Client) connected(cn *conn, tracked bool) {
 	c.log.Info("quicpush: connected", "endpoint", cn.url, "transport", cn.name, "conn_key", cn.key, "user", cn.user)
 	if f := c.opts.onConnect; f != nil {
 		ev := ConnectEvent{Endpoint: cn.url, Transport: cn.name, ConnKey: cn.key, User: cn.user}
+		ev.Resumed, ev.ZeroRTT = resumption(cn.t)
 		c.callHandler(tracked, func() { f(ev) })
 	}
 }

@@ -426,6 +426,61 @@ func TestReconnectRejoins(t *testing.T) {
 	}
 }
 
+// TestRejoinsRideWithAuth checks that a reconnect sends its Joins right
+// behind Auth, before AuthOK, with the seqs after Auth's, that their replies
+// are matched, and that a room left while the Auth was unanswered is left
+// again once the connection is up.
+func TestRejoinsRideWithAuth(t *testing.T) {
+	leakCheck(t)
+	s := newTestServer(t)
+	s.authGate = make(chan struct{}, 4)
+	s.authGate <- struct{}{} // the first connect
+	rec := newRecorder()
+	c := newClient(t, []string{s.listenTCP(nil)}, append(rec.options(),
+		WithToken(testToken), WithBackoff(5*time.Millisecond, 20*time.Millisecond))...)
+	ctx := testContext(t)
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, rec.connects)
+	for _, room := range []string{"r1", "r2"} {
+		if err := c.Join(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+		s.next(wire.OpJoin)
+	}
+
+	s.conn(0).disconnect(wire.CodeShutdown, "draining")
+	recv(t, rec.disconnects)
+	s.next(wire.OpAuth) // the reconnect's Auth, unanswered
+	if err := c.Leave(ctx, "r2"); err != nil {
+		t.Fatal(err)
+	}
+	s.authGate <- struct{}{}
+	recv(t, rec.connects)
+	seqs := map[string]uint32{}
+	for range 2 {
+		j := s.next(wire.OpJoin)
+		seqs[j.join.Room] = j.seq
+	}
+	if len(seqs) != 2 || seqs["r1"] < 2 || seqs["r1"] > 3 || seqs["r2"] < 2 || seqs["r2"] > 3 {
+		t.Fatalf("rejoins sent with Auth have seqs %v, want r1 and r2 at 2 and 3", seqs)
+	}
+	if l := s.next(wire.OpLeave); l.room != "r2" || l.seq != 4 {
+		t.Fatalf("leave %+v, want r2 at seq 4", l)
+	}
+	if err := c.Join(ctx, "r1"); err != nil { // answered on the new connection
+		t.Fatal(err)
+	}
+	s.none(100*time.Millisecond, wire.OpJoin)
+	if err := c.Join(ctx, "r3"); err != nil {
+		t.Fatal(err)
+	}
+	if j := s.next(wire.OpJoin); j.join.Room != "r3" || j.seq != 5 {
+		t.Fatalf("join %+v at seq %d, want r3 at 5", j.join, j.seq)
+	}
+}
+
 // TestTransportCloseCode checks that a disconnect code carried by the
 // transport's own close (no Disconnect frame) reaches the client.
 func TestTransportCloseCode(t *testing.T) {

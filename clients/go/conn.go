@@ -41,6 +41,8 @@ type conn struct {
 	// stream's position then.
 	resumed wire.Recovery
 	userPos position
+	// rejoins are the Joins sent behind Auth, until install claims them.
+	rejoins []rejoin
 	start   time.Time
 	// lastRead is when the last frame arrived, in nanoseconds since start
 	// (monotonic), for the heartbeat.

@@ -55,6 +55,18 @@
 // the next edge.
 // [Client.Endpoint] and [ConnectEvent] tell which endpoint is in use.
 //
+// # Fast reconnects
+//
+// The client keeps the TLS session tickets edges send ([WithSessionCache]:
+// in memory by default, [PersistentSessionCache] to keep them across
+// launches). A reconnect to an edge process that issued one resumes the
+// session; over raw QUIC it also sends Auth and a Join for every remembered
+// room, with its position, in the first packet as 0-RTT data, so the
+// messages missed meanwhile arrive one round trip sooner ([WithZeroRTT]).
+// An edge that rejects the 0-RTT data (another edge, or one restarted) gets
+// the same frames again after a full handshake. [ConnectEvent] reports
+// Resumed and ZeroRTT.
+//
 // # Callbacks
 //
 // [WithOnMessage] handlers run on the connection's reader goroutine, one at a

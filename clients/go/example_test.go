@@ -2,7 +2,10 @@ package quicpush_test
 
 import (
 	"context"
+	"encoding/hex"
 	"log"
+	"os"
+	"path/filepath"
 	"time"
 
 	quicpush "github.com/quicpush/quicpush/clients/go"
@@ -66,4 +69,35 @@ func ExampleNew_cluster() {
 	if err := c.Join(ctx, "news"); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// Session tickets kept across launches of the app, in a directory of its
+// own: the first connect after a launch resumes the edge's TLS session and,
+// over QUIC, sends Auth and the rejoins as 0-RTT data.
+func ExampleNewPersistentSessionCache() {
+	dir := filepath.Join(os.TempDir(), "app-tickets") // an app's private state directory
+	_ = os.MkdirAll(dir, 0o700)
+	name := func(key string) string { return filepath.Join(dir, hex.EncodeToString([]byte(key))) }
+	cache := quicpush.NewPersistentSessionCache(func(key string, ticket []byte) {
+		if ticket == nil {
+			_ = os.Remove(name(key))
+			return
+		}
+		_ = os.WriteFile(name(key), ticket, 0o600)
+	})
+	files, _ := os.ReadDir(dir)
+	for _, f := range files {
+		key, err := hex.DecodeString(f.Name())
+		ticket, rerr := os.ReadFile(filepath.Join(dir, f.Name()))
+		if err == nil && rerr == nil {
+			_ = cache.Load(string(key), ticket) // a stale or damaged one only costs a full handshake
+		}
+	}
+	c, err := quicpush.New([]string{"quic://push.example.com:4443"},
+		quicpush.WithToken("a JWT from your backend"),
+		quicpush.WithSessionCache(cache))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
 }

@@ -48,6 +48,12 @@ type ConnectEvent struct {
 	ConnKey string
 	// User is the user id the edge took from the token.
 	User string
+	// Resumed reports that the TLS session was resumed with a ticket from
+	// an earlier connection (QUIC, TLS and wss; see WithSessionCache).
+	Resumed bool
+	// ZeroRTT reports that Auth and the rejoins went as 0-RTT data and the
+	// edge accepted them (raw QUIC; see WithZeroRTT).
+	ZeroRTT bool
 }
 
 // DisconnectEvent describes the end of a connection.
@@ -97,6 +103,11 @@ type options struct {
 	logger         *slog.Logger
 	pathConn       func(context.Context) (net.PacketConn, error)
 	migrateTimeout time.Duration
+	// sessions keeps TLS session tickets when sessionsSet; unset means an
+	// in-memory cache of the client's own.
+	sessions    tls.ClientSessionCache
+	sessionsSet bool
+	no0RTT      bool
 }
 
 func defaultOptions() options {
@@ -260,4 +271,28 @@ func WithMigrateTimeout(d time.Duration) Option {
 		}
 		o.migrateTimeout = d
 	})
+}
+
+// WithSessionCache sets where the client keeps the TLS session tickets edges
+// send, one per edge and protocol, with which a reconnect resumes instead of
+// running a full handshake: on raw QUIC it then sends Auth and its rejoins as
+// 0-RTT data and gets its first missed push one round trip sooner; on TLS and
+// wss it saves the certificate exchange. Unset, each Client keeps them in
+// memory (tls.NewLRUClientSessionCache), which serves reconnects but not the
+// next launch of the app: to persist them, pass a cache that stores what it
+// is given (see NewPersistentSessionCache). Nil keeps no tickets: every
+// connect is a full handshake. The cache replaces the ClientSessionCache of
+// WithTLSConfig.
+func WithSessionCache(cache tls.ClientSessionCache) Option {
+	return optionFunc(func(o *options) { o.sessions, o.sessionsSet = cache, true })
+}
+
+// WithZeroRTT says whether a reconnect over raw QUIC with a session ticket
+// sends Auth and its rejoins as 0-RTT data (the default) or waits for the
+// handshake to complete. An edge may reject 0-RTT (after a restart, say, its
+// tickets are no longer valid); the client then sends them again after the
+// handshake, which costs the round trip 0-RTT would have saved and nothing
+// else. Without 0-RTT, tickets still shorten the handshake's TLS work.
+func WithZeroRTT(enabled bool) Option {
+	return optionFunc(func(o *options) { o.no0RTT = !enabled })
 }

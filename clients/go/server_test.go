@@ -45,6 +45,7 @@ type testServer struct {
 	forbidden map[string]bool // rooms whose Join gets ErrCodeForbidden
 	failing   map[string]int  // rooms whose next Joins get ErrCodeInternal, how many (under mu)
 	refuse    wire.Code       // when set, every Auth gets Disconnect(refuse)
+	authGate  chan struct{}   // when set, AuthOK waits for a receive from it
 
 	events chan serverEvent
 	stop   chan struct{} // closed by close: events are dropped from then on
@@ -224,6 +225,13 @@ func (s *testServer) session(sc *serverConn, read func() (wire.Header, []byte, e
 	s.mu.Lock()
 	s.conns = append(s.conns, sc)
 	s.mu.Unlock()
+	if s.authGate != nil {
+		select {
+		case <-s.authGate:
+		case <-s.stop:
+			return
+		}
+	}
 	ok := wire.AuthOK{ConnKey: sc.key, User: "alice", PingIntervalMs: s.pingMs, MaxFrame: wire.DefaultMaxFrame}
 	if sc.send(wire.AppendAuthOK(nil, h.Seq, &ok)) != nil {
 		return

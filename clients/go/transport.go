@@ -62,9 +62,22 @@ type endpoint struct {
 
 // dialParams carries the client settings a transport needs to dial.
 type dialParams struct {
-	tls          *tls.Config // the client's config, with pinning; cloned per dial
+	tls          *tls.Config // the client's config, with pinning and tickets; cloned per dial
 	maxFrame     int         // largest inbound frame
 	writeTimeout time.Duration
+	early        bool // raw QUIC dials early, for 0-RTT
+}
+
+// newDialParams derives the dial settings from the options, once in New.
+func newDialParams(o *options) dialParams {
+	cfg := clientTLS(o.tls, o.certHashes)
+	switch {
+	case o.sessionsSet:
+		cfg.ClientSessionCache = o.sessions
+	case cfg.ClientSessionCache == nil:
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+	}
+	return dialParams{tls: cfg, maxFrame: o.maxFrame, writeTimeout: o.requestTimeout, early: !o.no0RTT}
 }
 
 // parseEdges parses the endpoint list given to New: one element per edge,

@@ -29,6 +29,19 @@ func (t frameTransport) readFrame() (wire.Header, []byte, error) {
 
 func (t frameTransport) close(code wire.Code, reason string) { _ = t.c.Close(code, reason) }
 
+// resumption reports whether the connection resumed a TLS session, and
+// whether its first data went as accepted 0-RTT data.
+func (t frameTransport) resumption() (resumed, zeroRTT bool) {
+	st, _ := t.c.TLS()
+	return st.DidResume, t.c.Used0RTT()
+}
+
+// retry0RTT carries on after the edge rejected 0-RTT: see
+// frameconn.Conn.Retry0RTT.
+func (t frameTransport) retry0RTT(ctx context.Context) error {
+	return closeErrorOf(t.c.Retry0RTT(ctx))
+}
+
 // closeErrorOf turns an edge's close with a disconnect code into *closeError;
 // a close with another code is a plain network close, reported as the
 // transport's own error.
@@ -59,6 +72,7 @@ func opened(c *frameconn.Conn, err error) (transport, error) {
 // dialQUIC dials raw QUIC (ALPN quicpush/1, one bidirectional stream).
 func dialQUIC(ctx context.Context, ep *endpoint, p dialParams) (transport, error) {
 	o := p.options()
+	o.Early = p.early
 	o.QUICConfig = &quic.Config{
 		HandshakeIdleTimeout: ep.timeout,
 		MaxIdleTimeout:       quicIdleTimeout,

@@ -17,6 +17,7 @@ type edgeFlags struct {
 	MaxRooms         int           `default:"64" help:"Rooms one connection may join."`
 	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
 	WriteBudget      time.Duration `default:"350ms" help:"Longest a room's (or broadcast's) message is held to be written together with later ones while the edge is busy; a quiet room's message is written at once, and the wait grows from 0 towards this only as the process's CPU fills. 0: every message written at once."`
+	QUIC0RTT         bool          `name:"quic-0rtt" default:"true" negatable:"" help:"Let QUIC clients resuming with a session ticket of this process send Auth, Join, Leave and Ping as 0-RTT data, a round trip before the handshake completes (replayable: see docs/security.md). --no-quic-0rtt: always a full round trip."`
 	limitFlags
 }
 
@@ -31,6 +32,7 @@ func (f edgeFlags) config(quicAddr, tcpAddr string, recoveryLimit int) (edge.Con
 		MaxRooms:         f.MaxRooms,
 		MaxQueueBytes:    f.MaxQueueBytes,
 		WriteBudget:      f.WriteBudget,
+		Disable0RTT:      !f.QUIC0RTT,
 		RecoveryLimit:    recoveryLimit,
 	}
 	if f.WriteBudget <= 0 {

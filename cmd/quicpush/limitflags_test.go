@@ -41,3 +41,37 @@ func TestWriteBudgetFlag(t *testing.T) {
 		}
 	}
 }
+
+// --quic-0rtt reaches the edge: on by default, off with --no-quic-0rtt.
+func TestQUIC0RTTFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args        []string
+		wantDisable bool
+	}{
+		{nil, false},
+		{[]string{"--quic-0rtt"}, false},
+		{[]string{"--no-quic-0rtt"}, true},
+	} {
+		for _, cmd := range []string{"serve", "edge"} {
+			var c cli
+			p, err := kong.New(&c, kong.Name("quicpush"), kong.Exit(func(int) { t.Fatal("kong exited") }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Parse(append([]string{cmd}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			f := c.Serve.edgeFlags
+			if cmd == "edge" {
+				f = c.Edge.edgeFlags
+			}
+			ec, err := f.config("", "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ec.Disable0RTT != tc.wantDisable {
+				t.Errorf("%s %v: Disable0RTT %v, want %v", cmd, tc.args, ec.Disable0RTT, tc.wantDisable)
+			}
+		}
+	}
+}

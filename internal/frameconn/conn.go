@@ -57,6 +57,15 @@ type Options struct {
 	// connections are dialled on, so that many connections share one UDP
 	// socket. Nil means a socket of their own per connection.
 	QUICTransport *quic.Transport
+	// Early makes raw QUIC dials early (quic.DialEarly): the Conn is
+	// returned before the handshake completes and, when TLS holds a
+	// session ticket of the server (TLS.ClientSessionCache) and the server
+	// allows it, the first frames travel as 0-RTT data, one round trip
+	// sooner. A server that rejects 0-RTT discards them: writes and reads
+	// then fail with quic.Err0RTTRejected (errors.Is) and Conn.Retry0RTT
+	// carries on with the completed handshake. False dials as usual, and
+	// the Conn comes once the handshake is done.
+	Early bool
 	// QUICConfig configures QUIC and WebTransport connections. Nil means
 	// quic-go's defaults. WebTransport dials a copy with datagrams and
 	// partial delivery of reset streams enabled, as it requires.
@@ -99,7 +108,28 @@ func (o *Options) tlsFor(host, alpn string) *tls.Config {
 	if alpn != "" {
 		cfg.NextProtos = []string{alpn}
 	}
+	if cfg.ClientSessionCache != nil {
+		cfg.ClientSessionCache = protoSessionCache{cfg.ClientSessionCache, alpn}
+	}
 	return cfg
+}
+
+// protoSessionCache keeps the session tickets of each protocol (QUIC,
+// WebTransport, TLS and wss) apart in a cache shared by all: crypto/tls keys
+// tickets by server name only, so a QUIC dial and a TLS dial of one host
+// would replace each other's ticket, and a ticket resumes (and carries
+// 0-RTT) only on the protocol that got it.
+type protoSessionCache struct {
+	cache tls.ClientSessionCache
+	alpn  string // "" for TLS and wss
+}
+
+func (c protoSessionCache) Get(key string) (*tls.ClientSessionState, bool) {
+	return c.cache.Get(c.alpn + "|" + key)
+}
+
+func (c protoSessionCache) Put(key string, cs *tls.ClientSessionState) {
+	c.cache.Put(c.alpn+"|"+key, cs)
 }
 
 func (o *Options) netDial(ctx context.Context, addr string) (net.Conn, error) {
@@ -139,6 +169,8 @@ type Conn struct {
 	qconn        *quic.Conn            // raw QUIC only
 	wtSess       *webtransport.Session // WebTransport only
 	writeTimeout time.Duration
+	bufSize      int // of the read buffer, none if zero
+	maxFrame     int
 	once         sync.Once
 	closeErr     error
 }
@@ -146,14 +178,21 @@ type Conn struct {
 // newConn returns a Conn reading frames from str through a buffer of
 // bufSize bytes (none if zero).
 func newConn(transport string, str stream, end ender, o *Options, bufSize int) *Conn {
-	c := &Conn{transport: transport, str: str, end: end, writeTimeout: o.WriteTimeout}
-	c.counted = countingReader{r: str, n: o.ReadCounter}
-	var r io.Reader = &c.counted
-	if bufSize > 0 {
-		r = bufio.NewReaderSize(r, bufSize)
-	}
-	c.fr = wire.NewFrameReader(r, o.MaxFrame)
+	c := &Conn{transport: transport, end: end, writeTimeout: o.WriteTimeout, bufSize: bufSize, maxFrame: o.MaxFrame}
+	c.counted.n = o.ReadCounter
+	c.attach(str)
 	return c
+}
+
+// attach makes str the stream frames are read from and written to.
+func (c *Conn) attach(str stream) {
+	c.str = str
+	c.counted.r = str
+	var r io.Reader = &c.counted
+	if c.bufSize > 0 {
+		r = bufio.NewReaderSize(r, c.bufSize)
+	}
+	c.fr = wire.NewFrameReader(r, c.maxFrame)
 }
 
 // Transport returns the transport's name: TransportQUIC,
@@ -165,6 +204,24 @@ func (c *Conn) Transport() string { return c.transport }
 // transports: for what lives beside the stream (its TLS and 0-RTT state, its
 // network paths, its datagrams).
 func (c *Conn) QUIC() *quic.Conn { return c.qconn }
+
+// TLS returns the TLS state of a raw QUIC, TLS or wss Conn (whether it
+// resumed a session, say), and false on the other transports.
+func (c *Conn) TLS() (tls.ConnectionState, bool) {
+	if c.qconn != nil {
+		return c.qconn.ConnectionState().TLS, true
+	}
+	if tc, ok := c.str.(*tls.Conn); ok {
+		return tc.ConnectionState(), true
+	}
+	return tls.ConnectionState{}, false
+}
+
+// Used0RTT reports whether the server accepted the 0-RTT data of an early
+// raw QUIC dial: see Options.Early.
+func (c *Conn) Used0RTT() bool {
+	return c.qconn != nil && c.qconn.ConnectionState().Used0RTT
+}
 
 // WebTransport returns the session of a WebTransport Conn, nil on the other
 // transports: for its datagrams.

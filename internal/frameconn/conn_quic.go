@@ -2,6 +2,7 @@ package frameconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 
@@ -12,7 +13,8 @@ import (
 
 // DialQUIC dials a raw QUIC edge at addr (host:port) with ALPN wire.ALPN
 // and opens the connection's one bidirectional stream. The edge sees the
-// stream with its first bytes, normally the Auth frame.
+// stream with its first bytes, normally the Auth frame. With o.Early the
+// dial is early and those bytes may travel as 0-RTT data: see Options.Early.
 func DialQUIC(ctx context.Context, addr string, o Options) (*Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -34,7 +36,11 @@ func DialQUIC(ctx context.Context, addr string, o Options) (*Conn, error) {
 			return nil, err
 		}
 	}
-	conn, err := tr.Dial(ctx, ua, tlsConf, o.QUICConfig)
+	dial := tr.Dial
+	if o.Early {
+		dial = tr.DialEarly
+	}
+	conn, err := dial(ctx, ua, tlsConf, o.QUICConfig)
 	if err != nil {
 		if o.QUICTransport == nil {
 			_ = tr.Close()
@@ -66,6 +72,28 @@ func ownTransport(remote *net.UDPAddr) (*quic.Transport, error) {
 		return nil, fmt.Errorf("frameconn: %w", err)
 	}
 	return &quic.Transport{Conn: udp}, nil
+}
+
+// Retry0RTT carries on after the server rejected the 0-RTT data of an early
+// raw QUIC dial (a read or write failed with quic.Err0RTTRejected): it waits
+// for the handshake to complete and opens a new stream, on which everything
+// written before must be written again, since the server saw none of it. It
+// must not run concurrently with ReadFrame or WriteFrame. ctx bounds the
+// wait.
+func (c *Conn) Retry0RTT(ctx context.Context) error {
+	if c.qconn == nil {
+		return errors.New("frameconn: 0-RTT retry on a connection that is not raw QUIC")
+	}
+	conn, err := c.qconn.NextConnection(ctx)
+	if err != nil {
+		return c.end.err(err)
+	}
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return c.end.err(err)
+	}
+	c.attach(str)
+	return nil
 }
 
 // quicEnder closes a raw QUIC connection.

@@ -107,11 +107,12 @@ type config struct {
 var scenarios = []string{"idle", "goim-room", "saturation", "many-rooms", "churn", "resume-storm"}
 
 type cli struct {
-	Run      runCmd        `cmd:"" default:"withargs" help:"Run one scenario on one transport: one JSON line on stdout, a summary on stderr (the default command)."`
-	Worker   workerModeCmd `cmd:"" help:"Hold a share of a run's connections and answer its coordinator on stdin and stdout (started by run with --workers)."`
-	Table    tableCmd      `cmd:"" help:"Print a Markdown table of the runs in FILES (JSON lines)."`
-	Report   reportCmd     `cmd:"" help:"Write report.md and PNG plots from the runs (*.json) in DIR."`
-	Frontier frontierCmd   `cmd:"" help:"Plot p99 latency against server CPU per million deliveries of the goim-room runs in DIR, one line per transport through its write budgets, and write their table next to the PNG (.md)."`
+	Run           runCmd           `cmd:"" default:"withargs" help:"Run one scenario on one transport: one JSON line on stdout, a summary on stderr (the default command)."`
+	Worker        workerModeCmd    `cmd:"" help:"Hold a share of a run's connections and answer its coordinator on stdin and stdout (started by run with --workers)."`
+	Table         tableCmd         `cmd:"" help:"Print a Markdown table of the runs in FILES (JSON lines)."`
+	Report        reportCmd        `cmd:"" help:"Write report.md and PNG plots from the runs (*.json) in DIR."`
+	Frontier      frontierCmd      `cmd:"" help:"Plot p99 latency against server CPU per million deliveries of the goim-room runs in DIR, one line per transport through its write budgets, and write their table next to the PNG (.md)."`
+	ReconnectCost reconnectCostCmd `cmd:"" name:"reconnect-cost" help:"Measure the time from a reconnect's dial to its first missed push through a lab path: full QUIC handshake, QUIC 0-RTT, full TLS handshake, resumed TLS session."`
 }
 
 func main() {
