@@ -42,18 +42,19 @@ func (b *inbox) get(id string) (quicpush.Message, bool) {
 	return quicpush.Message{}, false
 }
 
-// An ephemeral room push reaches a raw QUIC client in a datagram and a TCP
-// client on its stream, is kept out of history, and one too large for a
+// An ephemeral room push reaches raw QUIC and WebTransport clients in a
+// datagram and a TCP client on its stream, is kept out of history, and one too large for a
 // datagram reaches the QUIC client on its stream.
 func TestEphemeralRoomPush(t *testing.T) {
 	srv := startServer(t, nil)
 	api := srv.apiClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var qb, tb inbox
+	var qb, wb, tb inbox
 	qc := goClient(t, srv, []string{"quic://" + srv.quic}, token(t, "q", "eph"), &qb)
+	wc := goClient(t, srv, []string{"https://" + srv.quic + "/wt"}, token(t, "w", "eph"), &wb)
 	tc := goClient(t, srv, []string{"tcp://" + srv.tcp}, token(t, "t", "eph"), &tb)
-	for _, c := range []*quicpush.Client{qc, tc} {
+	for _, c := range []*quicpush.Client{qc, wc, tc} {
 		if err := c.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +66,7 @@ func TestEphemeralRoomPush(t *testing.T) {
 	r1 := pushRoom(t, api, "eph", "reliable")
 	e1 := pushEphemeral(t, api, "eph", `{"x":1}`)
 	big := pushEphemeral(t, api, "eph", strings.Repeat("b", 4000))
-	for _, b := range []*inbox{&qb, &tb} {
+	for _, b := range []*inbox{&qb, &wb, &tb} {
 		waitFor(t, "every push", func() bool { return b.has(r1) && b.has(e1) && b.has(big) })
 		for _, id := range []string{e1, big} {
 			if m, _ := b.get(id); !m.Ephemeral || m.Offset != 0 || m.Epoch != "" {
@@ -76,17 +77,19 @@ func TestEphemeralRoomPush(t *testing.T) {
 			t.Fatalf("reliable push %+v", m)
 		}
 	}
-	if got, bad := qc.Datagrams(); got != 1 || bad != 0 {
-		t.Fatalf("QUIC client: %d pushes by datagram, %d malformed; want 1 (the small one), 0", got, bad)
+	for name, c := range map[string]*quicpush.Client{"QUIC": qc, "WebTransport": wc} {
+		if got, bad := c.Datagrams(); got != 1 || bad != 0 {
+			t.Fatalf("%s client: %d pushes by datagram, %d malformed; want 1 (the small one), 0", name, got, bad)
+		}
 	}
 	if got, _ := tc.Datagrams(); got != 0 {
 		t.Fatalf("TCP client: %d pushes by datagram", got)
 	}
-	if v := metricValue(t, srv, "quicpush_edge_datagrams_sent_total"); v != 1 {
-		t.Fatalf("datagrams sent %v, want 1", v)
-	}
-	if v := metricValue(t, srv, "quicpush_edge_datagrams_too_large_total"); v != 1 {
-		t.Fatalf("datagrams too large %v, want 1", v)
+	// Counted once SendDatagram returned, which may be just after the
+	// client read it.
+	waitFor(t, "2 datagrams sent", func() bool { return metricValue(t, srv, "quicpush_edge_datagrams_sent_total") == 2 })
+	if v := metricValue(t, srv, "quicpush_edge_datagrams_too_large_total"); v != 2 {
+		t.Fatalf("datagrams too large %v, want 2", v)
 	}
 	if off, _ := qc.Position("eph"); off != qb.msgs[0].Offset {
 		t.Fatalf("position moved to %d by an ephemeral push", off)
