@@ -552,6 +552,8 @@ type BroadcastRequest struct {
 	// arrive out of order relative to reliable pushes. Edges send it in a QUIC
 	// or WebTransport datagram when it fits in one, on the connection's stream
 	// otherwise (and always on TCP and WebSocket). Default false: reliable.
+	// An ephemeral broadcast is not paced by rate: spread over seconds,
+	// superseded state would reach most connections stale.
 	Ephemeral     bool `protobuf:"varint,5,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

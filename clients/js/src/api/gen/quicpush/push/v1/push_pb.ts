@@ -383,6 +383,8 @@ export type BroadcastRequest = Message<"quicpush.push.v1.BroadcastRequest"> & {
    * arrive out of order relative to reliable pushes. Edges send it in a QUIC
    * or WebTransport datagram when it fits in one, on the connection's stream
    * otherwise (and always on TCP and WebSocket). Default false: reliable.
+   * An ephemeral broadcast is not paced by rate: spread over seconds,
+   * superseded state would reach most connections stale.
    *
    * @generated from field: bool ephemeral = 5;
    */
