@@ -148,16 +148,23 @@ func (c *Core) Run(ctx context.Context) error {
 }
 
 // record appends the batch's room and user messages to their streams and
-// stamps them with the streams' epochs. Like handoff, a failure (the store
+// stamps them with the streams' epochs; ephemeral messages are left out and
+// lose the bus offset that would otherwise be their position. Like handoff, a failure (the store
 // unreachable) is retried for as long as core runs: nothing is committed
 // meanwhile.
 func (c *Core) record(ctx context.Context, msgs []*push.Message) error {
+	for _, m := range msgs {
+		if m.Ephemeral {
+			// Superseded state keeps no history, so it has no position.
+			m.Offset = 0
+		}
+	}
 	if c.cfg.History == nil {
 		return nil
 	}
 	items := c.items[:0]
 	for _, m := range msgs {
-		if m.Offset == 0 {
+		if m.Offset == 0 || m.Ephemeral {
 			continue
 		}
 		e := history.Entry{Offset: m.Offset, ID: m.ID, Data: m.Data, Accepted: m.Accepted}
@@ -182,6 +189,9 @@ func (c *Core) record(ctx context.Context, msgs []*push.Message) error {
 		cancel()
 		if err == nil {
 			for _, m := range msgs {
+				if m.Ephemeral {
+					continue
+				}
 				switch m.Kind {
 				case push.KindRoom:
 					m.Epoch = epochs[history.RoomStream(m.Room)]

@@ -25,7 +25,8 @@
 //     expiry); session_write.go: its write side (queue, flush, close, cut);
 //     disconnect.go: the disconnects the edge sends.
 //   - flusher.go: the pool of goroutines that write; clock.go: the coarse
-//     clock of the hot path.
+//     clock of the hot path; pacer.go: the write policy; datagram.go:
+//     ephemeral pushes, in datagrams where the connection allows.
 //   - transport.go and transport_quic.go, transport_tcp.go, transport_ws.go:
 //     the transports; origin.go: browser origins.
 //   - limits.go: per-IP and per-connection limits; resume.go: resuming from

@@ -133,12 +133,17 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 	}
 	for i := 0; i < len(msgs); {
 		m := msgs[i]
+		if m.Ephemeral && m.Kind != push.KindDisconnect {
+			e.deliverEphemeral(m) // datagram.go
+			i++
+			continue
+		}
 		switch m.Kind {
 		case push.KindRoom:
 			// A run shares one buffer; it is capped so a merged burst never
 			// lands in a queue as one huge entry.
 			j, size := i+1, len(m.Data)
-			for j < len(msgs) && msgs[j].Kind == push.KindRoom && msgs[j].Room == m.Room && size+len(msgs[j].Data) <= maxRunBytes {
+			for j < len(msgs) && msgs[j].Kind == push.KindRoom && msgs[j].Room == m.Room && !msgs[j].Ephemeral && size+len(msgs[j].Data) <= maxRunBytes {
 				size += len(msgs[j].Data)
 				j++
 			}

@@ -249,6 +249,31 @@ func (h *hub) enqueueGroup(room string, all bool, g, k int, buf []byte) int {
 	return n
 }
 
+// each calls fn for the members of room (every session when all) under
+// each shard's read lock and returns for how many fn reported true. fn must
+// not block; it may take the session's lock (shard.mu before session.mu).
+func (h *hub) each(room string, all bool, fn func(*session) bool) int {
+	n := 0
+	for _, sh := range h.shards {
+		sh.mu.RLock()
+		if all {
+			for _, s := range sh.sessions {
+				if fn(s) {
+					n++
+				}
+			}
+		} else {
+			for s := range sh.rooms[room] {
+				if fn(s) {
+					n++
+				}
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
 // all lists every session at one moment, for what is done to each outside
 // the shards' locks (a paced broadcast, a drain).
 func (h *hub) all() []*session {

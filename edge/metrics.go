@@ -34,6 +34,9 @@ type metrics struct {
 	writeInterval     prometheus.Gauge
 	load              prometheus.Gauge
 	migrations        *prometheus.CounterVec
+	datagramsSent     prometheus.Counter
+	datagramsDropped  prometheus.Counter
+	datagramsTooLarge prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -89,11 +92,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "write_policy_load", Help: "The process's CPU use as a share of its CPUs (GOMAXPROCS), smoothed, as the write policy sees it."}),
 		migrations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "migrations_total", Help: "QUIC connections that moved to a new client address (NAT rebinding, or the client switching networks) and kept their session, by transport."}, []string{"transport"}),
+		datagramsSent: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "datagrams_sent_total", Help: "Ephemeral pushes sent in a QUIC or WebTransport datagram."}),
+		datagramsDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "datagrams_dropped_total", Help: "Ephemeral pushes dropped because a connection's datagram queue was full (the oldest goes) or the connection ended."}),
+		datagramsTooLarge: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "datagrams_too_large_total", Help: "Ephemeral pushes too large for a datagram, sent on the connection's stream instead."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.zeroRTT, m.authFailures,
 			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.routeErrors, m.batches, m.received, m.pushLatency,
-			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited, m.held, m.writeInterval, m.load, m.migrations} {
+			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited, m.held, m.writeInterval, m.load,
+			m.migrations, m.datagramsSent, m.datagramsDropped, m.datagramsTooLarge} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

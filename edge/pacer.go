@@ -31,6 +31,13 @@ import (
 // Broadcasts without a rate go through the pacer as one more room; direct
 // pushes (keys, users) and everything else a session sends are written at
 // once: they are one write each whatever the policy.
+//
+// Ephemeral pushes never go through the pacer (datagram.go): they are
+// superseded state whose whole point is being current, so holding one for an
+// interval would deliver it stale, and batching saves nothing on a datagram,
+// which is one packet each anyway. Only their stream fallback (no datagrams,
+// or too large for one) costs a write that batching could have shared; that
+// is the price of not delaying them.
 
 // DefaultWriteBudget is the longest the pacer holds a room's message when
 // Config.WriteBudget is zero.

@@ -57,6 +57,14 @@ type session struct {
 	// comes within three quarters of WriteTimeout, which keeps a timer
 	// update off most writes. Owned by the flusher.
 	writeBy int64
+
+	// The datagram path of ephemeral pushes (datagram.go), under mu: frames
+	// waiting for the datagram sender (nil while idle), whether a sender
+	// runs, and whether the connection carries datagrams (dgUnknown until
+	// the first ephemeral push asks).
+	dgrams    [][]byte
+	dgSending bool
+	dgState   uint8
 }
 
 // newSession starts a session whose Auth frame must arrive by deadline: the

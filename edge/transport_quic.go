@@ -246,6 +246,21 @@ func (t *quicTransport) writeBatch(bufs [][]byte) error {
 	return writeCoalesced(t.str.Write, bufs)
 }
 
+// datagrams reports whether the peer accepts datagrams: always on
+// WebTransport, which needs them; on raw QUIC when the client enabled them.
+func (t *quicTransport) datagrams() bool {
+	return t.wt != nil || t.conn.ConnectionState().SupportsDatagrams.Remote
+}
+
+// sendDatagram sends b in one datagram (datagram.go); it blocks while the
+// connection's datagram queue is full.
+func (t *quicTransport) sendDatagram(b []byte) error {
+	if t.wt != nil {
+		return t.wt.SendDatagram(b)
+	}
+	return t.conn.SendDatagram(b)
+}
+
 // closeWrite sends FIN after the last frame; the client closes the
 // connection when it has read the Disconnect frame.
 func (t *quicTransport) closeWrite(wire.Code, string) { _ = t.str.Close() }

@@ -227,7 +227,7 @@ func (s *Service) PushKeys(ctx context.Context, req *connect.Request[pushv1.Push
 		return nil, err
 	}
 	resp, err := once(ctx, s, "PushKeys", r, func() (*pushv1.PushKeysResponse, error) {
-		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindKeys, Keys: r.GetKeys(), Data: data})
+		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindKeys, Keys: r.GetKeys(), Data: data, Ephemeral: r.GetEphemeral()})
 		if err != nil {
 			return nil, err
 		}
@@ -251,11 +251,15 @@ func (s *Service) PushUsers(ctx context.Context, req *connect.Request[pushv1.Pus
 	}
 	resp, err := once(ctx, s, "PushUsers", r, func() (*pushv1.PushUsersResponse, error) {
 		users := r.GetUsers()
-		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindUsers, Users: users, Data: data})
+		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindUsers, Users: users, Data: data, Ephemeral: r.GetEphemeral()})
 		if err != nil {
 			return nil, err
 		}
-		return &pushv1.PushUsersResponse{MessageId: id, BusRecords: busRecords(recs), Positions: s.userPositions(ctx, users, recs)}, nil
+		out := &pushv1.PushUsersResponse{MessageId: id, BusRecords: busRecords(recs)}
+		if !r.GetEphemeral() { // an ephemeral push has no position
+			out.Positions = s.userPositions(ctx, users, recs)
+		}
+		return out, nil
 	})
 	if err != nil {
 		return nil, err
@@ -274,12 +278,12 @@ func (s *Service) PushRoom(ctx context.Context, req *connect.Request[pushv1.Push
 		return nil, err
 	}
 	resp, err := once(ctx, s, "PushRoom", r, func() (*pushv1.PushRoomResponse, error) {
-		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindRoom, Room: r.GetRoom(), Data: data})
+		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindRoom, Room: r.GetRoom(), Data: data, Ephemeral: r.GetEphemeral()})
 		if err != nil {
 			return nil, err
 		}
 		out := &pushv1.PushRoomResponse{MessageId: id, BusRecords: busRecords(recs)}
-		if len(recs) == 1 {
+		if len(recs) == 1 && !r.GetEphemeral() { // an ephemeral push has no position
 			out.Position = s.position(ctx, history.RoomStream(r.GetRoom()), recs[0])
 		}
 		return out, nil
@@ -298,7 +302,7 @@ func (s *Service) Broadcast(ctx context.Context, req *connect.Request[pushv1.Bro
 		return nil, err
 	}
 	resp, err := once(ctx, s, "Broadcast", r, func() (*pushv1.BroadcastResponse, error) {
-		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindBroadcast, Data: data, Rate: int(r.GetRate())})
+		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindBroadcast, Data: data, Rate: int(r.GetRate()), Ephemeral: r.GetEphemeral()})
 		if err != nil {
 			return nil, err
 		}

@@ -6,7 +6,8 @@
 // A frame is a 9-byte header (length, op, seq) followed by an op-specific body.
 // Frames are concatenated on every transport: a QUIC or WebTransport stream and a
 // TCP connection carry a plain frame stream, and a WebSocket binary message
-// carries one or more whole frames. The package has no dependency outside the
+// carries one or more whole frames. A QUIC or WebTransport datagram carries
+// exactly one ephemeral Push frame (revision 4, DecodeDatagram). The package has no dependency outside the
 // standard library, so an application that embeds clients/go pulls nothing else
 // in through it.
 //

@@ -14,8 +14,9 @@ const Version = 1
 // Revision is the protocol's minor revision: compatible additions within
 // Version. Revision 2 added stream positions to Auth, AuthOK and JoinOK
 // (history and resume); revision 3 the refresh of a live connection's token
-// (TokenExpiring, Refresh, RefreshOK).
-const Revision = 3
+// (TokenExpiring, Refresh, RefreshOK); revision 4 ephemeral pushes (Push
+// flags) and their delivery in QUIC and WebTransport datagrams.
+const Revision = 4
 
 // ALPN is the QUIC application protocol of raw quicpush connections.
 const ALPN = "quicpush/1"

@@ -185,11 +185,12 @@ func FuzzPushRoundTrip(f *testing.F) {
 			f.Fatal(err)
 		}
 		data, _ := hex.DecodeString(p.DataHex)
-		f.Add(p.Kind, p.Room, p.ID, p.Offset, p.Epoch, data)
+		f.Add(p.Kind, p.Room, p.ID, p.Offset, p.Epoch, data, p.Flags)
 	}
-	f.Add(uint8(3), "", "", uint64(0), "", []byte(nil))
-	f.Fuzz(func(t *testing.T, kind uint8, room, id string, offset uint64, epoch string, data []byte) {
-		m := wire.Push{Kind: wire.PushKind(kind), Room: room, ID: id, Offset: offset, Epoch: epoch, Data: data}
+	f.Add(uint8(3), "", "", uint64(0), "", []byte(nil), uint64(0))
+	f.Add(uint8(1), "r", "m", uint64(0), "", []byte("x"), uint64(1<<64-1))
+	f.Fuzz(func(t *testing.T, kind uint8, room, id string, offset uint64, epoch string, data []byte, flags uint64) {
+		m := wire.Push{Kind: wire.PushKind(kind), Room: room, ID: id, Offset: offset, Epoch: epoch, Data: data, Flags: wire.PushFlags(flags)}
 		prefix := []byte("batch")
 		b := wire.AppendPush(bytes.Clone(prefix), &m)
 		if !bytes.HasPrefix(b, prefix) {
@@ -217,7 +218,7 @@ func FuzzPushRoundTrip(f *testing.F) {
 			t.Fatal(err)
 		}
 		if got.Kind != m.Kind || got.Room != room || got.ID != id || got.Offset != offset ||
-			got.Epoch != epoch || !bytes.Equal(got.Data, data) {
+			got.Epoch != epoch || !bytes.Equal(got.Data, data) || got.Flags != m.Flags {
 			t.Fatalf("decoded %+v, want %+v", got, m)
 		}
 	})

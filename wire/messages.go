@@ -103,6 +103,20 @@ const (
 	PushBroadcast PushKind = 2 // to every connection
 )
 
+// PushFlags are the optional flags of a Push (revision 4), appended after its
+// data. Zero, the value of every push of an earlier revision, is written as
+// nothing at all, so reliable pushes are unchanged on the wire.
+type PushFlags uint64
+
+// Push flags.
+const (
+	// PushEphemeral marks superseded state: the push has no position, is
+	// never replayed, may be dropped, may overtake reliable pushes, and may
+	// arrive in a datagram instead of on the stream (docs/protocol.md,
+	// "Datagrams").
+	PushEphemeral PushFlags = 1 << 0
+)
+
 // Push is a message delivered to the client.
 type Push struct {
 	Kind PushKind
@@ -115,7 +129,13 @@ type Push struct {
 	Offset uint64
 	Epoch  string
 	Data   []byte
+	// Flags (revision 4) are zero for a reliable push. A decoder keeps
+	// unknown bits: they are for later revisions to define.
+	Flags PushFlags
 }
+
+// Ephemeral reports whether the push carries PushEphemeral.
+func (m *Push) Ephemeral() bool { return m.Flags&PushEphemeral != 0 }
 
 // TokenExpiring tells the client its token expires soon (revision 3).
 type TokenExpiring struct {
@@ -215,14 +235,21 @@ func AppendPush(dst []byte, m *Push) []byte {
 	dst = appendStr(dst, m.Epoch)
 	dst = binary.AppendUvarint(dst, uint64(len(m.Data)))
 	dst = append(dst, m.Data...)
+	if m.Flags != 0 {
+		dst = binary.AppendUvarint(dst, uint64(m.Flags))
+	}
 	return endFrame(dst, start)
 }
 
 // PushSize returns the size of the frame AppendPush would write, so a batch
 // can be encoded into one exactly sized buffer.
 func PushSize(m *Push) int {
-	return HeaderSize + 1 + strSize(m.Room) + strSize(m.ID) + uvarintSize(m.Offset) +
+	n := HeaderSize + 1 + strSize(m.Room) + strSize(m.ID) + uvarintSize(m.Offset) +
 		strSize(m.Epoch) + uvarintSize(uint64(len(m.Data))) + len(m.Data)
+	if m.Flags != 0 {
+		n += uvarintSize(uint64(m.Flags))
+	}
+	return n
 }
 
 // AppendTokenExpiring appends a whole TokenExpiring frame (seq 0).
@@ -319,6 +346,10 @@ func (m *Push) Decode(body []byte) error {
 	m.Offset = d.uvarint()
 	m.Epoch = d.str(MaxRoomLen)
 	m.Data = d.bytes(len(body))
+	m.Flags = 0
+	if d.more() {
+		m.Flags = PushFlags(d.uvarint())
+	}
 	if d.err == nil && m.Kind > PushBroadcast {
 		d.err = fmt.Errorf("%w: push kind %d", ErrMalformed, m.Kind)
 	}

@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -83,7 +84,14 @@ func roundTrips() []roundTrip {
 	for _, m := range pushes() {
 		cases = append(cases, roundTrip{name: "push", op: wire.OpPush, seq: 0,
 			encode: func(dst []byte) []byte { return wire.AppendPush(dst, &m) },
-			msg:    &m, zero: func() message { return new(wire.Push) }})
+			msg:    &m, zero: func() message { return new(wire.Push) },
+			// Revision 4 flags: left out when zero, like a revision-2 group.
+			group: []byte{0}, required: func(body []byte) int {
+				if m.Flags == 0 {
+					return -1 // left out: no shorter body decodes
+				}
+				return len(body) - len(binary.AppendUvarint(nil, uint64(m.Flags)))
+			}})
 	}
 	errs := []wire.Error{{}, {Code: wire.ErrCodeForbidden, Message: "room not allowed"},
 		{Code: 0xffff, Message: strings.Repeat("m", 1000)}}
@@ -137,6 +145,8 @@ func pushes() []wire.Push {
 		{Kind: wire.PushBroadcast, ID: "m-4", Offset: 1<<64 - 1, Data: make([]byte, 16384)},
 		{Kind: wire.PushRoom, Room: strings.Repeat("r", wire.MaxRoomLen), ID: strings.Repeat("i", wire.MaxRoomLen),
 			Epoch: strings.Repeat("e", wire.MaxRoomLen), Data: []byte{0}},
+		{Kind: wire.PushRoom, Room: "pos", ID: "m-5", Data: []byte(`{"x":1}`), Flags: wire.PushEphemeral},
+		{Kind: wire.PushDirect, ID: "m-6", Data: []byte{}, Flags: 1<<64 - 1},
 	}
 }
 

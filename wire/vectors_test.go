@@ -172,6 +172,9 @@ type pushFields struct {
 	Offset  uint64 `json:"offset,string"`
 	Epoch   string `json:"epoch"`
 	DataHex string `json:"data_hex"`
+	// Flags (revision 4) is a decimal string like offsets: unknown bits are
+	// kept, so any uint64 may appear.
+	Flags uint64 `json:"flags,string"`
 }
 
 type errorFields struct {
@@ -299,6 +302,7 @@ func (f *pushFields) push() (*wire.Push, error) {
 	}
 	return &wire.Push{
 		Kind: wire.PushKind(f.Kind), Room: f.Room, ID: f.ID, Offset: f.Offset, Epoch: f.Epoch, Data: data,
+		Flags: wire.PushFlags(f.Flags),
 	}, nil
 }
 
@@ -316,7 +320,7 @@ func (f *pushFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, err
 func (f *pushFields) decode(body []byte) error {
 	var m wire.Push
 	err := m.Decode(body)
-	*f = pushFields{uint8(m.Kind), m.Room, m.ID, m.Offset, m.Epoch, hex.EncodeToString(m.Data)}
+	*f = pushFields{uint8(m.Kind), m.Room, m.ID, m.Offset, m.Epoch, hex.EncodeToString(m.Data), uint64(m.Flags)}
 	return err
 }
 
@@ -490,6 +494,15 @@ func frameSpecs() []frameSpec {
 			fields: &pushFields{Kind: 1, Room: "r", ID: "m", Offset: 1 << 35, Epoch: "e", DataHex: jsonHex("x")}},
 		{name: "push_empty_data", op: wire.OpPush, seq: 0,
 			fields: &pushFields{Kind: 2, ID: "m-6"}},
+		{name: "push_ephemeral_room", note: "revision 4: flags 1 (ephemeral) after data; no position. Also a valid datagram",
+			op: wire.OpPush, seq: 0,
+			fields: &pushFields{Kind: 1, Room: "pos", ID: "m-7", DataHex: jsonHex(`{"x":1,"y":2}`), Flags: uint64(wire.PushEphemeral)}},
+		{name: "push_ephemeral_direct", note: "revision 4: an ephemeral push to this connection or user",
+			op: wire.OpPush, seq: 0,
+			fields: &pushFields{Kind: 0, ID: "m-8", DataHex: jsonHex("typing"), Flags: uint64(wire.PushEphemeral)}},
+		{name: "push_flags_unknown_bits", note: "flags 129 (uvarint 81 01): bit 0 ephemeral, bit 7 unknown and kept, never an error",
+			op: wire.OpPush, seq: 0,
+			fields: &pushFields{Kind: 2, ID: "m-9", DataHex: jsonHex("x"), Flags: 129}},
 		{name: "error", op: wire.OpError, seq: 5,
 			fields: &errorFields{Code: uint16(wire.ErrCodeForbidden), Message: "room not allowed"}},
 		{name: "error_short", op: wire.OpError, seq: 5,
@@ -516,8 +529,8 @@ func frameSpecs() []frameSpec {
 		{name: "join_trailing_bytes", note: "bytes after the known fields are ignored",
 			op: wire.OpJoin, seq: 2, fields: &joinFields{Room: "news"},
 			raw: rawFrame(wire.OpJoin, 2, "046e657773", "00", "00", "01ff02")},
-		{name: "push_trailing_bytes", note: "bytes after data are ignored",
-			op: wire.OpPush, seq: 0, fields: &pushFields{Kind: 1, Room: "r", ID: "m", Offset: 5, DataHex: "78"},
+		{name: "push_trailing_bytes", note: "revision 4: the first byte after data is flags (0a: bits 1 and 3, unknown, kept); bytes after flags are ignored",
+			op: wire.OpPush, seq: 0, fields: &pushFields{Kind: 1, Room: "r", ID: "m", Offset: 5, DataHex: "78", Flags: 0x0a},
 			raw: rawFrame(wire.OpPush, 0, "01", "0172", "016d", "05", "00", "0178", "0a0b0c")},
 		{name: "ping_with_body", note: "Ping and Pong have no fields; a body is ignored",
 			op: wire.OpPing, seq: 8, fields: &emptyFields{},
@@ -542,6 +555,8 @@ func streamSpecs() []streamSpec {
 		{name: "empty_bodies", frames: []string{"ping", "pong", "ping_seq_max"}},
 		{name: "batch_of_pushes", note: "one write or WebSocket message carrying several pushes",
 			frames: []string{"push_room", "push_room_non_ascii", "push_offset_300", "push_offset_large", "push_empty_data", "push_direct"}},
+		{name: "ephemeral_on_stream", note: "revision 4: an ephemeral push that did not fit a datagram, between reliable ones",
+			frames: []string{"push_room", "push_ephemeral_room", "push_data_200"}},
 		{name: "incomplete_header_tail", note: "the stream ends 5 bytes into a header: wait for more bytes",
 			frames: []string{"push_room", "pong"}, tail: rawHex("0000001109")},
 		{name: "incomplete_body_tail", note: "the stream ends inside a body: wait for more bytes",
@@ -590,6 +605,8 @@ func invalidSpecs() []invalidSpec {
 			raw: rawFrame(wire.OpPush, 0, "03", "0172", "016d", "05", "00", "0178")},
 		{name: "push_data_beyond_body", note: "data length 5, 1 byte left", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpPush, 0, "01", "0172", "016d", "05", "00", "0578")},
+		{name: "push_flags_truncated", note: "revision 4: the flags uvarint 80 has its continuation bit set at the end of the body",
+			maxFrame: maxFrame, err: wire.ErrMalformed, raw: rawFrame(wire.OpPush, 0, "01", "0172", "016d", "05", "00", "0178", "80")},
 		{name: "push_missing_data", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpPush, 0, "01", "0172", "016d", "05", "00")},
 		{name: "error_short_code", note: "the code is a 2-byte u16", maxFrame: maxFrame, err: wire.ErrMalformed,
@@ -652,6 +669,7 @@ func buildVectors(t *testing.T) *vectorFile {
 			"frames: encoding fields with op and seq gives hex, and decoding hex gives fields; decode_only vectors are only decoded.",
 			"offset is a uint64 written as a decimal string, since JSON numbers lose precision above 2^53.",
 			"data_hex is the push payload in hex; strings are UTF-8.",
+			"revision 4 appends flags to Push (a uvarint after data, bit 0 = ephemeral, left out when zero, read as zero when absent) and sends ephemeral pushes in datagrams, each one whole Push frame.",
 			"revision 3 adds token_expiring, refresh and refresh_ok (refreshing a live connection's token) and request error 105.",
 			"revision 2 appends a position group (Auth: offset, epoch; AuthOK and JoinOK: recovery, offset, epoch), left out when all zero and read as zeros when absent.",
 			"streams: hex splits into the named frames in order, then incomplete_tail bytes of an unfinished frame remain.",

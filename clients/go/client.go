@@ -30,6 +30,10 @@ type Message struct {
 	Epoch  string
 	// Data is the payload. It belongs to the receiver.
 	Data []byte
+	// Ephemeral marks superseded state (datagram.go): it has no position,
+	// may have come in a datagram, may overtake reliable messages, and one
+	// lost is never replayed.
+	Ephemeral bool
 }
 
 // Client is a connection to a quicpush edge that survives network failures:
@@ -77,6 +81,8 @@ type Client struct {
 	gcond     *sync.Cond
 	running   int
 	inHandler int
+
+	dg datagramState // datagram.go
 }
 
 // position is a place in a stream: see docs/protocol.md, section 11.
@@ -587,6 +593,7 @@ func (c *Client) startReader(cn *conn, withLoop bool) bool {
 		return false
 	}
 	c.goLocked(func() { c.read(cn) })
+	c.startDatagramReaderLocked(cn)
 	if withLoop {
 		c.goLocked(func() { c.run(cn) })
 	}
@@ -829,7 +836,7 @@ func (c *Client) UserPosition() (offset uint64, epoch string) {
 // deliver records a room message's position and hands the message to the
 // OnMessage handler.
 func (c *Client) deliver(p *wire.Push) {
-	if p.Offset != 0 || p.Epoch != "" {
+	if (p.Offset != 0 || p.Epoch != "") && !p.Ephemeral() {
 		fresh := true
 		c.mu.Lock()
 		switch p.Kind {
@@ -851,8 +858,12 @@ func (c *Client) deliver(p *wire.Push) {
 	if c.opts.onMessage == nil {
 		return
 	}
-	m := Message{Kind: p.Kind, Room: p.Room, ID: p.ID, Offset: p.Offset, Epoch: p.Epoch, Data: bytes.Clone(p.Data)}
-	c.callHandler(true, func() { c.opts.onMessage(m) })
+	m := Message{Kind: p.Kind, Room: p.Room, ID: p.ID, Offset: p.Offset, Epoch: p.Epoch, Data: bytes.Clone(p.Data), Ephemeral: p.Ephemeral()}
+	c.callHandler(true, func() {
+		c.dg.handler.Lock()
+		defer c.dg.handler.Unlock()
+		c.opts.onMessage(m)
+	})
 }
 
 // run is the background loop: heartbeats on the live connection, then, when

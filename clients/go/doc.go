@@ -77,6 +77,16 @@
 // may reach OnMessage while OnConnect runs, and OnDisconnect is called after
 // the last message of its connection.
 //
+// # Ephemeral messages
+//
+// A push marked ephemeral by the backend (superseded state: positions,
+// typing, live scores) arrives with [Message].Ephemeral set. Over raw QUIC
+// and WebTransport it may come in a datagram, read by a goroutine of its own:
+// OnMessage still runs one message at a time, but an ephemeral message may
+// overtake, or be overtaken by, reliable ones, and one lost or dropped is
+// never replayed. Ephemeral messages have no position and never count as
+// duplicates. [Client.Datagrams] counts what came in datagrams.
+//
 // While an OnMessage handler runs no further frame is read, answers to Join
 // and Leave and heartbeat replies included: a handler that blocks for longer
 // than the edge's ping interval gets the connection dropped, and Join or

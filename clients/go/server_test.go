@@ -77,6 +77,7 @@ type serverConn struct {
 	chunk func(b []byte, n int) error            // stream bytes in writes of n bytes
 	hard  func(code wire.Code, reason string)    // close at once, with a transport close code where there is one
 	frag  func(msg []byte, parts int, ping bool) // WebSocket only: one message in parts fragments
+	dgram func(b []byte) error                   // QUIC and WebTransport only: one datagram
 	gone  chan struct{}                          // closed when the session's read loop ends
 }
 
@@ -477,7 +478,7 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 
 // listenQUIC serves raw QUIC (ALPN quicpush/1).
 func (s *testServer) listenQUIC(cert tls.Certificate) string {
-	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{wire.ALPN}}, &quic.Config{})
+	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{wire.ALPN}}, &quic.Config{EnableDatagrams: true})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -500,6 +501,7 @@ func (s *testServer) listenQUIC(cert tls.Certificate) string {
 				sc.hard = func(code wire.Code, reason string) {
 					_ = conn.CloseWithError(quic.ApplicationErrorCode(code), reason)
 				}
+				sc.dgram = conn.SendDatagram
 				fr := wire.NewFrameReader(str, 0)
 				s.session(sc, fr.ReadFrame)
 			})
@@ -535,6 +537,7 @@ func (s *testServer) listenWebTransport(cert tls.Certificate) string {
 		sc.hard = func(code wire.Code, reason string) {
 			_ = sess.CloseWithError(webtransport.SessionErrorCode(code), reason)
 		}
+		sc.dgram = sess.SendDatagram
 		fr := wire.NewFrameReader(str, 0)
 		s.session(sc, fr.ReadFrame)
 	})

@@ -79,6 +79,8 @@ func dialQUIC(ctx context.Context, ep *endpoint, p dialParams) (transport, error
 		// No QUIC keep-alives: the client pings at the interval the edge
 		// asks for, which also proves the session, not just the path, alive.
 		KeepAlivePeriod: 0,
+		// Ephemeral pushes come in datagrams when they fit (datagram.go).
+		EnableDatagrams: true,
 	}
 	return opened(frameconn.DialQUIC(ctx, ep.addr, o))
 }

@@ -72,6 +72,12 @@ type Message struct {
 	// the message carries no position.
 	Epoch      string
 	UserEpochs []string
+
+	// Ephemeral marks superseded state (positions, typing, live scores): the
+	// message is never written to history and carries no position (core
+	// clears Offset), and edges send it in a datagram where the connection
+	// allows, so it may be dropped and may overtake reliable messages.
+	Ephemeral bool
 }
 
 // RoomCount is a room and its number of connections.

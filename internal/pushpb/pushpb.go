@@ -41,6 +41,7 @@ func ToProto(m *push.Message) *edgev1.Message {
 		Offset:     m.Offset,
 		Epoch:      m.Epoch,
 		UserEpochs: m.UserEpochs,
+		Ephemeral:  m.Ephemeral,
 	}
 	if !m.Accepted.IsZero() {
 		pm.AcceptedUnixNano = m.Accepted.UnixNano()
@@ -62,6 +63,7 @@ func FromProto(pm *edgev1.Message) (*push.Message, error) {
 		Offset:     pm.GetOffset(),
 		Epoch:      pm.GetEpoch(),
 		UserEpochs: pm.GetUserEpochs(),
+		Ephemeral:  pm.GetEphemeral(),
 	}
 	switch pm.GetKind() {
 	case edgev1.Kind_KIND_KEYS:

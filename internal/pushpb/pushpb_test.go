@@ -16,6 +16,7 @@ func TestRoundTrip(t *testing.T) {
 		{ID: "u", Kind: push.KindUsers, Users: []string{"alice"}, Data: []byte{0, 1, 2}, Accepted: at},
 		{ID: "r", Kind: push.KindRoom, Room: "chat/1", Data: []byte(`{"test":1}`), Accepted: at},
 		{ID: "b", Kind: push.KindBroadcast, Data: []byte("all"), Rate: 500, Accepted: at},
+		{ID: "e", Kind: push.KindRoom, Room: "pos", Data: []byte(`{"x":1}`), Accepted: at, Ephemeral: true},
 		{ID: "d", Kind: push.KindDisconnect, Keys: []string{"e.1"}, Users: []string{"bob"}, Code: 3504, Reason: "bye", Accepted: at},
 	} {
 		b, err := Marshal(m)

@@ -32,6 +32,19 @@ export interface Message {
     epoch: string;
     /** The payload as the backend sent it: a copy the receiver owns. */
     data: Uint8Array;
+    /**
+     * Superseded state (positions, typing, live scores; revision 4): it has no
+     * position, may have come in a WebTransport datagram, may overtake or be
+     * overtaken by other messages, and one lost is never replayed.
+     */
+    ephemeral: boolean;
+}
+/** What the client read in datagrams, over all its connections. */
+export interface DatagramStats {
+    /** Ephemeral messages that came in a datagram. */
+    received: number;
+    /** Datagrams dropped as malformed (the connection stays). */
+    malformed: number;
 }
 /** Handles the messages of one room. */
 export type MessageHandler = (message: Message) => void;
@@ -165,6 +178,8 @@ export declare class Client {
      * rejoins it; undefined for a room the client is not in.
      */
     position(room: string): StreamPosition | undefined;
+    /** What the client read in datagrams so far (a copy). */
+    datagrams(): DatagramStats;
     /**
      * The client's position in its user's stream (direct pushes to the user),
      * sent in Auth on every reconnect; 0n and "" before any.

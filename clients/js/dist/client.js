@@ -1,5 +1,5 @@
 import { backoffDelay } from "./backoff.js";
-import { MAX_ROOM_LEN, MAX_TOKEN_LEN, Op, PushKind, Recovery } from "./codec.js";
+import { isEphemeral, MAX_ROOM_LEN, MAX_TOKEN_LEN, Op, PushKind, Recovery } from "./codec.js";
 import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
 import { Connection } from "./connection.js";
 import { Emitter } from "./emitter.js";
@@ -33,6 +33,7 @@ export class Client {
     #streamUser = "";
     #refreshing = null;
     #refreshAgain = false;
+    #datagrams = { received: 0, malformed: 0 };
     constructor(endpoints, options) {
         this.#endpoints = { ...endpoints };
         this.#opts = resolveOptions(endpoints, options);
@@ -64,6 +65,9 @@ export class Client {
     }
     position(room) {
         return this.#rooms.get(room)?.stream.position;
+    }
+    datagrams() {
+        return { ...this.#datagrams };
     }
     userPosition() {
         return this.#userStream.position;
@@ -176,6 +180,10 @@ export class Client {
             const end = new Promise((resolve) => (ended = resolve));
             const conn = new Connection({
                 onPush: (c, f) => this.#push(c, f),
+                onDatagram: (c, ok) => {
+                    if (c === this.#conn)
+                        this.#datagrams[ok ? "received" : "malformed"]++;
+                },
                 onTokenExpiring: (c) => this.#tokenExpiring(c),
                 onEnded: (_, e) => ended(e),
             });
@@ -427,6 +435,9 @@ export class Client {
         else if (f.kind === PushKind.Direct && (f.offset !== 0n || f.epoch !== "")) {
             stream = this.#userStream;
         }
+        const ephemeral = isEphemeral(f);
+        if (ephemeral)
+            stream = undefined;
         if (stream !== undefined && !stream.accept(f.offset, f.epoch))
             return;
         const m = {
@@ -436,6 +447,7 @@ export class Client {
             offset: f.offset,
             epoch: f.epoch,
             data: f.data.slice(),
+            ephemeral,
         };
         this.#events.emit("message", m);
         if (room?.handler) {

@@ -1,5 +1,5 @@
 /**
- * The quicpush wire codec, protocol version 1 revision 3 (docs/protocol.md):
+ * The quicpush wire codec, protocol version 1 revision 4 (docs/protocol.md):
  * frame encoding and decoding, and a {@link FrameDecoder} for byte streams.
  * It mirrors the Go package `wire` and passes every vector of
  * docs/protocol-vectors.json.
@@ -16,15 +16,20 @@
  * Refresh (client → server, a request) and RefreshOK (its reply). The server
  * speaks first, so a client only sends Refresh after a TokenExpiring.
  *
+ * Revision 4 appends optional `flags` to Push (bit 0: ephemeral), left out
+ * when zero, and sends ephemeral pushes in WebTransport datagrams, one whole
+ * Push frame each ({@link decodeDatagram}).
+ *
  * @module
  */
 /** The protocol version sent in Auth. */
 export declare const VERSION = 1;
 /**
  * The revision of version 1 this codec speaks: 2 added stream positions and
- * resume, 3 token refresh (TokenExpiring, Refresh, RefreshOK).
+ * resume, 3 token refresh (TokenExpiring, Refresh, RefreshOK), 4 ephemeral
+ * pushes (Push flags, datagrams).
  */
-export declare const REVISION = 3;
+export declare const REVISION = 4;
 /** The WebSocket subprotocol of this version. */
 export declare const WEBSOCKET_PROTOCOL = "quicpush.v1";
 /** The QUIC ALPN of raw QUIC connections (not usable from browsers). */
@@ -158,6 +163,14 @@ export interface RoomFrame {
     seq: number;
     room: string;
 }
+/** Push flags (revision 4), bits of {@link PushFrame.flags}. */
+export declare const PushFlags: {
+    /**
+     * Superseded state: no position, never replayed, may be dropped, may
+     * overtake reliable pushes, may come in a datagram.
+     */
+    readonly Ephemeral: 1n;
+};
 /** Server → client: a message. Seq is 0. */
 export interface PushFrame {
     op: typeof Op.Push;
@@ -168,7 +181,14 @@ export interface PushFrame {
     offset: bigint;
     epoch: string;
     data: Uint8Array;
+    /**
+     * Revision 4 flags ({@link PushFlags}); unknown bits are kept. Decoding
+     * always sets it (0n when absent); encoding leaves 0n or undefined out.
+     */
+    flags?: bigint;
 }
+/** Whether a push carries {@link PushFlags.Ephemeral}. */
+export declare function isEphemeral(f: PushFrame): boolean;
 /** Server → client: a request failed; the connection stays. */
 export interface ErrorFrame {
     op: typeof Op.Error;
@@ -261,6 +281,13 @@ export declare function parseHeader(b: Uint8Array, maxFrame?: number): Header;
  * malformed, over `maxFrame`, of an unknown op, or followed by other bytes.
  */
 export declare function decodeFrame(b: Uint8Array, maxFrame?: number): Frame;
+/**
+ * Decodes a datagram (revision 4): exactly one whole Push frame carrying
+ * {@link PushFlags.Ephemeral}. Throws {@link WireError} otherwise; a client
+ * drops such a datagram and keeps the connection, since a datagram cannot
+ * desynchronize the stream. Data aliases `b`.
+ */
+export declare function decodeDatagram(b: Uint8Array, maxFrame?: number): PushFrame;
 /**
  * Splits a message that holds whole frames, as a WebSocket binary message
  * does. A message that ends inside a frame is malformed. Bodies alias

@@ -1,5 +1,5 @@
 export const VERSION = 1;
-export const REVISION = 3;
+export const REVISION = 4;
 export const WEBSOCKET_PROTOCOL = "quicpush.v1";
 export const ALPN = "quicpush/1";
 export const HEADER_SIZE = 9;
@@ -33,6 +33,12 @@ export const Recovery = {
     Recovered: 1,
     NotRecovered: 2,
 };
+export const PushFlags = {
+    Ephemeral: 1n,
+};
+export function isEphemeral(f) {
+    return ((f.flags ?? 0n) & PushFlags.Ephemeral) !== 0n;
+}
 export class WireError extends Error {
     kind;
     constructor(kind, message) {
@@ -171,6 +177,8 @@ export function encodeFrame(f) {
             w.uvarint(f.offset);
             w.str(f.epoch);
             w.bytes(f.data);
+            if (f.flags !== undefined && f.flags !== 0n)
+                w.uvarint(f.flags);
             break;
         case Op.Error:
             checkUint(f.code, 0xffff, "code");
@@ -328,9 +336,10 @@ export function decodeBody(op, seq, body) {
             const offset = r.bigUvarint();
             const epoch = r.str(MAX_ROOM_LEN, "epoch");
             const data = r.bytes(body.length, "data");
+            const flags = r.more() ? r.bigUvarint() : 0n;
             if (kind > PushKind.Broadcast)
                 throw new WireError("malformed", `push: kind ${kind}`);
-            return { op, seq, kind: kind, room, id, offset, epoch, data };
+            return { op, seq, kind: kind, room, id, offset, epoch, data, flags };
         }
         case Op.Error: {
             const r = new Reader(body, "error");
@@ -372,6 +381,14 @@ export function decodeFrame(b, maxFrame = DEFAULT_MAX_FRAME) {
     const f = decodeBody(h.op, h.seq, b.subarray(HEADER_SIZE));
     if (f === undefined)
         throw new WireError("malformed", `unknown op ${h.op}`);
+    return f;
+}
+export function decodeDatagram(b, maxFrame = DEFAULT_MAX_FRAME) {
+    const f = decodeFrame(b, maxFrame);
+    if (f.op !== Op.Push)
+        throw new WireError("malformed", `datagram: op ${f.op}, want push`);
+    if (!isEphemeral(f))
+        throw new WireError("malformed", "datagram: a reliable push");
     return f;
 }
 export function splitFrames(message, maxFrame = DEFAULT_MAX_FRAME) {

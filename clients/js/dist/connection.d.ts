@@ -16,6 +16,11 @@ export interface ConnectionEnd {
 export interface ConnectionCallbacks {
     onPush(conn: Connection, frame: PushFrame): void;
     /**
+     * A datagram was read (revision 4): `ok` is false for a malformed one,
+     * which is dropped; an ephemeral push read from one goes to onPush.
+     */
+    onDatagram?(conn: Connection, ok: boolean): void;
+    /**
      * The edge warned that the token expires soon (revision 3): the client may
      * answer with Refresh on this connection, and only after such a warning.
      */
@@ -97,6 +102,12 @@ export declare class Connection {
      */
     private tick;
     private frames;
+    /**
+     * An ephemeral push from a datagram, or undefined for a malformed one.
+     * Datagrams before AuthOK or after the end are dropped; like frames, they
+     * wait while the connection is not started.
+     */
+    private datagram;
     private frame;
     private transportClosed;
     /**

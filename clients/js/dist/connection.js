@@ -23,6 +23,7 @@ export class Connection {
     heldEnd = null;
     handlers = {
         onFrames: (frames) => this.frames(frames),
+        onDatagram: (f) => this.datagram(f),
         onClose: (info) => this.transportClosed(info),
     };
     constructor(callbacks) {
@@ -146,6 +147,17 @@ export class Connection {
                 continue;
             this.frame(f);
         }
+    }
+    datagram(f) {
+        if (this.state !== "open")
+            return;
+        this.callbacks.onDatagram?.(this, f !== undefined);
+        if (f === undefined)
+            return;
+        if (this.held !== null)
+            this.held.push(f);
+        else
+            this.callbacks.onPush(this, f);
     }
     frame(f) {
         if (f.op === Op.Ping) {

@@ -1,4 +1,4 @@
-import { FrameDecoder, WireError } from "./codec.js";
+import { decodeDatagram, FrameDecoder, WireError } from "./codec.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import { abortable, noop, transportError, } from "./transport.js";
 const CLOSE_INFO_WAIT_MS = 1000;
@@ -48,6 +48,7 @@ class WebTransportTransport {
         this.handlers = handlers;
         this.writer = stream.writable.getWriter();
         void this.readLoop(stream.readable.getReader(), maxFrame);
+        void this.datagramLoop(maxFrame);
     }
     send(frame) {
         if (this.closing)
@@ -59,6 +60,32 @@ class WebTransportTransport {
             return;
         this.closing = true;
         closeQuietly(this.wt, reason);
+    }
+    async datagramLoop(maxFrame) {
+        let reader;
+        try {
+            reader = this.wt.datagrams.readable.getReader();
+        }
+        catch {
+            return;
+        }
+        try {
+            for (;;) {
+                const { value, done } = await reader.read();
+                if (done || this.closing)
+                    return;
+                let f;
+                try {
+                    f = decodeDatagram(value, maxFrame);
+                }
+                catch {
+                    f = undefined;
+                }
+                this.handlers.onDatagram?.(f);
+            }
+        }
+        catch {
+        }
     }
     async readLoop(reader, maxFrame) {
         const decoder = new FrameDecoder(maxFrame);

@@ -337,6 +337,26 @@ describe("browser client against quicpush serve", { timeout: WATCHDOG_MS }, () =
     await waitInPage(page, "push received", received("wt", "hello over webtransport"));
   });
 
+  test("ephemeral pushes come by WebTransport datagram, marked ephemeral, without a position", { timeout: 30_000 }, async () => {
+    // The wt client of (a), in lobby. A small ephemeral push fits a datagram;
+    // one of 4000 bytes does not and comes on the stream.
+    const small = await callAPI("PushRoom", { room: "lobby", text: "pos x=1", ephemeral: true });
+    assert.equal(small.position, undefined, "an ephemeral push has no position");
+    await callAPI("PushRoom", { room: "lobby", text: "x".repeat(4000), ephemeral: true });
+    await waitInPage(page, "ephemeral pushes received", () =>
+      window.clients.wt.messages.some((m) => m.text === "pos x=1") && window.clients.wt.messages.some((m) => m.text.length === 4000),
+    );
+    const got = await page.evaluate(() => ({
+      msgs: window.clients.wt.messages.filter((m) => m.text === "pos x=1" || m.text.length === 4000).map((m) => [m.ephemeral, m.offset]),
+      datagrams: window.clients.wt.client.datagrams(),
+    }));
+    assert.deepEqual(got.msgs, [
+      [true, "0"],
+      [true, "0"],
+    ]);
+    assert.deepEqual(got.datagrams, { received: 1, malformed: 0 });
+  });
+
   test("push API client: Connect, gRPC and gRPC-Web reach a page; a bad key is refused", { timeout: 30_000 }, async () => {
     const room = "demo-backend";
     await page.evaluate(([c, r]) => {

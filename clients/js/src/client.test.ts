@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 
-import { Client, type ClientEvents, type NotRecoveredEvent, type RecoveredEvent } from "./client.js";
-import { encodeFrame, Op, PushKind } from "./codec.js";
+import { Client, type ClientEvents, type Message, type NotRecoveredEvent, type RecoveredEvent } from "./client.js";
+import { encodeFrame, Op, PushFlags, PushKind } from "./codec.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import { delay, FakeEdge, fakeWebSocket, fakeWebTransport, until, type FakeWebTransportMode } from "./fakes.test-helpers.js";
 import type { ClientOptions } from "./options.js";
@@ -1096,5 +1096,55 @@ describe("resume", () => {
     await until(() => c.state === "closed", "closed by the listener");
     await delay(20);
     assert.equal(calls, 1);
+  });
+});
+
+describe("ephemeral pushes (revision 4)", () => {
+  const ephemeral = (room: string, data: string, id: string): Uint8Array =>
+    encodeFrame({
+      op: Op.Push,
+      seq: 0,
+      kind: PushKind.Room,
+      room,
+      id,
+      offset: 0n,
+      epoch: "",
+      data: new TextEncoder().encode(data),
+      flags: PushFlags.Ephemeral,
+    });
+
+  test("from a datagram or the stream: marked ephemeral, no position moved, a bad datagram dropped", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const got: Message[] = [];
+    const errors: unknown[] = [];
+    c.on("error", (e) => errors.push(e));
+    await c.connect();
+    await c.joinRoom("pos", (m) => got.push(m));
+    edge.push("pos", "r1", 5n, "e1", "m1");
+    await until(() => got.length === 1, "reliable push");
+
+    edge.session.datagram!(ephemeral("pos", "x=1", "d1"));
+    await until(() => got.length === 2, "datagram push");
+    edge.session.datagram!(new Uint8Array([0, 0, 0, 5, 9])); // malformed: dropped
+    edge.session.datagram!(encodeFrame({ op: Op.Ping, seq: 0 })); // not a push: dropped
+    edge.session.write(ephemeral("pos", "x=2", "d2")); // too large for a datagram: on the stream
+    edge.push("pos", "r2", 6n, "e1", "m2");
+    await until(() => got.length === 4, "stream pushes");
+    await until(() => c.datagrams().malformed === 2, "malformed datagrams counted");
+
+    assert.deepEqual(
+      got.map((m) => [m.id, m.ephemeral, m.offset]),
+      [
+        ["m1", false, 5n],
+        ["d1", true, 0n],
+        ["d2", true, 0n],
+        ["m2", false, 6n],
+      ],
+    );
+    assert.deepEqual(c.datagrams(), { received: 1, malformed: 2 });
+    assert.deepEqual(c.position("pos"), { offset: 6n, epoch: "e1" });
+    assert.equal(c.state, "connected");
+    assert.deepEqual(errors, []);
   });
 });

@@ -1,5 +1,5 @@
 import { backoffDelay } from "./backoff.js";
-import { MAX_ROOM_LEN, MAX_TOKEN_LEN, Op, PushKind, Recovery, type Frame, type PushFrame } from "./codec.js";
+import { isEphemeral, MAX_ROOM_LEN, MAX_TOKEN_LEN, Op, PushKind, Recovery, type Frame, type PushFrame } from "./codec.js";
 import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
 import { Connection, type ConnectionEnd } from "./connection.js";
 import { Emitter, type Listener } from "./emitter.js";
@@ -41,6 +41,20 @@ export interface Message {
   epoch: string;
   /** The payload as the backend sent it: a copy the receiver owns. */
   data: Uint8Array;
+  /**
+   * Superseded state (positions, typing, live scores; revision 4): it has no
+   * position, may have come in a WebTransport datagram, may overtake or be
+   * overtaken by other messages, and one lost is never replayed.
+   */
+  ephemeral: boolean;
+}
+
+/** What the client read in datagrams, over all its connections. */
+export interface DatagramStats {
+  /** Ephemeral messages that came in a datagram. */
+  received: number;
+  /** Datagrams dropped as malformed (the connection stays). */
+  malformed: number;
 }
 
 /** Handles the messages of one room. */
@@ -211,6 +225,7 @@ export class Client {
   #refreshing: Connection | null = null;
   /** A TokenExpiring came while a refresh was under way: refresh again after it. */
   #refreshAgain = false;
+  readonly #datagrams: DatagramStats = { received: 0, malformed: 0 };
 
   /**
    * @param endpoints where the edge listens; at least one.
@@ -262,6 +277,11 @@ export class Client {
    */
   position(room: string): StreamPosition | undefined {
     return this.#rooms.get(room)?.stream.position;
+  }
+
+  /** What the client read in datagrams so far (a copy). */
+  datagrams(): DatagramStats {
+    return { ...this.#datagrams };
   }
 
   /**
@@ -407,6 +427,9 @@ export class Client {
       const end = new Promise<ConnectionEnd>((resolve) => (ended = resolve));
       const conn = new Connection({
         onPush: (c, f) => this.#push(c, f),
+        onDatagram: (c, ok) => {
+          if (c === this.#conn) this.#datagrams[ok ? "received" : "malformed"]++;
+        },
         onTokenExpiring: (c) => this.#tokenExpiring(c),
         onEnded: (_, e) => ended(e),
       });
@@ -693,6 +716,9 @@ export class Client {
     } else if (f.kind === PushKind.Direct && (f.offset !== 0n || f.epoch !== "")) {
       stream = this.#userStream;
     }
+    const ephemeral = isEphemeral(f);
+    // Ephemeral pushes have no position: they neither move one nor repeat.
+    if (ephemeral) stream = undefined;
     if (stream !== undefined && !stream.accept(f.offset, f.epoch)) return;
     const m: Message = {
       kind: kindNames[f.kind],
@@ -701,6 +727,7 @@ export class Client {
       offset: f.offset,
       epoch: f.epoch,
       data: f.data.slice(),
+      ephemeral,
     };
     this.#events.emit("message", m);
     if (room?.handler) {

@@ -141,6 +141,8 @@ function randomFrame(r: Rand): Frame {
         offset: r.u64(),
         epoch: r.str(MAX_ROOM_LEN),
         data: r.bytes(r.len(2000)),
+        // Revision 4 flags: mostly 0 or ephemeral, sometimes unknown bits.
+        flags: r.int(4) === 0 ? r.u64() : BigInt(r.int(2)),
       };
     case Op.Error:
       return { op, seq, code: r.int(0x10000), message: r.str(600) };

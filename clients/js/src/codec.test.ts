@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 
 import {
   decodeBody,
+  decodeDatagram,
   decodeFrame,
   DEFAULT_MAX_FRAME,
   encodeFrame,
@@ -12,8 +13,10 @@ import {
   MAX_AUTH_FRAME,
   MAX_ROOM_LEN,
   MAX_TOKEN_LEN,
+  isEphemeral,
   Op,
   parseHeader,
+  PushFlags,
   Recovery,
   REVISION,
   splitFrames,
@@ -80,6 +83,7 @@ function vectorFrame(v: VectorFrame): Frame {
         offset: BigInt(s("offset")),
         epoch: s("epoch"),
         data: fromHex(s("data_hex")),
+        flags: BigInt(s("flags")),
       };
     case "error":
       return { op: Op.Error, seq, code: n("code"), message: s("message") };
@@ -122,7 +126,15 @@ function vectorFields(f: Frame): Record<string, string | number> {
     case Op.LeaveOK:
       return { room: f.room };
     case Op.Push:
-      return { kind: f.kind, room: f.room, id: f.id, offset: f.offset.toString(), epoch: f.epoch, data_hex: toHex(f.data) };
+      return {
+        kind: f.kind,
+        room: f.room,
+        id: f.id,
+        offset: f.offset.toString(),
+        epoch: f.epoch,
+        data_hex: toHex(f.data),
+        flags: (f.flags ?? 0n).toString(),
+      };
     case Op.Error:
       return { code: f.code, message: f.message };
     case Op.Disconnect:
@@ -393,5 +405,21 @@ describe("codec", () => {
     const bytes = encodeFrame(f);
     assert.equal(bytes.length, HEADER_SIZE + 1 + 3 + 13);
     assert.deepEqual(decodeFrame(bytes), f);
+  });
+
+  test("datagrams (revision 4): one whole ephemeral push, anything else malformed", () => {
+    const eph: Frame = { op: Op.Push, seq: 0, kind: 1, room: "pos", id: "m", offset: 0n, epoch: "", data: fromHex("7b7d"), flags: PushFlags.Ephemeral };
+    const b = encodeFrame(eph);
+    const f = decodeDatagram(b);
+    assert.deepEqual(f, eph);
+    assert.ok(isEphemeral(f));
+    const malformed = (e: unknown): boolean => e instanceof WireError && e.kind === "malformed";
+    const reliable = encodeFrame({ op: Op.Push, seq: 0, kind: 1, room: "pos", id: "m", offset: 0n, epoch: "", data: fromHex("7b7d") });
+    for (const bad of [new Uint8Array(), b.subarray(0, b.length - 1), new Uint8Array([...b, ...b]), reliable, encodeFrame({ op: Op.Ping, seq: 0 })]) {
+      assert.throws(() => decodeDatagram(bad), malformed, toHex(bad));
+    }
+    assert.throws(() => decodeDatagram(b, b.length - 1), (e: unknown) => e instanceof WireError && e.kind === "too_large");
+    // Flags are left out when zero, so a reliable push is byte for byte what revision 3 wrote.
+    assert.equal(reliable.length, b.length - 1);
   });
 });

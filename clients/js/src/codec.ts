@@ -1,5 +1,5 @@
 /**
- * The quicpush wire codec, protocol version 1 revision 3 (docs/protocol.md):
+ * The quicpush wire codec, protocol version 1 revision 4 (docs/protocol.md):
  * frame encoding and decoding, and a {@link FrameDecoder} for byte streams.
  * It mirrors the Go package `wire` and passes every vector of
  * docs/protocol-vectors.json.
@@ -16,6 +16,10 @@
  * Refresh (client → server, a request) and RefreshOK (its reply). The server
  * speaks first, so a client only sends Refresh after a TokenExpiring.
  *
+ * Revision 4 appends optional `flags` to Push (bit 0: ephemeral), left out
+ * when zero, and sends ephemeral pushes in WebTransport datagrams, one whole
+ * Push frame each ({@link decodeDatagram}).
+ *
  * @module
  */
 
@@ -23,9 +27,10 @@
 export const VERSION = 1;
 /**
  * The revision of version 1 this codec speaks: 2 added stream positions and
- * resume, 3 token refresh (TokenExpiring, Refresh, RefreshOK).
+ * resume, 3 token refresh (TokenExpiring, Refresh, RefreshOK), 4 ephemeral
+ * pushes (Push flags, datagrams).
  */
-export const REVISION = 3;
+export const REVISION = 4;
 /** The WebSocket subprotocol of this version. */
 export const WEBSOCKET_PROTOCOL = "quicpush.v1";
 /** The QUIC ALPN of raw QUIC connections (not usable from browsers). */
@@ -163,6 +168,15 @@ export interface RoomFrame {
   seq: number;
   room: string;
 }
+/** Push flags (revision 4), bits of {@link PushFrame.flags}. */
+export const PushFlags = {
+  /**
+   * Superseded state: no position, never replayed, may be dropped, may
+   * overtake reliable pushes, may come in a datagram.
+   */
+  Ephemeral: 1n,
+} as const;
+
 /** Server → client: a message. Seq is 0. */
 export interface PushFrame {
   op: typeof Op.Push;
@@ -173,6 +187,16 @@ export interface PushFrame {
   offset: bigint;
   epoch: string;
   data: Uint8Array;
+  /**
+   * Revision 4 flags ({@link PushFlags}); unknown bits are kept. Decoding
+   * always sets it (0n when absent); encoding leaves 0n or undefined out.
+   */
+  flags?: bigint;
+}
+
+/** Whether a push carries {@link PushFlags.Ephemeral}. */
+export function isEphemeral(f: PushFrame): boolean {
+  return ((f.flags ?? 0n) & PushFlags.Ephemeral) !== 0n;
 }
 /** Server → client: a request failed; the connection stays. */
 export interface ErrorFrame {
@@ -405,6 +429,7 @@ export function encodeFrame(f: Frame): Uint8Array {
       w.uvarint(f.offset);
       w.str(f.epoch);
       w.bytes(f.data);
+      if (f.flags !== undefined && f.flags !== 0n) w.uvarint(f.flags);
       break;
     case Op.Error:
       checkUint(f.code, 0xffff, "code");
@@ -573,8 +598,9 @@ export function decodeBody(op: number, seq: number, body: Uint8Array): Frame | u
       const offset = r.bigUvarint();
       const epoch = r.str(MAX_ROOM_LEN, "epoch");
       const data = r.bytes(body.length, "data");
+      const flags = r.more() ? r.bigUvarint() : 0n;
       if (kind > PushKind.Broadcast) throw new WireError("malformed", `push: kind ${kind}`);
-      return { op, seq, kind: kind as PushKind, room, id, offset, epoch, data };
+      return { op, seq, kind: kind as PushKind, room, id, offset, epoch, data, flags };
     }
     case Op.Error: {
       const r = new Reader(body, "error");
@@ -625,6 +651,19 @@ export function decodeFrame(b: Uint8Array, maxFrame: number = DEFAULT_MAX_FRAME)
   }
   const f = decodeBody(h.op, h.seq, b.subarray(HEADER_SIZE));
   if (f === undefined) throw new WireError("malformed", `unknown op ${h.op}`);
+  return f;
+}
+
+/**
+ * Decodes a datagram (revision 4): exactly one whole Push frame carrying
+ * {@link PushFlags.Ephemeral}. Throws {@link WireError} otherwise; a client
+ * drops such a datagram and keeps the connection, since a datagram cannot
+ * desynchronize the stream. Data aliases `b`.
+ */
+export function decodeDatagram(b: Uint8Array, maxFrame: number = DEFAULT_MAX_FRAME): PushFrame {
+  const f = decodeFrame(b, maxFrame);
+  if (f.op !== Op.Push) throw new WireError("malformed", `datagram: op ${f.op}, want push`);
+  if (!isEphemeral(f)) throw new WireError("malformed", "datagram: a reliable push");
   return f;
 }
 

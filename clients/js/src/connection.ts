@@ -31,6 +31,11 @@ export interface ConnectionEnd {
 export interface ConnectionCallbacks {
   onPush(conn: Connection, frame: PushFrame): void;
   /**
+   * A datagram was read (revision 4): `ok` is false for a malformed one,
+   * which is dropped; an ephemeral push read from one goes to onPush.
+   */
+  onDatagram?(conn: Connection, ok: boolean): void;
+  /**
    * The edge warned that the token expires soon (revision 3): the client may
    * answer with Refresh on this connection, and only after such a warning.
    */
@@ -86,6 +91,7 @@ export class Connection {
   /** The handlers to give the transport opener. */
   readonly handlers: TransportHandlers = {
     onFrames: (frames) => this.frames(frames),
+    onDatagram: (f) => this.datagram(f),
     onClose: (info) => this.transportClosed(info),
   };
 
@@ -228,6 +234,19 @@ export class Connection {
       if (f === undefined) continue; // an op of a later version: skip it
       this.frame(f);
     }
+  }
+
+  /**
+   * An ephemeral push from a datagram, or undefined for a malformed one.
+   * Datagrams before AuthOK or after the end are dropped; like frames, they
+   * wait while the connection is not started.
+   */
+  private datagram(f: PushFrame | undefined): void {
+    if (this.state !== "open") return;
+    this.callbacks.onDatagram?.(this, f !== undefined);
+    if (f === undefined) return;
+    if (this.held !== null) this.held.push(f);
+    else this.callbacks.onPush(this, f);
   }
 
   private frame(f: Frame): void {

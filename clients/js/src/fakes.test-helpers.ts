@@ -200,6 +200,8 @@ export class FakeSession {
   readonly received: Frame[] = [];
   /** TokenExpiring frames sent: Refresh is an unknown op (3501) before the first. */
   expiringSent = 0;
+  /** Sends one datagram to the client (WebTransport only). */
+  datagram: ((bytes: Uint8Array) => void) | null = null;
   /** The Auth frame the session began with. */
   auth: AuthFrame | null = null;
   authed = false;
@@ -448,6 +450,14 @@ export function fakeWebTransport(edge: FakeEdge, mode: () => FakeWebTransportMod
     private resolveClosed!: (ci: { closeCode: number; reason: string }) => void;
     private rejectClosed!: (e: Error) => void;
     private controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+    private dgController: ReadableStreamDefaultController<Uint8Array> | null = null;
+    readonly datagrams = {
+      readable: new ReadableStream<Uint8Array>({
+        start: (c) => {
+          this.dgController = c;
+        },
+      }),
+    };
     private session: FakeSession | null = null;
     private isClosed = false;
     readonly hashes: unknown;
@@ -506,6 +516,9 @@ export function fakeWebTransport(edge: FakeEdge, mode: () => FakeWebTransportMod
         },
       );
       const session = this.session;
+      session.datagram = (bytes) => {
+        if (!this.isClosed) this.dgController?.enqueue(bytes.slice());
+      };
       const writable = new WritableStream<Uint8Array>({
         write: (chunk) => {
           session.receive(new Uint8Array(chunk));
@@ -520,6 +533,11 @@ export function fakeWebTransport(edge: FakeEdge, mode: () => FakeWebTransportMod
       this.session?.clientClosed();
       try {
         this.controller?.close();
+      } catch {
+        // already closed
+      }
+      try {
+        this.dgController?.close();
       } catch {
         // already closed
       }

@@ -11,6 +11,7 @@ export {
   type ClientState,
   type ConnectedEvent,
   type ConnectingEvent,
+  type DatagramStats,
   type DisconnectedEvent,
   type Message,
   type MessageHandler,

@@ -1,4 +1,4 @@
-import type { RawFrame } from "./codec.js";
+import type { PushFrame, RawFrame } from "./codec.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 
 /** The transports a browser can use. */
@@ -20,6 +20,11 @@ export interface TransportClose {
 export interface TransportHandlers {
   /** Frames read, in order. */
   onFrames(frames: RawFrame[]): void;
+  /**
+   * An ephemeral push read from a datagram (revision 4, WebTransport only),
+   * or undefined for a malformed datagram, which was dropped.
+   */
+  onDatagram?(frame: PushFrame | undefined): void;
   /** Called once when the transport ends, unless the client closed it. */
   onClose(info: TransportClose): void;
 }

@@ -1,4 +1,4 @@
-import { FrameDecoder, WireError } from "./codec.js";
+import { decodeDatagram, FrameDecoder, WireError, type PushFrame } from "./codec.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import {
   abortable,
@@ -78,6 +78,7 @@ class WebTransportTransport implements Transport {
   ) {
     this.writer = stream.writable.getWriter();
     void this.readLoop(stream.readable.getReader() as ReadableStreamDefaultReader<Uint8Array>, maxFrame);
+    void this.datagramLoop(maxFrame);
   }
 
   send(frame: Uint8Array): void {
@@ -90,6 +91,35 @@ class WebTransportTransport implements Transport {
     if (this.closing) return;
     this.closing = true;
     closeQuietly(this.wt, reason);
+  }
+
+  /**
+   * Reads the session's datagrams (revision 4): each is one ephemeral Push
+   * frame. A malformed one is reported and dropped, never fatal: it cannot
+   * desynchronize the stream. Ends with the session.
+   */
+  private async datagramLoop(maxFrame: number): Promise<void> {
+    let reader: ReadableStreamDefaultReader<Uint8Array>;
+    try {
+      reader = this.wt.datagrams.readable.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    } catch {
+      return; // no datagrams on this session
+    }
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.closing) return;
+        let f: PushFrame | undefined;
+        try {
+          f = decodeDatagram(value, maxFrame);
+        } catch {
+          f = undefined;
+        }
+        this.handlers.onDatagram?.(f);
+      }
+    } catch {
+      // The session ended; the stream's reader reports how.
+    }
   }
 
   private async readLoop(reader: ReadableStreamDefaultReader<Uint8Array>, maxFrame: number): Promise<void> {

@@ -229,7 +229,10 @@ type Message struct {
 	Epoch string `protobuf:"bytes,12,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// Epoch of each user's stream, in the order of users (KIND_USERS); empty
 	// entries for users without history.
-	UserEpochs    []string `protobuf:"bytes,13,rep,name=user_epochs,json=userEpochs,proto3" json:"user_epochs,omitempty"`
+	UserEpochs []string `protobuf:"bytes,13,rep,name=user_epochs,json=userEpochs,proto3" json:"user_epochs,omitempty"`
+	// The message is ephemeral: never in history, no position, sent in a
+	// datagram where the connection allows (see push.v1's ephemeral field).
+	Ephemeral     bool `protobuf:"varint,14,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -353,6 +356,13 @@ func (x *Message) GetUserEpochs() []string {
 		return x.UserEpochs
 	}
 	return nil
+}
+
+func (x *Message) GetEphemeral() bool {
+	if x != nil {
+		return x.Ephemeral
+	}
+	return false
 }
 
 // StatsRequest asks an edge for its online counts.
@@ -540,7 +550,7 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\x125\n" +
 	"\bmessages\x18\x02 \x03(\v2\x19.quicpush.edge.v1.MessageR\bmessages\",\n" +
 	"\x0fDeliverResponse\x12\x19\n" +
-	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\"\xd4\x02\n" +
+	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\"\xf2\x02\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x16.quicpush.edge.v1.KindR\x04kind\x12\x12\n" +
@@ -556,7 +566,8 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"\x06offset\x18\v \x01(\x04R\x06offset\x12\x14\n" +
 	"\x05epoch\x18\f \x01(\tR\x05epoch\x12\x1f\n" +
 	"\vuser_epochs\x18\r \x03(\tR\n" +
-	"userEpochs\"6\n" +
+	"userEpochs\x12\x1c\n" +
+	"\tephemeral\x18\x0e \x01(\bR\tephemeral\"6\n" +
 	"\fStatsRequest\x12\x14\n" +
 	"\x05rooms\x18\x01 \x03(\tR\x05rooms\x12\x10\n" +
 	"\x03top\x18\x02 \x01(\rR\x03top\"\xd0\x01\n" +

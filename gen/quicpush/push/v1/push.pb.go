@@ -54,8 +54,16 @@ type PushKeysRequest struct {
 	// nothing is published (a new request needs a new key). Optional; at most
 	// 128 bytes.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Marks the push ephemeral: superseded state (positions, typing, live
+	// scores) whose latest value is all that matters. An ephemeral push is
+	// never stored in history nor replayed on resume, gets no position in the
+	// reply, may be dropped (a full datagram queue, a lost datagram), and may
+	// arrive out of order relative to reliable pushes. Edges send it in a QUIC
+	// or WebTransport datagram when it fits in one, on the connection's stream
+	// otherwise (and always on TCP and WebSocket). Default false: reliable.
+	Ephemeral     bool `protobuf:"varint,5,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PushKeysRequest) Reset() {
@@ -114,6 +122,13 @@ func (x *PushKeysRequest) GetIdempotencyKey() string {
 		return x.IdempotencyKey
 	}
 	return ""
+}
+
+func (x *PushKeysRequest) GetEphemeral() bool {
+	if x != nil {
+		return x.Ephemeral
+	}
+	return false
 }
 
 // PushKeysResponse identifies the accepted message.
@@ -195,8 +210,16 @@ type PushUsersRequest struct {
 	// nothing is published (a new request needs a new key). Optional; at most
 	// 128 bytes.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Marks the push ephemeral: superseded state (positions, typing, live
+	// scores) whose latest value is all that matters. An ephemeral push is
+	// never stored in history nor replayed on resume, gets no position in the
+	// reply, may be dropped (a full datagram queue, a lost datagram), and may
+	// arrive out of order relative to reliable pushes. Edges send it in a QUIC
+	// or WebTransport datagram when it fits in one, on the connection's stream
+	// otherwise (and always on TCP and WebSocket). Default false: reliable.
+	Ephemeral     bool `protobuf:"varint,5,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PushUsersRequest) Reset() {
@@ -255,6 +278,13 @@ func (x *PushUsersRequest) GetIdempotencyKey() string {
 		return x.IdempotencyKey
 	}
 	return ""
+}
+
+func (x *PushUsersRequest) GetEphemeral() bool {
+	if x != nil {
+		return x.Ephemeral
+	}
+	return false
 }
 
 // PushUsersResponse identifies the accepted message.
@@ -346,8 +376,16 @@ type PushRoomRequest struct {
 	// nothing is published (a new request needs a new key). Optional; at most
 	// 128 bytes.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Marks the push ephemeral: superseded state (positions, typing, live
+	// scores) whose latest value is all that matters. An ephemeral push is
+	// never stored in history nor replayed on resume, gets no position in the
+	// reply, may be dropped (a full datagram queue, a lost datagram), and may
+	// arrive out of order relative to reliable pushes. Edges send it in a QUIC
+	// or WebTransport datagram when it fits in one, on the connection's stream
+	// otherwise (and always on TCP and WebSocket). Default false: reliable.
+	Ephemeral     bool `protobuf:"varint,5,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PushRoomRequest) Reset() {
@@ -406,6 +444,13 @@ func (x *PushRoomRequest) GetIdempotencyKey() string {
 		return x.IdempotencyKey
 	}
 	return ""
+}
+
+func (x *PushRoomRequest) GetEphemeral() bool {
+	if x != nil {
+		return x.Ephemeral
+	}
+	return false
 }
 
 // PushRoomResponse identifies the accepted message.
@@ -500,8 +545,18 @@ type BroadcastRequest struct {
 	// nothing is published (a new request needs a new key). Optional; at most
 	// 128 bytes.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Marks the push ephemeral: superseded state (positions, typing, live
+	// scores) whose latest value is all that matters. An ephemeral push is
+	// never stored in history nor replayed on resume, gets no position in the
+	// reply, may be dropped (a full datagram queue, a lost datagram), and may
+	// arrive out of order relative to reliable pushes. Edges send it in a QUIC
+	// or WebTransport datagram when it fits in one, on the connection's stream
+	// otherwise (and always on TCP and WebSocket). Default false: reliable.
+	// An ephemeral broadcast is not paced by rate: spread over seconds,
+	// superseded state would reach most connections stale.
+	Ephemeral     bool `protobuf:"varint,5,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BroadcastRequest) Reset() {
@@ -560,6 +615,13 @@ func (x *BroadcastRequest) GetIdempotencyKey() string {
 		return x.IdempotencyKey
 	}
 	return ""
+}
+
+func (x *BroadcastRequest) GetEphemeral() bool {
+	if x != nil {
+		return x.Ephemeral
+	}
+	return false
 }
 
 // BroadcastResponse identifies the accepted message.
@@ -1375,44 +1437,48 @@ var File_quicpush_push_v1_push_proto protoreflect.FileDescriptor
 
 const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"\n" +
-	"\x1bquicpush/push/v1/push.proto\x12\x10quicpush.push.v1\"v\n" +
+	"\x1bquicpush/push/v1/push.proto\x12\x10quicpush.push.v1\"\x94\x01\n" +
 	"\x0fPushKeysRequest\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12'\n" +
-	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"o\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x1c\n" +
+	"\tephemeral\x18\x05 \x01(\bR\tephemeral\"o\n" +
 	"\x10PushKeysResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
 	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
-	"busRecords\"y\n" +
+	"busRecords\"\x97\x01\n" +
 	"\x10PushUsersRequest\x12\x14\n" +
 	"\x05users\x18\x01 \x03(\tR\x05users\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12'\n" +
-	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"\xae\x01\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x1c\n" +
+	"\tephemeral\x18\x05 \x01(\bR\tephemeral\"\xae\x01\n" +
 	"\x11PushUsersResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
 	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
 	"busRecords\x12<\n" +
-	"\tpositions\x18\x03 \x03(\v2\x1e.quicpush.push.v1.UserPositionR\tpositions\"v\n" +
+	"\tpositions\x18\x03 \x03(\v2\x1e.quicpush.push.v1.UserPositionR\tpositions\"\x94\x01\n" +
 	"\x0fPushRoomRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12'\n" +
-	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"\xad\x01\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x1c\n" +
+	"\tephemeral\x18\x05 \x01(\bR\tephemeral\"\xad\x01\n" +
 	"\x10PushRoomResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
 	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
 	"busRecords\x12<\n" +
-	"\bposition\x18\x03 \x01(\v2 .quicpush.push.v1.StreamPositionR\bposition\"w\n" +
+	"\bposition\x18\x03 \x01(\v2 .quicpush.push.v1.StreamPositionR\bposition\"\x95\x01\n" +
 	"\x10BroadcastRequest\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x12\n" +
 	"\x04rate\x18\x03 \x01(\rR\x04rate\x12'\n" +
-	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"p\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x1c\n" +
+	"\tephemeral\x18\x05 \x01(\bR\tephemeral\"p\n" +
 	"\x11BroadcastResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +

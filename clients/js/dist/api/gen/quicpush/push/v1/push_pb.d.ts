@@ -43,6 +43,18 @@ export type PushKeysRequest = Message<"quicpush.push.v1.PushKeysRequest"> & {
      * @generated from field: string idempotency_key = 4;
      */
     idempotencyKey: string;
+    /**
+     * Marks the push ephemeral: superseded state (positions, typing, live
+     * scores) whose latest value is all that matters. An ephemeral push is
+     * never stored in history nor replayed on resume, gets no position in the
+     * reply, may be dropped (a full datagram queue, a lost datagram), and may
+     * arrive out of order relative to reliable pushes. Edges send it in a QUIC
+     * or WebTransport datagram when it fits in one, on the connection's stream
+     * otherwise (and always on TCP and WebSocket). Default false: reliable.
+     *
+     * @generated from field: bool ephemeral = 5;
+     */
+    ephemeral: boolean;
 };
 /**
  * Describes the message quicpush.push.v1.PushKeysRequest.
@@ -116,6 +128,18 @@ export type PushUsersRequest = Message<"quicpush.push.v1.PushUsersRequest"> & {
      * @generated from field: string idempotency_key = 4;
      */
     idempotencyKey: string;
+    /**
+     * Marks the push ephemeral: superseded state (positions, typing, live
+     * scores) whose latest value is all that matters. An ephemeral push is
+     * never stored in history nor replayed on resume, gets no position in the
+     * reply, may be dropped (a full datagram queue, a lost datagram), and may
+     * arrive out of order relative to reliable pushes. Edges send it in a QUIC
+     * or WebTransport datagram when it fits in one, on the connection's stream
+     * otherwise (and always on TCP and WebSocket). Default false: reliable.
+     *
+     * @generated from field: bool ephemeral = 5;
+     */
+    ephemeral: boolean;
 };
 /**
  * Describes the message quicpush.push.v1.PushUsersRequest.
@@ -196,6 +220,18 @@ export type PushRoomRequest = Message<"quicpush.push.v1.PushRoomRequest"> & {
      * @generated from field: string idempotency_key = 4;
      */
     idempotencyKey: string;
+    /**
+     * Marks the push ephemeral: superseded state (positions, typing, live
+     * scores) whose latest value is all that matters. An ephemeral push is
+     * never stored in history nor replayed on resume, gets no position in the
+     * reply, may be dropped (a full datagram queue, a lost datagram), and may
+     * arrive out of order relative to reliable pushes. Edges send it in a QUIC
+     * or WebTransport datagram when it fits in one, on the connection's stream
+     * otherwise (and always on TCP and WebSocket). Default false: reliable.
+     *
+     * @generated from field: bool ephemeral = 5;
+     */
+    ephemeral: boolean;
 };
 /**
  * Describes the message quicpush.push.v1.PushRoomRequest.
@@ -279,6 +315,20 @@ export type BroadcastRequest = Message<"quicpush.push.v1.BroadcastRequest"> & {
      * @generated from field: string idempotency_key = 4;
      */
     idempotencyKey: string;
+    /**
+     * Marks the push ephemeral: superseded state (positions, typing, live
+     * scores) whose latest value is all that matters. An ephemeral push is
+     * never stored in history nor replayed on resume, gets no position in the
+     * reply, may be dropped (a full datagram queue, a lost datagram), and may
+     * arrive out of order relative to reliable pushes. Edges send it in a QUIC
+     * or WebTransport datagram when it fits in one, on the connection's stream
+     * otherwise (and always on TCP and WebSocket). Default false: reliable.
+     * An ephemeral broadcast is not paced by rate: spread over seconds,
+     * superseded state would reach most connections stale.
+     *
+     * @generated from field: bool ephemeral = 5;
+     */
+    ephemeral: boolean;
 };
 /**
  * Describes the message quicpush.push.v1.BroadcastRequest.

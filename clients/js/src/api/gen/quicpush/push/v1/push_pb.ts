@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quicpush/push/v1/push.proto.
  */
 export const file_quicpush_push_v1_push: GenFile = /*@__PURE__*/
-  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiVAoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJYChBQdXNoS2V5c1Jlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCJWChBQdXNoVXNlcnNSZXF1ZXN0Eg0KBXVzZXJzGAEgAygJEgwKBGRhdGEYAiABKAwSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkijAEKEVB1c2hVc2Vyc1Jlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZBIxCglwb3NpdGlvbnMYAyADKAsyHi5xdWljcHVzaC5wdXNoLnYxLlVzZXJQb3NpdGlvbiJUCg9QdXNoUm9vbVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgRkYXRhGAIgASgMEgwKBHRleHQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIowBChBQdXNoUm9vbVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZBIyCghwb3NpdGlvbhgDIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24iVQoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkiWQoRQnJvYWRjYXN0UmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkIisKDU9ubGluZVJlcXVlc3QSDQoFcm9vbXMYASADKAkSCwoDdG9wGAIgASgNIrMBCg5PbmxpbmVSZXNwb25zZRINCgV0b3RhbBgBIAEoAxI6CgVyb29tcxgCIAMoCzIrLnF1aWNwdXNoLnB1c2gudjEuT25saW5lUmVzcG9uc2UuUm9vbXNFbnRyeRIoCgN0b3AYAyADKAsyGy5xdWljcHVzaC5wdXNoLnYxLlJvb21Db3VudBosCgpSb29tc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEiKAoJUm9vbUNvdW50EgwKBHJvb20YASABKAkSDQoFY291bnQYAiABKAMibAoRRGlzY29ubmVjdFJlcXVlc3QSDAoEa2V5cxgBIAMoCRINCgV1c2VycxgCIAMoCRIRCglyZWNvbm5lY3QYAyABKAgSDgoGcmVhc29uGAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSJaChJEaXNjb25uZWN0UmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkIi4KCUJ1c1JlY29yZBIRCglwYXJ0aXRpb24YASABKAUSDgoGb2Zmc2V0GAIgASgDIi8KDlN0cmVhbVBvc2l0aW9uEg4KBm9mZnNldBgBIAEoBBINCgVlcG9jaBgCIAEoCSJQCgxVc2VyUG9zaXRpb24SDAoEdXNlchgBIAEoCRIyCghwb3NpdGlvbhgCIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24iegoOSGlzdG9yeVJlcXVlc3QSDgoEcm9vbRgBIAEoCUgAEg4KBHVzZXIYAiABKAlIABIvCgVzaW5jZRgDIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24SDQoFbGltaXQYBCABKA1CCAoGc3RyZWFtIpUBCg9IaXN0b3J5UmVzcG9uc2USMgoIbWVzc2FnZXMYASADKAsyIC5xdWljcHVzaC5wdXNoLnYxLkhpc3RvcnlNZXNzYWdlEi0KA3RvcBgCIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24SEQoJdHJ1bmNhdGVkGAMgASgIEgwKBG1vcmUYBCABKAgigAEKDkhpc3RvcnlNZXNzYWdlEhIKCm1lc3NhZ2VfaWQYASABKAkSMgoIcG9zaXRpb24YAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEgwKBGRhdGEYAyABKAwSGAoQYWNjZXB0ZWRfdW5peF9tcxgEIAEoAzLfBAoLUHVzaFNlcnZpY2USUQoIUHVzaEtleXMSIS5xdWljcHVzaC5wdXNoLnYxLlB1c2hLZXlzUmVxdWVzdBoiLnF1aWNwdXNoLnB1c2gudjEuUHVzaEtleXNSZXNwb25zZRJUCglQdXNoVXNlcnMSIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1JlcXVlc3QaIy5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1Jlc3BvbnNlElEKCFB1c2hSb29tEiEucXVpY3B1c2gucHVzaC52MS5QdXNoUm9vbVJlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hSb29tUmVzcG9uc2USVAoJQnJvYWRjYXN0EiIucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXF1ZXN0GiMucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXNwb25zZRJQCgZPbmxpbmUSHy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlcXVlc3QaIC5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlIgOQAgESVwoKRGlzY29ubmVjdBIjLnF1aWNwdXNoLnB1c2gudjEuRGlzY29ubmVjdFJlcXVlc3QaJC5xdWljcHVzaC5wdXNoLnYxLkRpc2Nvbm5lY3RSZXNwb25zZRJTCgdIaXN0b3J5EiAucXVpY3B1c2gucHVzaC52MS5IaXN0b3J5UmVxdWVzdBohLnF1aWNwdXNoLnB1c2gudjEuSGlzdG9yeVJlc3BvbnNlIgOQAgFCvQEKFGNvbS5xdWljcHVzaC5wdXNoLnYxQglQdXNoUHJvdG9QAVo4Z2l0aHViLmNvbS9xdWljcHVzaC9xdWljcHVzaC9nZW4vcXVpY3B1c2gvcHVzaC92MTtwdXNodjGiAgNRUFiqAhBRdWljcHVzaC5QdXNoLlYxygIQUXVpY3B1c2hcUHVzaFxWMeICHFF1aWNwdXNoXFB1c2hcVjFcR1BCTWV0YWRhdGHqAhJRdWljcHVzaDo6UHVzaDo6VjFiBnByb3RvMw");
+  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiZwoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIRCgllcGhlbWVyYWwYBSABKAgiWAoQUHVzaEtleXNSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEjAKC2J1c19yZWNvcmRzGAIgAygLMhsucXVpY3B1c2gucHVzaC52MS5CdXNSZWNvcmQiaQoQUHVzaFVzZXJzUmVxdWVzdBINCgV1c2VycxgBIAMoCRIMCgRkYXRhGAIgASgMEgwKBHRleHQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEhEKCWVwaGVtZXJhbBgFIAEoCCKMAQoRUHVzaFVzZXJzUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkEjEKCXBvc2l0aW9ucxgDIAMoCzIeLnF1aWNwdXNoLnB1c2gudjEuVXNlclBvc2l0aW9uImcKD1B1c2hSb29tUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBGRhdGEYAiABKAwSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIowBChBQdXNoUm9vbVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZBIyCghwb3NpdGlvbhgDIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24iaAoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIlkKEUJyb2FkY2FzdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIrCg1PbmxpbmVSZXF1ZXN0Eg0KBXJvb21zGAEgAygJEgsKA3RvcBgCIAEoDSKzAQoOT25saW5lUmVzcG9uc2USDQoFdG90YWwYASABKAMSOgoFcm9vbXMYAiADKAsyKy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlLlJvb21zRW50cnkSKAoDdG9wGAMgAygLMhsucXVpY3B1c2gucHVzaC52MS5Sb29tQ291bnQaLAoKUm9vbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIigKCVJvb21Db3VudBIMCgRyb29tGAEgASgJEg0KBWNvdW50GAIgASgDImwKEURpc2Nvbm5lY3RSZXF1ZXN0EgwKBGtleXMYASADKAkSDQoFdXNlcnMYAiADKAkSEQoJcmVjb25uZWN0GAMgASgIEg4KBnJlYXNvbhgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiWgoSRGlzY29ubmVjdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIuCglCdXNSZWNvcmQSEQoJcGFydGl0aW9uGAEgASgFEg4KBm9mZnNldBgCIAEoAyIvCg5TdHJlYW1Qb3NpdGlvbhIOCgZvZmZzZXQYASABKAQSDQoFZXBvY2gYAiABKAkiUAoMVXNlclBvc2l0aW9uEgwKBHVzZXIYASABKAkSMgoIcG9zaXRpb24YAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uInoKDkhpc3RvcnlSZXF1ZXN0Eg4KBHJvb20YASABKAlIABIOCgR1c2VyGAIgASgJSAASLwoFc2luY2UYAyABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEg0KBWxpbWl0GAQgASgNQggKBnN0cmVhbSKVAQoPSGlzdG9yeVJlc3BvbnNlEjIKCG1lc3NhZ2VzGAEgAygLMiAucXVpY3B1c2gucHVzaC52MS5IaXN0b3J5TWVzc2FnZRItCgN0b3AYAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEhEKCXRydW5jYXRlZBgDIAEoCBIMCgRtb3JlGAQgASgIIoABCg5IaXN0b3J5TWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEjIKCHBvc2l0aW9uGAIgASgLMiAucXVpY3B1c2gucHVzaC52MS5TdHJlYW1Qb3NpdGlvbhIMCgRkYXRhGAMgASgMEhgKEGFjY2VwdGVkX3VuaXhfbXMYBCABKAMy3wQKC1B1c2hTZXJ2aWNlElEKCFB1c2hLZXlzEiEucXVpY3B1c2gucHVzaC52MS5QdXNoS2V5c1JlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hLZXlzUmVzcG9uc2USVAoJUHVzaFVzZXJzEiIucXVpY3B1c2gucHVzaC52MS5QdXNoVXNlcnNSZXF1ZXN0GiMucXVpY3B1c2gucHVzaC52MS5QdXNoVXNlcnNSZXNwb25zZRJRCghQdXNoUm9vbRIhLnF1aWNwdXNoLnB1c2gudjEuUHVzaFJvb21SZXF1ZXN0GiIucXVpY3B1c2gucHVzaC52MS5QdXNoUm9vbVJlc3BvbnNlElQKCUJyb2FkY2FzdBIiLnF1aWNwdXNoLnB1c2gudjEuQnJvYWRjYXN0UmVxdWVzdBojLnF1aWNwdXNoLnB1c2gudjEuQnJvYWRjYXN0UmVzcG9uc2USUAoGT25saW5lEh8ucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXF1ZXN0GiAucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXNwb25zZSIDkAIBElcKCkRpc2Nvbm5lY3QSIy5xdWljcHVzaC5wdXNoLnYxLkRpc2Nvbm5lY3RSZXF1ZXN0GiQucXVpY3B1c2gucHVzaC52MS5EaXNjb25uZWN0UmVzcG9uc2USUwoHSGlzdG9yeRIgLnF1aWNwdXNoLnB1c2gudjEuSGlzdG9yeVJlcXVlc3QaIS5xdWljcHVzaC5wdXNoLnYxLkhpc3RvcnlSZXNwb25zZSIDkAIBQr0BChRjb20ucXVpY3B1c2gucHVzaC52MUIJUHVzaFByb3RvUAFaOGdpdGh1Yi5jb20vcXVpY3B1c2gvcXVpY3B1c2gvZ2VuL3F1aWNwdXNoL3B1c2gvdjE7cHVzaHYxogIDUVBYqgIQUXVpY3B1c2guUHVzaC5WMcoCEFF1aWNwdXNoXFB1c2hcVjHiAhxRdWljcHVzaFxQdXNoXFYxXEdQQk1ldGFkYXRh6gISUXVpY3B1c2g6OlB1c2g6OlYxYgZwcm90bzM");
 
 /**
  * PushKeysRequest targets connections by key.
@@ -67,6 +67,19 @@ export type PushKeysRequest = Message<"quicpush.push.v1.PushKeysRequest"> & {
    * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
+
+  /**
+   * Marks the push ephemeral: superseded state (positions, typing, live
+   * scores) whose latest value is all that matters. An ephemeral push is
+   * never stored in history nor replayed on resume, gets no position in the
+   * reply, may be dropped (a full datagram queue, a lost datagram), and may
+   * arrive out of order relative to reliable pushes. Edges send it in a QUIC
+   * or WebTransport datagram when it fits in one, on the connection's stream
+   * otherwise (and always on TCP and WebSocket). Default false: reliable.
+   *
+   * @generated from field: bool ephemeral = 5;
+   */
+  ephemeral: boolean;
 };
 
 /**
@@ -150,6 +163,19 @@ export type PushUsersRequest = Message<"quicpush.push.v1.PushUsersRequest"> & {
    * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
+
+  /**
+   * Marks the push ephemeral: superseded state (positions, typing, live
+   * scores) whose latest value is all that matters. An ephemeral push is
+   * never stored in history nor replayed on resume, gets no position in the
+   * reply, may be dropped (a full datagram queue, a lost datagram), and may
+   * arrive out of order relative to reliable pushes. Edges send it in a QUIC
+   * or WebTransport datagram when it fits in one, on the connection's stream
+   * otherwise (and always on TCP and WebSocket). Default false: reliable.
+   *
+   * @generated from field: bool ephemeral = 5;
+   */
+  ephemeral: boolean;
 };
 
 /**
@@ -241,6 +267,19 @@ export type PushRoomRequest = Message<"quicpush.push.v1.PushRoomRequest"> & {
    * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
+
+  /**
+   * Marks the push ephemeral: superseded state (positions, typing, live
+   * scores) whose latest value is all that matters. An ephemeral push is
+   * never stored in history nor replayed on resume, gets no position in the
+   * reply, may be dropped (a full datagram queue, a lost datagram), and may
+   * arrive out of order relative to reliable pushes. Edges send it in a QUIC
+   * or WebTransport datagram when it fits in one, on the connection's stream
+   * otherwise (and always on TCP and WebSocket). Default false: reliable.
+   *
+   * @generated from field: bool ephemeral = 5;
+   */
+  ephemeral: boolean;
 };
 
 /**
@@ -335,6 +374,21 @@ export type BroadcastRequest = Message<"quicpush.push.v1.BroadcastRequest"> & {
    * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
+
+  /**
+   * Marks the push ephemeral: superseded state (positions, typing, live
+   * scores) whose latest value is all that matters. An ephemeral push is
+   * never stored in history nor replayed on resume, gets no position in the
+   * reply, may be dropped (a full datagram queue, a lost datagram), and may
+   * arrive out of order relative to reliable pushes. Edges send it in a QUIC
+   * or WebTransport datagram when it fits in one, on the connection's stream
+   * otherwise (and always on TCP and WebSocket). Default false: reliable.
+   * An ephemeral broadcast is not paced by rate: spread over seconds,
+   * superseded state would reach most connections stale.
+   *
+   * @generated from field: bool ephemeral = 5;
+   */
+  ephemeral: boolean;
 };
 
 /**
