@@ -364,10 +364,18 @@ func (e *Edge) Close() error {
 		}
 		// In parallel, and waited for only once the QUIC transport is gone:
 		// closing a WebTransport session may wait for its connection to end.
-		var closing sync.WaitGroup
+		var closing, quicClosing sync.WaitGroup
 		for _, s := range e.hub.all() {
 			closing.Go(func() { s.hardClose(wire.CodeShutdown) })
+			if q, ok := s.t.(*quicTransport); ok && q.wt == nil {
+				// At once: the transport closes next, and a QUIC
+				// connection whose transport is gone sends no
+				// CONNECTION_CLOSE, which would leave the client
+				// waiting for its heartbeat to fail.
+				quicClosing.Go(func() { q.closeNow(wire.CodeShutdown) })
+			}
 		}
+		quicClosing.Wait()
 		if e.qtr != nil {
 			_ = e.qtr.Close()
 		}

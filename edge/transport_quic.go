@@ -281,6 +281,13 @@ func (t *quicTransport) close(code wire.Code, reason string) {
 	}()
 }
 
+// closeNow closes a raw QUIC connection with code without the grace of
+// close: for Edge.Close, which closes the QUIC transport right after. It
+// returns once the CONNECTION_CLOSE is sent.
+func (t *quicTransport) closeNow(code wire.Code) {
+	_ = t.conn.CloseWithError(quic.ApplicationErrorCode(code), code.String())
+}
+
 // serveWebTransport upgrades an HTTP/3 CONNECT request to a WebTransport
 // session, waits for the client's bidirectional stream and runs the session.
 func (e *Edge) serveWebTransport(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -101,4 +102,37 @@ func authOverQUIC(c *quic.Conn, tok string) error {
 		return fmt.Errorf("edge: %v, want AuthOK", h.Op)
 	}
 	return nil
+}
+
+// Close tells raw QUIC clients, with the connection's close code, that the
+// edge is gone: without it a client would wait for its heartbeat to fail.
+func TestCloseClosesQUICWithCode(t *testing.T) {
+	e := testEdge(t, nil)
+	tok, err := auth.IssueHS256([]byte(strings.Repeat("s", 32)), "u", []string{"*"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	tlsConf := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{wire.ALPN}}
+	c, err := quic.DialAddr(ctx, e.QUICAddr().String(), tlsConf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseWithError(0, "")
+	if err := authOverQUIC(c, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Context().Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("the client heard nothing within 3s of Close")
+	}
+	var ae *quic.ApplicationError
+	if err := context.Cause(c.Context()); !errors.As(err, &ae) || ae.ErrorCode != quic.ApplicationErrorCode(wire.CodeShutdown) {
+		t.Fatalf("connection ended with %v, want application error %d", err, wire.CodeShutdown)
+	}
 }
