@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/quicpush/quicpush/internal/frameconn"
 )
 
 // DefaultMigrateTimeout bounds Migrate's probe of a new path when
@@ -132,7 +134,7 @@ func (c *Client) migrate(ctx context.Context, cn *conn) error {
 		_ = pc.Close()
 		return fmt.Errorf("open path: got a %T, want a *net.UDPConn", pc)
 	}
-	tr := &quic.Transport{Conn: pc}
+	tr := frameconn.SoloTransport(pc)
 	path, err := q.AddPath(tr)
 	if err != nil {
 		_ = tr.Close()

@@ -27,11 +27,10 @@ func DialQUIC(ctx context.Context, addr string, o Options) (*Conn, error) {
 	}
 	tr := o.QUICTransport
 	if tr == nil {
-		// A socket of its own, on a Transport rather than quic.DialAddr's:
-		// DialAddr gives the client zero-length connection IDs, which tie
-		// the connection to its socket, and a client that moves to another
-		// network (Conn.AddPath) needs IDs the edge can reach it by on the
-		// new path's socket.
+		// A socket of its own, on a Transport of its own rather than
+		// quic.DialAddr's, so that the connection can move to another
+		// socket (Conn.AddPath) on a Transport of the same kind: see
+		// SoloTransport.
 		if tr, err = ownTransport(ua); err != nil {
 			return nil, err
 		}
@@ -71,8 +70,27 @@ func ownTransport(remote *net.UDPAddr) (*quic.Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("frameconn: %w", err)
 	}
-	return &quic.Transport{Conn: udp}, nil
+	return SoloTransport(udp), nil
 }
+
+// SoloTransport returns a QUIC transport on conn for a single connection,
+// which gives itself zero-length connection IDs, as quic.DialAddr does: the
+// socket identifies the connection. A client connection's path to the edge
+// then survives any number of NAT rebindings: with IDs of its own, each move
+// the edge follows takes one of the spare IDs the client gave it, and quic-go
+// (v0.64) never retires the one of the path it leaves, so the third move
+// finds none left and the edge stops sending. The sockets of the
+// connection's new paths (Conn.AddPath) must be SoloTransports too: a
+// transport reads a packet's connection ID at its own length.
+func SoloTransport(conn net.PacketConn) *quic.Transport {
+	return &quic.Transport{Conn: conn, ConnectionIDGenerator: soloIDs{}}
+}
+
+// soloIDs generates the zero-length connection IDs of a SoloTransport.
+type soloIDs struct{}
+
+func (soloIDs) GenerateConnectionID() (quic.ConnectionID, error) { return quic.ConnectionID{}, nil }
+func (soloIDs) ConnectionIDLen() int                             { return 0 }
 
 // Retry0RTT carries on after the server rejected the 0-RTT data of an early
 // raw QUIC dial (a read or write failed with quic.Err0RTTRejected): it waits
