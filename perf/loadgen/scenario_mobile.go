@@ -58,6 +58,7 @@ type mobileCmd struct {
 	MoveEvery   time.Duration `name:"move-every" default:"30s" help:"each client moves its address this often, staggered over the clients (0: never)"`
 	QUICCID     string        `name:"quic-cid" default:"zero" enum:"zero,4" help:"zero: each QUIC client dials as the Go client does (quic.DialAddr: its own socket, zero-length connection IDs); 4: on a quic.Transport of its own (4-byte connection IDs, as loadgen's shared sockets and frameconn's QUICTransport option)"`
 	Nudge       bool          `default:"true" negatable:"" help:"after a rebinding, the QUIC client sends a Ping at once, as a client told of a network change does; --no-nudge: it stays silent until its next periodic Ping, and the edge keeps sending to the old address until then"`
+	KeepAlive   time.Duration `name:"quic-keepalive" default:"0s" help:"QUIC clients send a QUIC PING when they have sent nothing for this long (quic.Config.KeepAlivePeriod; 0: never, as the Go client)"`
 	HOL         bool          `name:"hol" help:"measure head-of-line blocking instead: half the clients in a busy room A and a sparse room B, half only in B; no moves"`
 	BusyRate    float64       `name:"busy-rate" default:"50" help:"--hol: pushes per second to room A"`
 	BusyPayload int           `name:"busy-payload" default:"1024" help:"--hol: room A's payload size"`
@@ -96,6 +97,8 @@ type mobileResult struct {
 	// Nudge: a QUIC client sends a Ping right after its address moved.
 	Nudge   bool   `json:"nudge,omitempty"`
 	QUICCID string `json:"quic_cid,omitempty"`
+	// KeepAliveS is the QUIC clients' keep-alive period.
+	KeepAliveS float64 `json:"quic_keepalive_s,omitempty"`
 	// Moves are the address changes done: QUIC rebinds, TCP cuts;
 	// MovesSkipped found the client reconnecting, MovesFailed found no
 	// connection at the relay.
@@ -432,6 +435,7 @@ func (m *mobileCmd) runLoss(ctx context.Context, loss float64) ([]mobileResult, 
 		}
 		if s.transport == "quic" {
 			r.QUICCID = m.QUICCID
+			r.KeepAliveS = m.KeepAlive.Seconds()
 		}
 		st := s.relay()
 		r.RelayLost, r.RelayForwarded = st.DroppedLoss+st.Retransmitted, st.Forwarded
@@ -564,6 +568,7 @@ func (m *mobileCmd) quicSide(ctx context.Context, tgt *target, path netlab.Path,
 		}
 	}
 	tlsConf, qconf := clientTLS(), clientQUICConfig()
+	qconf.KeepAlivePeriod = m.KeepAlive
 	relay := ur.Addr().String()
 	local := make([]atomic.Pointer[netip.AddrPort], m.QUIC)
 	dial := func(ctx context.Context, i int) (link, error) {
