@@ -26,6 +26,10 @@
 #                        pushes/s of a 34-byte payload for 20 s, RUNS (default 2) runs on each
 #                        transport, BUDGET (if set) passed as the server's --write-budget; into
 #                        perf/results/<date>/goim/; about 7 minutes
+#   perf/bench.sh mobile   loadgen mobile: 1,000 QUIC and 1,000 TCP clients through the network lab
+#                        (50 ms RTT, 0/1/5% loss, every client moving every 30 s), again with a 2 s
+#                        QUIC keep-alive, 200 QUIC clients with 4-byte connection IDs, and the
+#                        head-of-line measurement; into perf/results/<date>/mobile/; about 20 minutes
 #   perf/bench.sh frontier  the same shape once per write budget in BUDGETS (default "0 50ms
 #                        100ms 200ms 350ms 500ms"; empty: one run at the server's default) on
 #                        each transport, labelled with the budget; into
@@ -83,6 +87,9 @@ frontier)
 	scenarios=${SCENARIOS:-goim-room}
 	results=${RESULTS:-perf/results/$date/frontier}
 	;;
+mobile)
+	results=${RESULTS:-perf/results/$date/mobile}
+	;;
 *)
 	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 	exit 2
@@ -137,6 +144,28 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	if ! git diff --quiet HEAD --; then
 		rev="$rev-dirty-$(git diff HEAD -- | sha1sum | cut -c1-8)"
 	fi
+fi
+
+# The mobile suite is loadgen's own command, which runs both transports and
+# every loss rate itself and writes its JSON, table and plot.
+if [ "$suite" = mobile ]; then
+	mobile_cmds=(
+		"mobile --quic 1000 --tcp 1000 --rate 5 --loss 0,0.01,0.05 --duration 75s --drain 20s --out $results"
+		"mobile --quic 1000 --tcp 1000 --rate 5 --loss 0,0.01,0.05 --duration 75s --drain 20s --quic-keepalive 2s --out $results/keepalive-both"
+		"mobile --quic 200 --tcp 0 --rate 5 --loss 0 --duration 75s --drain 20s --quic-cid 4 --out $results/cid4"
+		"mobile --hol --quic 40 --tcp 40 --loss 0,0.01,0.05 --duration 45s --server-flag=--write-budget=0 --out $results/hol-small"
+	)
+	for m in "${mobile_cmds[@]}"; do
+		if [ -n "$dry_run" ]; then
+			echo "perf/out/loadgen $m"
+			continue
+		fi
+		echo "== loadgen $m ($(uptime))" >&2
+		# shellcheck disable=SC2086 # the flags are split on purpose
+		perf/out/loadgen $m --label "$rev" >/dev/null
+		uptime >&2
+	done
+	exit 0
 fi
 
 # variants SCENARIO TRANSPORT lists the runs of one pair in the suite: "-"

@@ -62,8 +62,10 @@ type TCPRelay struct {
 // the server.
 type tcpPair struct {
 	client, server *net.TCPConn
-	cut            chan struct{}
-	once           sync.Once
+	// from is the client's address, for CutConn.
+	from netip.AddrPort
+	cut  chan struct{}
+	once sync.Once
 }
 
 // reset closes both sides with a RST, once.
@@ -130,6 +132,28 @@ func (r *TCPRelay) Cut() {
 	}
 }
 
+// CutConn resets the one relayed connection whose client is at client (its
+// address as the relay sees it, the client's local address), both to the
+// client and to the server: a phone that changes networks loses its TCP
+// connection, whatever the others do. It reports whether there was one.
+func (r *TCPRelay) CutConn(client netip.AddrPort) bool {
+	client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+	r.mu.Lock()
+	var found *tcpPair
+	for p := range r.conns {
+		if p.from == client {
+			found = p
+			break
+		}
+	}
+	r.mu.Unlock()
+	if found == nil {
+		return false
+	}
+	found.reset()
+	return true
+}
+
 // Close stops accepting, resets every relayed connection and waits for all
 // the relay's goroutines.
 func (r *TCPRelay) Close() error {
@@ -173,7 +197,9 @@ func (r *TCPRelay) accept() {
 			_ = client.Close()
 			continue
 		}
-		p := &tcpPair{client: client, server: sc.(*net.TCPConn), cut: make(chan struct{})}
+		from := client.RemoteAddr().(*net.TCPAddr).AddrPort()
+		p := &tcpPair{client: client, server: sc.(*net.TCPConn), cut: make(chan struct{}),
+			from: netip.AddrPortFrom(from.Addr().Unmap(), from.Port())}
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()

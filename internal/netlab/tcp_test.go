@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -190,6 +191,38 @@ func TestTCPCut(t *testing.T) {
 	}
 	defer c2.Close()
 	tcpRTT(t, c2, []byte("after"))
+}
+
+// TestTCPCutConn cuts one of two connections: the other goes on.
+func TestTCPCutConn(t *testing.T) {
+	e := newEchoTCP(t)
+	r := newTCPRelay(t, TCPConfig{Target: e.ln.Addr().String()})
+	var cs [2]net.Conn
+	for i := range cs {
+		c, err := net.Dial("tcp4", r.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		tcpRTT(t, c, []byte("before"))
+		cs[i] = c
+	}
+	if r.CutConn(netip.MustParseAddrPort("127.0.0.1:1")) {
+		t.Fatal("CutConn cut a connection from an address it never saw")
+	}
+	if !r.CutConn(cs[0].LocalAddr().(*net.TCPAddr).AddrPort()) {
+		t.Fatal("CutConn found no connection from the first client")
+	}
+	_ = cs[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := cs[0].Read(make([]byte, 1)); !isReset(err) {
+		t.Fatalf("read after CutConn: %v, want a reset", err)
+	}
+	tcpRTT(t, cs[1], []byte("the other one goes on"))
+	eventually(t, 2*time.Second, "the cut connection's server side to end", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.errs) == 1
+	})
 }
 
 func isReset(err error) bool {

@@ -91,6 +91,16 @@ type conn struct {
 	// pushes this session received, when the clients track them. Only the
 	// session's reader appends; it is read once the reader has returned.
 	got []uint32
+	// wmu orders the writes after the handshake: the shared pinger's and
+	// the mobile scenario's Ping after a move.
+	wmu sync.Mutex
+}
+
+// writeLocked writes one frame after the handshake.
+func (cn *conn) writeLocked(frame []byte) error {
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	return cn.l.write(frame)
 }
 
 // shard holds counters updated by the readers of a subset of connections, so
@@ -157,6 +167,14 @@ type clients struct {
 	// resume, when set, makes handshakes send each slot's last stream
 	// positions, hands it the replies and every push (resume-storm).
 	resume *resumeTracker
+	// onEnd, when set, hears of each session that ended without the
+	// generator closing it (the network or the server did): the mobile
+	// scenario reconnects it. It runs on the session's reader.
+	onEnd func(cn *conn)
+	// onStamped, when set, sees every stamped push with its send time and
+	// arrival (unix nanos), in or out of the window: the head-of-line
+	// measurement sorts them by room.
+	onStamped func(cn *conn, body []byte, t, now int64)
 
 	// Pushes whose send time lies in [winStart, winEnd) are measured.
 	winStart, winEnd atomic.Int64
@@ -428,6 +446,10 @@ func (c *clients) read(cn *conn) {
 		if err != nil {
 			if !c.stopping.Load() && !cn.closing.Load() {
 				c.errs.add("lost: " + cn.l.endReason(err))
+				if c.onEnd != nil {
+					c.slots[cn.i].CompareAndSwap(cn, nil)
+					c.onEnd(cn)
+				}
 			}
 			return
 		}
@@ -441,6 +463,10 @@ func (c *clients) read(cn *conn) {
 				c.disconnects.add(disconnectCode(body))
 			}
 			cn.l.close()
+			if c.onEnd != nil && !c.stopping.Load() && !cn.closing.Load() {
+				c.slots[cn.i].CompareAndSwap(cn, nil)
+				c.onEnd(cn)
+			}
 			return
 		}
 	}
@@ -480,6 +506,9 @@ func (c *clients) onPush(cn *conn, body []byte) {
 	}
 	if c.resume != nil {
 		c.resume.onPush(cn.i, body, t, now)
+	}
+	if c.onStamped != nil {
+		c.onStamped(cn, body, t, now)
 	}
 	if t < c.winStart.Load() || t >= c.winEnd.Load() {
 		return
@@ -528,7 +557,7 @@ func (c *clients) ping(ctx context.Context) {
 			// handshake and request use.
 			cn.pingSeq = cn.pingSeq%(1<<30) + 1
 			buf = wire.AppendFrame(buf[:0], wire.OpPing, 1<<31+cn.pingSeq, nil)
-			if err := cn.l.write(buf); err != nil && !c.stopping.Load() && !cn.closing.Load() {
+			if err := cn.writeLocked(buf); err != nil && !c.stopping.Load() && !cn.closing.Load() {
 				c.errs.add("ping: " + causeOf(err))
 			}
 		}

@@ -15,6 +15,8 @@
 //	loadgen table perf/results/<date>/*.json
 //	loadgen report perf/results/<date>     (report.md and PNG plots)
 //	loadgen frontier perf/results/<date>/frontier -o frontier.png   (and frontier.md)
+//	loadgen mobile --quic 1000 --tcp 1000 --loss 0,0.01,0.05 --out perf/results/<date>/mobile
+//	            (mobile.json, mobile.md, mobile.png; --hol: hol.*)
 //
 // run is the default command: `loadgen --spawn ...` is `loadgen run
 // --spawn ...`. `loadgen worker` is a worker process of a run spread over
@@ -111,6 +113,7 @@ type cli struct {
 	Worker        workerModeCmd    `cmd:"" help:"Hold a share of a run's connections and answer its coordinator on stdin and stdout (started by run with --workers)."`
 	Table         tableCmd         `cmd:"" help:"Print a Markdown table of the runs in FILES (JSON lines)."`
 	Report        reportCmd        `cmd:"" help:"Write report.md and PNG plots from the runs (*.json) in DIR."`
+	Mobile        mobileCmd        `cmd:"" help:"QUIC and TCP clients side by side through the network lab (delay, loss), moving their addresses: losses, reconnects, latency per loss rate; --hol: head-of-line blocking between two rooms of one connection."`
 	Frontier      frontierCmd      `cmd:"" help:"Plot p99 latency against server CPU per million deliveries of the goim-room runs in DIR, one line per transport through its write budgets, and write their table next to the PNG (.md)."`
 	ReconnectCost reconnectCostCmd `cmd:"" name:"reconnect-cost" help:"Measure the time from a reconnect's dial to its first missed push through a lab path: full QUIC handshake, QUIC 0-RTT, full TLS handshake, resumed TLS session."`
 }
