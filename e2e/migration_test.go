@@ -125,16 +125,27 @@ const (
 // (both apply to new connections only).
 //
 // A rebinding NAT drops what the edge sends to the old port, and the edge
-// learns the new one only from the client's next packet; a client that only
-// receives sends its next packet with its next heartbeat. The edge asks for
-// one every 200 ms here so that the test does not wait 25 s (the default),
-// which is also the longest a push waits after a NAT rebinding (see
-// docs/mobile.md).
+// learns the new one only from the client's next packet, which a client that
+// only receives sends with its next heartbeat (25 s by default: the longest a
+// push waits after a NAT rebinding, docs/mobile.md) or its next QUIC
+// keep-alive. Both are tried: the edge asking for a heartbeat every 200 ms,
+// and a client with a 200 ms keep-alive under the default heartbeat.
 func TestQUICNATRebindingKeepsSession(t *testing.T) {
+	t.Run("heartbeat", func(t *testing.T) {
+		testNATRebinding(t, func(c *server.SingleConfig) { c.Edge.PingInterval = 200 * time.Millisecond })
+	})
+	t.Run("keepalive", func(t *testing.T) {
+		testNATRebinding(t, nil, quicpush.WithQUICKeepAlive(200*time.Millisecond))
+	})
+}
+
+func testNATRebinding(t *testing.T, tune func(*server.SingleConfig), opts ...quicpush.Option) {
 	srv := startServer(t, func(c *server.SingleConfig) {
 		c.Edge.RetryAbove = 0.001
 		c.Edge.MaxConnsPerIP = 1
-		c.Edge.PingInterval = 200 * time.Millisecond
+		if tune != nil {
+			tune(c)
+		}
 	})
 	relay := newRelay(t, srv)
 	// A first connection takes the edge's one handshake without a Retry;
@@ -148,7 +159,7 @@ func TestQUICNATRebindingKeepsSession(t *testing.T) {
 	_ = first.Close()
 	waitFor(t, "the first connection to end", func() bool { return metricValue(t, srv, "quicpush_edge_connections") == 0 })
 	b, rec := &inbox{}, &recoveries{}
-	c := migrationClient(t, srv, relay, "rebind", b, rec)
+	c := migrationClient(t, srv, relay, "rebind", b, rec, opts...)
 	if n := labelledValue(t, srv, "quicpush_edge_limited_total", map[string]string{"limit": "quic_retry"}); n < 1 {
 		t.Fatalf("quicpush_edge_limited_total = %v: the client's handshake was not asked for a Retry", n)
 	}
@@ -160,8 +171,15 @@ func TestQUICNATRebindingKeepsSession(t *testing.T) {
 	if up, ok := relay.Upstream(clients[0]); ok {
 		seen[up] = true
 	}
+	moved := 0
 	ids := streamRoom(t, srv, "rebind", func(i int) {
 		if i%rebindEvery == rebindEvery/2 {
+			// One move at a time: the edge must have followed the last
+			// one, at the client's next packet, before the next.
+			waitFor(t, "the edge to follow the client", func() bool {
+				return labelledValue(t, srv, "quicpush_edge_migrations_total", map[string]string{"transport": "quic"}) == float64(moved)
+			})
+			moved++
 			up, err := relay.Rebind(clients[0])
 			if err != nil {
 				t.Fatal(err)
@@ -259,6 +277,23 @@ func TestGoClientMigratesToSecondPath(t *testing.T) {
 	waitFor(t, "a push after the second migration", func() bool { return b.has(id) })
 	if n := b.connects(); n != 1 {
 		t.Errorf("%d connects after NetworkChanged, want 1", n)
+	}
+
+	// Each path keeps a socket while the connection lives: past eight, a
+	// move is a reconnect, which starts over with one.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for c.Migrations() < 8 {
+		if err := c.Migrate(ctx); err != nil {
+			t.Fatalf("migration %d: %v", c.Migrations()+1, err)
+		}
+	}
+	if err := c.Migrate(ctx); !errors.Is(err, quicpush.ErrNotMigrated) {
+		t.Fatalf("ninth migration of one connection = %v, want ErrNotMigrated", err)
+	}
+	waitFor(t, "the reconnect", func() bool { return b.connects() == 2 })
+	if err := c.Migrate(ctx); err != nil {
+		t.Fatalf("a migration of the new connection: %v", err)
 	}
 }
 

@@ -748,6 +748,7 @@ func TestNewValidates(t *testing.T) {
 		{name: "bad backoff", endpoints: []string{"tcp://h:1"}, opts: []Option{WithBackoff(time.Second, time.Millisecond)}},
 		{name: "bad hash", endpoints: []string{"tcp://h:1"}, opts: []Option{WithCertHash([]byte{1, 2})}},
 		{name: "long token", endpoints: []string{"tcp://h:1"}, opts: []Option{WithToken(strings.Repeat("t", wire.MaxTokenLen+1))}},
+		{name: "negative QUIC keep-alive", endpoints: []string{"tcp://h:1"}, opts: []Option{WithQUICKeepAlive(-time.Second)}},
 		{name: "negative migrate timeout", endpoints: []string{"tcp://h:1"}, opts: []Option{WithMigrateTimeout(-time.Second)}},
 	} {
 		if _, err := New(tc.endpoints, tc.opts...); err == nil {

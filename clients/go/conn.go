@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -49,6 +51,10 @@ type conn struct {
 	lastRead atomic.Int64
 	// done is closed when the reader goroutine has ended.
 	done chan struct{}
+	// paths counts the network paths Migrate moved the connection to, and
+	// path is the last (under Client.migrateMu).
+	paths int
+	path  *quic.Path
 
 	wmu  sync.Mutex // serializes writes, seq allocation and wbuf
 	seq  uint32

@@ -10,6 +10,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/quicpush/quicpush/internal/frameconn"
+	"github.com/quicpush/quicpush/wire"
 )
 
 // DefaultMigrateTimeout bounds Migrate's probe of a new path when
@@ -25,6 +26,13 @@ const DefaultMigrateTimeout = 3 * time.Second
 // new network as after any lost connection, resuming its streams: a push may
 // come late, none is skipped. The error wraps the cause.
 var ErrNotMigrated = errors.New("quicpush: connection not migrated; reconnecting")
+
+// maxPathsPerConn bounds the paths Migrate opens on one connection. Each
+// holds a socket for as long as the connection lives: quic-go (v0.64) keeps
+// a connection registered with every path's transport, so one cannot be
+// closed without ending the connection. Past it, Migrate reconnects
+// instead (with 0-RTT: one round trip), which starts over with one socket.
+const maxPathsPerConn = 8
 
 // ErrNotConnected is returned by Migrate when the client has no live
 // connection: a reconnect in progress will use the new network anyway.
@@ -56,6 +64,11 @@ func (c *Client) Migrate(ctx context.Context) error {
 	}
 	err := c.migrate(ctx, cn)
 	if err == nil {
+		// The old network may be gone, and the edge sends to the new
+		// address only once a packet of the connection, not just of the
+		// probe, arrives from it: a client that only receives would send
+		// none before its next heartbeat.
+		_ = cn.send(func(b []byte, seq uint32) []byte { return wire.AppendFrame(b, wire.OpPing, seq, nil) }, nil)
 		c.migrations.Add(1)
 		c.log.Info("quicpush: connection migrated to a new path", "endpoint", cn.url)
 		return nil
@@ -123,6 +136,9 @@ func (c *Client) migrate(ctx context.Context, cn *conn) error {
 	if q == nil {
 		return fmt.Errorf("a %s connection cannot change paths", cn.name)
 	}
+	if cn.paths >= maxPathsPerConn {
+		return fmt.Errorf("the connection moved %d times, the most it may", cn.paths)
+	}
 	pc, err := c.pathConn(ctx)
 	if err != nil {
 		return fmt.Errorf("open path: %w", err)
@@ -154,6 +170,16 @@ func (c *Client) migrate(ctx context.Context, cn *conn) error {
 	}
 	// The socket serves the connection from now on: it is closed with it.
 	context.AfterFunc(q.Context(), func() { _ = tr.Close() })
+	// Abandoning the path it left retires the edge's connection ID that
+	// path used, so that the edge issues another: quic-go does not retire
+	// it on a switch, and the client, out of IDs after a few moves, could
+	// no longer probe a new path. (The path's socket stays: see
+	// maxPathsPerConn.)
+	if cn.path != nil {
+		_ = cn.path.Close()
+	}
+	cn.path = path
+	cn.paths++
 	return nil
 }
 

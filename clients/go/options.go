@@ -103,6 +103,7 @@ type options struct {
 	logger         *slog.Logger
 	pathConn       func(context.Context) (net.PacketConn, error)
 	migrateTimeout time.Duration
+	quicKeepAlive  time.Duration
 	// sessions keeps TLS session tickets when sessionsSet; unset means an
 	// in-memory cache of the client's own.
 	sessions    tls.ClientSessionCache
@@ -131,6 +132,9 @@ func (o *options) validate() error {
 	}
 	if o.requestTimeout < 0 {
 		errs = append(errs, fmt.Errorf("request timeout %v is negative", o.requestTimeout))
+	}
+	if o.quicKeepAlive < 0 {
+		errs = append(errs, fmt.Errorf("QUIC keep-alive %v is negative", o.quicKeepAlive))
 	}
 	if o.migrateTimeout < 0 {
 		errs = append(errs, fmt.Errorf("migrate timeout %v is negative", o.migrateTimeout))
@@ -295,4 +299,16 @@ func WithSessionCache(cache tls.ClientSessionCache) Option {
 // else. Without 0-RTT, tickets still shorten the handshake's TLS work.
 func WithZeroRTT(enabled bool) Option {
 	return optionFunc(func(o *options) { o.no0RTT = !enabled })
+}
+
+// WithQUICKeepAlive makes a raw QUIC connection send a QUIC PING whenever it
+// has sent nothing for d (zero, the default: never; the heartbeat the edge
+// asks for, every 25 s by default, is then all it sends when idle). A NAT
+// that rebinds the client's port leaves the edge sending to the old one until
+// the client's next packet, which a client that only receives sends with its
+// next heartbeat: a keep-alive of a few seconds, for an app in the
+// foreground, bounds that wait to d, at the cost of a small packet each way
+// every d (docs/mobile.md).
+func WithQUICKeepAlive(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.quicKeepAlive = d })
 }

@@ -65,7 +65,8 @@ type dialParams struct {
 	tls          *tls.Config // the client's config, with pinning and tickets; cloned per dial
 	maxFrame     int         // largest inbound frame
 	writeTimeout time.Duration
-	early        bool // raw QUIC dials early, for 0-RTT
+	early        bool          // raw QUIC dials early, for 0-RTT
+	keepAlive    time.Duration // QUIC keep-alive period; 0: none
 }
 
 // newDialParams derives the dial settings from the options, once in New.
@@ -77,7 +78,7 @@ func newDialParams(o *options) dialParams {
 	case cfg.ClientSessionCache == nil:
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(0)
 	}
-	return dialParams{tls: cfg, maxFrame: o.maxFrame, writeTimeout: o.requestTimeout, early: !o.no0RTT}
+	return dialParams{tls: cfg, maxFrame: o.maxFrame, writeTimeout: o.requestTimeout, early: !o.no0RTT, keepAlive: o.quicKeepAlive}
 }
 
 // parseEdges parses the endpoint list given to New: one element per edge,

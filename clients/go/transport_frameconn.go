@@ -76,9 +76,10 @@ func dialQUIC(ctx context.Context, ep *endpoint, p dialParams) (transport, error
 	o.QUICConfig = &quic.Config{
 		HandshakeIdleTimeout: ep.timeout,
 		MaxIdleTimeout:       quicIdleTimeout,
-		// No QUIC keep-alives: the client pings at the interval the edge
-		// asks for, which also proves the session, not just the path, alive.
-		KeepAlivePeriod: 0,
+		// No QUIC keep-alives unless asked for (WithQUICKeepAlive): the
+		// client pings at the interval the edge asks for, which also
+		// proves the session, not just the path, alive.
+		KeepAlivePeriod: p.keepAlive,
 		// Ephemeral pushes come in datagrams when they fit (datagram.go).
 		EnableDatagrams: true,
 	}

@@ -55,8 +55,12 @@ func mobileTable(w io.Writer, rows []mobileResult) {
 	fmt.Fprintln(w, "| transport | loss | clients | moves | reconnects | pushes | expected | lost | repeats | dup | p50 ms | p99 ms | p99.9 ms | max ms | generator CPU | server CPU | machine CPU | load avg |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 	for _, r := range rows {
+		transport := r.Transport
+		if r.QUICMove != "" {
+			transport += " (" + r.QUICMove + ")"
+		}
 		fmt.Fprintf(w, "| %s | %g%% | %d | %d | %d | %d | %s | %d | %d | %d | %s | %s | %s | %s | %.2f | %.2f | %.2f | %s |\n",
-			r.Transport, r.LossPct, r.Connected, r.Moves, r.Reconnects, r.Pushes, thousands(float64(r.Expected)), r.Lost, r.Repeats, r.DupAfterDedup,
+			transport, r.LossPct, r.Connected, r.Moves, r.Reconnects, r.Pushes, thousands(float64(r.Expected)), r.Lost, r.Repeats, r.DupAfterDedup,
 			ms(r.P50ms), ms(r.P99ms), ms(r.P999ms), ms(r.MaxMs), r.GenCPU, r.ServerCPU, r.MachineCPU, r.LoadAvg)
 	}
 }

@@ -57,6 +57,7 @@ type mobileCmd struct {
 	Drain       time.Duration `default:"15s" help:"longest wait, after the last push, for every client to have every push"`
 	MoveEvery   time.Duration `name:"move-every" default:"30s" help:"each client moves its address this often, staggered over the clients (0: never)"`
 	QUICCID     string        `name:"quic-cid" default:"zero" enum:"zero,4" help:"zero: each QUIC client dials as the Go client does (quic.DialAddr: its own socket, zero-length connection IDs); 4: on a quic.Transport of its own (4-byte connection IDs, as loadgen's shared sockets and frameconn's QUICTransport option)"`
+	QUICMove    string        `name:"quic-move" default:"migrate" enum:"migrate,rebind" help:"how a QUIC client moves: migrate: it changes networks, as a phone does, moving its connection to a new socket itself (probe, switch, then a Ping: what clients/go's Client.Migrate does), reconnecting and resuming if the probe fails; rebind: a NAT rebinds its port behind its back (UDPRelay.Rebind), and the edge must notice"`
 	Nudge       bool          `default:"true" negatable:"" help:"after a rebinding, the QUIC client sends a Ping at once, as a client told of a network change does; --no-nudge: it stays silent until its next periodic Ping, and the edge keeps sending to the old address until then"`
 	KeepAlive   time.Duration `name:"quic-keepalive" default:"0s" help:"QUIC clients send a QUIC PING when they have sent nothing for this long (quic.Config.KeepAlivePeriod; 0: never, as the Go client)"`
 	HOL         bool          `name:"hol" help:"measure head-of-line blocking instead: half the clients in a busy room A and a sparse room B, half only in B; no moves"`
@@ -97,6 +98,12 @@ type mobileResult struct {
 	// Nudge: a QUIC client sends a Ping right after its address moved.
 	Nudge   bool   `json:"nudge,omitempty"`
 	QUICCID string `json:"quic_cid,omitempty"`
+	// QUICMove is how QUIC clients moved: migrate (the client moved its
+	// connection to a new socket) or rebind (a NAT rebinding);
+	// MigrateFailed counts migrations whose probe failed, after which the
+	// client reconnected.
+	QUICMove      string `json:"quic_move,omitempty"`
+	MigrateFailed int64  `json:"migrate_failed,omitempty"`
 	// KeepAliveS is the QUIC clients' keep-alive period.
 	KeepAliveS float64 `json:"quic_keepalive_s,omitempty"`
 	// Moves are the address changes done: QUIC rebinds, TCP cuts;
@@ -213,6 +220,7 @@ type mobileSide struct {
 	closeFn   func()
 
 	moves, skipped, moveFails atomic.Int64
+	migrateFails              atomic.Int64 // QUIC moves whose probe failed: reconnected
 	reconnects, attempts      atomic.Int64
 	failed                    atomic.Int64
 	active                    int
@@ -431,10 +439,13 @@ func (m *mobileCmd) runLoss(ctx context.Context, loss float64) ([]mobileResult, 
 		}
 		if !m.HOL {
 			r.MoveEveryS = m.MoveEvery.Seconds()
-			r.Nudge = m.Nudge && s.transport == "quic"
+			r.Nudge = m.Nudge && s.transport == "quic" && m.QUICMove == "rebind"
 		}
 		if s.transport == "quic" {
 			r.QUICCID = m.QUICCID
+			if !m.HOL {
+				r.QUICMove, r.MigrateFailed = m.QUICMove, s.migrateFails.Load()
+			}
 			r.KeepAliveS = m.KeepAlive.Seconds()
 		}
 		st := s.relay()
@@ -545,7 +556,13 @@ func (m *mobileCmd) newSide(ctx context.Context, transport string, n, first int,
 // quicSide puts QUIC clients behind a UDP relay, each on a socket of its
 // own so that the relay sees (and rebinds) each client apart.
 func (m *mobileCmd) quicSide(ctx context.Context, tgt *target, path netlab.Path, src []net.IP) (*mobileSide, error) {
-	ur, err := netlab.NewUDPRelay(netlab.UDPConfig{Target: tgt.quic[0], Path: path, Seed: m.Seed, MaxClients: m.QUIC + 64})
+	// A migrating client comes from a new address at each move, and the
+	// relay keeps every address it has seen.
+	maxClients := m.QUIC + 64
+	if m.QUICMove == "migrate" && m.MoveEvery > 0 {
+		maxClients += m.QUIC * int((m.Warmup+m.Duration+m.Drain)/m.MoveEvery+1)
+	}
+	ur, err := netlab.NewUDPRelay(netlab.UDPConfig{Target: tgt.quic[0], Path: path, Seed: m.Seed, MaxClients: maxClients})
 	if err != nil {
 		return nil, err
 	}
@@ -590,10 +607,20 @@ func (m *mobileCmd) quicSide(ctx context.Context, tgt *target, path netlab.Path,
 	}
 	s := m.newSide(ctx, "quic", m.QUIC, 0, tgt, dial)
 	var nudges atomic.Uint32
+	paths := make([]atomic.Pointer[quic.Path], m.QUIC) // each client's last migrated path
 	s.move = func(i int) error {
 		a := local[i].Load()
 		if a == nil {
 			return errors.New("not connected yet")
+		}
+		if m.QUICMove == "migrate" {
+			cn := s.cl.slots[i].Load()
+			if cn == nil {
+				return errors.New("not connected")
+			}
+			return m.migrate(ctx, cn, a.Addr(), &paths[i], &s.migrateFails, func(seq uint32) error {
+				return cn.writeLocked(wire.AppendFrame(nil, wire.OpPing, 3<<30+seq%(1<<30), nil))
+			}, nudges.Add)
 		}
 		if _, err := ur.Rebind(*a); err != nil {
 			return err
@@ -613,6 +640,56 @@ func (m *mobileCmd) quicSide(ctx context.Context, tgt *target, path netlab.Path,
 	var once sync.Once
 	s.closeFn = func() { once.Do(func() { s.cl.closeAll(64, 10*time.Second); closeAll() }) }
 	return s, nil
+}
+
+// migrateTimeout bounds a QUIC client's probe of its new path, as
+// clients/go's DefaultMigrateTimeout does.
+const migrateTimeout = 3 * time.Second
+
+// migrate moves cn's QUIC connection to a new socket on ip, as
+// clients/go's Client.Migrate does: the relay sees the client at a new
+// address, as the edge sees a phone on its new network. If the probe goes
+// unanswered the connection is closed, and the client reconnects and resumes
+// as a TCP client does after its cut; fails counts those.
+func (m *mobileCmd) migrate(ctx context.Context, cn *conn, ip netip.Addr, prev *atomic.Pointer[quic.Path], fails *atomic.Int64, ping func(uint32) error, next func(uint32) uint32) error {
+	fl, ok := cn.l.(frameLink)
+	if !ok || fl.c.QUIC() == nil {
+		return errors.New("not a QUIC connection")
+	}
+	uc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+	if err != nil {
+		return err
+	}
+	tr := frameconn.SoloTransport(uc)
+	path, err := fl.c.QUIC().AddPath(tr)
+	if err != nil {
+		_ = tr.Close()
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+	defer cancel()
+	if err := path.Probe(pctx); err == nil {
+		err = path.Switch()
+		if err == nil {
+			context.AfterFunc(fl.c.QUIC().Context(), func() { _ = tr.Close() })
+			// Abandoning the path left retires its connection ID, as
+			// Client.Migrate does, so that the edge issues another.
+			if old := prev.Swap(path); old != nil {
+				_ = old.Close()
+			}
+			// The old network may be gone: a packet on the new path is
+			// what tells the edge to send there.
+			if err := ping(next(1)); err != nil {
+				return fmt.Errorf("ping after a migration: %w", err)
+			}
+			return nil
+		}
+	}
+	_ = path.Close()
+	_ = tr.Close()
+	fails.Add(1)
+	fl.close()
+	return nil
 }
 
 // tcpSide puts framed TCP clients behind a TCP relay; a move cuts the
