@@ -67,6 +67,16 @@
 // the same frames again after a full handshake. [ConnectEvent] reports
 // Resumed and ZeroRTT.
 //
+// # Network changes
+//
+// A phone that changes networks calls [Client.NetworkChanged] from its
+// platform callback (or [Client.Migrate] to wait): over raw QUIC the live
+// connection moves to a socket on the new network after one probe round
+// trip, keeping its session; otherwise the client reconnects and resumes.
+// A NAT rebinding needs nothing: the edge follows the connection at the
+// client's next packet ([WithQUICKeepAlive] bounds that wait). See
+// docs/mobile.md.
+//
 // # Callbacks
 //
 // [WithOnMessage] handlers run on the connection's reader goroutine, one at a

@@ -687,6 +687,9 @@ func (m *mobileCmd) migrate(ctx context.Context, cn *conn, ip netip.Addr, prev *
 	}
 	_ = path.Close()
 	_ = tr.Close()
+	if ctx.Err() != nil {
+		return ctx.Err() // the run ended: the connection stays as it was
+	}
 	fails.Add(1)
 	fl.close()
 	return nil
@@ -767,8 +770,15 @@ func (m *mobileCmd) connect(ctx context.Context, s *mobileSide, pushCap int) err
 	return nil
 }
 
-// runMoves moves the clients on schedule from start until ctx ends.
+// runMoves moves the clients on schedule from start until ctx ends. A move
+// runs on its own goroutine, at most maxMovesInFlight at once: a QUIC
+// migration waits a round trip or more for its probe, longer than the
+// schedule's spacing of moves.
 func (s *mobileSide) runMoves(ctx context.Context, sched []moveAt, start time.Time) {
+	const maxMovesInFlight = 256
+	sem := make(chan struct{}, maxMovesInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, mv := range sched {
 		if !sleep(ctx, time.Until(start.Add(mv.at))) {
 			return
@@ -777,11 +787,19 @@ func (s *mobileSide) runMoves(ctx context.Context, sched []moveAt, start time.Ti
 			s.skipped.Add(1)
 			continue
 		}
-		if err := s.move(mv.client); err != nil {
-			s.moveFails.Add(1)
-			continue
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
 		}
-		s.moves.Add(1)
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.move(mv.client); err != nil {
+				s.moveFails.Add(1)
+				return
+			}
+			s.moves.Add(1)
+		})
 	}
 }
 
