@@ -58,7 +58,12 @@ test: test-go test-js ## Run every test: Go (race detector) and the browser clie
 test-go: deps-go kafka-libs ## Vet and run the Go tests (unit, end-to-end, cluster on kfake and on a real Kafka broker and redis-server) with the race detector
 	go vet ./...
 	go test -race -count=1 -timeout 20m ./...
+	$(MAKE) test-0rtt
 	cd $(PERF) && go vet ./... && go test -race -count=1 ./...
+
+.PHONY: test-0rtt
+test-0rtt: ## The 0-RTT tests once more without the race detector, under which QUIC dials wait for the handshake (internal/frameconn/conn_quic.go)
+	go test -count=1 -run 'ZeroRTT|0RTT|Tickets|ReconnectCost|Rejoins' ./e2e ./clients/go
 
 .PHONY: test-js
 test-js: deps-js build ## Browser client: dist/ freshness, unit tests, end-to-end in headless Chromium

@@ -27,9 +27,10 @@
 #                        transport, BUDGET (if set) passed as the server's --write-budget; into
 #                        perf/results/<date>/goim/; about 7 minutes
 #   perf/bench.sh mobile   loadgen mobile: 1,000 QUIC and 1,000 TCP clients through the network lab
-#                        (50 ms RTT, 0/1/5% loss, every client moving every 30 s), again with a 2 s
-#                        QUIC keep-alive, 200 QUIC clients with 4-byte connection IDs, and the
-#                        head-of-line measurement; into perf/results/<date>/mobile/; about 20 minutes
+#                        (50 ms RTT, 0/1/5% loss, every client moving every 30 s: QUIC by migration,
+#                        with and without the write policy, then by NAT rebinding, again with a 2 s
+#                        QUIC keep-alive), 200 QUIC clients with 4-byte connection IDs, and the
+#                        head-of-line measurement; into perf/results/<date>/mobile/; about 30 minutes
 #   perf/bench.sh frontier  the same shape once per write budget in BUDGETS (default "0 50ms
 #                        100ms 200ms 350ms 500ms"; empty: one run at the server's default) on
 #                        each transport, labelled with the budget; into
@@ -150,9 +151,11 @@ fi
 # every loss rate itself and writes its JSON, table and plot.
 if [ "$suite" = mobile ]; then
 	mobile_cmds=(
-		"mobile --quic 1000 --tcp 1000 --rate 5 --loss 0,0.01,0.05 --duration 75s --drain 20s --out $results"
-		"mobile --quic 1000 --tcp 1000 --rate 5 --loss 0,0.01,0.05 --duration 75s --drain 20s --quic-keepalive 2s --out $results/keepalive-both"
-		"mobile --quic 200 --tcp 0 --rate 5 --loss 0 --duration 75s --drain 20s --quic-cid 4 --out $results/cid4"
+		"mobile --quic 1000 --tcp 1000 --rate 5 --loss 0,0.01,0.05 --duration 75s --drain 20s --out $results/migrate"
+		"mobile --quic 1000 --tcp 1000 --rate 5 --loss 0,0.01,0.05 --duration 75s --drain 20s --server-flag=--write-budget=0 --out $results/migrate-nobudget"
+		"mobile --quic 1000 --tcp 1000 --rate 5 --loss 0,0.01,0.05 --duration 75s --drain 20s --quic-move rebind --out $results"
+		"mobile --quic 1000 --tcp 1000 --rate 5 --loss 0,0.01,0.05 --duration 75s --drain 20s --quic-move rebind --quic-keepalive 2s --out $results/keepalive-both"
+		"mobile --quic 200 --tcp 0 --rate 5 --loss 0 --duration 75s --drain 20s --quic-move rebind --quic-cid 4 --out $results/cid4"
 		"mobile --hol --quic 40 --tcp 40 --loss 0,0.01,0.05 --duration 45s --server-flag=--write-budget=0 --out $results/hol-small"
 	)
 	for m in "${mobile_cmds[@]}"; do

@@ -1,0 +1,6 @@
+//go:build !race
+
+package frameconn
+
+// raceDetector reports a build with the race detector (see DialQUIC).
+const raceDetector = false
