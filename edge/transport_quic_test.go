@@ -119,7 +119,7 @@ func TestCloseClosesQUICWithCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.CloseWithError(0, "")
+	defer func() { _ = c.CloseWithError(0, "") }()
 	if err := authOverQUIC(c, tok); err != nil {
 		t.Fatal(err)
 	}
