@@ -5,7 +5,32 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/quicpush/quicpush/edge"
 )
+
+// edgeConfigOf parses cmd ("serve" or "edge") with args and returns the edge
+// configuration its flags make.
+func edgeConfigOf(t *testing.T, cmd string, args []string) edge.Config {
+	t.Helper()
+	var c cli
+	p, err := kong.New(&c, kong.Name("quicpush"), kong.Exit(func(int) { t.Fatal("kong exited") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Parse(append([]string{cmd}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	f := c.Serve.edgeFlags
+	if cmd == "edge" {
+		f = c.Edge.edgeFlags
+	}
+	ec, err := f.config("", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ec
+}
 
 // --write-budget reaches the edge: its default, a value, and 0 as "write
 // every message at once" (the edge's negative).
@@ -19,22 +44,7 @@ func TestWriteBudgetFlag(t *testing.T) {
 		{[]string{"--write-budget=0"}, -1},
 	} {
 		for _, cmd := range []string{"serve", "edge"} {
-			var c cli
-			p, err := kong.New(&c, kong.Name("quicpush"), kong.Exit(func(int) { t.Fatal("kong exited") }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.Parse(append([]string{cmd}, tc.args...)); err != nil {
-				t.Fatal(err)
-			}
-			f := c.Serve.edgeFlags
-			if cmd == "edge" {
-				f = c.Edge.edgeFlags
-			}
-			ec, err := f.config("", "", 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ec := edgeConfigOf(t, cmd, tc.args)
 			if ec.WriteBudget != tc.want {
 				t.Errorf("%s %v: WriteBudget %v, want %v", cmd, tc.args, ec.WriteBudget, tc.want)
 			}
@@ -53,22 +63,7 @@ func TestQUIC0RTTFlag(t *testing.T) {
 		{[]string{"--no-quic-0rtt"}, true},
 	} {
 		for _, cmd := range []string{"serve", "edge"} {
-			var c cli
-			p, err := kong.New(&c, kong.Name("quicpush"), kong.Exit(func(int) { t.Fatal("kong exited") }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.Parse(append([]string{cmd}, tc.args...)); err != nil {
-				t.Fatal(err)
-			}
-			f := c.Serve.edgeFlags
-			if cmd == "edge" {
-				f = c.Edge.edgeFlags
-			}
-			ec, err := f.config("", "", 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ec := edgeConfigOf(t, cmd, tc.args)
 			if ec.Disable0RTT != tc.wantDisable {
 				t.Errorf("%s %v: Disable0RTT %v, want %v", cmd, tc.args, ec.Disable0RTT, tc.wantDisable)
 			}
