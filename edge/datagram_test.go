@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"strings"
 	"testing"
 	"time"
 
@@ -117,10 +116,7 @@ func TestEphemeralDatagramsNeverBlockFanOut(t *testing.T) {
 // in a datagram, and one that did not on its stream, flagged either way.
 func TestEphemeralOverQUIC(t *testing.T) {
 	e := testEdge(t, nil)
-	tok, err := auth.IssueHS256([]byte(strings.Repeat("s", 32)), "u", []string{"*"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := testEdgeToken(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	join := func(enable bool) (*quic.Conn, *wire.FrameReader) {

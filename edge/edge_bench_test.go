@@ -53,6 +53,19 @@ var (
 	testCert     tls.Certificate
 )
 
+// testEdgeSecret is the HMAC secret of testEdge's token verifier.
+var testEdgeSecret = []byte(strings.Repeat("s", 32))
+
+// testEdgeToken returns a token testEdge accepts, of user u for every room.
+func testEdgeToken(tb testing.TB) string {
+	tb.Helper()
+	tok, err := auth.IssueHS256(testEdgeSecret, "u", []string{"*"}, time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
 func testEdge(tb testing.TB, tune func(*Config)) *Edge {
 	tb.Helper()
 	testCertOnce.Do(func() {
@@ -61,7 +74,7 @@ func testEdge(tb testing.TB, tune func(*Config)) *Edge {
 			panic(err)
 		}
 	})
-	v, err := auth.NewVerifier(auth.VerifierConfig{HMACSecret: []byte(strings.Repeat("s", 32))})
+	v, err := auth.NewVerifier(auth.VerifierConfig{HMACSecret: testEdgeSecret})
 	if err != nil {
 		tb.Fatal(err)
 	}

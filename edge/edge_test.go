@@ -9,7 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/push"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -71,10 +70,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 // connections it closed are gone.
 func TestCloseLeavesNoGoroutine(t *testing.T) {
 	e := testEdge(t, nil)
-	tok, err := auth.IssueHS256([]byte(strings.Repeat("s", 32)), "u", []string{"*"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := testEdgeToken(t)
 	c, err := net.Dial("tcp", e.TCPAddr().String())
 	if err != nil {
 		t.Fatal(err)

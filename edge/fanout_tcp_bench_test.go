@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,8 +23,7 @@ func (c *countingReader) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); 
 // them to room; each drains its socket in its own goroutine.
 func dialTCPMembers(tb testing.TB, e *Edge, n int, room string) []*countingReader {
 	tb.Helper()
-	secret := []byte(strings.Repeat("s", 32))
-	tok, err := auth.IssueHS256(secret, "bench", []string{"*"}, time.Hour)
+	tok, err := auth.IssueHS256(testEdgeSecret, "bench", []string{"*"}, time.Hour)
 	if err != nil {
 		tb.Fatal(err)
 	}

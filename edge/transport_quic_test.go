@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -29,10 +27,7 @@ func TestQUICHandshakeStormNoneRefused(t *testing.T) {
 	// waits its turn behind every runnable handshake.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	e := testEdge(t, nil)
-	tok, err := auth.IssueHS256([]byte(strings.Repeat("s", 32)), "u", []string{"*"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := testEdgeToken(t)
 	const n = 256
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -108,10 +103,7 @@ func authOverQUIC(c *quic.Conn, tok string) error {
 // edge is gone: without it a client would wait for its heartbeat to fail.
 func TestCloseClosesQUICWithCode(t *testing.T) {
 	e := testEdge(t, nil)
-	tok, err := auth.IssueHS256([]byte(strings.Repeat("s", 32)), "u", []string{"*"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := testEdgeToken(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	tlsConf := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{wire.ALPN}}
