@@ -921,7 +921,7 @@ func (c *Client) heartbeat(cn *conn) {
 			continue // wait for the reader to end
 		}
 		pinged = cn.since()
-		_ = cn.send(func(b []byte, seq uint32) []byte { return wire.AppendFrame(b, wire.OpPing, seq, nil) }, nil)
+		cn.ping()
 		t.Reset(cn.pingInterval)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -51,10 +49,9 @@ type conn struct {
 	lastRead atomic.Int64
 	// done is closed when the reader goroutine has ended.
 	done chan struct{}
-	// paths counts the network paths Migrate moved the connection to, and
-	// path is the last (under Client.migrateMu).
+	// paths counts the network paths Migrate moved the connection to
+	// (under Client.migrateMu).
 	paths int
-	path  *quic.Path
 
 	wmu  sync.Mutex // serializes writes, seq allocation and wbuf
 	seq  uint32
@@ -123,6 +120,12 @@ func (cn *conn) send(build func(dst []byte, seq uint32) []byte, fn replyFunc) er
 	cn.wmu.Lock()
 	defer cn.wmu.Unlock()
 	return cn.sendLocked(build, fn)
+}
+
+// ping sends a Ping, whose Pong proves the connection alive; a failure
+// ends the connection (send).
+func (cn *conn) ping() {
+	_ = cn.send(func(b []byte, seq uint32) []byte { return wire.AppendFrame(b, wire.OpPing, seq, nil) }, nil)
 }
 
 func (cn *conn) register(seq uint32, fn replyFunc) bool {

@@ -6,11 +6,6 @@ import (
 	"fmt"
 	"net"
 	"time"
-
-	"github.com/quic-go/quic-go"
-
-	"github.com/quicpush/quicpush/internal/frameconn"
-	"github.com/quicpush/quicpush/wire"
 )
 
 // DefaultMigrateTimeout bounds Migrate's probe of a new path when
@@ -68,7 +63,7 @@ func (c *Client) Migrate(ctx context.Context) error {
 		// address only once a packet of the connection, not just of the
 		// probe, arrives from it: a client that only receives would send
 		// none before its next heartbeat.
-		_ = cn.send(func(b []byte, seq uint32) []byte { return wire.AppendFrame(b, wire.OpPing, seq, nil) }, nil)
+		cn.ping()
 		c.migrations.Add(1)
 		c.log.Info("quicpush: connection migrated to a new path", "endpoint", cn.url)
 		return nil
@@ -121,19 +116,19 @@ func (c *Client) Migrations() int64 { return c.migrations.Load() }
 // timeout.
 var errProbeTimeout = errors.New("path probe not answered")
 
-// quicConner is a transport that runs on a raw QUIC connection.
-type quicConner interface{ quicConn() *quic.Conn }
+// pathMover is a transport that can move to a new network path: raw QUIC.
+type pathMover interface {
+	movePath(ctx context.Context, pc *net.UDPConn) error
+}
 
-func (t frameTransport) quicConn() *quic.Conn { return t.c.QUIC() }
+func (t frameTransport) movePath(ctx context.Context, pc *net.UDPConn) error {
+	return t.c.MovePath(ctx, pc)
+}
 
 // migrate probes a new path for cn's QUIC connection and switches to it.
 func (c *Client) migrate(ctx context.Context, cn *conn) error {
-	qc, _ := cn.t.(quicConner)
-	var q *quic.Conn
-	if qc != nil {
-		q = qc.quicConn()
-	}
-	if q == nil {
+	pm, ok := cn.t.(pathMover)
+	if !ok || cn.name != transportQUIC {
 		return fmt.Errorf("a %s connection cannot change paths", cn.name)
 	}
 	if cn.paths >= maxPathsPerConn {
@@ -143,42 +138,19 @@ func (c *Client) migrate(ctx context.Context, cn *conn) error {
 	if err != nil {
 		return fmt.Errorf("open path: %w", err)
 	}
-	if _, ok := pc.(*net.UDPConn); !ok {
+	uc, ok := pc.(*net.UDPConn)
+	if !ok {
 		// quic-go sends on a new path with the ECN and segmentation
 		// offload settings of the first one, which only a UDP socket
 		// supports (v0.64 panics on any other PacketConn).
 		_ = pc.Close()
 		return fmt.Errorf("open path: got a %T, want a *net.UDPConn", pc)
 	}
-	tr := frameconn.SoloTransport(pc)
-	path, err := q.AddPath(tr)
-	if err != nil {
-		_ = tr.Close()
-		return fmt.Errorf("add path: %w", err)
-	}
 	pctx, cancel := context.WithTimeoutCause(ctx, c.opts.migrateTimeout, errProbeTimeout)
 	defer cancel()
-	if err := path.Probe(pctx); err != nil {
-		_ = path.Close()
-		_ = tr.Close()
-		return fmt.Errorf("probe: %w", err)
+	if err := pm.movePath(pctx, uc); err != nil {
+		return err
 	}
-	if err := path.Switch(); err != nil {
-		_ = path.Close()
-		_ = tr.Close()
-		return fmt.Errorf("switch: %w", err)
-	}
-	// The socket serves the connection from now on: it is closed with it.
-	context.AfterFunc(q.Context(), func() { _ = tr.Close() })
-	// Abandoning the path it left retires the edge's connection ID that
-	// path used, so that the edge issues another: quic-go does not retire
-	// it on a switch, and the client, out of IDs after a few moves, could
-	// no longer probe a new path. (The path's socket stays: see
-	// maxPathsPerConn.)
-	if cn.path != nil {
-		_ = cn.path.Close()
-	}
-	cn.path = path
 	cn.paths++
 	return nil
 }

@@ -167,6 +167,7 @@ type Conn struct {
 	end          ender
 	ws           *wsConn               // the WebSocket framing; nil on the other transports
 	qconn        *quic.Conn            // raw QUIC only
+	path         *quic.Path            // the last path MovePath moved qconn to
 	wtSess       *webtransport.Session // WebTransport only
 	writeTimeout time.Duration
 	bufSize      int // of the read buffer, none if zero

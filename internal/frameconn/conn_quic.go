@@ -81,6 +81,45 @@ func DialQUIC(ctx context.Context, addr string, o Options) (*Conn, error) {
 	return c, nil
 }
 
+// MovePath moves a raw QUIC connection to a new network path whose socket
+// is pc (one bound to the new network): it probes the edge from pc (QUIC path
+// validation), switches the connection to it once the edge has answered, and
+// abandons the path it left. pc then serves the connection until the
+// connection ends: quic-go keeps a connection registered with every path's
+// transport, so none can be closed earlier. On failure the connection stays
+// on its path and pc is closed. ctx bounds the probe. Calls must not run
+// concurrently.
+//
+// Abandoning the path left retires the edge's connection ID it used, so that
+// the edge issues another: quic-go (v0.64) does not retire it on a switch,
+// and a client out of IDs after a few moves could no longer probe a path.
+func (c *Conn) MovePath(ctx context.Context, pc *net.UDPConn) error {
+	if c.qconn == nil {
+		_ = pc.Close()
+		return fmt.Errorf("frameconn: a %s connection cannot change paths", c.transport)
+	}
+	tr := SoloTransport(pc)
+	path, err := c.qconn.AddPath(tr)
+	if err != nil {
+		_ = tr.Close()
+		return fmt.Errorf("frameconn: add path: %w", err)
+	}
+	if err = path.Probe(ctx); err == nil {
+		err = path.Switch()
+	}
+	if err != nil {
+		_ = path.Close()
+		_ = tr.Close()
+		return fmt.Errorf("frameconn: move path: %w", err)
+	}
+	context.AfterFunc(c.qconn.Context(), func() { _ = tr.Close() })
+	if c.path != nil {
+		_ = c.path.Close()
+	}
+	c.path = path
+	return nil
+}
+
 // ownTransport returns a QUIC transport on a new UDP socket for one
 // connection to remote.
 func ownTransport(remote *net.UDPAddr) (*quic.Transport, error) {

@@ -607,7 +607,6 @@ func (m *mobileCmd) quicSide(ctx context.Context, tgt *target, path netlab.Path,
 	}
 	s := m.newSide(ctx, "quic", m.QUIC, 0, tgt, dial)
 	var nudges atomic.Uint32
-	paths := make([]atomic.Pointer[quic.Path], m.QUIC) // each client's last migrated path
 	s.move = func(i int) error {
 		a := local[i].Load()
 		if a == nil {
@@ -618,7 +617,7 @@ func (m *mobileCmd) quicSide(ctx context.Context, tgt *target, path netlab.Path,
 			if cn == nil {
 				return errors.New("not connected")
 			}
-			return m.migrate(ctx, cn, a.Addr(), &paths[i], &s.migrateFails, func(seq uint32) error {
+			return m.migrate(ctx, cn, a.Addr(), &s.migrateFails, func(seq uint32) error {
 				return cn.writeLocked(wire.AppendFrame(nil, wire.OpPing, 3<<30+seq%(1<<30), nil))
 			}, nudges.Add)
 		}
@@ -651,7 +650,7 @@ const migrateTimeout = 3 * time.Second
 // address, as the edge sees a phone on its new network. If the probe goes
 // unanswered the connection is closed, and the client reconnects and resumes
 // as a TCP client does after its cut; fails counts those.
-func (m *mobileCmd) migrate(ctx context.Context, cn *conn, ip netip.Addr, prev *atomic.Pointer[quic.Path], fails *atomic.Int64, ping func(uint32) error, next func(uint32) uint32) error {
+func (m *mobileCmd) migrate(ctx context.Context, cn *conn, ip netip.Addr, fails *atomic.Int64, ping func(uint32) error, next func(uint32) uint32) error {
 	fl, ok := cn.l.(frameLink)
 	if !ok || fl.c.QUIC() == nil {
 		return errors.New("not a QUIC connection")
@@ -660,38 +659,21 @@ func (m *mobileCmd) migrate(ctx context.Context, cn *conn, ip netip.Addr, prev *
 	if err != nil {
 		return err
 	}
-	tr := frameconn.SoloTransport(uc)
-	path, err := fl.c.QUIC().AddPath(tr)
-	if err != nil {
-		_ = tr.Close()
-		return err
-	}
 	pctx, cancel := context.WithTimeout(ctx, migrateTimeout)
 	defer cancel()
-	if err := path.Probe(pctx); err == nil {
-		err = path.Switch()
-		if err == nil {
-			context.AfterFunc(fl.c.QUIC().Context(), func() { _ = tr.Close() })
-			// Abandoning the path left retires its connection ID, as
-			// Client.Migrate does, so that the edge issues another.
-			if old := prev.Swap(path); old != nil {
-				_ = old.Close()
-			}
-			// The old network may be gone: a packet on the new path is
-			// what tells the edge to send there.
-			if err := ping(next(1)); err != nil {
-				return fmt.Errorf("ping after a migration: %w", err)
-			}
-			return nil
+	if err := fl.c.MovePath(pctx, uc); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // the run ended: the connection stays as it was
 		}
+		fails.Add(1)
+		fl.close()
+		return nil
 	}
-	_ = path.Close()
-	_ = tr.Close()
-	if ctx.Err() != nil {
-		return ctx.Err() // the run ended: the connection stays as it was
+	// The old network may be gone: a packet on the new path is what tells
+	// the edge to send there.
+	if err := ping(next(1)); err != nil {
+		return fmt.Errorf("ping after a migration: %w", err)
 	}
-	fails.Add(1)
-	fl.close()
 	return nil
 }
 
