@@ -155,15 +155,24 @@ func (r *UDPRelay) AddPath(p Path) (*net.UDPAddr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netlab: listen: %w", err)
 	}
+	i, path := r.addPathLocked(p, conn, false)
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.readClients(i, path) }()
+	return conn.LocalAddr().(*net.UDPAddr), nil
+}
+
+// addPathLocked appends a path with p's characteristics answering clients
+// from conn (shared: the first path's), starts its delay lines and returns
+// its index; r.mu is held.
+func (r *UDPRelay) addPathLocked(p Path, conn *net.UDPConn, shared bool) (int, *udpPath) {
 	i := uint64(len(r.paths))
 	up, down := newShaper(p.Up, r.seed, 2*i), newShaper(p.Down, r.seed, 2*i+1)
-	path := &udpPath{conn: conn, up: up, down: down, upLine: newDelayLine(), downLine: newDelayLine()}
+	path := &udpPath{conn: conn, up: up, down: down, upLine: newDelayLine(), downLine: newDelayLine(), shared: shared}
 	r.paths = append(r.paths, path)
-	r.wg.Add(3)
+	r.wg.Add(2)
 	go func() { defer r.wg.Done(); path.upLine.run(r.done, &r.stats) }()
 	go func() { defer r.wg.Done(); path.downLine.run(r.done, &r.stats) }()
-	go func() { defer r.wg.Done(); r.readClients(int(i), path) }()
-	return conn.LocalAddr().(*net.UDPAddr), nil
+	return int(i), path
 }
 
 // AddSourcePath makes what clients at source IP src (any port) send to the
@@ -188,19 +197,13 @@ func (r *UDPRelay) AddSourcePath(src netip.Addr, p Path) error {
 	if _, ok := r.bySource[src]; ok {
 		return fmt.Errorf("netlab: %s has a path already", src)
 	}
-	i := uint64(len(r.paths))
-	up, down := newShaper(p.Up, r.seed, 2*i), newShaper(p.Down, r.seed, 2*i+1)
 	// Answers leave from the address the client sent to: the first path's.
-	path := &udpPath{conn: r.paths[0].conn, up: up, down: down, upLine: newDelayLine(), downLine: newDelayLine(), shared: true}
-	r.paths = append(r.paths, path)
+	i, _ := r.addPathLocked(p, r.paths[0].conn, true)
 	if r.bySource == nil {
 		r.bySource = make(map[netip.Addr]int)
 	}
-	r.bySource[src] = int(i)
+	r.bySource[src] = i
 	r.sources.Store(true)
-	r.wg.Add(2)
-	go func() { defer r.wg.Done(); path.upLine.run(r.done, &r.stats) }()
-	go func() { defer r.wg.Done(); path.downLine.run(r.done, &r.stats) }()
 	return nil
 }
 
