@@ -47,12 +47,16 @@ deps-go: ## Install what the Go tests and the cluster call: curl, git, redis-ser
 deps-js: ## Install what the browser client's tests call: chromium (scripts/deps.sh)
 	scripts/deps.sh js
 
+.PHONY: deps-java
+deps-java: ## Install what the Android/JVM client's build calls: a JDK and Maven (scripts/deps.sh)
+	scripts/deps.sh java
+
 .PHONY: kafka-libs
 kafka-libs: deps-go ## Fetch the Apache Kafka jars the cluster and its tests run (Maven; cached in .cache/)
 	scripts/kafka/fetch.sh >/dev/null
 
 .PHONY: test
-test: test-go test-js ## Run every test: Go (race detector) and the browser client in headless Chromium
+test: test-go test-js test-java ## Run every test: Go (race detector), the browser client in headless Chromium, the Java client
 
 .PHONY: test-go
 test-go: deps-go kafka-libs ## Vet and run the Go tests (unit, end-to-end, cluster on kfake and on a real Kafka broker and redis-server) with the race detector
@@ -69,6 +73,16 @@ test-0rtt: ## The 0-RTT tests once more without the race detector, under which Q
 test-js: deps-js build ## Browser client: dist/ freshness, unit tests, end-to-end in headless Chromium
 	cd clients/js && npm ci --no-audit --no-fund && npm run check:dist && npm test && \
 		QUICPUSH_BIN=$(CURDIR)/$(BIN)/quicpush npm run test:e2e
+
+.PHONY: test-java
+test-java: deps-java build ## Android/JVM client (clients/java, Maven): codec vectors, property tests, end-to-end against bin/quicpush
+	cd clients/java && mvn -B -q -Dquicpush.bin=$(CURDIR)/$(BIN)/quicpush verify
+
+.PHONY: java-listen
+java-listen: ## Run the Java client's example against `make run`: make java-listen HASH=<hex from serve's banner> TOKEN=<quicpush token> [ROOM=news]
+	cd clients/java && mvn -B -q -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt && \
+		java -cp "target/classes:target/test-classes:$$(cat target/classpath.txt)" io.github.quicpush.client.example.Listen \
+			--token "$(TOKEN)" --cert-hash "$(HASH)" --room "$${ROOM:-news}"
 
 # protoc-gen-es (the Node push API client's generator) comes from clients/js's
 # pinned devDependencies.

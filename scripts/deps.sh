@@ -7,8 +7,9 @@
 #        broker, its jars fetched from Maven Central by scripts/kafka/fetch.sh)
 #   js   chromium (the browser client's end-to-end tests; never a downloaded
 #        browser)
+#   java a JDK (javac) and Maven for the Android/JVM client (clients/java)
 #
-# Usage: scripts/deps.sh [--dry-run] [go|js]...   (no group: both)
+# Usage: scripts/deps.sh [--dry-run] [go|js|java]...   (no group: all)
 #
 # Only packages whose command is missing are installed, with apt-get, as root
 # or through passwordless sudo; otherwise it prints the one command to run and
@@ -22,21 +23,23 @@ if [[ ${1:-} == --dry-run ]]; then
 	dry=true
 	shift
 fi
-(($#)) || set -- go js
+(($#)) || set -- go js java
 
 # command:package pairs, by group.
 declare -A group=(
 	[go]="curl:curl git:git redis-server:redis-server java:openjdk-17-jre-headless mvn:maven"
 	[js]="chromium:chromium"
+	[java]="javac:openjdk-17-jdk-headless mvn:maven"
 )
 missing=()
 for g in "$@"; do
 	if [[ -z ${group[$g]:-} ]]; then
-		echo "deps.sh: unknown group $g (go, js)" >&2
+		echo "deps.sh: unknown group $g (go, js, java)" >&2
 		exit 2
 	fi
 	for pair in ${group[$g]}; do
-		command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+		command -v "${pair%%:*}" >/dev/null && continue
+		[[ " ${missing[*]} " == *" ${pair#*:} "* ]] || missing+=("${pair#*:}")
 	done
 done
 ((${#missing[@]})) || exit 0

@@ -27,14 +27,15 @@ func TestDepsDryRun(t *testing.T) {
 		return string(out), err
 	}
 	empty := t.TempDir()
-	all := []string{"curl", "git", "redis-server", "openjdk-17-jre-headless", "maven", "chromium"}
+	all := []string{"curl", "git", "redis-server", "openjdk-17-jre-headless", "maven", "chromium", "openjdk-17-jdk-headless"}
 	for _, tt := range []struct {
 		group string
 		pkgs  []string
 	}{
 		{"", all},
 		{"go", all[:5]},
-		{"js", all[5:]},
+		{"js", all[5:6]},
+		{"java", []string{"openjdk-17-jdk-headless", "maven"}},
 	} {
 		var args []string
 		if tt.group != "" {
@@ -51,7 +52,7 @@ func TestDepsDryRun(t *testing.T) {
 
 	// Every command present (stand-ins): nothing to install, nothing said.
 	full := t.TempDir()
-	for _, cmd := range []string{"curl", "git", "redis-server", "java", "mvn", "chromium"} {
+	for _, cmd := range []string{"curl", "git", "redis-server", "java", "mvn", "chromium", "javac"} {
 		if err := os.WriteFile(filepath.Join(full, cmd), []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
