@@ -1,20 +1,31 @@
 package io.github.quicpush.client.wire;
 
 import java.nio.charset.StandardCharsets;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads the fields of one body in order (section 4). Every failure is a malformed frame; bytes after the last
  * field read are left alone, which is how trailing bytes are ignored.
  */
 final class BodyReader {
-    private final byte[] buf;
+    private byte[] buf = new byte[0];
     private int pos;
-    private final int end;
+    private int end;
+    private final @Nullable NameCache names;
 
-    BodyReader(byte[] buf, int off, int len) {
+    /**
+     * A reader to {@link #reset} for each body. With {@code names}, the rooms and epochs of pushes come from that
+     * cache; a FrameReader keeps one of each, so decoding needs no allocation of its own.
+     */
+    BodyReader(@Nullable NameCache names) {
+        this.names = names;
+    }
+
+    BodyReader reset(byte[] buf, int off, int len) {
         this.buf = buf;
         this.pos = off;
         this.end = off + len;
+        return this;
     }
 
     /** Whether bytes are left: an optional group (a position, Push flags) follows. */
@@ -80,6 +91,20 @@ final class BodyReader {
         }
         // Decoding replaces invalid UTF-8 instead of failing: a version-1 decoder does not check it.
         String s = new String(buf, pos, n, StandardCharsets.UTF_8);
+        pos += n;
+        return s;
+    }
+
+    /** A {@code str} a stream repeats (a push's room and epoch): taken from the cache when there is one. */
+    String name(String what) throws WireException {
+        if (names == null) {
+            return str(what, Limits.MAX_NAME);
+        }
+        int n = length(what, Limits.MAX_NAME);
+        if (n == 0) {
+            return "";
+        }
+        String s = names.get(buf, pos, n);
         pos += n;
         return s;
     }

@@ -11,7 +11,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>It reads in large chunks into one buffer of its own and hands out each frame in place, so a batch of frames
  * costs one read and no allocation per frame. The buffer starts at {@value #INITIAL} bytes and grows only to hold
- * a whole frame, so never past the largest limit set. Each header is checked against the limit before the body is
+ * a whole frame, so never past the largest limit set. The rooms and epochs of pushes, which a stream repeats, are
+ * decoded once and then shared. Each header is checked against the limit before the body is
  * waited for. Not safe for concurrent use.
  */
 public final class FrameReader {
@@ -27,6 +28,7 @@ public final class FrameReader {
     /** The current frame: where it starts in buf and its whole size; size 0 before the first frame. */
     private int start;
     private int size;
+    private final BodyReader bodies = new BodyReader(new NameCache());
 
     /** A reader of frames of at most {@code maxFrame} bytes, header included (0 or less: {@link Limits#MAX_FRAME}). */
     public FrameReader(InputStream in, int maxFrame) {
@@ -141,6 +143,6 @@ public final class FrameReader {
     /** Decodes the current frame's body; null for an op undefined in version 1 (skip the frame). */
     public @Nullable Body body() throws WireException {
         requireFrame();
-        return Frames.decodeBody(op(), buf, bodyOffset(), bodyLength());
+        return Frames.decodeBody(op(), bodies.reset(buf, bodyOffset(), bodyLength()));
     }
 }

@@ -114,7 +114,11 @@ public final class Frames {
      * known fields are ignored. The returned body shares nothing with {@code buf}.
      */
     public static @Nullable Body decodeBody(int op, byte[] buf, int off, int len) throws WireException {
-        BodyReader r = new BodyReader(buf, off, len);
+        return decodeBody(op, new BodyReader(null).reset(buf, off, len));
+    }
+
+    /** As {@link #decodeBody(int, byte[], int, int)}, from a reader already {@link BodyReader#reset} to the body. */
+    static @Nullable Body decodeBody(int op, BodyReader r) throws WireException {
         switch (op) {
             case Op.AUTH: {
                 long version = r.uvarint("auth version");
@@ -186,10 +190,10 @@ public final class Frames {
             // A new kind needs a new version: a version-1 decoder cannot guess what it is addressed to.
             throw WireException.malformed("push kind " + kind);
         }
-        String room = r.str("push room", Limits.MAX_NAME);
+        String room = r.name("push room");
         String id = r.str("push id", Limits.MAX_NAME);
         long offset = r.uvarint("push offset");
-        String epoch = r.str("push epoch", Limits.MAX_NAME);
+        String epoch = r.name("push epoch");
         byte[] data = r.bytes("push data");
         long flags = r.more() ? r.uvarint("push flags") : 0;
         return new Push(kind, room, id, offset, epoch, data, flags);
