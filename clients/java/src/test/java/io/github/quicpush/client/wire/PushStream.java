@@ -21,7 +21,7 @@ final class PushStream extends InputStream {
 
     /** A stream of {@code frames} pushes. */
     PushStream(long frames) {
-        this.block = block();
+        this.block = buildBlock();
         this.total = frames * (block.length / BLOCK_FRAMES);
     }
 
@@ -33,7 +33,7 @@ final class PushStream extends InputStream {
         return new Push(Push.KIND_ROOM, "news/sport", "m-" + (100000 + i), 1_000_000L + i, "e7f3", data, 0);
     }
 
-    private static byte[] block() {
+    private static byte[] buildBlock() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int size = -1;
         for (int i = 0; i < BLOCK_FRAMES; i++) {
@@ -46,6 +46,11 @@ final class PushStream extends InputStream {
             out.writeBytes(f);
         }
         return out.toByteArray();
+    }
+
+    /** The block of distinct frames the stream replays, back to back. */
+    byte[] block() {
+        return block;
     }
 
     /** Size of one frame on the wire. */
