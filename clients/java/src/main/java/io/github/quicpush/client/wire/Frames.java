@@ -92,7 +92,9 @@ public final class Frames {
 
     /** Appends one whole frame to {@code out}, as {@link #encode(int, Body)} writes it. */
     public static void encode(ByteArrayOutputStream out, int seq, Body body) {
-        out.writeBytes(encode(seq, body));
+        byte[] f = encode(seq, body);
+        // write(byte[], int, int) rather than writeBytes, which older Android releases lack.
+        out.write(f, 0, f.length);
     }
 
     // The revision-2 group of AuthOK and JoinOK: absent when all zero, whole otherwise.
@@ -114,6 +116,7 @@ public final class Frames {
      * known fields are ignored. The returned body shares nothing with {@code buf}.
      */
     public static @Nullable Body decodeBody(int op, byte[] buf, int off, int len) throws WireException {
+        checkRange(buf, off, len);
         return decodeBody(op, new BodyReader(null).reset(buf, off, len));
     }
 
@@ -223,6 +226,13 @@ public final class Frames {
         return (int) length + 4;
     }
 
+    // A range outside the array is the caller's bug, not a malformed frame: say so at once.
+    private static void checkRange(byte[] buf, int off, int len) {
+        if (off < 0 || len < 0 || len > buf.length - off) {
+            throw new IndexOutOfBoundsException("range [" + off + ", " + off + " + " + len + ") of " + buf.length);
+        }
+    }
+
     static int seq(byte[] buf, int off) {
         return (buf[off + 5] & 0xff) << 24 | (buf[off + 6] & 0xff) << 16 | (buf[off + 7] & 0xff) << 8
                 | (buf[off + 8] & 0xff);
@@ -240,6 +250,7 @@ public final class Frames {
      * announces are malformed.
      */
     public static Decoded decode(byte[] buf, int off, int len, int maxFrame) throws WireException {
+        checkRange(buf, off, len);
         if (len < Limits.HEADER) {
             throw WireException.malformed(len + " bytes, shorter than a header");
         }

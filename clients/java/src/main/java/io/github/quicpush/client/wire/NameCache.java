@@ -22,12 +22,25 @@ final class NameCache {
         }
         int slot = (h ^ (h >>> 16)) & (SLOTS - 1);
         byte[] k = keys[slot];
-        if (k != null && Arrays.equals(k, 0, k.length, buf, off, off + len)) {
+        if (k != null && same(k, buf, off, len)) {
             return values[slot];
         }
         String s = new String(buf, off, len, StandardCharsets.UTF_8);
         keys[slot] = Arrays.copyOfRange(buf, off, off + len);
         values[slot] = s;
         return s;
+    }
+
+    // Arrays.equals over a range is missing from older Android releases.
+    private static boolean same(byte[] k, byte[] buf, int off, int len) {
+        if (k.length != len) {
+            return false;
+        }
+        for (int i = 0; i < len; i++) {
+            if (k[i] != buf[off + i]) {
+                return false;
+            }
+        }
+        return true;
     }
 }
