@@ -12,8 +12,8 @@ import org.jspecify.annotations.Nullable;
  * <p>It reads in large chunks into one buffer of its own and hands out each frame in place, so a batch of frames
  * costs one read and no allocation per frame. The buffer starts at {@value #INITIAL} bytes and grows only to hold
  * a whole frame, so never past the largest limit set. The rooms and epochs of pushes, which a stream repeats, are
- * decoded once and then shared. Each header is checked against the limit before the body is
- * waited for. Not safe for concurrent use.
+ * decoded once and then shared. Each header is checked against the limit before the body is waited for. Not safe
+ * for concurrent use.
  */
 public final class FrameReader {
     /** Initial buffer: large enough to take a busy batch in one read, small enough for an idle connection. */
