@@ -1,0 +1,143 @@
+package io.github.quicpush.client;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.UnknownHostException;
+import java.util.List;
+import java.util.function.Consumer;
+import javax.net.ssl.X509TrustManager;
+import org.jspecify.annotations.Nullable;
+import tech.kwik.core.QuicClientConnection;
+import tech.kwik.core.QuicSessionTicket;
+import tech.kwik.core.QuicStream;
+import tech.kwik.core.log.NullLogger;
+
+/**
+ * Dials raw QUIC ({@code quic://}, docs/protocol.md section 2.1) with Kwik: ALPN {@code quicpush/1}, one
+ * bidirectional stream carrying the frame stream, 0-RTT with a stored session ticket, RFC 9221 datagrams for
+ * ephemeral pushes (section 6.7) and migration to a new local socket.
+ */
+final class QuicDialer implements Dialer {
+
+    static final String ALPN = "quicpush/1";
+
+    @Override
+    public Transport dial(Endpoint endpoint, byte[] firstFlight, DialOptions options) throws IOException {
+        if (!endpoint.isQuic()) {
+            throw new IllegalArgumentException("QuicDialer dials quic://, not " + endpoint);
+        }
+        String ticketKey = endpoint.toString();
+        byte @Nullable [] ticket = options.zeroRtt() ? options.tickets().load(ticketKey) : null;
+        QuicClientConnection conn;
+        try {
+            conn = build(endpoint, options, ticket);
+        } catch (RuntimeException e) {
+            if (ticket == null) {
+                throw e;
+            }
+            // A stored ticket that no longer parses (another Kwik version wrote it): dial without it.
+            conn = build(endpoint, options, null);
+            ticket = null;
+        }
+        QuicConnectionState state = new QuicConnectionState();
+        conn.setConnectionListener(state);
+        @Nullable Consumer<byte[]> datagrams = options.datagrams();
+        if (datagrams != null) {
+            // Kwik calls the handler on its receiver thread unless given an executor; the client's handler only
+            // decodes and queues, so that is fine and saves a thread per connection.
+            conn.setDatagramHandler(datagrams);
+        }
+        QuicStream stream;
+        try {
+            if (ticket != null) {
+                // Kwik sends the data in 0-RTT packets with the ClientHello. When the edge rejects the early data
+                // (a ticket of another edge process), Kwik's connect writes the same bytes again on the same
+                // stream once the handshake is done: to the edge that is the first stream with Auth on it, which
+                // is what section 2.1 asks of the client.
+                List<QuicStream> streams =
+                        conn.connect(List.of(new QuicClientConnection.StreamEarlyData(firstFlight, false)));
+                QuicStream early = streams.isEmpty() ? null : streams.get(0);
+                if (early == null) {
+                    // The ticket allowed no early stream: send the flight as after a full handshake.
+                    stream = conn.createStream(true);
+                    stream.getOutputStream().write(firstFlight);
+                    stream.getOutputStream().flush();
+                } else {
+                    stream = early;
+                }
+            } else {
+                conn.connect();
+                stream = conn.createStream(true);
+                stream.getOutputStream().write(firstFlight);
+                stream.getOutputStream().flush();
+            }
+        } catch (IOException | RuntimeException e) {
+            conn.close();
+            if (Thread.currentThread().isInterrupted()) {
+                InterruptedIOException ie = new InterruptedIOException("dial " + endpoint + ": interrupted");
+                ie.initCause(e);
+                throw ie;
+            }
+            String why = state.failure() != null ? state.failure() : TcpDialer.rootMessage(e);
+            throw new IOException("dial " + endpoint + ": " + why, e);
+        }
+        long keepAliveSeconds = options.quicKeepAlive().toSeconds();
+        if (!options.quicKeepAlive().isZero() && !options.quicKeepAlive().isNegative()) {
+            // Kwik counts the keep-alive interval in whole seconds.
+            conn.keepAlive((int) Math.max(1, Math.min(Integer.MAX_VALUE, keepAliveSeconds)));
+        }
+        QuicTransport t = new QuicTransport(conn, stream, state, options.tickets(), ticketKey);
+        t.saveNewTickets();
+        return t;
+    }
+
+    private static QuicClientConnection build(Endpoint endpoint, DialOptions options, byte @Nullable [] ticket)
+            throws IOException {
+        QuicClientConnection.Builder b = QuicClientConnection.newBuilder();
+        b.host(endpoint.host());
+        b.port(endpoint.port());
+        b.applicationProtocol(ALPN);
+        b.connectTimeout(options.dialTimeout());
+        // Kwik logs to stdout by default; a library must stay quiet.
+        b.logger(new NullLogger());
+        if (!options.certHashes().isEmpty()) {
+            b.customTrustManager(new CertPins(options.certHashes()));
+        } else {
+            @Nullable X509TrustManager tm = options.trustManager();
+            if (tm != null) {
+                b.customTrustManager(tm);
+            }
+        }
+        if (options.datagrams() != null) {
+            b.enableDatagramExtension();
+        }
+        if (ticket != null) {
+            b.sessionTicket(ticket);
+        }
+        try {
+            QuicClientConnection conn = b.build();
+            if (!options.certHashes().isEmpty()) {
+                QuicImplAccess.acceptAnyServerName(conn);
+            }
+            return conn;
+        } catch (UnknownHostException e) {
+            throw new UnknownHostException("dial " + endpoint + ": unknown host " + endpoint.host());
+        }
+    }
+
+    /** Saves the newest ticket Kwik holds, if it is newer than the last saved. */
+    static int saveTickets(QuicClientConnection conn, SessionTicketStore store, String key, int saved) {
+        List<QuicSessionTicket> all = conn.getNewSessionTickets();
+        int n;
+        QuicSessionTicket newest;
+        synchronized (all) { // Kwik keeps them in a synchronized list that its receiver thread appends to
+            n = all.size();
+            if (n <= saved) {
+                return saved;
+            }
+            newest = all.get(n - 1);
+        }
+        store.save(key, newest.serialize());
+        return n;
+    }
+}
