@@ -10,7 +10,9 @@ import org.jspecify.annotations.Nullable;
 import tech.kwik.core.QuicClientConnection;
 import tech.kwik.core.QuicSessionTicket;
 import tech.kwik.core.QuicStream;
+import tech.kwik.core.log.Logger;
 import tech.kwik.core.log.NullLogger;
+import tech.kwik.core.log.SysOutLogger;
 
 /**
  * Dials raw QUIC ({@code quic://}, docs/protocol.md section 2.1) with Kwik: ALPN {@code quicpush/1}, one
@@ -20,6 +22,16 @@ import tech.kwik.core.log.NullLogger;
 final class QuicDialer implements Dialer {
 
     static final String ALPN = "quicpush/1";
+
+    /**
+     * Length of the connection IDs this client asks the edge to address it with. Zero, because of migration: a
+     * quic-go edge probes a client's new path with a connection ID the client issued beforehand (NEW_CONNECTION_ID),
+     * and Kwik 0.10.8 issues none, so with Kwik's default 8-byte IDs the edge never validates the new path and keeps
+     * sending to the old one. With zero-length IDs the edge needs no spare ID and follows every move. A client has
+     * one connection per UDP socket, so it needs no ID to demultiplex. The system property
+     * {@code quicpush.quic.cidLength} overrides it (for measuring the difference).
+     */
+    static final int CONNECTION_ID_LENGTH = Integer.getInteger("quicpush.quic.cidLength", 0);
 
     @Override
     public Transport dial(Endpoint endpoint, byte[] firstFlight, DialOptions options) throws IOException {
@@ -98,8 +110,8 @@ final class QuicDialer implements Dialer {
         b.port(endpoint.port());
         b.applicationProtocol(ALPN);
         b.connectTimeout(options.dialTimeout());
-        // Kwik logs to stdout by default; a library must stay quiet.
-        b.logger(new NullLogger());
+        b.connectionIdLength(CONNECTION_ID_LENGTH);
+        b.logger(kwikLogger());
         if (!options.certHashes().isEmpty()) {
             b.customTrustManager(new CertPins(options.certHashes()));
         } else {
@@ -123,6 +135,26 @@ final class QuicDialer implements Dialer {
         } catch (UnknownHostException e) {
             throw new UnknownHostException("dial " + endpoint + ": unknown host " + endpoint.host());
         }
+    }
+
+    /**
+     * Kwik logs to stdout by default; a library must stay quiet. Setting the system property
+     * {@code quicpush.kwik.log} (to "info", or "debug" for every packet) turns Kwik's own log on for a diagnosis.
+     */
+    private static Logger kwikLogger() {
+        String level = System.getProperty("quicpush.kwik.log");
+        if (level == null || level.isEmpty()) {
+            return new NullLogger();
+        }
+        SysOutLogger log = new SysOutLogger();
+        log.logInfo(true);
+        log.logWarning(true);
+        if (level.equals("debug")) {
+            log.logDebug(true);
+            log.logPackets(true);
+            log.logRecovery(true);
+        }
+        return log;
     }
 
     /** Saves the newest ticket Kwik holds, if it is newer than the last saved. */

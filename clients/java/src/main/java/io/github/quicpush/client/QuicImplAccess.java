@@ -18,8 +18,12 @@ final class QuicImplAccess {
 
     private QuicImplAccess() {}
 
+    /**
+     * Whether the edge accepted the 0-RTT data. Kwik 0.10.8's own {@code isEarlyDataAccepted()} always answers
+     * false; the status it keeps (None, Requested, Accepted, Refused) is right, so that is what is read.
+     */
     static boolean isEarlyDataAccepted(QuicClientConnection conn) {
-        return (Boolean) call(conn, "isEarlyDataAccepted");
+        return String.valueOf(call(conn, "getEarlyDataStatus")).equals("Accepted");
     }
 
     static void changeAddress(QuicClientConnection conn) {
