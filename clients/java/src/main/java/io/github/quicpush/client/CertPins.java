@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Trusts an edge by the SHA-256 of its leaf certificate's DER encoding instead of by chain and name
@@ -29,6 +30,7 @@ final class CertPins extends X509ExtendedTrustManager {
 
     private final List<byte[]> digests;
     private final Supplier<Date> now;
+    private volatile @Nullable String lastRejection;
 
     CertPins(List<byte[]> digests) {
         this(digests, Date::new);
@@ -59,8 +61,25 @@ final class CertPins extends X509ExtendedTrustManager {
         }
     }
 
+    /**
+     * Why the last certificate was refused, or null. A QUIC stack reports a refused certificate only as a TLS alert
+     * (bad_certificate); the dialer puts this text into its exception instead.
+     */
+    @Nullable String lastRejection() {
+        return lastRejection;
+    }
+
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        try {
+            check(chain);
+        } catch (CertificateException e) {
+            lastRejection = e.getMessage();
+            throw e;
+        }
+    }
+
+    private void check(X509Certificate @Nullable [] chain) throws CertificateException {
         if (chain == null || chain.length == 0) {
             throw new CertificateException("the edge sent no certificate");
         }

@@ -2,7 +2,9 @@ package io.github.quicpush.client;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.ConnectException;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.Consumer;
 import javax.net.ssl.X509TrustManager;
@@ -38,17 +40,56 @@ final class QuicDialer implements Dialer {
         if (!endpoint.isQuic()) {
             throw new IllegalArgumentException("QuicDialer dials quic://, not " + endpoint);
         }
+        long deadline = System.nanoTime() + options.dialTimeout().toNanos();
+        // Kwik 0.10.8 against quic-go sometimes stalls after the ServerHello (a few dials in a hundred on loopback:
+        // the handshake keys are never installed and every Handshake packet is dropped) and never recovers. A
+        // second attempt almost always completes, so the first gets half the dial timeout and the second the rest;
+        // a path that is really silent still fails within the dial timeout.
+        Duration first = options.dialTimeout().dividedBy(2);
+        try {
+            return attempt(endpoint, firstFlight, options, first);
+        } catch (QuicStalled stalled) {
+            Duration left = Duration.ofNanos(deadline - System.nanoTime());
+            if (left.toMillis() < 50) {
+                throw timeout(endpoint, options, stalled);
+            }
+            try {
+                return attempt(endpoint, firstFlight, options, left);
+            } catch (QuicStalled again) {
+                again.addSuppressed(stalled);
+                throw timeout(endpoint, options, again);
+            }
+        }
+    }
+
+    private static IOException timeout(Endpoint endpoint, DialOptions options, QuicStalled cause) {
+        return new IOException("dial " + endpoint + ": no QUIC handshake within "
+                + options.dialTimeout().toMillis() + " ms (UDP blocked or the edge is down?)", cause.getCause());
+    }
+
+    /** A handshake that timed out: worth another attempt within the dial timeout. */
+    private static final class QuicStalled extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        QuicStalled(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
+    private Transport attempt(Endpoint endpoint, byte[] firstFlight, DialOptions options, Duration timeout)
+            throws IOException, QuicStalled {
         String ticketKey = endpoint.toString();
         byte @Nullable [] ticket = options.zeroRtt() ? options.tickets().load(ticketKey) : null;
+        @Nullable CertPins pins = options.certHashes().isEmpty() ? null : new CertPins(options.certHashes());
         QuicClientConnection conn;
         try {
-            conn = build(endpoint, options, ticket);
+            conn = build(endpoint, options, pins, ticket, timeout);
         } catch (RuntimeException e) {
             if (ticket == null) {
                 throw e;
             }
             // A stored ticket that no longer parses (another Kwik version wrote it): dial without it.
-            conn = build(endpoint, options, null);
+            conn = build(endpoint, options, pins, null, timeout);
             ticket = null;
         }
         QuicConnectionState state = new QuicConnectionState();
@@ -90,30 +131,37 @@ final class QuicDialer implements Dialer {
                 ie.initCause(e);
                 throw ie;
             }
-            String why = state.failure() != null ? state.failure() : TcpDialer.rootMessage(e);
-            throw new IOException("dial " + endpoint + ": " + why, e);
+            @Nullable String refused = pins == null ? null : pins.lastRejection();
+            String why = refused != null ? refused
+                    : state.failure() != null ? state.failure() : TcpDialer.rootMessage(e);
+            IOException failed = new IOException("dial " + endpoint + ": " + why, e);
+            if (state.failure() == null && e instanceof ConnectException
+                    && String.valueOf(e.getMessage()).contains("timed out")) {
+                throw new QuicStalled(failed);
+            }
+            throw failed;
         }
-        long keepAliveSeconds = options.quicKeepAlive().toSeconds();
         if (!options.quicKeepAlive().isZero() && !options.quicKeepAlive().isNegative()) {
             // Kwik counts the keep-alive interval in whole seconds.
-            conn.keepAlive((int) Math.max(1, Math.min(Integer.MAX_VALUE, keepAliveSeconds)));
+            conn.keepAlive((int) Math.max(1, Math.min(Integer.MAX_VALUE, options.quicKeepAlive().toSeconds())));
         }
         QuicTransport t = new QuicTransport(conn, stream, state, options.tickets(), ticketKey);
         t.saveNewTickets();
         return t;
     }
 
-    private static QuicClientConnection build(Endpoint endpoint, DialOptions options, byte @Nullable [] ticket)
-            throws IOException {
+    private static QuicClientConnection build(Endpoint endpoint, DialOptions options, @Nullable CertPins pins,
+            byte @Nullable [] ticket,
+            Duration timeout) throws IOException {
         QuicClientConnection.Builder b = QuicClientConnection.newBuilder();
         b.host(endpoint.host());
         b.port(endpoint.port());
         b.applicationProtocol(ALPN);
-        b.connectTimeout(options.dialTimeout());
+        b.connectTimeout(timeout);
         b.connectionIdLength(CONNECTION_ID_LENGTH);
         b.logger(kwikLogger());
-        if (!options.certHashes().isEmpty()) {
-            b.customTrustManager(new CertPins(options.certHashes()));
+        if (pins != null) {
+            b.customTrustManager(pins);
         } else {
             @Nullable X509TrustManager tm = options.trustManager();
             if (tm != null) {
@@ -128,7 +176,7 @@ final class QuicDialer implements Dialer {
         }
         try {
             QuicClientConnection conn = b.build();
-            if (!options.certHashes().isEmpty()) {
+            if (pins != null) {
                 QuicImplAccess.acceptAnyServerName(conn);
             }
             return conn;

@@ -95,6 +95,7 @@ class QuicDialerTest {
         IOException e = assertThrows(IOException.class,
                 () -> new QuicDialer().dial(endpoint(server), authFlight(server, "mallory"), opts).close());
         assertTrue(e.getMessage().startsWith("dial quic://127.0.0.1:"), e.getMessage());
+        assertTrue(e.getMessage().contains("matches none of the 1 pinned hash"), e.getMessage());
         System.out.println("[quic] wrong pin: " + e.getMessage());
     }
 
