@@ -124,7 +124,9 @@ final class TcpDialer implements Dialer {
         while (t.getCause() != null && t.getCause() != t) {
             t = t.getCause();
         }
-        return t == e ? String.valueOf(e.getMessage()) : e.getMessage() + " (" + t.getMessage() + ")";
+        String top = String.valueOf(e.getMessage());
+        String root = String.valueOf(t.getMessage());
+        return t == e || top.contains(root) ? top : top + " (" + root + ")";
     }
 
     private static void closeQuietly(Socket s) {
