@@ -42,32 +42,54 @@ final class QuicDialer implements Dialer {
         }
         long deadline = System.nanoTime() + options.dialTimeout().toNanos();
         // Kwik 0.10.8 against quic-go sometimes stalls after the ServerHello (a few dials in a hundred on loopback:
-        // the handshake keys are never installed and every Handshake packet is dropped) and never recovers. A
-        // second attempt almost always completes, so the first gets half the dial timeout and the second the rest;
-        // a path that is really silent still fails within the dial timeout.
-        Duration first = options.dialTimeout().dividedBy(2);
-        try {
-            return attempt(endpoint, firstFlight, options, first);
-        } catch (QuicStalled stalled) {
+        // the handshake keys are never installed and every Handshake packet is dropped) and never recovers, and
+        // now and then fails a handshake with an exception of its own. A second attempt almost always completes,
+        // so a dial makes up to MAX_ATTEMPTS within its timeout; a path that is really silent still fails within
+        // the dial timeout.
+        QuicStalled last = null;
+        for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             Duration left = Duration.ofNanos(deadline - System.nanoTime());
             if (left.toMillis() < 50) {
-                throw timeout(endpoint, options, stalled);
+                break;
             }
+            // Each attempt but the last gets at most FIRST_ATTEMPT_CAP; the last gets whatever is left.
+            boolean lastAttempt = attempt == MAX_ATTEMPTS - 1
+                    || left.minus(FIRST_ATTEMPT_CAP).compareTo(FIRST_ATTEMPT_CAP.dividedBy(2)) < 0;
+            Duration timeout = lastAttempt ? left : min(left, FIRST_ATTEMPT_CAP);
             try {
-                return attempt(endpoint, firstFlight, options, left);
-            } catch (QuicStalled again) {
-                again.addSuppressed(stalled);
-                throw timeout(endpoint, options, again);
+                // Only the first attempt uses the ticket: Kwik's 0-RTT path has a race of its own (see kwikFault).
+                return attempt(endpoint, firstFlight, options, timeout, attempt == 0);
+            } catch (QuicStalled stalled) {
+                if (last != null) {
+                    stalled.addSuppressed(last);
+                }
+                last = stalled;
             }
         }
+        throw timeout(endpoint, options, last);
     }
 
-    private static IOException timeout(Endpoint endpoint, DialOptions options, QuicStalled cause) {
+    /** Attempts a dial makes when Kwik stalls; see {@link #dial}. */
+    static final int MAX_ATTEMPTS = 3;
+
+    /**
+     * The longest an attempt but the last may take. A QUIC handshake (one round trip, plus one for the certificate
+     * when it is large) takes well under a second on a working mobile path; one that has not finished after two
+     * seconds is more likely stuck in Kwik than slow, and the next attempt still gets the rest of the dial timeout.
+     */
+    static final Duration FIRST_ATTEMPT_CAP = Duration.ofSeconds(2);
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    private static IOException timeout(Endpoint endpoint, DialOptions options, @Nullable QuicStalled cause) {
         return new IOException("dial " + endpoint + ": no QUIC handshake within "
-                + options.dialTimeout().toMillis() + " ms (UDP blocked or the edge is down?)", cause.getCause());
+                + options.dialTimeout().toMillis() + " ms (UDP blocked or the edge is down?)",
+                cause == null ? null : cause.getCause());
     }
 
-    /** A handshake that timed out: worth another attempt within the dial timeout. */
+    /** A handshake that timed out, or failed inside Kwik: worth another attempt within the dial timeout. */
     private static final class QuicStalled extends Exception {
         private static final long serialVersionUID = 1L;
 
@@ -76,10 +98,25 @@ final class QuicDialer implements Dialer {
         }
     }
 
-    private Transport attempt(Endpoint endpoint, byte[] firstFlight, DialOptions options, Duration timeout)
-            throws IOException, QuicStalled {
+    /**
+     * Whether a failed connect is one of Kwik's own faults rather than the edge's answer: a handshake that stalled
+     * until the timeout, or an exception inside Kwik during the handshake (0.10.8 has a race in its timers that
+     * surfaces as "Handshake error: java.lang.NullPointerException" in IdleTimer.setIdleTimeout when a 0-RTT
+     * handshake's EncryptedExtensions arrive while the dialing thread is still arming the idle timer). TLS alerts
+     * (a refused certificate) are final.
+     */
+    private static boolean kwikFault(Exception e) {
+        if (!(e instanceof ConnectException)) {
+            return false;
+        }
+        String m = String.valueOf(e.getMessage());
+        return m.contains("timed out") || (m.startsWith("Handshake error") && !m.contains("Alert"));
+    }
+
+    private Transport attempt(Endpoint endpoint, byte[] firstFlight, DialOptions options, Duration timeout,
+            boolean mayUseTicket) throws IOException, QuicStalled {
         String ticketKey = endpoint.toString();
-        byte @Nullable [] ticket = options.zeroRtt() ? options.tickets().load(ticketKey) : null;
+        byte @Nullable [] ticket = options.zeroRtt() && mayUseTicket ? options.tickets().load(ticketKey) : null;
         @Nullable CertPins pins = options.certHashes().isEmpty() ? null : new CertPins(options.certHashes());
         QuicClientConnection conn;
         try {
@@ -135,8 +172,7 @@ final class QuicDialer implements Dialer {
             String why = refused != null ? refused
                     : state.failure() != null ? state.failure() : TcpDialer.rootMessage(e);
             IOException failed = new IOException("dial " + endpoint + ": " + why, e);
-            if (state.failure() == null && e instanceof ConnectException
-                    && String.valueOf(e.getMessage()).contains("timed out")) {
+            if (refused == null && state.failure() == null && kwikFault(e)) {
                 throw new QuicStalled(failed);
             }
             throw failed;
