@@ -4,6 +4,7 @@ import static io.github.quicpush.client.DialerTestFrames.AUTH_OK;
 import static io.github.quicpush.client.DialerTestFrames.DISCONNECT;
 import static io.github.quicpush.client.DialerTestFrames.JOIN_OK;
 import static io.github.quicpush.client.DialerTestFrames.PUSH;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,9 +16,17 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.Date;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -103,6 +112,47 @@ class TcpDialerTest {
             System.out.println("[tls] silent peer: failed after " + ms + " ms: " + e.getMessage());
             assertTrue(ms >= 700 && ms < 800 + 700, "took " + ms + " ms");
         }
+    }
+
+    @Test
+    void pinnedCertificateOutsideItsValidityIsRefused() throws Exception {
+        X509Certificate[] chain = serverChain();
+        byte[] hash = CertPins.digestOf(chain[0]);
+        assertArrayEquals(server.certHash(), hash, "the banner's hash is SHA-256 of the leaf's DER");
+        new CertPins(List.of(hash)).checkServerTrusted(chain, "ECDHE_ECDSA");
+        Date later = Date.from(chain[0].getNotAfter().toInstant().plusSeconds(1));
+        CertificateException e = assertThrows(CertificateException.class,
+                () -> new CertPins(List.of(hash), () -> later).checkServerTrusted(chain, "ECDHE_ECDSA"));
+        assertTrue(e.getMessage().contains("outside its validity period"), e.getMessage());
+        Date before = Date.from(chain[0].getNotBefore().toInstant().minusSeconds(1));
+        assertThrows(CertificateException.class,
+                () -> new CertPins(List.of(hash), () -> before).checkServerTrusted(chain, "ECDHE_ECDSA"));
+    }
+
+    /** The edge's certificate chain, read by a TLS handshake that trusts anything and keeps what it saw. */
+    static X509Certificate[] serverChain() throws Exception {
+        AtomicReference<X509Certificate[]> seen = new AtomicReference<>();
+        X509TrustManager keep = new X509TrustManager() {
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType) {}
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType) {
+                seen.set(chain);
+            }
+
+            @Override
+            public X509Certificate[] getAcceptedIssuers() {
+                return new X509Certificate[0];
+            }
+        };
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(null, new TrustManager[] {keep}, null);
+        try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket("127.0.0.1", server.tcpPort())) {
+            s.setSoTimeout(5000);
+            s.startHandshake();
+        }
+        return seen.get();
     }
 
     @Test
