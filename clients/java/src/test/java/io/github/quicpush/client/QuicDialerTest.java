@@ -227,11 +227,13 @@ class QuicDialerTest {
 
     @Test
     void closeReleasesKwikThreads() throws Exception {
+        byte[] flight = authFlight(server, "heidi"); // runs `quicpush token`: the JDK's process reaper starts now
         Set<Thread> before = Thread.getAllStackTraces().keySet();
-        Transport t = new QuicDialer().dial(endpoint(server), authFlight(server, "heidi"),
+        Transport t = new QuicDialer().dial(endpoint(server), flight,
                 new DialOptions(Duration.ofSeconds(5), List.of(server.certHash()), null, SessionTicketStore.inMemory(),
                         false, b -> {}, Duration.ofSeconds(1)));
-        new Reader(t).await(AUTH_OK, WAIT);
+        Reader reader = new Reader(t);
+        reader.await(AUTH_OK, WAIT);
         Set<Thread> started = Thread.getAllStackTraces().keySet().stream()
                 .filter(th -> !before.contains(th) && !th.getName().equals("test-frame-reader"))
                 .collect(Collectors.toSet());
@@ -241,6 +243,8 @@ class QuicDialerTest {
         assertTrue(started.stream().anyMatch(th -> th.getName().startsWith("pool-")),
                 "a keep-alive thread runs: " + started);
         t.close();
+        // The reader is blocked in a read on the stream: close() must end it.
+        reader.await(-1, WAIT);
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         for (Thread th : started) {
             th.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
