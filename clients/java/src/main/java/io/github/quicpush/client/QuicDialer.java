@@ -196,6 +196,7 @@ final class QuicDialer implements Dialer {
         b.applicationProtocol(ALPN);
         b.connectTimeout(timeout);
         b.connectionIdLength(CONNECTION_ID_LENGTH);
+        b.socketFactory(address -> new QuicSocket());
         if (keepAliveOn(options)) {
             // Kwik pings every half idle timeout and takes no interval of its own: an idle timeout of twice the
             // keep-alive interval makes it ping at that interval (the edge's own idle timeout is longer).
