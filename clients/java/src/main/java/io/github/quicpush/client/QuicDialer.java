@@ -200,7 +200,7 @@ final class QuicDialer implements Dialer {
         if (keepAliveOn(options)) {
             // Kwik pings every half idle timeout and takes no interval of its own: an idle timeout of twice the
             // keep-alive interval makes it ping at that interval (the edge's own idle timeout is longer).
-            long seconds = Math.max(1, options.quicKeepAlive().toSeconds());
+            long seconds = Math.max(1, options.quicKeepAlive().getSeconds());
             b.maxIdleTimeout(Duration.ofSeconds(2 * seconds));
         }
         b.logger(kwikLogger());

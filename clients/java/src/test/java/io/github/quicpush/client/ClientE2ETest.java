@@ -309,7 +309,7 @@ class ClientE2ETest {
             String tokA = a.token("alice", room, Duration.ofMinutes(10));
             String tokB = b.token("alice", room, Duration.ofMinutes(10));
             AtomicInteger calls = new AtomicInteger();
-            try (QuicpushClient c = rec.attach(QuicpushClient.builder(quic(a) + " " + tcp(a), quic(b) + " " + tcp(b))
+            try (QuicpushClient c = rec.attach(QuicpushClient.builder(quic(a), quic(b))
                             .tokenSupplier(() -> calls.incrementAndGet() == 1 ? tokA : tokB)
                             .certHash(a.certHash())
                             .certHash(b.certHash())
