@@ -81,7 +81,8 @@ public final class QuicpushClient implements AutoCloseable {
     private final List<List<Endpoint>> edges;
     private final Builder cfg;
     private final Backoff backoff;
-    private final Dialer quic;
+    /** Made on the first QUIC dial, so that an app without Kwik on its classpath can use TCP and TLS alone. */
+    private @Nullable Dialer quic;
     private final Dialer tcp;
     private final Executor callbacks;
     private final @Nullable ExecutorService ownCallbacks;
@@ -111,7 +112,7 @@ public final class QuicpushClient implements AutoCloseable {
         this.cfg = b;
         this.edges = edges;
         this.backoff = new Backoff(b.backoffMin, b.backoffMax);
-        this.quic = b.quicDialer != null ? b.quicDialer : new QuicDialer();
+        this.quic = b.quicDialer;
         this.tcp = b.tcpDialer != null ? b.tcpDialer : new TcpDialer();
         ScheduledThreadPoolExecutor l = new ScheduledThreadPoolExecutor(1, daemon("quicpush-loop"));
         // Close ends the thread at once: timers (heartbeats, join timeouts, backoffs) die with the client.
@@ -487,6 +488,13 @@ public final class QuicpushClient implements AutoCloseable {
         post(() -> dialFailed(e));
     }
 
+    private synchronized Dialer quicDialer() {
+        if (quic == null) {
+            quic = new QuicDialer();
+        }
+        return quic;
+    }
+
     private String token() throws Exception {
         String t = cfg.tokenSupplier != null ? cfg.tokenSupplier.get() : cfg.token;
         if (t == null || t.isEmpty()) {
@@ -511,7 +519,12 @@ public final class QuicpushClient implements AutoCloseable {
         DialOptions opts = new DialOptions(timeout, cfg.certHashes, cfg.trustManager, cfg.tickets, cfg.zeroRtt,
                 cfg.datagrams ? b -> onDatagram(owner.get(), b) : null, cfg.quicKeepAlive);
         long deadline = System.nanoTime() + timeout.toNanos();
-        Transport t = (ep.isQuic() ? quic : tcp).dial(ep, flight.toByteArray(), opts);
+        Transport t;
+        try {
+            t = (ep.isQuic() ? quicDialer() : tcp).dial(ep, flight.toByteArray(), opts);
+        } catch (LinkageError e) {
+            throw new IOException("QUIC needs tech.kwik:kwik on the classpath (see the README, \"TCP only\")", e);
+        }
         // Reads take no deadline: closing the transport is what bounds the wait for AuthOK.
         ScheduledFuture<?> guard = loop.schedule(t::close, Math.max(0, deadline - System.nanoTime()),
                 TimeUnit.NANOSECONDS);

@@ -322,6 +322,42 @@ class ClientBehaviourTest {
     }
 
     @Test
+    void callbacksRunOnTheGivenExecutorInOrder() throws Exception {
+        Recorder rec = new Recorder();
+        FakeDialer d = new FakeDialer();
+        java.util.concurrent.ExecutorService main = java.util.concurrent.Executors.newSingleThreadExecutor(
+                r -> new Thread(r, "app-main"));
+        List<String> threads = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (QuicpushClient c = builder(rec, d)
+                .callbackExecutor(main)
+                .onMessage(m -> {
+                    threads.add(Thread.currentThread().getName());
+                    rec.messages.add(m);
+                })
+                .build()) {
+            // Attached before the edge answers: a dependent attached to a completed future runs on the caller.
+            var connected = c.connect().thenRun(() -> threads.add(Thread.currentThread().getName()));
+            FakeConn e = d.next();
+            e.send(1, authOk(60_000));
+            connected.get(5, TimeUnit.SECONDS);
+            var joined = c.join("r");
+            e.read();
+            e.send(e.lastSeq(), new JoinOk("r", 0, 0, ""));
+            joined.get(5, TimeUnit.SECONDS);
+            for (int i = 1; i <= 50; i++) {
+                e.send(0, push("r", i, "e", "m" + i));
+            }
+            for (int i = 1; i <= 50; i++) {
+                assertEquals("m" + i, rec.message().text());
+            }
+            assertEquals(51, threads.size());
+            assertTrue(threads.stream().allMatch("app-main"::equals), threads.toString());
+        } finally {
+            main.shutdownNow();
+        }
+    }
+
+    @Test
     void unansweredPingReconnects() throws Exception {
         Recorder rec = new Recorder();
         FakeDialer d = new FakeDialer();

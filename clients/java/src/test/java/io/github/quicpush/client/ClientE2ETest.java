@@ -325,6 +325,8 @@ class ClientE2ETest {
                 ConnectEvent moved = rec.connect();
                 assertEquals(quic(b), moved.endpoint(), "a drained edge's clients move to the next edge");
                 assertTrue(moved.reconnect());
+                RecoveryEvent r = rec.recovery(room);
+                assertFalse(r.recovered(), "another edge's stream has another epoch: the position cannot be resumed");
                 // The room is joined again on the new edge before the test pushes there.
                 long deadline = System.nanoTime() + WAIT.toNanos();
                 String got = null;
