@@ -646,6 +646,9 @@ public final class QuicpushClient implements AutoCloseable {
                 sendJoin(c, r);
             }
         }
+        if (c.down) {
+            return; // a write above failed: the connection is already being replaced
+        }
         ConnectEvent ev = new ConnectEvent(c.endpoint.toString(), c.transport.kind(), ok.connKey(), ok.user(),
                 reconnect, c.transport.usedZeroRtt());
         emit(() -> {
@@ -1227,7 +1230,36 @@ public final class QuicpushClient implements AutoCloseable {
                 }
                 edges.add(List.copyOf(eps));
             }
-            return new QuicpushClient(this, List.copyOf(edges));
+            return new QuicpushClient(copy(), List.copyOf(edges));
+        }
+
+        /** A snapshot for one client, so that changing the builder afterwards changes no client built from it. */
+        private Builder copy() {
+            Builder b = new Builder(List.copyOf(edgeSpecs));
+            b.token = token;
+            b.tokenSupplier = tokenSupplier;
+            b.certHashes.addAll(certHashes);
+            b.trustManager = trustManager;
+            b.dialTimeout = dialTimeout;
+            b.quicFallbackTimeout = quicFallbackTimeout;
+            b.requestTimeout = requestTimeout;
+            b.migrateTimeout = migrateTimeout;
+            b.backoffMin = backoffMin;
+            b.backoffMax = backoffMax;
+            b.quicKeepAlive = quicKeepAlive;
+            b.callbackExecutor = callbackExecutor;
+            b.onMessage = onMessage;
+            b.onConnect = onConnect;
+            b.onDisconnect = onDisconnect;
+            b.onRecovery = onRecovery;
+            b.log = log;
+            b.tickets = tickets;
+            b.zeroRtt = zeroRtt;
+            b.datagrams = datagrams;
+            b.maxFrame = maxFrame;
+            b.quicDialer = quicDialer;
+            b.tcpDialer = tcpDialer;
+            return b;
         }
 
         private static Duration positive(Duration d, String what) {
