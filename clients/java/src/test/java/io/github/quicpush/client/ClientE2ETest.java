@@ -396,6 +396,30 @@ class ClientE2ETest {
     }
 
     @Test
+    void survivesNatRebindingWithoutReconnecting() throws Exception {
+        try (UdpRelay relay = new UdpRelay(server.quicPort())) {
+            Recorder rec = new Recorder();
+            String room = room();
+            try (QuicpushClient c = client(rec, server, room, "quic://127.0.0.1:" + relay.port()).build()) {
+                c.connect().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+                rec.connect();
+                join(c, room);
+                String key = c.connKey();
+                for (int i = 1; i <= 3; i++) {
+                    relay.rebind();
+                    // Pushed to the old port: the edge learns the new one from the client's next packet (its
+                    // heartbeat, 1 s here) and sends it again there.
+                    push(server, room, "after rebinding " + i);
+                    assertEquals("after rebinding " + i, rec.message().text());
+                }
+                rec.noDisconnect();
+                assertTrue(rec.connects.isEmpty(), "no reconnect");
+                assertEquals(key, c.connKey());
+            }
+        }
+    }
+
+    @Test
     void networkChangedOnTcpReconnectsAndResumes() throws Exception {
         Recorder rec = new Recorder();
         String room = room();

@@ -37,6 +37,19 @@ public final class UdpRelay implements AutoCloseable {
         blackhole = on;
     }
 
+    /**
+     * A NAT rebinding: every client's traffic leaves from a new source port from now on, and what the edge sends to
+     * the old port is lost. The client is not told.
+     */
+    public void rebind() {
+        for (SocketAddress client : back.keySet()) {
+            DatagramSocket old = back.remove(client);
+            if (old != null) {
+                old.close();
+            }
+        }
+    }
+
     private void forward() {
         byte[] buf = new byte[65535];
         while (!front.isClosed()) {
