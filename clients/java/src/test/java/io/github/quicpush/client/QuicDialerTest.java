@@ -210,7 +210,7 @@ class QuicDialerTest {
             String key = r.await(AUTH_OK, WAIT).firstStr();
             server.call("Disconnect", "{\"keys\":[\"" + key + "\"]}");
             Frame d = r.await(DISCONNECT, WAIT);
-            int code = ((d.body()[0] & 0xff) << 8) | (d.body()[1] & 0xff);
+            int code = ((io.github.quicpush.client.wire.Disconnect) d.body()).code();
             // The edge FINs the stream after Disconnect; a client that does not close gets CONNECTION_CLOSE with
             // the same code after about twice the close grace period (section 2.1).
             r.await(-1, WAIT);
