@@ -41,11 +41,10 @@ final class QuicDialer implements Dialer {
             throw new IllegalArgumentException("QuicDialer dials quic://, not " + endpoint);
         }
         long deadline = System.nanoTime() + options.dialTimeout().toNanos();
-        // Kwik 0.10.8 against quic-go sometimes stalls after the ServerHello (a few dials in a hundred on loopback:
-        // the handshake keys are never installed and every Handshake packet is dropped) and never recovers, and
-        // now and then fails a handshake with an exception of its own. A second attempt almost always completes,
-        // so a dial makes up to MAX_ATTEMPTS within its timeout; a path that is really silent still fails within
-        // the dial timeout.
+        // Kwik 0.10.8 can stall after the ServerHello and never recover (the handshake keys are never installed;
+        // QuicSocket's late first read avoids the race that causes it), and now and then fails a handshake with an
+        // exception of its own. A second attempt almost always completes, so a dial makes up to MAX_ATTEMPTS within
+        // its timeout; a path that is really silent still fails within the dial timeout.
         QuicStalled last = null;
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             Duration left = Duration.ofNanos(deadline - System.nanoTime());

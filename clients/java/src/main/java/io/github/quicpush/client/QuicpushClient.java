@@ -800,6 +800,7 @@ public final class QuicpushClient implements AutoCloseable {
                 lose(c, 0, "no answer on the new network path");
             } else {
                 migrations.incrementAndGet();
+                cfg.log.log("info", "connection migrated to a new network path", null);
             }
         }, cfg.migrateTimeout.toNanos(), TimeUnit.NANOSECONDS);
     }
@@ -1092,9 +1093,26 @@ public final class QuicpushClient implements AutoCloseable {
             return this;
         }
 
-        /** {@link #certHash(byte[])} from its base64 form. */
-        public Builder certHash(String base64) {
-            return certHash(Base64.getDecoder().decode(base64.trim()));
+        /**
+         * {@link #certHash(byte[])} from text: 64 hex digits or base64, the two forms {@code quicpush serve}
+         * prints.
+         */
+        public Builder certHash(String hexOrBase64) {
+            String h = hexOrBase64.trim();
+            if (h.length() == 64 && h.chars().allMatch(ch -> Character.digit(ch, 16) >= 0)) {
+                byte[] b = new byte[32];
+                for (int i = 0; i < 32; i++) {
+                    b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
+                }
+                return certHash(b);
+            }
+            byte[] b;
+            try {
+                b = Base64.getDecoder().decode(h);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("a certificate hash is 64 hex digits or base64: " + h, e);
+            }
+            return certHash(b);
         }
 
         /** Checks the edge's certificate chain with this trust manager; default: the platform's trust. */

@@ -230,6 +230,7 @@ class ClientBehaviourTest {
             DisconnectEvent ev = rec.disconnect();
             assertEquals(Codes.KICKED, ev.code());
             assertFalse(ev.reconnect());
+            assertTrue(ev.refused());
             assertTrue(d.dials.poll(300, TimeUnit.MILLISECONDS) == null, "a kicked client reconnected");
             // connect may be called again.
             var again = c.connect();

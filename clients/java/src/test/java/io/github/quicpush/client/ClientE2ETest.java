@@ -68,7 +68,7 @@ class ClientE2ETest {
         String token = s.token("alice", room + ",java-*", Duration.ofMinutes(10));
         return rec.attach(QuicpushClient.builder(edges)
                 .token(token)
-                .certHash(s.certHash())
+                .certHash(java.util.HexFormat.of().formatHex(s.certHash())) // as the banner prints it
                 .backoff(Duration.ofMillis(50), Duration.ofMillis(500)));
     }
 
@@ -292,6 +292,7 @@ class ClientE2ETest {
             ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
                     () -> c.connect().get(WAIT.toMillis(), TimeUnit.MILLISECONDS));
             QuicpushException q = (QuicpushException) e.getCause();
+            assertTrue(new DisconnectEvent(q.code(), "", false).refused());
             assertEquals(Codes.INVALID_TOKEN, q.code());
             assertFalse(q.retryable());
             assertFalse(c.isConnected());
@@ -507,6 +508,7 @@ class ClientE2ETest {
         c.close();
         DisconnectEvent d = rec.disconnect();
         assertFalse(d.reconnect());
+        assertFalse(d.refused(), "closed by the application, not refused by the edge");
         assertFalse(c.isConnected());
         CompletionException e = org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class,
                 () -> c.join("other").join());

@@ -3,7 +3,6 @@ package io.github.quicpush.client.example;
 import io.github.quicpush.client.QuicpushClient;
 import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
@@ -62,7 +61,7 @@ public final class Listen {
                     }
                 });
         if (hash != null) {
-            b.certHash(hash.length() == 64 ? HexFormat.of().parseHex(hash) : java.util.Base64.getDecoder().decode(hash));
+            b.certHash(hash); // hex or base64, as serve's banner prints it
         }
         try (QuicpushClient client = b.build()) {
             client.connect().get();
