@@ -144,6 +144,24 @@ func TestPushThroughEveryAPIProtocol(t *testing.T) {
 			t.Fatalf("push %+v, curl said %s", p, out)
 		}
 	})
+	t.Run("curl JSON-valued data", func(t *testing.T) {
+		out := run(t, "curl", "-sS", "--fail-with-body", "-X", "POST",
+			"-H", "Content-Type: application/json", "-H", "Authorization: Bearer "+testAPIKey,
+			"-d", `{"room":"news","data": {"via": "curl", "n": [1, 2]}}`,
+			"http://"+srv.api+"/quicpush.push.v1.PushService/PushRoom")
+		if p := expectPush(t, c); string(p.Data) != `{"via":"curl","n":[1,2]}` || !strings.Contains(out, p.ID) {
+			t.Fatalf("push %+v, curl said %s", p, out)
+		}
+	})
+	t.Run("curl b64data", func(t *testing.T) {
+		run(t, "curl", "-sS", "--fail-with-body", "-X", "POST",
+			"-H", "Content-Type: application/json", "-H", "Authorization: Bearer "+testAPIKey,
+			"-d", `{"room":"news","b64data":"AP8="}`,
+			"http://"+srv.api+"/quicpush.push.v1.PushService/PushRoom")
+		if p := expectPush(t, c); string(p.Data) != "\x00\xff" {
+			t.Fatalf("push %+v, want bytes 00 ff", p)
+		}
+	})
 	t.Run("curl wrong key", func(t *testing.T) {
 		cmd := exec.Command("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
 			"-H", "Content-Type: application/json", "-H", "Authorization: Bearer wrong",

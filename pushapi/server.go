@@ -40,7 +40,10 @@ func (s *Service) newMux(auth *authenticator) http.Handler {
 		interceptors = append(interceptors, newRateLimiter(s.rateLimit, s.metrics))
 	}
 	mux := http.NewServeMux()
+	codecs := payloadCodecs()
 	mux.Handle(pushv1connect.NewPushServiceHandler(s,
+		connect.WithCodec(codecs[0]),
+		connect.WithCodec(codecs[1]),
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(readMaxBytes(s.maxData, s.maxTargets)),
 		connect.WithRecover(s.recovered),

@@ -349,6 +349,26 @@ func TestPlainJSON(t *testing.T) {
 			want: &push.Message{Kind: push.KindKeys, Keys: []string{"k1"}, Data: []byte{0, 1, 2}},
 		},
 		{
+			name: "JSON object data", method: "PushRoom", body: `{"room":"lobby","data": {"score": [1, 2],  "t": "x"} }`,
+			want: &push.Message{Kind: push.KindRoom, Room: "lobby", Data: []byte(`{"score":[1,2],"t":"x"}`)},
+		},
+		{
+			name: "JSON array data", method: "PushUsers", body: `{"data":[true,null],"users":["u"]}`,
+			want: &push.Message{Kind: push.KindUsers, Users: []string{"u"}, Data: []byte(`[true,null]`)},
+		},
+		{
+			name: "JSON number data", method: "Broadcast", body: `{"data":42}`,
+			want: &push.Message{Kind: push.KindBroadcast, Data: []byte(`42`)},
+		},
+		{
+			name: "b64data", method: "PushKeys", body: `{"keys":["k1"],"b64data":"AAEC"}`,
+			want: &push.Message{Kind: push.KindKeys, Keys: []string{"k1"}, Data: []byte{0, 1, 2}},
+		},
+		{
+			name: "b64data with null data", method: "PushRoom", body: `{"room":"r","data":null,"b64data":"eA=="}`,
+			want: &push.Message{Kind: push.KindRoom, Room: "r", Data: []byte("x")},
+		},
+		{
 			name: "broadcast with rate", method: "Broadcast", body: `{"text":"x","rate":100}`,
 			want: &push.Message{Kind: push.KindBroadcast, Data: []byte("x"), Rate: 100},
 		},
@@ -394,6 +414,11 @@ func TestPlainJSON(t *testing.T) {
 			{"Bearer " + testKey, `{"room":"lobby"}`, http.StatusBadRequest, "invalid_argument"},
 			{"Bearer " + testKey, `{"room":"lobby","text":"x","data":"eA=="}`, http.StatusBadRequest, "invalid_argument"},
 			{"Bearer " + testKey, `{"room":`, http.StatusBadRequest, "invalid_argument"},
+			{"Bearer " + testKey, `{"room":"lobby","data":{"a":1},"text":"x"}`, http.StatusBadRequest, "invalid_argument"},
+			{"Bearer " + testKey, `{"room":"lobby","data":{"a":1},"b64data":"eA=="}`, http.StatusBadRequest, "invalid_argument"},
+			{"Bearer " + testKey, `{"room":"lobby","b64data":{"a":1}}`, http.StatusBadRequest, "invalid_argument"},
+			{"Bearer " + testKey, `{"room":"lobby","b64data":"not base64!"}`, http.StatusBadRequest, "invalid_argument"},
+			{"Bearer " + testKey, `{"room":"lobby","data":null}`, http.StatusBadRequest, "invalid_argument"},
 		}
 		for _, tt := range errTests {
 			status, header, out := postJSON(t, ts, "PushRoom", tt.authorization, tt.body)

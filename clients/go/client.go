@@ -3,6 +3,7 @@ package quicpush
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,15 @@ type Message struct {
 	// may have come in a datagram, may overtake reliable messages, and one
 	// lost is never replayed.
 	Ephemeral bool
+}
+
+// JSON decodes the payload into v with encoding/json: for a backend that
+// pushed JSON (the push API's JSON-valued data, or JSON in text).
+func (m *Message) JSON(v any) error {
+	if err := json.Unmarshal(m.Data, v); err != nil {
+		return fmt.Errorf("quicpush: message %s: %w", m.ID, err)
+	}
+	return nil
 }
 
 // Client is a connection to a quicpush edge that survives network failures:

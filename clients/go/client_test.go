@@ -783,3 +783,18 @@ func TestParseEndpoint(t *testing.T) {
 		t.Errorf("WithDialTimeout not applied: %v", ep.timeout)
 	}
 }
+
+func TestMessageJSON(t *testing.T) {
+	m := Message{ID: "m1", Data: []byte(`{"score":[1,2],"who":"ann"}`)}
+	var v struct {
+		Score []int
+		Who   string
+	}
+	if err := m.JSON(&v); err != nil || v.Who != "ann" || len(v.Score) != 2 {
+		t.Fatalf("JSON: %+v, %v", v, err)
+	}
+	bad := Message{ID: "m2", Data: []byte("not json")}
+	if err := bad.JSON(&v); err == nil || !strings.Contains(err.Error(), "m2") {
+		t.Fatalf("JSON of a non-JSON payload: %v, want an error naming the message", err)
+	}
+}

@@ -39,6 +39,12 @@ export interface Message {
      */
     ephemeral: boolean;
 }
+/**
+ * Decodes a message's payload as JSON (UTF-8 text, then `JSON.parse`): for a
+ * backend that pushed JSON (the push API's JSON-valued `data`, or JSON in
+ * `text`). Throws a `SyntaxError` naming the message when it is not JSON.
+ */
+export declare function messageJSON<T = unknown>(message: Message): T;
 /** What the client read in datagrams, over all its connections. */
 export interface DatagramStats {
     /** Ephemeral messages that came in a datagram. */

@@ -9,6 +9,15 @@ import { StreamTracker } from "./resume.js";
 import { abortable, deadline, transportError } from "./transport.js";
 import { webSocketOpener } from "./transport_websocket.js";
 import { webTransportOpener } from "./transport_webtransport.js";
+export function messageJSON(message) {
+    const text = new TextDecoder().decode(message.data);
+    try {
+        return JSON.parse(text);
+    }
+    catch (err) {
+        throw new SyntaxError(`message ${message.id}: payload is not JSON: ${err.message}`);
+    }
+}
 const kindNames = {
     [PushKind.Direct]: "direct",
     [PushKind.Room]: "room",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 
-import { Client, type ClientEvents, type Message, type NotRecoveredEvent, type RecoveredEvent } from "./client.js";
+import { Client, type ClientEvents, type Message, messageJSON, type NotRecoveredEvent, type RecoveredEvent } from "./client.js";
 import { encodeFrame, Op, PushFlags, PushKind } from "./codec.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import { delay, FakeEdge, fakeWebSocket, fakeWebTransport, until, type FakeWebTransportMode } from "./fakes.test-helpers.js";
@@ -1146,5 +1146,23 @@ describe("ephemeral pushes (revision 4)", () => {
     assert.deepEqual(c.position("pos"), { offset: 6n, epoch: "e1" });
     assert.equal(c.state, "connected");
     assert.deepEqual(errors, []);
+  });
+});
+
+describe("messageJSON", () => {
+  const msg = (id: string, text: string): Message => ({
+    kind: "room",
+    room: "r",
+    id,
+    offset: 0n,
+    epoch: "",
+    data: new TextEncoder().encode(text),
+    ephemeral: false,
+  });
+  test("decodes a JSON payload", () => {
+    assert.deepEqual(messageJSON(msg("m1", `{"score":[1,2],"who":"ann"}`)), { score: [1, 2], who: "ann" });
+  });
+  test("names the message when the payload is not JSON", () => {
+    assert.throws(() => messageJSON(msg("m2", "not json")), (err: Error) => err instanceof SyntaxError && err.message.includes("m2"));
   });
 });

@@ -16,6 +16,7 @@ export {
   type Message,
   type MessageHandler,
   type MessageKind,
+  messageJSON,
   type NotRecoveredEvent,
   type RecoveredEvent,
   type StreamRef,

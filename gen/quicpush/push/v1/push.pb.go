@@ -10,7 +10,7 @@
 // same address, so a backend can use a generated client or plain HTTP:
 //
 //   curl -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
-//     -d '{"room":"lobby","text":"{\"test\":1}"}' \
+//     -d '{"room":"lobby","data":{"test":1}}' \
 //     http://HOST/quicpush.push.v1.PushService/PushRoom
 //
 // Backends authenticate with an API key sent as `Authorization: Bearer <key>`.
@@ -40,7 +40,11 @@ type PushKeysRequest struct {
 	// Connection keys, as assigned by the edge at connect time. Required: 1 to
 	// 1000 keys (the server's limit), each 1 to 255 bytes.
 	Keys []string `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
-	// Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+	// Payload as bytes. In the JSON encoding data may also be any JSON value
+	// other than a string (an object, array, number or boolean): the payload is
+	// then that value's compact JSON text, delivered without another encoding; a
+	// string is base64, and so is b64data, its explicit spelling. Exactly one of
+	// data (or b64data) and text is set.
 	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Payload as text, delivered as its UTF-8 bytes: lets JSON and curl users
 	// send JSON or text without base64. Exactly one of data and text is set.
@@ -196,7 +200,11 @@ type PushUsersRequest struct {
 	// User ids, as found in the `sub` claim of client tokens. Required: 1 to
 	// 1000 users (the server's limit), each 1 to 255 bytes.
 	Users []string `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
-	// Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+	// Payload as bytes. In the JSON encoding data may also be any JSON value
+	// other than a string (an object, array, number or boolean): the payload is
+	// then that value's compact JSON text, delivered without another encoding; a
+	// string is base64, and so is b64data, its explicit spelling. Exactly one of
+	// data (or b64data) and text is set.
 	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Payload as text, delivered as its UTF-8 bytes. Exactly one of data and
 	// text is set.
@@ -362,7 +370,11 @@ type PushRoomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Room name. Required: 1 to 255 bytes of UTF-8 without control characters.
 	Room string `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	// Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+	// Payload as bytes. In the JSON encoding data may also be any JSON value
+	// other than a string (an object, array, number or boolean): the payload is
+	// then that value's compact JSON text, delivered without another encoding; a
+	// string is base64, and so is b64data, its explicit spelling. Exactly one of
+	// data (or b64data) and text is set.
 	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Payload as text, delivered as its UTF-8 bytes. Exactly one of data and
 	// text is set.
@@ -527,7 +539,11 @@ func (x *PushRoomResponse) GetPosition() *StreamPosition {
 // BroadcastRequest targets every connection.
 type BroadcastRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+	// Payload as bytes. In the JSON encoding data may also be any JSON value
+	// other than a string (an object, array, number or boolean): the payload is
+	// then that value's compact JSON text, delivered without another encoding; a
+	// string is base64, and so is b64data, its explicit spelling. Exactly one of
+	// data (or b64data) and text is set.
 	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
 	// Payload as text, delivered as its UTF-8 bytes. Exactly one of data and
 	// text is set.

@@ -8,7 +8,7 @@
 // same address, so a backend can use a generated client or plain HTTP:
 //
 //	curl -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
-//	  -d '{"room":"lobby","text":"{\"test\":1}"}' \
+//	  -d '{"room":"lobby","data":{"test":1}}' \
 //	  http://HOST/quicpush.push.v1.PushService/PushRoom
 //
 // Backends authenticate with an API key sent as `Authorization: Bearer <key>`.

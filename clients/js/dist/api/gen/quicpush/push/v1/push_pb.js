@@ -107,7 +107,8 @@ export const HistoryMessageSchema = /*@__PURE__*/ messageDesc(file_quicpush_push
  *
  * Limits shared by the methods below (the server may be configured lower or
  * higher; the defaults are given):
- *   - a payload (data or text) is 1 byte to 60 KiB;
+ *   - a payload (data, b64data or text; JSON-valued data counts its compact
+ *     JSON text) is 1 byte to 60 KiB;
  *   - a call names at most 1000 keys, 1000 users or 1000 rooms;
  *   - a key, user id or room name is 1 to 255 bytes of UTF-8 without control
  *     characters.

@@ -8,7 +8,7 @@
 // same address, so a backend can use a generated client or plain HTTP:
 //
 //   curl -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
-//     -d '{"room":"lobby","text":"{\"test\":1}"}' \
+//     -d '{"room":"lobby","data":{"test":1}}' \
 //     http://HOST/quicpush.push.v1.PushService/PushRoom
 //
 // Backends authenticate with an API key sent as `Authorization: Bearer <key>`.
@@ -40,7 +40,11 @@ export type PushKeysRequest = Message<"quicpush.push.v1.PushKeysRequest"> & {
   keys: string[];
 
   /**
-   * Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+   * Payload as bytes. In the JSON encoding data may also be any JSON value
+   * other than a string (an object, array, number or boolean): the payload is
+   * then that value's compact JSON text, delivered without another encoding; a
+   * string is base64, and so is b64data, its explicit spelling. Exactly one of
+   * data (or b64data) and text is set.
    *
    * @generated from field: bytes data = 2;
    */
@@ -136,7 +140,11 @@ export type PushUsersRequest = Message<"quicpush.push.v1.PushUsersRequest"> & {
   users: string[];
 
   /**
-   * Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+   * Payload as bytes. In the JSON encoding data may also be any JSON value
+   * other than a string (an object, array, number or boolean): the payload is
+   * then that value's compact JSON text, delivered without another encoding; a
+   * string is base64, and so is b64data, its explicit spelling. Exactly one of
+   * data (or b64data) and text is set.
    *
    * @generated from field: bytes data = 2;
    */
@@ -240,7 +248,11 @@ export type PushRoomRequest = Message<"quicpush.push.v1.PushRoomRequest"> & {
   room: string;
 
   /**
-   * Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+   * Payload as bytes. In the JSON encoding data may also be any JSON value
+   * other than a string (an object, array, number or boolean): the payload is
+   * then that value's compact JSON text, delivered without another encoding; a
+   * string is base64, and so is b64data, its explicit spelling. Exactly one of
+   * data (or b64data) and text is set.
    *
    * @generated from field: bytes data = 2;
    */
@@ -338,7 +350,11 @@ export const PushRoomResponseSchema: GenMessage<PushRoomResponse> = /*@__PURE__*
  */
 export type BroadcastRequest = Message<"quicpush.push.v1.BroadcastRequest"> & {
   /**
-   * Payload as bytes (base64 in JSON). Exactly one of data and text is set.
+   * Payload as bytes. In the JSON encoding data may also be any JSON value
+   * other than a string (an object, array, number or boolean): the payload is
+   * then that value's compact JSON text, delivered without another encoding; a
+   * string is base64, and so is b64data, its explicit spelling. Exactly one of
+   * data (or b64data) and text is set.
    *
    * @generated from field: bytes data = 1;
    */
@@ -846,7 +862,8 @@ export const HistoryMessageSchema: GenMessage<HistoryMessage> = /*@__PURE__*/
  *
  * Limits shared by the methods below (the server may be configured lower or
  * higher; the defaults are given):
- *   - a payload (data or text) is 1 byte to 60 KiB;
+ *   - a payload (data, b64data or text; JSON-valued data counts its compact
+ *     JSON text) is 1 byte to 60 KiB;
  *   - a call names at most 1000 keys, 1000 users or 1000 rooms;
  *   - a key, user id or room name is 1 to 255 bytes of UTF-8 without control
  *     characters.
