@@ -42,6 +42,13 @@ const (
 	MaxRSABits = 8192
 )
 
+// Algorithm returns the one algorithm k accepts (HS256, ES256, EdDSA, RS256
+// or PS256), or why a Verifier would refuse k.
+func (k Key) Algorithm() (string, error) {
+	vk, err := k.verifyKey()
+	return vk.alg, err
+}
+
 // verifyKey is a key with the one algorithm it accepts, in the form the jwt
 // package verifies with.
 type verifyKey struct {
@@ -97,7 +104,7 @@ func publicVerifyKey(pub crypto.PublicKey, alg string) (verifyKey, error) {
 		return verifyKey{}, fmt.Errorf("unsupported public key type %T (want ECDSA P-256, Ed25519 or RSA)", pub)
 	}
 	if alg != "" && alg != vk.alg {
-		return verifyKey{}, fmt.Errorf("alg %q on a %s key", alg, vk.alg)
+		return verifyKey{}, fmt.Errorf("alg %q on an %s key", alg, vk.alg)
 	}
 	return vk, nil
 }
