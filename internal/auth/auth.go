@@ -96,12 +96,12 @@ type VerifierConfig struct {
 	// P-256), EdDSA (OKP Ed25519), RS256 and PS256 (RSA, MinRSABits to
 	// MaxRSABits; its alg member picks the one it accepts, RS256 when
 	// absent) public keys; other keys in it are ignored with a log line,
-	// symmetric ones always. It must be https, or
-	// http to a loopback host (tests). NewVerifier fetches it once, within
-	// JWKSTimeout, and fails if that fails; later the set is fetched again
-	// every JWKSRefresh and when a token names an unknown kid (at most once
-	// per JWKSMinInterval), keeping the last good set when a fetch fails.
-	// A key configured here wins over a JWKS key with the same kid.
+	// symmetric ones always. It must be https, or http to a loopback host
+	// (tests). NewVerifier fetches it once, within JWKSTimeout, and fails
+	// if that fails; later the set is fetched again every JWKSRefresh and
+	// when a token names an unknown kid (at most once per JWKSMinInterval),
+	// keeping the last good set when a fetch fails. A key configured here
+	// wins over a JWKS key with the same kid.
 	JWKSURL string
 	// JWKSRefresh is how often the JWKS is fetched again. Zero means
 	// DefaultJWKSRefresh (5 minutes).
