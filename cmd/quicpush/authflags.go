@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -19,8 +20,8 @@ import (
 type jwtFlags struct {
 	JWTSecret     string        `name:"jwt-secret" help:"HS256 secret (at least 32 bytes) of client tokens without a kid. Default, when no --jwt-secret, --jwt-key, --jwt-public-key or --jwks-url is given: the development secret in --dev-dir."`
 	JWTKeys       []string      `name:"jwt-key" placeholder:"[KID=]base64:DATA|file:PATH" help:"More HS256 secrets (at least 32 bytes each), repeatable or comma-separated: [KID=]base64:DATA (standard or URL-safe base64) or [KID=]file:PATH (the file's bytes; one trailing newline is dropped). A token with a kid header is checked only against the key with that kid; tokens without a kid against the keys without one."`
-	JWTPublicKeys []string      `name:"jwt-public-key" placeholder:"[KID=]PATH" help:"PEM public key files (PUBLIC KEY, from 'openssl pkey -pubout'), repeatable or comma-separated: ECDSA P-256 keys verify ES256 tokens, Ed25519 keys EdDSA tokens; KID= gives the key an id (needed when the path holds '=')."`
-	JWKSURL       string        `name:"jwks-url" help:"JWKS (JSON Web Key Set) URL of ES256 (EC P-256) and EdDSA (OKP Ed25519) keys, https only (http to loopback for tests). Fetched at start (which fails without it), every --jwks-refresh and on an unknown kid (at most every 30s); the last good set stays when a fetch fails."`
+	JWTPublicKeys []string      `name:"jwt-public-key" placeholder:"[KID=][ALG:]PATH" help:"PEM public key files (PUBLIC KEY from 'openssl pkey -pubout', or RSA PUBLIC KEY), repeatable or comma-separated: ECDSA P-256 keys verify ES256 tokens, Ed25519 keys EdDSA tokens, RSA keys (2048 to 8192 bits) RS256 tokens, or PS256 tokens with PS256: before the path, never both. KID= gives the key an id (needed when the path holds '='); ALG: (RS256, PS256, ES256 or EdDSA) must be the key's algorithm. A path that starts with an algorithm and a colon and also names a file is refused as ambiguous: write ./PATH or ALG:PATH."`
+	JWKSURL       string        `name:"jwks-url" help:"JWKS (JSON Web Key Set) URL of ES256 (EC P-256), EdDSA (OKP Ed25519), RS256 and PS256 (RSA, 2048 to 8192 bits; the key's alg picks one, RS256 when it has none) keys, https only (http to loopback for tests). Fetched at start (which fails without it), every --jwks-refresh and on an unknown kid (at most every 30s); the last good set stays when a fetch fails."`
 	JWKSRefresh   time.Duration `name:"jwks-refresh" default:"5m" help:"How often --jwks-url is fetched again."`
 	JWTAudience   []string      `name:"jwt-audience" help:"Require client tokens' aud claim to hold one of these values (repeatable or comma-separated); default: aud is not checked."`
 	JWTIssuer     string        `name:"jwt-issuer" help:"Require client tokens' iss claim to be this value; default: iss is not checked."`
@@ -55,24 +56,52 @@ func (f *jwtFlags) verifierConfig(secret []byte) (auth.VerifierConfig, error) {
 		cfg.Keys = append(cfg.Keys, k)
 	}
 	for i, v := range f.JWTPublicKeys {
-		kid, path, ok := strings.Cut(v, "=")
-		if !ok {
-			kid, path = "", v
-		}
-		if path == "" {
-			return cfg, fmt.Errorf("--jwt-public-key #%d: no path", i+1)
-		}
-		data, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the key file
+		k, err := parsePublicKey(v)
 		if err != nil {
 			return cfg, fmt.Errorf("--jwt-public-key #%d: %w", i+1, err)
 		}
-		pub, err := auth.ParsePublicKeyPEM(data)
-		if err != nil {
-			return cfg, fmt.Errorf("--jwt-public-key #%d: %s: %w", i+1, path, err)
-		}
-		cfg.Keys = append(cfg.Keys, auth.Key{ID: kid, Public: pub})
+		cfg.Keys = append(cfg.Keys, k)
 	}
 	return cfg, nil
+}
+
+// publicKeyAlgs are the ALG: prefixes of --jwt-public-key, by their
+// upper-case spelling.
+var publicKeyAlgs = map[string]string{"RS256": "RS256", "PS256": "PS256", "ES256": "ES256", "EDDSA": "EdDSA"}
+
+// parsePublicKey reads [KID=][ALG:]PATH and the PEM file it names. ALG is
+// needed only for PS256 (an RSA key does not say which of RS256 and PS256
+// it signs); for other keys it must be theirs. Paths that hold ':' keep
+// working without ALG, unless what precedes the first ':' is an algorithm:
+// then the entry is ALG:PATH, and refused if the whole also names a file.
+func parsePublicKey(v string) (auth.Key, error) {
+	var k auth.Key
+	path := v
+	if kid, rest, ok := strings.Cut(v, "="); ok {
+		k.ID, path = kid, rest
+	}
+	if prefix, rest, ok := strings.Cut(path, ":"); ok {
+		if alg, known := publicKeyAlgs[strings.ToUpper(prefix)]; known {
+			if _, err := os.Stat(path); err == nil {
+				return k, fmt.Errorf("%s: both %s:PATH and an existing file; write ./%s for the file, or %s:%s for the algorithm", path, alg, path, alg, path)
+			}
+			k.Alg, path = alg, rest
+		}
+	}
+	if path == "" {
+		return k, errors.New("no path")
+	}
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the key file
+	if err != nil {
+		return k, err
+	}
+	if k.Public, err = auth.ParsePublicKeyPEM(data); err != nil {
+		return k, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := k.Algorithm(); err != nil {
+		return k, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
 }
 
 // parseHMACKey reads [KID=]base64:DATA or [KID=]file:PATH. Its errors never

@@ -42,13 +42,14 @@ type served struct {
 }
 
 // startServe runs `quicpush serve` on free loopback ports with a fresh
-// development directory until the test ends, and reads its banner.
-func startServe(t *testing.T) *served {
+// development directory, and args, until the test ends, and reads its
+// banner.
+func startServe(t *testing.T, args ...string) *served {
 	t.Helper()
 	bin := quicpushBin(t)
 	s := &served{quic: freeUDP(t), tcp: freeTCP(t), api: freeTCP(t), devDir: filepath.Join(t.TempDir(), "dev")}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", "--quic-addr", s.quic, "--tcp-addr", s.tcp, "--api-addr", s.api, "--dev-dir", s.devDir)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--quic-addr", s.quic, "--tcp-addr", s.tcp, "--api-addr", s.api, "--dev-dir", s.devDir}, args...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.StdoutPipe()

@@ -3,11 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/quicpush/quicpush/internal/auth"
 )
 
 // listen starts `quicpush listen` with args and returns it with its stderr.
@@ -91,5 +97,43 @@ func TestListenAuthFailure(t *testing.T) {
 	err := cmd.Wait()
 	if err == nil || !strings.Contains(out.String(), "token refused") {
 		t.Fatalf("listen with a bad token: %v, printed:\n%s", err, out.String())
+	}
+}
+
+// TestListenRS256Token: a serve given an RSA public key (PKCS #1 PEM) with
+// --jwt-public-key accepts a client's RS256 token signed with it, and
+// refuses a PS256 token of the same key.
+func TestListenRS256Token(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writePEM(t, t.TempDir(), "issuer.pem", &key.PublicKey, true)
+	s := startServe(t, "--jwt-public-key", "issuer=RS256:"+path)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	claims := auth.NewClaims("alice", []string{"lobby"}, time.Hour)
+	rs256, err := auth.Sign(key, "issuer", claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, es := listen(t, ctx, "--token", rs256, "--room", "lobby", "--endpoint", "quic://"+s.quic, "--cert-hash", s.hash)
+	lineWith(t, es, "joined lobby")
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+
+	pss := jwt.NewWithClaims(jwt.SigningMethodPS256, claims)
+	pss.Header["kid"] = "issuer"
+	ps256, err := pss.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, es = listen(t, ctx, "--token", ps256, "--room", "lobby", "--endpoint", "quic://"+s.quic, "--cert-hash", s.hash)
+	var out strings.Builder
+	for es.Scan() {
+		out.WriteString(es.Text() + "\n")
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(out.String(), "token refused") {
+		t.Fatalf("listen with a PS256 token under an RS256 key: %v, printed:\n%s", err, out.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -69,8 +70,9 @@ type Claims struct {
 
 // VerifierConfig lists the keys tokens may be signed with. Each key pins its
 // algorithm: an HMAC secret accepts only HS256, an ECDSA P-256 key only ES256,
-// an Ed25519 key only EdDSA, so a token cannot choose a weaker check, and
-// `none` is never accepted.
+// an Ed25519 key only EdDSA, an RSA key only the one of RS256 and PS256 its
+// Key.Alg names, so a token cannot choose a weaker check (nor HS256 with a
+// public key as the secret), and `none` is never accepted.
 //
 // A token whose header names a key id (kid) is checked only against the key
 // with that id, and only if the token's alg is that key's algorithm. A token
@@ -91,13 +93,15 @@ type VerifierConfig struct {
 	Keys []Key
 
 	// JWKSURL, when set, is a JSON Web Key Set (RFC 7517) of ES256 (EC
-	// P-256) and EdDSA (OKP Ed25519) public keys; other keys in it are
-	// ignored with a log line, symmetric ones always. It must be https, or
-	// http to a loopback host (tests). NewVerifier fetches it once, within
-	// JWKSTimeout, and fails if that fails; later the set is fetched again
-	// every JWKSRefresh and when a token names an unknown kid (at most once
-	// per JWKSMinInterval), keeping the last good set when a fetch fails.
-	// A key configured here wins over a JWKS key with the same kid.
+	// P-256), EdDSA (OKP Ed25519), RS256 and PS256 (RSA, MinRSABits to
+	// MaxRSABits; its alg member picks the one it accepts, RS256 when
+	// absent) public keys; other keys in it are ignored with a log line,
+	// symmetric ones always. It must be https, or http to a loopback host
+	// (tests). NewVerifier fetches it once, within JWKSTimeout, and fails
+	// if that fails; later the set is fetched again every JWKSRefresh and
+	// when a token names an unknown kid (at most once per JWKSMinInterval),
+	// keeping the last good set when a fetch fails. A key configured here
+	// wins over a JWKS key with the same kid.
 	JWKSURL string
 	// JWKSRefresh is how often the JWKS is fetched again. Zero means
 	// DefaultJWKSRefresh (5 minutes).
@@ -179,9 +183,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		}
 		if len(keys) == 0 && len(v.jwks.keys().byKID)+len(v.jwks.keys().noKID) == 0 {
 			v.jwks.close()
-			return nil, errors.New("auth: the JWKS holds no ES256 or EdDSA key and no other key is configured")
+			return nil, errors.New("auth: the JWKS holds no ES256, EdDSA, RS256 or PS256 key and no other key is configured")
 		}
-		for _, alg := range []string{jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg()} {
+		for _, alg := range jwksAlgs {
 			if !slices.Contains(algs, alg) {
 				algs = append(algs, alg)
 			}
@@ -317,9 +321,10 @@ func NewClaims(user string, rooms []string, ttl time.Duration) Claims {
 }
 
 // Sign signs c with key, whose type picks the algorithm: a []byte secret
-// HS256, an *ecdsa.PrivateKey on P-256 ES256, an ed25519.PrivateKey EdDSA.
-// A non-empty kid is put in the header. It serves development and tests;
-// production tokens come from the application backend.
+// HS256, an *ecdsa.PrivateKey on P-256 ES256, an ed25519.PrivateKey EdDSA,
+// an *rsa.PrivateKey RS256. A non-empty kid is put in the header. It serves
+// development and tests; production tokens come from the application
+// backend or the identity provider.
 func Sign(key any, kid string, c Claims) (string, error) {
 	var m jwt.SigningMethod
 	switch k := key.(type) {
@@ -332,6 +337,12 @@ func Sign(key any, kid string, c Claims) (string, error) {
 		m = jwt.SigningMethodES256
 	case ed25519.PrivateKey:
 		m = jwt.SigningMethodEdDSA
+	case *rsa.PrivateKey:
+		// No edge would verify a token of a key it refuses.
+		if err := checkRSA(&k.PublicKey); err != nil {
+			return "", fmt.Errorf("auth: %w", err)
+		}
+		m = jwt.SigningMethodRS256
 	default:
 		return "", fmt.Errorf("auth: cannot sign with a %T", key)
 	}

@@ -14,7 +14,8 @@ import (
 // error must be ErrInvalid (ErrExpired needs a valid signature) and must not
 // quote the token. The seeds are real tokens broken in the ways attackers
 // try: signatures cut or swapped, headers switched to none or to HS256 under
-// a public key's kid, kids of the wrong type.
+// a public key's kid (an RSA key's PEM as the secret), RS256 and PS256
+// swapped under an RSA key's kid, kids of the wrong type.
 func FuzzVerify(f *testing.F) {
 	v, err := NewVerifier(VerifierConfig{
 		HMACSecret: secret,
@@ -23,6 +24,8 @@ func FuzzVerify(f *testing.F) {
 			{ID: "ec", Public: &ecKey.PublicKey},
 			{ID: "ed", Public: edPub},
 			{Public: edPub2},
+			{ID: "rs", Public: &rsaKey.PublicKey},
+			{ID: "ps", Public: &rsaKey2.PublicKey, Alg: "PS256"},
 		},
 		Audience: []string{"quicpush"},
 	})
@@ -39,6 +42,8 @@ func FuzzVerify(f *testing.F) {
 		sign(jwt.SigningMethodES256, ecKey, kid("ec"), c),
 		sign(jwt.SigningMethodEdDSA, edPriv, kid("ed"), c),
 		sign(jwt.SigningMethodEdDSA, edPriv2, nil, c),
+		sign(jwt.SigningMethodRS256, rsaKey, kid("rs"), c),
+		sign(jwt.SigningMethodPS256, rsaKey2, kid("ps"), c),
 	}
 	for _, tok := range valid {
 		parts := strings.Split(tok, ".")
@@ -53,10 +58,16 @@ func FuzzVerify(f *testing.F) {
 			}
 		}
 	}
-	for _, h := range []map[string]any{kid("ec"), kid("ed"), kid("nope"), {"kid": 1}, {"kid": ""}, {"crit": []string{"x"}}} {
+	for _, h := range []map[string]any{kid("ec"), kid("ed"), kid("rs"), kid("ps"), kid("nope"), {"kid": 1}, {"kid": ""}, {"crit": []string{"x"}}} {
 		f.Add(sign(jwt.SigningMethodHS256, []byte(edPub), h, c))
+		f.Add(sign(jwt.SigningMethodHS256, pemOf(&rsaKey.PublicKey), h, c))
+		f.Add(sign(jwt.SigningMethodHS256, pkcs1PEMOf(&rsaKey2.PublicKey), h, c))
 		f.Add(sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, h, c))
 	}
+	// The right key under the other RSA algorithm: a PS256 signature under
+	// the RS256 kid and the reverse.
+	f.Add(sign(jwt.SigningMethodPS256, rsaKey, kid("rs"), c))
+	f.Add(sign(jwt.SigningMethodRS256, rsaKey2, kid("ps"), c))
 	for _, s := range []string{"", ".", "..", "...", "a.b.c", "eyJ.eyJ.", "e30.e30.", strings.Repeat(".", 100)} {
 		f.Add(s)
 	}

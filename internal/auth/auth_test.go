@@ -30,11 +30,29 @@ var (
 	edPriv   ed25519.PrivateKey
 	edPub2   ed25519.PublicKey
 	edPriv2  ed25519.PrivateKey
+
+	rsaKey   = mustRSA(2048)
+	rsaKey2  = mustRSA(2048)
+	rsaSmall = mustRSA(1024) // below MinRSABits
 )
 
 func init() {
 	edPub, edPriv, _ = ed25519.GenerateKey(rand.Reader)
 	edPub2, edPriv2, _ = ed25519.GenerateKey(rand.Reader)
+}
+
+func mustRSA(bits int) *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// pkcs1PEMOf is an "RSA PUBLIC KEY" block, as `openssl rsa
+// -RSAPublicKey_out` writes.
+func pkcs1PEMOf(pub *rsa.PublicKey) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(pub)})
 }
 
 func mustEC(c elliptic.Curve) *ecdsa.PrivateKey {
@@ -109,10 +127,6 @@ func TestVerifyHS256(t *testing.T) {
 // TestVerify is the accept/reject table: every case names the verifier it
 // runs against.
 func TestVerify(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
 	verifiers := map[string]VerifierConfig{
 		// kid-less HS256 (the historical setup).
 		"hs": {HMACSecret: secret, Leeway: 5 * time.Second},
@@ -131,11 +145,21 @@ func TestVerify(t *testing.T) {
 		"public": {ECDSAKey: &ecKey.PublicKey, Ed25519Key: edPub},
 		"aud":    {HMACSecret: secret, Audience: []string{"quicpush", "quicpush-eu"}},
 		"iss":    {HMACSecret: secret, Issuer: "https://id.example.com"},
+		// RSA keys: one RS256 and one PS256 under kids, the RS256 one also
+		// kid-less; and a kid-less PS256 key alone.
+		"rsa": {Keys: []Key{
+			{ID: "rs", Public: &rsaKey.PublicKey},
+			{ID: "ps", Public: &rsaKey2.PublicKey, Alg: "PS256"},
+			{Public: &rsaKey.PublicKey, Alg: "RS256"},
+		}},
+		"rsa-ps": {Keys: []Key{{Public: &rsaKey2.PublicKey, Alg: "PS256"}}},
 	}
 	now := time.Now()
 	at := func(d time.Duration) *jwt.NumericDate { return jwt.NewNumericDate(now.Add(d)) }
 	ecPEM, edPEM := pemOf(&ecKey.PublicKey), pemOf(edPub)
 	ecRaw, _ := ecKey.PublicKey.Bytes()
+	rsaPEM, rsaPKCS1 := pemOf(&rsaKey.PublicKey), pkcs1PEMOf(&rsaKey.PublicKey)
+	rsaPEM2 := pemOf(&rsaKey2.PublicKey)
 	valid := claims()
 	tampered := func() string {
 		tok := sign(jwt.SigningMethodHS256, secret, nil, valid)
@@ -204,6 +228,35 @@ func TestVerify(t *testing.T) {
 		{"confusion: HS256 under EC kid", "kids", sign(jwt.SigningMethodHS256, ecPEM, kid("ec-1"), valid), ErrInvalid},
 		{"confusion: HS256 under Ed kid", "kids", sign(jwt.SigningMethodHS256, []byte(edPub), kid("ed-1"), valid), ErrInvalid},
 		{"confusion: ES256 under HS kid", "kids", sign(jwt.SigningMethodES256, ecKey, kid("hs-new"), valid), ErrInvalid},
+		// RSA: each key accepts the one algorithm it was given.
+		{"RS256 kid", "rsa", sign(jwt.SigningMethodRS256, rsaKey, kid("rs"), valid), nil},
+		{"PS256 kid", "rsa", sign(jwt.SigningMethodPS256, rsaKey2, kid("ps"), valid), nil},
+		{"RS256 kid-less", "rsa", sign(jwt.SigningMethodRS256, rsaKey, nil, valid), nil},
+		{"PS256 kid-less", "rsa-ps", sign(jwt.SigningMethodPS256, rsaKey2, nil, valid), nil},
+		{"Sign RS256", "rsa", must(Sign(rsaKey, "rs", valid)), nil},
+		{"PS256 under RS256 kid, same key", "rsa", sign(jwt.SigningMethodPS256, rsaKey, kid("rs"), valid), ErrInvalid},
+		{"RS256 under PS256 kid, same key", "rsa", sign(jwt.SigningMethodRS256, rsaKey2, kid("ps"), valid), ErrInvalid},
+		{"PS256 kid-less against an RS256 key", "rsa", sign(jwt.SigningMethodPS256, rsaKey, nil, valid), ErrInvalid},
+		{"RS256 kid-less against a PS256 key", "rsa-ps", sign(jwt.SigningMethodRS256, rsaKey2, nil, valid), ErrInvalid},
+		{"RS256 other key under kid", "rsa", sign(jwt.SigningMethodRS256, rsaKey2, kid("rs"), valid), ErrInvalid},
+		{"PS256 other key under kid", "rsa", sign(jwt.SigningMethodPS256, rsaKey, kid("ps"), valid), ErrInvalid},
+		{"RS256 kid-less, other key", "rsa", sign(jwt.SigningMethodRS256, rsaKey2, nil, valid), ErrInvalid},
+		{"RS384 under RS256 kid", "rsa", sign(jwt.SigningMethodRS384, rsaKey, kid("rs"), valid), ErrInvalid},
+		{"RS512 kid-less", "rsa", sign(jwt.SigningMethodRS512, rsaKey, nil, valid), ErrInvalid},
+		{"PS384 under PS256 kid", "rsa", sign(jwt.SigningMethodPS384, rsaKey2, kid("ps"), valid), ErrInvalid},
+		{"RS256 under EC kid", "kids", sign(jwt.SigningMethodRS256, rsaKey, kid("ec-1"), valid), ErrInvalid},
+		{"ES256 under RS256 kid", "rsa", sign(jwt.SigningMethodES256, ecKey, kid("rs"), valid), ErrInvalid},
+		{"tampered RS256", "rsa", func() string {
+			tok := sign(jwt.SigningMethodRS256, rsaKey, kid("rs"), valid)
+			other := strings.Split(sign(jwt.SigningMethodRS256, rsaKey, kid("rs"), claims(func(c *Claims) { c.Subject = "mallory" })), ".")
+			parts := strings.Split(tok, ".")
+			return parts[0] + "." + other[1] + "." + parts[2]
+		}(), ErrInvalid},
+		{"confusion: HS256 with RSA PEM", "rsa", sign(jwt.SigningMethodHS256, rsaPEM, nil, valid), ErrInvalid},
+		{"confusion: HS256 with RSA PKCS#1 PEM", "rsa", sign(jwt.SigningMethodHS256, rsaPKCS1, nil, valid), ErrInvalid},
+		{"confusion: HS256 with RSA modulus", "rsa", sign(jwt.SigningMethodHS256, rsaKey.N.Bytes(), nil, valid), ErrInvalid},
+		{"confusion: HS256 under RS256 kid", "rsa", sign(jwt.SigningMethodHS256, rsaPEM, kid("rs"), valid), ErrInvalid},
+		{"confusion: HS256 under PS256 kid", "rsa", sign(jwt.SigningMethodHS256, rsaPEM2, kid("ps"), valid), ErrInvalid},
 		// Audience and issuer.
 		{"aud match", "aud", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"quicpush"} })), nil},
 		{"aud one of several", "aud", sign(jwt.SigningMethodHS256, secret, nil, claims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"billing", "quicpush-eu"} })), nil},
@@ -254,11 +307,12 @@ func must(s string, err error) string {
 func TestSign(t *testing.T) {
 	v, err := NewVerifier(VerifierConfig{Keys: []Key{
 		{ID: "h", HMAC: secret}, {ID: "e", Public: &ecKey.PublicKey}, {ID: "d", Public: edPub},
+		{ID: "r", Public: &rsaKey.PublicKey},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for kid, key := range map[string]any{"h": secret, "e": ecKey, "d": edPriv} {
+	for kid, key := range map[string]any{"h": secret, "e": ecKey, "d": edPriv, "r": rsaKey} {
 		tok, err := Sign(key, kid, NewClaims("bob", []string{"*"}, time.Minute))
 		if err != nil {
 			t.Fatal(err)
@@ -270,16 +324,19 @@ func TestSign(t *testing.T) {
 	if _, err := Sign(ec384Key, "", NewClaims("bob", nil, time.Minute)); err == nil {
 		t.Error("signed ES256 with a P-384 key")
 	}
+	if _, err := Sign(rsaSmall, "", NewClaims("bob", nil, time.Minute)); err == nil {
+		t.Error("signed RS256 with a 1024-bit key")
+	}
 	if _, err := Sign("string", "", NewClaims("bob", nil, time.Minute)); err == nil {
 		t.Error("signed with a string")
 	}
 }
 
 func TestNewVerifierConfig(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaWithE := func(e int) *rsa.PublicKey { return &rsa.PublicKey{N: rsaKey.N, E: e} }
+	evenN := &rsa.PublicKey{N: new(big.Int).Lsh(rsaKey.N, 1), E: 65537}
+	hugeN := &rsa.PublicKey{N: new(big.Int).Lsh(big.NewInt(1), MaxRSABits+1), E: 65537}
+	hugeN.N.SetBit(hugeN.N, 0, 1)
 	tests := map[string]VerifierConfig{
 		"no keys":             {},
 		"short secret":        {HMACSecret: []byte("short")},
@@ -288,7 +345,19 @@ func TestNewVerifierConfig(t *testing.T) {
 		"duplicate kid":       {Keys: []Key{{ID: "a", HMAC: secret}, {ID: "a", Public: edPub}}},
 		"secret and public":   {Keys: []Key{{HMAC: secret, Public: edPub}}},
 		"empty key":           {Keys: []Key{{ID: "a"}}},
-		"RSA key":             {Keys: []Key{{Public: &rsaKey.PublicKey}}},
+		"RSA 1024 bits":       {Keys: []Key{{Public: &rsaSmall.PublicKey}}},
+		"RSA 8194 bits":       {Keys: []Key{{Public: hugeN}}},
+		"RSA even modulus":    {Keys: []Key{{Public: evenN}}},
+		"RSA e = 1":           {Keys: []Key{{Public: rsaWithE(1)}}},
+		"RSA e even":          {Keys: []Key{{Public: rsaWithE(65536)}}},
+		"RSA e = 2^31+1":      {Keys: []Key{{Public: rsaWithE(1<<31 + 1)}}},
+		"RSA without N":       {Keys: []Key{{Public: &rsa.PublicKey{E: 65537}}}},
+		"RSA as HS256":        {Keys: []Key{{Public: &rsaKey.PublicKey, Alg: "HS256"}}},
+		"RSA as RS384":        {Keys: []Key{{Public: &rsaKey.PublicKey, Alg: "RS384"}}},
+		"RSA private key":     {Keys: []Key{{Public: rsaKey}}},
+		"EC as PS256":         {Keys: []Key{{Public: &ecKey.PublicKey, Alg: "PS256"}}},
+		"Ed25519 as ES256":    {Keys: []Key{{Public: edPub, Alg: "ES256"}}},
+		"HMAC as RS256":       {Keys: []Key{{HMAC: secret, Alg: "RS256"}}},
 		"P-384 key":           {ECDSAKey: &ec384Key.PublicKey},
 		"short Ed25519 key":   {Ed25519Key: edPub[:31]},
 		"private key":         {Keys: []Key{{Public: edPriv}}},
@@ -313,27 +382,32 @@ func TestNewVerifierConfig(t *testing.T) {
 }
 
 func TestParsePublicKeyPEM(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, pub := range map[string]any{"EC": &ecKey.PublicKey, "Ed25519": edPub} {
-		got, err := ParsePublicKeyPEM(pemOf(pub))
+	for name, data := range map[string][]byte{
+		"EC":          pemOf(&ecKey.PublicKey),
+		"Ed25519":     pemOf(edPub),
+		"RSA PKIX":    pemOf(&rsaKey.PublicKey),
+		"RSA PKCS#1":  pkcs1PEMOf(&rsaKey.PublicKey),
+		"RSA PKCS#1'": pkcs1PEMOf(&rsaKey2.PublicKey),
+	} {
+		got, err := ParsePublicKeyPEM(data)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if _, err := publicVerifyKey(got); err != nil {
+		if _, err := publicVerifyKey(got, ""); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	privDER, _ := x509.MarshalPKCS8PrivateKey(edPriv)
 	bad := map[string][]byte{
-		"RSA":     pemOf(&rsaKey.PublicKey),
-		"P-384":   pemOf(&ec384Key.PublicKey),
-		"private": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}),
-		"garbage": []byte("not pem"),
-		"corrupt": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2, 3}}),
+		"RSA 1024 PKIX":   pemOf(&rsaSmall.PublicKey),
+		"RSA 1024 PKCS#1": pkcs1PEMOf(&rsaSmall.PublicKey),
+		"RSA private":     pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}),
+		"PKCS#1 as PKIX":  pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)}),
+		"P-384":           pemOf(&ec384Key.PublicKey),
+		"private":         pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}),
+		"garbage":         []byte("not pem"),
+		"corrupt":         pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2, 3}}),
 	}
 	for name, data := range bad {
 		_, err := ParsePublicKeyPEM(data)
@@ -343,6 +417,9 @@ func TestParsePublicKeyPEM(t *testing.T) {
 		}
 		if name == "private" && strings.Contains(err.Error(), string(privDER)) {
 			t.Error("error quotes the private key")
+		}
+		if strings.HasPrefix(name, "RSA 1024") && !strings.Contains(err.Error(), "1024 bits, need at least 2048") {
+			t.Errorf("%s: %v, want the size named", name, err)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -254,13 +256,22 @@ func (j *jwksSource) fetch() error {
 	return nil
 }
 
+// jwksAlgs are the algorithms a JWKS key may have: the parser accepts them
+// whenever a JWKS is configured, since the set changes after NewVerifier.
+var jwksAlgs = []string{
+	jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg(),
+	jwt.SigningMethodRS256.Alg(), jwt.SigningMethodPS256.Alg(),
+}
+
 // jwk holds the members of a JSON Web Key this package reads; private
-// members (d) are never read.
+// members (d, p, q...) are never read.
 type jwk struct {
 	Kty    string   `json:"kty"`
 	Crv    string   `json:"crv"`
 	X      string   `json:"x"`
 	Y      string   `json:"y"`
+	N      string   `json:"n"`
+	E      string   `json:"e"`
 	Kid    *string  `json:"kid"`
 	Alg    string   `json:"alg"`
 	Use    string   `json:"use"`
@@ -314,8 +325,8 @@ func (j *jwksSource) parse(body []byte) (*keySet, error) {
 	return set, nil
 }
 
-// verifyKey turns an EC P-256 or OKP Ed25519 signing key into the key it
-// verifies with.
+// verifyKey turns an EC P-256, OKP Ed25519 or RSA signing key into the key
+// it verifies with.
 func (k jwk) verifyKey() (verifyKey, error) {
 	if k.Use != "" && k.Use != "sig" {
 		return verifyKey{}, fmt.Errorf("use %q, not sig", k.Use)
@@ -348,8 +359,37 @@ func (k jwk) verifyKey() (verifyKey, error) {
 			return verifyKey{}, err
 		}
 		return verifyKey{alg: jwt.SigningMethodEdDSA.Alg(), key: ed25519.PublicKey(x)}, nil
+	case k.Kty == "RSA":
+		// An RSA key without alg is taken as RS256: it is what providers
+		// mean (the RSA algorithm RFC 7518 recommends, the one OpenID
+		// Connect requires), and it keeps such a key to one algorithm. A
+		// PS256 key must say so.
+		pub, err := k.rsaKey()
+		if err != nil {
+			return verifyKey{}, err
+		}
+		return publicVerifyKey(pub, k.Alg)
 	}
-	return verifyKey{}, errors.New("unsupported key type (only EC P-256 and OKP Ed25519)")
+	return verifyKey{}, errors.New("unsupported key type (only EC P-256, OKP Ed25519 and RSA)")
+}
+
+// rsaKey decodes n and e; publicVerifyKey checks their sizes.
+func (k jwk) rsaKey() (*rsa.PublicKey, error) {
+	n, errN := base64.RawURLEncoding.DecodeString(k.N)
+	e, errE := base64.RawURLEncoding.DecodeString(k.E)
+	switch {
+	case errN != nil || len(n) == 0:
+		return nil, errors.New("n is not base64url")
+	case len(n) > MaxRSABits/8+1: // one leading zero byte tolerated
+		return nil, fmt.Errorf("RSA key is over %d bits", MaxRSABits)
+	case errE != nil || len(e) == 0 || len(e) > 4:
+		return nil, errors.New("e is not 1 to 4 bytes of base64url")
+	}
+	var exp int
+	for _, b := range e {
+		exp = exp<<8 | int(b)
+	}
+	return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: exp}, nil
 }
 
 func decodeCoord(s string, size int) ([]byte, error) {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -85,6 +87,18 @@ func edJWK(kid string, pub ed25519.PublicKey) map[string]any {
 	k := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64(pub)}
 	if kid != "" {
 		k["kid"] = kid
+	}
+	return k
+}
+
+// rsaJWK is an RSA key; empty kid and alg leave the members out.
+func rsaJWK(kid, alg string, pub *rsa.PublicKey) map[string]any {
+	k := map[string]any{"kty": "RSA", "use": "sig", "n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes())}
+	if kid != "" {
+		k["kid"] = kid
+	}
+	if alg != "" {
+		k["alg"] = alg
 	}
 	return k
 }
@@ -291,8 +305,9 @@ func TestJWKSUnknownKIDRateLimit(t *testing.T) {
 	}
 }
 
-// TestJWKSKeyTypes: only EC P-256 and OKP Ed25519 signing keys are taken;
-// the others are ignored with a log line and never verify anything.
+// TestJWKSKeyTypes: only EC P-256, OKP Ed25519 and RSA (TestJWKSRSA)
+// signing keys are taken; the others are ignored with a log line and never
+// verify anything.
 func TestJWKSKeyTypes(t *testing.T) {
 	octSecret := []byte(strings.Repeat("k", 32))
 	withAlg := func(m map[string]any, k string, v any) map[string]any {
@@ -465,7 +480,109 @@ func TestJWKSRedirect(t *testing.T) {
 	}
 }
 
+// logLine reports whether one line of logs holds every one of want.
+func logLine(logs string, want ...string) bool {
+	for line := range strings.Lines(logs) {
+		all := true
+		for _, w := range want {
+			all = all && strings.Contains(line, w)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *keySet) hasKID(kid string) bool {
 	_, ok := s.byKID[kid]
 	return ok
+}
+
+// TestJWKSRSA: RSA keys are taken with the algorithm their alg member names,
+// RS256 when it is absent, and only that one; keys under MinRSABits, with
+// another RSA alg, a bad exponent or another use are skipped with a log line.
+func TestJWKSRSA(t *testing.T) {
+	with := func(m map[string]any, k string, v any) map[string]any {
+		out := map[string]any{}
+		for key, val := range m {
+			out[key] = val
+		}
+		out[k] = v
+		return out
+	}
+	pub, pub2 := &rsaKey.PublicKey, &rsaKey2.PublicKey
+	srv := newJWKSServer(t,
+		rsaJWK("rs", "RS256", pub),
+		rsaJWK("ps", "PS256", pub2),
+		rsaJWK("noalg", "", pub2),
+		rsaJWK("", "PS256", pub), // kid-less PS256
+		// A leading zero byte on n, as some providers write it.
+		with(rsaJWK("n0", "RS256", pub2), "n", b64(append([]byte{0}, pub2.N.Bytes()...))),
+		rsaJWK("small", "RS256", &rsaSmall.PublicKey),
+		rsaJWK("small-noalg", "", &rsaSmall.PublicKey),
+		rsaJWK("rs512", "RS512", pub),
+		rsaJWK("hs", "HS256", pub),
+		rsaJWK("oaep", "RSA-OAEP", pub),
+		with(rsaJWK("enc", "", pub), "use", "enc"),
+		with(rsaJWK("ops", "RS256", pub), "key_ops", []string{"encrypt"}),
+		with(rsaJWK("e-even", "RS256", pub), "e", b64([]byte{1, 0, 0})),
+		with(rsaJWK("e-one", "RS256", pub), "e", "AQ"),
+		with(rsaJWK("e-long", "RS256", pub), "e", b64([]byte{1, 0, 0, 0, 1})),
+		with(rsaJWK("n-bad", "RS256", pub), "n", "!!"),
+		with(rsaJWK("n-huge", "RS256", pub), "n", b64(make([]byte, MaxRSABits/8+2))),
+	)
+	v, logs := jwksVerifier(t, VerifierConfig{JWKSURL: srv.URL, JWKSMinInterval: time.Hour})
+	set := v.jwks.keys()
+	for kid, alg := range map[string]string{"rs": "RS256", "ps": "PS256", "noalg": "RS256", "n0": "RS256"} {
+		if k, ok := set.byKID[kid]; !ok || k.alg != alg {
+			t.Errorf("kid %s: %+v, want %s", kid, k.alg, alg)
+		}
+	}
+	if len(set.byKID) != 4 || len(set.noKID["PS256"]) != 1 || len(set.noKID) != 1 {
+		t.Fatalf("keys taken: %v, kid-less %v", set.byKID, set.noKID)
+	}
+	for _, kid := range []string{"small", "small-noalg"} {
+		if !logLine(logs.String(), "kid="+kid+" ", `reason="RSA key is 1024 bits, need at least 2048"`) {
+			t.Errorf("no log line naming the size of key %s:\n%s", kid, logs)
+		}
+	}
+	for _, want := range []string{
+		"kid=rs512", "kid=hs", "kid=oaep", "kid=enc", "kid=ops", "kid=e-even", "kid=e-one", "kid=e-long", "kid=n-bad", "kid=n-huge",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no log line with %q", want)
+		}
+	}
+	c := claims()
+	for name, tc := range map[string]struct {
+		tok  string
+		want bool
+	}{
+		"RS256 kid":                    {sign(jwt.SigningMethodRS256, rsaKey, kid("rs"), c), true},
+		"PS256 kid":                    {sign(jwt.SigningMethodPS256, rsaKey2, kid("ps"), c), true},
+		"RS256 kid without alg":        {sign(jwt.SigningMethodRS256, rsaKey2, kid("noalg"), c), true},
+		"RS256 kid, n with a zero":     {sign(jwt.SigningMethodRS256, rsaKey2, kid("n0"), c), true},
+		"PS256 kid-less":               {sign(jwt.SigningMethodPS256, rsaKey, nil, c), true},
+		"PS256 under RS256 kid":        {sign(jwt.SigningMethodPS256, rsaKey, kid("rs"), c), false},
+		"RS256 under PS256 kid":        {sign(jwt.SigningMethodRS256, rsaKey2, kid("ps"), c), false},
+		"PS256 under kid without alg":  {sign(jwt.SigningMethodPS256, rsaKey2, kid("noalg"), c), false},
+		"RS256 kid-less":               {sign(jwt.SigningMethodRS256, rsaKey, nil, c), false},
+		"RS512 under its kid":          {sign(jwt.SigningMethodRS512, rsaKey, kid("rs512"), c), false},
+		"small key's token":            {sign(jwt.SigningMethodRS256, rsaSmall, kid("small"), c), false},
+		"HS256 with n under RS256 kid": {sign(jwt.SigningMethodHS256, []byte(b64(pub.N.Bytes())), kid("rs"), c), false},
+		"HS256 with n bytes kid-less":  {sign(jwt.SigningMethodHS256, pub.N.Bytes(), nil, c), false},
+		"HS256 under alg HS256 kid":    {sign(jwt.SigningMethodHS256, pub.N.Bytes(), kid("hs"), c), false},
+	} {
+		if got := accepts(v, tc.tok); got != tc.want {
+			t.Errorf("%s: accepted = %v, want %v", name, got, tc.want)
+		}
+	}
+
+	// A set of only RSA keys too small is no set at all.
+	small := newJWKSServer(t, rsaJWK("small", "RS256", &rsaSmall.PublicKey))
+	if v, err := NewVerifier(VerifierConfig{JWKSURL: small.URL}); err == nil {
+		v.Close()
+		t.Error("started with only a 1024-bit RSA key")
+	}
 }
