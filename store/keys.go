@@ -37,6 +37,10 @@ func (k keys) edges() string              { return k.prefix + "edges" }
 func (k keys) edge(id string) string      { return k.prefix + "edge:" + id }
 func (k keys) edgeConns(id string) string { return k.prefix + "edge:" + id + ":conns" }
 func (k keys) edgeRooms(id string) string { return k.prefix + "edge:" + id + ":rooms" }
+func (k keys) edgePresencePrefix(id string) string {
+	return k.prefix + "edge:" + id + ":presence:"
+}
+func (k keys) edgePresence(id, room string) string { return k.edgePresencePrefix(id) + room }
 func (k keys) userPrefix() string         { return k.prefix + "user:" }
 func (k keys) user(user string) string    { return k.prefix + "user:" + user }
 func (k keys) roomPrefix() string         { return k.prefix + "room:" }

@@ -10,6 +10,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,7 +47,15 @@ type Identity struct {
 	Rooms []string
 	// Expires is the token's expiry.
 	Expires time.Time
+	// Info is the token's optional `info` claim, a JSON object of at most
+	// MaxInfoLen bytes that the application attaches to the connection
+	// (shown by the push API's Presence); empty when absent.
+	Info string
 }
+
+// MaxInfoLen is the longest `info` claim, in bytes of compact JSON as
+// the token carried it.
+const MaxInfoLen = 1 << 10
 
 // CanJoin reports whether the identity allows joining room.
 func (id Identity) CanJoin(room string) bool {
@@ -64,6 +73,9 @@ func (id Identity) CanJoin(room string) bool {
 // Claims is the token payload.
 type Claims struct {
 	Rooms []string `json:"rooms,omitempty"`
+	// Info is optional application data about the connection: a JSON
+	// object of at most MaxInfoLen bytes.
+	Info json.RawMessage `json:"info,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -286,6 +298,9 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 	}
 	var c Claims
 	t, err := v.parser.ParseWithClaims(token, &c, v.keyFunc)
+	if string(c.Info) == "null" {
+		c.Info = nil
+	}
 	if err == nil && v.lowS && t.Method == jwt.SigningMethodES256 && highS(t.Signature) {
 		return Identity{}, fmt.Errorf("%w: ES256 signature not in low-S form", ErrInvalid)
 	}
@@ -298,8 +313,13 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: empty sub", ErrInvalid)
 	case len(c.Subject) > 255:
 		return Identity{}, fmt.Errorf("%w: sub longer than 255 bytes", ErrInvalid)
+	case len(c.Info) > MaxInfoLen:
+		return Identity{}, fmt.Errorf("%w: info longer than %d bytes", ErrInvalid, MaxInfoLen)
+	case len(c.Info) > 0 && c.Info[0] != '{':
+		// The JSON decoder checked the syntax; only objects are allowed.
+		return Identity{}, fmt.Errorf("%w: info is not a JSON object", ErrInvalid)
 	}
-	return Identity{User: c.Subject, Rooms: c.Rooms, Expires: c.ExpiresAt.Time}, nil
+	return Identity{User: c.Subject, Rooms: c.Rooms, Expires: c.ExpiresAt.Time, Info: string(c.Info)}, nil
 }
 
 // NewClaims returns the claims of a token for user, valid for ttl from now,
