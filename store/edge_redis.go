@@ -96,9 +96,9 @@ type EdgeRoutes struct {
 	reported map[string]int // the last count of each room with members
 	// listed says, for each room with members, whether its presence is
 	// listed (true) or counts only, as last reported.
-	listed map[string]bool
-	lastErr  error          // the last failed write, for sync calls that give up
-	closed   bool
+	listed  map[string]bool
+	lastErr error // the last failed write, for sync calls that give up
+	closed  bool
 }
 
 // NewEdgeRoutes validates cfg and returns an EdgeRoutes; Start
