@@ -33,8 +33,8 @@ type hub struct {
 	// draining refuses new sessions once the edge shuts down.
 	draining atomic.Bool
 
-	maxPerUser   int           // <= 0: unlimited
-	routes       RouteRecorder // nil in one process
+	maxPerUser   int              // <= 0: unlimited
+	routes       RouteRecorder    // nil in one process
 	presence     PresenceRecorder // nil in one process, or if routes does not record presence
 	edgeID       string
 	routeTimeout time.Duration
