@@ -9,7 +9,8 @@ import (
 )
 
 // The optional info claim: a JSON object of at most MaxInfoLen bytes,
-// carried to the identity as the token held it.
+// carried to the identity as the token held it; any other info is ignored,
+// never a reason to refuse the token.
 func TestVerifyInfo(t *testing.T) {
 	v, err := NewVerifier(VerifierConfig{HMACSecret: secret})
 	if err != nil {
@@ -24,9 +25,9 @@ func TestVerifyInfo(t *testing.T) {
 		{"", "", nil},
 		{`null`, "", nil},
 		{`{"name":"Ann","role":"mod"}`, `{"name":"Ann","role":"mod"}`, nil},
-		{`"text"`, "", ErrInvalid},
-		{`[1,2]`, "", ErrInvalid},
-		{long, "", ErrInvalid},
+		{`"text"`, "", nil},
+		{`[1,2]`, "", nil},
+		{long, "", nil},
 	} {
 		c := NewClaims("alice", []string{"*"}, time.Minute)
 		if tc.info != "" {
