@@ -78,9 +78,14 @@ func (op *presOp) apply(c *push.PresenceChange, known, listed bool) {
 	case c.Members <= 0:
 		*op = presOp{reset: true}
 		return
-	case !c.Listed && (!known || listed):
+	case !known:
+		// The room opens here: whatever a listing of it holds is stale (an
+		// earlier run of this edge id died between emptying the room and
+		// deleting its listing), so it starts from nothing.
 		*op = presOp{reset: true}
-	case c.Listed && known && !listed:
+	case !c.Listed && listed:
+		*op = presOp{reset: true}
+	case c.Listed && !listed:
 		*op = presOp{reset: true, relist: true}
 	}
 	op.header = presenceHeaderValue(c.Listed, c.Users)
