@@ -242,6 +242,13 @@ func (p *EdgeRoutes) RoomCount(ctx context.Context, room string, members int) er
 		p.reported[room] = members
 	} else {
 		delete(p.reported, room)
+		if p.cfg.Members != nil {
+			// The listing goes in the same pipeline as the count, so that
+			// every listing in Redis belongs to a room of the edge's rooms
+			// zset, where the dead-edge cleanup finds it.
+			p.pend.pres[room] = &presOp{reset: true}
+			delete(p.listed, room)
+		}
 	}
 	opened := prev == 0
 	op := p.pend.rooms[room]
