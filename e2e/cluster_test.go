@@ -35,9 +35,11 @@ type testCluster struct {
 	prefix  string
 	cert    tls.Certificate
 	ttl     time.Duration // the edges' registry TTL, known to the cores
-	api     *server.API
-	cores   []*server.Core
-	edges   []*server.Edge
+	// tuneEdge, when set, adjusts the edge configuration of startEdge.
+	tuneEdge func(*edge.Config)
+	api      *server.API
+	cores    []*server.Core
+	edges    []*server.Edge
 }
 
 // startCluster starts nCores cores and nEdges edges on kfake and a fresh
@@ -129,16 +131,20 @@ func (c *testCluster) startCore() *server.Core {
 
 func (c *testCluster) startEdge(id string) *server.Edge {
 	c.t.Helper()
+	ec := edge.Config{
+		QUICAddr:         "127.0.0.1:0",
+		TCPAddr:          "127.0.0.1:0",
+		HandshakeTimeout: 2 * time.Second,
+		CloseTimeout:     time.Second,
+		MaxConnsPerIP:    -1,
+		HandshakesPerIP:  -1,
+		ID:               id,
+	}
+	if c.tuneEdge != nil {
+		c.tuneEdge(&ec)
+	}
 	es, err := server.StartEdge(server.EdgeConfig{
-		Edge: edge.Config{
-			QUICAddr:         "127.0.0.1:0",
-			TCPAddr:          "127.0.0.1:0",
-			HandshakeTimeout: 2 * time.Second,
-			CloseTimeout:     time.Second,
-			MaxConnsPerIP:    -1,
-			HandshakesPerIP:  -1,
-			ID:               id,
-		},
+		Edge:        ec,
 		Redis:       c.redisConfig(),
 		RegistryTTL: c.ttl,
 		Certificate: c.cert,

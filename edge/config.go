@@ -101,6 +101,13 @@ type Config struct {
 	CloseTimeout time.Duration
 	// Shards is the number of session shards. Zero means 64.
 	Shards int
+	// PresenceListMax is the most members a room may have on this edge for
+	// the edge to list them (the push API's Presence); past it the room is
+	// counts only here until it falls back to half of it, which keeps a
+	// huge room's churn from costing a Redis write per join and bounds
+	// what Presence reads and returns. Zero means DefaultPresenceListMax
+	// (1000).
+	PresenceListMax int
 	// WriteBudget is the longest the write policy holds a room's (or an
 	// unpaced broadcast's) message to write it together with later ones:
 	// a quiet room's message is written at once, a busy room's members are
@@ -184,6 +191,7 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.MaxRooms, 64)
 	defInt(&c.MaxQueueBytes, 1<<20)
 	defInt(&c.Shards, 64)
+	defInt(&c.PresenceListMax, DefaultPresenceListMax)
 	defInt(&c.MaxFlushers, 1024)
 	defInt(&c.RecoveryLimit, history.DefaultRecoveryLimit)
 	defLimit := func(v *int, d int) {

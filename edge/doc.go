@@ -20,7 +20,8 @@
 //     and Close; config.go: every setting and its default.
 //   - hub.go: membership: sessions by shard, users, room members, register,
 //     join, leave, lookup, the fan-out's reads, Snapshot and Online, and the
-//     lock order; routes.go: room counts and what the route store is told.
+//     lock order; routes.go: room counts and what the route store is told;
+//     presence.go: who is in a room (Presence, PresenceStats, RoomMembers).
 //   - session.go: a session's protocol side (handshake, requests, token
 //     expiry); session_write.go: its write side (queue, flush, close, cut);
 //     disconnect.go: the disconnects the edge sends.
@@ -34,5 +35,6 @@
 //     metrics.go: the edge's metrics.
 //
 // The edge knows sockets and sessions, not the bus or any store: it takes
-// messages through Deliver and answers Online from its own hub.
+// messages through Deliver and answers Online, Presence and PresenceStats
+// from its own hub.
 package edge

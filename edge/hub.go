@@ -33,8 +33,10 @@ type hub struct {
 	// draining refuses new sessions once the edge shuts down.
 	draining atomic.Bool
 
-	maxPerUser   int           // <= 0: unlimited
-	routes       RouteRecorder // nil in one process
+	maxPerUser   int              // <= 0: unlimited
+	routes       RouteRecorder    // nil in one process
+	presence     PresenceRecorder // nil in one process, or if routes does not record presence
+	edgeID       string
 	routeTimeout time.Duration
 	metrics      *metrics
 	// ctx ends when the edge closes; it bounds the calls to the route store.
@@ -55,6 +57,9 @@ func (h *hub) init(ctx context.Context, cfg *Config, m *metrics) {
 	h.shards = make([]*shard, cfg.Shards)
 	h.maxPerUser = cfg.MaxConnsPerUser
 	h.routes = cfg.Routes
+	h.presence, _ = cfg.Routes.(PresenceRecorder)
+	h.edgeID = cfg.ID
+	h.counts.listMax = cfg.PresenceListMax
 	h.routeTimeout = cfg.RouteTimeout
 	h.metrics = m
 	h.ctx = ctx
@@ -115,7 +120,7 @@ func (h *hub) unregister(s *session) {
 	}
 	sh.mu.Unlock()
 	for room := range s.rooms {
-		h.countLeave(room)
+		h.countLeave(room, s)
 	}
 	if h.routes != nil {
 		h.routes.Disconnected(s.key, s.ident.User)
@@ -154,7 +159,7 @@ func (h *hub) join(s *session, room string) error {
 	}
 	members[s] = struct{}{}
 	sh.mu.Unlock()
-	c, opened := h.counts.add(room)
+	c, opened := h.counts.add(room, s.ident.User)
 	if opened {
 		h.metrics.rooms.Inc()
 	}
@@ -170,8 +175,10 @@ func (h *hub) join(s *session, room string) error {
 	}
 	if err != nil {
 		h.leave(s, room)
+		return err
 	}
-	return err
+	h.reportPresence(room, s, true)
+	return nil
 }
 
 // leave ends s's membership of room.
@@ -180,7 +187,7 @@ func (h *hub) leave(s *session, room string) {
 	sh.mu.Lock()
 	sh.removeMember(room, s)
 	sh.mu.Unlock()
-	h.countLeave(room)
+	h.countLeave(room, s)
 }
 
 func (sh *shard) removeMember(room string, s *session) {

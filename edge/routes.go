@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/quicpush/quicpush/internal/push"
 )
 
 // RouteRecorder is where a clustered edge records who is connected here and
@@ -20,15 +22,31 @@ type RouteRecorder interface {
 	RoomCount(ctx context.Context, room string, members int) error
 }
 
+// PresenceRecorder is implemented by a RouteRecorder that also records who
+// is in each room (store.EdgeRoutes), for the push API's Presence.
+type PresenceRecorder interface {
+	// RoomPresence queues a member's arrival or departure; it never blocks.
+	// Changes of one room are reported in order.
+	RoomPresence(c push.PresenceChange)
+}
+
 // roomCounts counts each room's members on the whole edge (the shards only
 // know their own), for the rooms gauge and for the route store.
 type roomCounts struct {
 	mu    sync.Mutex
 	rooms map[string]*roomCount
+	// listMax is Config.PresenceListMax.
+	listMax int
 }
 
 type roomCount struct {
 	n int
+	// users counts the room's connections of each user, for the distinct
+	// users of Presence.
+	users map[string]int
+	// unlisted is set once the room passed the presence listing threshold,
+	// and cleared when it falls back to half of it.
+	unlisted bool
 	// opened is closed once the room's opening was reported; joins that
 	// find it open wait for it, so no JoinOK for the room goes out before
 	// the cluster routes the room here.
@@ -36,27 +54,30 @@ type roomCount struct {
 	err    error
 }
 
-// add counts one more member and returns the room's entry and whether this
-// join opened the room on the edge.
-func (rc *roomCounts) add(room string) (*roomCount, bool) {
+// add counts one more member, of user, and returns the room's entry and
+// whether this join opened the room on the edge.
+func (rc *roomCounts) add(room, user string) (*roomCount, bool) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.rooms == nil {
 		rc.rooms = make(map[string]*roomCount)
 	}
 	c := rc.rooms[room]
-	if c == nil {
-		c = &roomCount{opened: make(chan struct{})}
+	opened := c == nil
+	if opened {
+		c = &roomCount{opened: make(chan struct{}), users: make(map[string]int, 1)}
 		rc.rooms[room] = c
-		c.n = 1
-		return c, true
 	}
 	c.n++
-	return c, false
+	c.users[user]++
+	if c.n > rc.listMax {
+		c.unlisted = true
+	}
+	return c, opened
 }
 
-// remove counts one member less and returns the count left.
-func (rc *roomCounts) remove(room string) int {
+// remove counts one member of user less and returns the count left.
+func (rc *roomCounts) remove(room, user string) int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	c := rc.rooms[room]
@@ -67,6 +88,16 @@ func (rc *roomCounts) remove(room string) int {
 	if c.n <= 0 {
 		delete(rc.rooms, room)
 		return 0
+	}
+	if u := c.users[user] - 1; u > 0 {
+		c.users[user] = u
+	} else {
+		delete(c.users, user)
+	}
+	// Half the threshold: a room hovering around it does not flip between
+	// listed and counts only (each flip rewrites its listing in Redis).
+	if c.unlisted && c.n <= rc.listMax/2 {
+		c.unlisted = false
 	}
 	return c.n
 }
@@ -125,11 +156,34 @@ func (h *hub) waitOpened(c *roomCount) error {
 }
 
 // countLeave counts one member less in room and reports it.
-func (h *hub) countLeave(room string) {
-	if h.counts.remove(room) == 0 {
+func (h *hub) countLeave(room string, s *session) {
+	if h.counts.remove(room, s.ident.User) == 0 {
 		h.metrics.rooms.Dec()
 	}
 	h.reportCount(room)
+	h.reportPresence(room, s, false)
+}
+
+// reportPresence queues a member's arrival or departure for the presence
+// store, with the room's counts. Like reportCount it reports under the
+// counts' lock, so that the store sees one room's changes in order and its
+// latest counts last.
+func (h *hub) reportPresence(room string, s *session, joined bool) {
+	if h.presence == nil {
+		return
+	}
+	rc := &h.counts
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	ch := push.PresenceChange{Room: room, Joined: joined, Listed: true}
+	if c := rc.rooms[room]; c != nil {
+		ch.Members, ch.Users, ch.Listed = c.n, len(c.users), !c.unlisted
+	}
+	ch.Conn = push.PresenceConn{Key: s.key}
+	if joined {
+		ch.Conn = h.presenceConn(s)
+	}
+	h.presence.RoomPresence(ch)
 }
 
 // reportCount tells the route store the room's current count. It reports

@@ -20,7 +20,7 @@ type keyScope int
 const (
 	// scopePush: PushKeys, PushUsers, PushRoom, Broadcast and Disconnect.
 	scopePush keyScope = 1 << iota
-	// scopeRead: Online and History.
+	// scopeRead: Online, History, Presence and PresenceStats.
 	scopeRead
 	// scopeOther: methods in neither group (none today, any added later),
 	// which only unscoped keys may call.
@@ -38,13 +38,15 @@ const (
 
 // methodScopes is the scope each PushService procedure needs.
 var methodScopes = map[string]keyScope{
-	pushv1connect.PushServicePushKeysProcedure:   scopePush,
-	pushv1connect.PushServicePushUsersProcedure:  scopePush,
-	pushv1connect.PushServicePushRoomProcedure:   scopePush,
-	pushv1connect.PushServiceBroadcastProcedure:  scopePush,
-	pushv1connect.PushServiceDisconnectProcedure: scopePush,
-	pushv1connect.PushServiceOnlineProcedure:     scopeRead,
-	pushv1connect.PushServiceHistoryProcedure:    scopeRead,
+	pushv1connect.PushServicePushKeysProcedure:      scopePush,
+	pushv1connect.PushServicePushUsersProcedure:     scopePush,
+	pushv1connect.PushServicePushRoomProcedure:      scopePush,
+	pushv1connect.PushServiceBroadcastProcedure:     scopePush,
+	pushv1connect.PushServiceDisconnectProcedure:    scopePush,
+	pushv1connect.PushServiceOnlineProcedure:        scopeRead,
+	pushv1connect.PushServiceHistoryProcedure:       scopeRead,
+	pushv1connect.PushServicePresenceProcedure:      scopeRead,
+	pushv1connect.PushServicePresenceStatsProcedure: scopeRead,
 }
 
 func scopeOf(procedure string) keyScope {

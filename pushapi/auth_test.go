@@ -115,6 +115,14 @@ var methodCalls = map[string]func(context.Context, pushv1connect.PushServiceClie
 		_, err := c.History(ctx, connect.NewRequest(&pushv1.HistoryRequest{Stream: &pushv1.HistoryRequest_Room{Room: "r"}}))
 		return err
 	},
+	"Presence": func(ctx context.Context, c pushv1connect.PushServiceClient) error {
+		_, err := c.Presence(ctx, connect.NewRequest(&pushv1.PresenceRequest{Room: "r"}))
+		return err
+	},
+	"PresenceStats": func(ctx context.Context, c pushv1connect.PushServiceClient) error {
+		_, err := c.PresenceStats(ctx, connect.NewRequest(&pushv1.PresenceStatsRequest{Room: "r"}))
+		return err
+	},
 }
 
 // TestScopes calls every method with every kind of key, over every
@@ -140,7 +148,7 @@ func TestScopes(t *testing.T) {
 			t.Parallel()
 			h := history.NewMemory(history.Policies{})
 			t.Cleanup(func() { _ = h.Close() })
-			ts := runServer(t, Config{APIKeys: keys, History: h})
+			ts := runServer(t, Config{APIKeys: keys, History: h, Presence: &fakePresence{}})
 			published := 0
 			for method, call := range methodCalls {
 				for key, allowed := range map[string]bool{

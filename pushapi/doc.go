@@ -8,15 +8,17 @@
 // durably accepted the message; otherwise it fails with
 // connect.CodeUnavailable (or connect.CodeDeadlineExceeded) and the caller may
 // retry. Disconnect orders travel the same way, as push.KindDisconnect
-// messages. Online reads counts from an [OnlineCounter].
+// messages. Online reads counts from an [OnlineCounter]; Presence and
+// PresenceStats read a room's members and counts from a [PresenceReader],
+// a bounded page of users at a time.
 //
 // Backends authenticate with an API key sent as `Authorization: Bearer <key>`;
 // the health check and reflection are open. Authentication, logging and
 // metrics are Connect interceptors.
 //
 // The package knows the bus only through bus.Publisher and the stores only
-// through the small interfaces it declares (OnlineCounter, HistoryReader,
-// IdempotencyStore), so one process wires in-memory parts and a cluster wires
+// through the small interfaces it declares (OnlineCounter, PresenceReader,
+// HistoryReader, IdempotencyStore), so one process wires in-memory parts and a cluster wires
 // Kafka and Redis:
 //
 //	svc, err := pushapi.New(pushapi.Config{

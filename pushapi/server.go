@@ -59,7 +59,7 @@ func (s *Service) newMux(auth *authenticator) http.Handler {
 // alone: a caller trying the API with curl learns what to send instead. They
 // use the Connect protocol's error shape, so a Connect client reads them too.
 var (
-	methodNotAllowedBody = []byte(`{"code":"unimplemented","message":"use POST (GET is accepted for Online and History with the Connect protocol's GET encoding)"}`)
+	methodNotAllowedBody = []byte(`{"code":"unimplemented","message":"use POST (GET is accepted for Online, History, Presence and PresenceStats with the Connect protocol's GET encoding)"}`)
 	unsupportedMediaBody = []byte(`{"code":"invalid_argument","message":"unsupported content type: send Content-Type: application/json or application/proto (Connect), application/grpc or application/grpc-web"}`)
 )
 

@@ -67,6 +67,9 @@ type Config struct {
 	// replies. Nil means History answers Unimplemented and replies carry no
 	// position.
 	History HistoryReader
+	// Presence serves the Presence and PresenceStats methods. Nil means
+	// they answer Unimplemented.
+	Presence PresenceReader
 	// Idempotency remembers replies to calls with an idempotency key. Nil
 	// means a MemoryIdempotency: enough for one process, not for several
 	// API processes behind one address.
@@ -89,7 +92,7 @@ type Config struct {
 	// scope prefix:
 	//   - "push:" allows PushKeys, PushUsers, PushRoom, Broadcast and
 	//     Disconnect;
-	//   - "read:" allows Online and History;
+	//   - "read:" allows Online, History, Presence and PresenceStats;
 	//   - no prefix allows every method.
 	// For example "read:sha256:9f86d0…". A call outside its key's scope
 	// fails with connect.CodePermissionDenied (ErrPermissionDenied). A key
@@ -133,6 +136,7 @@ type Service struct {
 	pub        bus.Publisher
 	online     OnlineCounter
 	history    HistoryReader
+	presence   PresenceReader
 	idem       IdempotencyStore
 	idemWindow time.Duration
 	rateLimit  float64
@@ -169,6 +173,7 @@ func New(cfg Config) (*Service, error) {
 		pub:        cfg.Publisher,
 		online:     cfg.Online,
 		history:    cfg.History,
+		presence:   cfg.Presence,
 		idem:       cfg.Idempotency,
 		idemWindow: cfg.IdempotencyWindow,
 		rateLimit:  cfg.RateLimit,

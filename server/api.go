@@ -90,6 +90,7 @@ func StartAPI(cfg APIConfig) (*API, error) {
 	svc, err := pushapi.New(pushapi.Config{
 		Publisher:         s.pub,
 		Online:            store.NewOnlineCounts(s.rdb, cfg.Redis.Prefix),
+		Presence:          store.NewPresence(s.rdb, cfg.Redis.Prefix),
 		History:           store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History),
 		Idempotency:       store.NewIdempotency(s.rdb, cfg.Redis.Prefix),
 		IdempotencyWindow: cfg.IdempotencyWindow,

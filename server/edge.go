@@ -18,6 +18,7 @@ import (
 	"github.com/quicpush/quicpush/edge"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/internal/push"
 	"github.com/quicpush/quicpush/store"
 )
 
@@ -123,6 +124,12 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 			}
 			snap := e.Snapshot()
 			return store.Snapshot{Conns: snap.Conns, Rooms: snap.Rooms}
+		},
+		Members: func(room string) []push.PresenceConn {
+			if e == nil {
+				return nil
+			}
+			return e.RoomMembers(room)
 		},
 		Logger:     log.With("component", "routes"),
 		Registerer: reg,

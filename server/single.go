@@ -134,6 +134,7 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 	pc := pushapi.Config{
 		Publisher:  s.bus,
 		Online:     s.Edge,
+		Presence:   s.Edge,
 		APIKeys:    cfg.APIKeys,
 		Logger:     log.With("component", "pushapi"),
 		Registerer: reg,

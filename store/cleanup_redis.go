@@ -31,8 +31,10 @@ const (
 // cleanupEdge removes what a dead edge left behind, in chunks: the route of
 // each of its connections (only where the route still names it), its field in
 // each room hash, its conns hash and rooms zset, then its registry entry, and
-// publishes "e:<id>". Every chunk re-checks in Lua that the edge is dead, so
-// several cores may run it at once and an edge that came back is never wiped.
+// publishes "e:<id>". A room's presence listing goes with its count: the
+// rooms zset names every room the edge lists. Every chunk re-checks in Lua
+// that the edge is dead, so several cores may run it at once and an edge
+// that came back is never wiped.
 func cleanupEdge(ctx context.Context, c redis.UniversalClient, k keys, id string, now time.Time) (cleanupResult, error) {
 	ks := k.edgeKeys(id) // info hash, edges zset, conns hash, rooms zset
 	nowMs := strconv.FormatInt(now.UnixMilli(), 10)
@@ -70,8 +72,8 @@ func cleanupEdge(ctx context.Context, c redis.UniversalClient, k keys, id string
 			return 0, fmt.Errorf("store: scan rooms of edge %s: %w", id, err)
 		}
 		if len(ms) > 0 {
-			args := make([]any, 0, 3+len(ms)/2)
-			args = append(args, id, nowMs, k.roomPrefix())
+			args := make([]any, 0, 4+len(ms)/2)
+			args = append(args, id, nowMs, k.roomPrefix(), k.edgePresencePrefix(id))
 			for i := 0; i < len(ms); i += 2 { // member, score pairs
 				args = append(args, ms[i])
 			}

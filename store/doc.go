@@ -1,9 +1,10 @@
 // Package store is the cluster's shared state on Redis: the edge registry,
-// the routes (which edge holds which connection) and the per-room online
-// counts. Edges write it through an [EdgeRoutes], core reads routes
-// through [Routes], and the push API reads online counts through
-// [OnlineCounts]. Nothing else in quicpush knows Redis: the edge reports through
-// a small interface that EdgeRoutes implements.
+// the routes (which edge holds which connection), the per-room online
+// counts and presence listings. Edges write it through an [EdgeRoutes],
+// core reads routes through [Routes], and the push API reads online counts
+// through [OnlineCounts] and presence through [Presence]. Nothing else in
+// quicpush knows Redis: the edge reports through a small interface that
+// EdgeRoutes implements.
 //
 // # Key layout
 //
@@ -23,6 +24,13 @@
 //	qp:user:<user>        HASH  connKey -> edge id: where each connection of
 //	                            the user is.
 //	qp:room:<room>        HASH  edge id -> member count there (only > 0).
+//	qp:edge:<id>:presence:<room>
+//	                      HASH  the edge's presence listing of a room with
+//	                            members there: connKey -> "<len(user)>:<user><info>",
+//	                            and the header field "" -> "L<users>" (listed)
+//	                            or "C<users>" (counts only: past the edge's
+//	                            listing threshold, no connKey fields).
+//	                            Removed with the room's count.
 //	qp:state              STRING 0, or the time (unix ms) until which Routes
 //	                            holds lookups after Redis lost its state.
 //	                            Written by Routes.Start; its absence later

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,6 +122,10 @@ func (p *EdgeRoutes) write(ctx context.Context, b *batch) error {
 		}
 	}
 
+	for room, op := range b.pres {
+		p.writePresence(ctx, pipe, room, op)
+	}
+
 	for user := range users {
 		pipe.Publish(ctx, k.inval(), invalUser+user)
 	}
@@ -149,4 +154,41 @@ func permanent(err error) bool {
 		return !redis.IsMaxClientsError(err)
 	}
 	return false
+}
+
+// writePresence queues one room's presence write on pipe.
+func (p *EdgeRoutes) writePresence(ctx context.Context, pipe redis.Pipeliner, room string, op *presOp) {
+	key := p.keys.edgePresence(p.cfg.Edge.ID, room)
+	if op.reset {
+		pipe.Del(ctx, key)
+	}
+	if op.header == "" {
+		return
+	}
+	set := op.set
+	if op.relist {
+		set = make(map[string]string)
+		for _, m := range p.cfg.Members(room) {
+			set[m.Key] = presenceValue(m.User, m.Info)
+		}
+	}
+	if len(op.del) > 0 {
+		dels := make([]string, 0, len(op.del))
+		for k := range op.del {
+			dels = append(dels, k)
+		}
+		for c := range slices.Chunk(dels, writeChunk) {
+			pipe.HDel(ctx, key, c...)
+		}
+	}
+	fields := []any{presenceHeader, op.header}
+	for k, v := range set {
+		if fields = append(fields, k, v); len(fields) >= 2*writeChunk {
+			pipe.HSet(ctx, key, fields...)
+			fields = nil
+		}
+	}
+	if len(fields) > 0 {
+		pipe.HSet(ctx, key, fields...)
+	}
 }

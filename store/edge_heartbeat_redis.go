@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -145,6 +146,7 @@ func (p *EdgeRoutes) republish(ctx context.Context) (conns, rooms int, err error
 		pipe.HSet(ctx, k.room(room), id, count)
 		pipe.ZAdd(ctx, k.edgeRooms(id), redis.Z{Score: float64(count), Member: room})
 		rooms++
+		n += p.republishPresence(ctx, pipe, room)
 		if n++; n >= writeChunk {
 			if err := exec(false); err != nil {
 				return 0, 0, fmt.Errorf("store: republish rooms: %w", err)
@@ -159,4 +161,37 @@ func (p *EdgeRoutes) republish(ctx context.Context) (conns, rooms int, err error
 		return 0, 0, fmt.Errorf("store: republish edge info: %w", err)
 	}
 	return len(snap.Conns), rooms, nil
+}
+
+// republishPresence queues the presence listing of room on pipe, from
+// EdgeRoutesConfig.Members, and returns the number of commands queued. A
+// room the edge holds as counts only gets its header alone.
+func (p *EdgeRoutes) republishPresence(ctx context.Context, pipe redis.Pipeliner, room string) int {
+	if p.cfg.Members == nil {
+		return 0
+	}
+	p.mu.Lock()
+	listed, known := p.listed[room]
+	p.mu.Unlock()
+	members := p.cfg.Members(room)
+	if len(members) == 0 {
+		return 0
+	}
+	listed = listed || !known
+	users := make(map[string]struct{}, len(members))
+	fields := make([]any, 0, 2)
+	for _, m := range members {
+		users[m.User] = struct{}{}
+		if listed {
+			fields = append(fields, m.Key, presenceValue(m.User, m.Info))
+		}
+	}
+	fields = append(fields, presenceHeader, presenceHeaderValue(listed, len(users)))
+	key := p.keys.edgePresence(p.cfg.Edge.ID, room)
+	cmds := 0
+	for c := range slices.Chunk(fields, 2*writeChunk) {
+		pipe.HSet(ctx, key, c...)
+		cmds++
+	}
+	return cmds
 }

@@ -18,17 +18,18 @@ type roomOp struct {
 type batch struct {
 	conns map[connRef]bool // true: connected, false: disconnected
 	rooms map[string]roomOp
+	pres  map[string]*presOp
 	// waiters are the sync calls whose change is in this batch; each gets
 	// the batch's outcome once it is written.
 	waiters []chan<- error
 }
 
 func newBatch() *batch {
-	return &batch{conns: make(map[connRef]bool), rooms: make(map[string]roomOp)}
+	return &batch{conns: make(map[connRef]bool), rooms: make(map[string]roomOp), pres: make(map[string]*presOp)}
 }
 
 // size is the number of coalesced changes.
-func (b *batch) size() int { return len(b.conns) + len(b.rooms) }
+func (b *batch) size() int { return len(b.conns) + len(b.rooms) + len(b.pres) }
 
 // requeue merges a batch that failed to write back into b, which holds what
 // was queued since: b's entries are newer and win.
@@ -44,6 +45,13 @@ func (b *batch) requeue(old *batch) {
 			b.rooms[room] = cur
 		} else {
 			b.rooms[room] = op
+		}
+	}
+	for room, op := range old.pres {
+		if cur, ok := b.pres[room]; ok {
+			cur.requeue(op)
+		} else {
+			b.pres[room] = op
 		}
 	}
 	b.waiters = append(old.waiters, b.waiters...)

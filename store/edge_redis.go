@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/quicpush/quicpush/internal/push"
 )
 
 // Defaults of EdgeRoutesConfig.
@@ -53,6 +55,11 @@ type EdgeRoutesConfig struct {
 	// removed. It is called from the store's goroutine and must not call
 	// back into the EdgeRoutes.
 	Snapshot func() Snapshot
+	// Members lists a room's members on the edge, to write its presence
+	// listing whole: when the room falls back under the edge's listing
+	// threshold, and on a republish. Nil means presence is not recorded
+	// (RoomPresence does nothing). Called like Snapshot.
+	Members func(room string) []push.PresenceConn
 	// FlushInterval is how long changes are gathered before they are
 	// written in one pipeline; sync calls wait for it too. Zero means
 	// DefaultFlushInterval (2ms); negative means write as soon as the
@@ -87,8 +94,11 @@ type EdgeRoutes struct {
 	mu       sync.Mutex
 	pend     *batch
 	reported map[string]int // the last count of each room with members
-	lastErr  error          // the last failed write, for sync calls that give up
-	closed   bool
+	// listed says, for each room with members, whether its presence is
+	// listed (true) or counts only, as last reported.
+	listed  map[string]bool
+	lastErr error // the last failed write, for sync calls that give up
+	closed  bool
 }
 
 // NewEdgeRoutes validates cfg and returns an EdgeRoutes; Start
@@ -133,6 +143,7 @@ func NewEdgeRoutes(cfg EdgeRoutesConfig) (*EdgeRoutes, error) {
 		wake:     make(chan struct{}, 1),
 		pend:     newBatch(),
 		reported: make(map[string]int),
+		listed:   make(map[string]bool),
 	}, nil
 }
 
@@ -231,6 +242,13 @@ func (p *EdgeRoutes) RoomCount(ctx context.Context, room string, members int) er
 		p.reported[room] = members
 	} else {
 		delete(p.reported, room)
+		if p.cfg.Members != nil {
+			// The listing goes in the same pipeline as the count, so that
+			// every listing in Redis belongs to a room of the edge's rooms
+			// zset, where the dead-edge cleanup finds it.
+			p.pend.pres[room] = &presOp{reset: true}
+			delete(p.listed, room)
+		}
 	}
 	opened := prev == 0
 	op := p.pend.rooms[room]
@@ -247,6 +265,36 @@ func (p *EdgeRoutes) RoomCount(ctx context.Context, room string, members int) er
 		return nil
 	}
 	return p.wait(ctx, ch, "open room", room)
+}
+
+// RoomPresence records a member's arrival in or departure from a room on
+// this edge, asynchronously, with the room's counts there: it is written
+// with the next flush, coalesced per connection. A room the edge holds as
+// counts only costs one header field per flush, whatever its churn. It
+// does nothing without EdgeRoutesConfig.Members.
+func (p *EdgeRoutes) RoomPresence(c push.PresenceChange) {
+	if p.cfg.Members == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	listed, known := p.listed[c.Room]
+	if c.Members > 0 {
+		p.listed[c.Room] = c.Listed
+	} else {
+		delete(p.listed, c.Room)
+	}
+	op := p.pend.pres[c.Room]
+	if op == nil {
+		op = &presOp{}
+		p.pend.pres[c.Room] = op
+	}
+	op.apply(&c, known, listed)
+	p.mu.Unlock()
+	p.signal()
 }
 
 // Shutdown stops the heartbeat, writes what is pending (until ctx ends), then

@@ -37,12 +37,16 @@ func (k keys) edges() string              { return k.prefix + "edges" }
 func (k keys) edge(id string) string      { return k.prefix + "edge:" + id }
 func (k keys) edgeConns(id string) string { return k.prefix + "edge:" + id + ":conns" }
 func (k keys) edgeRooms(id string) string { return k.prefix + "edge:" + id + ":rooms" }
-func (k keys) userPrefix() string         { return k.prefix + "user:" }
-func (k keys) user(user string) string    { return k.prefix + "user:" + user }
-func (k keys) roomPrefix() string         { return k.prefix + "room:" }
-func (k keys) room(room string) string    { return k.prefix + "room:" + room }
-func (k keys) inval() string              { return k.prefix + "inval" }
-func (k keys) state() string              { return k.prefix + "state" }
+func (k keys) edgePresencePrefix(id string) string {
+	return k.prefix + "edge:" + id + ":presence:"
+}
+func (k keys) edgePresence(id, room string) string { return k.edgePresencePrefix(id) + room }
+func (k keys) userPrefix() string                  { return k.prefix + "user:" }
+func (k keys) user(user string) string             { return k.prefix + "user:" + user }
+func (k keys) roomPrefix() string                  { return k.prefix + "room:" }
+func (k keys) room(room string) string             { return k.prefix + "room:" + room }
+func (k keys) inval() string                       { return k.prefix + "inval" }
+func (k keys) state() string                       { return k.prefix + "state" }
 func (k keys) edgeKeys(id string) []string {
 	return []string{k.edge(id), k.edges(), k.edgeConns(id), k.edgeRooms(id)}
 }

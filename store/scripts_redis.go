@@ -44,18 +44,19 @@ return n
 `)
 
 // cleanRoomsScript removes one chunk of a dead edge's room counts: its field
-// in each room hash, and the room from its rooms zset. Returns the rooms
-// removed, or -1 if the edge is alive.
+// in each room hash, its presence listing of the room, and the room from its
+// rooms zset. Returns the rooms removed, or -1 if the edge is alive.
 //
-// KEYS[3] the edge's rooms zset; ARGV[3] the room key prefix, ARGV[4...]
-// rooms.
+// KEYS[3] the edge's rooms zset; ARGV[3] the room key prefix, ARGV[4] the
+// edge's presence key prefix, ARGV[5...] rooms.
 var cleanRoomsScript = redis.NewScript(deadCheck + `
 if not dead() then return -1 end
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   redis.call('HDEL', ARGV[3] .. ARGV[i], ARGV[1])
+  redis.call('DEL', ARGV[4] .. ARGV[i])
   redis.call('ZREM', KEYS[3], ARGV[i])
 end
-return #ARGV - 3
+return #ARGV - 4
 `)
 
 // finishCleanupScript drops a dead edge from the registry once its conns and

@@ -11,6 +11,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,7 +48,15 @@ type Identity struct {
 	Rooms []string
 	// Expires is the token's expiry.
 	Expires time.Time
+	// Info is the token's optional `info` claim, a JSON object of at most
+	// MaxInfoLen bytes that the application attaches to the connection
+	// (shown by the push API's Presence); empty when absent.
+	Info string
 }
+
+// MaxInfoLen is the longest `info` claim, in bytes of compact JSON as
+// the token carried it.
+const MaxInfoLen = 1 << 10
 
 // CanJoin reports whether the identity allows joining room.
 func (id Identity) CanJoin(room string) bool {
@@ -65,6 +74,9 @@ func (id Identity) CanJoin(room string) bool {
 // Claims is the token payload.
 type Claims struct {
 	Rooms []string `json:"rooms,omitempty"`
+	// Info is optional application data about the connection: a JSON
+	// object of at most MaxInfoLen bytes (anything else is ignored).
+	Info json.RawMessage `json:"info,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -303,7 +315,14 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 	case len(c.Subject) > 255:
 		return Identity{}, fmt.Errorf("%w: sub longer than 255 bytes", ErrInvalid)
 	}
-	return Identity{User: c.Subject, Rooms: c.Rooms, Expires: c.ExpiresAt.Time}, nil
+	id := Identity{User: c.Subject, Rooms: c.Rooms, Expires: c.ExpiresAt.Time}
+	// The JSON decoder checked the syntax. An info claim of another shape or
+	// size is ignored, not refused: tokens valid before the claim had a
+	// meaning stay valid.
+	if len(c.Info) <= MaxInfoLen && len(c.Info) > 0 && c.Info[0] == '{' {
+		id.Info = string(c.Info)
+	}
+	return id, nil
 }
 
 // NewClaims returns the claims of a token for user, valid for ttl from now,

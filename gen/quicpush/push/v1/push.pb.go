@@ -1449,6 +1449,398 @@ func (x *HistoryMessage) GetAcceptedUnixMs() int64 {
 	return 0
 }
 
+// PresenceRequest asks for one page of a room's present users.
+type PresenceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Room name. Required: 1 to 255 bytes.
+	Room string `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// Most users to return: 1 to 1000; 0 means 100.
+	Limit uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Where to resume: PresenceResponse.next_cursor of the previous page.
+	// Empty starts at the first user. Opaque; at most 512 bytes.
+	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceRequest) Reset() {
+	*x = PresenceRequest{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceRequest) ProtoMessage() {}
+
+func (x *PresenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceRequest.ProtoReflect.Descriptor instead.
+func (*PresenceRequest) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PresenceRequest) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *PresenceRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *PresenceRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// PresenceResponse is one page of a room's present users.
+type PresenceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Users present, ordered by user id, at most the request's limit; empty
+	// when listed is false.
+	Users []*PresenceUser `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// False when the room has more members on some edge than that edge lists
+	// (1000 by default): the room is then "counts only" and users is empty;
+	// connections and user_count still hold.
+	Listed bool `protobuf:"varint,2,opt,name=listed,proto3" json:"listed,omitempty"`
+	// True when more users follow this page: ask again with next_cursor.
+	Truncated bool `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// Cursor of the next page; empty when truncated is false.
+	NextCursor string `protobuf:"bytes,4,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	// Number of connections in the room on all edges.
+	Connections int64 `protobuf:"varint,5,opt,name=connections,proto3" json:"connections,omitempty"`
+	// Number of distinct users in the room, as PresenceStatsResponse.users.
+	UserCount     int64 `protobuf:"varint,6,opt,name=user_count,json=userCount,proto3" json:"user_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceResponse) Reset() {
+	*x = PresenceResponse{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceResponse) ProtoMessage() {}
+
+func (x *PresenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceResponse.ProtoReflect.Descriptor instead.
+func (*PresenceResponse) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PresenceResponse) GetUsers() []*PresenceUser {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *PresenceResponse) GetListed() bool {
+	if x != nil {
+		return x.Listed
+	}
+	return false
+}
+
+func (x *PresenceResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *PresenceResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+func (x *PresenceResponse) GetConnections() int64 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
+func (x *PresenceResponse) GetUserCount() int64 {
+	if x != nil {
+		return x.UserCount
+	}
+	return 0
+}
+
+// PresenceUser is one present user and its connections in the room.
+type PresenceUser struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user id (the token's `sub`).
+	User string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The user's connections in the room, ordered by key.
+	Connections   []*PresenceConnection `protobuf:"bytes,2,rep,name=connections,proto3" json:"connections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceUser) Reset() {
+	*x = PresenceUser{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceUser) ProtoMessage() {}
+
+func (x *PresenceUser) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceUser.ProtoReflect.Descriptor instead.
+func (*PresenceUser) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PresenceUser) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PresenceUser) GetConnections() []*PresenceConnection {
+	if x != nil {
+		return x.Connections
+	}
+	return nil
+}
+
+// PresenceConnection is one connection present in a room.
+type PresenceConnection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Connection key, usable with PushKeys and Disconnect.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Id of the edge holding the connection.
+	Edge string `protobuf:"bytes,2,opt,name=edge,proto3" json:"edge,omitempty"`
+	// The `info` claim of the connection's token, a JSON object of at most
+	// 1 KiB, as the client's token carried it; empty when it had none.
+	Info          string `protobuf:"bytes,3,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceConnection) Reset() {
+	*x = PresenceConnection{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceConnection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceConnection) ProtoMessage() {}
+
+func (x *PresenceConnection) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceConnection.ProtoReflect.Descriptor instead.
+func (*PresenceConnection) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PresenceConnection) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PresenceConnection) GetEdge() string {
+	if x != nil {
+		return x.Edge
+	}
+	return ""
+}
+
+func (x *PresenceConnection) GetInfo() string {
+	if x != nil {
+		return x.Info
+	}
+	return ""
+}
+
+// PresenceStatsRequest asks for a room's presence counts.
+type PresenceStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Room name. Required: 1 to 255 bytes.
+	Room          string `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceStatsRequest) Reset() {
+	*x = PresenceStatsRequest{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceStatsRequest) ProtoMessage() {}
+
+func (x *PresenceStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceStatsRequest.ProtoReflect.Descriptor instead.
+func (*PresenceStatsRequest) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *PresenceStatsRequest) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+// PresenceStatsResponse holds a room's presence counts.
+type PresenceStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of connections in the room on all edges.
+	Connections int64 `protobuf:"varint,1,opt,name=connections,proto3" json:"connections,omitempty"`
+	// Number of distinct users in the room: a user connected on several
+	// edges counts once. Exact while every edge lists the room (users_exact);
+	// otherwise the edges past the listing threshold add their own distinct
+	// users, so a user on two of them counts twice.
+	Users int64 `protobuf:"varint,2,opt,name=users,proto3" json:"users,omitempty"`
+	// Whether users is exact (see users).
+	UsersExact    bool `protobuf:"varint,3,opt,name=users_exact,json=usersExact,proto3" json:"users_exact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceStatsResponse) Reset() {
+	*x = PresenceStatsResponse{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceStatsResponse) ProtoMessage() {}
+
+func (x *PresenceStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceStatsResponse.ProtoReflect.Descriptor instead.
+func (*PresenceStatsResponse) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PresenceStatsResponse) GetConnections() int64 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
+func (x *PresenceStatsResponse) GetUsers() int64 {
+	if x != nil {
+		return x.Users
+	}
+	return 0
+}
+
+func (x *PresenceStatsResponse) GetUsersExact() bool {
+	if x != nil {
+		return x.UsersExact
+	}
+	return false
+}
+
 var File_quicpush_push_v1_push_proto protoreflect.FileDescriptor
 
 const file_quicpush_push_v1_push_proto_rawDesc = "" +
@@ -1550,7 +1942,34 @@ const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
 	"\bposition\x18\x02 \x01(\v2 .quicpush.push.v1.StreamPositionR\bposition\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12(\n" +
-	"\x10accepted_unix_ms\x18\x04 \x01(\x03R\x0eacceptedUnixMs2\xdf\x04\n" +
+	"\x10accepted_unix_ms\x18\x04 \x01(\x03R\x0eacceptedUnixMs\"S\n" +
+	"\x0fPresenceRequest\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"\xe0\x01\n" +
+	"\x10PresenceResponse\x124\n" +
+	"\x05users\x18\x01 \x03(\v2\x1e.quicpush.push.v1.PresenceUserR\x05users\x12\x16\n" +
+	"\x06listed\x18\x02 \x01(\bR\x06listed\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12\x1f\n" +
+	"\vnext_cursor\x18\x04 \x01(\tR\n" +
+	"nextCursor\x12 \n" +
+	"\vconnections\x18\x05 \x01(\x03R\vconnections\x12\x1d\n" +
+	"\n" +
+	"user_count\x18\x06 \x01(\x03R\tuserCount\"j\n" +
+	"\fPresenceUser\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12F\n" +
+	"\vconnections\x18\x02 \x03(\v2$.quicpush.push.v1.PresenceConnectionR\vconnections\"N\n" +
+	"\x12PresenceConnection\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
+	"\x04edge\x18\x02 \x01(\tR\x04edge\x12\x12\n" +
+	"\x04info\x18\x03 \x01(\tR\x04info\"*\n" +
+	"\x14PresenceStatsRequest\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\"p\n" +
+	"\x15PresenceStatsResponse\x12 \n" +
+	"\vconnections\x18\x01 \x01(\x03R\vconnections\x12\x14\n" +
+	"\x05users\x18\x02 \x01(\x03R\x05users\x12\x1f\n" +
+	"\vusers_exact\x18\x03 \x01(\bR\n" +
+	"usersExact2\x9e\x06\n" +
 	"\vPushService\x12Q\n" +
 	"\bPushKeys\x12!.quicpush.push.v1.PushKeysRequest\x1a\".quicpush.push.v1.PushKeysResponse\x12T\n" +
 	"\tPushUsers\x12\".quicpush.push.v1.PushUsersRequest\x1a#.quicpush.push.v1.PushUsersResponse\x12Q\n" +
@@ -1559,7 +1978,9 @@ const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"\x06Online\x12\x1f.quicpush.push.v1.OnlineRequest\x1a .quicpush.push.v1.OnlineResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\n" +
 	"Disconnect\x12#.quicpush.push.v1.DisconnectRequest\x1a$.quicpush.push.v1.DisconnectResponse\x12S\n" +
-	"\aHistory\x12 .quicpush.push.v1.HistoryRequest\x1a!.quicpush.push.v1.HistoryResponse\"\x03\x90\x02\x01B\xbd\x01\n" +
+	"\aHistory\x12 .quicpush.push.v1.HistoryRequest\x1a!.quicpush.push.v1.HistoryResponse\"\x03\x90\x02\x01\x12V\n" +
+	"\bPresence\x12!.quicpush.push.v1.PresenceRequest\x1a\".quicpush.push.v1.PresenceResponse\"\x03\x90\x02\x01\x12e\n" +
+	"\rPresenceStats\x12&.quicpush.push.v1.PresenceStatsRequest\x1a'.quicpush.push.v1.PresenceStatsResponse\"\x03\x90\x02\x01B\xbd\x01\n" +
 	"\x14com.quicpush.push.v1B\tPushProtoP\x01Z8github.com/quicpush/quicpush/gen/quicpush/push/v1;pushv1\xa2\x02\x03QPX\xaa\x02\x10Quicpush.Push.V1\xca\x02\x10Quicpush\\Push\\V1\xe2\x02\x1cQuicpush\\Push\\V1\\GPBMetadata\xea\x02\x12Quicpush::Push::V1b\x06proto3"
 
 var (
@@ -1574,28 +1995,34 @@ func file_quicpush_push_v1_push_proto_rawDescGZIP() []byte {
 	return file_quicpush_push_v1_push_proto_rawDescData
 }
 
-var file_quicpush_push_v1_push_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_quicpush_push_v1_push_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_quicpush_push_v1_push_proto_goTypes = []any{
-	(*PushKeysRequest)(nil),    // 0: quicpush.push.v1.PushKeysRequest
-	(*PushKeysResponse)(nil),   // 1: quicpush.push.v1.PushKeysResponse
-	(*PushUsersRequest)(nil),   // 2: quicpush.push.v1.PushUsersRequest
-	(*PushUsersResponse)(nil),  // 3: quicpush.push.v1.PushUsersResponse
-	(*PushRoomRequest)(nil),    // 4: quicpush.push.v1.PushRoomRequest
-	(*PushRoomResponse)(nil),   // 5: quicpush.push.v1.PushRoomResponse
-	(*BroadcastRequest)(nil),   // 6: quicpush.push.v1.BroadcastRequest
-	(*BroadcastResponse)(nil),  // 7: quicpush.push.v1.BroadcastResponse
-	(*OnlineRequest)(nil),      // 8: quicpush.push.v1.OnlineRequest
-	(*OnlineResponse)(nil),     // 9: quicpush.push.v1.OnlineResponse
-	(*RoomCount)(nil),          // 10: quicpush.push.v1.RoomCount
-	(*DisconnectRequest)(nil),  // 11: quicpush.push.v1.DisconnectRequest
-	(*DisconnectResponse)(nil), // 12: quicpush.push.v1.DisconnectResponse
-	(*BusRecord)(nil),          // 13: quicpush.push.v1.BusRecord
-	(*StreamPosition)(nil),     // 14: quicpush.push.v1.StreamPosition
-	(*UserPosition)(nil),       // 15: quicpush.push.v1.UserPosition
-	(*HistoryRequest)(nil),     // 16: quicpush.push.v1.HistoryRequest
-	(*HistoryResponse)(nil),    // 17: quicpush.push.v1.HistoryResponse
-	(*HistoryMessage)(nil),     // 18: quicpush.push.v1.HistoryMessage
-	nil,                        // 19: quicpush.push.v1.OnlineResponse.RoomsEntry
+	(*PushKeysRequest)(nil),       // 0: quicpush.push.v1.PushKeysRequest
+	(*PushKeysResponse)(nil),      // 1: quicpush.push.v1.PushKeysResponse
+	(*PushUsersRequest)(nil),      // 2: quicpush.push.v1.PushUsersRequest
+	(*PushUsersResponse)(nil),     // 3: quicpush.push.v1.PushUsersResponse
+	(*PushRoomRequest)(nil),       // 4: quicpush.push.v1.PushRoomRequest
+	(*PushRoomResponse)(nil),      // 5: quicpush.push.v1.PushRoomResponse
+	(*BroadcastRequest)(nil),      // 6: quicpush.push.v1.BroadcastRequest
+	(*BroadcastResponse)(nil),     // 7: quicpush.push.v1.BroadcastResponse
+	(*OnlineRequest)(nil),         // 8: quicpush.push.v1.OnlineRequest
+	(*OnlineResponse)(nil),        // 9: quicpush.push.v1.OnlineResponse
+	(*RoomCount)(nil),             // 10: quicpush.push.v1.RoomCount
+	(*DisconnectRequest)(nil),     // 11: quicpush.push.v1.DisconnectRequest
+	(*DisconnectResponse)(nil),    // 12: quicpush.push.v1.DisconnectResponse
+	(*BusRecord)(nil),             // 13: quicpush.push.v1.BusRecord
+	(*StreamPosition)(nil),        // 14: quicpush.push.v1.StreamPosition
+	(*UserPosition)(nil),          // 15: quicpush.push.v1.UserPosition
+	(*HistoryRequest)(nil),        // 16: quicpush.push.v1.HistoryRequest
+	(*HistoryResponse)(nil),       // 17: quicpush.push.v1.HistoryResponse
+	(*HistoryMessage)(nil),        // 18: quicpush.push.v1.HistoryMessage
+	(*PresenceRequest)(nil),       // 19: quicpush.push.v1.PresenceRequest
+	(*PresenceResponse)(nil),      // 20: quicpush.push.v1.PresenceResponse
+	(*PresenceUser)(nil),          // 21: quicpush.push.v1.PresenceUser
+	(*PresenceConnection)(nil),    // 22: quicpush.push.v1.PresenceConnection
+	(*PresenceStatsRequest)(nil),  // 23: quicpush.push.v1.PresenceStatsRequest
+	(*PresenceStatsResponse)(nil), // 24: quicpush.push.v1.PresenceStatsResponse
+	nil,                           // 25: quicpush.push.v1.OnlineResponse.RoomsEntry
 }
 var file_quicpush_push_v1_push_proto_depIdxs = []int32{
 	13, // 0: quicpush.push.v1.PushKeysResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
@@ -1604,7 +2031,7 @@ var file_quicpush_push_v1_push_proto_depIdxs = []int32{
 	13, // 3: quicpush.push.v1.PushRoomResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
 	14, // 4: quicpush.push.v1.PushRoomResponse.position:type_name -> quicpush.push.v1.StreamPosition
 	13, // 5: quicpush.push.v1.BroadcastResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
-	19, // 6: quicpush.push.v1.OnlineResponse.rooms:type_name -> quicpush.push.v1.OnlineResponse.RoomsEntry
+	25, // 6: quicpush.push.v1.OnlineResponse.rooms:type_name -> quicpush.push.v1.OnlineResponse.RoomsEntry
 	10, // 7: quicpush.push.v1.OnlineResponse.top:type_name -> quicpush.push.v1.RoomCount
 	13, // 8: quicpush.push.v1.DisconnectResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
 	14, // 9: quicpush.push.v1.UserPosition.position:type_name -> quicpush.push.v1.StreamPosition
@@ -1612,25 +2039,31 @@ var file_quicpush_push_v1_push_proto_depIdxs = []int32{
 	18, // 11: quicpush.push.v1.HistoryResponse.messages:type_name -> quicpush.push.v1.HistoryMessage
 	14, // 12: quicpush.push.v1.HistoryResponse.top:type_name -> quicpush.push.v1.StreamPosition
 	14, // 13: quicpush.push.v1.HistoryMessage.position:type_name -> quicpush.push.v1.StreamPosition
-	0,  // 14: quicpush.push.v1.PushService.PushKeys:input_type -> quicpush.push.v1.PushKeysRequest
-	2,  // 15: quicpush.push.v1.PushService.PushUsers:input_type -> quicpush.push.v1.PushUsersRequest
-	4,  // 16: quicpush.push.v1.PushService.PushRoom:input_type -> quicpush.push.v1.PushRoomRequest
-	6,  // 17: quicpush.push.v1.PushService.Broadcast:input_type -> quicpush.push.v1.BroadcastRequest
-	8,  // 18: quicpush.push.v1.PushService.Online:input_type -> quicpush.push.v1.OnlineRequest
-	11, // 19: quicpush.push.v1.PushService.Disconnect:input_type -> quicpush.push.v1.DisconnectRequest
-	16, // 20: quicpush.push.v1.PushService.History:input_type -> quicpush.push.v1.HistoryRequest
-	1,  // 21: quicpush.push.v1.PushService.PushKeys:output_type -> quicpush.push.v1.PushKeysResponse
-	3,  // 22: quicpush.push.v1.PushService.PushUsers:output_type -> quicpush.push.v1.PushUsersResponse
-	5,  // 23: quicpush.push.v1.PushService.PushRoom:output_type -> quicpush.push.v1.PushRoomResponse
-	7,  // 24: quicpush.push.v1.PushService.Broadcast:output_type -> quicpush.push.v1.BroadcastResponse
-	9,  // 25: quicpush.push.v1.PushService.Online:output_type -> quicpush.push.v1.OnlineResponse
-	12, // 26: quicpush.push.v1.PushService.Disconnect:output_type -> quicpush.push.v1.DisconnectResponse
-	17, // 27: quicpush.push.v1.PushService.History:output_type -> quicpush.push.v1.HistoryResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	21, // 14: quicpush.push.v1.PresenceResponse.users:type_name -> quicpush.push.v1.PresenceUser
+	22, // 15: quicpush.push.v1.PresenceUser.connections:type_name -> quicpush.push.v1.PresenceConnection
+	0,  // 16: quicpush.push.v1.PushService.PushKeys:input_type -> quicpush.push.v1.PushKeysRequest
+	2,  // 17: quicpush.push.v1.PushService.PushUsers:input_type -> quicpush.push.v1.PushUsersRequest
+	4,  // 18: quicpush.push.v1.PushService.PushRoom:input_type -> quicpush.push.v1.PushRoomRequest
+	6,  // 19: quicpush.push.v1.PushService.Broadcast:input_type -> quicpush.push.v1.BroadcastRequest
+	8,  // 20: quicpush.push.v1.PushService.Online:input_type -> quicpush.push.v1.OnlineRequest
+	11, // 21: quicpush.push.v1.PushService.Disconnect:input_type -> quicpush.push.v1.DisconnectRequest
+	16, // 22: quicpush.push.v1.PushService.History:input_type -> quicpush.push.v1.HistoryRequest
+	19, // 23: quicpush.push.v1.PushService.Presence:input_type -> quicpush.push.v1.PresenceRequest
+	23, // 24: quicpush.push.v1.PushService.PresenceStats:input_type -> quicpush.push.v1.PresenceStatsRequest
+	1,  // 25: quicpush.push.v1.PushService.PushKeys:output_type -> quicpush.push.v1.PushKeysResponse
+	3,  // 26: quicpush.push.v1.PushService.PushUsers:output_type -> quicpush.push.v1.PushUsersResponse
+	5,  // 27: quicpush.push.v1.PushService.PushRoom:output_type -> quicpush.push.v1.PushRoomResponse
+	7,  // 28: quicpush.push.v1.PushService.Broadcast:output_type -> quicpush.push.v1.BroadcastResponse
+	9,  // 29: quicpush.push.v1.PushService.Online:output_type -> quicpush.push.v1.OnlineResponse
+	12, // 30: quicpush.push.v1.PushService.Disconnect:output_type -> quicpush.push.v1.DisconnectResponse
+	17, // 31: quicpush.push.v1.PushService.History:output_type -> quicpush.push.v1.HistoryResponse
+	20, // 32: quicpush.push.v1.PushService.Presence:output_type -> quicpush.push.v1.PresenceResponse
+	24, // 33: quicpush.push.v1.PushService.PresenceStats:output_type -> quicpush.push.v1.PresenceStatsResponse
+	25, // [25:34] is the sub-list for method output_type
+	16, // [16:25] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_quicpush_push_v1_push_proto_init() }
@@ -1648,7 +2081,7 @@ func file_quicpush_push_v1_push_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quicpush_push_v1_push_proto_rawDesc), len(file_quicpush_push_v1_push_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -59,6 +59,11 @@ const (
 	PushServiceDisconnectProcedure = "/quicpush.push.v1.PushService/Disconnect"
 	// PushServiceHistoryProcedure is the fully-qualified name of the PushService's History RPC.
 	PushServiceHistoryProcedure = "/quicpush.push.v1.PushService/History"
+	// PushServicePresenceProcedure is the fully-qualified name of the PushService's Presence RPC.
+	PushServicePresenceProcedure = "/quicpush.push.v1.PushService/Presence"
+	// PushServicePresenceStatsProcedure is the fully-qualified name of the PushService's PresenceStats
+	// RPC.
+	PushServicePresenceStatsProcedure = "/quicpush.push.v1.PushService/PresenceStats"
 )
 
 // PushServiceClient is a client for the quicpush.push.v1.PushService service.
@@ -80,6 +85,18 @@ type PushServiceClient interface {
 	// History returns a room's or a user's recent messages, oldest first,
 	// after a position.
 	History(context.Context, *connect.Request[v1.HistoryRequest]) (*connect.Response[v1.HistoryResponse], error)
+	// Presence lists the users present in a room, with each user's
+	// connections, a page of users at a time (ordered by user id). Rooms past
+	// the listing threshold on some edge answer with counts only (listed is
+	// false): see PresenceResponse. Eventually consistent across edges.
+	//
+	//	curl -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
+	//	  -d '{"room":"lobby","limit":100}' \
+	//	  http://HOST/quicpush.push.v1.PushService/Presence
+	Presence(context.Context, *connect.Request[v1.PresenceRequest]) (*connect.Response[v1.PresenceResponse], error)
+	// PresenceStats counts a room's connections and distinct users, whatever
+	// its size.
+	PresenceStats(context.Context, *connect.Request[v1.PresenceStatsRequest]) (*connect.Response[v1.PresenceStatsResponse], error)
 }
 
 // NewPushServiceClient constructs a client for the quicpush.push.v1.PushService service. By
@@ -137,18 +154,34 @@ func NewPushServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		presence: connect.NewClient[v1.PresenceRequest, v1.PresenceResponse](
+			httpClient,
+			baseURL+PushServicePresenceProcedure,
+			connect.WithSchema(pushServiceMethods.ByName("Presence")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		presenceStats: connect.NewClient[v1.PresenceStatsRequest, v1.PresenceStatsResponse](
+			httpClient,
+			baseURL+PushServicePresenceStatsProcedure,
+			connect.WithSchema(pushServiceMethods.ByName("PresenceStats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // pushServiceClient implements PushServiceClient.
 type pushServiceClient struct {
-	pushKeys   *connect.Client[v1.PushKeysRequest, v1.PushKeysResponse]
-	pushUsers  *connect.Client[v1.PushUsersRequest, v1.PushUsersResponse]
-	pushRoom   *connect.Client[v1.PushRoomRequest, v1.PushRoomResponse]
-	broadcast  *connect.Client[v1.BroadcastRequest, v1.BroadcastResponse]
-	online     *connect.Client[v1.OnlineRequest, v1.OnlineResponse]
-	disconnect *connect.Client[v1.DisconnectRequest, v1.DisconnectResponse]
-	history    *connect.Client[v1.HistoryRequest, v1.HistoryResponse]
+	pushKeys      *connect.Client[v1.PushKeysRequest, v1.PushKeysResponse]
+	pushUsers     *connect.Client[v1.PushUsersRequest, v1.PushUsersResponse]
+	pushRoom      *connect.Client[v1.PushRoomRequest, v1.PushRoomResponse]
+	broadcast     *connect.Client[v1.BroadcastRequest, v1.BroadcastResponse]
+	online        *connect.Client[v1.OnlineRequest, v1.OnlineResponse]
+	disconnect    *connect.Client[v1.DisconnectRequest, v1.DisconnectResponse]
+	history       *connect.Client[v1.HistoryRequest, v1.HistoryResponse]
+	presence      *connect.Client[v1.PresenceRequest, v1.PresenceResponse]
+	presenceStats *connect.Client[v1.PresenceStatsRequest, v1.PresenceStatsResponse]
 }
 
 // PushKeys calls quicpush.push.v1.PushService.PushKeys.
@@ -186,6 +219,16 @@ func (c *pushServiceClient) History(ctx context.Context, req *connect.Request[v1
 	return c.history.CallUnary(ctx, req)
 }
 
+// Presence calls quicpush.push.v1.PushService.Presence.
+func (c *pushServiceClient) Presence(ctx context.Context, req *connect.Request[v1.PresenceRequest]) (*connect.Response[v1.PresenceResponse], error) {
+	return c.presence.CallUnary(ctx, req)
+}
+
+// PresenceStats calls quicpush.push.v1.PushService.PresenceStats.
+func (c *pushServiceClient) PresenceStats(ctx context.Context, req *connect.Request[v1.PresenceStatsRequest]) (*connect.Response[v1.PresenceStatsResponse], error) {
+	return c.presenceStats.CallUnary(ctx, req)
+}
+
 // PushServiceHandler is an implementation of the quicpush.push.v1.PushService service.
 type PushServiceHandler interface {
 	// PushKeys sends a payload to connections by connection key.
@@ -205,6 +248,18 @@ type PushServiceHandler interface {
 	// History returns a room's or a user's recent messages, oldest first,
 	// after a position.
 	History(context.Context, *connect.Request[v1.HistoryRequest]) (*connect.Response[v1.HistoryResponse], error)
+	// Presence lists the users present in a room, with each user's
+	// connections, a page of users at a time (ordered by user id). Rooms past
+	// the listing threshold on some edge answer with counts only (listed is
+	// false): see PresenceResponse. Eventually consistent across edges.
+	//
+	//	curl -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
+	//	  -d '{"room":"lobby","limit":100}' \
+	//	  http://HOST/quicpush.push.v1.PushService/Presence
+	Presence(context.Context, *connect.Request[v1.PresenceRequest]) (*connect.Response[v1.PresenceResponse], error)
+	// PresenceStats counts a room's connections and distinct users, whatever
+	// its size.
+	PresenceStats(context.Context, *connect.Request[v1.PresenceStatsRequest]) (*connect.Response[v1.PresenceStatsResponse], error)
 }
 
 // NewPushServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -258,6 +313,20 @@ func NewPushServiceHandler(svc PushServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	pushServicePresenceHandler := connect.NewUnaryHandler(
+		PushServicePresenceProcedure,
+		svc.Presence,
+		connect.WithSchema(pushServiceMethods.ByName("Presence")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	pushServicePresenceStatsHandler := connect.NewUnaryHandler(
+		PushServicePresenceStatsProcedure,
+		svc.PresenceStats,
+		connect.WithSchema(pushServiceMethods.ByName("PresenceStats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/quicpush.push.v1.PushService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PushServicePushKeysProcedure:
@@ -274,6 +343,10 @@ func NewPushServiceHandler(svc PushServiceHandler, opts ...connect.HandlerOption
 			pushServiceDisconnectHandler.ServeHTTP(w, r)
 		case PushServiceHistoryProcedure:
 			pushServiceHistoryHandler.ServeHTTP(w, r)
+		case PushServicePresenceProcedure:
+			pushServicePresenceHandler.ServeHTTP(w, r)
+		case PushServicePresenceStatsProcedure:
+			pushServicePresenceStatsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -309,4 +382,12 @@ func (UnimplementedPushServiceHandler) Disconnect(context.Context, *connect.Requ
 
 func (UnimplementedPushServiceHandler) History(context.Context, *connect.Request[v1.HistoryRequest]) (*connect.Response[v1.HistoryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.push.v1.PushService.History is not implemented"))
+}
+
+func (UnimplementedPushServiceHandler) Presence(context.Context, *connect.Request[v1.PresenceRequest]) (*connect.Response[v1.PresenceResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.push.v1.PushService.Presence is not implemented"))
+}
+
+func (UnimplementedPushServiceHandler) PresenceStats(context.Context, *connect.Request[v1.PresenceStatsRequest]) (*connect.Response[v1.PresenceStatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.push.v1.PushService.PresenceStats is not implemented"))
 }

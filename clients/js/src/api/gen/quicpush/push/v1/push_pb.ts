@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quicpush/push/v1/push.proto.
  */
 export const file_quicpush_push_v1_push: GenFile = /*@__PURE__*/
-  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiZwoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIRCgllcGhlbWVyYWwYBSABKAgiWAoQUHVzaEtleXNSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEjAKC2J1c19yZWNvcmRzGAIgAygLMhsucXVpY3B1c2gucHVzaC52MS5CdXNSZWNvcmQiaQoQUHVzaFVzZXJzUmVxdWVzdBINCgV1c2VycxgBIAMoCRIMCgRkYXRhGAIgASgMEgwKBHRleHQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEhEKCWVwaGVtZXJhbBgFIAEoCCKMAQoRUHVzaFVzZXJzUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkEjEKCXBvc2l0aW9ucxgDIAMoCzIeLnF1aWNwdXNoLnB1c2gudjEuVXNlclBvc2l0aW9uImcKD1B1c2hSb29tUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBGRhdGEYAiABKAwSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIowBChBQdXNoUm9vbVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZBIyCghwb3NpdGlvbhgDIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24iaAoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIlkKEUJyb2FkY2FzdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIrCg1PbmxpbmVSZXF1ZXN0Eg0KBXJvb21zGAEgAygJEgsKA3RvcBgCIAEoDSKzAQoOT25saW5lUmVzcG9uc2USDQoFdG90YWwYASABKAMSOgoFcm9vbXMYAiADKAsyKy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlLlJvb21zRW50cnkSKAoDdG9wGAMgAygLMhsucXVpY3B1c2gucHVzaC52MS5Sb29tQ291bnQaLAoKUm9vbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIigKCVJvb21Db3VudBIMCgRyb29tGAEgASgJEg0KBWNvdW50GAIgASgDImwKEURpc2Nvbm5lY3RSZXF1ZXN0EgwKBGtleXMYASADKAkSDQoFdXNlcnMYAiADKAkSEQoJcmVjb25uZWN0GAMgASgIEg4KBnJlYXNvbhgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiWgoSRGlzY29ubmVjdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIuCglCdXNSZWNvcmQSEQoJcGFydGl0aW9uGAEgASgFEg4KBm9mZnNldBgCIAEoAyIvCg5TdHJlYW1Qb3NpdGlvbhIOCgZvZmZzZXQYASABKAQSDQoFZXBvY2gYAiABKAkiUAoMVXNlclBvc2l0aW9uEgwKBHVzZXIYASABKAkSMgoIcG9zaXRpb24YAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uInoKDkhpc3RvcnlSZXF1ZXN0Eg4KBHJvb20YASABKAlIABIOCgR1c2VyGAIgASgJSAASLwoFc2luY2UYAyABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEg0KBWxpbWl0GAQgASgNQggKBnN0cmVhbSKVAQoPSGlzdG9yeVJlc3BvbnNlEjIKCG1lc3NhZ2VzGAEgAygLMiAucXVpY3B1c2gucHVzaC52MS5IaXN0b3J5TWVzc2FnZRItCgN0b3AYAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEhEKCXRydW5jYXRlZBgDIAEoCBIMCgRtb3JlGAQgASgIIoABCg5IaXN0b3J5TWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEjIKCHBvc2l0aW9uGAIgASgLMiAucXVpY3B1c2gucHVzaC52MS5TdHJlYW1Qb3NpdGlvbhIMCgRkYXRhGAMgASgMEhgKEGFjY2VwdGVkX3VuaXhfbXMYBCABKAMy3wQKC1B1c2hTZXJ2aWNlElEKCFB1c2hLZXlzEiEucXVpY3B1c2gucHVzaC52MS5QdXNoS2V5c1JlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hLZXlzUmVzcG9uc2USVAoJUHVzaFVzZXJzEiIucXVpY3B1c2gucHVzaC52MS5QdXNoVXNlcnNSZXF1ZXN0GiMucXVpY3B1c2gucHVzaC52MS5QdXNoVXNlcnNSZXNwb25zZRJRCghQdXNoUm9vbRIhLnF1aWNwdXNoLnB1c2gudjEuUHVzaFJvb21SZXF1ZXN0GiIucXVpY3B1c2gucHVzaC52MS5QdXNoUm9vbVJlc3BvbnNlElQKCUJyb2FkY2FzdBIiLnF1aWNwdXNoLnB1c2gudjEuQnJvYWRjYXN0UmVxdWVzdBojLnF1aWNwdXNoLnB1c2gudjEuQnJvYWRjYXN0UmVzcG9uc2USUAoGT25saW5lEh8ucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXF1ZXN0GiAucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXNwb25zZSIDkAIBElcKCkRpc2Nvbm5lY3QSIy5xdWljcHVzaC5wdXNoLnYxLkRpc2Nvbm5lY3RSZXF1ZXN0GiQucXVpY3B1c2gucHVzaC52MS5EaXNjb25uZWN0UmVzcG9uc2USUwoHSGlzdG9yeRIgLnF1aWNwdXNoLnB1c2gudjEuSGlzdG9yeVJlcXVlc3QaIS5xdWljcHVzaC5wdXNoLnYxLkhpc3RvcnlSZXNwb25zZSIDkAIBQr0BChRjb20ucXVpY3B1c2gucHVzaC52MUIJUHVzaFByb3RvUAFaOGdpdGh1Yi5jb20vcXVpY3B1c2gvcXVpY3B1c2gvZ2VuL3F1aWNwdXNoL3B1c2gvdjE7cHVzaHYxogIDUVBYqgIQUXVpY3B1c2guUHVzaC5WMcoCEFF1aWNwdXNoXFB1c2hcVjHiAhxRdWljcHVzaFxQdXNoXFYxXEdQQk1ldGFkYXRh6gISUXVpY3B1c2g6OlB1c2g6OlYxYgZwcm90bzM");
+  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiZwoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIRCgllcGhlbWVyYWwYBSABKAgiWAoQUHVzaEtleXNSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEjAKC2J1c19yZWNvcmRzGAIgAygLMhsucXVpY3B1c2gucHVzaC52MS5CdXNSZWNvcmQiaQoQUHVzaFVzZXJzUmVxdWVzdBINCgV1c2VycxgBIAMoCRIMCgRkYXRhGAIgASgMEgwKBHRleHQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEhEKCWVwaGVtZXJhbBgFIAEoCCKMAQoRUHVzaFVzZXJzUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkEjEKCXBvc2l0aW9ucxgDIAMoCzIeLnF1aWNwdXNoLnB1c2gudjEuVXNlclBvc2l0aW9uImcKD1B1c2hSb29tUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBGRhdGEYAiABKAwSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIowBChBQdXNoUm9vbVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZBIyCghwb3NpdGlvbhgDIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24iaAoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIlkKEUJyb2FkY2FzdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIrCg1PbmxpbmVSZXF1ZXN0Eg0KBXJvb21zGAEgAygJEgsKA3RvcBgCIAEoDSKzAQoOT25saW5lUmVzcG9uc2USDQoFdG90YWwYASABKAMSOgoFcm9vbXMYAiADKAsyKy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlLlJvb21zRW50cnkSKAoDdG9wGAMgAygLMhsucXVpY3B1c2gucHVzaC52MS5Sb29tQ291bnQaLAoKUm9vbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIigKCVJvb21Db3VudBIMCgRyb29tGAEgASgJEg0KBWNvdW50GAIgASgDImwKEURpc2Nvbm5lY3RSZXF1ZXN0EgwKBGtleXMYASADKAkSDQoFdXNlcnMYAiADKAkSEQoJcmVjb25uZWN0GAMgASgIEg4KBnJlYXNvbhgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiWgoSRGlzY29ubmVjdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIuCglCdXNSZWNvcmQSEQoJcGFydGl0aW9uGAEgASgFEg4KBm9mZnNldBgCIAEoAyIvCg5TdHJlYW1Qb3NpdGlvbhIOCgZvZmZzZXQYASABKAQSDQoFZXBvY2gYAiABKAkiUAoMVXNlclBvc2l0aW9uEgwKBHVzZXIYASABKAkSMgoIcG9zaXRpb24YAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uInoKDkhpc3RvcnlSZXF1ZXN0Eg4KBHJvb20YASABKAlIABIOCgR1c2VyGAIgASgJSAASLwoFc2luY2UYAyABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEg0KBWxpbWl0GAQgASgNQggKBnN0cmVhbSKVAQoPSGlzdG9yeVJlc3BvbnNlEjIKCG1lc3NhZ2VzGAEgAygLMiAucXVpY3B1c2gucHVzaC52MS5IaXN0b3J5TWVzc2FnZRItCgN0b3AYAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEhEKCXRydW5jYXRlZBgDIAEoCBIMCgRtb3JlGAQgASgIIoABCg5IaXN0b3J5TWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEjIKCHBvc2l0aW9uGAIgASgLMiAucXVpY3B1c2gucHVzaC52MS5TdHJlYW1Qb3NpdGlvbhIMCgRkYXRhGAMgASgMEhgKEGFjY2VwdGVkX3VuaXhfbXMYBCABKAMiPgoPUHJlc2VuY2VSZXF1ZXN0EgwKBHJvb20YASABKAkSDQoFbGltaXQYAiABKA0SDgoGY3Vyc29yGAMgASgJIqIBChBQcmVzZW5jZVJlc3BvbnNlEi0KBXVzZXJzGAEgAygLMh4ucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZVVzZXISDgoGbGlzdGVkGAIgASgIEhEKCXRydW5jYXRlZBgDIAEoCBITCgtuZXh0X2N1cnNvchgEIAEoCRITCgtjb25uZWN0aW9ucxgFIAEoAxISCgp1c2VyX2NvdW50GAYgASgDIlcKDFByZXNlbmNlVXNlchIMCgR1c2VyGAEgASgJEjkKC2Nvbm5lY3Rpb25zGAIgAygLMiQucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZUNvbm5lY3Rpb24iPQoSUHJlc2VuY2VDb25uZWN0aW9uEgsKA2tleRgBIAEoCRIMCgRlZGdlGAIgASgJEgwKBGluZm8YAyABKAkiJAoUUHJlc2VuY2VTdGF0c1JlcXVlc3QSDAoEcm9vbRgBIAEoCSJQChVQcmVzZW5jZVN0YXRzUmVzcG9uc2USEwoLY29ubmVjdGlvbnMYASABKAMSDQoFdXNlcnMYAiABKAMSEwoLdXNlcnNfZXhhY3QYAyABKAgyngYKC1B1c2hTZXJ2aWNlElEKCFB1c2hLZXlzEiEucXVpY3B1c2gucHVzaC52MS5QdXNoS2V5c1JlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hLZXlzUmVzcG9uc2USVAoJUHVzaFVzZXJzEiIucXVpY3B1c2gucHVzaC52MS5QdXNoVXNlcnNSZXF1ZXN0GiMucXVpY3B1c2gucHVzaC52MS5QdXNoVXNlcnNSZXNwb25zZRJRCghQdXNoUm9vbRIhLnF1aWNwdXNoLnB1c2gudjEuUHVzaFJvb21SZXF1ZXN0GiIucXVpY3B1c2gucHVzaC52MS5QdXNoUm9vbVJlc3BvbnNlElQKCUJyb2FkY2FzdBIiLnF1aWNwdXNoLnB1c2gudjEuQnJvYWRjYXN0UmVxdWVzdBojLnF1aWNwdXNoLnB1c2gudjEuQnJvYWRjYXN0UmVzcG9uc2USUAoGT25saW5lEh8ucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXF1ZXN0GiAucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXNwb25zZSIDkAIBElcKCkRpc2Nvbm5lY3QSIy5xdWljcHVzaC5wdXNoLnYxLkRpc2Nvbm5lY3RSZXF1ZXN0GiQucXVpY3B1c2gucHVzaC52MS5EaXNjb25uZWN0UmVzcG9uc2USUwoHSGlzdG9yeRIgLnF1aWNwdXNoLnB1c2gudjEuSGlzdG9yeVJlcXVlc3QaIS5xdWljcHVzaC5wdXNoLnYxLkhpc3RvcnlSZXNwb25zZSIDkAIBElYKCFByZXNlbmNlEiEucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZVJlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlByZXNlbmNlUmVzcG9uc2UiA5ACARJlCg1QcmVzZW5jZVN0YXRzEiYucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZVN0YXRzUmVxdWVzdBonLnF1aWNwdXNoLnB1c2gudjEuUHJlc2VuY2VTdGF0c1Jlc3BvbnNlIgOQAgFCvQEKFGNvbS5xdWljcHVzaC5wdXNoLnYxQglQdXNoUHJvdG9QAVo4Z2l0aHViLmNvbS9xdWljcHVzaC9xdWljcHVzaC9nZW4vcXVpY3B1c2gvcHVzaC92MTtwdXNodjGiAgNRUFiqAhBRdWljcHVzaC5QdXNoLlYxygIQUXVpY3B1c2hcUHVzaFxWMeICHFF1aWNwdXNoXFB1c2hcVjFcR1BCTWV0YWRhdGHqAhJRdWljcHVzaDo6UHVzaDo6VjFiBnByb3RvMw");
 
 /**
  * PushKeysRequest targets connections by key.
@@ -857,8 +857,226 @@ export const HistoryMessageSchema: GenMessage<HistoryMessage> = /*@__PURE__*/
   messageDesc(file_quicpush_push_v1_push, 18);
 
 /**
+ * PresenceRequest asks for one page of a room's present users.
+ *
+ * @generated from message quicpush.push.v1.PresenceRequest
+ */
+export type PresenceRequest = Message<"quicpush.push.v1.PresenceRequest"> & {
+  /**
+   * Room name. Required: 1 to 255 bytes.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Most users to return: 1 to 1000; 0 means 100.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * Where to resume: PresenceResponse.next_cursor of the previous page.
+   * Empty starts at the first user. Opaque; at most 512 bytes.
+   *
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message quicpush.push.v1.PresenceRequest.
+ * Use `create(PresenceRequestSchema)` to create a new message.
+ */
+export const PresenceRequestSchema: GenMessage<PresenceRequest> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 19);
+
+/**
+ * PresenceResponse is one page of a room's present users.
+ *
+ * @generated from message quicpush.push.v1.PresenceResponse
+ */
+export type PresenceResponse = Message<"quicpush.push.v1.PresenceResponse"> & {
+  /**
+   * Users present, ordered by user id, at most the request's limit; empty
+   * when listed is false.
+   *
+   * @generated from field: repeated quicpush.push.v1.PresenceUser users = 1;
+   */
+  users: PresenceUser[];
+
+  /**
+   * False when the room has more members on some edge than that edge lists
+   * (1000 by default): the room is then "counts only" and users is empty;
+   * connections and user_count still hold.
+   *
+   * @generated from field: bool listed = 2;
+   */
+  listed: boolean;
+
+  /**
+   * True when more users follow this page: ask again with next_cursor.
+   *
+   * @generated from field: bool truncated = 3;
+   */
+  truncated: boolean;
+
+  /**
+   * Cursor of the next page; empty when truncated is false.
+   *
+   * @generated from field: string next_cursor = 4;
+   */
+  nextCursor: string;
+
+  /**
+   * Number of connections in the room on all edges.
+   *
+   * @generated from field: int64 connections = 5;
+   */
+  connections: bigint;
+
+  /**
+   * Number of distinct users in the room, as PresenceStatsResponse.users.
+   *
+   * @generated from field: int64 user_count = 6;
+   */
+  userCount: bigint;
+};
+
+/**
+ * Describes the message quicpush.push.v1.PresenceResponse.
+ * Use `create(PresenceResponseSchema)` to create a new message.
+ */
+export const PresenceResponseSchema: GenMessage<PresenceResponse> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 20);
+
+/**
+ * PresenceUser is one present user and its connections in the room.
+ *
+ * @generated from message quicpush.push.v1.PresenceUser
+ */
+export type PresenceUser = Message<"quicpush.push.v1.PresenceUser"> & {
+  /**
+   * The user id (the token's `sub`).
+   *
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * The user's connections in the room, ordered by key.
+   *
+   * @generated from field: repeated quicpush.push.v1.PresenceConnection connections = 2;
+   */
+  connections: PresenceConnection[];
+};
+
+/**
+ * Describes the message quicpush.push.v1.PresenceUser.
+ * Use `create(PresenceUserSchema)` to create a new message.
+ */
+export const PresenceUserSchema: GenMessage<PresenceUser> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 21);
+
+/**
+ * PresenceConnection is one connection present in a room.
+ *
+ * @generated from message quicpush.push.v1.PresenceConnection
+ */
+export type PresenceConnection = Message<"quicpush.push.v1.PresenceConnection"> & {
+  /**
+   * Connection key, usable with PushKeys and Disconnect.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Id of the edge holding the connection.
+   *
+   * @generated from field: string edge = 2;
+   */
+  edge: string;
+
+  /**
+   * The `info` claim of the connection's token, a JSON object of at most
+   * 1 KiB, as the client's token carried it; empty when it had none.
+   *
+   * @generated from field: string info = 3;
+   */
+  info: string;
+};
+
+/**
+ * Describes the message quicpush.push.v1.PresenceConnection.
+ * Use `create(PresenceConnectionSchema)` to create a new message.
+ */
+export const PresenceConnectionSchema: GenMessage<PresenceConnection> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 22);
+
+/**
+ * PresenceStatsRequest asks for a room's presence counts.
+ *
+ * @generated from message quicpush.push.v1.PresenceStatsRequest
+ */
+export type PresenceStatsRequest = Message<"quicpush.push.v1.PresenceStatsRequest"> & {
+  /**
+   * Room name. Required: 1 to 255 bytes.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+};
+
+/**
+ * Describes the message quicpush.push.v1.PresenceStatsRequest.
+ * Use `create(PresenceStatsRequestSchema)` to create a new message.
+ */
+export const PresenceStatsRequestSchema: GenMessage<PresenceStatsRequest> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 23);
+
+/**
+ * PresenceStatsResponse holds a room's presence counts.
+ *
+ * @generated from message quicpush.push.v1.PresenceStatsResponse
+ */
+export type PresenceStatsResponse = Message<"quicpush.push.v1.PresenceStatsResponse"> & {
+  /**
+   * Number of connections in the room on all edges.
+   *
+   * @generated from field: int64 connections = 1;
+   */
+  connections: bigint;
+
+  /**
+   * Number of distinct users in the room: a user connected on several
+   * edges counts once. Exact while every edge lists the room (users_exact);
+   * otherwise the edges past the listing threshold add their own distinct
+   * users, so a user on two of them counts twice.
+   *
+   * @generated from field: int64 users = 2;
+   */
+  users: bigint;
+
+  /**
+   * Whether users is exact (see users).
+   *
+   * @generated from field: bool users_exact = 3;
+   */
+  usersExact: boolean;
+};
+
+/**
+ * Describes the message quicpush.push.v1.PresenceStatsResponse.
+ * Use `create(PresenceStatsResponseSchema)` to create a new message.
+ */
+export const PresenceStatsResponseSchema: GenMessage<PresenceStatsResponse> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 24);
+
+/**
  * PushService takes pushes and disconnect orders from backends and answers
- * online counts.
+ * online counts and room presence.
  *
  * Limits shared by the methods below (the server may be configured lower or
  * higher; the defaults are given):
@@ -943,6 +1161,34 @@ export const PushService: GenService<{
     methodKind: "unary";
     input: typeof HistoryRequestSchema;
     output: typeof HistoryResponseSchema;
+  },
+  /**
+   * Presence lists the users present in a room, with each user's
+   * connections, a page of users at a time (ordered by user id). Rooms past
+   * the listing threshold on some edge answer with counts only (listed is
+   * false): see PresenceResponse. Eventually consistent across edges.
+   *
+   *   curl -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
+   *     -d '{"room":"lobby","limit":100}' \
+   *     http://HOST/quicpush.push.v1.PushService/Presence
+   *
+   * @generated from rpc quicpush.push.v1.PushService.Presence
+   */
+  presence: {
+    methodKind: "unary";
+    input: typeof PresenceRequestSchema;
+    output: typeof PresenceResponseSchema;
+  },
+  /**
+   * PresenceStats counts a room's connections and distinct users, whatever
+   * its size.
+   *
+   * @generated from rpc quicpush.push.v1.PushService.PresenceStats
+   */
+  presenceStats: {
+    methodKind: "unary";
+    input: typeof PresenceStatsRequestSchema;
+    output: typeof PresenceStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_quicpush_push_v1_push, 0);
