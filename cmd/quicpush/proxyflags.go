@@ -23,7 +23,7 @@ type proxyFlags struct {
 	ProxyMaxInFlight     int           `name:"proxy-max-in-flight" default:"256" help:"Hook calls under way at once per hook on this edge; past it a call fails at once (connect: 3001, join: Error 104)."`
 	ProxyBreakerFailures int           `name:"proxy-breaker-failures" default:"5" help:"Failed calls in a row that open a hook's circuit breaker (calls then fail fast)."`
 	ProxyBreakerCoolDown time.Duration `name:"proxy-breaker-cool-down" default:"5s" help:"How long an open breaker fails calls fast before one trial call."`
-	ProxyHeaders         []string      `name:"proxy-header" placeholder:"NAME=VALUE|NAME=file:PATH" help:"Headers sent with every hook call (repeatable), e.g. an API key the backend checks: NAME=VALUE, or NAME=file:PATH (the file's bytes, one trailing newline dropped). Values are never logged."`
+	ProxyHeaders         []string      `name:"proxy-header" sep:"none" placeholder:"NAME=VALUE|NAME=file:PATH" help:"Headers sent with every hook call (repeatable), e.g. an API key the backend checks: NAME=VALUE, or NAME=file:PATH (the file's bytes, one trailing newline dropped). Values are never logged."`
 }
 
 // config is the hooks' configuration; the zero proxy.Config (no hook) when
