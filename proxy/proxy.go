@@ -50,6 +50,10 @@ const (
 	maxReplyBytes           = 64 << 10
 	maxInfoBytes            = 16 << 10
 	maxRoomsInConnectAnswer = 1024
+	// maxName bounds user ids and room patterns as the protocol does (a JWT's
+	// sub, a room name: 255 bytes), and the reasons and messages passed on
+	// to clients.
+	maxName = 255
 )
 
 // HookConfig configures one hook.
@@ -263,14 +267,16 @@ func (c *Client) Connect(ctx context.Context, req ConnectRequest) (ConnectReply,
 			return errors.New("result without a user for a client without a JWT")
 		case a.Result.User != "" && req.User != "" && a.Result.User != req.User:
 			return errors.New("result names another user than the client's JWT")
+		case len(a.Result.User) > maxName:
+			return errors.New("user longer than 255 bytes")
 		case len(a.Result.Rooms) > maxRoomsInConnectAnswer:
 			return errors.New("too many rooms")
 		case len(a.Result.Info) > maxInfoBytes:
 			return errors.New("info too large")
 		}
 		for _, p := range a.Result.Rooms {
-			if p == "" {
-				return errors.New("empty room pattern")
+			if p == "" || len(p) > maxName {
+				return errors.New("empty or too long room pattern")
 			}
 		}
 		return nil
@@ -279,7 +285,7 @@ func (c *Client) Connect(ctx context.Context, req ConnectRequest) (ConnectReply,
 		return r, err
 	}
 	if a.Disconnect != nil {
-		r.Disconnect = *a.Disconnect
+		r.Disconnect = Disconnect{Code: a.Disconnect.Code, Reason: clip(a.Disconnect.Reason)}
 		c.m.calls.WithLabelValues("connect", "refused").Inc()
 		return r, nil
 	}
@@ -329,10 +335,10 @@ func (c *Client) Join(ctx context.Context, req JoinRequest) (JoinReply, error) {
 	}
 	switch {
 	case a.Disconnect != nil:
-		r.Disconnect = *a.Disconnect
+		r.Disconnect = Disconnect{Code: a.Disconnect.Code, Reason: clip(a.Disconnect.Reason)}
 		c.m.calls.WithLabelValues("join", "refused").Inc()
 	case a.Error != nil:
-		r.Reason = a.Error.Message
+		r.Reason = clip(a.Error.Message)
 		c.m.calls.WithLabelValues("join", "denied").Inc()
 	default:
 		r.Allow = true
@@ -347,6 +353,14 @@ func checkDisconnect(d Disconnect) error {
 		return fmt.Errorf("disconnect code %d outside 3000-3999", d.Code)
 	}
 	return nil
+}
+
+// clip bounds a backend's text that is passed on to a client.
+func clip(s string) string {
+	if len(s) <= maxName {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxName], "")
 }
 
 // validURL accepts absolute http and https URLs.

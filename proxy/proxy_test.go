@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -106,6 +108,7 @@ func TestConnect(t *testing.T) {
 		`{}`,                                   // neither
 		`not json`,                             // not JSON
 		`{"result":{"user":"a","rooms":[""]}}`, // empty pattern
+		`{"result":{"user":"` + strings.Repeat("u", 256) + `"}}`,
 	} {
 		b.reply(bad)
 		if _, err := c.Connect(ctx, ConnectRequest{Token: "x"}); !errors.Is(err, ErrUnavailable) {
@@ -128,7 +131,11 @@ func TestConnect(t *testing.T) {
 	if got := testutil.ToFloat64(c.m.calls.WithLabelValues("connect", "ok")); got != 2 {
 		t.Fatalf("ok calls %v", got)
 	}
-	if got := testutil.ToFloat64(c.m.calls.WithLabelValues("connect", "error")); got != 7 {
+	b.reply(`{"disconnect":{"code":3500,"reason":"` + strings.Repeat("é", 200) + `"}}`)
+	if r, err := c.Connect(ctx, ConnectRequest{Token: "x"}); err != nil || len(r.Disconnect.Reason) > 255 || !utf8.ValidString(r.Disconnect.Reason) {
+		t.Fatalf("long reason: %d bytes, %v", len(r.Disconnect.Reason), err)
+	}
+	if got := testutil.ToFloat64(c.m.calls.WithLabelValues("connect", "error")); got != 8 {
 		t.Fatalf("error calls %v", got)
 	}
 	if n, err := testutil.GatherAndCount(reg, "quicpush_proxy_call_duration_seconds"); err != nil || n != 1 {
