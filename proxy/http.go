@@ -8,15 +8,23 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
+
+	"connectrpc.com/connect"
+
+	proxyv1 "github.com/quicpush/quicpush/gen/quicpush/proxy/v1"
+	"github.com/quicpush/quicpush/gen/quicpush/proxy/v1/proxyv1connect"
 )
 
-// hook is one hook's HTTP JSON transport with its limits: the timeout, the
-// bound on calls in flight (a buffered channel used as a semaphore, tried
-// without waiting) and the breaker.
+// hook is one hook with its limits: the timeout, the bound on calls in
+// flight (a buffered channel used as a semaphore, tried without waiting) and
+// the breaker. Its backend speaks HTTP JSON (an http or https URL) or gRPC
+// (grpc://, h2c, or grpcs://), then rpc is set.
 type hook struct {
 	name    string
 	url     string
+	rpc     proxyv1connect.ProxyServiceClient
 	timeout time.Duration
 	slots   chan struct{}
 	brk     *breaker
@@ -27,8 +35,9 @@ func newHook(name string, hc HookConfig, c *Client) (*hook, error) {
 	if hc.URL == "" {
 		return nil, nil
 	}
-	if err := validURL(hc.URL); err != nil {
-		return nil, fmt.Errorf("proxy: %s URL: %w", name, err)
+	u, err := url.Parse(hc.URL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("proxy: %s URL: want http://, https://, grpc:// or grpcs://HOST:PORT", name)
 	}
 	if hc.Timeout <= 0 {
 		hc.Timeout = DefaultTimeout
@@ -43,6 +52,13 @@ func newHook(name string, hc HookConfig, c *Client) (*hook, error) {
 		hc.BreakerCoolDown = DefaultBreakerCoolDown
 	}
 	h := &hook{name: name, url: hc.URL, timeout: hc.Timeout, slots: make(chan struct{}, hc.MaxInFlight), c: c}
+	switch u.Scheme {
+	case "http", "https":
+	case "grpc", "grpcs":
+		h.rpc = grpcClient(u, c.cfg.Header)
+	default:
+		return nil, fmt.Errorf("proxy: %s URL: want http://, https://, grpc:// or grpcs://HOST:PORT", name)
+	}
 	gauge := c.m.breakerOpen.WithLabelValues(name)
 	gauge.Set(0)
 	h.brk = newBreaker(hc.BreakerFailures, hc.BreakerCoolDown, func(open bool) {
@@ -57,10 +73,11 @@ func newHook(name string, hc HookConfig, c *Client) (*hook, error) {
 	return h, nil
 }
 
-// call POSTs req as JSON and decodes the reply into answer, which check then
-// validates. Any failure is counted against the breaker and returned as one
-// of the package's errors; the reply's outcome is counted by the caller.
-func (h *hook) call(ctx context.Context, req, answer any, check func() error) error {
+// call runs do, one exchange with the backend that fills in the answer,
+// within the hook's limits, then check validates the answer. Any failure is
+// counted against the breaker and returned as one of the package's errors;
+// the answer's outcome is counted by the caller.
+func (h *hook) call(ctx context.Context, do func(context.Context) error, check func() error) error {
 	m := h.c.m
 	select {
 	case h.slots <- struct{}{}:
@@ -76,7 +93,13 @@ func (h *hook) call(ctx context.Context, req, answer any, check func() error) er
 	inFlight := m.inFlight.WithLabelValues(h.name)
 	inFlight.Inc()
 	start := time.Now()
-	err := h.post(ctx, req, answer)
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	err := do(ctx)
+	if err != nil && ctx.Err() != nil {
+		// The transport's error may hold the URL; the cause is what matters.
+		err = fmt.Errorf("%w after %v", context.DeadlineExceeded, h.timeout)
+	}
+	cancel()
 	if err == nil {
 		if cerr := check(); cerr != nil {
 			err = fmt.Errorf("%w: %s hook: bad reply: %v", ErrUnavailable, h.name, cerr)
@@ -100,14 +123,12 @@ func (h *hook) call(ctx context.Context, req, answer any, check func() error) er
 	return nil
 }
 
-// post is one HTTP exchange within the hook's timeout.
-func (h *hook) post(ctx context.Context, req, answer any) error {
+// postJSON is one HTTP JSON exchange.
+func (h *hook) postJSON(ctx context.Context, req, answer any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -118,10 +139,6 @@ func (h *hook) post(ctx context.Context, req, answer any) error {
 	hr.Header.Set("Content-Type", "application/json")
 	rsp, err := h.c.cfg.HTTPClient.Do(hr)
 	if err != nil {
-		if ctx.Err() != nil {
-			// The URL error may hold the URL; the cause is what matters.
-			return fmt.Errorf("%w after %v", context.DeadlineExceeded, h.timeout)
-		}
 		return err
 	}
 	defer rsp.Body.Close()
@@ -129,12 +146,85 @@ func (h *hook) post(ctx context.Context, req, answer any) error {
 		_, _ = io.Copy(io.Discard, io.LimitReader(rsp.Body, maxReplyBytes))
 		return fmt.Errorf("status %d", rsp.StatusCode)
 	}
-	dec := json.NewDecoder(io.LimitReader(rsp.Body, maxReplyBytes))
-	if err := dec.Decode(answer); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w after %v", context.DeadlineExceeded, h.timeout)
-		}
+	if err := json.NewDecoder(io.LimitReader(rsp.Body, maxReplyBytes)).Decode(answer); err != nil {
 		return fmt.Errorf("reply: %v", err)
 	}
 	return nil
+}
+
+// grpcClient is a gRPC client of the ProxyService at u (grpc:// over h2c,
+// grpcs:// over TLS), sending header with every call.
+func grpcClient(u *url.URL, header http.Header) proxyv1connect.ProxyServiceClient {
+	p := new(http.Protocols)
+	base := "https://" + u.Host
+	if u.Scheme == "grpc" {
+		p.SetUnencryptedHTTP2(true)
+		base = "http://" + u.Host
+	} else {
+		p.SetHTTP2(true)
+	}
+	hc := &http.Client{Transport: &http.Transport{Protocols: p}}
+	addHeader := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			for k, vs := range header {
+				for _, v := range vs {
+					req.Header().Add(k, v)
+				}
+			}
+			return next(ctx, req)
+		}
+	})
+	return proxyv1connect.NewProxyServiceClient(hc, base+u.Path, connect.WithGRPC(),
+		connect.WithInterceptors(addHeader), connect.WithReadMaxBytes(maxReplyBytes))
+}
+
+// connectRPC is the connect hook's exchange over gRPC, its reply put into
+// the JSON answer's shape so that both transports share one validation.
+func (h *hook) connectRPC(ctx context.Context, req ConnectRequest, a *connectAnswer) error {
+	rsp, err := h.rpc.Connect(ctx, connect.NewRequest(&proxyv1.ConnectRequest{
+		Token: req.Token, User: req.User, Rooms: req.Rooms, Ip: req.IP, Transport: req.Transport, Edge: req.Edge,
+	}))
+	if err != nil {
+		return err
+	}
+	switch v := rsp.Msg.GetAnswer().(type) {
+	case *proxyv1.ConnectResponse_Result:
+		a.Result = &connectResult{User: v.Result.GetUser(), ExpireAt: v.Result.GetExpireAt(), Rooms: v.Result.GetRooms()}
+		if info := v.Result.GetInfo(); len(info) > 0 {
+			if !json.Valid(info) {
+				return errors.New("info is not JSON")
+			}
+			a.Result.Info = info
+		}
+	case *proxyv1.ConnectResponse_Disconnect:
+		a.Disconnect = fromPB(v.Disconnect)
+	}
+	return nil
+}
+
+// joinRPC is the join hook's exchange over gRPC.
+func (h *hook) joinRPC(ctx context.Context, req JoinRequest, a *joinAnswer) error {
+	rsp, err := h.rpc.Join(ctx, connect.NewRequest(&proxyv1.JoinRequest{
+		User: req.User, ConnKey: req.ConnKey, Room: req.Room, Transport: req.Transport, Edge: req.Edge, Info: req.Info,
+	}))
+	if err != nil {
+		return err
+	}
+	switch v := rsp.Msg.GetAnswer().(type) {
+	case *proxyv1.JoinResponse_Result:
+		a.Result = &struct{}{}
+	case *proxyv1.JoinResponse_Error:
+		a.Error = &joinError{Message: v.Error.GetMessage()}
+	case *proxyv1.JoinResponse_Disconnect:
+		a.Disconnect = fromPB(v.Disconnect)
+	}
+	return nil
+}
+
+func fromPB(d *proxyv1.Disconnect) *Disconnect {
+	code := d.GetCode()
+	if code > 0xffff {
+		code = 0 // refused as out of range by checkDisconnect
+	}
+	return &Disconnect{Code: uint16(code), Reason: d.GetReason()}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -58,8 +57,10 @@ const (
 
 // HookConfig configures one hook.
 type HookConfig struct {
-	// URL receives the hook's HTTP JSON POSTs. Empty turns the hook off.
-	// http or https.
+	// URL is the backend's: http:// or https:// for HTTP JSON POSTs to that
+	// URL, grpc://HOST:PORT (h2c) or grpcs://HOST:PORT (TLS) for the gRPC
+	// quicpush.proxy.v1.ProxyService (proto/quicpush/proxy/v1). Empty turns
+	// the hook off.
 	URL string
 	// Timeout bounds one call. Zero means DefaultTimeout (1 s).
 	Timeout time.Duration
@@ -93,8 +94,9 @@ type Config struct {
 	// Header is sent with every call, e.g. an API key the backend checks.
 	// Its values are never logged.
 	Header http.Header
-	// HTTPClient makes the calls. Nil means a client of its own (keep-alive,
-	// no redirects followed).
+	// HTTPClient makes the HTTP JSON calls. Nil means a client of its own
+	// (keep-alive, no redirects followed). gRPC hooks use an HTTP/2 client
+	// of their own.
 	HTTPClient *http.Client
 	// Logger receives the client's logs. Nil means discard. Tokens and
 	// header values are never logged.
@@ -238,15 +240,18 @@ func (c *Client) JoinDecides(room string) bool {
 	return false
 }
 
-// connectAnswer is the connect hook's JSON reply.
+// connectAnswer is the connect hook's reply (JSON, or gRPC put in this
+// shape).
 type connectAnswer struct {
-	Result *struct {
-		User     string          `json:"user"`
-		ExpireAt int64           `json:"expire_at"`
-		Rooms    []string        `json:"rooms"`
-		Info     json.RawMessage `json:"info"`
-	} `json:"result"`
-	Disconnect *Disconnect `json:"disconnect"`
+	Result     *connectResult `json:"result"`
+	Disconnect *Disconnect    `json:"disconnect"`
+}
+
+type connectResult struct {
+	User     string          `json:"user"`
+	ExpireAt int64           `json:"expire_at"`
+	Rooms    []string        `json:"rooms"`
+	Info     json.RawMessage `json:"info"`
 }
 
 // Connect calls the connect hook. An error is ErrUnavailable,
@@ -257,7 +262,13 @@ func (c *Client) Connect(ctx context.Context, req ConnectRequest) (ConnectReply,
 		return r, fmt.Errorf("%w: connect hook not configured", ErrUnavailable)
 	}
 	var a connectAnswer
-	err := c.connect.call(ctx, req, &a, func() error {
+	h := c.connect
+	err := h.call(ctx, func(ctx context.Context) error {
+		if h.rpc != nil {
+			return h.connectRPC(ctx, req, &a)
+		}
+		return h.postJSON(ctx, req, &a)
+	}, func() error {
 		switch {
 		case a.Disconnect != nil:
 			return checkDisconnect(*a.Disconnect)
@@ -304,13 +315,15 @@ func (c *Client) Connect(ctx context.Context, req ConnectRequest) (ConnectReply,
 	return r, nil
 }
 
-// joinAnswer is the join hook's JSON reply.
+// joinAnswer is the join hook's reply (JSON, or gRPC put in this shape).
 type joinAnswer struct {
-	Result *struct{} `json:"result"`
-	Error  *struct {
-		Message string `json:"message"`
-	} `json:"error"`
+	Result     *struct{}   `json:"result"`
+	Error      *joinError  `json:"error"`
 	Disconnect *Disconnect `json:"disconnect"`
+}
+
+type joinError struct {
+	Message string `json:"message"`
 }
 
 // Join calls the join hook. An error is ErrUnavailable, ErrOverloaded or
@@ -321,7 +334,13 @@ func (c *Client) Join(ctx context.Context, req JoinRequest) (JoinReply, error) {
 		return r, fmt.Errorf("%w: join hook not configured", ErrUnavailable)
 	}
 	var a joinAnswer
-	err := c.join.call(ctx, req, &a, func() error {
+	h := c.join
+	err := h.call(ctx, func(ctx context.Context) error {
+		if h.rpc != nil {
+			return h.joinRPC(ctx, req, &a)
+		}
+		return h.postJSON(ctx, req, &a)
+	}, func() error {
 		switch {
 		case a.Disconnect != nil:
 			return checkDisconnect(*a.Disconnect)
@@ -361,16 +380,4 @@ func clip(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:maxName], "")
-}
-
-// validURL accepts absolute http and https URLs.
-func validURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("want an http or https URL")
-	}
-	return nil
 }

@@ -15,9 +15,9 @@ import (
 // (docs/proxy.md). Header values are never printed: errors name the flag and
 // the entry's position.
 type proxyFlags struct {
-	ProxyConnectURL      string        `name:"proxy-connect-url" help:"Connect hook: an http(s) URL the edge POSTs to (JSON) to authenticate a client without a verified JWT (the credentials it sent, its IP, transport, the edge id); the answer names the user, or refuses. Default: off (tokens alone)."`
+	ProxyConnectURL      string        `name:"proxy-connect-url" help:"Connect hook: an http(s) URL the edge POSTs to (JSON), or grpc://HOST:PORT (h2c) / grpcs://HOST:PORT for the gRPC quicpush.proxy.v1.ProxyService, to authenticate a client without a verified JWT (the credentials it sent, its IP, transport, the edge id); the answer names the user, or refuses. Default: off (tokens alone)."`
 	ProxyConnectMode     string        `name:"proxy-connect-mode" default:"no-jwt" enum:"no-jwt,always" help:"Which connections the connect hook sees: no-jwt (an empty token or one the JWT keys do not verify) or always (also verified JWTs, to add rooms and info or refuse)."`
-	ProxyJoinURL         string        `name:"proxy-join-url" help:"Join hook: an http(s) URL the edge POSTs to (JSON) to authorize joins of the rooms --proxy-join-rooms names (allow, deny with Error 101, or disconnect). Default: off."`
+	ProxyJoinURL         string        `name:"proxy-join-url" help:"Join hook: an http(s) URL the edge POSTs to (JSON), or a grpc:// / grpcs:// URL, to authorize joins of the rooms --proxy-join-rooms names (allow, deny with Error 101, or disconnect). Default: off."`
 	ProxyJoinRooms       []string      `name:"proxy-join-rooms" default:"*" help:"Rooms the join hook decides instead of the token's rooms claim (repeatable or comma-separated): an exact name, a prefix ending in '*', or '*'. Other rooms keep the token's rule."`
 	ProxyTimeout         time.Duration `name:"proxy-timeout" default:"1s" help:"Bound of one hook call. Connect past it: 3001 (the client reconnects with backoff); join: Error 104 (retry)."`
 	ProxyMaxInFlight     int           `name:"proxy-max-in-flight" default:"256" help:"Hook calls under way at once per hook on this edge; past it a call fails at once (connect: 3001, join: Error 104)."`
