@@ -15,6 +15,8 @@ import (
 	"connectrpc.com/connect"
 
 	quicpush "github.com/quicpush/quicpush/clients/go"
+	proxyv1 "github.com/quicpush/quicpush/gen/quicpush/proxy/v1"
+	"github.com/quicpush/quicpush/gen/quicpush/proxy/v1/proxyv1connect"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/proxy"
@@ -399,5 +401,66 @@ func TestProxyJoinBounded(t *testing.T) {
 	join(t, second, 3, "vip:two")
 	if v := labelledValue(t, srv, "quicpush_proxy_calls_total", map[string]string{"hook": "join", "outcome": "overloaded"}); v != 1 {
 		t.Fatalf("overloaded %v", v)
+	}
+}
+
+// grpcHooks is a backend serving the hooks over gRPC (h2c): session ids
+// "sess-USER" are USER, allowed "team:*"; joins of vip:USER are allowed.
+type grpcHooks struct {
+	proxyv1connect.UnimplementedProxyServiceHandler
+}
+
+func (grpcHooks) Connect(_ context.Context, req *connect.Request[proxyv1.ConnectRequest]) (*connect.Response[proxyv1.ConnectResponse], error) {
+	user, ok := strings.CutPrefix(req.Msg.GetToken(), "sess-")
+	if !ok || req.Header().Get("X-Api-Key") != "hook-key" {
+		return connect.NewResponse(&proxyv1.ConnectResponse{Answer: &proxyv1.ConnectResponse_Disconnect{
+			Disconnect: &proxyv1.Disconnect{Code: 3500, Reason: "unknown session"}}}), nil
+	}
+	return connect.NewResponse(&proxyv1.ConnectResponse{Answer: &proxyv1.ConnectResponse_Result{
+		Result: &proxyv1.ConnectResult{User: user, Rooms: []string{"team:*"}}}}), nil
+}
+
+func (grpcHooks) Join(_ context.Context, req *connect.Request[proxyv1.JoinRequest]) (*connect.Response[proxyv1.JoinResponse], error) {
+	if req.Msg.GetRoom() == "vip:"+req.Msg.GetUser() {
+		return connect.NewResponse(&proxyv1.JoinResponse{Answer: &proxyv1.JoinResponse_Result{Result: &proxyv1.JoinResult{}}}), nil
+	}
+	return connect.NewResponse(&proxyv1.JoinResponse{Answer: &proxyv1.JoinResponse_Error{Error: &proxyv1.JoinError{Message: "no"}}}), nil
+}
+
+// TestProxyHooksOverGRPC: the same hooks with a grpc:// URL.
+func TestProxyHooksOverGRPC(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle(proxyv1connect.NewProxyServiceHandler(grpcHooks{}))
+	hs := httptest.NewUnstartedServer(mux)
+	hs.Config.Protocols = new(http.Protocols)
+	hs.Config.Protocols.SetUnencryptedHTTP2(true)
+	hs.Start()
+	t.Cleanup(hs.Close)
+	url := "grpc://" + hs.Listener.Addr().String()
+	srv := startServer(t, func(c *server.SingleConfig) {
+		c.Proxy = proxy.Config{
+			Connect:   proxy.HookConfig{URL: url},
+			Join:      proxy.HookConfig{URL: url},
+			JoinRooms: []string{"vip:*"},
+			Header:    http.Header{"X-Api-Key": {"hook-key"}},
+		}
+	})
+	for _, kind := range []string{"tcp", "quic"} {
+		user := "g-" + kind
+		c := dialRaw(t, srv, kind)
+		if ok := authenticate(t, c, "sess-"+user); ok.User != user {
+			t.Fatalf("%s: user %q", kind, ok.User)
+		}
+		join(t, c, 2, "team:a")
+		join(t, c, 3, "vip:"+user)
+		if err := c.write(wire.AppendJoin(nil, 4, &wire.Join{Room: "vip:x"})); err != nil {
+			t.Fatal(err)
+		}
+		expectErrorCode(t, c, 4, wire.ErrCodeForbidden)
+		bad := dialRaw(t, srv, kind)
+		if err := bad.write(wire.AppendAuth(nil, 1, &wire.Auth{Version: wire.Version, Token: "nope"})); err != nil {
+			t.Fatal(err)
+		}
+		expectDisconnect(t, bad, wire.CodeInvalidToken)
 	}
 }
