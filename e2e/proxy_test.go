@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -462,5 +463,48 @@ func TestProxyHooksOverGRPC(t *testing.T) {
 			t.Fatal(err)
 		}
 		expectDisconnect(t, bad, wire.CodeInvalidToken)
+	}
+}
+
+// TestProxyRefreshThroughHook: a connection the connect hook authenticated
+// refreshes through it: new credentials of the same user are accepted with
+// the expiry the backend gives, the hook's rooms stay; another user's or
+// refused credentials get Error 105 and change nothing.
+func TestProxyRefreshThroughHook(t *testing.T) {
+	b := newHookBackend(t)
+	b.onConnect(func(w http.ResponseWriter, body map[string]any) {
+		tok, _ := body["token"].(string)
+		user, ok := strings.CutPrefix(tok, "sess-")
+		if !ok {
+			_, _ = io.WriteString(w, `{"disconnect":{"code":3500}}`)
+			return
+		}
+		user, _, _ = strings.Cut(user, "#") // sess-USER#N: the Nth session of USER
+		exp := time.Now().Add(time.Hour).Unix()
+		_, _ = io.WriteString(w, `{"result":{"user":"`+user+`","rooms":["team:*"],"expire_at":`+strconv.FormatInt(exp, 10)+`}}`)
+	})
+	srv := proxyServer(t, b, nil)
+	for _, kind := range []string{"tcp", "quic"} {
+		c := dialRaw(t, srv, kind)
+		authenticate(t, c, "sess-rita")
+		for seq, tok := range map[uint32]string{2: "sess-other", 3: "garbage"} {
+			if err := c.write(wire.AppendRefresh(nil, seq, &wire.Refresh{Token: tok})); err != nil {
+				t.Fatal(err)
+			}
+			expectErrorCode(t, c, seq, wire.ErrCodeTokenRejected)
+		}
+		before := b.connects.Load()
+		if err := c.write(wire.AppendRefresh(nil, 4, &wire.Refresh{Token: "sess-rita#2"})); err != nil {
+			t.Fatal(err)
+		}
+		_, body := expectFrame(t, c, wire.OpRefreshOK)
+		var ok wire.RefreshOK
+		if err := ok.Decode(body); err != nil || ok.ExpiresInMs < 50*60*1000 || ok.ExpiresInMs > 60*60*1000 {
+			t.Fatalf("refresh_ok %+v %v", ok, err)
+		}
+		if b.connects.Load() != before+1 {
+			t.Fatal("the refresh did not ask the hook")
+		}
+		join(t, c, 5, "team:x")
 	}
 }

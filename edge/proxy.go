@@ -47,35 +47,57 @@ func (s *session) authenticate(token string) (auth.Identity, bool) {
 	case err == nil && !p.ConnectAlways():
 		return id, true
 	}
-	req := proxy.ConnectRequest{Token: token, IP: hostOf(s.t.remoteAddr()), Transport: s.t.kind(), Edge: e.cfg.ID}
-	if err == nil {
-		req.User, req.Rooms = id.User, id.Rooms
-	}
 	// The hook's answer counts against the handshake timeout too.
 	ctx, cancel := context.WithDeadline(context.Background(), s.authBy)
-	r, herr := p.Connect(ctx, req)
+	id, h, d := s.askConnect(ctx, token, id, err == nil)
 	cancel()
-	if herr != nil {
-		e.cfg.Logger.Warn("connect hook failed, refusing the connection", "transport", s.t.kind(), "err", herr)
-		s.close(disconnectProxyFailed)
+	if d.code != 0 {
+		if d != disconnectProxyFailed {
+			e.metrics.authFailures.Inc()
+		}
+		s.close(d)
 		return id, false
+	}
+	s.hooked = h
+	return id, true
+}
+
+// hookSees reports whether the connect hook is asked about a token whose
+// verification ended with err.
+func (s *session) hookSees(err error) bool {
+	p := s.edge.cfg.Proxy
+	return p != nil && p.ConnectEnabled() && !errors.Is(err, auth.ErrExpired) && (err != nil || p.ConnectAlways())
+}
+
+// askConnect asks the connect hook about token (id is its JWT's identity
+// when verified) and returns the identity the answer makes, with what the
+// hook added (nil if nothing), or the disconnect that refuses it.
+func (s *session) askConnect(ctx context.Context, token string, id auth.Identity, verified bool) (auth.Identity, *hooked, disconnect) {
+	e := s.edge
+	req := proxy.ConnectRequest{Token: token, IP: hostOf(s.t.remoteAddr()), Transport: s.t.kind(), Edge: e.cfg.ID}
+	if verified {
+		req.User, req.Rooms = id.User, id.Rooms
+	}
+	r, err := e.cfg.Proxy.Connect(ctx, req)
+	if err != nil {
+		e.cfg.Logger.Warn("connect hook failed", "transport", s.t.kind(), "err", err)
+		return id, nil, disconnectProxyFailed
 	}
 	if r.Disconnect.Code != 0 {
-		e.metrics.authFailures.Inc()
-		s.close(disconnect{wire.Code(r.Disconnect.Code), r.Disconnect.Reason})
-		return id, false
+		return id, nil, disconnect{wire.Code(r.Disconnect.Code), r.Disconnect.Reason}
 	}
-	if err != nil {
+	if !verified {
 		id = auth.Identity{User: r.User}
 	}
 	id.Rooms = append(slices.Clip(id.Rooms), r.Rooms...)
 	if !r.Expires.IsZero() && (id.Expires.IsZero() || r.Expires.Before(id.Expires)) {
 		id.Expires = r.Expires
 	}
+	var h *hooked
 	if len(r.Rooms) > 0 || len(r.Info) > 0 {
-		s.hooked = &hooked{rooms: r.Rooms, info: r.Info}
+		h = &hooked{rooms: r.Rooms, info: r.Info}
 	}
-	return id, true
+	return id, h, disconnect{}
 }
 
 // askJoin lets the join hook decide a join of room; false means the join is

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -312,6 +313,18 @@ func (s *session) refresh(seq uint32, body []byte) bool {
 		return false
 	}
 	id, err := s.edge.cfg.Auth.Verify(r.Token)
+	viaHook := s.hookSees(err)
+	var added *hooked
+	if viaHook {
+		// A connection the connect hook authenticated refreshes through
+		// it: the backend sees the new credentials.
+		var d disconnect
+		if id, added, d = s.askConnect(context.Background(), r.Token, id, err == nil); d.code != 0 {
+			s.replyError(seq, wire.ErrCodeTokenRejected, "token rejected")
+			return true
+		}
+		err = nil
+	}
 	switch {
 	case err != nil:
 		s.edge.metrics.authFailures.Inc()
@@ -324,7 +337,9 @@ func (s *session) refresh(seq uint32, body []byte) bool {
 	// The reader goroutine owns ident; rooms already joined stay joined,
 	// and those the connect hook granted stay granted.
 	s.ident.Rooms = id.Rooms
-	if hr := s.hookRooms(); len(hr) > 0 {
+	if viaHook {
+		s.hooked = added
+	} else if hr := s.hookRooms(); len(hr) > 0 {
 		s.ident.Rooms = append(slices.Clip(id.Rooms), hr...)
 	}
 	s.mu.Lock()
