@@ -163,7 +163,7 @@ func grpcClient(u *url.URL, header http.Header) proxyv1connect.ProxyServiceClien
 	} else {
 		p.SetHTTP2(true)
 	}
-	hc := &http.Client{Transport: &http.Transport{Protocols: p}}
+	hc := &http.Client{Transport: &http.Transport{Protocols: p, IdleConnTimeout: 90 * time.Second}}
 	addHeader := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			for k, vs := range header {

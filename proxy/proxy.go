@@ -95,7 +95,8 @@ type Config struct {
 	// Its values are never logged.
 	Header http.Header
 	// HTTPClient makes the HTTP JSON calls. Nil means a client of its own
-	// (keep-alive, no redirects followed). gRPC hooks use an HTTP/2 client
+	// (keep-alive, up to MaxInFlight idle connections kept, no redirects
+	// followed). gRPC hooks use an HTTP/2 client
 	// of their own.
 	HTTPClient *http.Client
 	// Logger receives the client's logs. Nil means discard. Tokens and
@@ -201,7 +202,11 @@ func New(cfg Config) (*Client, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		// Its own transport: the default one keeps 2 idle connections per
+		// host, so a busy hook would open and close connections all day.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = max(cfg.Connect.MaxInFlight, cfg.Join.MaxInFlight, DefaultMaxInFlight)
+		cfg.HTTPClient = &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
