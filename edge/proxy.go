@@ -80,7 +80,9 @@ func (s *session) askConnect(ctx context.Context, token string, id auth.Identity
 	}
 	r, err := e.cfg.Proxy.Connect(ctx, req)
 	if err != nil {
-		e.cfg.Logger.Warn("connect hook failed", "transport", s.t.kind(), "err", err)
+		// The proxy package logs the backend's failures once per call (and
+		// not at all while its breaker is open): no line per client here.
+		e.cfg.Logger.Debug("connect hook failed", "transport", s.t.kind(), "err", err)
 		return id, nil, disconnectProxyFailed
 	}
 	if r.Disconnect.Code != 0 {
@@ -112,7 +114,7 @@ func (s *session) askJoin(seq uint32, room string) bool {
 	r, err := e.cfg.Proxy.Join(context.Background(), req)
 	switch {
 	case err != nil:
-		e.cfg.Logger.Warn("join hook failed", "room", room, "err", err)
+		e.cfg.Logger.Debug("join hook failed", "room", room, "err", err)
 		s.replyError(seq, wire.ErrCodeInternal, "join hook unavailable, retry")
 		return false
 	case r.Disconnect.Code != 0:
