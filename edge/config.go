@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/proxy"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -20,6 +22,21 @@ type Authenticator interface {
 	// Verify returns the identity a valid token grants, or an error
 	// wrapping auth.ErrExpired for an expired one.
 	Verify(token string) (auth.Identity, error)
+}
+
+// ProxyHooks asks the application's backend about connections and joins: a
+// *proxy.Client (docs/proxy.md). Its calls fail with proxy.ErrUnavailable,
+// ErrOverloaded or ErrBreakerOpen when the backend gives no answer.
+type ProxyHooks interface {
+	// ConnectEnabled reports whether Connect is to be called at all, and
+	// ConnectAlways whether also for connections with a verified JWT.
+	ConnectEnabled() bool
+	ConnectAlways() bool
+	Connect(ctx context.Context, req proxy.ConnectRequest) (proxy.ConnectReply, error)
+	// JoinDecides reports whether Join decides joins of room instead of the
+	// token's rooms claim.
+	JoinDecides(room string) bool
+	Join(ctx context.Context, req proxy.JoinRequest) (proxy.JoinReply, error)
 }
 
 // Config configures an Edge. Zero values mean the documented defaults.
@@ -33,6 +50,10 @@ type Config struct {
 	TLS *tls.Config
 	// Auth verifies client tokens. Required.
 	Auth Authenticator
+	// Proxy, when set, asks the application's backend to authenticate
+	// clients without a JWT (or to enrich those with one) and to authorize
+	// joins of the rooms it decides. Nil means tokens decide alone.
+	Proxy ProxyHooks
 	// ID prefixes connection keys so that they are unique across edges.
 	// Empty means a random 6-character id.
 	ID string

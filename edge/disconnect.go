@@ -22,6 +22,7 @@ var (
 	disconnectBadVersion    = disconnect{wire.CodeUnsupportedVersion, "protocol version 1 only"}
 	disconnectNoRoute       = disconnect{wire.CodeServerError, "route store unavailable, reconnect"}
 	disconnectAuthenticated = disconnect{wire.CodeProtocolError, "already authenticated"}
+	disconnectProxyFailed   = disconnect{wire.CodeServerError, "connect hook unavailable, reconnect"}
 )
 
 // protocolError is a 3501 that tells the client what it did wrong.

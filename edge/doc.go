@@ -24,7 +24,8 @@
 //     presence.go: who is in a room (Presence, PresenceStats, RoomMembers).
 //   - session.go: a session's protocol side (handshake, requests, token
 //     expiry); session_write.go: its write side (queue, flush, close, cut);
-//     disconnect.go: the disconnects the edge sends.
+//     disconnect.go: the disconnects the edge sends; proxy.go: the
+//     application backend's hooks at Auth and Join (Config.Proxy).
 //   - flusher.go: the pool of goroutines that write; clock.go: the coarse
 //     clock of the hot path; pacer.go: the write policy; datagram.go:
 //     ephemeral pushes, in datagrams where the connection allows.

@@ -1,10 +1,12 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +33,8 @@ type session struct {
 	rooms   map[string]struct{}
 	in      inbound
 	resumes resumeBudget
+	// hooked is what the connect hook added (proxy.go); nil without it.
+	hooked *hooked
 
 	mu        sync.Mutex
 	queue     [][]byte // frames waiting for the flusher, shared and immutable
@@ -169,7 +173,7 @@ func (s *session) handshake() bool {
 	if !ok {
 		return false
 	}
-	id, ok := s.verify(a.Token)
+	id, ok := s.authenticate(a.Token)
 	if !ok {
 		return false
 	}
@@ -309,6 +313,18 @@ func (s *session) refresh(seq uint32, body []byte) bool {
 		return false
 	}
 	id, err := s.edge.cfg.Auth.Verify(r.Token)
+	viaHook := s.hookSees(err)
+	var added *hooked
+	if viaHook {
+		// A connection the connect hook authenticated refreshes through
+		// it: the backend sees the new credentials.
+		var d disconnect
+		if id, added, d = s.askConnect(context.Background(), r.Token, id, err == nil); d.code != 0 {
+			s.replyError(seq, wire.ErrCodeTokenRejected, "token rejected")
+			return true
+		}
+		err = nil
+	}
 	switch {
 	case err != nil:
 		s.edge.metrics.authFailures.Inc()
@@ -318,8 +334,14 @@ func (s *session) refresh(seq uint32, body []byte) bool {
 		s.replyError(seq, wire.ErrCodeTokenRejected, "token is for another user")
 		return true
 	}
-	// The reader goroutine owns ident; rooms already joined stay joined.
+	// The reader goroutine owns ident; rooms already joined stay joined,
+	// and those the connect hook granted stay granted.
 	s.ident.Rooms = id.Rooms
+	if viaHook {
+		s.hooked = added
+	} else if hr := s.hookRooms(); len(hr) > 0 {
+		s.ident.Rooms = append(slices.Clip(id.Rooms), hr...)
+	}
 	s.mu.Lock()
 	s.expires = id.Expires
 	s.watchExpiry(id.Expires)
@@ -350,7 +372,9 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 			s.close(protocolError(err.Error()))
 			return false
 		}
-		s.join(h.Seq, &j)
+		if !s.join(h.Seq, &j) {
+			return false
+		}
 	case wire.OpLeave:
 		var r wire.RoomReply
 		if err := r.Decode(body); err != nil {
@@ -371,27 +395,35 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 }
 
 // join serves Join: the room is joined (and, with history, resumed at the
-// client's position) unless the token, the room limit or the route store
-// refuses it, which the client learns from an Error.
-func (s *session) join(seq uint32, j *wire.Join) {
+// client's position) unless the token (or, for the rooms it decides, the
+// join hook), the room limit or the route store refuses it, which the client
+// learns from an Error. False means the session is closing (the join hook
+// disconnected it).
+func (s *session) join(seq uint32, j *wire.Join) bool {
 	room := j.Room
+	hook := s.edge.cfg.Proxy != nil && s.edge.cfg.Proxy.JoinDecides(room)
 	switch {
 	case room == "":
 		s.replyError(seq, wire.ErrCodeBadRequest, "empty room name")
-		return
-	case !s.ident.CanJoin(room):
+		return true
+	case !hook && !s.ident.CanJoin(room):
 		s.replyError(seq, wire.ErrCodeForbidden, "token does not allow room "+room)
-		return
+		return true
 	}
 	if _, ok := s.rooms[room]; ok {
 		// Already a member: the client's position stands (what is queued
 		// for it is newer), so the reply names none.
 		s.enqueue(wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room}))
-		return
+		return true
 	}
 	if len(s.rooms) >= s.edge.cfg.MaxRooms {
 		s.replyError(seq, wire.ErrCodeTooManyRooms, "room limit reached")
-		return
+		return true
+	}
+	// The hook is asked last, so that a join the edge refuses anyway costs
+	// the backend nothing.
+	if hook && !s.askJoin(seq, room) {
+		return !s.closing()
 	}
 	e := s.edge
 	resume := e.cfg.History != nil
@@ -402,7 +434,7 @@ func (s *session) join(seq uint32, j *wire.Join) {
 		// stream of them. 104 asks it to retry with backoff.
 		e.metrics.limited.WithLabelValues("resumes_per_conn", s.t.kind()).Inc()
 		s.replyError(seq, wire.ErrCodeInternal, "too many resumes, retry")
-		return
+		return true
 	}
 	if resume {
 		s.hold()
@@ -413,7 +445,7 @@ func (s *session) join(seq uint32, j *wire.Join) {
 		}
 		e.cfg.Logger.Warn("join failed: room not routed here", "room", room, "err", err)
 		s.replyError(seq, wire.ErrCodeInternal, "room unavailable, retry")
-		return
+		return true
 	}
 	if s.rooms == nil {
 		s.rooms = make(map[string]struct{}, 1)
@@ -421,13 +453,14 @@ func (s *session) join(seq uint32, j *wire.Join) {
 	s.rooms[room] = struct{}{}
 	if !resume {
 		s.enqueue(wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room}))
-		return
+		return true
 	}
 	rec, top, rp := e.resume(wire.PushRoom, room, history.RoomStream(room), from)
 	reply := wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room, Recovery: rec, Offset: top.Offset, Epoch: top.Epoch})
 	if s.reply(reply, rp) {
 		s.release(upTo(wire.PushRoom, room, top))
 	}
+	return true
 }
 
 // leave serves Leave.

@@ -19,6 +19,7 @@ import (
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/push"
+	"github.com/quicpush/quicpush/proxy"
 	"github.com/quicpush/quicpush/store"
 )
 
@@ -52,6 +53,10 @@ type EdgeConfig struct {
 	// keys with ids, a JWKS URL, the expected audience and issuer. At least
 	// one key is required. Its Logger defaults to Logger.
 	Auth auth.VerifierConfig
+	// Proxy configures the edge's hooks to the application's backend
+	// (docs/proxy.md); its Logger and Registerer are set here. The zero
+	// value means none.
+	Proxy proxy.Config
 	// Logger receives the logs. Nil means discard.
 	Logger *slog.Logger
 }
@@ -138,6 +143,9 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 		return fail(err)
 	}
 	ec.Auth = s.verifier
+	if ec.Proxy, err = proxyHooks(cfg.Proxy, log, reg); err != nil {
+		return fail(err)
+	}
 	ec.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.Certificate}, MinVersion: tls.VersionTLS12}
 	ec.Routes = s.routes
 	ec.History = store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History)

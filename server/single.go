@@ -20,6 +20,7 @@ import (
 	"github.com/quicpush/quicpush/edge"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/proxy"
 	"github.com/quicpush/quicpush/pushapi"
 )
 
@@ -46,6 +47,10 @@ type SingleConfig struct {
 	// keys with ids, a JWKS URL, the expected audience and issuer. At least
 	// one key is required. Its Logger defaults to Logger.
 	Auth auth.VerifierConfig
+	// Proxy configures the edge's hooks to the application's backend
+	// (docs/proxy.md); its Logger and Registerer are set here. The zero
+	// value means none.
+	Proxy proxy.Config
 	// APIKeys authenticate backends, in pushapi.Config.APIKeys' syntax
 	// (hashed, scoped). Required.
 	APIKeys []string
@@ -111,6 +116,9 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 		ec.History = s.hist
 	}
 	ec.Auth = s.verifier
+	if ec.Proxy, err = proxyHooks(cfg.Proxy, log, reg); err != nil {
+		return fail(err)
+	}
 	ec.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.Certificate}, MinVersion: tls.VersionTLS12}
 	ec.Logger = log.With("component", "edge")
 	ec.Registerer = reg

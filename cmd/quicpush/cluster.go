@@ -193,6 +193,7 @@ type edgeCmd struct {
 	KeyFile  string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
 	DevDir   string `default:".quicpush-dev" help:"Where the development certificate and secrets are kept."`
 	jwtFlags
+	proxyFlags
 
 	edgeFlags
 	RegistryTTL  time.Duration `name:"registry-ttl" default:"6s" help:"How long the edge stays registered without a heartbeat (heartbeats every third of it)."`
@@ -232,6 +233,10 @@ func (c *edgeCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	pc, err := c.proxyFlags.config()
+	if err != nil {
+		return err
+	}
 	ec, err := c.edgeFlags.config(c.QUICAddr, c.TCPAddr, c.RecoveryLimit)
 	if err != nil {
 		return err
@@ -247,6 +252,7 @@ func (c *edgeCmd) Run() error {
 		RegistryTTL:  c.RegistryTTL,
 		Certificate:  cert,
 		Auth:         vc,
+		Proxy:        pc,
 		Logger:       log,
 	})
 	if err != nil {

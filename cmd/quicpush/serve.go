@@ -35,6 +35,7 @@ type serveCmd struct {
 
 	APIKeys []string `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: a generated one in --dev-dir."`
 	jwtFlags
+	proxyFlags
 
 	edgeFlags
 	MergeWindow  time.Duration `default:"1ms" help:"How long core waits to merge a room's messages into one write."`
@@ -105,6 +106,10 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	pc, err := c.proxyFlags.config()
+	if err != nil {
+		return err
+	}
 	ec, err := c.edgeFlags.config(c.QUICAddr, c.TCPAddr, c.RecoveryLimit)
 	if err != nil {
 		return err
@@ -119,6 +124,7 @@ func (c *serveCmd) Run() error {
 		Core:         core.Config{MergeWindow: c.MergeWindow},
 		Certificate:  cert,
 		Auth:         vc,
+		Proxy:        pc,
 		APIKeys:      keys,
 		Logger:       log,
 		Demo:         demo,

@@ -742,8 +742,196 @@ export type HistoryMessage = Message<"quicpush.push.v1.HistoryMessage"> & {
  */
 export declare const HistoryMessageSchema: GenMessage<HistoryMessage>;
 /**
+ * PresenceRequest asks for one page of a room's present users.
+ *
+ * @generated from message quicpush.push.v1.PresenceRequest
+ */
+export type PresenceRequest = Message<"quicpush.push.v1.PresenceRequest"> & {
+    /**
+     * Room name. Required: 1 to 255 bytes.
+     *
+     * @generated from field: string room = 1;
+     */
+    room: string;
+    /**
+     * Most users to return: 1 to 1000; 0 means 100.
+     *
+     * @generated from field: uint32 limit = 2;
+     */
+    limit: number;
+    /**
+     * Where to resume: PresenceResponse.next_cursor of the previous page.
+     * Empty starts at the first user. Opaque; at most 512 bytes.
+     *
+     * @generated from field: string cursor = 3;
+     */
+    cursor: string;
+};
+/**
+ * Describes the message quicpush.push.v1.PresenceRequest.
+ * Use `create(PresenceRequestSchema)` to create a new message.
+ */
+export declare const PresenceRequestSchema: GenMessage<PresenceRequest>;
+/**
+ * PresenceResponse is one page of a room's present users.
+ *
+ * @generated from message quicpush.push.v1.PresenceResponse
+ */
+export type PresenceResponse = Message<"quicpush.push.v1.PresenceResponse"> & {
+    /**
+     * Users present, ordered by user id, at most the request's limit; empty
+     * when listed is false.
+     *
+     * @generated from field: repeated quicpush.push.v1.PresenceUser users = 1;
+     */
+    users: PresenceUser[];
+    /**
+     * False when the room has more members on some edge than that edge lists
+     * (1000 by default): the room is then "counts only" and users is empty;
+     * connections and user_count still hold.
+     *
+     * @generated from field: bool listed = 2;
+     */
+    listed: boolean;
+    /**
+     * True when more users follow this page: ask again with next_cursor.
+     *
+     * @generated from field: bool truncated = 3;
+     */
+    truncated: boolean;
+    /**
+     * Cursor of the next page; empty when truncated is false.
+     *
+     * @generated from field: string next_cursor = 4;
+     */
+    nextCursor: string;
+    /**
+     * Number of connections in the room on all edges.
+     *
+     * @generated from field: int64 connections = 5;
+     */
+    connections: bigint;
+    /**
+     * Number of distinct users in the room, as PresenceStatsResponse.users.
+     *
+     * @generated from field: int64 user_count = 6;
+     */
+    userCount: bigint;
+};
+/**
+ * Describes the message quicpush.push.v1.PresenceResponse.
+ * Use `create(PresenceResponseSchema)` to create a new message.
+ */
+export declare const PresenceResponseSchema: GenMessage<PresenceResponse>;
+/**
+ * PresenceUser is one present user and its connections in the room.
+ *
+ * @generated from message quicpush.push.v1.PresenceUser
+ */
+export type PresenceUser = Message<"quicpush.push.v1.PresenceUser"> & {
+    /**
+     * The user id (the token's `sub`).
+     *
+     * @generated from field: string user = 1;
+     */
+    user: string;
+    /**
+     * The user's connections in the room, ordered by key.
+     *
+     * @generated from field: repeated quicpush.push.v1.PresenceConnection connections = 2;
+     */
+    connections: PresenceConnection[];
+};
+/**
+ * Describes the message quicpush.push.v1.PresenceUser.
+ * Use `create(PresenceUserSchema)` to create a new message.
+ */
+export declare const PresenceUserSchema: GenMessage<PresenceUser>;
+/**
+ * PresenceConnection is one connection present in a room.
+ *
+ * @generated from message quicpush.push.v1.PresenceConnection
+ */
+export type PresenceConnection = Message<"quicpush.push.v1.PresenceConnection"> & {
+    /**
+     * Connection key, usable with PushKeys and Disconnect.
+     *
+     * @generated from field: string key = 1;
+     */
+    key: string;
+    /**
+     * Id of the edge holding the connection.
+     *
+     * @generated from field: string edge = 2;
+     */
+    edge: string;
+    /**
+     * The `info` claim of the connection's token, a JSON object of at most
+     * 1 KiB, as the client's token carried it; empty when it had none.
+     *
+     * @generated from field: string info = 3;
+     */
+    info: string;
+};
+/**
+ * Describes the message quicpush.push.v1.PresenceConnection.
+ * Use `create(PresenceConnectionSchema)` to create a new message.
+ */
+export declare const PresenceConnectionSchema: GenMessage<PresenceConnection>;
+/**
+ * PresenceStatsRequest asks for a room's presence counts.
+ *
+ * @generated from message quicpush.push.v1.PresenceStatsRequest
+ */
+export type PresenceStatsRequest = Message<"quicpush.push.v1.PresenceStatsRequest"> & {
+    /**
+     * Room name. Required: 1 to 255 bytes.
+     *
+     * @generated from field: string room = 1;
+     */
+    room: string;
+};
+/**
+ * Describes the message quicpush.push.v1.PresenceStatsRequest.
+ * Use `create(PresenceStatsRequestSchema)` to create a new message.
+ */
+export declare const PresenceStatsRequestSchema: GenMessage<PresenceStatsRequest>;
+/**
+ * PresenceStatsResponse holds a room's presence counts.
+ *
+ * @generated from message quicpush.push.v1.PresenceStatsResponse
+ */
+export type PresenceStatsResponse = Message<"quicpush.push.v1.PresenceStatsResponse"> & {
+    /**
+     * Number of connections in the room on all edges.
+     *
+     * @generated from field: int64 connections = 1;
+     */
+    connections: bigint;
+    /**
+     * Number of distinct users in the room: a user connected on several
+     * edges counts once. Exact while every edge lists the room (users_exact);
+     * otherwise the edges past the listing threshold add their own distinct
+     * users, so a user on two of them counts twice.
+     *
+     * @generated from field: int64 users = 2;
+     */
+    users: bigint;
+    /**
+     * Whether users is exact (see users).
+     *
+     * @generated from field: bool users_exact = 3;
+     */
+    usersExact: boolean;
+};
+/**
+ * Describes the message quicpush.push.v1.PresenceStatsResponse.
+ * Use `create(PresenceStatsResponseSchema)` to create a new message.
+ */
+export declare const PresenceStatsResponseSchema: GenMessage<PresenceStatsResponse>;
+/**
  * PushService takes pushes and disconnect orders from backends and answers
- * online counts.
+ * online counts and room presence.
  *
  * Limits shared by the methods below (the server may be configured lower or
  * higher; the defaults are given):
@@ -828,5 +1016,33 @@ export declare const PushService: GenService<{
         methodKind: "unary";
         input: typeof HistoryRequestSchema;
         output: typeof HistoryResponseSchema;
+    };
+    /**
+     * Presence lists the users present in a room, with each user's
+     * connections, a page of users at a time (ordered by user id). Rooms past
+     * the listing threshold on some edge answer with counts only (listed is
+     * false): see PresenceResponse. Eventually consistent across edges.
+     *
+     *   curl -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
+     *     -d '{"room":"lobby","limit":100}' \
+     *     http://HOST/quicpush.push.v1.PushService/Presence
+     *
+     * @generated from rpc quicpush.push.v1.PushService.Presence
+     */
+    presence: {
+        methodKind: "unary";
+        input: typeof PresenceRequestSchema;
+        output: typeof PresenceResponseSchema;
+    };
+    /**
+     * PresenceStats counts a room's connections and distinct users, whatever
+     * its size.
+     *
+     * @generated from rpc quicpush.push.v1.PushService.PresenceStats
+     */
+    presenceStats: {
+        methodKind: "unary";
+        input: typeof PresenceStatsRequestSchema;
+        output: typeof PresenceStatsResponseSchema;
     };
 }>;
