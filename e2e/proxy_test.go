@@ -203,7 +203,8 @@ func TestProxyConnectRefuses(t *testing.T) {
 }
 
 // TestProxyConnectEnrichesJWT: in "always" mode the hook sees verified JWTs
-// too (user and rooms, not asked to name the user) and adds a room.
+// too (user and rooms, not asked to name the user), adds a room, and its info
+// is what Presence shows for the connection.
 func TestProxyConnectEnrichesJWT(t *testing.T) {
 	b := newHookBackend(t)
 	b.onConnect(func(w http.ResponseWriter, body map[string]any) {
@@ -211,7 +212,7 @@ func TestProxyConnectEnrichesJWT(t *testing.T) {
 			http.Error(w, "want bob", http.StatusBadRequest)
 			return
 		}
-		_, _ = io.WriteString(w, `{"result":{"rooms":["extra"]}}`)
+		_, _ = io.WriteString(w, `{"result":{"rooms":["extra"],"info":{"plan":"gold"}}}`)
 	})
 	srv := proxyServer(t, b, func(c *proxy.Config) { c.ConnectMode = proxy.ConnectAlways })
 	for _, kind := range []string{"tcp", "quic"} {
@@ -224,6 +225,15 @@ func TestProxyConnectEnrichesJWT(t *testing.T) {
 	}
 	if n := b.connects.Load(); n != 2 {
 		t.Fatalf("%d connect calls, want 2", n)
+	}
+	listed, _ := presenceOf(t, srv.apiClient(), "extra")
+	if len(listed) != 2 {
+		t.Fatalf("presence of extra: %q, want bob's two connections", listed)
+	}
+	for _, l := range listed {
+		if !strings.HasPrefix(l, "bob:") || !strings.HasSuffix(l, ` {"plan":"gold"}`) {
+			t.Fatalf("presence entry %q, want bob with the hook's info", l)
+		}
 	}
 }
 

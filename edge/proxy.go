@@ -92,6 +92,11 @@ func (s *session) askConnect(ctx context.Context, token string, id auth.Identity
 		id = auth.Identity{User: r.User}
 	}
 	id.Rooms = append(slices.Clip(id.Rooms), r.Rooms...)
+	if len(r.Info) > 0 && len(r.Info) <= auth.MaxInfoLen && r.Info[0] == '{' {
+		// Shown with the connection in Presence, as a token's info claim
+		// would be; the hook's wins over the token's.
+		id.Info = string(r.Info)
+	}
 	if !r.Expires.IsZero() && (id.Expires.IsZero() || r.Expires.Before(id.Expires)) {
 		id.Expires = r.Expires
 	}

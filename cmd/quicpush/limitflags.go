@@ -18,6 +18,7 @@ type edgeFlags struct {
 	MaxQueueBytes    int           `default:"1048576" help:"Bytes queued for one connection before it is cut as a slow consumer."`
 	WriteBudget      time.Duration `default:"350ms" help:"Longest a room's (or broadcast's) message is held to be written together with later ones while the edge is busy; a quiet room's message is written at once, and the wait grows from 0 towards this only as the process's CPU fills. 0: every message written at once."`
 	QUIC0RTT         bool          `name:"quic-0rtt" default:"true" negatable:"" help:"Let QUIC clients resuming with a session ticket of this process send Auth, Join, Leave and Ping as 0-RTT data, a round trip before the handshake completes (replayable: see docs/security.md). --no-quic-0rtt: always a full round trip."`
+	PresenceListMax  int           `name:"presence-list-max" default:"1000" help:"Most members of one room this edge lists for Presence (users, connection keys, info); a room with more on this edge is counts only there until it falls to half (docs/architecture.md, Presence)."`
 	limitFlags
 }
 
@@ -34,6 +35,7 @@ func (f edgeFlags) config(quicAddr, tcpAddr string, recoveryLimit int) (edge.Con
 		WriteBudget:      f.WriteBudget,
 		Disable0RTT:      !f.QUIC0RTT,
 		RecoveryLimit:    recoveryLimit,
+		PresenceListMax:  f.PresenceListMax,
 	}
 	if f.WriteBudget <= 0 {
 		c.WriteBudget = -1 // the flag's 0 is the edge's "off"

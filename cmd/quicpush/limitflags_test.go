@@ -70,3 +70,20 @@ func TestQUIC0RTTFlag(t *testing.T) {
 		}
 	}
 }
+
+// --presence-list-max reaches the edge: 1000 by default, or the value given.
+func TestPresenceListMaxFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 1000},
+		{[]string{"--presence-list-max=50"}, 50},
+	} {
+		for _, cmd := range []string{"serve", "edge"} {
+			if got := edgeConfigOf(t, cmd, tc.args).PresenceListMax; got != tc.want {
+				t.Errorf("%s %v: PresenceListMax %d, want %d", cmd, tc.args, got, tc.want)
+			}
+		}
+	}
+}
