@@ -147,6 +147,24 @@ class ClientBehaviourTest {
         return new AuthOk("k1", "alice", pingMs, Limits.MAX_FRAME, 0, 0, "");
     }
 
+    /** Connects c through d: the scripted edge answers its Auth with {@code ok}. Returns that edge. */
+    static FakeConn connect(QuicpushClient c, FakeDialer d, AuthOk ok) throws Exception {
+        var connected = c.connect();
+        FakeConn e = d.next();
+        e.send(1, ok);
+        connected.get(5, TimeUnit.SECONDS);
+        return e;
+    }
+
+    /** Joins {@code ok.room()} on e's connection; the edge answers with {@code ok}. Returns the Join it read. */
+    static Join join(QuicpushClient c, FakeConn e, JoinOk ok) throws Exception {
+        var joined = c.join(ok.room());
+        Join j = assertInstanceOf(Join.class, e.read());
+        e.send(e.lastSeq(), ok);
+        joined.get(5, TimeUnit.SECONDS);
+        return j;
+    }
+
     private static Push push(String room, long offset, String epoch, String text) {
         return new Push(Push.KIND_ROOM, room, "id" + offset, offset, epoch, text.getBytes(StandardCharsets.UTF_8), 0);
     }
@@ -156,14 +174,8 @@ class ClientBehaviourTest {
         Recorder rec = new Recorder();
         FakeDialer d = new FakeDialer();
         try (QuicpushClient c = builder(rec, d).build()) {
-            var connected = c.connect();
-            FakeConn e = d.next();
-            e.send(1, authOk(60_000));
-            connected.get(5, TimeUnit.SECONDS);
-            var joined = c.join("r");
-            Join j = assertInstanceOf(Join.class, e.read());
-            e.send(e.lastSeq(), new JoinOk("r", 0, 10, "e1"));
-            joined.get(5, TimeUnit.SECONDS);
+            FakeConn e = connect(c, d, authOk(60_000));
+            Join j = join(c, e, new JoinOk("r", 0, 10, "e1"));
             e.send(0, push("r", 10, "e1", "at the join position: a repeat"));
             e.send(0, push("r", 11, "e1", "a"));
             e.send(0, push("r", 11, "e1", "a again"));
@@ -222,10 +234,7 @@ class ClientBehaviourTest {
         Recorder rec = new Recorder();
         FakeDialer d = new FakeDialer();
         try (QuicpushClient c = builder(rec, d).build()) {
-            var connected = c.connect();
-            FakeConn e = d.next();
-            e.send(1, authOk(60_000));
-            connected.get(5, TimeUnit.SECONDS);
+            FakeConn e = connect(c, d, authOk(60_000));
             e.send(0, new Disconnect(Codes.KICKED, "go away"));
             DisconnectEvent ev = rec.disconnect();
             assertEquals(Codes.KICKED, ev.code());
@@ -233,9 +242,7 @@ class ClientBehaviourTest {
             assertTrue(ev.refused());
             assertTrue(d.dials.poll(300, TimeUnit.MILLISECONDS) == null, "a kicked client reconnected");
             // connect may be called again.
-            var again = c.connect();
-            d.next().send(1, authOk(60_000));
-            again.get(5, TimeUnit.SECONDS);
+            connect(c, d, authOk(60_000));
         }
     }
 
@@ -250,10 +257,7 @@ class ClientBehaviourTest {
             e.sendRaw(new byte[] {0, 0, 0, 7, 0x20, 0, 0, 0, 0, 1, 2});
             e.send(1, authOk(60_000));
             connected.get(5, TimeUnit.SECONDS);
-            var joined = c.join("r");
-            e.read();
-            e.send(e.lastSeq(), new JoinOk("r", 0, 0, ""));
-            joined.get(5, TimeUnit.SECONDS);
+            join(c, e, new JoinOk("r", 0, 0, ""));
             e.sendRaw(new byte[] {0, 0, 0, 6, 0x21, 0, 0, 0, 0, 9});
             e.send(77, new Ping());
             assertInstanceOf(io.github.quicpush.client.wire.Pong.class, e.read());
@@ -269,10 +273,7 @@ class ClientBehaviourTest {
         Recorder rec = new Recorder();
         FakeDialer d = new FakeDialer();
         try (QuicpushClient c = builder(rec, d).build()) {
-            var connected = c.connect();
-            FakeConn e = d.next();
-            e.send(1, authOk(60_000));
-            connected.get(5, TimeUnit.SECONDS);
+            FakeConn e = connect(c, d, authOk(60_000));
 
             var forbidden = c.join("secret");
             e.read();
@@ -300,14 +301,8 @@ class ClientBehaviourTest {
         Recorder rec = new Recorder();
         FakeDialer d = new FakeDialer();
         try (QuicpushClient c = builder(rec, d).build()) {
-            var connected = c.connect();
-            FakeConn e = d.next();
-            e.send(1, authOk(60_000));
-            connected.get(5, TimeUnit.SECONDS);
-            var joined = c.join("r");
-            e.read();
-            e.send(e.lastSeq(), new JoinOk("r", 0, 0, ""));
-            joined.get(5, TimeUnit.SECONDS);
+            FakeConn e = connect(c, d, authOk(60_000));
+            join(c, e, new JoinOk("r", 0, 0, ""));
             e.datagrams.accept(new byte[] {1, 2, 3});
             e.datagrams.accept(Frames.encode(0, push("r", 0, "", "not ephemeral")));
             e.datagrams.accept(Frames.encode(0, new Ping()));
@@ -341,10 +336,7 @@ class ClientBehaviourTest {
             FakeConn e = d.next();
             e.send(1, authOk(60_000));
             connected.get(5, TimeUnit.SECONDS);
-            var joined = c.join("r");
-            e.read();
-            e.send(e.lastSeq(), new JoinOk("r", 0, 0, ""));
-            joined.get(5, TimeUnit.SECONDS);
+            join(c, e, new JoinOk("r", 0, 0, ""));
             for (int i = 1; i <= 50; i++) {
                 e.send(0, push("r", i, "e", "m" + i));
             }
@@ -363,10 +355,7 @@ class ClientBehaviourTest {
         Recorder rec = new Recorder();
         FakeDialer d = new FakeDialer();
         try (QuicpushClient c = builder(rec, d).build()) {
-            var connected = c.connect();
-            FakeConn e = d.next();
-            e.send(1, authOk(100));
-            connected.get(5, TimeUnit.SECONDS);
+            FakeConn e = connect(c, d, authOk(100));
             assertInstanceOf(Ping.class, e.read()); // and no Pong from this edge
             DisconnectEvent ev = rec.disconnect();
             assertEquals(0, ev.code());

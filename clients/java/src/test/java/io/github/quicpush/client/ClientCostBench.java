@@ -44,14 +44,9 @@ public final class ClientCostBench {
                 .onMessage(m -> done[0].countDown())
                 .dialers(d, d)
                 .build()) {
-            var connected = c.connect();
-            ClientBehaviourTest.FakeConn e = d.next();
-            e.send(1, new AuthOk("k", "u", 600_000, Limits.MAX_FRAME, 0, 0, ""));
-            connected.get(5, TimeUnit.SECONDS);
-            var joined = c.join("news/sport");
-            e.read();
-            e.send(e.lastSeq(), new JoinOk("news/sport", 0, 0, "e7f3"));
-            joined.get(5, TimeUnit.SECONDS);
+            ClientBehaviourTest.FakeConn e =
+                    ClientBehaviourTest.connect(c, d, new AuthOk("k", "u", 600_000, Limits.MAX_FRAME, 0, 0, ""));
+            ClientBehaviourTest.join(c, e, new JoinOk("news/sport", 0, 0, "e7f3"));
 
             byte[] payload = new byte[100];
             long[] offset = {0};
