@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alecthomas/kong"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/quicpush/quicpush/internal/auth"
@@ -200,22 +199,15 @@ func TestJWTFlags(t *testing.T) {
 	rsPath, psPath := writePEM(t, dir, "rs.pem", &rsKey.PublicKey, false), writePEM(t, dir, "ps.pem", &psKey.PublicKey, true)
 	oldSecret, newSecret := []byte(strings.Repeat("o", 32)), []byte(strings.Repeat("n", 32))
 
-	var c cli
-	p, err := kong.New(&c, kong.Name("quicpush"), kong.Exit(func(int) { t.Fatal("kong exited") }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Parse([]string{"edge",
-		"--jwt-key", "old=base64:" + base64.StdEncoding.EncodeToString(oldSecret),
-		"--jwt-key", "new=base64:" + base64.StdEncoding.EncodeToString(newSecret),
-		"--jwt-public-key", "ec-1=" + ecPath + ",=" + edPath,
-		"--jwt-public-key", "rs=" + rsPath + ",ps=PS256:" + psPath,
+	c := parse(t, "edge",
+		"--jwt-key", "old=base64:"+base64.StdEncoding.EncodeToString(oldSecret),
+		"--jwt-key", "new=base64:"+base64.StdEncoding.EncodeToString(newSecret),
+		"--jwt-public-key", "ec-1="+ecPath+",="+edPath,
+		"--jwt-public-key", "rs="+rsPath+",ps=PS256:"+psPath,
 		"--jwt-audience", "quicpush,quicpush-eu",
 		"--jwt-issuer", "https://id.example.com",
 		"--jwt-es256-low-s",
-	}); err != nil {
-		t.Fatal(err)
-	}
+	)
 	f := &c.Edge.jwtFlags
 	if !f.configured() || f.JWKSRefresh != 5*time.Minute || !f.JWTES256LowS {
 		t.Fatalf("flags: %+v", f)
@@ -278,18 +270,12 @@ func TestJWTFlags(t *testing.T) {
 		{"--jwt-public-key", "k="},
 		{"--jwt-public-key", filepath.Join(dir, "nothing")},
 	} {
-		c = cli{}
-		if _, err := p.Parse(append([]string{"serve"}, args...)); err != nil {
-			t.Fatal(err)
-		}
+		c = parse(t, append([]string{"serve"}, args...)...)
 		if _, err := c.Serve.jwtFlags.verifierConfig(nil); err == nil || !strings.HasPrefix(err.Error(), args[0]+" #1") {
 			t.Errorf("%q: %v", args, err)
 		}
 	}
-	c = cli{}
-	if _, err := p.Parse([]string{"serve"}); err != nil {
-		t.Fatal(err)
-	}
+	c = parse(t, "serve")
 	if c.Serve.jwtFlags.configured() {
 		t.Error("no key flag, but configured")
 	}

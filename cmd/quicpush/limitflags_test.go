@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/quicpush/quicpush/edge"
 )
 
@@ -13,14 +11,7 @@ import (
 // configuration its flags make.
 func edgeConfigOf(t *testing.T, cmd string, args []string) edge.Config {
 	t.Helper()
-	var c cli
-	p, err := kong.New(&c, kong.Name("quicpush"), kong.Exit(func(int) { t.Fatal("kong exited") }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Parse(append([]string{cmd}, args...)); err != nil {
-		t.Fatal(err)
-	}
+	c := parse(t, append([]string{cmd}, args...)...)
 	f := c.Serve.edgeFlags
 	if cmd == "edge" {
 		f = c.Edge.edgeFlags

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/quicpush/quicpush/proxy"
 )
 
@@ -16,14 +14,7 @@ import (
 // hooks' configuration its flags make.
 func proxyConfigOf(t *testing.T, cmd string, args []string) (proxy.Config, error) {
 	t.Helper()
-	var c cli
-	p, err := kong.New(&c, kong.Name("quicpush"), kong.Exit(func(int) { t.Fatal("kong exited") }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Parse(append([]string{cmd}, args...)); err != nil {
-		t.Fatal(err)
-	}
+	c := parse(t, append([]string{cmd}, args...)...)
 	f := c.Serve.proxyFlags
 	if cmd == "edge" {
 		f = c.Edge.proxyFlags
