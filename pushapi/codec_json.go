@@ -100,9 +100,7 @@ func liftPayload(body []byte) ([]byte, []byte, error) {
 	}
 	data, hasData := fields["data"]
 	b64, hasB64 := fields["b64data"]
-	if !hasData && !hasB64 {
-		return body, nil, nil
-	}
+	var raw []byte
 	switch {
 	case hasB64:
 		if hasData && !isNull(data) {
@@ -113,25 +111,21 @@ func liftPayload(body []byte) ([]byte, []byte, error) {
 		}
 		delete(fields, "b64data")
 		fields["data"] = b64
-	case isNull(data) || isString(data):
-		return body, nil, nil // unset, or base64: protojson's own reading
+	case !hasData || isNull(data) || isString(data):
+		return body, nil, nil // absent, unset, or base64: protojson's own reading
 	default:
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, data); err != nil {
 			return nil, nil, fmt.Errorf("data: %w", err)
 		}
 		delete(fields, "data")
-		rest, err := json.Marshal(fields)
-		if err != nil {
-			return nil, nil, err
-		}
-		return rest, compact.Bytes(), nil
+		raw = compact.Bytes()
 	}
 	rest, err := json.Marshal(fields)
 	if err != nil {
 		return nil, nil, err
 	}
-	return rest, nil, nil
+	return rest, raw, nil
 }
 
 func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
