@@ -209,23 +209,11 @@ class ClientE2ETest {
             Recorder rec = new Recorder();
             String room = room();
             try (QuicpushClient c = client(rec, server, room, "tcp://127.0.0.1:" + relay.port()).build()) {
-                c.connect().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-                rec.connect();
-                join(c, room);
-                push(server, room, "m1");
-                assertEquals("m1", rec.message().text());
-                relay.refuse(true);
-                relay.cut();
-                DisconnectEvent d = rec.disconnect();
-                assertEquals(0, d.code(), "a network failure has no code");
-                assertTrue(d.reconnect());
-                push(server, room, "m2");
-                push(server, room, "m3");
-                relay.refuse(false);
-                assertTrue(rec.connect().reconnect());
-                assertTrue(rec.recovery(room).recovered());
-                assertEquals(List.of("m2", "m3"), rec.texts(2));
-                rec.noMoreMessages();
+                connectAndReceive(c, rec, room);
+                resumesAcrossACut(rec, room, () -> {
+                    relay.refuse(true);
+                    relay.cut();
+                }, () -> relay.refuse(false));
             }
         }
     }
@@ -238,25 +226,39 @@ class ClientE2ETest {
             try (QuicpushClient c = client(rec, server, room, "quic://127.0.0.1:" + relay.port())
                     .dialTimeout(Duration.ofSeconds(1))
                     .build()) {
-                c.connect().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-                rec.connect();
-                join(c, room);
-                push(server, room, "m1");
-                assertEquals("m1", rec.message().text());
-                relay.blackhole(true);
+                connectAndReceive(c, rec, room);
                 // Only the heartbeat can tell: the edge's ping interval is 1 s.
-                DisconnectEvent d = rec.disconnect();
-                assertEquals(0, d.code());
-                assertTrue(d.reconnect());
-                push(server, room, "m2");
-                push(server, room, "m3");
-                relay.blackhole(false);
-                assertTrue(rec.connect().reconnect());
-                assertTrue(rec.recovery(room).recovered());
-                assertEquals(List.of("m2", "m3"), rec.texts(2));
-                rec.noMoreMessages();
+                resumesAcrossACut(rec, room, () -> relay.blackhole(true), () -> relay.blackhole(false));
             }
         }
+    }
+
+    /** Connects c, joins room and receives a first message, m1. */
+    private static void connectAndReceive(QuicpushClient c, Recorder rec, String room) throws Exception {
+        c.connect().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        rec.connect();
+        join(c, room);
+        push(server, room, "m1");
+        assertEquals("m1", rec.message().text());
+    }
+
+    /**
+     * Cuts the client's network: the client sees a network failure (code 0) and means to reconnect; m2 and m3 are
+     * pushed while it is away; once the network is restored it reconnects and the room's resume replays them.
+     */
+    private static void resumesAcrossACut(Recorder rec, String room, Runnable cut, Runnable restore)
+            throws Exception {
+        cut.run();
+        DisconnectEvent d = rec.disconnect();
+        assertEquals(0, d.code(), "a network failure has no code");
+        assertTrue(d.reconnect());
+        push(server, room, "m2");
+        push(server, room, "m3");
+        restore.run();
+        assertTrue(rec.connect().reconnect());
+        assertTrue(rec.recovery(room).recovered());
+        assertEquals(List.of("m2", "m3"), rec.texts(2));
+        rec.noMoreMessages();
     }
 
     @Test
@@ -264,11 +266,7 @@ class ClientE2ETest {
         Recorder rec = new Recorder();
         String room = room();
         try (QuicpushClient c = client(rec, server, room, quic(server)).build()) {
-            c.connect().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-            rec.connect();
-            join(c, room);
-            push(server, room, "m1");
-            assertEquals("m1", rec.message().text());
+            connectAndReceive(c, rec, room);
             c.disconnect().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
             DisconnectEvent d = rec.disconnect();
             assertFalse(d.reconnect());
@@ -425,11 +423,7 @@ class ClientE2ETest {
         Recorder rec = new Recorder();
         String room = room();
         try (QuicpushClient c = client(rec, server, room, tcp(server)).build()) {
-            c.connect().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-            rec.connect();
-            join(c, room);
-            push(server, room, "m1");
-            assertEquals("m1", rec.message().text());
+            connectAndReceive(c, rec, room);
             c.networkChanged();
             assertEquals(0, rec.disconnect().code());
             assertTrue(rec.connect().reconnect());
