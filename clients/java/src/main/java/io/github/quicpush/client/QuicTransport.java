@@ -31,19 +31,23 @@ final class QuicTransport implements Transport {
         this.zeroRtt = QuicImplAccess.isEarlyDataAccepted(conn);
         // Kwik has no callback for a new session ticket; the edge sends its tickets right after the handshake, so
         // looking after each read (the first being AuthOK) saves them as soon as the client has anything to show
-        // for the connection.
+        // for the connection. Once one is saved, reads stop looking: close() saves any newer one.
         this.in = new FilterInputStream(stream.getInputStream()) {
             @Override
             public int read() throws IOException {
                 int b = super.read();
-                saveNewTickets();
+                if (ticketsSaved == 0) {
+                    saveNewTickets();
+                }
                 return b;
             }
 
             @Override
             public int read(byte[] buf, int off, int len) throws IOException {
                 int n = super.read(buf, off, len);
-                saveNewTickets();
+                if (ticketsSaved == 0) {
+                    saveNewTickets();
+                }
                 return n;
             }
         };
