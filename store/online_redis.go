@@ -31,9 +31,8 @@ func NewOnlineCounts(client redis.UniversalClient, prefix string) *OnlineCounts 
 // of rooms (zero when unknown), and the top most populated rooms, largest
 // first, ties by name (none when top <= 0).
 func (p *OnlineCounts) Online(ctx context.Context, rooms []string, top int) (push.Online, error) {
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	pipe := p.client.Pipeline()
-	liveCmd := pipe.ZRangeByScore(ctx, p.keys.edges(), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"})
+	liveCmd := pipe.ZRangeByScore(ctx, p.keys.edges(), liveRange(time.Now()))
 	roomCmds := make(map[string]*redis.MapStringStringCmd, len(rooms))
 	for _, room := range rooms {
 		if _, dup := roomCmds[room]; !dup {

@@ -57,9 +57,8 @@ func (p *Presence) PresenceStats(ctx context.Context, room string) (push.Presenc
 // its own distinct users. An edge with members but no listing yet (its
 // first write is a flush behind its count) counts as listed and empty.
 func (p *Presence) read(ctx context.Context, room string) (conns []push.PresenceConn, st push.PresenceStats, listed bool, err error) {
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	pipe := p.client.Pipeline()
-	liveCmd := pipe.ZRangeByScore(ctx, p.keys.edges(), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"})
+	liveCmd := pipe.ZRangeByScore(ctx, p.keys.edges(), liveRange(time.Now()))
 	countsCmd := pipe.HGetAll(ctx, p.keys.room(room))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, st, false, fmt.Errorf("store: read presence counts: %w", err)
