@@ -15,8 +15,11 @@ const Version = 1
 // Version. Revision 2 added stream positions to Auth, AuthOK and JoinOK
 // (history and resume); revision 3 the refresh of a live connection's token
 // (TokenExpiring, Refresh, RefreshOK); revision 4 ephemeral pushes (Push
-// flags) and their delivery in QUIC and WebTransport datagrams.
-const Revision = 4
+// flags) and their delivery in QUIC and WebTransport datagrams; revision 5
+// server-side rooms (Subscribed, Unsubscribed, the Joins count in Auth), join
+// and leave notices (JoinLeave), presence for clients (PresenceGet,
+// PresenceOK) and the edge's revision in AuthOK.
+const Revision = 5
 
 // ALPN is the QUIC application protocol of raw quicpush connections.
 const ALPN = "quicpush/1"
@@ -42,8 +45,12 @@ const (
 	MaxTokenLen = 8 << 10
 	// MaxAuthFrame is the largest well-formed Auth frame: the header, a
 	// 10-byte version, the longest token with its 2-byte length, and the
-	// position group (a 10-byte offset, the longest epoch with its length).
-	MaxAuthFrame = HeaderSize + 10 + 2 + MaxTokenLen + 10 + 2 + MaxRoomLen
+	// position group (a 10-byte offset, the longest epoch with its length),
+	// and the revision-5 count of Joins that follow (10 bytes at most).
+	MaxAuthFrame = HeaderSize + 10 + 2 + MaxTokenLen + 10 + 2 + MaxRoomLen + 10
+	// MaxInfoLen is the longest member info (revision 5): the JSON object a
+	// token's info claim or the connect hook attaches to a connection.
+	MaxInfoLen = 1 << 10
 )
 
 // Errors returned by the decoders. Every decoding error wraps ErrMalformed or

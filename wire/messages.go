@@ -50,6 +50,12 @@ type Auth struct {
 	// stream (direct pushes); zero and empty mean none. Revision 2.
 	Offset uint64
 	Epoch  string
+	// Joins is how many Join frames the client sends right after Auth (its
+	// rooms, rejoined with their positions). The edge puts the user back in
+	// its server-side rooms only after them, so that a room the client
+	// rejoins is resumed from its position instead of entered afresh.
+	// Revision 5; zero for earlier clients.
+	Joins uint64
 }
 
 // AuthOK answers Auth.
@@ -68,6 +74,10 @@ type AuthOK struct {
 	Recovery Recovery
 	Offset   uint64
 	Epoch    string
+	// Revision is the protocol revision the edge speaks; zero from edges
+	// before revision 5. A client sends ops of a revision only to an edge
+	// that announced it.
+	Revision uint64
 }
 
 // JoinOK answers Join.
@@ -88,7 +98,47 @@ type Join struct {
 	Epoch  string
 }
 
-// RoomReply is the body of JoinOK, Leave and LeaveOK: a room name.
+// Subscribed tells the client that the application's backend put the
+// connection in a room (revision 5). The position group is JoinOK's: the
+// room's position when the edge entered it (recovery none), or nothing when
+// the connection was in the room already.
+type Subscribed JoinOK
+
+// Member is one connection in a room: an entry of JoinLeave and PresenceOK
+// (revision 5).
+type Member struct {
+	User    string
+	ConnKey string
+	// Info is the JSON object the token's info claim or the connect hook
+	// attached to the connection, at most MaxInfoLen bytes; empty for none.
+	Info []byte
+}
+
+// JoinLeave lists the connections that joined and left a room since the
+// previous notice (revision 5).
+type JoinLeave struct {
+	Room   string
+	Joined []Member
+	Left   []Member
+	// Omitted counts the joins and leaves left out of the lists: a notice
+	// carries at most a bounded number of each.
+	Omitted uint64
+}
+
+// PresenceOK answers PresenceGet (revision 5): the room's counts across the
+// cluster and its members, as many as the frame holds.
+type PresenceOK struct {
+	Room  string
+	Conns uint64
+	Users uint64
+	// Complete says Members lists every member; false when the room is
+	// larger than the edge lists or than one frame holds.
+	Complete bool
+	Members  []Member
+}
+
+// RoomReply is the body of Leave, LeaveOK, Unsubscribed and PresenceGet (or
+// of a JoinOK without a position): a room name.
 type RoomReply struct {
 	Room string
 }
@@ -171,9 +221,12 @@ func AppendAuth(dst []byte, seq uint32, m *Auth) []byte {
 	dst, start := beginFrame(dst, OpAuth, seq)
 	dst = binary.AppendUvarint(dst, m.Version)
 	dst = appendStr(dst, m.Token)
-	if m.Offset != 0 || m.Epoch != "" {
+	if m.Offset != 0 || m.Epoch != "" || m.Joins != 0 {
 		dst = binary.AppendUvarint(dst, m.Offset)
 		dst = appendStr(dst, m.Epoch)
+	}
+	if m.Joins != 0 {
+		dst = binary.AppendUvarint(dst, m.Joins)
 	}
 	return endFrame(dst, start)
 }
@@ -185,7 +238,15 @@ func AppendAuthOK(dst []byte, seq uint32, m *AuthOK) []byte {
 	dst = appendStr(dst, m.User)
 	dst = binary.AppendUvarint(dst, m.PingIntervalMs)
 	dst = binary.AppendUvarint(dst, m.MaxFrame)
-	dst = appendPosition(dst, m.Recovery, m.Offset, m.Epoch)
+	if m.Revision == 0 {
+		dst = appendPosition(dst, m.Recovery, m.Offset, m.Epoch)
+		return endFrame(dst, start)
+	}
+	// A field after the position group needs the group written in full.
+	dst = append(dst, byte(m.Recovery))
+	dst = binary.AppendUvarint(dst, m.Offset)
+	dst = appendStr(dst, m.Epoch)
+	dst = binary.AppendUvarint(dst, m.Revision)
 	return endFrame(dst, start)
 }
 
@@ -195,6 +256,56 @@ func AppendJoinOK(dst []byte, seq uint32, m *JoinOK) []byte {
 	dst = appendStr(dst, m.Room)
 	dst = appendPosition(dst, m.Recovery, m.Offset, m.Epoch)
 	return endFrame(dst, start)
+}
+
+// AppendSubscribed appends a whole Subscribed frame (seq 0).
+func AppendSubscribed(dst []byte, m *Subscribed) []byte {
+	dst, start := beginFrame(dst, OpSubscribed, 0)
+	dst = appendStr(dst, m.Room)
+	dst = appendPosition(dst, m.Recovery, m.Offset, m.Epoch)
+	return endFrame(dst, start)
+}
+
+// AppendJoinLeave appends a whole JoinLeave frame (seq 0).
+func AppendJoinLeave(dst []byte, m *JoinLeave) []byte {
+	dst, start := beginFrame(dst, OpJoinLeave, 0)
+	dst = appendStr(dst, m.Room)
+	dst = appendMembers(dst, m.Joined)
+	dst = appendMembers(dst, m.Left)
+	dst = binary.AppendUvarint(dst, m.Omitted)
+	return endFrame(dst, start)
+}
+
+// AppendPresenceOK appends a whole PresenceOK frame answering request seq.
+func AppendPresenceOK(dst []byte, seq uint32, m *PresenceOK) []byte {
+	dst, start := beginFrame(dst, OpPresenceOK, seq)
+	dst = appendStr(dst, m.Room)
+	dst = binary.AppendUvarint(dst, m.Conns)
+	dst = binary.AppendUvarint(dst, m.Users)
+	complete := byte(0)
+	if m.Complete {
+		complete = 1
+	}
+	dst = append(dst, complete)
+	dst = appendMembers(dst, m.Members)
+	return endFrame(dst, start)
+}
+
+// MemberSize is the encoded size of m in a member list, so that a sender can
+// fill a frame up to its limit.
+func MemberSize(m *Member) int {
+	return strSize(m.User) + strSize(m.ConnKey) + uvarintSize(uint64(len(m.Info))) + len(m.Info)
+}
+
+func appendMembers(dst []byte, ms []Member) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ms)))
+	for i := range ms {
+		dst = appendStr(dst, ms[i].User)
+		dst = appendStr(dst, ms[i].ConnKey)
+		dst = binary.AppendUvarint(dst, uint64(len(ms[i].Info)))
+		dst = append(dst, ms[i].Info...)
+	}
+	return dst
 }
 
 // appendPosition appends the revision-2 group of AuthOK and JoinOK, unless
@@ -294,10 +405,13 @@ func (m *Auth) Decode(body []byte) error {
 	d := decoder{b: body}
 	m.Version = d.uvarint()
 	m.Token = d.str(MaxTokenLen)
-	m.Offset, m.Epoch = 0, ""
+	m.Offset, m.Epoch, m.Joins = 0, "", 0
 	if d.more() {
 		m.Offset = d.uvarint()
 		m.Epoch = d.str(MaxRoomLen)
+	}
+	if d.more() {
+		m.Joins = d.uvarint()
 	}
 	return d.done("auth")
 }
@@ -310,6 +424,10 @@ func (m *AuthOK) Decode(body []byte) error {
 	m.PingIntervalMs = d.uvarint()
 	m.MaxFrame = d.uvarint()
 	m.Recovery, m.Offset, m.Epoch = d.position()
+	m.Revision = 0
+	if d.more() {
+		m.Revision = d.uvarint()
+	}
 	return d.done("auth_ok")
 }
 
@@ -319,6 +437,39 @@ func (m *JoinOK) Decode(body []byte) error {
 	m.Room = d.str(MaxRoomLen)
 	m.Recovery, m.Offset, m.Epoch = d.position()
 	return d.done("join_ok")
+}
+
+// Decode parses a Subscribed body.
+func (m *Subscribed) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Room = d.str(MaxRoomLen)
+	m.Recovery, m.Offset, m.Epoch = d.position()
+	return d.done("subscribed")
+}
+
+// Decode parses a JoinLeave body. The members' Info aliases body.
+func (m *JoinLeave) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Room = d.str(MaxRoomLen)
+	m.Joined = d.members(m.Joined[:0])
+	m.Left = d.members(m.Left[:0])
+	m.Omitted = d.uvarint()
+	return d.done("join_leave")
+}
+
+// Decode parses a PresenceOK body. The members' Info aliases body.
+func (m *PresenceOK) Decode(body []byte) error {
+	d := decoder{b: body}
+	m.Room = d.str(MaxRoomLen)
+	m.Conns = d.uvarint()
+	m.Users = d.uvarint()
+	c := d.u8()
+	if d.err == nil && c > 1 {
+		d.err = fmt.Errorf("%w: complete %d", ErrMalformed, c)
+	}
+	m.Complete = c == 1
+	m.Members = d.members(m.Members[:0])
+	return d.done("presence_ok")
 }
 
 // Decode parses a Join body.
@@ -471,6 +622,37 @@ func (d *decoder) str(limit int) string { return string(d.bytes(limit)) }
 
 // more reports whether bytes are left: an optional group follows.
 func (d *decoder) more() bool { return d.err == nil && len(d.b) > 0 }
+
+// members reads a member list into dst. The count is checked against the
+// bytes left (a member takes at least three) before anything is allocated,
+// so a forged count cannot make the decoder reserve memory it was not sent.
+func (d *decoder) members(dst []Member) []Member {
+	n := d.uvarint()
+	if d.err != nil {
+		return dst
+	}
+	if n > uint64(len(d.b)/3) {
+		d.fail("member count")
+		return dst
+	}
+	if dst == nil && n > 0 {
+		dst = make([]Member, 0, n)
+	}
+	for range n {
+		var mb Member
+		mb.User = d.str(MaxRoomLen)
+		mb.ConnKey = d.str(MaxRoomLen)
+		mb.Info = d.bytes(MaxInfoLen)
+		if d.err != nil {
+			return dst
+		}
+		if len(mb.Info) == 0 {
+			mb.Info = nil
+		}
+		dst = append(dst, mb)
+	}
+	return dst
+}
 
 // position reads the optional revision-2 group of AuthOK and JoinOK.
 func (d *decoder) position() (Recovery, uint64, string) {

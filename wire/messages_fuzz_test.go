@@ -93,9 +93,10 @@ func FuzzDecode(f *testing.F) {
 }
 
 // optionalGroup lists the ops whose body ends with an optional group
-// (revision 2 positions, revision 4 push flags), which trailing bytes may
+// (revision 2 positions, revision 4 push flags, revision 5 Auth joins and
+// AuthOK revision), which trailing bytes may
 // fill.
-var optionalGroup = map[wire.Op]bool{wire.OpAuth: true, wire.OpAuthOK: true, wire.OpJoinOK: true, wire.OpPush: true}
+var optionalGroup = map[wire.Op]bool{wire.OpAuth: true, wire.OpAuthOK: true, wire.OpJoinOK: true, wire.OpPush: true, wire.OpSubscribed: true}
 
 // encodeFields encodes f as a whole frame with seq, or with seq 0 for the ops
 // whose encoders always write 0 (server pushes).

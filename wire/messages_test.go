@@ -30,32 +30,68 @@ type roundTrip struct {
 	// required is the body's length without its revision-2 group, or -1
 	// when the message has none or encodes it.
 	required func(body []byte) int
+	// Messages with two optional parts (Auth and AuthOK: the revision-2
+	// group, then a revision-5 field) set these instead of group and
+	// required: pad gives the bytes that complete a body with zeros, so
+	// that trailing bytes follow every field; decodable the lengths of
+	// proper prefixes that decode (where an optional part starts).
+	pad       []byte
+	decodable map[int]bool
+}
+
+// twoOptional fills pad and decodable for a body of full bytes whose length
+// is base without either optional part, group the size of the all-zero
+// revision-2 group, and last the size of the revision-5 field (0 when left
+// out).
+func twoOptional(tc roundTrip, full, base, group, last int) roundTrip {
+	tc.decodable = map[int]bool{}
+	switch {
+	case last > 0:
+		tc.decodable[base] = true
+		tc.decodable[full-last] = true
+	case full > base:
+		tc.decodable[base] = true
+		tc.pad = []byte{0}
+	default:
+		tc.pad = append(make([]byte, group), 0)
+	}
+	return tc
 }
 
 func roundTrips() []roundTrip {
 	var cases []roundTrip
 	auths := []wire.Auth{{}, {Version: 1, Token: "t"}, {Version: 1 << 40, Token: strings.Repeat("x", wire.MaxTokenLen)},
 		{Version: 1, Token: "t", Offset: 300, Epoch: "ep"}, {Version: 1, Token: "t", Epoch: "only-epoch"},
-		{Version: 1, Token: "t", Offset: 1<<64 - 1, Epoch: strings.Repeat("e", wire.MaxRoomLen)}}
+		{Version: 1, Token: "t", Offset: 1<<64 - 1, Epoch: strings.Repeat("e", wire.MaxRoomLen)},
+		{Version: 1, Token: "t", Joins: 3}, {Version: 1, Token: "t", Offset: 7, Epoch: "e", Joins: 300}}
 	for _, m := range auths {
 		base := m
-		base.Offset, base.Epoch = 0, ""
-		cases = append(cases, roundTrip{name: "auth", op: wire.OpAuth, seq: 1,
+		base.Offset, base.Epoch, base.Joins = 0, "", 0
+		full, last := len(wire.AppendAuth(nil, 1, &m))-wire.HeaderSize, 0
+		if m.Joins != 0 {
+			last = len(binary.AppendUvarint(nil, m.Joins))
+		}
+		cases = append(cases, twoOptional(roundTrip{name: "auth", op: wire.OpAuth, seq: 1,
 			encode: func(dst []byte) []byte { return wire.AppendAuth(dst, 1, &m) },
-			msg:    &m, zero: func() message { return new(wire.Auth) },
-			group: []byte{0, 0}, required: bodyLen(wire.AppendAuth(nil, 1, &base))})
+			msg:    &m, zero: func() message { return new(wire.Auth) }},
+			full, len(wire.AppendAuth(nil, 1, &base))-wire.HeaderSize, 2, last))
 	}
 	authOKs := []wire.AuthOK{{}, {ConnKey: "k", User: "u", PingIntervalMs: 25000, MaxFrame: 65536},
 		{ConnKey: strings.Repeat("k", wire.MaxRoomLen), User: strings.Repeat("ü", 127), PingIntervalMs: 1<<64 - 1},
 		{ConnKey: "k", User: "u", PingIntervalMs: 25000, MaxFrame: 65536, Recovery: wire.RecoveryRecovered, Offset: 9, Epoch: "e"},
-		{ConnKey: "k", User: "u", Recovery: wire.RecoveryNotRecovered, Offset: 1<<64 - 1, Epoch: strings.Repeat("e", wire.MaxRoomLen)}}
+		{ConnKey: "k", User: "u", Recovery: wire.RecoveryNotRecovered, Offset: 1<<64 - 1, Epoch: strings.Repeat("e", wire.MaxRoomLen)},
+		{ConnKey: "k", User: "u", Revision: 5}, {ConnKey: "k", User: "u", Recovery: wire.RecoveryRecovered, Offset: 9, Epoch: "e", Revision: 1<<64 - 1}}
 	for _, m := range authOKs {
 		base := m
-		base.Recovery, base.Offset, base.Epoch = 0, 0, ""
-		cases = append(cases, roundTrip{name: "auth_ok", op: wire.OpAuthOK, seq: 0xffffffff,
+		base.Recovery, base.Offset, base.Epoch, base.Revision = 0, 0, "", 0
+		full, last := len(wire.AppendAuthOK(nil, 0xffffffff, &m))-wire.HeaderSize, 0
+		if m.Revision != 0 {
+			last = len(binary.AppendUvarint(nil, m.Revision))
+		}
+		cases = append(cases, twoOptional(roundTrip{name: "auth_ok", op: wire.OpAuthOK, seq: 0xffffffff,
 			encode: func(dst []byte) []byte { return wire.AppendAuthOK(dst, 0xffffffff, &m) },
-			msg:    &m, zero: func() message { return new(wire.AuthOK) },
-			group: []byte{0, 0, 0}, required: bodyLen(wire.AppendAuthOK(nil, 0xffffffff, &base))})
+			msg:    &m, zero: func() message { return new(wire.AuthOK) }},
+			full, len(wire.AppendAuthOK(nil, 0xffffffff, &base))-wire.HeaderSize, 3, last))
 	}
 	joinOKs := []wire.JoinOK{{}, {Room: "news"}, {Room: "news", Recovery: wire.RecoveryNone, Offset: 5, Epoch: "e"},
 		{Room: "r", Recovery: wire.RecoveryRecovered, Offset: 300, Epoch: "ep"}, {Room: "r", Recovery: wire.RecoveryNotRecovered}}
@@ -73,7 +109,30 @@ func roundTrips() []roundTrip {
 			encode: func(dst []byte) []byte { return wire.AppendJoin(dst, 2, &m) },
 			msg:    &m, zero: func() message { return new(wire.Join) }})
 	}
-	for _, op := range []wire.Op{wire.OpLeave, wire.OpLeaveOK} {
+	for _, m := range []wire.Subscribed{{Room: "team/7"}, {Room: "r", Offset: 5, Epoch: "e"}} {
+		base := wire.JoinOK{Room: m.Room}
+		cases = append(cases, roundTrip{name: "subscribed", op: wire.OpSubscribed, seq: 0,
+			encode: func(dst []byte) []byte { return wire.AppendSubscribed(dst, &m) },
+			msg:    &m, zero: func() message { return new(wire.Subscribed) },
+			group: []byte{0, 0, 0}, required: bodyLen(wire.AppendJoinOK(nil, 0, &base))})
+	}
+	info := []byte(`{"name":"Ann"}`)
+	jls := []wire.JoinLeave{{Room: "r"}, {Room: "chat", Joined: []wire.Member{{User: "u", ConnKey: "k", Info: info}},
+		Left: []wire.Member{{User: "v", ConnKey: "k2"}, {User: strings.Repeat("u", wire.MaxRoomLen), ConnKey: "k3",
+			Info: bytes.Repeat([]byte("i"), wire.MaxInfoLen)}}, Omitted: 1<<64 - 1}}
+	for _, m := range jls {
+		cases = append(cases, roundTrip{name: "join_leave", op: wire.OpJoinLeave, seq: 0,
+			encode: func(dst []byte) []byte { return wire.AppendJoinLeave(dst, &m) },
+			msg:    &m, zero: func() message { return new(wire.JoinLeave) }})
+	}
+	pos := []wire.PresenceOK{{Room: "r"}, {Room: "chat", Conns: 3, Users: 2, Complete: true,
+		Members: []wire.Member{{User: "u", ConnKey: "k", Info: info}, {User: "u", ConnKey: "k2"}}}}
+	for _, m := range pos {
+		cases = append(cases, roundTrip{name: "presence_ok", op: wire.OpPresenceOK, seq: 8,
+			encode: func(dst []byte) []byte { return wire.AppendPresenceOK(dst, 8, &m) },
+			msg:    &m, zero: func() message { return new(wire.PresenceOK) }})
+	}
+	for _, op := range []wire.Op{wire.OpLeave, wire.OpLeaveOK, wire.OpUnsubscribed, wire.OpPresenceGet} {
 		for _, room := range []string{"", "news", "房间", strings.Repeat("r", wire.MaxRoomLen)} {
 			m := wire.RoomReply{Room: room}
 			cases = append(cases, roundTrip{name: op.String(), op: op, seq: 3,
@@ -178,7 +237,9 @@ func TestMessagesRoundTrip(t *testing.T) {
 			// are ignored (after the revision-2 group, zero if left out).
 			long := bytes.Clone(body)
 			required := -1
-			if tc.required != nil {
+			if tc.decodable != nil {
+				long = append(long, tc.pad...)
+			} else if tc.required != nil {
 				required = tc.required(body)
 				if required < 0 {
 					long = append(long, tc.group...)
@@ -197,7 +258,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 			// starts.
 			for n := range len(body) {
 				err := tc.zero().Decode(body[:n])
-				if n == required {
+				if n == required || tc.decodable[n] {
 					if err != nil {
 						t.Fatalf("%d of %d body bytes (the group left out): %v", n, len(body), err)
 					}
@@ -377,6 +438,8 @@ func TestOpString(t *testing.T) {
 		wire.OpJoin: "join", wire.OpJoinOK: "join_ok", wire.OpLeave: "leave", wire.OpLeaveOK: "leave_ok",
 		wire.OpPush: "push", wire.OpError: "error", wire.OpDisconnect: "disconnect",
 		wire.OpTokenExpiring: "token_expiring", wire.OpRefresh: "refresh", wire.OpRefreshOK: "refresh_ok",
+		wire.OpSubscribed: "subscribed", wire.OpUnsubscribed: "unsubscribed", wire.OpJoinLeave: "join_leave",
+		wire.OpPresenceGet: "presence_get", wire.OpPresenceOK: "presence_ok",
 	}
 	for op := range 256 {
 		op := wire.Op(op)

@@ -26,6 +26,17 @@ const (
 	OpTokenExpiring Op = 0x0C // server -> client: the token expires soon; answer with Refresh
 	OpRefresh       Op = 0x0D // client -> server: a fresh token for this connection
 	OpRefreshOK     Op = 0x0E // server -> client: reply to Refresh
+
+	// Revision 5: rooms the application's backend controls, join and leave
+	// notices, and presence for clients. The server sends Subscribed,
+	// Unsubscribed and JoinLeave on its own, so earlier clients skip them; a
+	// client sends PresenceGet only to an edge whose AuthOK announced
+	// revision 5 or later.
+	OpSubscribed   Op = 0x0F // server -> client: the backend put this connection in a room
+	OpUnsubscribed Op = 0x10 // server -> client: the backend took this connection out of a room
+	OpJoinLeave    Op = 0x11 // server -> client: who joined and left a room lately
+	OpPresenceGet  Op = 0x12 // client -> server: who is in a room
+	OpPresenceOK   Op = 0x13 // server -> client: reply to PresenceGet
 )
 
 var opNames = [...]string{ //nolint:gosec // G101: "auth" and "refresh" are op names, not credentials
@@ -33,6 +44,8 @@ var opNames = [...]string{ //nolint:gosec // G101: "auth" and "refresh" are op n
 	OpJoin: "join", OpJoinOK: "join_ok", OpLeave: "leave", OpLeaveOK: "leave_ok",
 	OpPush: "push", OpError: "error", OpDisconnect: "disconnect",
 	OpTokenExpiring: "token_expiring", OpRefresh: "refresh", OpRefreshOK: "refresh_ok",
+	OpSubscribed: "subscribed", OpUnsubscribed: "unsubscribed", OpJoinLeave: "join_leave",
+	OpPresenceGet: "presence_get", OpPresenceOK: "presence_ok",
 }
 
 // Known reports whether op is defined by this protocol version.

@@ -134,6 +134,8 @@ type authFields struct {
 	Token   string `json:"token"`
 	Offset  uint64 `json:"offset,string"`
 	Epoch   string `json:"epoch"`
+	// Joins (revision 5) is left out of the vectors when zero.
+	Joins uint64 `json:"joins,omitempty"`
 }
 
 type authOKFields struct {
@@ -144,6 +146,8 @@ type authOKFields struct {
 	Recovery       uint8  `json:"recovery"`
 	Offset         uint64 `json:"offset,string"`
 	Epoch          string `json:"epoch"`
+	// Revision (revision 5) is left out of the vectors when zero.
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 type joinOKFields struct {
@@ -190,6 +194,49 @@ type refreshFields struct {
 	Token string `json:"token"`
 }
 
+// memberFields is one member of join_leave and presence_ok (revision 5); info
+// is the member's JSON object as text, empty for none.
+type memberFields struct {
+	User    string `json:"user"`
+	ConnKey string `json:"conn_key"`
+	Info    string `json:"info"`
+}
+
+type joinLeaveFields struct {
+	Room    string         `json:"room"`
+	Joined  []memberFields `json:"joined"`
+	Left    []memberFields `json:"left"`
+	Omitted uint64         `json:"omitted"`
+}
+
+type presenceOKFields struct {
+	Room     string         `json:"room"`
+	Conns    uint64         `json:"conns"`
+	Users    uint64         `json:"users"`
+	Complete bool           `json:"complete"`
+	Members  []memberFields `json:"members"`
+}
+
+func toMembers(fs []memberFields) []wire.Member {
+	var ms []wire.Member
+	for _, f := range fs {
+		m := wire.Member{User: f.User, ConnKey: f.ConnKey}
+		if f.Info != "" {
+			m.Info = []byte(f.Info)
+		}
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+func fromMembers(ms []wire.Member) []memberFields {
+	fs := []memberFields{}
+	for _, m := range ms {
+		fs = append(fs, memberFields{m.User, m.ConnKey, string(m.Info)})
+	}
+	return fs
+}
+
 type disconnectFields struct {
 	Code   uint16 `json:"code"`
 	Reason string `json:"reason"`
@@ -212,10 +259,14 @@ func newFields(op wire.Op) fields {
 		return &emptyFields{}
 	case wire.OpJoin:
 		return &joinFields{}
-	case wire.OpJoinOK:
+	case wire.OpJoinOK, wire.OpSubscribed:
 		return &joinOKFields{}
-	case wire.OpLeave, wire.OpLeaveOK:
+	case wire.OpLeave, wire.OpLeaveOK, wire.OpUnsubscribed, wire.OpPresenceGet:
 		return &roomFields{}
+	case wire.OpJoinLeave:
+		return &joinLeaveFields{}
+	case wire.OpPresenceOK:
+		return &presenceOKFields{}
 	case wire.OpPush:
 		return &pushFields{}
 	case wire.OpError:
@@ -231,38 +282,74 @@ func newFields(op wire.Op) fields {
 }
 
 func (f *authFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, error) {
-	return wire.AppendAuth(dst, seq, &wire.Auth{Version: f.Version, Token: f.Token, Offset: f.Offset, Epoch: f.Epoch}), nil
+	return wire.AppendAuth(dst, seq, &wire.Auth{Version: f.Version, Token: f.Token, Offset: f.Offset, Epoch: f.Epoch, Joins: f.Joins}), nil
 }
 
 func (f *authFields) decode(body []byte) error {
 	var m wire.Auth
 	err := m.Decode(body)
-	*f = authFields{m.Version, m.Token, m.Offset, m.Epoch}
+	*f = authFields{m.Version, m.Token, m.Offset, m.Epoch, m.Joins}
 	return err
 }
 
 func (f *authOKFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, error) {
 	return wire.AppendAuthOK(dst, seq, &wire.AuthOK{
 		ConnKey: f.ConnKey, User: f.User, PingIntervalMs: f.PingIntervalMs, MaxFrame: f.MaxFrame,
-		Recovery: wire.Recovery(f.Recovery), Offset: f.Offset, Epoch: f.Epoch,
+		Recovery: wire.Recovery(f.Recovery), Offset: f.Offset, Epoch: f.Epoch, Revision: f.Revision,
 	}), nil
 }
 
 func (f *authOKFields) decode(body []byte) error {
 	var m wire.AuthOK
 	err := m.Decode(body)
-	*f = authOKFields{m.ConnKey, m.User, m.PingIntervalMs, m.MaxFrame, uint8(m.Recovery), m.Offset, m.Epoch}
+	*f = authOKFields{m.ConnKey, m.User, m.PingIntervalMs, m.MaxFrame, uint8(m.Recovery), m.Offset, m.Epoch, m.Revision}
 	return err
 }
 
-func (f *joinOKFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, error) {
-	return wire.AppendJoinOK(dst, seq, &wire.JoinOK{Room: f.Room, Recovery: wire.Recovery(f.Recovery), Offset: f.Offset, Epoch: f.Epoch}), nil
+// joinOKFields serve JoinOK and Subscribed (revision 5), whose bodies are alike.
+func (f *joinOKFields) appendFrame(dst []byte, op wire.Op, seq uint32) ([]byte, error) {
+	m := wire.JoinOK{Room: f.Room, Recovery: wire.Recovery(f.Recovery), Offset: f.Offset, Epoch: f.Epoch}
+	if op == wire.OpSubscribed {
+		if seq != 0 {
+			return nil, errors.New("subscribed frames carry seq 0")
+		}
+		sm := wire.Subscribed(m)
+		return wire.AppendSubscribed(dst, &sm), nil
+	}
+	return wire.AppendJoinOK(dst, seq, &m), nil
 }
 
 func (f *joinOKFields) decode(body []byte) error {
 	var m wire.JoinOK
 	err := m.Decode(body)
 	*f = joinOKFields{m.Room, uint8(m.Recovery), m.Offset, m.Epoch}
+	return err
+}
+
+func (f *joinLeaveFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, error) {
+	if seq != 0 {
+		return nil, errors.New("join_leave frames carry seq 0")
+	}
+	return wire.AppendJoinLeave(dst, &wire.JoinLeave{Room: f.Room, Joined: toMembers(f.Joined), Left: toMembers(f.Left), Omitted: f.Omitted}), nil
+}
+
+func (f *joinLeaveFields) decode(body []byte) error {
+	var m wire.JoinLeave
+	err := m.Decode(body)
+	*f = joinLeaveFields{m.Room, fromMembers(m.Joined), fromMembers(m.Left), m.Omitted}
+	return err
+}
+
+func (f *presenceOKFields) appendFrame(dst []byte, _ wire.Op, seq uint32) ([]byte, error) {
+	return wire.AppendPresenceOK(dst, seq, &wire.PresenceOK{
+		Room: f.Room, Conns: f.Conns, Users: f.Users, Complete: f.Complete, Members: toMembers(f.Members),
+	}), nil
+}
+
+func (f *presenceOKFields) decode(body []byte) error {
+	var m wire.PresenceOK
+	err := m.Decode(body)
+	*f = presenceOKFields{m.Room, m.Conns, m.Users, m.Complete, fromMembers(m.Members)}
 	return err
 }
 
@@ -525,6 +612,34 @@ func frameSpecs() []frameSpec {
 		{name: "ping_seq_zero", note: "a request with seq 0 is answered like any other; its reply has seq 0",
 			op: wire.OpPing, seq: 0, fields: &emptyFields{}},
 
+		{name: "auth_with_joins", note: "revision 5: 2 Joins follow Auth; the position group is written as zeros because a field follows it",
+			op: wire.OpAuth, seq: 1, fields: &authFields{Version: 1, Token: "t", Joins: 2}},
+		{name: "auth_with_position_and_joins", note: "revision 5", op: wire.OpAuth, seq: 1,
+			fields: &authFields{Version: 1, Token: "t", Offset: 300, Epoch: "e7", Joins: 1}},
+		{name: "auth_ok_revision", note: "revision 5: the edge's revision after the position group, which is then written even when all zero",
+			op: wire.OpAuthOK, seq: 1,
+			fields: &authOKFields{ConnKey: "c1f0a9", User: "user-1", PingIntervalMs: 25000, MaxFrame: 65536, Revision: 5}},
+		{name: "auth_ok_recovered_revision", note: "revision 5", op: wire.OpAuthOK, seq: 1,
+			fields: &authOKFields{ConnKey: "c1f0a9", User: "user-1", PingIntervalMs: 25000, MaxFrame: 65536, Recovery: 1, Offset: 420, Epoch: "e7", Revision: 5}},
+		{name: "subscribed", note: "revision 5: the backend put the connection in a room standing at offset 1234",
+			op: wire.OpSubscribed, seq: 0, fields: &joinOKFields{Room: "team/7", Offset: 1234, Epoch: "e7"}},
+		{name: "subscribed_no_position", note: "revision 5: the room keeps no history, or the connection was in it already",
+			op: wire.OpSubscribed, seq: 0, fields: &joinOKFields{Room: "team/7"}},
+		{name: "unsubscribed", note: "revision 5", op: wire.OpUnsubscribed, seq: 0, fields: &roomFields{Room: "team/7"}},
+		{name: "join_leave", note: "revision 5: one connection joined with info, one left, 3 more changes left out",
+			op: wire.OpJoinLeave, seq: 0, fields: &joinLeaveFields{Room: "chat/1",
+				Joined: []memberFields{{User: "u1", ConnKey: "e1-a", Info: `{"name":"Ann"}`}},
+				Left:   []memberFields{{User: "u2", ConnKey: "e2-b"}}, Omitted: 3}},
+		{name: "join_leave_empty_lists", note: "revision 5: only counts of what changed", op: wire.OpJoinLeave, seq: 0,
+			fields: &joinLeaveFields{Room: "chat/1", Joined: []memberFields{}, Left: []memberFields{}, Omitted: 250}},
+		{name: "presence_get", note: "revision 5: only to an edge whose AuthOK announced revision 5 or later",
+			op: wire.OpPresenceGet, seq: 8, fields: &roomFields{Room: "chat/1"}},
+		{name: "presence_ok", note: "revision 5: 3 connections of 2 users, all listed", op: wire.OpPresenceOK, seq: 8,
+			fields: &presenceOKFields{Room: "chat/1", Conns: 3, Users: 2, Complete: true, Members: []memberFields{
+				{User: "u1", ConnKey: "e1-a", Info: `{"name":"Ann"}`}, {User: "u1", ConnKey: "e2-c"}, {User: "u2", ConnKey: "e2-b"}}}},
+		{name: "presence_ok_counts_only", note: "revision 5: a room past the list limit: counts, no members",
+			op: wire.OpPresenceOK, seq: 9, fields: &presenceOKFields{Room: "big", Conns: 120000, Users: 100000, Members: []memberFields{}}},
+
 		// Decode-only: what a later revision or a lenient encoder may send.
 		{name: "join_trailing_bytes", note: "bytes after the known fields are ignored",
 			op: wire.OpJoin, seq: 2, fields: &joinFields{Room: "news"},
@@ -555,6 +670,8 @@ func streamSpecs() []streamSpec {
 		{name: "empty_bodies", frames: []string{"ping", "pong", "ping_seq_max"}},
 		{name: "batch_of_pushes", note: "one write or WebSocket message carrying several pushes",
 			frames: []string{"push_room", "push_room_non_ascii", "push_offset_300", "push_offset_large", "push_empty_data", "push_direct"}},
+		{name: "revision_5_server_frames", note: "revision 5: frames a client of an earlier revision skips by their length",
+			frames: []string{"auth_ok_revision", "subscribed", "push_room", "join_leave", "unsubscribed", "presence_ok"}},
 		{name: "ephemeral_on_stream", note: "revision 4: an ephemeral push that did not fit a datagram, between reliable ones",
 			frames: []string{"push_room", "push_ephemeral_room", "push_data_200"}},
 		{name: "incomplete_header_tail", note: "the stream ends 5 bytes into a header: wait for more bytes",
@@ -613,6 +730,14 @@ func invalidSpecs() []invalidSpec {
 			raw: rawFrame(wire.OpError, 5, "00")},
 		{name: "disconnect_missing_reason", maxFrame: maxFrame, err: wire.ErrMalformed,
 			raw: rawFrame(wire.OpDisconnect, 0, "0bb8")},
+		{name: "join_leave_count_beyond_body", note: "revision 5: 200 joined members announced, 4 bytes left; reject before allocating",
+			maxFrame: maxFrame, err: wire.ErrMalformed, raw: rawFrame(wire.OpJoinLeave, 0, "0172", "c801", "01610162")},
+		{name: "join_leave_missing_omitted", note: "revision 5", maxFrame: maxFrame, err: wire.ErrMalformed,
+			raw: rawFrame(wire.OpJoinLeave, 0, "0172", "00", "00")},
+		{name: "join_leave_info_too_long", note: "revision 5: info is at most 1024 bytes", maxFrame: maxFrame, err: wire.ErrMalformed,
+			raw: rawFrame(wire.OpJoinLeave, 0, "0172", "01", "0161", "0162", "8108", strings.Repeat("7b", 1025), "00", "00")},
+		{name: "presence_ok_bad_complete", note: "revision 5: complete is 0 or 1", maxFrame: maxFrame, err: wire.ErrMalformed,
+			raw: rawFrame(wire.OpPresenceOK, 8, "0172", "01", "01", "02", "00")},
 	}
 }
 
@@ -669,6 +794,7 @@ func buildVectors(t *testing.T) *vectorFile {
 			"frames: encoding fields with op and seq gives hex, and decoding hex gives fields; decode_only vectors are only decoded.",
 			"offset is a uint64 written as a decimal string, since JSON numbers lose precision above 2^53.",
 			"data_hex is the push payload in hex; strings are UTF-8.",
+			"revision 5 appends joins to Auth and revision to AuthOK (each after the position group, which is then written in full), and adds subscribed, unsubscribed, join_leave, presence_get and presence_ok; members' info is JSON text.",
 			"revision 4 appends flags to Push (a uvarint after data, bit 0 = ephemeral, left out when zero, read as zero when absent) and sends ephemeral pushes in datagrams, each one whole Push frame.",
 			"revision 3 adds token_expiring, refresh and refresh_ok (refreshing a live connection's token) and request error 105.",
 			"revision 2 appends a position group (Auth: offset, epoch; AuthOK and JoinOK: recovery, offset, epoch), left out when all zero and read as zeros when absent.",
