@@ -12,6 +12,7 @@ import (
 
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/proxy"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -122,6 +123,10 @@ type Config struct {
 	CloseTimeout time.Duration
 	// Shards is the number of session shards. Zero means 64.
 	Shards int
+	// Namespaces holds the per-namespace options of rooms
+	// (docs/namespaces.md): who may join, presence, join and leave
+	// notices. Nil gives every room the defaults.
+	Namespaces *namespace.Set
 	// PresenceListMax is the most members a room may have on this edge for
 	// the edge to list them (the push API's Presence); past it the room is
 	// counts only here until it falls back to half of it, which keeps a
