@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quicpush/quicpush/internal/push"
+	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -60,6 +61,9 @@ func (h *hub) init(ctx context.Context, cfg *Config, m *metrics) {
 	h.presence, _ = cfg.Routes.(PresenceRecorder)
 	h.edgeID = cfg.ID
 	h.counts.listMax = cfg.PresenceListMax
+	if ns := cfg.Namespaces; ns.Any(func(o namespace.Options) bool { return o.NoPresence }) {
+		h.counts.unlisted = func(room string) bool { return ns.For(room).NoPresence }
+	}
 	h.routeTimeout = cfg.RouteTimeout
 	h.metrics = m
 	h.ctx = ctx

@@ -34,7 +34,7 @@ func (h *hub) presenceStats(room string) (push.PresenceStats, bool) {
 	defer rc.mu.Unlock()
 	c := rc.rooms[room]
 	if c == nil {
-		return push.PresenceStats{UsersExact: true}, true
+		return push.PresenceStats{UsersExact: true}, rc.unlisted == nil || !rc.unlisted(room)
 	}
 	return push.PresenceStats{Conns: int64(c.n), Users: int64(len(c.users)), UsersExact: true}, !c.unlisted
 }

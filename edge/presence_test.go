@@ -9,6 +9,7 @@ import (
 
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/push"
+	"github.com/quicpush/quicpush/namespace"
 )
 
 // presenceRecorder is a recorder that also takes presence changes.
@@ -116,6 +117,45 @@ func TestHubPresence(t *testing.T) {
 	leaveRoom(e, b, "r")
 	if p, _ = e.Presence(ctx, "r", "", 10); !p.Listed || len(p.Users) != 0 || p.Stats.Conns != 0 {
 		t.Fatalf("Presence of an empty room = %+v", p)
+	}
+}
+
+// A namespace with presence off keeps its rooms counts only, whatever their
+// size, and leaves other rooms listed.
+func TestHubPresenceOffByNamespace(t *testing.T) {
+	off, err := namespace.Parse("quiet/:presence=off")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := offlineEdge(t, func(c *Config) {
+		c.PresenceListMax = 4
+		c.Namespaces = &namespace.Set{Namespaces: []namespace.Namespace{off}}
+	})
+	defer e.Close()
+	ctx := context.Background()
+	if p, _ := e.Presence(ctx, "quiet/1", "", 10); p.Listed {
+		t.Fatalf("empty room of a namespace without presence listed: %+v", p)
+	}
+	a, _ := attach(t, e, "alice")
+	for _, room := range []string{"quiet/1", "loud"} {
+		if err := joinRoom(e, a, room); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := e.Presence(ctx, "quiet/1", "", 10)
+	if p.Listed || len(p.Users) != 0 || p.Stats != (push.PresenceStats{Conns: 1, Users: 1, UsersExact: true}) {
+		t.Fatalf("room of a namespace without presence = %+v", p)
+	}
+	if p, _ = e.Presence(ctx, "loud", "", 10); !p.Listed || len(p.Users) != 1 {
+		t.Fatalf("room of the default namespace = %+v", p)
+	}
+	// Falling to no members and back does not list it either.
+	leaveRoom(e, a, "quiet/1")
+	if err := joinRoom(e, a, "quiet/1"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ = e.Presence(ctx, "quiet/1", "", 10); p.Listed {
+		t.Fatalf("listed after a rejoin: %+v", p)
 	}
 }
 

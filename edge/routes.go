@@ -37,6 +37,9 @@ type roomCounts struct {
 	rooms map[string]*roomCount
 	// listMax is Config.PresenceListMax.
 	listMax int
+	// unlisted reports whether a room's namespace turns presence listing
+	// off (Config.Namespaces): such a room is counts only from the start.
+	unlisted func(room string) bool
 }
 
 type roomCount struct {
@@ -45,8 +48,10 @@ type roomCount struct {
 	// users of Presence.
 	users map[string]int
 	// unlisted is set once the room passed the presence listing threshold,
-	// and cleared when it falls back to half of it.
-	unlisted bool
+	// and cleared when it falls back to half of it; neverListed rooms (their
+	// namespace has presence off) are unlisted for good.
+	unlisted    bool
+	neverListed bool
 	// opened is closed once the room's opening was reported; joins that
 	// find it open wait for it, so no JoinOK for the room goes out before
 	// the cluster routes the room here.
@@ -66,6 +71,9 @@ func (rc *roomCounts) add(room, user string) (*roomCount, bool) {
 	opened := c == nil
 	if opened {
 		c = &roomCount{opened: make(chan struct{}), users: make(map[string]int, 1)}
+		if rc.unlisted != nil && rc.unlisted(room) {
+			c.unlisted, c.neverListed = true, true
+		}
 		rc.rooms[room] = c
 	}
 	c.n++
@@ -96,7 +104,7 @@ func (rc *roomCounts) remove(room, user string) int {
 	}
 	// Half the threshold: a room hovering around it does not flip between
 	// listed and counts only (each flip rewrites its listing in Redis).
-	if c.unlisted && c.n <= rc.listMax/2 {
+	if c.unlisted && !c.neverListed && c.n <= rc.listMax/2 {
 		c.unlisted = false
 	}
 	return c.n

@@ -125,11 +125,11 @@ func (s *Set) Add(ns Namespace) {
 // (token, proxy, public or server). Keys left out keep their defaults.
 func Parse(spec string) (Namespace, error) {
 	var ns Namespace
-	head, opts := spec, ""
+	var head, opts string
 	if eq := strings.IndexByte(spec, '='); eq >= 0 {
 		colon := strings.LastIndexByte(spec[:eq], ':')
 		if colon < 0 {
-			return ns, fmt.Errorf("namespace %q: want PREFIX:KEY=VALUE,...", spec)
+			return ns, fmt.Errorf("namespace %q: want PREFIX:KEY=VALUE[,KEY=VALUE]", spec)
 		}
 		head, opts = spec[:colon], spec[colon+1:]
 	} else {

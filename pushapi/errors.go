@@ -25,6 +25,9 @@ var (
 	ErrPayload = errors.New("exactly one of data and text must be set")
 	// ErrPayloadTooLarge means the payload exceeds Config.MaxDataBytes.
 	ErrPayloadTooLarge = errors.New("payload too large")
+	// ErrNoEphemeral means an ephemeral push was addressed to a room whose
+	// namespace refuses them (docs/namespaces.md, ephemeral=off).
+	ErrNoEphemeral = errors.New("the room's namespace does not take ephemeral pushes")
 	// ErrRequired means a required target (keys, users, room) is missing.
 	ErrRequired = errors.New("required")
 	// ErrTooMany means a list exceeds Config.MaxTargets entries.

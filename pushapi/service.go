@@ -16,6 +16,7 @@ import (
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/push"
+	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -70,6 +71,10 @@ type Config struct {
 	// Presence serves the Presence and PresenceStats methods. Nil means
 	// they answer Unimplemented.
 	Presence PresenceReader
+	// Namespaces holds the per-namespace options of rooms
+	// (docs/namespaces.md); the service checks that an ephemeral push's room
+	// takes them. Nil gives every room the defaults.
+	Namespaces *namespace.Set
 	// Idempotency remembers replies to calls with an idempotency key. Nil
 	// means a MemoryIdempotency: enough for one process, not for several
 	// API processes behind one address.
@@ -141,6 +146,7 @@ type Service struct {
 	idemWindow time.Duration
 	rateLimit  float64
 	maxData    int
+	namespaces *namespace.Set
 	maxTargets int
 	log        *slog.Logger
 	now        func() time.Time
@@ -174,6 +180,7 @@ func New(cfg Config) (*Service, error) {
 		online:     cfg.Online,
 		history:    cfg.History,
 		presence:   cfg.Presence,
+		namespaces: cfg.Namespaces,
 		idem:       cfg.Idempotency,
 		idemWindow: cfg.IdempotencyWindow,
 		rateLimit:  cfg.RateLimit,
@@ -277,6 +284,9 @@ func (s *Service) PushRoom(ctx context.Context, req *connect.Request[pushv1.Push
 	r := req.Msg
 	if err := validateName("room", r.GetRoom()); err != nil {
 		return nil, err
+	}
+	if r.GetEphemeral() && s.namespaces.For(r.GetRoom()).NoEphemeral {
+		return nil, invalid("ephemeral", ErrNoEphemeral)
 	}
 	data, err := validatePayload(r.GetData(), r.GetText(), s.maxData)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 	"github.com/quicpush/quicpush/internal/push"
+	"github.com/quicpush/quicpush/namespace"
 )
 
 // The Service's methods have the client's signatures, so tests call it in
@@ -23,7 +24,12 @@ var _ pushv1connect.PushServiceClient = (*Service)(nil)
 func TestValidation(t *testing.T) {
 	t.Parallel()
 	const maxData, maxTargets = 100, 3
-	ts := runServer(t, Config{MaxDataBytes: maxData, MaxTargets: maxTargets})
+	noEphemeral, err := namespace.Parse("pos/:ephemeral=off")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := runServer(t, Config{MaxDataBytes: maxData, MaxTargets: maxTargets,
+		Namespaces: &namespace.Set{Namespaces: []namespace.Namespace{noEphemeral}}})
 	remote := ts.client(protocols[0], "Bearer "+testKey)
 
 	keys := func(keys ...string) func(context.Context, pushv1connect.PushServiceClient) error {
@@ -41,6 +47,12 @@ func TestValidation(t *testing.T) {
 	room := func(room string, data []byte, text string) func(context.Context, pushv1connect.PushServiceClient) error {
 		return func(ctx context.Context, c pushv1connect.PushServiceClient) error {
 			_, err := c.PushRoom(ctx, connect.NewRequest(&pushv1.PushRoomRequest{Room: room, Data: data, Text: text}))
+			return err
+		}
+	}
+	ephemeral := func(room string) func(context.Context, pushv1connect.PushServiceClient) error {
+		return func(ctx context.Context, c pushv1connect.PushServiceClient) error {
+			_, err := c.PushRoom(ctx, connect.NewRequest(&pushv1.PushRoomRequest{Room: room, Text: "x", Ephemeral: true}))
 			return err
 		}
 	}
@@ -89,6 +101,9 @@ func TestValidation(t *testing.T) {
 		{name: "room with C1 control", call: room("a\u0085", nil, "x"), err: ErrNameInvalid, field: "room"},
 		{name: "room not UTF-8", call: room("a\xff", nil, "x"), err: ErrNameInvalid, field: "room", local: true},
 		{name: "room in Unicode", call: room("café 🎉 #1", nil, "x")},
+		{name: "ephemeral to a namespace without them", call: ephemeral("pos/1"), err: ErrNoEphemeral, field: "ephemeral"},
+		{name: "ephemeral elsewhere", call: ephemeral("po")},
+		{name: "reliable to a namespace without ephemeral", call: room("pos/1", nil, "x")},
 
 		{name: "no keys", call: keys(), err: ErrRequired, field: "keys"},
 		{name: "too many keys", call: keys("a", "b", "c", "d"), err: ErrTooMany, field: "keys"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/quicpush/quicpush/bus"
 	"github.com/quicpush/quicpush/history"
+	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/pushapi"
 	"github.com/quicpush/quicpush/store"
 )
@@ -36,6 +37,9 @@ type APIConfig struct {
 	Redis RedisConfig
 	// History are the streams' policies, the same in every process.
 	History history.Policies
+	// Namespaces are the rooms' options, the same in every process; the API
+	// reads which rooms refuse ephemeral pushes. Nil means the defaults.
+	Namespaces *namespace.Set
 	// APIKeys authenticate backends. Required.
 	APIKeys []string
 	// PublishTimeout bounds a push's wait for the brokers. Zero means
@@ -95,6 +99,7 @@ func StartAPI(cfg APIConfig) (*API, error) {
 		Idempotency:       store.NewIdempotency(s.rdb, cfg.Redis.Prefix),
 		IdempotencyWindow: cfg.IdempotencyWindow,
 		RateLimit:         cfg.RateLimit,
+		Namespaces:        cfg.Namespaces,
 		APIKeys:           cfg.APIKeys,
 		PublishTimeout:    cfg.PublishTimeout,
 		Logger:            log.With("component", "pushapi"),

@@ -147,6 +147,7 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 		Logger:     log.With("component", "pushapi"),
 		Registerer: reg,
 		RateLimit:  cfg.APIRateLimit,
+		Namespaces: cfg.Edge.Namespaces,
 	}
 	if s.hist != nil {
 		pc.History = s.hist

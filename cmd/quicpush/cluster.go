@@ -16,6 +16,7 @@ import (
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/devcert"
+	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/server"
 )
 
@@ -98,7 +99,7 @@ func (c *apiCmd) Run() error {
 		}
 		keys = []string{st.APIKey}
 	}
-	policies, err := c.policies()
+	nss, policies, err := c.namespaces()
 	if err != nil {
 		return err
 	}
@@ -109,6 +110,7 @@ func (c *apiCmd) Run() error {
 		Kafka:             c.kafkaFlags.config(),
 		Redis:             c.redisFlags.config(),
 		History:           policies,
+		Namespaces:        nss,
 		APIKeys:           keys,
 		PublishTimeout:    c.PublishTimeout,
 		IdempotencyWindow: c.IdempotencyWindow,
@@ -225,7 +227,7 @@ func (c *edgeCmd) Run() error {
 			return err
 		}
 	}
-	policies, err := c.policies()
+	nss, policies, err := c.namespaces()
 	if err != nil {
 		return err
 	}
@@ -242,6 +244,7 @@ func (c *edgeCmd) Run() error {
 		return err
 	}
 	ec.ID = c.ID
+	ec.Namespaces = nss
 	srv, err := server.StartEdge(server.EdgeConfig{
 		Edge:         ec,
 		History:      policies,
@@ -271,49 +274,101 @@ func (c *edgeCmd) Run() error {
 	return srv.Shutdown(ctx)
 }
 
-// historyFlags set the history policies. Every process of a cluster must be
-// given the same ones: core writes by them, edges and the API read by them.
+// historyFlags set the rooms' namespaces and the history policies. Every
+// process of a cluster must be given the same ones: core writes history by
+// them, edges and the API read by them.
 type historyFlags struct {
+	Namespaces        []string      `name:"namespace" sep:"none" help:"Options of the rooms whose names start with PREFIX, as PREFIX:KEY=VALUE,... with keys history (messages kept, -1: none), history-ttl, presence, client-presence, join-leave, ephemeral (on or off) and join (token, proxy, public or server); e.g. 'chat/:join-leave=on,client-presence=on'. Repeatable; the longest matching prefix wins; the empty prefix sets every other room. See docs/namespaces.md."`
 	HistorySize       int           `name:"history-size" default:"1000" help:"Messages each room keeps for resuming clients; -1: none."`
 	HistoryTTL        time.Duration `name:"history-ttl" default:"10m" help:"How long a room message stays in history."`
-	HistoryNamespaces []string      `name:"history-namespace" sep:"none" help:"Room-name prefix with its own history, as PREFIX=SIZE[:TTL], e.g. 'chat/=100:5m' or 'ticker/=-1' (repeatable; the longest matching prefix wins)."`
+	HistoryNamespaces []string      `name:"history-namespace" sep:"none" help:"Room-name prefix with its own history, as PREFIX=SIZE[:TTL], e.g. 'chat/=100:5m' or 'ticker/=-1' (repeatable; the longest matching prefix wins). The same as --namespace 'PREFIX:history=SIZE,history-ttl=TTL'."`
 	UserHistorySize   int           `name:"user-history-size" default:"1000" help:"Messages each user's stream keeps (PushUsers); -1: none."`
 	UserHistoryTTL    time.Duration `name:"user-history-ttl" default:"10m" help:"How long a user message stays in history."`
 	HistoryMetaTTL    time.Duration `name:"history-meta-ttl" default:"24h" help:"How long an idle stream's position outlives its messages (resume without loss after a quiet spell)."`
 	RecoveryLimit     int           `name:"recovery-limit" default:"1000" help:"Most messages replayed to one resuming client per stream; more is answered 'not recovered'."`
 }
 
+// policies returns the history policies of the namespaces.
 func (f historyFlags) policies() (history.Policies, error) {
+	_, p, err := f.namespaces()
+	return p, err
+}
+
+// namespaces reads --namespace and --history-namespace (which sets only a
+// namespace's history) into one set, with the history a namespace leaves
+// unset taken from --history-size and --history-ttl, and returns it with
+// the history policies it makes.
+func (f historyFlags) namespaces() (*namespace.Set, history.Policies, error) {
 	for name, d := range map[string]time.Duration{"--history-ttl": f.HistoryTTL, "--user-history-ttl": f.UserHistoryTTL, "--history-meta-ttl": f.HistoryMetaTTL} {
 		if d <= 0 {
-			return history.Policies{}, fmt.Errorf("%s must be positive, not %v", name, d)
+			return nil, history.Policies{}, fmt.Errorf("%s must be positive, not %v", name, d)
 		}
 	}
-	p := history.Policies{
-		Rooms:   history.Policy{Size: f.HistorySize, TTL: f.HistoryTTL},
-		Users:   history.Policy{Size: f.UserHistorySize, TTL: f.UserHistoryTTL},
-		MetaTTL: f.HistoryMetaTTL,
-	}
+	set := &namespace.Set{}
 	for _, ns := range f.HistoryNamespaces {
 		prefix, spec, ok := strings.Cut(ns, "=")
 		if !ok {
-			return p, fmt.Errorf("--history-namespace %q: want PREFIX=SIZE[:TTL]", ns)
+			return nil, history.Policies{}, fmt.Errorf("--history-namespace %q: want PREFIX=SIZE[:TTL]", ns)
 		}
 		sizeS, ttlS, hasTTL := strings.Cut(spec, ":")
 		size, err := strconv.Atoi(sizeS)
 		if err != nil {
-			return p, fmt.Errorf("--history-namespace %q: size: %w", ns, err)
+			return nil, history.Policies{}, fmt.Errorf("--history-namespace %q: size: %w", ns, err)
 		}
-		pol := history.Policy{Size: size, TTL: f.HistoryTTL}
+		pol := history.Policy{Size: size}
 		if hasTTL {
 			if pol.TTL, err = time.ParseDuration(ttlS); err != nil {
-				return p, fmt.Errorf("--history-namespace %q: ttl: %w", ns, err)
+				return nil, history.Policies{}, fmt.Errorf("--history-namespace %q: ttl: %w", ns, err)
 			}
 			if pol.TTL <= 0 {
-				return p, fmt.Errorf("--history-namespace %q: ttl must be positive", ns)
+				return nil, history.Policies{}, fmt.Errorf("--history-namespace %q: ttl must be positive", ns)
 			}
 		}
-		p.Namespaces = append(p.Namespaces, history.Namespace{Prefix: prefix, Policy: pol})
+		set.Add(namespace.Namespace{Prefix: prefix, Options: namespace.Options{History: pol}})
 	}
-	return p, nil
+	for _, spec := range f.Namespaces {
+		ns, err := namespace.Parse(spec)
+		if err != nil {
+			return nil, history.Policies{}, fmt.Errorf("--namespace: %w", err)
+		}
+		if old, ok := exact(set, ns.Prefix); ok && ns.History == (history.Policy{}) {
+			// A namespace's history given by --history-namespace stands
+			// unless --namespace sets one.
+			ns.History = old.History
+		}
+		set.Add(ns)
+	}
+	// History a namespace leaves unset is the empty prefix's, or the flags'.
+	rooms := history.Policy{Size: f.HistorySize, TTL: f.HistoryTTL}
+	fill := func(h *history.Policy) {
+		if h.Size == 0 {
+			h.Size = rooms.Size
+		}
+		if h.TTL == 0 {
+			h.TTL = rooms.TTL
+		}
+	}
+	if all, ok := exact(set, ""); ok {
+		fill(&all.History)
+		rooms = all.History
+	}
+	for i := range set.Namespaces {
+		fill(&set.Namespaces[i].History)
+	}
+	p := set.Policies(history.Policy{Size: f.UserHistorySize, TTL: f.UserHistoryTTL})
+	p.Rooms, p.MetaTTL = rooms, f.HistoryMetaTTL
+	if len(set.Namespaces) == 0 {
+		set = nil
+	}
+	return set, p, nil
+}
+
+// exact returns the options of the namespace whose prefix is prefix.
+func exact(set *namespace.Set, prefix string) (namespace.Options, bool) {
+	for _, ns := range set.Namespaces {
+		if ns.Prefix == prefix {
+			return ns.Options, true
+		}
+	}
+	return namespace.Options{}, false
 }

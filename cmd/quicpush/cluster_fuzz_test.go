@@ -16,18 +16,20 @@ import (
 
 // FuzzHistoryNamespaces parses two --history-namespace values the way the
 // command line does (kong, then historyFlags.policies) and checks that
-// parsing never panics and that what it accepts means what was written:
-// one namespace per value, in order, with the prefix before the first "=",
-// the size as written, the TTL as written or --history-ttl; that it formats
-// back to values that parse to the same policies; and that Policies.For
-// gives each namespace's own rooms its policy (the longest prefix wins, the
-// first of equal ones). A negative TTL has no meaning and must be refused,
-// not turned into the default.
+// parsing never panics and that what it accepts means what was written: one
+// namespace per prefix (the prefix before the first "="), the last value of
+// a prefix winning; the empty prefix setting every other room; the size as
+// written (0: the rooms' size) and the TTL as written (or the rooms'); that
+// it formats back to values that parse to the same policies; and that
+// Policies.For gives each namespace's own rooms its policy (the longest
+// prefix wins). A negative TTL has no meaning and must be refused, not
+// turned into the default.
 func FuzzHistoryNamespaces(f *testing.F) {
 	for _, pair := range [][2]string{
 		{"chat/=100:5m", "ticker/=-1"},
 		{"a=1", "ab=2:1h30m"},
 		{"=0", "x=+7:0s"},
+		{"=5:1m", "x=0"},
 		{"dup=1", "dup=2"},
 		{"bad", "x=1:1"},
 		{"x=99999999999999999999", "y=1:-5m"},
@@ -59,29 +61,58 @@ func FuzzHistoryNamespaces(f *testing.F) {
 			}
 			return
 		}
-		if len(pol.Namespaces) != len(values) {
-			t.Fatalf("%q: %d namespaces", values, len(pol.Namespaces))
-		}
-		for i, v := range values {
-			ns := pol.Namespaces[i]
+
+		// What each prefix should get: the last value written for it.
+		written := map[string]history.Policy{}
+		var order []string
+		for _, v := range values {
 			prefix, spec, _ := strings.Cut(v, "=")
 			sizeS, ttlS, hasTTL := strings.Cut(spec, ":")
 			size, _ := strconv.Atoi(sizeS)
-			ttl := c.Core.HistoryTTL
+			var ttl time.Duration
 			if hasTTL {
 				ttl, _ = time.ParseDuration(ttlS)
 			}
-			if ns.Prefix != prefix || ns.Policy.Size != size || ns.Policy.TTL != ttl {
-				t.Fatalf("%q parsed as %+v, want prefix %q size %d ttl %v", v, ns, prefix, size, ttl)
+			if _, seen := written[prefix]; !seen && prefix != "" {
+				order = append(order, prefix)
+			}
+			written[prefix] = history.Policy{Size: size, TTL: ttl}
+		}
+		rooms := history.Policy{Size: c.Core.HistorySize, TTL: c.Core.HistoryTTL}
+		fill := func(p history.Policy) history.Policy {
+			if p.Size == 0 {
+				p.Size = rooms.Size
+			}
+			if p.TTL == 0 {
+				p.TTL = rooms.TTL
+			}
+			return p
+		}
+		if all, ok := written[""]; ok {
+			rooms = fill(all)
+		}
+		if pol.Rooms != rooms {
+			t.Fatalf("%q: rooms get %+v, want %+v", values, pol.Rooms, rooms)
+		}
+		if len(pol.Namespaces) != len(order) {
+			t.Fatalf("%q: %d namespaces, want %d", values, len(pol.Namespaces), len(order))
+		}
+		for i, prefix := range order {
+			ns := pol.Namespaces[i]
+			if want := fill(written[prefix]); ns.Prefix != prefix || ns.Policy != want {
+				t.Fatalf("%q: namespace %d is %+v, want prefix %q %+v", values, i, ns, prefix, want)
 			}
 			if ns.Policy.TTL < 0 {
-				t.Fatalf("%q accepted with a negative TTL %v (taken as the default %v)", v, ns.Policy.TTL, history.DefaultTTL)
+				t.Fatalf("%q accepted with a negative TTL %v (taken as the default %v)", values, ns.Policy.TTL, history.DefaultTTL)
 			}
 		}
 
 		// Formatted back, the values parse to the same policies.
 		again := c.Core.historyFlags
 		again.HistoryNamespaces = nil
+		if _, ok := written[""]; ok {
+			again.HistoryNamespaces = append(again.HistoryNamespaces, fmt.Sprintf("=%d:%s", pol.Rooms.Size, pol.Rooms.TTL))
+		}
 		for _, ns := range pol.Namespaces {
 			again.HistoryNamespaces = append(again.HistoryNamespaces, fmt.Sprintf("%s=%d:%s", ns.Prefix, ns.Policy.Size, ns.Policy.TTL))
 		}
@@ -90,21 +121,12 @@ func FuzzHistoryNamespaces(f *testing.F) {
 			t.Fatalf("%q formatted as %q parses to %+v, %v; want %+v", values, again.HistoryNamespaces, pol2, err, pol)
 		}
 
-		// Each namespace's prefix, as a room, gets the policy of the longest
-		// matching prefix: its own, or the first namespace with the same one.
+		// Each namespace's prefix, as a room, gets its own policy unless a
+		// longer prefix matches it.
 		for _, ns := range pol.Namespaces {
 			want := ns.Policy
-			for _, o := range pol.Namespaces {
-				if o.Prefix == ns.Prefix {
-					want = o.Policy
-					break
-				}
-			}
 			if want.Size == 0 {
 				want.Size = history.DefaultSize
-			}
-			if want.TTL <= 0 {
-				want.TTL = history.DefaultTTL
 			}
 			for _, room := range []string{ns.Prefix, ns.Prefix + "\x00tail"} {
 				if got := pol.For(history.RoomStream(room)); got != want && !longerPrefix(pol.Namespaces, ns.Prefix, room) {

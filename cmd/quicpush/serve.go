@@ -98,7 +98,7 @@ func (c *serveCmd) Run() error {
 			APIKey:   keys[0],
 		}
 	}
-	policies, err := c.policies()
+	nss, policies, err := c.namespaces()
 	if err != nil {
 		return err
 	}
@@ -114,6 +114,7 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	ec.Namespaces = nss
 	srv, err := server.StartSingle(server.SingleConfig{
 		History:      policies,
 		APIRateLimit: c.APIRateLimit,
