@@ -87,6 +87,7 @@ type apiCmd struct {
 	redisFlags
 	historyFlags
 	logFlags
+	configFlags
 }
 
 func (c *apiCmd) Run() error {
@@ -145,6 +146,7 @@ type coreCmd struct {
 	redisFlags
 	historyFlags
 	logFlags
+	configFlags
 }
 
 func (c *coreCmd) Run() error {
@@ -203,6 +205,7 @@ type edgeCmd struct {
 	redisFlags
 	historyFlags
 	logFlags
+	configFlags
 }
 
 func (c *edgeCmd) Run() error {

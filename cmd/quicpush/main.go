@@ -7,7 +7,10 @@
 //	quicpush token    sign a development client token
 //	quicpush listen   connect as a client and print what arrives
 //
-// Every flag has an environment twin named QUICPUSH_<FLAG>.
+//	quicpush config   check a configuration file
+//
+// Every flag has an environment twin named QUICPUSH_<FLAG>, and serve, api,
+// core and edge read a YAML configuration file with --config.
 package main
 
 import (
@@ -26,6 +29,7 @@ type cli struct {
 	Token   tokenCmd   `cmd:"" help:"Sign a client token (HS256) with the development secret."`
 	Listen  listenCmd  `cmd:"" help:"Connect as a client, join rooms and print every push."`
 	Version versionCmd `cmd:"" help:"Print the version."`
+	Config  configCmd  `cmd:"" help:"Configuration file helpers."`
 }
 
 func main() {
@@ -44,6 +48,7 @@ func options() []kong.Option {
 		kong.Description("A push service over QUIC, WebTransport, TCP and WebSocket."),
 		kong.UsageOnError(),
 		kong.DefaultEnvars("QUICPUSH"),
+		kong.Configuration(loadYAML),
 		kong.Vars{"version": versionString()},
 	}
 }

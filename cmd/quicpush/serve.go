@@ -44,6 +44,7 @@ type serveCmd struct {
 	historyFlags
 
 	LogLevel slog.Level `default:"info" help:"debug, info, warn or error."`
+	configFlags
 }
 
 // AfterApply fills in the addresses not given. The development secrets are
