@@ -43,7 +43,7 @@ type testServer struct {
 	pingMs    uint64
 	noPong    bool            // never answer Ping
 	forbidden map[string]bool // rooms whose Join gets ErrCodeForbidden (under mu)
-	silent    map[string]bool // rooms whose Join gets no answer (under mu)
+	silent    map[string]bool // rooms whose Join or PresenceGet gets no answer (under mu)
 	revision  uint64          // announced in AuthOK
 	failing   map[string]int  // rooms whose next Joins get ErrCodeInternal, how many (under mu)
 	refuse    wire.Code       // when set, every Auth gets Disconnect(refuse)

@@ -203,6 +203,38 @@ func TestPresence(t *testing.T) {
 	}
 }
 
+// TestPresenceAcrossReconnect: a Presence whose connection is lost before
+// the answer is asked again on the next connection.
+func TestPresenceAcrossReconnect(t *testing.T) {
+	leakCheck(t)
+	s := newTestServer(t)
+	s.silent = map[string]bool{"lobby": true}
+	rec := newRecorder()
+	c := connectRev5(t, s, rec)
+	done := make(chan error, 1)
+	go func() {
+		p, err := c.Presence(testContext(t), "lobby")
+		if err == nil && p.Conns != 1 {
+			err = errors.New("wrong answer")
+		}
+		done <- err
+	}()
+	if ev := s.next(wire.OpPresenceGet); ev.conn != s.conn(0) {
+		t.Fatal("presence_get on another connection")
+	}
+	s.mu.Lock()
+	delete(s.silent, "lobby")
+	s.presence = map[string]*wire.PresenceOK{"lobby": {Room: "lobby", Conns: 1, Users: 1}}
+	s.mu.Unlock()
+	s.conn(0).disconnect(wire.CodeShutdown, "draining")
+	if ev := s.next(wire.OpPresenceGet); ev.conn != s.conn(1) {
+		t.Fatal("presence_get not sent again on the new connection")
+	}
+	if err := recv(t, done); err != nil {
+		t.Fatalf("Presence = %v", err)
+	}
+}
+
 // TestPresenceOldEdge: an edge that announced no revision would close the
 // connection for a PresenceGet, so none is sent.
 func TestPresenceOldEdge(t *testing.T) {
