@@ -73,3 +73,8 @@ func (e *closeError) Error() string {
 // protocol's disconnect codes; other codes (0, HTTP/3 and WebSocket codes)
 // are plain network closes.
 func isDisconnectCode(v uint64) bool { return v >= 3000 && v <= 3999 }
+
+// errProtocol describes an unexpected reply op, for the error of a request.
+func errProtocol(op wire.Op, what string) error {
+	return fmt.Errorf("%w: %v answering %s", wire.ErrMalformed, op, what)
+}

@@ -1,7 +1,6 @@
 package quicpush
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -172,9 +171,4 @@ func (c *Client) fireSubscription(ev SubscriptionEvent) {
 		return
 	}
 	c.callHandler(true, func() { c.opts.onSubscription(ev) })
-}
-
-// errProtocol describes an unexpected reply op, for the error of a request.
-func errProtocol(op wire.Op, what string) error {
-	return fmt.Errorf("%w: %v answering %s", wire.ErrMalformed, op, what)
 }
