@@ -124,7 +124,8 @@ type roomState struct {
 	conn   *conn // the connection the edge confirmed the room on
 	sentOn *conn // the connection a Join for the room awaits an answer on
 	err    error // the edge refused the room, which is forgotten
-	left   bool  // Leave forgot the room
+	left   bool  // Leave (or Unsubscribed) forgot the room
+	server bool  // the application's backend put the client in it (subscription.go)
 	tries  int   // Joins the edge failed to serve in a row (error 104)
 }
 
@@ -499,6 +500,10 @@ func (c *Client) dialEndpoint(ctx context.Context, edge int, ep *endpoint, token
 	c.mu.Lock()
 	auth := wire.Auth{Version: wire.Version, Token: token, Offset: c.user.offset, Epoch: c.user.epoch}
 	rejoins := c.rejoinsLocked()
+	// The edge puts the connection in the user's server-side rooms once it
+	// has handled these Joins, so that those among them resume from their
+	// positions rather than start afresh (protocol section 6.1).
+	auth.Joins = uint64(len(rejoins))
 	c.mu.Unlock()
 	ok, err := sayHello(ctx, t, &auth, rejoins)
 	if !stop() {
@@ -629,12 +634,16 @@ func (c *Client) joinReply(cn *conn, r *roomState) replyFunc {
 		if err == nil && op == wire.OpError {
 			refused = decodeError(body)
 		}
-		// The event goes out after c.mu is released (defers run last in,
+		// The events go out after c.mu is released (defers run last in,
 		// first out): a handler may call the client.
 		var ev *RecoveryEvent
+		var unsub *SubscriptionEvent
 		defer func() {
 			if ev != nil {
 				c.fireRecovery(*ev)
+			}
+			if unsub != nil {
+				c.fireSubscription(*unsub)
 			}
 		}()
 		c.mu.Lock()
@@ -664,21 +673,22 @@ func (c *Client) joinReply(cn *conn, r *roomState) replyFunc {
 			r.err = refused
 			if c.rooms[r.name] == r {
 				delete(c.rooms, r.name)
+				if r.server {
+					// The backend took the user out of the room while the
+					// client was away: the same news as an Unsubscribed.
+					unsub = &SubscriptionEvent{Room: r.name}
+				}
 			}
-			c.log.Warn("quicpush: join refused", "room", r.name, "err", refused)
+			c.log.Warn("quicpush: join refused", "room", r.name, "server_side", r.server, "err", refused)
+			r.server = false
 		case op == wire.OpJoinOK:
-			r.conn, r.tries = cn, 0
 			var ok wire.JoinOK
-			if ok.Decode(body) == nil && (ok.Recovery != wire.RecoveryNone || ok.Offset != 0 || ok.Epoch != "") {
-				if ok.Recovery != wire.RecoveryRecovered {
-					// Where the subscription starts. (Recovered keeps the
-					// client's position: the replay moves it on.)
-					r.offset, r.epoch = ok.Offset, ok.Epoch
-				}
-				if ok.Recovery != wire.RecoveryNone {
-					ev = &RecoveryEvent{Room: r.name, Recovered: ok.Recovery == wire.RecoveryRecovered, Offset: ok.Offset, Epoch: ok.Epoch}
-				}
+			if err := ok.Decode(body); err != nil {
+				cn.shut(0, "protocol error: "+err.Error(), wire.CodeProtocolError)
+				break // the next connection rejoins
 			}
+			r.conn, r.tries = cn, 0
+			ev = r.applyPosition(ok.Recovery, ok.Offset, ok.Epoch)
 		default:
 			cn.shut(0, fmt.Sprintf("protocol error: %v answering join", op), wire.CodeProtocolError)
 		}
@@ -724,7 +734,19 @@ func (c *Client) read(cn *conn) {
 			// Liveness only, recorded above.
 		case wire.OpTokenExpiring:
 			c.refreshToken(cn)
-		case wire.OpJoinOK, wire.OpLeaveOK, wire.OpRefreshOK, wire.OpError:
+		case wire.OpSubscribed:
+			if !c.subscribed(cn, body) {
+				return
+			}
+		case wire.OpUnsubscribed:
+			if !c.unsubscribed(cn, body) {
+				return
+			}
+		case wire.OpJoinLeave:
+			if !c.joinLeave(cn, body) {
+				return
+			}
+		case wire.OpJoinOK, wire.OpLeaveOK, wire.OpRefreshOK, wire.OpPresenceOK, wire.OpError:
 			if fn := cn.take(h.Seq); fn != nil {
 				fn(h.Op, body, nil)
 			} else {
@@ -1009,7 +1031,7 @@ func (c *Client) stop(err error) {
 func (c *Client) connected(cn *conn, tracked bool) {
 	c.log.Info("quicpush: connected", "endpoint", cn.url, "transport", cn.name, "conn_key", cn.key, "user", cn.user)
 	if f := c.opts.onConnect; f != nil {
-		ev := ConnectEvent{Endpoint: cn.url, Transport: cn.name, ConnKey: cn.key, User: cn.user}
+		ev := ConnectEvent{Endpoint: cn.url, Transport: cn.name, ConnKey: cn.key, User: cn.user, Revision: cn.revision}
 		ev.Resumed, ev.ZeroRTT = resumption(cn.t)
 		c.callHandler(tracked, func() { f(ev) })
 	}

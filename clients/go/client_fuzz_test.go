@@ -41,7 +41,7 @@ const fuzzBound = 5 * time.Second
 // goroutine behind; every message it delivers must be one of the pushes in
 // the bytes, in order; and a Join waiting for the connection must return.
 func FuzzClientRead(f *testing.F) {
-	authOK := wire.AppendAuthOK(nil, 1, &wire.AuthOK{ConnKey: "k", User: "u", PingIntervalMs: 20, MaxFrame: wire.DefaultMaxFrame})
+	authOK := wire.AppendAuthOK(nil, 1, &wire.AuthOK{ConnKey: "k", User: "u", PingIntervalMs: 20, MaxFrame: wire.DefaultMaxFrame, Revision: wire.Revision})
 	recovered := wire.AppendAuthOK(nil, 1, &wire.AuthOK{ConnKey: "k", User: "u", Recovery: wire.RecoveryRecovered, Offset: 3, Epoch: "e"})
 	push := func(kind wire.PushKind, room string, off uint64) []byte {
 		return wire.AppendPush(nil, &wire.Push{Kind: kind, Room: room, ID: fmt.Sprint("m", off), Offset: off, Epoch: "e", Data: []byte("x")})
@@ -53,6 +53,15 @@ func FuzzClientRead(f *testing.F) {
 		wire.AppendFrame(nil, wire.OpPing, 9, nil), wire.AppendFrame(nil, wire.OpPong, 3, nil),
 		wire.AppendError(nil, 77, &wire.Error{Code: wire.ErrCodeInternal, Message: "late"}),
 		wire.AppendFrame(nil, 0x7f, 1, []byte("later revision")),
+		// Revision 5: a server-side room, its pushes and its end, a
+		// notice, and an answer to no request.
+		wire.AppendSubscribed(nil, &wire.Subscribed{Room: "s", Offset: 4, Epoch: "e"}),
+		push(wire.PushRoom, "s", 4), push(wire.PushRoom, "s", 5),
+		wire.AppendSubscribed(nil, &wire.Subscribed{Room: "r"}),
+		wire.AppendJoinLeave(nil, &wire.JoinLeave{Room: "r", Joined: []wire.Member{{User: "a", ConnKey: "k1", Info: []byte(`{"n":1}`)}}, Left: []wire.Member{{User: "b", ConnKey: "k2"}}, Omitted: 3}),
+		wire.AppendPresenceOK(nil, 88, &wire.PresenceOK{Room: "r", Conns: 1, Users: 1, Complete: true, Members: []wire.Member{{User: "u", ConnKey: "k"}}}),
+		wire.AppendRoom(nil, wire.OpUnsubscribed, 0, "s"),
+		wire.AppendRoom(nil, wire.OpUnsubscribed, 0, "r"),
 		wire.AppendDisconnect(nil, &wire.Disconnect{Code: wire.CodeShutdown, Reason: "bye"}),
 	}, nil)
 	for _, s := range []struct {
@@ -74,6 +83,10 @@ func FuzzClientRead(f *testing.F) {
 		{0, wire.AppendFrame(nil, wire.OpPush, 0, nil), nil},
 		{0, []byte{0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 1}, nil},
 		{fuzzAuthOK, wire.AppendAuthOK(nil, 1, &wire.AuthOK{ConnKey: "k2"}), nil},
+		{fuzzAuthOK | fuzzRoom, wire.AppendFrame(nil, wire.OpJoinOK, 2, []byte{1, 'r', 7, 0, 0}), nil},
+		{fuzzAuthOK, wire.AppendFrame(nil, wire.OpSubscribed, 0, []byte{1, 'r', 0}), nil},
+		{fuzzAuthOK, wire.AppendFrame(nil, wire.OpJoinLeave, 0, []byte{1, 'r', 9}), nil},
+		{fuzzAuthOK | fuzzHoldOpen, wire.AppendFrame(nil, wire.OpUnsubscribed, 0, []byte{1, 'r'}), nil},
 	} {
 		f.Add(s.mode, s.data, s.cuts)
 	}

@@ -49,6 +49,8 @@ type recorder struct {
 	msgs        chan Message
 	connects    chan ConnectEvent
 	disconnects chan DisconnectEvent
+	subs        chan SubscriptionEvent
+	joinLeaves  chan JoinLeaveEvent
 }
 
 func newRecorder() *recorder {
@@ -56,6 +58,8 @@ func newRecorder() *recorder {
 		msgs:        make(chan Message, 256),
 		connects:    make(chan ConnectEvent, 16),
 		disconnects: make(chan DisconnectEvent, 16),
+		subs:        make(chan SubscriptionEvent, 16),
+		joinLeaves:  make(chan JoinLeaveEvent, 16),
 	}
 }
 
@@ -64,6 +68,8 @@ func (r *recorder) options() []Option {
 		WithOnMessage(func(m Message) { r.msgs <- m }),
 		WithOnConnect(func(e ConnectEvent) { r.connects <- e }),
 		WithOnDisconnect(func(e DisconnectEvent) { r.disconnects <- e }),
+		WithOnSubscription(func(e SubscriptionEvent) { r.subs <- e }),
+		WithOnJoinLeave(func(e JoinLeaveEvent) { r.joinLeaves <- e }),
 	}
 }
 

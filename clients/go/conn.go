@@ -41,6 +41,9 @@ type conn struct {
 	// stream's position then.
 	resumed wire.Recovery
 	userPos position
+	// revision is the protocol revision the edge announced in AuthOK (0
+	// before revision 5): requests of a later revision are not sent.
+	revision uint64
 	// rejoins are the Joins sent behind Auth, until install claims them.
 	rejoins []rejoin
 	start   time.Time
@@ -81,6 +84,7 @@ func newConn(t transport, edge int, ep *endpoint, ok *wire.AuthOK, start time.Ti
 		user:         ok.User,
 		resumed:      ok.Recovery,
 		userPos:      position{ok.Offset, ok.Epoch},
+		revision:     ok.Revision,
 		pingInterval: interval,
 		start:        start,
 		done:         make(chan struct{}),

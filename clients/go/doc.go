@@ -80,12 +80,33 @@
 // # Callbacks
 //
 // [WithOnMessage] handlers run on the connection's reader goroutine, one at a
-// time and in the order the edge sent the messages. [WithOnConnect] and
+// time and in the order the edge sent the messages; [WithOnRecovery],
+// [WithOnSubscription] and [WithOnJoinLeave] handlers run there too, in order
+// with the messages. [WithOnConnect] and
 // [WithOnDisconnect] handlers run on the goroutine that connected (Connect's
 // caller for the first connection, the client's loop after that); OnConnect
 // is called once the connection reads, so the first messages of a connection
 // may reach OnMessage while OnConnect runs, and OnDisconnect is called after
 // the last message of its connection.
+//
+// # Server-side rooms and presence
+//
+// An edge of protocol revision 5 ([Client.Revision], [ConnectEvent]) lets the
+// application's backend put the client in rooms and take it out (the push
+// API's Subscribe and Unsubscribe). The client keeps such a room as if it had
+// joined it: its messages reach OnMessage, deduplicated by position; [Client.Rooms]
+// lists it, marked ServerSide; a reconnect rejoins it from its position, with
+// the joined rooms, in the flight behind Auth. [WithOnSubscription] tells the
+// application of each change, including a server-side room dropped because
+// the edge refused its rejoin (the backend took the user out meanwhile):
+// that is the news of an unsubscription, not an error. [Client.Leave] leaves a
+// server-side room for this connection.
+//
+// In rooms whose namespace turns them on, [WithOnJoinLeave] hears who came and
+// went (coalesced, best effort, never replayed), and [Client.Presence] asks
+// for the room's counts and members. Presence returns [ErrUnsupported],
+// without sending anything, to an edge of an earlier revision, which would
+// close the connection for a request it does not know.
 //
 // # Ephemeral messages
 //
@@ -97,9 +118,10 @@
 // never replayed. Ephemeral messages have no position and never count as
 // duplicates. [Client.Datagrams] counts what came in datagrams.
 //
-// While an OnMessage handler runs no further frame is read, answers to Join
-// and Leave and heartbeat replies included: a handler that blocks for longer
-// than the edge's ping interval gets the connection dropped, and Join or
-// Leave called from it wait until their timeout. Hand slow work to another
-// goroutine. Handlers may call Close.
+// While a handler on the reader goroutine runs no further frame is read,
+// answers to Join, Leave and Presence and heartbeat replies included: a
+// handler that blocks for longer than the edge's ping interval gets the
+// connection dropped, and Join, Leave or Presence called from it wait until
+// their timeout. Hand slow work to another goroutine. Handlers may call
+// Close.
 package quicpush

@@ -28,6 +28,11 @@ var (
 	ErrCertificateHash = errors.New("quicpush: server certificate does not match the pinned hash")
 	// ErrLeft is returned by a Join interrupted by a Leave of the same room.
 	ErrLeft = errors.New("quicpush: room left while joining")
+	// ErrUnsupported is returned, without anything sent, by a request the
+	// edge of the live connection does not know: one of a protocol revision
+	// later than the edge announced (Presence needs revision 5). It wraps
+	// errors.ErrUnsupported.
+	ErrUnsupported = fmt.Errorf("quicpush: the edge's protocol revision is too old for this request: %w", errors.ErrUnsupported)
 )
 
 // errConnLost fails the requests of a connection that ended; they are retried
@@ -68,3 +73,8 @@ func (e *closeError) Error() string {
 // protocol's disconnect codes; other codes (0, HTTP/3 and WebSocket codes)
 // are plain network closes.
 func isDisconnectCode(v uint64) bool { return v >= 3000 && v <= 3999 }
+
+// errProtocol describes an unexpected reply op, for the error of a request.
+func errProtocol(op wire.Op, what string) error {
+	return fmt.Errorf("%w: %v answering %s", wire.ErrMalformed, op, what)
+}

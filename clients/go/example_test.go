@@ -3,6 +3,7 @@ package quicpush_test
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"log"
 	"os"
 	"path/filepath"
@@ -100,4 +101,52 @@ func ExampleNewPersistentSessionCache() {
 		log.Fatal(err)
 	}
 	defer c.Close()
+}
+
+// A chat client whose rooms the backend manages: it joins none itself, hears
+// the backend put it in rooms and take it out, hears who comes and goes, and
+// asks who is in a room it was put in.
+func ExampleWithOnSubscription() {
+	rooms := make(chan string, 16)
+	c, err := quicpush.New([]string{"quic://push.example.com:4443 wss://push.example.com/ws"},
+		quicpush.WithToken("a JWT from your backend"),
+		quicpush.WithOnSubscription(func(e quicpush.SubscriptionEvent) {
+			if e.Subscribed {
+				rooms <- e.Room // Presence must not be called from a handler
+			} else {
+				log.Printf("removed from %s", e.Room)
+			}
+		}),
+		quicpush.WithOnJoinLeave(func(e quicpush.JoinLeaveEvent) {
+			for _, m := range e.Joined {
+				log.Printf("%s: %s joined (%s)", e.Room, m.User, m.Info)
+			}
+			for _, m := range e.Left {
+				log.Printf("%s: %s left", e.Room, m.User)
+			}
+		}),
+		quicpush.WithOnMessage(func(m quicpush.Message) {
+			log.Printf("%s: %s", m.Room, m.Data)
+		}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		log.Fatal(err)
+	}
+	room := <-rooms
+	p, err := c.Presence(ctx, room)
+	switch {
+	case errors.Is(err, quicpush.ErrUnsupported):
+		log.Print("the edge predates presence for clients")
+	case err != nil:
+		log.Print(err) // *quicpush.Error: not in the room, not allowed, or try again
+	default:
+		log.Printf("%s: %d users on %d connections, %d listed", room, p.Users, p.Conns, len(p.Members))
+	}
 }

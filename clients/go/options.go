@@ -54,6 +54,9 @@ type ConnectEvent struct {
 	// ZeroRTT reports that Auth and the rejoins went as 0-RTT data and the
 	// edge accepted them (raw QUIC; see WithZeroRTT).
 	ZeroRTT bool
+	// Revision is the protocol revision the edge announced, as returned by
+	// Client.Revision: 0 from edges before revision 5.
+	Revision uint64
 }
 
 // DisconnectEvent describes the end of a connection.
@@ -100,6 +103,8 @@ type options struct {
 	onConnect      func(ConnectEvent)
 	onDisconnect   func(DisconnectEvent)
 	onRecovery     func(RecoveryEvent)
+	onSubscription func(SubscriptionEvent)
+	onJoinLeave    func(JoinLeaveEvent)
 	logger         *slog.Logger
 	pathConn       func(context.Context) (net.PacketConn, error)
 	migrateTimeout time.Duration
@@ -253,6 +258,27 @@ func WithLogger(l *slog.Logger) Option {
 // OnMessage whether or not this handler is set.
 func WithOnRecovery(f func(RecoveryEvent)) Option {
 	return optionFunc(func(o *options) { o.onRecovery = f })
+}
+
+// WithOnSubscription sets the handler told when the application's backend
+// puts the client in a room or takes it out (server-side rooms, protocol
+// revision 5). The client keeps such a room on its own, whether or not this
+// handler is set: its pushes reach OnMessage like those of a joined room, it
+// is rejoined after a reconnect, and Rooms lists it. The handler runs on the
+// connection's reader goroutine, in order with the messages: a subscription's
+// event comes before the room's first message.
+func WithOnSubscription(f func(SubscriptionEvent)) Option {
+	return optionFunc(func(o *options) { o.onSubscription = f })
+}
+
+// WithOnJoinLeave sets the handler of join and leave notices: who came to and
+// went from a room the client is in, in rooms whose namespace turns notices on
+// (protocol revision 5). Notices are coalesced (at most one per room per
+// interval, a second by default) and best effort: none is replayed after a
+// reconnect; ask Presence for an exact list. The handler runs on the
+// connection's reader goroutine, in order with the messages.
+func WithOnJoinLeave(f func(JoinLeaveEvent)) Option {
+	return optionFunc(func(o *options) { o.onJoinLeave = f })
 }
 
 // WithPathConn sets how Migrate opens the socket of a new network path; it

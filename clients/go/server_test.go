@@ -42,10 +42,15 @@ type testServer struct {
 	id        string // prefix of the connection keys, like an edge's id
 	pingMs    uint64
 	noPong    bool            // never answer Ping
-	forbidden map[string]bool // rooms whose Join gets ErrCodeForbidden
+	forbidden map[string]bool // rooms whose Join gets ErrCodeForbidden (under mu)
+	silent    map[string]bool // rooms whose Join or PresenceGet gets no answer (under mu)
+	revision  uint64          // announced in AuthOK
 	failing   map[string]int  // rooms whose next Joins get ErrCodeInternal, how many (under mu)
 	refuse    wire.Code       // when set, every Auth gets Disconnect(refuse)
 	authGate  chan struct{}   // when set, AuthOK waits for a receive from it
+	// presence answers PresenceGet by room (under mu); a room not in it gets
+	// ErrCodeNotJoined, a silent one no answer.
+	presence map[string]*wire.PresenceOK
 
 	events chan serverEvent
 	stop   chan struct{} // closed by close: events are dropped from then on
@@ -63,8 +68,9 @@ type serverEvent struct {
 	seq   uint32
 	conn  *serverConn
 	token string    // Auth
+	joins uint64    // Auth: the Joins announced
 	join  wire.Join // Join
-	room  string    // Leave
+	room  string    // Leave, PresenceGet
 }
 
 type serverConn struct {
@@ -131,6 +137,13 @@ func (s *testServer) addCloser(f func()) {
 	s.mu.Lock()
 	s.closers = append(s.closers, f)
 	s.mu.Unlock()
+}
+
+// forbid makes the Joins of room refused with ErrCodeForbidden from now on.
+func (s *testServer) forbid(room string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forbidden[room] = true
 }
 
 func (s *testServer) authCount() int {
@@ -206,7 +219,7 @@ func (s *testServer) session(sc *serverConn, read func() (wire.Header, []byte, e
 	s.auths++
 	n := s.auths
 	s.mu.Unlock()
-	s.emit(serverEvent{op: wire.OpAuth, seq: h.Seq, conn: sc, token: a.Token})
+	s.emit(serverEvent{op: wire.OpAuth, seq: h.Seq, conn: sc, token: a.Token, joins: a.Joins})
 	refuse := &wire.Disconnect{Code: s.refuse, Reason: "refused"}
 	if a.Token != testToken || a.Version != wire.Version || h.Seq == 0 {
 		refuse = &wire.Disconnect{Code: wire.CodeInvalidToken, Reason: "invalid token"}
@@ -233,7 +246,7 @@ func (s *testServer) session(sc *serverConn, read func() (wire.Header, []byte, e
 			return
 		}
 	}
-	ok := wire.AuthOK{ConnKey: sc.key, User: "alice", PingIntervalMs: s.pingMs, MaxFrame: wire.DefaultMaxFrame}
+	ok := wire.AuthOK{ConnKey: sc.key, User: "alice", PingIntervalMs: s.pingMs, MaxFrame: wire.DefaultMaxFrame, Revision: s.revision}
 	if sc.send(wire.AppendAuthOK(nil, h.Seq, &ok)) != nil {
 		return
 	}
@@ -259,9 +272,11 @@ func (s *testServer) session(sc *serverConn, read func() (wire.Header, []byte, e
 			if fail {
 				s.failing[ev.join.Room]--
 			}
+			forbidden, silent := s.forbidden[ev.join.Room], s.silent[ev.join.Room]
 			s.mu.Unlock()
 			switch {
-			case s.forbidden[ev.join.Room]:
+			case silent:
+			case forbidden:
 				reply = wire.AppendError(nil, h.Seq, &wire.Error{Code: wire.ErrCodeForbidden, Message: "not for you"})
 			case fail:
 				reply = wire.AppendError(nil, h.Seq, &wire.Error{Code: wire.ErrCodeInternal, Message: "room unavailable, retry"})
@@ -276,6 +291,23 @@ func (s *testServer) session(sc *serverConn, read func() (wire.Header, []byte, e
 			}
 			ev.room = r.Room
 			reply = wire.AppendRoom(nil, wire.OpLeaveOK, h.Seq, r.Room)
+		case wire.OpPresenceGet:
+			var r wire.RoomReply
+			if err := r.Decode(body); err != nil {
+				s.t.Errorf("presence_get: %v", err)
+				return
+			}
+			ev.room = r.Room
+			s.mu.Lock()
+			p, silent := s.presence[r.Room], s.silent[r.Room]
+			s.mu.Unlock()
+			switch {
+			case silent:
+			case p != nil:
+				reply = wire.AppendPresenceOK(nil, h.Seq, p)
+			default:
+				reply = wire.AppendError(nil, h.Seq, &wire.Error{Code: wire.ErrCodeNotJoined, Message: "not in " + r.Room})
+			}
 		}
 		s.emit(ev)
 		if reply != nil && sc.send(reply) != nil {
