@@ -107,7 +107,7 @@ class CodecProperties {
             }
         });
         onlyDocumentedErrors(() -> Frames.decodeDatagram(b, 0, b.length, maxFrame));
-        for (int op = 0; op <= 16; op++) {
+        for (int op = 0; op <= 0x15; op++) {
             int o = op;
             onlyDocumentedErrors(() -> Frames.decodeBody(o, b, 0, b.length));
         }
