@@ -20,7 +20,7 @@ public record Message(int kind, String room, String id, long offset, String epoc
 
     /** Addressed to this connection's key or to its user. */
     public static final int DIRECT = 0;
-    /** Pushed to a room the client joined. */
+    /** Pushed to a room the client is in: one it joined, or one the application's backend put it in. */
     public static final int ROOM = 1;
     /** Broadcast to every connection. */
     public static final int BROADCAST = 2;

@@ -8,6 +8,7 @@ import io.github.quicpush.client.wire.Disconnect;
 import io.github.quicpush.client.wire.FrameReader;
 import io.github.quicpush.client.wire.Frames;
 import io.github.quicpush.client.wire.Join;
+import io.github.quicpush.client.wire.JoinLeave;
 import io.github.quicpush.client.wire.JoinOk;
 import io.github.quicpush.client.wire.Leave;
 import io.github.quicpush.client.wire.LeaveOk;
@@ -15,11 +16,15 @@ import io.github.quicpush.client.wire.Limits;
 import io.github.quicpush.client.wire.Op;
 import io.github.quicpush.client.wire.Ping;
 import io.github.quicpush.client.wire.Pong;
+import io.github.quicpush.client.wire.PresenceGet;
+import io.github.quicpush.client.wire.PresenceOk;
 import io.github.quicpush.client.wire.Push;
 import io.github.quicpush.client.wire.Recovery;
 import io.github.quicpush.client.wire.Refresh;
 import io.github.quicpush.client.wire.RequestError;
+import io.github.quicpush.client.wire.Subscribed;
 import io.github.quicpush.client.wire.TokenExpiring;
+import io.github.quicpush.client.wire.Unsubscribed;
 import io.github.quicpush.client.wire.WireException;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -54,7 +59,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * A connection to a quicpush edge that survives network failures: it reconnects with full-jitter backoff, moves to
  * the next edge when its edge drains or dies, joins its rooms again from the last position it saw so that the edge
- * replays what was missed, and drops repeats of at-least-once delivery. On raw QUIC it also moves the connection
+ * replays what was missed, and drops repeats of at-least-once delivery. Rooms the application's backend puts the
+ * client in (revision 5) are kept and rejoined the same way. On raw QUIC it also moves the connection
  * to a new network without a new handshake ({@link #networkChanged()}) and reconnects with 0-RTT.
  *
  * <p>Build one with {@link #builder(String...)}; each argument is one edge, its endpoint URLs separated by white
@@ -77,6 +83,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class QuicpushClient implements AutoCloseable {
     private static final long STABLE_NANOS = TimeUnit.SECONDS.toNanos(20);
+    /** The protocol revision that defines PresenceGet: never sent to an edge that announced less. */
+    private static final long PRESENCE_REVISION = 5;
 
     private final List<List<Endpoint>> edges;
     private final Builder cfg;
@@ -261,6 +269,68 @@ public final class QuicpushClient implements AutoCloseable {
     }
 
     /**
+     * Asks the edge who is in {@code room}, a room the client is in (docs/protocol.md section 6.10): the room's
+     * counts across the cluster and its members, as many as the edge lists. It fails with
+     * {@link QuicpushException}: {@code Codes.NOT_JOINED} (not in the room), {@code Codes.FORBIDDEN} (the room's
+     * namespace does not allow presence to clients), {@code Codes.INTERNAL_ERROR} (retry with backoff), or code 0
+     * without asking when the client is not connected or the edge predates revision 5 (an older edge would close
+     * the connection for the request). After the request timeout it fails with {@link TimeoutException}.
+     */
+    public CompletableFuture<Presence> presence(String room) {
+        CompletableFuture<Presence> f = new CompletableFuture<>();
+        int n = room.getBytes(StandardCharsets.UTF_8).length;
+        if (n == 0 || n > Limits.MAX_NAME) {
+            f.completeExceptionally(new IllegalArgumentException("room name must be 1 to 255 bytes"));
+            return f;
+        }
+        post(() -> {
+            Connection c = conn;
+            if (c == null) {
+                fail(f, new QuicpushException("presence " + room + ": not connected",
+                        new IllegalStateException("not connected")));
+                return;
+            }
+            long revision = c.authOk.revision();
+            if (revision < PRESENCE_REVISION) {
+                fail(f, new QuicpushException("presence " + room + ": the edge speaks revision " + revision
+                        + ", presence needs " + PRESENCE_REVISION, new UnsupportedOperationException("presence")));
+                return;
+            }
+            int seq = send(c, new PresenceGet(room));
+            if (seq < 0) {
+                fail(f, new QuicpushException("presence " + room + ": connection lost", new IOException("lost")));
+                return;
+            }
+            c.pending.put(seq, body -> {
+                if (body instanceof PresenceOk ok) {
+                    Presence p = new Presence(ok.room(), ok.conns(), ok.users(), ok.complete(), members(ok.members()));
+                    emit(() -> f.complete(p));
+                } else if (body instanceof RequestError e) {
+                    fail(f, new QuicpushException(e.code(), e.message()));
+                } else if (body == null) {
+                    fail(f, new QuicpushException("presence " + room + ": connection lost", new IOException("lost")));
+                } else {
+                    lose(c, 0, "protocol error: " + body + " answering presence_get");
+                }
+            });
+            loop.schedule(() -> {
+                if (c.pending.remove(seq) != null) {
+                    fail(f, new TimeoutException("presence " + room + ": no answer within " + cfg.requestTimeout));
+                }
+            }, cfg.requestTimeout.toNanos(), TimeUnit.NANOSECONDS);
+        }, f);
+        return f;
+    }
+
+    private static List<Member> members(List<io.github.quicpush.client.wire.Member> ms) {
+        List<Member> out = new ArrayList<>(ms.size());
+        for (io.github.quicpush.client.wire.Member m : ms) {
+            out.add(new Member(m.user(), m.connKey(), m.infoText()));
+        }
+        return List.copyOf(out);
+    }
+
+    /**
      * Tells the client that the device's network changed (Android: ConnectivityManager.NetworkCallback's
      * onAvailable or onLost; a new default network). On raw QUIC the connection moves to a new local socket
      * without a new handshake, and a Ping must come back on the new path within the migrate timeout; otherwise,
@@ -340,6 +410,15 @@ public final class QuicpushClient implements AutoCloseable {
     public @Nullable String user() {
         Connection c = live;
         return c == null ? null : c.authOk.user();
+    }
+
+    /**
+     * The protocol revision the live connection's edge announced in AuthOK (5 or more for presence, server-side
+     * rooms and join and leave notices), 0 from earlier edges or while disconnected.
+     */
+    public long edgeRevision() {
+        Connection c = live;
+        return c == null ? 0 : c.authOk.revision();
     }
 
     /** Whether a connection is up. */
@@ -511,7 +590,9 @@ public final class QuicpushClient implements AutoCloseable {
             String userEpoch, List<Join> joins) throws IOException, QuicpushException {
         ByteArrayOutputStream flight = new ByteArrayOutputStream(256);
         int seq = 1;
-        Frames.encode(flight, seq, new Auth(Limits.VERSION, token, userOffset, userEpoch));
+        // joins tells the edge how many Joins follow, so that it resumes server-side rooms among them from their
+        // positions instead of entering them afresh (docs/protocol.md section 6.1).
+        Frames.encode(flight, seq, new Auth(Limits.VERSION, token, userOffset, userEpoch, joins.size()));
         for (Join j : joins) {
             Frames.encode(flight, ++seq, j);
         }
@@ -715,6 +796,12 @@ public final class QuicpushClient implements AutoCloseable {
             // A sign of life, recorded by the reader.
         } else if (b instanceof TokenExpiring) {
             refresh(c);
+        } else if (b instanceof Subscribed sub) {
+            subscribed(c, sub);
+        } else if (b instanceof Unsubscribed u) {
+            unsubscribed(c, u.room());
+        } else if (b instanceof JoinLeave jl) {
+            joinLeave(jl);
         } else {
             Connection.Reply r = c.pending.remove(seq);
             if (r != null) {
@@ -722,6 +809,79 @@ public final class QuicpushClient implements AutoCloseable {
             } else {
                 cfg.log.log("debug", "answer to no pending request: " + b, null);
             }
+        }
+    }
+
+    /**
+     * The backend put the connection in a room: the client keeps it as if it had joined it. A Subscribed for a room
+     * the client is in already carries no position and only marks the room server-side.
+     */
+    private void subscribed(Connection c, Subscribed sub) {
+        Room r = rooms.computeIfAbsent(sub.room(), Room::new);
+        r.serverSide = true;
+        if (r.sentOn != c) {
+            // A Join in flight keeps its own answer: its JoinOK completes the join() calls waiting on it.
+            r.joinedOn = c;
+        }
+        position(r, sub.recovery(), sub.offset(), sub.epoch());
+        String room = sub.room();
+        emit(() -> {
+            if (cfg.onSubscribed != null) {
+                cfg.onSubscribed.onSubscribed(room);
+            }
+        });
+    }
+
+    /** The backend took the connection out of a room, or the edge refused to rejoin a server-side room. */
+    private void unsubscribed(Connection c, String room) {
+        Room r = rooms.get(room);
+        if (r == null) {
+            return; // left by the application meanwhile
+        }
+        if (r.sentOn == c) {
+            // The edge answers the Join in flight after this: its answer decides whether the client is in.
+            r.serverSide = false;
+            r.joinedOn = null;
+        } else {
+            rooms.remove(room);
+            r.joinedOn = null;
+            QuicpushException err = new QuicpushException("unsubscribed from " + room + " by the server",
+                    new IllegalStateException("unsubscribed"));
+            for (CompletableFuture<Void> w : r.waiters) {
+                fail(w, err);
+            }
+            r.waiters.clear();
+        }
+        emit(() -> {
+            if (cfg.onUnsubscribed != null) {
+                cfg.onUnsubscribed.onUnsubscribed(room);
+            }
+        });
+    }
+
+    /** A join and leave notice of a room the client is in. */
+    private void joinLeave(JoinLeave jl) {
+        Listeners.OnJoinLeave l = cfg.onJoinLeave;
+        if (l == null || !rooms.containsKey(jl.room())) {
+            return;
+        }
+        JoinLeaveEvent ev = new JoinLeaveEvent(jl.room(), members(jl.joined()), members(jl.left()), jl.omitted());
+        emit(() -> l.onJoinLeave(ev));
+    }
+
+    /**
+     * Applies the position group of a JoinOK or Subscribed: where the room's stream stands, unless the edge replays
+     * from the client's own position (recovered), and the resume's answer. An absent group changes nothing.
+     */
+    private void position(Room r, int recovery, long offset, String epoch) {
+        if (recovery == Recovery.NONE && offset == 0 && epoch.isEmpty()) {
+            return;
+        }
+        if (recovery != Recovery.RECOVERED) {
+            r.position.set(offset, epoch);
+        }
+        if (recovery != Recovery.NONE) {
+            recovery(new RecoveryEvent(r.name, recovery == Recovery.RECOVERED, offset, epoch));
         }
     }
 
@@ -868,6 +1028,18 @@ public final class QuicpushClient implements AutoCloseable {
                     fail(w, err);
                 }
                 r.waiters.clear();
+                if (r.serverSide) {
+                    // The backend took the user out while the client was away (docs/protocol.md section 6.8): the
+                    // room is gone as if Unsubscribed had come, which is no error of the client's.
+                    cfg.log.log("info", "rejoin of server-side room " + r.name + " refused (" + e.code()
+                            + "): unsubscribed", null);
+                    String room = r.name;
+                    emit(() -> {
+                        if (cfg.onUnsubscribed != null) {
+                            cfg.onUnsubscribed.onUnsubscribed(room);
+                        }
+                    });
+                }
                 return;
             }
             if (!(body instanceof JoinOk ok)) {
@@ -876,14 +1048,7 @@ public final class QuicpushClient implements AutoCloseable {
             }
             r.joinedOn = c;
             r.tries = 0;
-            if (ok.recovery() != Recovery.NONE || ok.offset() != 0 || !ok.epoch().isEmpty()) {
-                if (ok.recovery() != Recovery.RECOVERED) {
-                    r.position.set(ok.offset(), ok.epoch());
-                }
-                if (ok.recovery() != Recovery.NONE) {
-                    recovery(new RecoveryEvent(r.name, ok.recovery() == Recovery.RECOVERED, ok.offset(), ok.epoch()));
-                }
-            }
+            position(r, ok.recovery(), ok.offset(), ok.epoch());
             for (CompletableFuture<Void> w : r.waiters) {
                 succeed(w);
             }
@@ -1057,6 +1222,9 @@ public final class QuicpushClient implements AutoCloseable {
         private Listeners.@Nullable OnConnect onConnect;
         private Listeners.@Nullable OnDisconnect onDisconnect;
         private Listeners.@Nullable OnRecovery onRecovery;
+        private Listeners.@Nullable OnSubscribed onSubscribed;
+        private Listeners.@Nullable OnUnsubscribed onUnsubscribed;
+        private Listeners.@Nullable OnJoinLeave onJoinLeave;
         private Listeners.Log log = (level, message, error) -> {};
         private SessionTicketStore tickets = SessionTicketStore.inMemory();
         private boolean zeroRtt = true;
@@ -1136,7 +1304,7 @@ public final class QuicpushClient implements AutoCloseable {
             return this;
         }
 
-        /** How long join waits for the edge's answer. Default 10 s. */
+        /** How long join and presence wait for the edge's answer. Default 10 s. */
         public Builder requestTimeout(Duration d) {
             this.requestTimeout = positive(d, "request timeout");
             return this;
@@ -1188,6 +1356,24 @@ public final class QuicpushClient implements AutoCloseable {
 
         public Builder onRecovery(Listeners.OnRecovery l) {
             this.onRecovery = l;
+            return this;
+        }
+
+        /** Told of each room the application's backend puts the client in (revision 5). Default: none. */
+        public Builder onSubscribed(Listeners.OnSubscribed l) {
+            this.onSubscribed = l;
+            return this;
+        }
+
+        /** Told of each server-side room the client is taken out of (revision 5). Default: none. */
+        public Builder onUnsubscribed(Listeners.OnUnsubscribed l) {
+            this.onUnsubscribed = l;
+            return this;
+        }
+
+        /** Receives join and leave notices of the client's rooms (revision 5). Default: dropped. */
+        public Builder onJoinLeave(Listeners.OnJoinLeave l) {
+            this.onJoinLeave = l;
             return this;
         }
 
@@ -1270,6 +1456,9 @@ public final class QuicpushClient implements AutoCloseable {
             b.onConnect = onConnect;
             b.onDisconnect = onDisconnect;
             b.onRecovery = onRecovery;
+            b.onSubscribed = onSubscribed;
+            b.onUnsubscribed = onUnsubscribed;
+            b.onJoinLeave = onJoinLeave;
             b.log = log;
             b.tickets = tickets;
             b.zeroRtt = zeroRtt;

@@ -14,11 +14,17 @@ import io.github.quicpush.client.wire.Disconnect;
 import io.github.quicpush.client.wire.FrameReader;
 import io.github.quicpush.client.wire.Frames;
 import io.github.quicpush.client.wire.Join;
+import io.github.quicpush.client.wire.JoinLeave;
 import io.github.quicpush.client.wire.JoinOk;
+import io.github.quicpush.client.wire.Leave;
 import io.github.quicpush.client.wire.Limits;
 import io.github.quicpush.client.wire.Ping;
+import io.github.quicpush.client.wire.PresenceGet;
+import io.github.quicpush.client.wire.PresenceOk;
 import io.github.quicpush.client.wire.Push;
 import io.github.quicpush.client.wire.RequestError;
+import io.github.quicpush.client.wire.Subscribed;
+import io.github.quicpush.client.wire.Unsubscribed;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -38,7 +44,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The client's protocol behaviour against a scripted edge in memory: what the first flight carries after a
  * reconnect, duplicates dropped by position, codes that stop the client, skipped ops, refused and retried joins,
- * bad datagrams and the heartbeat. The end-to-end tests (ClientE2ETest) cover the same against a real edge where
+ * bad datagrams, the heartbeat, and revision 5: server-side rooms, join and leave notices and presence. The end-to-end tests (ClientE2ETest) cover the same against a real edge where
  * a real edge can be made to do it.
  */
 class ClientBehaviourTest {
@@ -147,6 +153,11 @@ class ClientBehaviourTest {
         return new AuthOk("k1", "alice", pingMs, Limits.MAX_FRAME, 0, 0, "");
     }
 
+    /** The AuthOK of an edge of revision 5. */
+    private static AuthOk authOk5() {
+        return new AuthOk("k1", "alice", 60_000, Limits.MAX_FRAME, 0, 0, "", 5);
+    }
+
     /** Connects c through d: the scripted edge answers its Auth with {@code ok}. Returns that edge. */
     static FakeConn connect(QuicpushClient c, FakeDialer d, AuthOk ok) throws Exception {
         var connected = c.connect();
@@ -199,7 +210,7 @@ class ClientBehaviourTest {
             var connected = c.connect();
             FakeConn e = d.next();
             List<Body> flight = e.flight();
-            assertEquals(new Auth(1, "t", 0, ""), flight.get(0));
+            assertEquals(new Auth(1, "t", 0, "", 1), flight.get(0), "Auth announces the Join behind it");
             assertEquals(new Join("r", 0, ""), flight.get(1));
             e.send(1, new AuthOk("k1", "alice", 60_000, Limits.MAX_FRAME, 0, 7, "u1"));
             e.send(2, new JoinOk("r", 0, 20, "e1"));
@@ -213,7 +224,7 @@ class ClientBehaviourTest {
 
             FakeConn e2 = d.next();
             List<Body> again = e2.flight();
-            assertEquals(new Auth(1, "t", 9, "u1"), again.get(0), "the user stream resumes from its last push");
+            assertEquals(new Auth(1, "t", 9, "u1", 1), again.get(0), "the user stream resumes from its last push");
             assertEquals(new Join("r", 21, "e1"), again.get(1), "the room resumes from its last push");
             e2.send(1, new AuthOk("k2", "alice", 60_000, Limits.MAX_FRAME, 1, 9, "u1"));
             e2.send(2, new JoinOk("r", 1, 22, "e1"));
@@ -364,6 +375,167 @@ class ClientBehaviourTest {
             d.next().send(1, authOk(60_000));
             rec.connect();
             assertTrue(rec.connect().reconnect());
+        }
+    }
+
+    @Test
+    void serverSideRoomIsKeptRejoinedAndDropped() throws Exception {
+        Recorder rec = new Recorder();
+        FakeDialer d = new FakeDialer();
+        try (QuicpushClient c = builder(rec, d).build()) {
+            FakeConn e = connect(c, d, authOk5());
+            assertEquals(5, c.edgeRevision());
+            e.send(0, new Subscribed("team", 0, 10, "e1"));
+            assertEquals("team", rec.subscribed());
+            e.send(0, push("team", 10, "e1", "at the subscription's position: a repeat"));
+            e.send(0, push("team", 11, "e1", "a"));
+            assertEquals("a", rec.message().text());
+            e.close(); // the network fails
+
+            FakeConn e2 = d.next();
+            List<Body> flight = e2.flight();
+            assertEquals(new Auth(1, "t", 0, "", 1), flight.get(0), "Auth announces the rejoin");
+            assertEquals(new Join("team", 11, "e1"), flight.get(1), "the server-side room resumes from its position");
+            assertEquals(2, flight.size());
+            e2.send(1, authOk5());
+            e2.send(2, new JoinOk("team", 1, 12, "e1"));
+            RecoveryEvent ev = rec.recovery("team");
+            assertTrue(ev.recovered());
+            e2.send(0, push("team", 12, "e1", "replayed"));
+            assertEquals("replayed", rec.message().text());
+
+            // Already in: no position, nothing changes but what the client knows of the room.
+            e2.send(0, new Subscribed("team", 0, 0, ""));
+            assertEquals("team", rec.subscribed());
+            e2.send(0, push("team", 12, "e1", "still a repeat"));
+            e2.send(0, new Unsubscribed("team"));
+            assertEquals("team", rec.unsubscribed());
+            e2.send(0, push("team", 13, "e1", "after the unsubscription"));
+            rec.noMoreMessages();
+            assertEquals(2, c.duplicatesDropped());
+
+            e2.close();
+            FakeConn e3 = d.next();
+            assertEquals(List.of(new Auth(1, "t", 0, "", 0)), e3.flight(), "a dropped room is not rejoined");
+            assertTrue(rec.disconnect().reconnect());
+            assertTrue(rec.disconnect().reconnect());
+            rec.noDisconnect();
+        }
+    }
+
+    @Test
+    void refusedRejoinOfServerSideRoomIsAnUnsubscription() throws Exception {
+        Recorder rec = new Recorder();
+        FakeDialer d = new FakeDialer();
+        try (QuicpushClient c = builder(rec, d).build()) {
+            FakeConn e = connect(c, d, authOk5());
+            e.send(0, new Subscribed("team", 0, 0, ""));
+            assertEquals("team", rec.subscribed());
+            join(c, e, new JoinOk("mine", 0, 0, ""));
+            e.close();
+
+            FakeConn e2 = d.next();
+            List<Body> flight = e2.flight();
+            assertEquals(new Auth(1, "t", 0, "", 2), flight.get(0));
+            assertEquals(List.of(new Join("team", 0, ""), new Join("mine", 0, "")), flight.subList(1, 3));
+            e2.send(1, authOk5());
+            e2.send(2, new RequestError(Codes.FORBIDDEN, "not the user's room any more"));
+            e2.send(3, new JoinOk("mine", 0, 0, ""));
+            assertEquals("team", rec.unsubscribed());
+            e2.send(0, push("team", 0, "", "dropped"));
+            e2.send(0, push("mine", 0, "", "kept"));
+            assertEquals("kept", rec.message().text());
+            rec.noMoreMessages();
+            assertFalse(rec.connect().reconnect());
+            assertTrue(rec.connect().reconnect());
+            assertTrue(rec.disconnect().reconnect()); // the network failure above, and no other
+
+            // The application can still leave the other room; the dropped one is not known any more.
+            var leaveTeam = c.leave("team");
+            ExecutionException x = assertThrows(ExecutionException.class, () -> leaveTeam.get(5, TimeUnit.SECONDS));
+            assertEquals(Codes.NOT_JOINED, ((QuicpushException) x.getCause()).code());
+            var leaveMine = c.leave("mine");
+            assertEquals(new Leave("mine"), e2.read());
+            e2.send(e2.lastSeq(), new io.github.quicpush.client.wire.LeaveOk("mine"));
+            leaveMine.get(5, TimeUnit.SECONDS);
+            rec.noDisconnect();
+        }
+    }
+
+    @Test
+    void joinLeaveNoticesReachTheListener() throws Exception {
+        Recorder rec = new Recorder();
+        FakeDialer d = new FakeDialer();
+        try (QuicpushClient c = builder(rec, d).build()) {
+            FakeConn e = connect(c, d, authOk5());
+            join(c, e, new JoinOk("chat", 0, 0, ""));
+            var ann = new io.github.quicpush.client.wire.Member("u1", "e1-a",
+                    "{\"name\":\"Ann\"}".getBytes(StandardCharsets.UTF_8));
+            var bob = new io.github.quicpush.client.wire.Member("u2", "e2-b", new byte[0]);
+            e.send(0, new JoinLeave("elsewhere", List.of(ann), List.of(), 0)); // not a room of the client's
+            e.send(0, new JoinLeave("chat", List.of(ann), List.of(bob), 3));
+            JoinLeaveEvent ev = rec.joinLeave();
+            assertEquals("chat", ev.room());
+            assertEquals(List.of(new Member("u1", "e1-a", "{\"name\":\"Ann\"}")), ev.joined());
+            assertEquals(List.of(new Member("u2", "e2-b", "")), ev.left());
+            assertEquals(3, ev.omitted());
+            assertTrue(rec.joinLeaves.isEmpty());
+            rec.noDisconnect();
+        }
+    }
+
+    @Test
+    void presenceAsksTheEdgeAndReportsItsErrors() throws Exception {
+        Recorder rec = new Recorder();
+        FakeDialer d = new FakeDialer();
+        try (QuicpushClient c = builder(rec, d).build()) {
+            FakeConn e = connect(c, d, authOk5());
+            join(c, e, new JoinOk("chat", 0, 0, ""));
+
+            var got = c.presence("chat");
+            assertEquals(new PresenceGet("chat"), e.read());
+            var ann = new io.github.quicpush.client.wire.Member("u1", "e1-a",
+                    "{\"name\":\"Ann\"}".getBytes(StandardCharsets.UTF_8));
+            e.send(e.lastSeq(), new PresenceOk("chat", 3, 2, false, List.of(ann)));
+            Presence p = got.get(5, TimeUnit.SECONDS);
+            assertEquals(new Presence("chat", 3, 2, false, List.of(new Member("u1", "e1-a", "{\"name\":\"Ann\"}"))),
+                    p);
+
+            var refused = c.presence("chat");
+            e.read();
+            e.send(e.lastSeq(), new RequestError(Codes.FORBIDDEN, "presence is off"));
+            ExecutionException x = assertThrows(ExecutionException.class, () -> refused.get(5, TimeUnit.SECONDS));
+            assertEquals(Codes.FORBIDDEN, ((QuicpushException) x.getCause()).code());
+
+            // A connection lost with the request outstanding fails it.
+            var lost = c.presence("chat");
+            e.read();
+            e.close();
+            x = assertThrows(ExecutionException.class, () -> lost.get(5, TimeUnit.SECONDS));
+            assertInstanceOf(QuicpushException.class, x.getCause());
+        }
+    }
+
+    @Test
+    void presenceIsRefusedLocallyByAnOlderEdge() throws Exception {
+        Recorder rec = new Recorder();
+        FakeDialer d = new FakeDialer();
+        try (QuicpushClient c = builder(rec, d).build()) {
+            var offline = c.presence("chat");
+            ExecutionException x = assertThrows(ExecutionException.class, () -> offline.get(5, TimeUnit.SECONDS));
+            assertEquals(0, ((QuicpushException) x.getCause()).code());
+
+            FakeConn e = connect(c, d, authOk(60_000)); // an edge of revision 4: no revision in AuthOK
+            assertEquals(0, c.edgeRevision());
+            var old = c.presence("chat");
+            x = assertThrows(ExecutionException.class, () -> old.get(5, TimeUnit.SECONDS));
+            QuicpushException q = assertInstanceOf(QuicpushException.class, x.getCause());
+            assertEquals(0, q.code());
+            assertInstanceOf(UnsupportedOperationException.class, q.getCause());
+            // Nothing was sent: the next frame the edge reads is the Join that follows.
+            Join j = join(c, e, new JoinOk("chat", 0, 0, ""));
+            assertEquals("chat", j.room());
+            rec.noDisconnect();
         }
     }
 }

@@ -17,12 +17,18 @@ final class Recorder {
     final BlockingQueue<ConnectEvent> connects = new LinkedBlockingQueue<>();
     final BlockingQueue<DisconnectEvent> disconnects = new LinkedBlockingQueue<>();
     final BlockingQueue<RecoveryEvent> recoveries = new LinkedBlockingQueue<>();
+    final BlockingQueue<String> subscribed = new LinkedBlockingQueue<>();
+    final BlockingQueue<String> unsubscribed = new LinkedBlockingQueue<>();
+    final BlockingQueue<JoinLeaveEvent> joinLeaves = new LinkedBlockingQueue<>();
 
     QuicpushClient.Builder attach(QuicpushClient.Builder b) {
         return b.onMessage(messages::add)
                 .onConnect(connects::add)
                 .onDisconnect(disconnects::add)
-                .onRecovery(recoveries::add);
+                .onRecovery(recoveries::add)
+                .onSubscribed(subscribed::add)
+                .onUnsubscribed(unsubscribed::add)
+                .onJoinLeave(joinLeaves::add);
     }
 
     static <T> T next(BlockingQueue<T> q, Duration within, String what) throws InterruptedException {
@@ -45,6 +51,18 @@ final class Recorder {
 
     RecoveryEvent recovery() throws InterruptedException {
         return next(recoveries, Duration.ofSeconds(10), "recovery event");
+    }
+
+    String subscribed() throws InterruptedException {
+        return next(subscribed, Duration.ofSeconds(10), "subscribed room");
+    }
+
+    String unsubscribed() throws InterruptedException {
+        return next(unsubscribed, Duration.ofSeconds(10), "unsubscribed room");
+    }
+
+    JoinLeaveEvent joinLeave() throws InterruptedException {
+        return next(joinLeaves, Duration.ofSeconds(10), "join and leave notice");
     }
 
     /** The next answer to a resume of {@code room}, skipping those of the user stream (which come first). */

@@ -7,7 +7,7 @@ package io.github.quicpush.client.wire;
  */
 public sealed interface Body
         permits Auth, AuthOk, Ping, Pong, Join, JoinOk, Leave, LeaveOk, Push, RequestError, Disconnect,
-                TokenExpiring, Refresh, RefreshOk {
+                TokenExpiring, Refresh, RefreshOk, Subscribed, Unsubscribed, JoinLeave, PresenceGet, PresenceOk {
 
     /** The op of the frame that carries this body. */
     int op();

@@ -1,6 +1,8 @@
 package io.github.quicpush.client.wire;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -115,11 +117,39 @@ final class BodyReader {
     }
 
     byte[] bytes(String what) throws WireException {
-        int n = length(what, Integer.MAX_VALUE);
+        return bytes(what, Integer.MAX_VALUE);
+    }
+
+    byte[] bytes(String what, int limit) throws WireException {
+        int n = length(what, limit);
         byte[] b = new byte[n];
         System.arraycopy(buf, pos, b, 0, n);
         pos += n;
         return b;
+    }
+
+    /**
+     * A revision-5 member list. A member takes at least three bytes (three empty fields), so a count above a third
+     * of the bytes left is malformed and rejected before anything is allocated: a forged count cannot make the
+     * decoder reserve memory it was not sent.
+     */
+    List<Member> members(String what) throws WireException {
+        long n = uvarint(what + " count");
+        // Unsigned: a count of 2^63 or more reads as negative.
+        if (n < 0 || n > (end - pos) / 3) {
+            throw WireException.malformed(what + ": " + Long.toUnsignedString(n) + " members in " + (end - pos)
+                    + " bytes");
+        }
+        if (n == 0) {
+            return List.of();
+        }
+        List<Member> out = new ArrayList<>((int) n);
+        for (long i = 0; i < n; i++) {
+            String user = str(what + " user", Limits.MAX_NAME);
+            String connKey = str(what + " conn_key", Limits.MAX_NAME);
+            out.add(new Member(user, connKey, bytes(what + " info", Limits.MAX_INFO)));
+        }
+        return out;
     }
 
     private static WireException truncated(String what) {

@@ -3,7 +3,7 @@ package io.github.quicpush.client.wire;
 import java.io.ByteArrayOutputStream;
 import org.jspecify.annotations.Nullable;
 
-/** Encodes and decodes whole frames and bodies (docs/protocol.md sections 3-5 and 6.7). */
+/** Encodes and decodes whole frames and bodies (docs/protocol.md sections 3-5 and 6.7-6.10). */
 public final class Frames {
     private Frames() {}
 
@@ -11,11 +11,13 @@ public final class Frames {
     public record Decoded(int op, int seq, @Nullable Body body) {}
 
     /**
-     * One whole frame, header included. Position groups and Push flags are left out when zero; uvarints are
-     * minimal.
+     * One whole frame, header included. Position groups and Push flags are left out when zero, unless a later field
+     * (Auth's {@code joins}, AuthOk's {@code revision}) follows, which then needs the group written in full; uvarints
+     * are minimal.
      *
      * @throws IllegalArgumentException a string over its limit (section 9), a Push kind or a recovery value the
-     *     protocol does not define, or a code that does not fit a u16: a peer would reject the frame
+     *     protocol does not define, a code that does not fit a u16, or a member info over
+     *     {@link Limits#MAX_INFO}: a peer would reject the frame
      */
     public static byte[] encode(int seq, Body body) {
         BodyWriter w;
@@ -23,9 +25,12 @@ public final class Frames {
             w = new BodyWriter(Op.AUTH, seq, m.token().length() + 16);
             w.uvarint(m.version());
             w.str("token", m.token(), Limits.MAX_TOKEN);
-            if (m.offset() != 0 || !m.epoch().isEmpty()) {
+            if (m.offset() != 0 || !m.epoch().isEmpty() || m.joins() != 0) {
                 w.uvarint(m.offset());
                 w.str("epoch", m.epoch(), Limits.MAX_NAME);
+            }
+            if (m.joins() != 0) {
+                w.uvarint(m.joins());
             }
         } else if (body instanceof AuthOk m) {
             w = new BodyWriter(Op.AUTH_OK, seq, 64);
@@ -33,7 +38,12 @@ public final class Frames {
             w.str("user", m.user(), Limits.MAX_NAME);
             w.uvarint(m.pingIntervalMs());
             w.uvarint(m.maxFrame());
-            position(w, m.recovery(), m.offset(), m.epoch());
+            if (m.revision() == 0) {
+                position(w, m.recovery(), m.offset(), m.epoch());
+            } else {
+                wholePosition(w, m.recovery(), m.offset(), m.epoch());
+                w.uvarint(m.revision());
+            }
         } else if (body instanceof Ping) {
             w = new BodyWriter(Op.PING, seq, 0);
         } else if (body instanceof Pong) {
@@ -84,6 +94,29 @@ public final class Frames {
         } else if (body instanceof RefreshOk m) {
             w = new BodyWriter(Op.REFRESH_OK, seq, 10);
             w.uvarint(m.expiresInMs());
+        } else if (body instanceof Subscribed m) {
+            w = new BodyWriter(Op.SUBSCRIBED, seq, 32);
+            w.str("room", m.room(), Limits.MAX_NAME);
+            position(w, m.recovery(), m.offset(), m.epoch());
+        } else if (body instanceof Unsubscribed m) {
+            w = new BodyWriter(Op.UNSUBSCRIBED, seq, 16);
+            w.str("room", m.room(), Limits.MAX_NAME);
+        } else if (body instanceof JoinLeave m) {
+            w = new BodyWriter(Op.JOIN_LEAVE, seq, 64);
+            w.str("room", m.room(), Limits.MAX_NAME);
+            members(w, m.joined());
+            members(w, m.left());
+            w.uvarint(m.omitted());
+        } else if (body instanceof PresenceGet m) {
+            w = new BodyWriter(Op.PRESENCE_GET, seq, 16);
+            w.str("room", m.room(), Limits.MAX_NAME);
+        } else if (body instanceof PresenceOk m) {
+            w = new BodyWriter(Op.PRESENCE_OK, seq, 64);
+            w.str("room", m.room(), Limits.MAX_NAME);
+            w.uvarint(m.conns());
+            w.uvarint(m.users());
+            w.u8(m.complete() ? 1 : 0);
+            members(w, m.members());
         } else {
             throw new AssertionError(body);
         }
@@ -102,12 +135,31 @@ public final class Frames {
         if (recovery == Recovery.NONE && offset == 0 && epoch.isEmpty()) {
             return;
         }
+        wholePosition(w, recovery, offset, epoch);
+    }
+
+    // The group written even when all zero: a revision-5 field follows it.
+    private static void wholePosition(BodyWriter w, int recovery, long offset, String epoch) {
         if (recovery < Recovery.NONE || recovery > Recovery.NOT_RECOVERED) {
             throw new IllegalArgumentException("recovery " + recovery);
         }
         w.u8(recovery);
         w.uvarint(offset);
         w.str("epoch", epoch, Limits.MAX_NAME);
+    }
+
+    // A revision-5 member list: count, then user, conn_key and info of each.
+    private static void members(BodyWriter w, java.util.List<Member> ms) {
+        w.uvarint(ms.size());
+        for (Member m : ms) {
+            w.str("member user", m.user(), Limits.MAX_NAME);
+            w.str("member conn_key", m.connKey(), Limits.MAX_NAME);
+            if (m.info().length > Limits.MAX_INFO) {
+                throw new IllegalArgumentException("member info is " + m.info().length + " bytes, limit "
+                        + Limits.MAX_INFO);
+            }
+            w.bytes(m.info());
+        }
     }
 
     /**
@@ -127,10 +179,12 @@ public final class Frames {
                 long version = r.uvarint("auth version");
                 String token = r.str("auth token", Limits.MAX_TOKEN);
                 if (!r.more()) {
-                    return new Auth(version, token, 0, "");
+                    return new Auth(version, token, 0, "", 0);
                 }
                 long offset = r.uvarint("auth offset");
-                return new Auth(version, token, offset, r.str("auth epoch", Limits.MAX_NAME));
+                String epoch = r.str("auth epoch", Limits.MAX_NAME);
+                long joins = r.more() ? r.uvarint("auth joins") : 0;
+                return new Auth(version, token, offset, epoch, joins);
             }
             case Op.AUTH_OK: {
                 String connKey = r.str("auth_ok conn_key", Limits.MAX_NAME);
@@ -138,11 +192,13 @@ public final class Frames {
                 long ping = r.uvarint("auth_ok ping_interval_ms");
                 long maxFrame = r.uvarint("auth_ok max_frame");
                 if (!r.more()) {
-                    return new AuthOk(connKey, user, ping, maxFrame, Recovery.NONE, 0, "");
+                    return new AuthOk(connKey, user, ping, maxFrame, Recovery.NONE, 0, "", 0);
                 }
                 int recovery = recovery(r, "auth_ok");
                 long offset = r.uvarint("auth_ok offset");
-                return new AuthOk(connKey, user, ping, maxFrame, recovery, offset, r.str("auth_ok epoch", Limits.MAX_NAME));
+                String epoch = r.str("auth_ok epoch", Limits.MAX_NAME);
+                long revision = r.more() ? r.uvarint("auth_ok revision") : 0;
+                return new AuthOk(connKey, user, ping, maxFrame, recovery, offset, epoch, revision);
             }
             case Op.PING:
                 return Ping.INSTANCE;
@@ -182,6 +238,35 @@ public final class Frames {
                 return new Refresh(r.str("refresh token", Limits.MAX_TOKEN));
             case Op.REFRESH_OK:
                 return new RefreshOk(r.uvarint("refresh_ok expires_in_ms"));
+            case Op.SUBSCRIBED: {
+                String room = r.str("subscribed room", Limits.MAX_NAME);
+                if (!r.more()) {
+                    return new Subscribed(room, Recovery.NONE, 0, "");
+                }
+                int recovery = recovery(r, "subscribed");
+                long offset = r.uvarint("subscribed offset");
+                return new Subscribed(room, recovery, offset, r.str("subscribed epoch", Limits.MAX_NAME));
+            }
+            case Op.UNSUBSCRIBED:
+                return new Unsubscribed(r.str("unsubscribed room", Limits.MAX_NAME));
+            case Op.JOIN_LEAVE: {
+                String room = r.str("join_leave room", Limits.MAX_NAME);
+                java.util.List<Member> joined = r.members("join_leave joined");
+                java.util.List<Member> left = r.members("join_leave left");
+                return new JoinLeave(room, joined, left, r.uvarint("join_leave omitted"));
+            }
+            case Op.PRESENCE_GET:
+                return new PresenceGet(r.str("presence_get room", Limits.MAX_NAME));
+            case Op.PRESENCE_OK: {
+                String room = r.str("presence_ok room", Limits.MAX_NAME);
+                long conns = r.uvarint("presence_ok conns");
+                long users = r.uvarint("presence_ok users");
+                int complete = r.u8("presence_ok complete");
+                if (complete > 1) {
+                    throw WireException.malformed("presence_ok complete " + complete);
+                }
+                return new PresenceOk(room, conns, users, complete == 1, r.members("presence_ok members"));
+            }
             default:
                 return null;
         }

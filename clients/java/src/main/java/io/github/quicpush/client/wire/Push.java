@@ -17,7 +17,7 @@ public record Push(int kind, String room, String id, long offset, String epoch, 
         implements Body {
     /** To this connection's key or user. */
     public static final int KIND_DIRECT = 0;
-    /** To a room this connection joined. */
+    /** To a room this connection is in (joined, or put in by the backend). */
     public static final int KIND_ROOM = 1;
     /** To every connection. */
     public static final int KIND_BROADCAST = 2;

@@ -107,7 +107,7 @@ class CodecProperties {
             }
         });
         onlyDocumentedErrors(() -> Frames.decodeDatagram(b, 0, b.length, maxFrame));
-        for (int op = 0; op <= 16; op++) {
+        for (int op = 0; op <= 0x15; op++) {
             int o = op;
             onlyDocumentedErrors(() -> Frames.decodeBody(o, b, 0, b.length));
         }
@@ -122,6 +122,47 @@ class CodecProperties {
         byte[] stream = out.toByteArray();
         onlyDocumentedErrors(() -> readAll(
                 new FrameReader(new ChunkedInput(stream, i -> chunks.get(i % chunks.size())), maxFrame), maxFrame));
+    }
+
+    /**
+     * A member list whose count is forged: more members than a third of the bytes left is malformed before
+     * anything is allocated for them; any other count decodes or fails as documented.
+     */
+    @Property(tries = 2000)
+    void forgedMemberCountsAreRejected(@ForAll("u64s") long count,
+            @ForAll @Size(max = 64) List<@IntRange(min = 0, max = 255) Integer> rest) {
+        for (int op : new int[] {Op.JOIN_LEAVE, Op.PRESENCE_OK}) {
+            java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+            b.write(1);
+            b.write('r'); // room "r"
+            if (op == Op.PRESENCE_OK) {
+                b.write(0); // conns
+                b.write(0); // users
+                b.write(0); // complete
+            }
+            for (long v = count; ; v >>>= 7) { // count as a uvarint
+                if ((v & ~0x7fL) == 0) {
+                    b.write((int) v);
+                    break;
+                }
+                b.write((int) (v & 0x7f | 0x80));
+            }
+            int left = rest.size();
+            rest.forEach(b::write);
+            byte[] body = b.toByteArray();
+            if (Long.compareUnsigned(count, left / 3) > 0) {
+                WireException e = org.junit.jupiter.api.Assertions.assertThrows(WireException.class,
+                        () -> Frames.decodeBody(op, body, 0, body.length));
+                assertEquals(WireException.Kind.MALFORMED, e.kind());
+            } else {
+                onlyDocumentedErrors(() -> Frames.decodeBody(op, body, 0, body.length));
+            }
+        }
+    }
+
+    @Provide
+    Arbitrary<Long> u64s() {
+        return Arbitraries.oneOf(List.of(Generators.u64(), Arbitraries.longs().between(0, 30)));
     }
 
     // (b) Round trips.

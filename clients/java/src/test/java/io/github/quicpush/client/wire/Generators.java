@@ -57,8 +57,8 @@ final class Generators {
     static Arbitrary<Body> bodies() {
         Arbitrary<String> token = text(Limits.MAX_TOKEN);
         return Arbitraries.oneOf(List.of(
-                Combinators.combine(u64(), token, u64(), name()).as(Auth::new),
-                Combinators.combine(name(), name(), u64(), u64(), recovery(), u64(), name()).as(AuthOk::new),
+                Combinators.combine(u64(), token, u64(), name(), u64()).as(Auth::new),
+                Combinators.combine(name(), name(), u64(), u64(), recovery(), u64(), name(), u64()).as(AuthOk::new),
                 Arbitraries.just(new Ping()),
                 Arbitraries.just(new Pong()),
                 Combinators.combine(name(), u64(), name()).as(Join::new),
@@ -71,7 +71,26 @@ final class Generators {
                 Combinators.combine(u16(), text(2000)).as(Disconnect::new),
                 u64().map(TokenExpiring::new),
                 token.map(Refresh::new),
-                u64().map(RefreshOk::new)));
+                u64().map(RefreshOk::new),
+                Combinators.combine(name(), recovery(), u64(), name()).as(Subscribed::new),
+                name().map(Unsubscribed::new),
+                Combinators.combine(name(), members(), members(), u64()).as(JoinLeave::new),
+                name().map(PresenceGet::new),
+                Combinators.combine(name(), u64(), u64(), Arbitraries.of(true, false), members())
+                        .as(PresenceOk::new)));
+    }
+
+    /** Member info: empty, JSON text up to the limit, or any bytes (the codec does not parse it). */
+    static Arbitrary<byte[]> info() {
+        return Arbitraries.oneOf(List.of(
+                Arbitraries.just(new byte[0]),
+                text(Limits.MAX_INFO).map(t -> ("{\"n\":\"" + t + "\"}").getBytes(StandardCharsets.UTF_8))
+                        .filter(b -> b.length <= Limits.MAX_INFO),
+                Arbitraries.bytes().array(byte[].class).ofMaxSize(Limits.MAX_INFO)));
+    }
+
+    static Arbitrary<List<Member>> members() {
+        return Combinators.combine(name(), name(), info()).as(Member::new).list().ofMaxSize(8);
     }
 
     static Arbitrary<Integer> seqs() {

@@ -4,9 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -61,9 +64,10 @@ final class Vectors {
     static Body body(String op, JsonNode f) {
         Fields x = new Fields(f);
         Body b = switch (op) {
-            case "auth" -> new Auth(x.u64("version"), x.str("token"), x.u64("offset"), x.str("epoch"));
+            case "auth" -> new Auth(x.u64("version"), x.str("token"), x.u64("offset"), x.str("epoch"),
+                    x.optionalU64("joins"));
             case "auth_ok" -> new AuthOk(x.str("conn_key"), x.str("user"), x.u64("ping_interval_ms"),
-                    x.u64("max_frame"), x.i("recovery"), x.u64("offset"), x.str("epoch"));
+                    x.u64("max_frame"), x.i("recovery"), x.u64("offset"), x.str("epoch"), x.optionalU64("revision"));
             case "ping" -> new Ping();
             case "pong" -> new Pong();
             case "join" -> new Join(x.str("room"), x.u64("offset"), x.str("epoch"));
@@ -77,6 +81,13 @@ final class Vectors {
             case "token_expiring" -> new TokenExpiring(x.u64("expires_in_ms"));
             case "refresh" -> new Refresh(x.str("token"));
             case "refresh_ok" -> new RefreshOk(x.u64("expires_in_ms"));
+            case "subscribed" -> new Subscribed(x.str("room"), x.i("recovery"), x.u64("offset"), x.str("epoch"));
+            case "unsubscribed" -> new Unsubscribed(x.str("room"));
+            case "join_leave" -> new JoinLeave(x.str("room"), x.members("joined"), x.members("left"),
+                    x.u64("omitted"));
+            case "presence_get" -> new PresenceGet(x.str("room"));
+            case "presence_ok" -> new PresenceOk(x.str("room"), x.u64("conns"), x.u64("users"), x.bool("complete"),
+                    x.members("members"));
             default -> throw new AssertionError("vectors: unknown op " + op);
         };
         x.allUsed(op);
@@ -107,6 +118,31 @@ final class Vectors {
 
         long u64(String name) {
             return Vectors.u64(get(name));
+        }
+
+        /** A field a later revision added: vectors of earlier frames leave it out, which means 0. */
+        long optionalU64(String name) {
+            return f.has(name) ? u64(name) : 0;
+        }
+
+        boolean bool(String name) {
+            JsonNode n = get(name);
+            if (!n.isBoolean()) {
+                throw new AssertionError("vectors: " + name + " is not a boolean: " + n);
+            }
+            return n.asBoolean();
+        }
+
+        /** A member list: user, conn_key and info (JSON text, empty for none) of each. */
+        List<Member> members(String name) {
+            List<Member> out = new ArrayList<>();
+            for (JsonNode m : get(name)) {
+                Fields mf = new Fields(m);
+                out.add(new Member(mf.str("user"), mf.str("conn_key"),
+                        mf.str("info").getBytes(StandardCharsets.UTF_8)));
+                mf.allUsed(name + " member");
+            }
+            return out;
         }
 
         int i(String name) {

@@ -162,8 +162,8 @@ class VectorsTest {
         }
         assertEquals(publicInts(Op.class).size(), seen.size(), "Op constants the vectors do not list");
         assertFalse(Op.known(0));
-        assertFalse(Op.known(0x0F));
-        assertEquals("op(15)", Op.name(0x0F));
+        assertFalse(Op.known(0x14));
+        assertEquals("op(20)", Op.name(0x14));
     }
 
     @Test
@@ -223,7 +223,7 @@ class VectorsTest {
         // The largest well-formed Auth is exactly the limit before AuthOK.
         String token = "t".repeat(Limits.MAX_TOKEN);
         String epoch = "e".repeat(Limits.MAX_NAME);
-        assertEquals(Limits.MAX_AUTH_FRAME, Frames.encode(1, new Auth(-1L, token, -1L, epoch)).length);
+        assertEquals(Limits.MAX_AUTH_FRAME, Frames.encode(1, new Auth(-1L, token, -1L, epoch, -1L)).length);
     }
 
     @Test
