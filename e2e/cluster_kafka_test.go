@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +38,7 @@ type procCluster struct {
 	cores  []*proc
 	edges  []*proc
 	extra  []string // flags every process gets
+	config string   // the configuration file every process reads
 }
 
 var clusterSeq atomic.Int64
@@ -50,6 +53,29 @@ func startProcCluster(t *testing.T, nCores, nEdges int, extra ...string) *procCl
 	t.Cleanup(func() { _ = rs.Close() })
 	n := clusterSeq.Add(1)
 	c := &procCluster{t: t, kafka: kb, redis: rs, topic: fmt.Sprintf("it-%d-%d", time.Now().UnixNano(), n), devDir: t.TempDir(), extra: extra}
+	// One configuration file for every process, as an operator would
+	// write it; each process takes the keys of its own flags.
+	c.config = filepath.Join(c.devDir, "cluster.yaml")
+	conf := fmt.Sprintf(`# the test cluster's shared settings
+redis-addr: %q
+log-level: warn
+kafka-brokers: [%q]
+kafka-topic: %q
+kafka-partitions: 4
+kafka-group: %q
+dev-dir: %q
+jwt-secret: %q
+api-key: [%q]
+publish-timeout: 2s
+commit-interval: 200ms
+registry-ttl: 3s
+ping-interval: 500ms
+max-conns-per-ip: -1
+handshakes-per-ip: -1
+`, rs.Addr(), kb.Addr(), c.topic, c.topic, c.devDir, testSecret, testAPIKey)
+	if err := os.WriteFile(c.config, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Edges first: they create the development certificate.
 	for range nEdges {
 		c.startEdge()
@@ -60,31 +86,25 @@ func startProcCluster(t *testing.T, nCores, nEdges int, extra ...string) *procCl
 	for range nCores {
 		c.startCore()
 	}
-	c.api = startProc(t, "api", append([]string{"api", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-		"--api-key", testAPIKey, "--publish-timeout", "2s"}, c.common(true)...)...)
+	c.api = startProc(t, "api", append([]string{"api", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, c.common()...)...)
 	return c
 }
 
-func (c *procCluster) common(kafka bool) []string {
-	args := append([]string{"--redis-addr", c.redis.Addr(), "--log-level", "warn"}, c.extra...)
-	if kafka {
-		args = append(args, "--kafka-brokers", c.kafka.Addr(), "--kafka-topic", c.topic, "--kafka-partitions", "4")
-	}
-	return args
+// common are the flags of every process: the shared configuration file and
+// the test's extra flags.
+func (c *procCluster) common() []string {
+	return append([]string{"--config", c.config}, c.extra...)
 }
 
 func (c *procCluster) startCore() *proc {
-	p := startProc(c.t, fmt.Sprintf("core%d", len(c.cores)+1), append([]string{"core", "--admin-addr", "127.0.0.1:0",
-		"--kafka-group", c.topic, "--commit-interval", "200ms", "--registry-ttl", "3s"}, c.common(true)...)...)
+	p := startProc(c.t, fmt.Sprintf("core%d", len(c.cores)+1), append([]string{"core", "--admin-addr", "127.0.0.1:0"}, c.common()...)...)
 	c.cores = append(c.cores, p)
 	return p
 }
 
 func (c *procCluster) startEdge() *proc {
 	p := startProc(c.t, fmt.Sprintf("edge%d", len(c.edges)+1), append([]string{"edge", "--quic-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0",
-		"--admin-addr", "127.0.0.1:0", "--dev-dir", c.devDir, "--jwt-secret", string(testSecret),
-		"--ping-interval", "500ms", "--registry-ttl", "3s",
-		"--max-conns-per-ip=-1", "--handshakes-per-ip=-1"}, c.common(false)...)...)
+		"--admin-addr", "127.0.0.1:0"}, c.common()...)...)
 	c.edges = append(c.edges, p)
 	return p
 }

@@ -108,7 +108,17 @@ func run() error {
 		_ = kb.Close()
 	}()
 
-	common := []string{"--kafka-brokers", kb.Addr(), "--redis-addr", rs.Addr(), "--dev-dir", o.devDir}
+	// One configuration file for every process (docs/configuration.md):
+	// each takes the keys of its own flags and ignores the others.
+	config := filepath.Join(o.dir, "cluster.yaml")
+	conf := fmt.Sprintf("# written by make cluster: the settings every process shares\n"+
+		"kafka-brokers: [%q]\nredis-addr: %q\ndev-dir: %q\n"+
+		"# every client of a local cluster comes from loopback: the per-IP limits would count them all as one source\n"+
+		"max-conns-per-ip: -1\nhandshakes-per-ip: -1\n", kb.Addr(), rs.Addr(), o.devDir)
+	if err := os.WriteFile(config, []byte(conf), 0o600); err != nil {
+		return err
+	}
+	common := []string{"--config", config}
 	procs := procGroup{exited: make(chan string, 16)}
 	defer procs.stopAll()
 	admin := o.adminPort
@@ -130,11 +140,8 @@ func run() error {
 	for i := range o.edges {
 		udp := o.edgePort + 10*i
 		e := edgeAddr{quic: "127.0.0.1:" + strconv.Itoa(udp), tcp: "127.0.0.1:" + strconv.Itoa(udp+1), admin: "127.0.0.1:" + strconv.Itoa(admin)}
-		// Every client of a local cluster comes from loopback: the per-IP
-		// limits would count them all as one source.
 		args := append([]string{"edge", "--edge-id", "edge" + strconv.Itoa(i+1),
-			"--quic-addr", e.quic, "--tcp-addr", e.tcp, "--admin-addr", e.admin,
-			"--max-conns-per-ip=-1", "--handshakes-per-ip=-1"}, redisOnly(common)...)
+			"--quic-addr", e.quic, "--tcp-addr", e.tcp, "--admin-addr", e.admin}, common...)
 		if err := start("edge"+strconv.Itoa(i+1), args...); err != nil {
 			return err
 		}
@@ -144,7 +151,7 @@ func run() error {
 	var coreAdmins []string
 	for i := range o.cores {
 		a := "127.0.0.1:" + strconv.Itoa(admin)
-		if err := start("core"+strconv.Itoa(i+1), append([]string{"core", "--admin-addr", a}, withoutDevDir(common)...)...); err != nil {
+		if err := start("core"+strconv.Itoa(i+1), append([]string{"core", "--admin-addr", a}, common...)...); err != nil {
 			return err
 		}
 		coreAdmins = append(coreAdmins, a)
@@ -183,32 +190,12 @@ func run() error {
 	return nil
 }
 
-func redisOnly(common []string) []string {
-	var out []string
-	for i := 0; i+1 < len(common); i += 2 {
-		if common[i] != "--kafka-brokers" {
-			out = append(out, common[i], common[i+1])
-		}
-	}
-	return out
-}
-
-func withoutDevDir(common []string) []string {
-	var out []string
-	for i := 0; i+1 < len(common); i += 2 {
-		if common[i] != "--dev-dir" {
-			out = append(out, common[i], common[i+1])
-		}
-	}
-	return out
-}
-
 // edgeAddr is where an edge listens.
 type edgeAddr struct{ quic, tcp, admin string }
 
 func printBanner(o options, certHash, kafka, redis, api, apiAdmin string, coreAdmins []string, edges []edgeAddr) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nquicpush cluster is running on loopback (logs in %s/logs)\n\n", o.dir)
+	fmt.Fprintf(&b, "\nquicpush cluster is running on loopback (logs in %s/logs, shared settings in %s/cluster.yaml)\n\n", o.dir, o.dir)
 	fmt.Fprintf(&b, "  Kafka          %s (topic quicpush.push)\n", kafka)
 	fmt.Fprintf(&b, "  Redis          %s\n", redis)
 	fmt.Fprintf(&b, "  push API       http://%s          admin http://%s/metrics\n", api, apiAdmin)
