@@ -33,10 +33,13 @@ type hub struct {
 	// draining refuses new sessions once the edge shuts down.
 	draining atomic.Bool
 
-	maxPerUser   int              // <= 0: unlimited
-	routes       RouteRecorder    // nil in one process
-	presence     PresenceRecorder // nil in one process, or if routes does not record presence
-	edgeID       string
+	maxPerUser int              // <= 0: unlimited
+	routes     RouteRecorder    // nil in one process
+	presence   PresenceRecorder // nil in one process, or if routes does not record presence
+	edgeID     string
+	// notices are the pending join and leave notices (joinleave.go); nil
+	// when no namespace has them on.
+	notices      *notices
 	routeTimeout time.Duration
 	metrics      *metrics
 	// ctx ends when the edge closes; it bounds the calls to the route store.
@@ -59,6 +62,7 @@ func (h *hub) init(ctx context.Context, cfg *Config, m *metrics) {
 	h.routes = cfg.Routes
 	h.presence, _ = cfg.Routes.(PresenceRecorder)
 	h.edgeID = cfg.ID
+	h.notices = newNotices(cfg)
 	h.counts.listMax = cfg.PresenceListMax
 	h.routeTimeout = cfg.RouteTimeout
 	h.metrics = m
@@ -121,6 +125,7 @@ func (h *hub) unregister(s *session) {
 	sh.mu.Unlock()
 	for room := range s.rooms {
 		h.countLeave(room, s)
+		h.notices.record(room, h.presenceConn(s), false)
 	}
 	if h.routes != nil {
 		h.routes.Disconnected(s.key, s.ident.User)
@@ -164,6 +169,7 @@ func (h *hub) join(s *session, room string) error {
 		h.metrics.rooms.Inc()
 	}
 	if h.routes == nil {
+		h.notices.record(room, h.presenceConn(s), true)
 		return nil
 	}
 	var err error
@@ -174,15 +180,23 @@ func (h *hub) join(s *session, room string) error {
 		h.reportCount(room)
 	}
 	if err != nil {
-		h.leave(s, room)
+		h.remove(s, room)
 		return err
 	}
 	h.reportPresence(room, s, true)
+	h.notices.record(room, h.presenceConn(s), true)
 	return nil
 }
 
 // leave ends s's membership of room.
 func (h *hub) leave(s *session, room string) {
+	h.remove(s, room)
+	h.notices.record(room, h.presenceConn(s), false)
+}
+
+// remove ends s's membership of room without a notice (a join that failed
+// is no news).
+func (h *hub) remove(s *session, room string) {
 	sh := s.shard
 	sh.mu.Lock()
 	sh.removeMember(room, s)
