@@ -134,6 +134,20 @@ type Config struct {
 	// what Presence reads and returns. Zero means DefaultPresenceListMax
 	// (1000).
 	PresenceListMax int
+	// JoinLeaveInterval is how often the edge sends the join and leave
+	// notices of rooms whose namespace has them on: each member gets at
+	// most one per room per interval (docs/protocol.md 6.9). Zero means
+	// DefaultJoinLeaveInterval (1s).
+	JoinLeaveInterval time.Duration
+	// JoinLeave, in a cluster, carries join and leave notices between the
+	// edges (store.JoinLeave on Redis); the receiving side hands what it
+	// gets to Edge.MergeJoinLeave. Nil means this edge's notices stay on
+	// it (one process).
+	JoinLeave JoinLeaveBus
+	// Presence, in a cluster, answers clients' PresenceGet with the room's
+	// members across the cluster (store.Presence on Redis, the push API's
+	// read path). Nil means this edge's own members (one process).
+	Presence PresenceReader
 	// WriteBudget is the longest the write policy holds a room's (or an
 	// unpaced broadcast's) message to write it together with later ones:
 	// a quiet room's message is written at once, a busy room's members are
@@ -246,6 +260,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	def(&c.CloseTimeout, 2*time.Second)
 	def(&c.RouteTimeout, 3*time.Second)
+	def(&c.JoinLeaveInterval, DefaultJoinLeaveInterval)
 	if c.RefreshAhead == 0 {
 		c.RefreshAhead = 30 * time.Second
 	}

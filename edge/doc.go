@@ -21,7 +21,10 @@
 //   - hub.go: membership: sessions by shard, users, room members, register,
 //     join, leave, lookup, the fan-out's reads, Snapshot and Online, and the
 //     lock order; routes.go: room counts and what the route store is told;
-//     presence.go: who is in a room (Presence, PresenceStats, RoomMembers).
+//     presence.go: who is in a room (Presence, PresenceStats, RoomMembers);
+//     presence_client.go: clients' PresenceGet; joinleave.go: join and leave
+//     notices, coalesced per room per interval (MergeJoinLeave takes other
+//     edges' changes).
 //   - session.go: a session's protocol side (handshake, requests, token
 //     expiry); session_write.go: its write side (queue, flush, close, cut);
 //     disconnect.go: the disconnects the edge sends; proxy.go: the
@@ -37,5 +40,7 @@
 //
 // The edge knows sockets and sessions, not the bus or any store: it takes
 // messages through Deliver and answers Online, Presence and PresenceStats
-// from its own hub.
+// from its own hub; in a cluster it reads clients' presence and exchanges
+// join and leave notices through interfaces of its own (PresenceReader,
+// JoinLeaveBus).
 package edge

@@ -85,6 +85,9 @@ func newEdge(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{cfg: cfg, metrics: m}
+	if e.cfg.Presence == nil {
+		e.cfg.Presence = e // this edge's own members
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.clock.set(time.Now())
 	e.hub.init(e.ctx, &e.cfg, m)
@@ -103,6 +106,10 @@ func (e *Edge) start() {
 		defer e.loops.Done()
 		e.pacer.run(e.ctx)
 	}()
+	if e.hub.notices != nil {
+		e.loops.Add(1)
+		go e.noticeLoop()
+	}
 }
 
 // QUICAddr is the UDP address serving QUIC and WebTransport.

@@ -34,10 +34,13 @@ type hub struct {
 	// draining refuses new sessions once the edge shuts down.
 	draining atomic.Bool
 
-	maxPerUser   int              // <= 0: unlimited
-	routes       RouteRecorder    // nil in one process
-	presence     PresenceRecorder // nil in one process, or if routes does not record presence
-	edgeID       string
+	maxPerUser int              // <= 0: unlimited
+	routes     RouteRecorder    // nil in one process
+	presence   PresenceRecorder // nil in one process, or if routes does not record presence
+	edgeID     string
+	// notices are the pending join and leave notices (joinleave.go); nil
+	// when no namespace has them on.
+	notices      *notices
 	routeTimeout time.Duration
 	metrics      *metrics
 	// ctx ends when the edge closes; it bounds the calls to the route store.
@@ -60,6 +63,7 @@ func (h *hub) init(ctx context.Context, cfg *Config, m *metrics) {
 	h.routes = cfg.Routes
 	h.presence, _ = cfg.Routes.(PresenceRecorder)
 	h.edgeID = cfg.ID
+	h.notices = newNotices(cfg)
 	h.counts.listMax = cfg.PresenceListMax
 	if ns := cfg.Namespaces; ns.Any(func(o namespace.Options) bool { return o.NoPresence }) {
 		h.counts.unlisted = func(room string) bool { return ns.For(room).NoPresence }
@@ -125,6 +129,7 @@ func (h *hub) unregister(s *session) {
 	sh.mu.Unlock()
 	for room := range s.rooms {
 		h.countLeave(room, s)
+		h.notices.record(room, h.presenceConn(s), false)
 	}
 	if h.routes != nil {
 		h.routes.Disconnected(s.key, s.ident.User)
@@ -168,6 +173,7 @@ func (h *hub) join(s *session, room string) error {
 		h.metrics.rooms.Inc()
 	}
 	if h.routes == nil {
+		h.notices.record(room, h.presenceConn(s), true)
 		return nil
 	}
 	var err error
@@ -178,15 +184,23 @@ func (h *hub) join(s *session, room string) error {
 		h.reportCount(room)
 	}
 	if err != nil {
-		h.leave(s, room)
+		h.remove(s, room)
 		return err
 	}
 	h.reportPresence(room, s, true)
+	h.notices.record(room, h.presenceConn(s), true)
 	return nil
 }
 
 // leave ends s's membership of room.
 func (h *hub) leave(s *session, room string) {
+	h.remove(s, room)
+	h.notices.record(room, h.presenceConn(s), false)
+}
+
+// remove ends s's membership of room without a notice (a join that failed
+// is no news).
+func (h *hub) remove(s *session, room string) {
 	sh := s.shard
 	sh.mu.Lock()
 	sh.removeMember(room, s)

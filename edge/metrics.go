@@ -37,6 +37,9 @@ type metrics struct {
 	datagramsSent     prometheus.Counter
 	datagramsDropped  prometheus.Counter
 	datagramsTooLarge prometheus.Counter
+	joinLeaveNotices  prometheus.Counter
+	joinLeaveErrors   prometheus.Counter
+	presenceGets      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -98,12 +101,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "datagrams_dropped_total", Help: "Ephemeral pushes dropped because a connection's datagram queue was full (the oldest goes) or the connection ended."}),
 		datagramsTooLarge: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "datagrams_too_large_total", Help: "Ephemeral pushes too large for a datagram, sent on the connection's stream instead."}),
+		joinLeaveNotices: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "join_leave_notices_total", Help: "JoinLeave frames queued to connections."}),
+		joinLeaveErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "join_leave_publish_errors_total", Help: "Intervals whose join and leave changes could not be sent to the other edges."}),
+		presenceGets: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "presence_gets_total", Help: "PresenceGet requests by result: ok, not_joined, forbidden, limited (past the per-connection rate), error (the presence store failed)."}, []string{"result"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.zeroRTT, m.authFailures,
 			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.routeErrors, m.batches, m.received, m.pushLatency,
 			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited, m.held, m.writeInterval, m.load,
-			m.migrations, m.datagramsSent, m.datagramsDropped, m.datagramsTooLarge} {
+			m.migrations, m.datagramsSent, m.datagramsDropped, m.datagramsTooLarge, m.joinLeaveNotices, m.joinLeaveErrors,
+			m.presenceGets} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -33,6 +33,9 @@ type session struct {
 	rooms   map[string]struct{}
 	in      inbound
 	resumes resumeBudget
+	// presenceGets is the connection's budget of PresenceGet
+	// (presence_client.go).
+	presenceGets resumeBudget
 	// hooked is what the connect hook added (proxy.go); nil without it.
 	hooked *hooked
 
@@ -387,6 +390,8 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 		return false
 	case wire.OpRefresh:
 		return s.refresh(h.Seq, body)
+	case wire.OpPresenceGet:
+		return s.presenceGet(h.Seq, body)
 	default:
 		s.close(protocolError("unexpected op " + h.Op.String()))
 		return false

@@ -19,6 +19,7 @@ import (
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/push"
+	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/proxy"
 	"github.com/quicpush/quicpush/store"
 )
@@ -27,8 +28,8 @@ import (
 type EdgeConfig struct {
 	// Edge configures the listeners and sessions. Its ID names the edge in
 	// the cluster and prefixes its connection keys (empty means a random
-	// id); its Auth, TLS, Routes, History, Logger and Registerer are set
-	// here.
+	// id); its Auth, TLS, Routes, History, Presence, JoinLeave, Logger and
+	// Registerer are set here.
 	Edge edge.Config
 	// InternalAddr serves the EdgeService that cores call (h2c). Empty
 	// means "127.0.0.1:0" (a free port on loopback, registered in Redis).
@@ -75,7 +76,10 @@ type Edge struct {
 	rdb      *redis.Client
 	ln       net.Listener // the internal port, served by internal
 	internal *httpService
-	close    sync.Once
+	// stopJoinLeave ends the subscription to other edges' join and leave
+	// notices; nil when no namespace has them on.
+	stopJoinLeave func()
+	close         sync.Once
 }
 
 // registerTimeout bounds the edge's first registration in Redis.
@@ -149,12 +153,27 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 	ec.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.Certificate}, MinVersion: tls.VersionTLS12}
 	ec.Routes = s.routes
 	ec.History = store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History)
+	// Clients' PresenceGet reads what the push API's Presence reads.
+	ec.Presence = store.NewPresence(s.rdb, cfg.Redis.Prefix)
+	var joinLeave *store.JoinLeave
+	if ec.Namespaces.Any(func(o namespace.Options) bool { return o.JoinLeave }) {
+		joinLeave = store.NewJoinLeave(s.rdb, cfg.Redis.Prefix, log.With("component", "joinleave"))
+		ec.JoinLeave = joinLeave
+	}
 	ec.Logger = log.With("component", "edge")
 	ec.Registerer = reg
 	if e, err = edge.Listen(ec); err != nil {
 		return fail(err)
 	}
 	s.Edge = e
+	if joinLeave != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
+		s.stopJoinLeave, err = joinLeave.Subscribe(ctx, e.MergeJoinLeave)
+		cancel()
+		if err != nil {
+			return fail(err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.Handle(e.ServiceHandler())
 	s.internal = serveHTTP("internal listener", s.ln, mux, log)
@@ -200,6 +219,9 @@ func (s *Edge) Shutdown(ctx context.Context) error {
 // expires and a core's janitor removes the routes, as when the process dies.
 func (s *Edge) Close() error {
 	s.close.Do(func() {
+		if s.stopJoinLeave != nil {
+			s.stopJoinLeave()
+		}
 		if s.routes != nil {
 			_ = s.routes.Close()
 		}

@@ -37,6 +37,9 @@
 //	                            means the store was emptied.
 //	qp:inval              Pub/Sub channel of cache invalidations:
 //	                            "r:<room>", "u:<user>", "e:<edge id>".
+//	qp:joinleave          Pub/Sub channel of join and leave notices between
+//	                            edges ([JoinLeave]): a JSON array of one
+//	                            edge's batches of one interval.
 //
 // # Consistency
 //

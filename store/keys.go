@@ -47,6 +47,7 @@ func (k keys) roomPrefix() string                  { return k.prefix + "room:" }
 func (k keys) room(room string) string             { return k.prefix + "room:" + room }
 func (k keys) inval() string                       { return k.prefix + "inval" }
 func (k keys) state() string                       { return k.prefix + "state" }
+func (k keys) joinLeave() string                   { return k.prefix + "joinleave" }
 func (k keys) edgeKeys(id string) []string {
 	return []string{k.edge(id), k.edges(), k.edgeConns(id), k.edgeRooms(id)}
 }
