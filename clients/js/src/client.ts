@@ -310,6 +310,11 @@ const utf8Decoder = new TextDecoder();
  * the connection outlives its token. With a fixed token the edge closes the
  * connection at expiry (3004) and the client reconnects with the same token.
  *
+ * With an edge of revision 5, the client also follows the rooms the
+ * application's backend puts it in ('subscribed', 'unsubscribed'), emits join
+ * and leave notices ('joinLeave') and asks who is in a room
+ * ({@link Client.presence}).
+ *
  * ```ts
  * const client = new Client(
  *   { webtransport: "https://push.example.com:4433/wt", websocket: "wss://push.example.com/ws" },
@@ -471,6 +476,9 @@ export class Client {
    * background); ClientCode.Left when leaveRoom came first; ClientCode.Closed;
    * or the code that stopped the client (the room is remembered, and joined
    * when connect() is called again).
+   *
+   * For a room the backend put the connection in ({@link SubscribedEvent}),
+   * it sends nothing and only sets the handler.
    */
   joinRoom(room: string, handler?: MessageHandler): Promise<void> {
     const bad = checkRoom(room);
