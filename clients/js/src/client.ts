@@ -195,11 +195,13 @@ export interface SubscribedEvent {
 }
 
 /**
- * Emitted when the client lost a room the backend had put it in: the edge
- * took the connection out of it (Unsubscribed, `code` 0), or refused to let
- * the client rejoin it after a reconnect because the backend took the user
- * out meanwhile (`code` the edge's request error, typically 101 forbidden).
- * The client has forgotten the room; its messages are dropped.
+ * Emitted when the application's backend took the client out of a room
+ * (revision 5): the edge took the connection out of it (Unsubscribed, `code`
+ * 0; a room the client joined itself too), or refused to let the client
+ * rejoin a room the backend had put it in, after a reconnect, because the
+ * backend took the user out meanwhile (`code` the edge's request error,
+ * typically 101 forbidden). The client has forgotten the room and drops its
+ * messages.
  */
 export interface UnsubscribedEvent {
   room: string;
