@@ -1286,6 +1286,26 @@ describe("server-side rooms (revision 5)", () => {
     assert.deepEqual(w.errors, []);
   });
 
+  test("a server-side room left is not rejoined; the user's next connection is put back in it", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const w = watch(c);
+    const pending = c.joinRoom("team/7"); // a join under way when the backend subscribes
+    edge.serverRooms.add("team/7");
+    edge.answerJoins = false;
+    await c.connect();
+    await until(() => w.subscribed.length === 1, "subscribed");
+    await pending; // settled by Subscribed
+    edge.answerJoins = true;
+    await c.leaveRoom("team/7");
+    assert.deepEqual(c.rooms(), []);
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && w.subscribed.length === 2, "subscribed again");
+    assert.equal(edge.session.auth?.joins ?? 0, 0);
+    assert.deepEqual(c.serverRooms(), ["team/7"]);
+    assert.deepEqual(w.errors, []);
+  });
+
   test("a server-side room refused on rejoin (101) is dropped with 'unsubscribed', not an error", async () => {
     const edge = new FakeEdge();
     const c = newClient(edge);
