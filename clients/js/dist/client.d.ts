@@ -68,6 +68,11 @@ export interface ConnectedEvent {
     user: string;
     /** How often the client pings, as the edge asked. */
     pingIntervalMs: number;
+    /**
+     * The protocol revision the edge announced: 5 or more for an edge that
+     * serves {@link Client.presence}, 0 for one of revision 4 or earlier.
+     */
+    revision: number;
 }
 /** Emitted when a connection ends, or an attempt is refused with a code that stops the client. */
 export interface DisconnectedEvent {
@@ -118,6 +123,84 @@ export interface NotRecoveredEvent {
     /** Where the client stands now: live messages after it follow. */
     position: StreamPosition;
 }
+/**
+ * A connection in a room (protocol revision 5): an entry of a
+ * {@link JoinLeaveEvent} and of a {@link Presence}.
+ */
+export interface RoomMember {
+    /** The user id of the connection's token. */
+    user: string;
+    /** The edge's key of the connection. */
+    connKey: string;
+    /**
+     * The JSON object the connection's token (its `info` claim) or the
+     * application's backend attached to it, parsed; undefined when it has none
+     * (or when it is not JSON: `infoBytes` still holds it).
+     */
+    info: unknown;
+    /** The info as sent, UTF-8 JSON text; empty for none. A copy the receiver owns. */
+    infoBytes: Uint8Array;
+}
+/**
+ * Emitted when the application's backend put this connection in a room
+ * (protocol revision 5, the push API's Subscribe): the client now treats it
+ * like a joined room. Its messages arrive as 'message' events (and to a
+ * handler given with joinRoom), it is listed by rooms() and serverRooms(),
+ * and it is rejoined from its position after every reconnect until the
+ * backend takes it out ('unsubscribed') or leaveRoom.
+ */
+export interface SubscribedEvent {
+    room: string;
+    /**
+     * The client's position in the room's stream: where the room stood when
+     * the edge put the connection in it (0n and "" for a room without history).
+     */
+    position: StreamPosition;
+}
+/**
+ * Emitted when the application's backend took the client out of a room
+ * (revision 5): the edge took the connection out of it (Unsubscribed, `code`
+ * 0; a room the client joined itself too), or refused to let the client
+ * rejoin a room the backend had put it in, after a reconnect, because the
+ * backend took the user out meanwhile (`code` the edge's request error,
+ * typically 101 forbidden). The client has forgotten the room and drops its
+ * messages.
+ */
+export interface UnsubscribedEvent {
+    room: string;
+    /** 0 for Unsubscribed; the edge's error code when it refused the rejoin. */
+    code: number;
+    /** The edge's message with a refused rejoin; empty otherwise. */
+    reason: string;
+}
+/**
+ * Emitted for a join and leave notice (protocol revision 5) of a room the
+ * client is in, when the room's namespace turns notices on: the connections
+ * that joined and left since the previous notice (at most one a second per
+ * room). Notices are best effort and not replayed after a reconnect; ask
+ * {@link Client.presence} for an exact list.
+ */
+export interface JoinLeaveEvent {
+    room: string;
+    joined: RoomMember[];
+    left: RoomMember[];
+    /** How many joins and leaves the notice left out of the two lists. */
+    omitted: number;
+}
+/** Who is in a room (protocol revision 5): the answer of {@link Client.presence}. */
+export interface Presence {
+    room: string;
+    /** The room's connections across the cluster. */
+    conns: number;
+    /** The room's distinct users across the cluster. */
+    users: number;
+    /**
+     * Whether `members` lists every connection; false when the room has more
+     * members than the edge lists (1000 by default) or than fit in one frame.
+     */
+    complete: boolean;
+    members: RoomMember[];
+}
 /** The events of a {@link Client} and their payloads. */
 export interface ClientEvents {
     connecting: ConnectingEvent;
@@ -128,6 +211,12 @@ export interface ClientEvents {
     recovered: RecoveredEvent;
     /** A resume lost messages; see {@link NotRecoveredEvent}. */
     notRecovered: NotRecoveredEvent;
+    /** The backend put the connection in a room; see {@link SubscribedEvent}. */
+    subscribed: SubscribedEvent;
+    /** The client lost a room the backend had put it in; see {@link UnsubscribedEvent}. */
+    unsubscribed: UnsubscribedEvent;
+    /** Who joined and left a room; see {@link JoinLeaveEvent}. */
+    joinLeave: JoinLeaveEvent;
     /**
      * A failed connect attempt, a bad frame, a listener that threw, or a token
      * refresh that failed (code 105 token rejected from the edge, or the token
@@ -149,6 +238,11 @@ export interface ClientEvents {
  * revision 3): it calls the function and sends the fresh token (Refresh), so
  * the connection outlives its token. With a fixed token the edge closes the
  * connection at expiry (3004) and the client reconnects with the same token.
+ *
+ * With an edge of revision 5, the client also follows the rooms the
+ * application's backend puts it in ('subscribed', 'unsubscribed'), emits join
+ * and leave notices ('joinLeave') and asks who is in a room
+ * ({@link Client.presence}).
  *
  * ```ts
  * const client = new Client(
@@ -176,8 +270,16 @@ export declare class Client {
     get connKey(): string;
     /** The user id of the live connection, or "" while not connected. */
     get user(): string;
-    /** The rooms the client means to be in (joined, or to be joined on the next connection). */
+    /**
+     * The rooms the client means to be in (joined, or to be joined on the next
+     * connection), those the backend put it in included.
+     */
     rooms(): string[];
+    /**
+     * The rooms the application's backend put the connection in (revision 5;
+     * see {@link SubscribedEvent}), a subset of {@link Client.rooms}.
+     */
+    serverRooms(): string[];
     /**
      * The client's position in `room`'s stream (the last message seen, or the
      * position the edge reported on joining), sent with Join when the client
@@ -219,6 +321,9 @@ export declare class Client {
      * background); ClientCode.Left when leaveRoom came first; ClientCode.Closed;
      * or the code that stopped the client (the room is remembered, and joined
      * when connect() is called again).
+     *
+     * For a room the backend put the connection in ({@link SubscribedEvent}),
+     * it sends nothing and only sets the handler.
      */
     joinRoom(room: string, handler?: MessageHandler): Promise<void>;
     /**
@@ -229,6 +334,25 @@ export declare class Client {
      * the edge's code when it refuses, or with ClientCode.Timeout.
      */
     leaveRoom(room: string): Promise<void>;
+    /**
+     * Asks the edge who is in `room` (protocol revision 5), a room the client
+     * is in: the counts across the cluster and the members the edge lists.
+     * Needs a live connection to an edge of revision 5 or later.
+     *
+     * Rejects with a {@link QuicpushError}: the edge's code (103 not joined,
+     * 101 when the room's namespace does not open presence to clients, 104
+     * when the edge could not read it: retry with backoff); 100 for a bad room
+     * name; ClientCode.Unsupported, without asking, when the edge announced an
+     * earlier revision (it would close the connection on the request);
+     * ClientCode.TransportFailed while not connected or when the connection is
+     * lost; ClientCode.Timeout; ClientCode.Closed.
+     *
+     * ```ts
+     * const p = await client.presence("chat/1");
+     * console.log(`${p.users} users`, p.members.map((m) => m.info));
+     * ```
+     */
+    presence(room: string): Promise<Presence>;
     /**
      * Closes the connection and stops the client for good. Pending connect,
      * joinRoom and leaveRoom calls reject with ClientCode.Closed. A client that

@@ -1,5 +1,5 @@
 import { backoffDelay } from "./backoff.js";
-import { isEphemeral, MAX_ROOM_LEN, MAX_TOKEN_LEN, Op, PushKind, Recovery } from "./codec.js";
+import { isEphemeral, MAX_ROOM_LEN, MAX_TOKEN_LEN, Op, PushKind, Recovery, } from "./codec.js";
 import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
 import { Connection } from "./connection.js";
 import { Emitter } from "./emitter.js";
@@ -24,6 +24,7 @@ const kindNames = {
     [PushKind.Broadcast]: "broadcast",
 };
 const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 export class Client {
     #endpoints;
     #opts;
@@ -72,6 +73,9 @@ export class Client {
     rooms() {
         return [...this.#rooms.keys()];
     }
+    serverRooms() {
+        return [...this.#rooms.values()].filter((r) => r.server).map((r) => r.name);
+    }
     position(room) {
         return this.#rooms.get(room)?.stream.position;
     }
@@ -109,7 +113,7 @@ export class Client {
             return Promise.reject(closedError());
         let r = this.#rooms.get(room);
         if (r === undefined) {
-            r = { name: room, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, tries: 0, waiters: new Set() };
+            r = newRoom(room, handler);
             this.#rooms.set(room, r);
         }
         else if (handler !== undefined) {
@@ -151,6 +155,26 @@ export class Client {
         }
         if (reply.op === Op.Error)
             throw new QuicpushError(reply.code, reply.message);
+    }
+    async presence(room) {
+        const bad = checkRoom(room);
+        if (bad)
+            throw bad;
+        if (this.#state === "closed")
+            throw closedError();
+        const conn = this.#conn;
+        if (conn === null)
+            throw new QuicpushError(ClientCode.TransportFailed, "presence: not connected");
+        if (conn.revision < 5) {
+            throw new QuicpushError(ClientCode.Unsupported, `presence needs an edge of protocol revision 5, this one announced ${conn.revision}`);
+        }
+        const what = `presence ${JSON.stringify(room)}`;
+        const reply = await this.#timed(conn.request({ op: Op.PresenceGet, seq: 0, room }), what);
+        if (reply.op === Op.Error)
+            throw new QuicpushError(reply.code, reply.message);
+        if (reply.op !== Op.PresenceOK)
+            throw new QuicpushError(ClientCode.BadFrame, `${what}: answered with op ${reply.op}`);
+        return { room: reply.room, conns: reply.conns, users: reply.users, complete: reply.complete, members: roomMembers(reply.members) };
     }
     close() {
         if (this.#state === "closed")
@@ -194,10 +218,12 @@ export class Client {
                         this.#datagrams[ok ? "received" : "malformed"]++;
                 },
                 onTokenExpiring: (c) => this.#tokenExpiring(c),
+                onRoomNotice: (c, f) => this.#roomNotice(c, f),
                 onEnded: (_, e) => ended(e),
             });
+            let rejoined;
             try {
-                await this.#dial(conn, signal);
+                rejoined = await this.#dial(conn, signal);
             }
             catch (e) {
                 if (signal.aborted)
@@ -214,7 +240,7 @@ export class Client {
                 conn.close("client closed");
                 return;
             }
-            this.#install(conn);
+            this.#install(conn, rejoined);
             const result = await end;
             if (signal.aborted || this.#conn !== conn)
                 return;
@@ -242,6 +268,7 @@ export class Client {
         const wsURL = this.#endpoints.websocket;
         let opened = false;
         let wtFailed = false;
+        let rejoined = [];
         if (wtURL !== undefined && o.WebTransport !== null && !this.#preferWebSocket) {
             const d = deadline(signal, o.webTransportTimeoutMs, "opening webtransport");
             try {
@@ -273,7 +300,9 @@ export class Client {
                 }
                 await conn.open(webSocketOpener({ url: wsURL, WebSocket: o.WebSocket, maxFrame: o.maxFrame }), d.signal);
             }
-            await conn.authenticate(token, this.#userStream.position, d.signal);
+            rejoined = [...this.#rooms.values()];
+            const rejoins = rejoined.map((r) => this.#rejoin(conn, r));
+            await conn.authenticate(token, this.#userStream.position, rejoins, d.signal);
         }
         finally {
             d.done();
@@ -282,6 +311,7 @@ export class Client {
             this.#webTransportWorked = true;
         else if (wtFailed && !this.#webTransportWorked)
             this.#preferWebSocket = true;
+        return rejoined;
     }
     async #token(signal) {
         const src = this.#opts.token;
@@ -300,7 +330,7 @@ export class Client {
             throw new QuicpushError(ClientCode.TokenFailed, "the token function did not return a string");
         return token;
     }
-    #install(conn) {
+    #install(conn, rejoined) {
         const from = this.#userStream.position;
         let reply = conn.resume;
         if (this.#streamUser !== "" && this.#streamUser !== conn.user) {
@@ -311,13 +341,19 @@ export class Client {
         const outcome = this.#userStream.resumed(conn, from, reply);
         this.#conn = conn;
         this.#state = "connected";
+        for (const r of rejoined) {
+            if (!this.#rooms.has(r.name))
+                conn.call({ op: Op.Leave, seq: 0, room: r.name }, { resolve: () => { }, reject: () => { } });
+        }
         for (const r of this.#rooms.values())
-            this.#sendJoin(conn, r);
+            if (r.sentOn !== conn)
+                this.#sendJoin(conn, r);
         this.#events.emit("connected", {
             transport: conn.kind,
             connKey: conn.connKey,
             user: conn.user,
             pingIntervalMs: conn.pingIntervalMs,
+            revision: conn.revision,
         });
         if (this.#conn === conn)
             this.#report({ user: conn.user }, outcome);
@@ -327,9 +363,16 @@ export class Client {
             conn.start();
     }
     #sendJoin(conn, r) {
+        const j = this.#rejoin(conn, r);
+        conn.call(j.frame, j.reply);
+    }
+    #rejoin(conn, r) {
         r.sentOn = conn;
         const from = r.stream.position;
-        conn.call({ op: Op.Join, seq: 0, room: r.name, offset: from.offset, epoch: from.epoch }, {
+        return { frame: { op: Op.Join, seq: 0, room: r.name, offset: from.offset, epoch: from.epoch }, reply: this.#joinReply(conn, r, from) };
+    }
+    #joinReply(conn, r, from) {
+        return {
             resolve: (reply) => {
                 if (r.sentOn === conn)
                     r.sentOn = null;
@@ -355,13 +398,45 @@ export class Client {
                 else if (reply.op === Op.Error) {
                     this.#rooms.delete(r.name);
                     settle(r.waiters, new QuicpushError(reply.code, reply.message));
+                    if (r.server && this.#conn === conn)
+                        this.#events.emit("unsubscribed", { room: r.name, code: reply.code, reason: reply.message });
                 }
             },
             reject: () => {
                 if (r.sentOn === conn)
                     r.sentOn = null;
             },
-        });
+        };
+    }
+    #roomNotice(conn, f) {
+        if (conn !== this.#conn)
+            return;
+        if (f.op === Op.Subscribed) {
+            let r = this.#rooms.get(f.room);
+            if (r === undefined) {
+                r = newRoom(f.room, undefined);
+                this.#rooms.set(f.room, r);
+            }
+            r.server = true;
+            r.joinedOn = conn;
+            r.tries = 0;
+            if (f.recovery !== Recovery.None || f.offset !== 0n || f.epoch !== "")
+                r.stream.resumed(conn, { offset: 0n, epoch: "" }, f);
+            settle(r.waiters);
+            this.#events.emit("subscribed", { room: f.room, position: r.stream.position });
+            return;
+        }
+        const r = this.#rooms.get(f.room);
+        if (r === undefined)
+            return;
+        if (f.op === Op.Unsubscribed) {
+            this.#rooms.delete(f.room);
+            settle(r.waiters, new QuicpushError(ClientCode.Left, `the server took the connection out of room ${JSON.stringify(f.room)}`));
+            this.#events.emit("unsubscribed", { room: f.room, code: 0, reason: "" });
+        }
+        else if (f.op === Op.JoinLeave) {
+            this.#events.emit("joinLeave", { room: f.room, joined: roomMembers(f.joined), left: roomMembers(f.left), omitted: f.omitted });
+        }
     }
     #tokenExpiring(conn) {
         if (conn !== this.#conn || typeof this.#opts.token !== "function")
@@ -522,6 +597,24 @@ export class Client {
             });
         });
     }
+}
+function newRoom(name, handler) {
+    return { name, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, tries: 0, waiters: new Set(), server: false };
+}
+function roomMembers(ms) {
+    return ms.map((m) => {
+        const infoBytes = m.info.slice();
+        let info;
+        if (infoBytes.length > 0) {
+            try {
+                info = JSON.parse(utf8Decoder.decode(infoBytes));
+            }
+            catch {
+                info = undefined;
+            }
+        }
+        return { user: m.user, connKey: m.connKey, info, infoBytes };
+    });
 }
 function closedError() {
     return new QuicpushError(ClientCode.Closed, "client closed");

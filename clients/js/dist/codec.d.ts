@@ -1,5 +1,5 @@
 /**
- * The quicpush wire codec, protocol version 1 revision 4 (docs/protocol.md):
+ * The quicpush wire codec, protocol version 1 revision 5 (docs/protocol.md):
  * frame encoding and decoding, and a {@link FrameDecoder} for byte streams.
  * It mirrors the Go package `wire` and passes every vector of
  * docs/protocol-vectors.json.
@@ -20,6 +20,13 @@
  * when zero, and sends ephemeral pushes in WebTransport datagrams, one whole
  * Push frame each ({@link decodeDatagram}).
  *
+ * Revision 5 appends `joins` to Auth and `revision` to AuthOK, after the
+ * position group, which a sender then writes in full (as zeros if need be);
+ * a receiver reads 0 when the body ends before them. It adds Subscribed,
+ * Unsubscribed and JoinLeave (server → client, seq 0), and PresenceGet, a
+ * request a client sends only to an edge whose AuthOK announced revision 5,
+ * answered by PresenceOK. JoinLeave and PresenceOK carry member lists.
+ *
  * @module
  */
 /** The protocol version sent in Auth. */
@@ -27,9 +34,11 @@ export declare const VERSION = 1;
 /**
  * The revision of version 1 this codec speaks: 2 added stream positions and
  * resume, 3 token refresh (TokenExpiring, Refresh, RefreshOK), 4 ephemeral
- * pushes (Push flags, datagrams).
+ * pushes (Push flags, datagrams), 5 server-side rooms (Subscribed,
+ * Unsubscribed, Auth's `joins`), join and leave notices (JoinLeave), presence
+ * for clients (PresenceGet, PresenceOK) and the edge's revision in AuthOK.
  */
-export declare const REVISION = 4;
+export declare const REVISION = 5;
 /** The WebSocket subprotocol of this version. */
 export declare const WEBSOCKET_PROTOCOL = "quicpush.v1";
 /** The QUIC ALPN of raw QUIC connections (not usable from browsers). */
@@ -44,9 +53,12 @@ export declare const MAX_ROOM_LEN = 255;
 export declare const MAX_TOKEN_LEN = 8192;
 /**
  * The largest frame an edge reads before AuthOK: the largest well-formed Auth
- * (a 10-byte version, the longest token, a 10-byte offset, the longest epoch).
+ * (a 10-byte version, the longest token, a 10-byte offset, the longest epoch,
+ * a 10-byte revision-5 `joins`).
  */
-export declare const MAX_AUTH_FRAME = 8480;
+export declare const MAX_AUTH_FRAME = 8490;
+/** The longest member info (revision 5), in bytes: a JSON object of at most 1 KiB. */
+export declare const MAX_INFO_LEN = 1024;
 /** Operation codes of version 1. */
 export declare const Op: {
     readonly Auth: 1;
@@ -66,6 +78,16 @@ export declare const Op: {
     readonly Refresh: 13;
     /** Revision 3: server → client, the answer to Refresh. */
     readonly RefreshOK: 14;
+    /** Revision 5: server → client, the backend put the connection in a room. */
+    readonly Subscribed: 15;
+    /** Revision 5: server → client, the backend took the connection out of a room. */
+    readonly Unsubscribed: 16;
+    /** Revision 5: server → client, who joined and left a room since the last notice. */
+    readonly JoinLeave: 17;
+    /** Revision 5: client → server (an edge of revision 5 or later), who is in a room. */
+    readonly PresenceGet: 18;
+    /** Revision 5: server → client, the answer to PresenceGet. */
+    readonly PresenceOK: 19;
 };
 /** An operation code defined by version 1. */
 export type Op = (typeof Op)[keyof typeof Op];
@@ -114,6 +136,12 @@ export interface AuthFrame {
     token: string;
     offset: bigint;
     epoch: string;
+    /**
+     * Revision 5: how many Joins the client sends right after Auth, before any
+     * other frame (the rooms it rejoins, server-side ones included). Decoding
+     * always sets it (0 when absent); encoding leaves 0 or undefined out.
+     */
+    joins?: number;
 }
 /**
  * Server → client: the answer to Auth. `recovery`, `offset` and `epoch`
@@ -130,6 +158,12 @@ export interface AuthOKFrame {
     recovery: Recovery;
     offset: bigint;
     epoch: string;
+    /**
+     * Revision 5: the protocol revision the edge speaks; 0 from earlier edges,
+     * to which a client sends no op of a later revision (PresenceGet). Decoding
+     * always sets it (0 when absent); encoding leaves 0 or undefined out.
+     */
+    revision?: number;
 }
 /** Heartbeat request or reply; no fields. */
 export interface PingPongFrame {
@@ -157,11 +191,67 @@ export interface JoinOKFrame {
     offset: bigint;
     epoch: string;
 }
-/** Leave and LeaveOK: a room name. */
+/**
+ * Leave and LeaveOK; Unsubscribed (revision 5, server → client, seq 0) and
+ * PresenceGet (revision 5, a request): a room name.
+ */
 export interface RoomFrame {
-    op: typeof Op.Leave | typeof Op.LeaveOK;
+    op: typeof Op.Leave | typeof Op.LeaveOK | typeof Op.Unsubscribed | typeof Op.PresenceGet;
     seq: number;
     room: string;
+}
+/**
+ * Server → client (revision 5): the application's backend put the connection
+ * in `room`. The position group is JoinOK's for a Join without a position:
+ * the room stream's position when the edge entered the room (`recovery` 0),
+ * all zero when the room keeps no history or the connection was in it
+ * already. Seq is 0.
+ */
+export interface SubscribedFrame {
+    op: typeof Op.Subscribed;
+    seq: number;
+    room: string;
+    recovery: Recovery;
+    offset: bigint;
+    epoch: string;
+}
+/** One connection in a room (revision 5): an entry of JoinLeave and PresenceOK. */
+export interface Member {
+    user: string;
+    connKey: string;
+    /**
+     * The JSON object the connection's token or the application's backend
+     * attached to it, as UTF-8 bytes (at most {@link MAX_INFO_LEN}); empty for
+     * none. Decoded members alias the frame's body.
+     */
+    info: Uint8Array;
+}
+/**
+ * Server → client (revision 5): the connections that joined and left `room`
+ * since the previous notice; `omitted` counts the joins and leaves left out
+ * of the two lists. Seq is 0.
+ */
+export interface JoinLeaveFrame {
+    op: typeof Op.JoinLeave;
+    seq: number;
+    room: string;
+    joined: Member[];
+    left: Member[];
+    omitted: number;
+}
+/**
+ * Server → client (revision 5): the answer to PresenceGet. `conns` and
+ * `users` count the room's connections and distinct users across the
+ * cluster; `complete` says `members` lists every connection.
+ */
+export interface PresenceOKFrame {
+    op: typeof Op.PresenceOK;
+    seq: number;
+    room: string;
+    conns: number;
+    users: number;
+    complete: boolean;
+    members: Member[];
 }
 /** Push flags (revision 4), bits of {@link PushFrame.flags}. */
 export declare const PushFlags: {
@@ -231,7 +321,7 @@ export interface RefreshOKFrame {
     expiresInMs: number;
 }
 /** Any decoded frame of version 1, discriminated by `op`. */
-export type Frame = AuthFrame | AuthOKFrame | PingPongFrame | JoinFrame | JoinOKFrame | RoomFrame | PushFrame | ErrorFrame | DisconnectFrame | TokenExpiringFrame | RefreshFrame | RefreshOKFrame;
+export type Frame = AuthFrame | AuthOKFrame | PingPongFrame | JoinFrame | JoinOKFrame | RoomFrame | PushFrame | ErrorFrame | DisconnectFrame | TokenExpiringFrame | RefreshFrame | RefreshOKFrame | SubscribedFrame | JoinLeaveFrame | PresenceOKFrame;
 /** A frame split off a stream or message but not decoded: any op, raw body. */
 export interface RawFrame {
     op: number;
@@ -255,7 +345,7 @@ export declare class WireError extends Error {
     readonly kind: WireErrorKind;
     constructor(kind: WireErrorKind, message: string);
 }
-/** Reports whether `op` is defined by version 1 (up to revision 3). */
+/** Reports whether `op` is defined by version 1 (up to revision 5). */
 export declare function isKnownOp(op: number): op is Op;
 /**
  * Encodes a whole frame, header included. It writes what it is given: limits

@@ -1,12 +1,13 @@
 export const VERSION = 1;
-export const REVISION = 4;
+export const REVISION = 5;
 export const WEBSOCKET_PROTOCOL = "quicpush.v1";
 export const ALPN = "quicpush/1";
 export const HEADER_SIZE = 9;
 export const DEFAULT_MAX_FRAME = 65536;
 export const MAX_ROOM_LEN = 255;
 export const MAX_TOKEN_LEN = 8192;
-export const MAX_AUTH_FRAME = 8480;
+export const MAX_AUTH_FRAME = 8490;
+export const MAX_INFO_LEN = 1024;
 export const Op = {
     Auth: 0x01,
     AuthOK: 0x02,
@@ -22,6 +23,11 @@ export const Op = {
     TokenExpiring: 0x0c,
     Refresh: 0x0d,
     RefreshOK: 0x0e,
+    Subscribed: 0x0f,
+    Unsubscribed: 0x10,
+    JoinLeave: 0x11,
+    PresenceGet: 0x12,
+    PresenceOK: 0x13,
 };
 export const PushKind = {
     Direct: 0,
@@ -51,7 +57,7 @@ const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const MAX_U64 = (1n << 64n) - 1n;
 export function isKnownOp(op) {
-    return op >= Op.Auth && op <= Op.RefreshOK;
+    return op >= Op.Auth && op <= Op.PresenceOK;
 }
 class Writer {
     buf;
@@ -110,8 +116,16 @@ class Writer {
     str(s) {
         this.bytes(utf8Encoder.encode(s));
     }
-    position(recovery, offset, epoch) {
-        if (recovery === Recovery.None && offset === 0n && epoch === "")
+    members(ms) {
+        this.uvarint(ms.length);
+        for (const m of ms) {
+            this.str(m.user);
+            this.str(m.connKey);
+            this.bytes(m.info);
+        }
+    }
+    position(recovery, offset, epoch, whole = false) {
+        if (!whole && recovery === Recovery.None && offset === 0n && epoch === "")
             return;
         checkUint(recovery, 0xff, "recovery");
         this.u8(recovery);
@@ -142,18 +156,27 @@ export function encodeFrame(f) {
         case Op.Auth:
             w.uvarint(f.version);
             w.str(f.token);
-            if (f.offset !== 0n || f.epoch !== "") {
-                w.uvarint(f.offset);
-                w.str(f.epoch);
+            {
+                const joins = f.joins ?? 0;
+                if (f.offset !== 0n || f.epoch !== "" || joins !== 0) {
+                    w.uvarint(f.offset);
+                    w.str(f.epoch);
+                }
+                if (joins !== 0)
+                    w.uvarint(joins);
             }
             break;
-        case Op.AuthOK:
+        case Op.AuthOK: {
             w.str(f.connKey);
             w.str(f.user);
             w.uvarint(f.pingIntervalMs);
             w.uvarint(f.maxFrame);
-            w.position(f.recovery, f.offset, f.epoch);
+            const revision = f.revision ?? 0;
+            w.position(f.recovery, f.offset, f.epoch, revision !== 0);
+            if (revision !== 0)
+                w.uvarint(revision);
             break;
+        }
         case Op.Ping:
         case Op.Pong:
             break;
@@ -163,12 +186,28 @@ export function encodeFrame(f) {
             w.str(f.epoch);
             break;
         case Op.JoinOK:
+        case Op.Subscribed:
             w.str(f.room);
             w.position(f.recovery, f.offset, f.epoch);
             break;
         case Op.Leave:
         case Op.LeaveOK:
+        case Op.Unsubscribed:
+        case Op.PresenceGet:
             w.str(f.room);
+            break;
+        case Op.JoinLeave:
+            w.str(f.room);
+            w.members(f.joined);
+            w.members(f.left);
+            w.uvarint(f.omitted);
+            break;
+        case Op.PresenceOK:
+            w.str(f.room);
+            w.uvarint(f.conns);
+            w.uvarint(f.users);
+            w.u8(f.complete ? 1 : 0);
+            w.members(f.members);
             break;
         case Op.Push:
             w.u8(f.kind);
@@ -275,6 +314,18 @@ class Reader {
     str(limit, field) {
         return utf8Decoder.decode(this.bytes(limit, field));
     }
+    members() {
+        const n = this.uvarint();
+        if (typeof n !== "number" || n > Math.floor((this.b.length - this.pos) / 3))
+            this.fail("member count");
+        const out = new Array(n);
+        for (let i = 0; i < n; i++) {
+            const user = this.str(MAX_ROOM_LEN, "member user");
+            const connKey = this.str(MAX_ROOM_LEN, "member conn_key");
+            out[i] = { user, connKey, info: this.bytes(MAX_INFO_LEN, "member info") };
+        }
+        return out;
+    }
     more() {
         return this.pos < this.b.length;
     }
@@ -301,7 +352,8 @@ export function decodeBody(op, seq, body) {
                 offset = r.bigUvarint();
                 epoch = r.str(MAX_ROOM_LEN, "epoch");
             }
-            return { op, seq, version, token, offset, epoch };
+            const joins = r.more() ? r.numUvarint() : 0;
+            return { op, seq, version, token, offset, epoch, joins };
         }
         case Op.AuthOK: {
             const r = new Reader(body, "auth_ok");
@@ -309,7 +361,9 @@ export function decodeBody(op, seq, body) {
             const user = r.str(MAX_ROOM_LEN, "user");
             const pingIntervalMs = r.numUvarint();
             const maxFrame = r.numUvarint();
-            return { op, seq, connKey, user, pingIntervalMs, maxFrame, ...r.position() };
+            const position = r.position();
+            const revision = r.more() ? r.numUvarint() : 0;
+            return { op, seq, connKey, user, pingIntervalMs, maxFrame, ...position, revision };
         }
         case Op.Ping:
         case Op.Pong:
@@ -327,7 +381,31 @@ export function decodeBody(op, seq, body) {
         }
         case Op.Leave:
         case Op.LeaveOK:
+        case Op.Unsubscribed:
+        case Op.PresenceGet:
             return { op, seq, room: new Reader(body, "room").str(MAX_ROOM_LEN, "room") };
+        case Op.Subscribed: {
+            const r = new Reader(body, "subscribed");
+            const room = r.str(MAX_ROOM_LEN, "room");
+            return { op, seq, room, ...r.position() };
+        }
+        case Op.JoinLeave: {
+            const r = new Reader(body, "join_leave");
+            const room = r.str(MAX_ROOM_LEN, "room");
+            const joined = r.members();
+            const left = r.members();
+            return { op, seq, room, joined, left, omitted: r.numUvarint() };
+        }
+        case Op.PresenceOK: {
+            const r = new Reader(body, "presence_ok");
+            const room = r.str(MAX_ROOM_LEN, "room");
+            const conns = r.numUvarint();
+            const users = r.numUvarint();
+            const complete = r.u8();
+            if (complete > 1)
+                throw new WireError("malformed", `presence_ok: complete ${complete}`);
+            return { op, seq, room, conns, users, complete: complete === 1, members: r.members() };
+        }
         case Op.Push: {
             const r = new Reader(body, "push");
             const kind = r.u8();

@@ -1,4 +1,4 @@
-import { type Frame, type PushFrame, type TokenExpiringFrame } from "./codec.js";
+import { type Frame, type JoinFrame, type JoinLeaveFrame, type PushFrame, type RoomFrame, type SubscribedFrame, type TokenExpiringFrame } from "./codec.js";
 import { QuicpushError } from "./errors.js";
 import type { ResumeReply, StreamPosition } from "./resume.js";
 import { type Transport, type TransportHandlers, type TransportOpener } from "./transport.js";
@@ -25,6 +25,11 @@ export interface ConnectionCallbacks {
      * answer with Refresh on this connection, and only after such a warning.
      */
     onTokenExpiring(conn: Connection, frame: TokenExpiringFrame): void;
+    /**
+     * What the edge says of rooms on its own (revision 5): Subscribed,
+     * Unsubscribed and JoinLeave, in order with the pushes around them.
+     */
+    onRoomNotice?(conn: Connection, frame: SubscribedFrame | RoomFrame | JoinLeaveFrame): void;
     /** Called once, after authentication succeeded, when the connection ends. */
     onEnded(conn: Connection, end: ConnectionEnd): void;
 }
@@ -35,6 +40,11 @@ export interface ConnectionCallbacks {
 export interface Pending {
     resolve(f: Frame): void;
     reject(e: QuicpushError): void;
+}
+/** A Join sent right behind Auth (revision 4 and later), and what handles its reply. */
+export interface Rejoin {
+    frame: JoinFrame;
+    reply: Pending;
 }
 /** The failure of requests on a connection that ended. */
 export declare const connectionLost: () => QuicpushError;
@@ -54,6 +64,8 @@ export declare class Connection {
     maxFrame: number;
     /** AuthOK's answer to the user-stream position sent in Auth (revision 2). */
     resume: ResumeReply;
+    /** The protocol revision the edge announced in AuthOK: 0 before revision 5. */
+    revision: number;
     private transport;
     private seq;
     private readonly pending;
@@ -76,12 +88,16 @@ export declare class Connection {
     /** Opens the transport with `opener`. */
     open(opener: TransportOpener, signal: AbortSignal): Promise<void>;
     /**
-     * Sends Auth, with `from`, the last position seen in the user's stream, and
-     * waits for AuthOK. A Disconnect (or a transport close code in 3000-3999)
-     * rejects with that code; anything else that ends the transport rejects
-     * with ClientCode.TransportFailed.
+     * Sends Auth, with `from`, the last position seen in the user's stream,
+     * and right behind it the `rejoins` (protocol section 6.1), whose number
+     * Auth announces in `joins` (revision 5); then waits for AuthOK. The
+     * rejoins' replies come after AuthOK, to their `reply` once the connection
+     * is started; if authentication fails they are rejected as lost. A
+     * Disconnect (or a transport close code in 3000-3999) rejects with that
+     * code; anything else that ends the transport rejects with
+     * ClientCode.TransportFailed.
      */
-    authenticate(token: string, from: StreamPosition, signal: AbortSignal): Promise<void>;
+    authenticate(token: string, from: StreamPosition, rejoins: Rejoin[], signal: AbortSignal): Promise<void>;
     /** Delivers the frames held since AuthOK, and from now on every frame as it comes. */
     start(): void;
     /** Sends a request and resolves with its reply (its seq's frame). */

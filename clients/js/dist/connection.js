@@ -11,6 +11,7 @@ export class Connection {
     pingIntervalMs = 0;
     maxFrame = 0;
     resume = { recovery: Recovery.None, offset: 0n, epoch: "" };
+    revision = 0;
     transport = null;
     seq = 0;
     pending = new Map();
@@ -35,7 +36,7 @@ export class Connection {
     async open(opener, signal) {
         this.transport = await opener(this.handlers, signal);
     }
-    async authenticate(token, from, signal) {
+    async authenticate(token, from, rejoins, signal) {
         const reply = new Promise((resolve, reject) => {
             this.authWaiter = {
                 frame: (f) => {
@@ -54,7 +55,12 @@ export class Connection {
                 },
             };
         });
-        this.send({ op: Op.Auth, seq: this.nextSeq(), version: VERSION, token, offset: from.offset, epoch: from.epoch });
+        this.send({ op: Op.Auth, seq: this.nextSeq(), version: VERSION, token, offset: from.offset, epoch: from.epoch, joins: rejoins.length });
+        for (const j of rejoins) {
+            const seq = this.nextSeq();
+            this.pending.set(seq, j.reply);
+            this.send({ ...j.frame, seq });
+        }
         let ok;
         try {
             ok = await abortable(reply, signal);
@@ -66,6 +72,10 @@ export class Connection {
                 clearInterval(this.heartbeat);
                 this.transport?.close("auth failed");
             }
+            const lost = connectionLost();
+            for (const p of this.pending.values())
+                p.reject(lost);
+            this.pending.clear();
             throw e;
         }
         finally {
@@ -77,6 +87,7 @@ export class Connection {
         this.pingIntervalMs = ok.pingIntervalMs > 0 ? ok.pingIntervalMs : 25000;
         this.maxFrame = ok.maxFrame;
         this.resume = { recovery: ok.recovery, offset: ok.offset, epoch: ok.epoch };
+        this.revision = ok.revision ?? 0;
         this.lastFrameAt = performance.now();
         this.heartbeat = setInterval(() => this.tick(), Math.min(this.pingIntervalMs, 2_147_483_647));
     }
@@ -186,9 +197,15 @@ export class Connection {
             case Op.TokenExpiring:
                 this.callbacks.onTokenExpiring(this, f);
                 return;
+            case Op.Subscribed:
+            case Op.Unsubscribed:
+            case Op.JoinLeave:
+                this.callbacks.onRoomNotice?.(this, f);
+                return;
             case Op.JoinOK:
             case Op.LeaveOK:
             case Op.RefreshOK:
+            case Op.PresenceOK:
             case Op.Error: {
                 const p = this.pending.get(f.seq);
                 if (p === undefined)

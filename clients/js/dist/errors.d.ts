@@ -18,6 +18,11 @@ export declare const ClientCode: {
     readonly BadFrame: 6;
     /** An event listener or a room's message handler threw. */
     readonly ListenerFailed: 7;
+    /**
+     * The edge does not speak the protocol revision a request needs (presence
+     * needs revision 5): the request was not sent.
+     */
+    readonly Unsupported: 8;
 };
 /** A client-side failure code. */
 export type ClientCode = (typeof ClientCode)[keyof typeof ClientCode];

@@ -7,6 +7,7 @@ export const ClientCode = {
     TokenFailed: 5,
     BadFrame: 6,
     ListenerFailed: 7,
+    Unsupported: 8,
 };
 const clientNames = {
     1: "client closed",
@@ -16,6 +17,7 @@ const clientNames = {
     5: "token failed",
     6: "bad frame",
     7: "listener failed",
+    8: "unsupported by the edge",
 };
 export class QuicpushError extends Error {
     code;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { Client, type ClientEvents, type ClientState, type ConnectedEvent, type ConnectingEvent, type DatagramStats, type DisconnectedEvent, type Message, type MessageHandler, type MessageKind, messageJSON, type NotRecoveredEvent, type RecoveredEvent, type StreamRef, } from "./client.js";
+export { Client, type ClientEvents, type ClientState, type ConnectedEvent, type ConnectingEvent, type DatagramStats, type DisconnectedEvent, type JoinLeaveEvent, type Message, type MessageHandler, type MessageKind, messageJSON, type NotRecoveredEvent, type Presence, type RecoveredEvent, type RoomMember, type StreamRef, type SubscribedEvent, type UnsubscribedEvent, } from "./client.js";
 export type { StreamPosition } from "./resume.js";
 export { Code, CodeRange, codeName, isDisconnectCode, shouldReconnect } from "./codes.js";
 export { ClientCode, QuicpushError } from "./errors.js";

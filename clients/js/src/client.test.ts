@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 
-import { Client, type ClientEvents, type Message, messageJSON, type NotRecoveredEvent, type RecoveredEvent } from "./client.js";
+import {
+  Client,
+  type ClientEvents,
+  type JoinLeaveEvent,
+  type Message,
+  messageJSON,
+  type NotRecoveredEvent,
+  type RecoveredEvent,
+  type SubscribedEvent,
+  type UnsubscribedEvent,
+} from "./client.js";
 import { encodeFrame, Op, PushFlags, PushKind } from "./codec.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import { delay, FakeEdge, fakeWebSocket, fakeWebTransport, until, type FakeWebTransportMode } from "./fakes.test-helpers.js";
@@ -154,7 +164,7 @@ describe("session", () => {
       ["connecting", "connected", "message", "disconnected"],
     );
     assert.deepEqual(log[0]![1], { attempt: 0 });
-    assert.deepEqual(log[1]![1], { transport: "webtransport", connKey: "c1", user: "alice", pingIntervalMs: 25000 });
+    assert.deepEqual(log[1]![1], { transport: "webtransport", connKey: "c1", user: "alice", pingIntervalMs: 25000, revision: 5 });
     const m = log[2]![1] as { kind: string; room: string; id: string; offset: bigint; epoch: string; data: Uint8Array };
     assert.equal(m.kind, "room");
     assert.equal(m.room, "news");
@@ -1164,5 +1174,311 @@ describe("messageJSON", () => {
   });
   test("names the message when the payload is not JSON", () => {
     assert.throws(() => messageJSON(msg("m2", "not json")), (err: Error) => err instanceof SyntaxError && err.message.includes("m2"));
+  });
+});
+
+describe("server-side rooms (revision 5)", () => {
+  /** Records the room events and every message as "room:text". */
+  function watch(c: Client): { log: string[]; subscribed: SubscribedEvent[]; unsubscribed: UnsubscribedEvent[]; errors: QuicpushError[] } {
+    const w = { log: [] as string[], subscribed: [] as SubscribedEvent[], unsubscribed: [] as UnsubscribedEvent[], errors: [] as QuicpushError[] };
+    c.on("message", (m) => w.log.push(`${m.room}:${text(m.data)}`));
+    c.on("subscribed", (e) => {
+      w.subscribed.push(e);
+      w.log.push(`subscribed ${e.room}`);
+    });
+    c.on("unsubscribed", (e) => {
+      w.unsubscribed.push(e);
+      w.log.push(`unsubscribed ${e.room} ${e.code}`);
+    });
+    c.on("error", (e) => w.errors.push(e));
+    return w;
+  }
+
+  test("Subscribed: the room is the client's, with the edge's position; its pushes arrive; a handler may be added", async () => {
+    const edge = new FakeEdge();
+    edge.history = true;
+    const c = newClient(edge);
+    const w = watch(c);
+    await c.connect();
+    const at = edge.pushRoom("team/7", "before");
+    const epoch = edge.stream("r:team/7").epoch;
+    edge.session.subscribe("team/7");
+    await until(() => w.subscribed.length === 1, "subscribed");
+    assert.deepEqual(w.subscribed[0], { room: "team/7", position: { offset: at, epoch } });
+    assert.deepEqual(c.rooms(), ["team/7"]);
+    assert.deepEqual(c.serverRooms(), ["team/7"]);
+    assert.deepEqual(c.position("team/7"), { offset: at, epoch });
+
+    // A handler for the room: joinRoom resolves at once, no Join is sent.
+    const handled: string[] = [];
+    await c.joinRoom("team/7", (m) => handled.push(text(m.data)));
+    assert.equal(edge.session.joins.length, 0);
+    const next = edge.pushRoom("team/7", "after");
+    await until(() => handled.length === 1, "push");
+    assert.deepEqual(handled, ["after"]);
+    // A repeat at or below the position is dropped, as in a joined room.
+    edge.push("team/7", "repeat", at, epoch);
+    edge.push("team/7", "live", next + 1n, epoch);
+    await until(() => handled.length === 2, "live push");
+    assert.deepEqual(w.log, ["subscribed team/7", "team/7:after", "team/7:live"]);
+
+    // A Subscribed without a position for a room the client is in leaves its position.
+    edge.session.subscribe("team/7");
+    await until(() => w.subscribed.length === 2, "second subscribed");
+    assert.deepEqual(w.subscribed[1], { room: "team/7", position: { offset: next + 1n, epoch } });
+    assert.deepEqual(w.errors, []);
+  });
+
+  test("Unsubscribed: the room is dropped with an event, its pushes dropped, and not rejoined", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const w = watch(c);
+    await c.connect();
+    await c.joinRoom("mine");
+    edge.session.subscribe("team/7");
+    edge.push("team/7", "1");
+    edge.session.unsubscribe("team/7");
+    edge.session.rooms.add("team/7"); // a push racing the Unsubscribed
+    edge.push("team/7", "2");
+    await until(() => w.unsubscribed.length === 1, "unsubscribed");
+    assert.deepEqual(w.unsubscribed[0], { room: "team/7", code: 0, reason: "" });
+    assert.deepEqual(c.rooms(), ["mine"]);
+    assert.deepEqual(c.serverRooms(), []);
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && c.state === "connected" && edge.session.rooms.size === 1, "reconnect");
+    assert.deepEqual(edge.session.joins.map((j) => j.room), ["mine"]);
+    assert.deepEqual(w.log, ["subscribed team/7", "team/7:1", "unsubscribed team/7 0"]);
+    assert.deepEqual(w.errors, []);
+  });
+
+  test("reconnect: Auth announces every rejoin, server-side rooms included, sent with it from their positions", async () => {
+    const edge = new FakeEdge();
+    edge.history = true;
+    const c = newClient(edge);
+    const w = watch(c);
+    await c.connect();
+    await c.joinRoom("mine");
+    edge.serverRooms.add("team/7");
+    edge.session.subscribe("team/7");
+    await until(() => w.subscribed.length === 1, "subscribed");
+    const last = edge.pushRoom("team/7", "1");
+    await until(() => w.log.includes("team/7:1"), "push");
+
+    // While the client is away: a message it misses, and a new server-side room.
+    edge.down = true;
+    edge.session.drop();
+    await until(() => c.state === "connecting", "connection lost");
+    edge.pushRoom("team/7", "2");
+    edge.serverRooms.add("team/8");
+    edge.down = false;
+    await until(() => edge.sessions.length >= 2 && c.serverRooms().length === 2 && w.log.includes("team/7:2"), "rejoin");
+
+    const s = edge.session;
+    // Auth, then exactly the announced Joins, before anything else.
+    assert.equal(s.auth?.joins, 2);
+    assert.deepEqual(
+      s.received.slice(0, 3).map((f) => (f.op === Op.Join ? `join ${f.room} ${f.offset}` : `op ${f.op}`)),
+      [`op ${Op.Auth}`, "join mine 0", `join team/7 ${last}`],
+    );
+    // The rejoined room is resumed, not subscribed afresh; the new one is subscribed after the Joins.
+    assert.deepEqual(w.subscribed.map((e) => e.room), ["team/7", "team/8"]);
+    assert.deepEqual(c.serverRooms().sort(), ["team/7", "team/8"]);
+    assert.deepEqual(w.errors, []);
+  });
+
+  test("a server-side room left is not rejoined; the user's next connection is put back in it", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const w = watch(c);
+    const pending = c.joinRoom("team/7"); // a join under way when the backend subscribes
+    edge.serverRooms.add("team/7");
+    edge.answerJoins = false;
+    await c.connect();
+    await until(() => w.subscribed.length === 1, "subscribed");
+    await pending; // settled by Subscribed
+    edge.answerJoins = true;
+    await c.leaveRoom("team/7");
+    assert.deepEqual(c.rooms(), []);
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && w.subscribed.length === 2, "subscribed again");
+    assert.equal(edge.session.auth?.joins ?? 0, 0);
+    assert.deepEqual(c.serverRooms(), ["team/7"]);
+    assert.deepEqual(w.errors, []);
+  });
+
+  test("a server-side room refused on rejoin (101) is dropped with 'unsubscribed', not an error", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const w = watch(c);
+    await c.connect();
+    edge.serverRooms.add("team/7");
+    edge.session.subscribe("team/7");
+    await until(() => w.subscribed.length === 1, "subscribed");
+
+    // The backend took the user out while the connection was down.
+    edge.serverRooms.delete("team/7");
+    edge.forbidden.add("team/7");
+    edge.session.drop();
+    await until(() => w.unsubscribed.length === 1, "unsubscribed");
+    assert.deepEqual(w.unsubscribed[0], { room: "team/7", code: 101, reason: "room not allowed" });
+    assert.deepEqual(c.rooms(), []);
+    assert.equal(edge.session.auth?.joins, 1);
+    assert.deepEqual(w.errors, []);
+    assert.equal(c.state, "connected");
+  });
+
+  test("a client-joined room refused on rejoin is forgotten without 'unsubscribed'", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const w = watch(c);
+    await c.connect();
+    await c.joinRoom("news");
+    edge.forbidden.add("news");
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && c.rooms().length === 0, "refused rejoin");
+    assert.deepEqual(w.unsubscribed, []);
+  });
+
+  test("a failed Auth fails the Joins sent with it; the next connection sends them again", async () => {
+    const edge = new FakeEdge();
+    let token = "good";
+    const c = newClient(edge, "ok", { token: () => token });
+    await c.connect();
+    await c.joinRoom("a");
+    token = "bad";
+    edge.session.drop();
+    await until(() => c.state === "disconnected", "refused auth");
+    // The Join went with Auth, and the edge read none after refusing it.
+    assert.equal(edge.session.auth?.joins, 1);
+    assert.equal(edge.session.joins.length, 0);
+    assert.deepEqual(c.rooms(), ["a"]);
+    token = "good";
+    await c.connect();
+    await until(() => edge.session.rooms.has("a"), "rejoin");
+    assert.deepEqual(edge.session.joins.map((j) => j.room), ["a"]);
+  });
+
+  test("rooms left and joined while Auth and its Joins are on their way: a Leave and a Join follow them", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    await c.connect();
+    await c.joinRoom("a");
+    await c.joinRoom("b");
+    edge.holdAuth = true;
+    edge.session.drop();
+    await until(() => edge.sessions.length === 2 && edge.session.received.length === 3, "auth and joins");
+    await c.leaveRoom("a");
+    const joined = c.joinRoom("c");
+    edge.holdAuth = false;
+    edge.session.release();
+    await joined;
+    await until(() => !edge.session.rooms.has("a"), "leave");
+    const s = edge.session;
+    assert.deepEqual(
+      s.received.map((f) => (f.op === Op.Join ? `join ${f.room}` : f.op === Op.Leave ? `leave ${f.room}` : `op ${f.op}`)),
+      [`op ${Op.Auth}`, "join a", "join b", "leave a", "join c"],
+    );
+    assert.equal(s.auth?.joins, 2);
+    assert.deepEqual([...s.rooms].sort(), ["b", "c"]);
+    assert.deepEqual(c.rooms().sort(), ["b", "c"]);
+  });
+
+  test("join and leave notices: members with info parsed, raw bytes kept, omitted; other rooms' dropped", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    const notices: JoinLeaveEvent[] = [];
+    c.on("joinLeave", (e) => notices.push(e));
+    await c.connect();
+    await c.joinRoom("chat/1");
+    const ann = new TextEncoder().encode('{"name":"Ann"}');
+    const junk = new TextEncoder().encode("not json");
+    edge.session.joinLeave("elsewhere", [{ user: "u9", connKey: "k9", info: new Uint8Array() }], []);
+    edge.session.joinLeave(
+      "chat/1",
+      [
+        { user: "u1", connKey: "e1-a", info: ann },
+        { user: "u3", connKey: "e1-c", info: junk },
+      ],
+      [{ user: "u2", connKey: "e2-b", info: new Uint8Array() }],
+      3,
+    );
+    await until(() => notices.length === 1, "notice");
+    const n = notices[0]!;
+    assert.equal(n.room, "chat/1");
+    assert.equal(n.omitted, 3);
+    assert.deepEqual(n.joined, [
+      { user: "u1", connKey: "e1-a", info: { name: "Ann" }, infoBytes: ann },
+      { user: "u3", connKey: "e1-c", info: undefined, infoBytes: junk },
+    ]);
+    assert.deepEqual(n.left, [{ user: "u2", connKey: "e2-b", info: undefined, infoBytes: new Uint8Array() }]);
+  });
+});
+
+describe("presence (revision 5)", () => {
+  test("counts and members of a room, infos parsed", async () => {
+    const edge = new FakeEdge();
+    edge.info = new TextEncoder().encode('{"name":"Ann"}');
+    const c = newClient(edge);
+    await c.connect();
+    await c.joinRoom("chat/1");
+    const p = await c.presence("chat/1");
+    assert.deepEqual(p, {
+      room: "chat/1",
+      conns: 1,
+      users: 1,
+      complete: true,
+      members: [{ user: "alice", connKey: "c1", info: { name: "Ann" }, infoBytes: edge.info }],
+    });
+  });
+
+  test("the edge's refusals reject with its code; the connection stays", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    await c.connect();
+    await assert.rejects(c.presence("chat/1"), codeOf(103));
+    await c.joinRoom("chat/1");
+    edge.presenceForbidden.add("chat/1");
+    await assert.rejects(c.presence("chat/1"), codeOf(101));
+    await assert.rejects(c.presence(""), codeOf(100));
+    assert.equal(c.state, "connected");
+    assert.equal(edge.sessions.length, 1);
+  });
+
+  test("an edge of an earlier revision: refused locally, nothing sent, the connection stays", async () => {
+    const edge = new FakeEdge();
+    edge.revision = 0;
+    const c = newClient(edge);
+    const connected: number[] = [];
+    c.on("connected", (e) => connected.push(e.revision));
+    await c.connect();
+    await c.joinRoom("chat/1");
+    await assert.rejects(c.presence("chat/1"), codeOf(ClientCode.Unsupported));
+    assert.deepEqual(connected, [0]);
+    assert.ok(!edge.session.received.some((f) => f.op === Op.PresenceGet));
+    // The edge of an earlier revision would have closed with 3501.
+    await c.joinRoom("other");
+    assert.equal(edge.sessions.length, 1);
+    assert.equal(edge.session.closed, false);
+  });
+
+  test("not connected, or closed: rejected without a request", async () => {
+    const edge = new FakeEdge();
+    const c = newClient(edge);
+    await assert.rejects(c.presence("chat/1"), codeOf(ClientCode.TransportFailed));
+    c.close();
+    await assert.rejects(c.presence("chat/1"), codeOf(ClientCode.Closed));
+  });
+
+  test("an unanswered request times out; a lost connection fails it", async () => {
+    const edge = new FakeEdge();
+    edge.answerPresence = false;
+    const c = newClient(edge, "ok", { requestTimeoutMs: 50 });
+    await c.connect();
+    await c.joinRoom("chat/1");
+    await assert.rejects(c.presence("chat/1"), codeOf(ClientCode.Timeout));
+    assert.equal(c.state, "connected");
+    const p = c.presence("chat/1");
+    edge.session.drop();
+    await assert.rejects(p, codeOf(ClientCode.TransportFailed));
   });
 });

@@ -1,7 +1,20 @@
 import { backoffDelay } from "./backoff.js";
-import { isEphemeral, MAX_ROOM_LEN, MAX_TOKEN_LEN, Op, PushKind, Recovery, type Frame, type PushFrame } from "./codec.js";
+import {
+  isEphemeral,
+  MAX_ROOM_LEN,
+  MAX_TOKEN_LEN,
+  Op,
+  PushKind,
+  Recovery,
+  type Frame,
+  type JoinLeaveFrame,
+  type Member,
+  type PushFrame,
+  type RoomFrame,
+  type SubscribedFrame,
+} from "./codec.js";
 import { Code, isDisconnectCode, shouldReconnect } from "./codes.js";
-import { Connection, type ConnectionEnd } from "./connection.js";
+import { Connection, type ConnectionEnd, type Pending, type Rejoin } from "./connection.js";
 import { Emitter, type Listener } from "./emitter.js";
 import { ClientCode, QuicpushError } from "./errors.js";
 import { resolveOptions, type ClientOptions, type Endpoints, type ResolvedOptions } from "./options.js";
@@ -89,6 +102,11 @@ export interface ConnectedEvent {
   user: string;
   /** How often the client pings, as the edge asked. */
   pingIntervalMs: number;
+  /**
+   * The protocol revision the edge announced: 5 or more for an edge that
+   * serves {@link Client.presence}, 0 for one of revision 4 or earlier.
+   */
+  revision: number;
 }
 
 /** Emitted when a connection ends, or an attempt is refused with a code that stops the client. */
@@ -140,6 +158,89 @@ export interface NotRecoveredEvent {
   position: StreamPosition;
 }
 
+/**
+ * A connection in a room (protocol revision 5): an entry of a
+ * {@link JoinLeaveEvent} and of a {@link Presence}.
+ */
+export interface RoomMember {
+  /** The user id of the connection's token. */
+  user: string;
+  /** The edge's key of the connection. */
+  connKey: string;
+  /**
+   * The JSON object the connection's token (its `info` claim) or the
+   * application's backend attached to it, parsed; undefined when it has none
+   * (or when it is not JSON: `infoBytes` still holds it).
+   */
+  info: unknown;
+  /** The info as sent, UTF-8 JSON text; empty for none. A copy the receiver owns. */
+  infoBytes: Uint8Array;
+}
+
+/**
+ * Emitted when the application's backend put this connection in a room
+ * (protocol revision 5, the push API's Subscribe): the client now treats it
+ * like a joined room. Its messages arrive as 'message' events (and to a
+ * handler given with joinRoom), it is listed by rooms() and serverRooms(),
+ * and it is rejoined from its position after every reconnect until the
+ * backend takes it out ('unsubscribed') or leaveRoom.
+ */
+export interface SubscribedEvent {
+  room: string;
+  /**
+   * The client's position in the room's stream: where the room stood when
+   * the edge put the connection in it (0n and "" for a room without history).
+   */
+  position: StreamPosition;
+}
+
+/**
+ * Emitted when the application's backend took the client out of a room
+ * (revision 5): the edge took the connection out of it (Unsubscribed, `code`
+ * 0; a room the client joined itself too), or refused to let the client
+ * rejoin a room the backend had put it in, after a reconnect, because the
+ * backend took the user out meanwhile (`code` the edge's request error,
+ * typically 101 forbidden). The client has forgotten the room and drops its
+ * messages.
+ */
+export interface UnsubscribedEvent {
+  room: string;
+  /** 0 for Unsubscribed; the edge's error code when it refused the rejoin. */
+  code: number;
+  /** The edge's message with a refused rejoin; empty otherwise. */
+  reason: string;
+}
+
+/**
+ * Emitted for a join and leave notice (protocol revision 5) of a room the
+ * client is in, when the room's namespace turns notices on: the connections
+ * that joined and left since the previous notice (at most one a second per
+ * room). Notices are best effort and not replayed after a reconnect; ask
+ * {@link Client.presence} for an exact list.
+ */
+export interface JoinLeaveEvent {
+  room: string;
+  joined: RoomMember[];
+  left: RoomMember[];
+  /** How many joins and leaves the notice left out of the two lists. */
+  omitted: number;
+}
+
+/** Who is in a room (protocol revision 5): the answer of {@link Client.presence}. */
+export interface Presence {
+  room: string;
+  /** The room's connections across the cluster. */
+  conns: number;
+  /** The room's distinct users across the cluster. */
+  users: number;
+  /**
+   * Whether `members` lists every connection; false when the room has more
+   * members than the edge lists (1000 by default) or than fit in one frame.
+   */
+  complete: boolean;
+  members: RoomMember[];
+}
+
 /** The events of a {@link Client} and their payloads. */
 export interface ClientEvents {
   connecting: ConnectingEvent;
@@ -150,6 +251,12 @@ export interface ClientEvents {
   recovered: RecoveredEvent;
   /** A resume lost messages; see {@link NotRecoveredEvent}. */
   notRecovered: NotRecoveredEvent;
+  /** The backend put the connection in a room; see {@link SubscribedEvent}. */
+  subscribed: SubscribedEvent;
+  /** The client lost a room the backend had put it in; see {@link UnsubscribedEvent}. */
+  unsubscribed: UnsubscribedEvent;
+  /** Who joined and left a room; see {@link JoinLeaveEvent}. */
+  joinLeave: JoinLeaveEvent;
   /**
    * A failed connect attempt, a bad frame, a listener that threw, or a token
    * refresh that failed (code 105 token rejected from the edge, or the token
@@ -177,6 +284,8 @@ interface RoomState {
   /** Joins the edge failed to serve in a row (error 104), retried with backoff. */
   tries: number;
   waiters: Set<Waiter>;
+  /** The application's backend put the connection in the room (Subscribed, revision 5). */
+  server: boolean;
 }
 
 const kindNames: Record<PushKind, MessageKind> = {
@@ -186,6 +295,7 @@ const kindNames: Record<PushKind, MessageKind> = {
 };
 
 const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 
 /**
  * A quicpush client for browsers (and Node with a WebSocket constructor). It
@@ -201,6 +311,11 @@ const utf8 = new TextEncoder();
  * revision 3): it calls the function and sends the fresh token (Refresh), so
  * the connection outlives its token. With a fixed token the edge closes the
  * connection at expiry (3004) and the client reconnects with the same token.
+ *
+ * With an edge of revision 5, the client also follows the rooms the
+ * application's backend puts it in ('subscribed', 'unsubscribed'), emits join
+ * and leave notices ('joinLeave') and asks who is in a room
+ * ({@link Client.presence}).
  *
  * ```ts
  * const client = new Client(
@@ -279,9 +394,20 @@ export class Client {
     return this.#conn?.user ?? "";
   }
 
-  /** The rooms the client means to be in (joined, or to be joined on the next connection). */
+  /**
+   * The rooms the client means to be in (joined, or to be joined on the next
+   * connection), those the backend put it in included.
+   */
   rooms(): string[] {
     return [...this.#rooms.keys()];
+  }
+
+  /**
+   * The rooms the application's backend put the connection in (revision 5;
+   * see {@link SubscribedEvent}), a subset of {@link Client.rooms}.
+   */
+  serverRooms(): string[] {
+    return [...this.#rooms.values()].filter((r) => r.server).map((r) => r.name);
   }
 
   /**
@@ -352,6 +478,9 @@ export class Client {
    * background); ClientCode.Left when leaveRoom came first; ClientCode.Closed;
    * or the code that stopped the client (the room is remembered, and joined
    * when connect() is called again).
+   *
+   * For a room the backend put the connection in ({@link SubscribedEvent}),
+   * it sends nothing and only sets the handler.
    */
   joinRoom(room: string, handler?: MessageHandler): Promise<void> {
     const bad = checkRoom(room);
@@ -359,7 +488,7 @@ export class Client {
     if (this.#state === "closed") return Promise.reject(closedError());
     let r = this.#rooms.get(room);
     if (r === undefined) {
-      r = { name: room, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, tries: 0, waiters: new Set() };
+      r = newRoom(room, handler);
       this.#rooms.set(room, r);
     } else if (handler !== undefined) {
       r.handler = handler;
@@ -399,6 +528,40 @@ export class Client {
       throw e;
     }
     if (reply.op === Op.Error) throw new QuicpushError(reply.code, reply.message);
+  }
+
+  /**
+   * Asks the edge who is in `room` (protocol revision 5), a room the client
+   * is in: the counts across the cluster and the members the edge lists.
+   * Needs a live connection to an edge of revision 5 or later.
+   *
+   * Rejects with a {@link QuicpushError}: the edge's code (103 not joined,
+   * 101 when the room's namespace does not open presence to clients, 104
+   * when the edge could not read it: retry with backoff); 100 for a bad room
+   * name; ClientCode.Unsupported, without asking, when the edge announced an
+   * earlier revision (it would close the connection on the request);
+   * ClientCode.TransportFailed while not connected or when the connection is
+   * lost; ClientCode.Timeout; ClientCode.Closed.
+   *
+   * ```ts
+   * const p = await client.presence("chat/1");
+   * console.log(`${p.users} users`, p.members.map((m) => m.info));
+   * ```
+   */
+  async presence(room: string): Promise<Presence> {
+    const bad = checkRoom(room);
+    if (bad) throw bad;
+    if (this.#state === "closed") throw closedError();
+    const conn = this.#conn;
+    if (conn === null) throw new QuicpushError(ClientCode.TransportFailed, "presence: not connected");
+    if (conn.revision < 5) {
+      throw new QuicpushError(ClientCode.Unsupported, `presence needs an edge of protocol revision 5, this one announced ${conn.revision}`);
+    }
+    const what = `presence ${JSON.stringify(room)}`;
+    const reply = await this.#timed(conn.request({ op: Op.PresenceGet, seq: 0, room }), what);
+    if (reply.op === Op.Error) throw new QuicpushError(reply.code, reply.message);
+    if (reply.op !== Op.PresenceOK) throw new QuicpushError(ClientCode.BadFrame, `${what}: answered with op ${reply.op}`);
+    return { room: reply.room, conns: reply.conns, users: reply.users, complete: reply.complete, members: roomMembers(reply.members) };
   }
 
   /**
@@ -445,10 +608,12 @@ export class Client {
           if (c === this.#conn) this.#datagrams[ok ? "received" : "malformed"]++;
         },
         onTokenExpiring: (c) => this.#tokenExpiring(c),
+        onRoomNotice: (c, f) => this.#roomNotice(c, f),
         onEnded: (_, e) => ended(e),
       });
+      let rejoined: RoomState[];
       try {
-        await this.#dial(conn, signal);
+        rejoined = await this.#dial(conn, signal);
       } catch (e) {
         if (signal.aborted) return;
         const err = e instanceof QuicpushError ? e : transportError("connect", e);
@@ -463,7 +628,7 @@ export class Client {
         conn.close("client closed");
         return;
       }
-      this.#install(conn);
+      this.#install(conn, rejoined);
       const result = await end;
       if (signal.aborted || this.#conn !== conn) return;
       this.#conn = null;
@@ -484,15 +649,17 @@ export class Client {
 
   /**
    * One connect attempt: a token, then WebTransport (within
-   * webTransportTimeoutMs) or WebSocket, then Auth.
+   * webTransportTimeoutMs) or WebSocket, then Auth with a Join for every room
+   * right behind it; returns the rooms rejoined so.
    */
-  async #dial(conn: Connection, signal: AbortSignal): Promise<void> {
+  async #dial(conn: Connection, signal: AbortSignal): Promise<RoomState[]> {
     const token = await this.#token(signal);
     const o = this.#opts;
     const wtURL = this.#endpoints.webtransport;
     const wsURL = this.#endpoints.websocket;
     let opened = false;
     let wtFailed = false;
+    let rejoined: RoomState[] = [];
     if (wtURL !== undefined && o.WebTransport !== null && !this.#preferWebSocket) {
       const d = deadline(signal, o.webTransportTimeoutMs, "opening webtransport");
       try {
@@ -523,13 +690,21 @@ export class Client {
         }
         await conn.open(webSocketOpener({ url: wsURL, WebSocket: o.WebSocket, maxFrame: o.maxFrame }), d.signal);
       }
-      // The user stream's position goes with every Auth, whatever the transport.
-      await conn.authenticate(token, this.#userStream.position, d.signal);
+      // The user stream's position goes with every Auth, whatever the
+      // transport, and every room (server-side ones included) is rejoined
+      // from its position in the same flight, its Join counted in Auth's
+      // joins (protocol sections 6.1 and 6.8): the edge then resumes the
+      // server-side rooms from those positions rather than entering them
+      // afresh.
+      rejoined = [...this.#rooms.values()];
+      const rejoins = rejoined.map((r) => this.#rejoin(conn, r));
+      await conn.authenticate(token, this.#userStream.position, rejoins, d.signal);
     } finally {
       d.done();
     }
     if (conn.kind === "webtransport") this.#webTransportWorked = true;
     else if (wtFailed && !this.#webTransportWorked) this.#preferWebSocket = true;
+    return rejoined;
   }
 
   async #token(signal: AbortSignal): Promise<string> {
@@ -547,11 +722,13 @@ export class Client {
   }
 
   /**
-   * Makes `conn` the live connection: rejoins every room before any other
-   * request can be written on it, then reports, the user stream's resume
-   * included, before the pushes that came with AuthOK (a replay among them).
+   * Makes `conn` the live connection: leaves the rooms left while the Joins
+   * sent behind Auth were on their way, joins the rooms asked for meanwhile,
+   * both before any other request can be written on it, then reports, the
+   * user stream's resume included, before the frames that came with AuthOK
+   * (a replay among them).
    */
-  #install(conn: Connection): void {
+  #install(conn: Connection, rejoined: RoomState[]): void {
     // Auth carried the position #userStream holds: nothing moved it since,
     // as no connection was live.
     const from = this.#userStream.position;
@@ -567,12 +744,16 @@ export class Client {
 
     this.#conn = conn;
     this.#state = "connected";
-    for (const r of this.#rooms.values()) this.#sendJoin(conn, r);
+    for (const r of rejoined) {
+      if (!this.#rooms.has(r.name)) conn.call({ op: Op.Leave, seq: 0, room: r.name }, { resolve: () => {}, reject: () => {} });
+    }
+    for (const r of this.#rooms.values()) if (r.sentOn !== conn) this.#sendJoin(conn, r);
     this.#events.emit("connected", {
       transport: conn.kind,
       connKey: conn.connKey,
       user: conn.user,
       pingIntervalMs: conn.pingIntervalMs,
+      revision: conn.revision,
     });
     if (this.#conn === conn) this.#report({ user: conn.user }, outcome);
     if (this.#conn === conn) settle(this.#connectWaiters);
@@ -587,46 +768,100 @@ export class Client {
    * pushes after it: a replay follows JoinOK in the same read.
    */
   #sendJoin(conn: Connection, r: RoomState): void {
+    const j = this.#rejoin(conn, r);
+    conn.call(j.frame, j.reply);
+  }
+
+  /**
+   * The Join of `r` on `conn` from the last position seen in the room, and
+   * the handling of its answer; marks the Join as sent.
+   */
+  #rejoin(conn: Connection, r: RoomState): Rejoin {
     r.sentOn = conn;
     const from = r.stream.position;
-    conn.call(
-      { op: Op.Join, seq: 0, room: r.name, offset: from.offset, epoch: from.epoch },
-      {
-        resolve: (reply) => {
-          if (r.sentOn === conn) r.sentOn = null;
-          if (this.#rooms.get(r.name) !== r) return; // left meanwhile
-          if (reply.op === Op.JoinOK) {
-            r.joinedOn = conn;
-            r.tries = 0;
-            const outcome = r.stream.resumed(conn, from, reply);
-            if (this.#conn === conn) this.#report({ room: r.name }, outcome);
-            settle(r.waiters);
-          } else if (reply.op === Op.Error && reply.code === Code.Internal) {
-            // The edge could not serve the Join this time (its route or
-            // history store, say): no refusal. The room stays and is asked
-            // for again on the same connection after a backoff.
-            r.tries++;
-            const retry = setTimeout(
-              () => {
-                if (this.#conn === conn && this.#rooms.get(r.name) === r && r.joinedOn !== conn && r.sentOn === null) {
-                  this.#sendJoin(conn, r);
-                }
-              },
-              backoffDelay(r.tries, this.#opts.backoffMinMs, this.#opts.backoffMaxMs),
-            );
-            // A pending retry must not keep a Node process alive.
-            (retry as { unref?: () => void }).unref?.();
-          } else if (reply.op === Op.Error) {
-            this.#rooms.delete(r.name);
-            settle(r.waiters, new QuicpushError(reply.code, reply.message));
-          }
-        },
-        reject: () => {
-          // The connection was lost; the next one rejoins.
-          if (r.sentOn === conn) r.sentOn = null;
-        },
+    return { frame: { op: Op.Join, seq: 0, room: r.name, offset: from.offset, epoch: from.epoch }, reply: this.#joinReply(conn, r, from) };
+  }
+
+  /** Handles the answer to a Join of `r` from `from` on `conn`. */
+  #joinReply(conn: Connection, r: RoomState, from: StreamPosition): Pending {
+    return {
+      resolve: (reply) => {
+        if (r.sentOn === conn) r.sentOn = null;
+        if (this.#rooms.get(r.name) !== r) return; // left meanwhile
+        if (reply.op === Op.JoinOK) {
+          r.joinedOn = conn;
+          r.tries = 0;
+          const outcome = r.stream.resumed(conn, from, reply);
+          if (this.#conn === conn) this.#report({ room: r.name }, outcome);
+          settle(r.waiters);
+        } else if (reply.op === Op.Error && reply.code === Code.Internal) {
+          // The edge could not serve the Join this time (its route or
+          // history store, say): no refusal. The room stays and is asked
+          // for again on the same connection after a backoff.
+          r.tries++;
+          const retry = setTimeout(
+            () => {
+              if (this.#conn === conn && this.#rooms.get(r.name) === r && r.joinedOn !== conn && r.sentOn === null) {
+                this.#sendJoin(conn, r);
+              }
+            },
+            backoffDelay(r.tries, this.#opts.backoffMinMs, this.#opts.backoffMaxMs),
+          );
+          // A pending retry must not keep a Node process alive.
+          (retry as { unref?: () => void }).unref?.();
+        } else if (reply.op === Op.Error) {
+          this.#rooms.delete(r.name);
+          settle(r.waiters, new QuicpushError(reply.code, reply.message));
+          // A server-side room refused (typically 101): the backend took
+          // the user out while the client was away. The client drops it as
+          // if Unsubscribed had come (protocol section 6.8): no error.
+          if (r.server && this.#conn === conn) this.#events.emit("unsubscribed", { room: r.name, code: reply.code, reason: reply.message });
+        }
       },
-    );
+      reject: () => {
+        // The connection was lost; the next one rejoins.
+        if (r.sentOn === conn) r.sentOn = null;
+      },
+    };
+  }
+
+  /**
+   * What the edge says of rooms on its own (revision 5), in order with the
+   * pushes: a room the backend put the connection in (Subscribed) becomes
+   * one the client is in, with the position the edge reports; a room it
+   * took the connection out of (Unsubscribed) is forgotten; join and leave
+   * notices of rooms the client is in are emitted.
+   */
+  #roomNotice(conn: Connection, f: SubscribedFrame | RoomFrame | JoinLeaveFrame): void {
+    if (conn !== this.#conn) return;
+    if (f.op === Op.Subscribed) {
+      let r = this.#rooms.get(f.room);
+      if (r === undefined) {
+        r = newRoom(f.room, undefined);
+        this.#rooms.set(f.room, r);
+      }
+      r.server = true;
+      r.joinedOn = conn;
+      r.tries = 0;
+      // The group is JoinOK's for a Join without a position: where the room
+      // stood when the edge entered it. An absent group (a room without
+      // history, or one the connection was in already) changes nothing, nor
+      // cuts a replay under way.
+      if (f.recovery !== Recovery.None || f.offset !== 0n || f.epoch !== "") r.stream.resumed(conn, { offset: 0n, epoch: "" }, f);
+      settle(r.waiters);
+      this.#events.emit("subscribed", { room: f.room, position: r.stream.position });
+      return;
+    }
+    const r = this.#rooms.get(f.room);
+    // A notice may come just after LeaveOK: drop those of rooms the client left.
+    if (r === undefined) return;
+    if (f.op === Op.Unsubscribed) {
+      this.#rooms.delete(f.room);
+      settle(r.waiters, new QuicpushError(ClientCode.Left, `the server took the connection out of room ${JSON.stringify(f.room)}`));
+      this.#events.emit("unsubscribed", { room: f.room, code: 0, reason: "" });
+    } else if (f.op === Op.JoinLeave) {
+      this.#events.emit("joinLeave", { room: f.room, joined: roomMembers(f.joined), left: roomMembers(f.left), omitted: f.omitted });
+    }
   }
 
   /**
@@ -816,6 +1051,26 @@ export class Client {
       );
     });
   }
+}
+
+function newRoom(name: string, handler: MessageHandler | undefined): RoomState {
+  return { name, stream: new StreamTracker(), handler, joinedOn: null, sentOn: null, tries: 0, waiters: new Set(), server: false };
+}
+
+/** The members of a frame as the application gets them: infos copied, and parsed when they are JSON. */
+function roomMembers(ms: Member[]): RoomMember[] {
+  return ms.map((m) => {
+    const infoBytes = m.info.slice();
+    let info: unknown;
+    if (infoBytes.length > 0) {
+      try {
+        info = JSON.parse(utf8Decoder.decode(infoBytes));
+      } catch {
+        info = undefined;
+      }
+    }
+    return { user: m.user, connKey: m.connKey, info, infoBytes };
+  });
 }
 
 function closedError(): QuicpushError {

@@ -14,12 +14,14 @@ import {
   FrameDecoder,
   HEADER_SIZE,
   isKnownOp,
+  MAX_INFO_LEN,
   MAX_ROOM_LEN,
   MAX_TOKEN_LEN,
   Op,
   splitFrames,
   WireError,
   type Frame,
+  type Member,
   type PushKind,
   type RawFrame,
   type Recovery,
@@ -102,6 +104,15 @@ class Rand {
   }
 }
 
+/** A random member list (revision 5): mostly short, infos up to the limit. */
+function randomMembers(r: Rand): Member[] {
+  return Array.from({ length: r.bool(0.2) ? 0 : r.len(20) }, () => ({
+    user: r.str(MAX_ROOM_LEN),
+    connKey: r.str(MAX_ROOM_LEN),
+    info: r.bool(0.5) ? new Uint8Array() : r.bytes(r.len(MAX_INFO_LEN)),
+  }));
+}
+
 /** A random frame of a random op, within every limit the decoder checks. */
 function randomFrame(r: Rand): Frame {
   const seq = r.bool(0.2) ? r.pick([0, 1, 0xffffffff]) : r.u32();
@@ -118,9 +129,20 @@ function randomFrame(r: Rand): Frame {
         version: r.safe(),
         token: r.str(MAX_TOKEN_LEN),
         ...(r.bool() ? { offset: 0n, epoch: "" } : { offset: r.u64(), epoch: r.str(MAX_ROOM_LEN) }),
+        // Revision 5: the Joins that follow, mostly none.
+        joins: r.bool() ? 0 : r.safe(),
       };
     case Op.AuthOK:
-      return { op, seq, connKey: r.str(MAX_ROOM_LEN), user: r.str(MAX_ROOM_LEN), pingIntervalMs: r.safe(), maxFrame: r.safe(), ...position() };
+      return {
+        op,
+        seq,
+        connKey: r.str(MAX_ROOM_LEN),
+        user: r.str(MAX_ROOM_LEN),
+        pingIntervalMs: r.safe(),
+        maxFrame: r.safe(),
+        ...position(),
+        revision: r.bool() ? 0 : r.pick([5, 6, r.safe()]),
+      };
     case Op.Ping:
     case Op.Pong:
       return { op, seq };
@@ -130,7 +152,15 @@ function randomFrame(r: Rand): Frame {
       return { op, seq, room: r.str(MAX_ROOM_LEN), ...position() };
     case Op.Leave:
     case Op.LeaveOK:
+    case Op.Unsubscribed:
+    case Op.PresenceGet:
       return { op, seq, room: r.str(MAX_ROOM_LEN) };
+    case Op.Subscribed:
+      return { op, seq, room: r.str(MAX_ROOM_LEN), ...position() };
+    case Op.JoinLeave:
+      return { op, seq, room: r.str(MAX_ROOM_LEN), joined: randomMembers(r), left: randomMembers(r), omitted: r.safe() };
+    case Op.PresenceOK:
+      return { op, seq, room: r.str(MAX_ROOM_LEN), conns: r.safe(), users: r.safe(), complete: r.bool(), members: randomMembers(r) };
     case Op.Push:
       return {
         op,
@@ -178,10 +208,16 @@ function lossy(f: Frame): boolean {
   const nums: number[] = [];
   switch (f.op) {
     case Op.Auth:
-      nums.push(f.version);
+      nums.push(f.version, f.joins ?? 0);
       break;
     case Op.AuthOK:
-      nums.push(f.pingIntervalMs, f.maxFrame);
+      nums.push(f.pingIntervalMs, f.maxFrame, f.revision ?? 0);
+      break;
+    case Op.JoinLeave:
+      nums.push(f.omitted);
+      break;
+    case Op.PresenceOK:
+      nums.push(f.conns, f.users);
       break;
     case Op.TokenExpiring:
     case Op.RefreshOK:
@@ -201,7 +237,8 @@ function checkRoundTrip(bytes: Uint8Array, f: Frame, what: string): void {
   const canon = encodeFrame(f);
   // Invalid UTF-8 decodes to U+FFFD (version 1 does not validate strings),
   // which encodes to 3 bytes: only then may the encoding be longer.
-  const replaced = Object.values(f).some((v) => typeof v === "string" && v.includes("\uFFFD"));
+  const strings = Object.values(f).flatMap((v): unknown[] => (Array.isArray(v) ? v.flatMap((m: Member) => [m.user, m.connKey]) : [v]));
+  const replaced = strings.some((v) => typeof v === "string" && v.includes("\uFFFD"));
   assert.ok(replaced || canon.length <= bytes.length, `${what}: canonical ${toHex(canon)} longer than ${toHex(bytes)}`);
   const again = decodeFrame(canon, Number.MAX_SAFE_INTEGER);
   assert.deepStrictEqual(again, f, `${what}: ${toHex(bytes)} decoded as one frame, its encoding as another`);
@@ -449,5 +486,47 @@ describe(`codec properties (seed ${SEED})`, () => {
       const got = attempt("decodeFrame", () => decodeFrame(encodeFrame(f), Number.MAX_SAFE_INTEGER));
       assert.equal(got instanceof WireError && got.kind === "malformed", over, `op ${f.op} over the limit: ${over}`);
     }
+  });
+
+  test("member lists (revision 5): fields over a limit are refused, at the limit accepted", () => {
+    const r = new Rand(SEED + 5);
+    for (let i = 0; i < 200; i++) {
+      const over = r.bool();
+      const extra = over ? 1 + r.int(3) : 0;
+      const good = (): Member => ({ user: "u", connKey: "k", info: new Uint8Array() });
+      const bad: Member = r.pick([
+        { user: "u".repeat(MAX_ROOM_LEN + extra), connKey: "k", info: new Uint8Array() },
+        { user: "u", connKey: "k".repeat(MAX_ROOM_LEN + extra), info: new Uint8Array() },
+        { user: "u", connKey: "k", info: new Uint8Array(MAX_INFO_LEN + extra).fill(0x20) },
+      ]);
+      const members = [...Array.from({ length: r.int(3) }, good), bad, ...Array.from({ length: r.int(3) }, good)];
+      const f: Frame = r.bool()
+        ? { op: Op.JoinLeave, seq: 0, room: "r", joined: r.bool() ? members : [], left: members, omitted: 0 }
+        : { op: Op.PresenceOK, seq: 3, room: "r", conns: 9, users: 9, complete: false, members };
+      const got = attempt("decodeFrame", () => decodeFrame(encodeFrame(f), Number.MAX_SAFE_INTEGER));
+      assert.equal(got instanceof WireError && got.kind === "malformed", over, `op ${f.op} over the limit: ${over}`);
+    }
+  });
+
+  test("member counts (revision 5): a count above a third of the bytes left is refused before any member is read", () => {
+    const r = new Rand(SEED + 6);
+    for (let i = 0; i < 200; i++) {
+      // n members of 3 bytes each (empty fields), then the count raised.
+      const n = r.int(50);
+      const members = Array.from({ length: n }, () => ({ user: "", connKey: "", info: new Uint8Array() }));
+      const body = encodeFrame({ op: Op.PresenceOK, seq: 1, room: "", conns: 0, users: 0, complete: true, members }).subarray(HEADER_SIZE);
+      // room (1), conns (1), users (1), complete (1), count (1 byte below 128).
+      assert.equal(body[4], n);
+      assert.equal(body.length, 5 + 3 * n);
+      assert.deepStrictEqual(decodeBody(Op.PresenceOK, 1, body), { op: Op.PresenceOK, seq: 1, room: "", conns: 0, users: 0, complete: true, members });
+      const forged = Uint8Array.from(body);
+      forged[4] = n + 1 + r.int(127 - n);
+      assert.throws(() => decodeBody(Op.PresenceOK, 1, forged), (e: unknown) => e instanceof WireError && e.kind === "malformed", `count ${forged[4]} of ${n}`);
+    }
+    // A count near 2^63 in a short body: refused, not allocated.
+    const huge = fromHex("00" + "00" + "00" + "01" + "ffffffffffffffff7f");
+    assert.throws(() => decodeBody(Op.PresenceOK, 1, huge), (e: unknown) => e instanceof WireError && e.kind === "malformed");
+    const huge32 = fromHex("00" + "00" + "00" + "01" + "ffffffff0f" + "000000");
+    assert.throws(() => decodeBody(Op.PresenceOK, 1, huge32), (e: unknown) => e instanceof WireError && e.kind === "malformed");
   });
 });

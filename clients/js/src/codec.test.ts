@@ -11,6 +11,7 @@ import {
   HEADER_SIZE,
   isKnownOp,
   MAX_AUTH_FRAME,
+  MAX_INFO_LEN,
   MAX_ROOM_LEN,
   MAX_TOKEN_LEN,
   isEphemeral,
@@ -23,10 +24,11 @@ import {
   VERSION,
   WireError,
   type Frame,
+  type Member,
   type PushKind,
   type RawFrame,
 } from "./codec.js";
-import { fromHex, loadVectors, toHex, type VectorFrame } from "./vectors.test-helpers.js";
+import { fromHex, loadVectors, toHex, type VectorFrame, type VectorMember } from "./vectors.test-helpers.js";
 
 const vectors = loadVectors();
 
@@ -45,12 +47,26 @@ function vectorFrame(v: VectorFrame): Frame {
     assert.equal(typeof x, "number", `${v.name}: field ${k}`);
     return x as number;
   };
+  const ms = (k: string): Member[] => {
+    const x = f[k];
+    assert.ok(Array.isArray(x), `${v.name}: field ${k}`);
+    return x.map((m) => ({ user: m.user, connKey: m.conn_key, info: utf8.encode(m.info) }));
+  };
   const seq = v.seq;
   switch (v.op) {
     case "auth":
-      return { op: Op.Auth, seq, version: n("version"), token: s("token"), offset: BigInt(s("offset")), epoch: s("epoch") };
+      return {
+        op: Op.Auth,
+        seq,
+        version: n("version"),
+        token: s("token"),
+        offset: BigInt(s("offset")),
+        epoch: s("epoch"),
+        ...("joins" in f ? { joins: n("joins") } : {}),
+      };
     case "auth_ok":
       return {
+        ...("revision" in f ? { revision: n("revision") } : {}),
         op: Op.AuthOK,
         seq,
         connKey: s("conn_key"),
@@ -95,16 +111,36 @@ function vectorFrame(v: VectorFrame): Frame {
       return { op: Op.Refresh, seq, token: s("token") };
     case "refresh_ok":
       return { op: Op.RefreshOK, seq, expiresInMs: n("expires_in_ms") };
+    case "subscribed":
+      return { op: Op.Subscribed, seq, room: s("room"), recovery: n("recovery") as Recovery, offset: BigInt(s("offset")), epoch: s("epoch") };
+    case "unsubscribed":
+      return { op: Op.Unsubscribed, seq, room: s("room") };
+    case "join_leave":
+      return { op: Op.JoinLeave, seq, room: s("room"), joined: ms("joined"), left: ms("left"), omitted: n("omitted") };
+    case "presence_get":
+      return { op: Op.PresenceGet, seq, room: s("room") };
+    case "presence_ok": {
+      const complete = f["complete"];
+      assert.equal(typeof complete, "boolean", `${v.name}: field complete`);
+      return { op: Op.PresenceOK, seq, room: s("room"), conns: n("conns"), users: n("users"), complete: complete as boolean, members: ms("members") };
+    }
     default:
       throw new Error(`unknown op ${v.op} in vector ${v.name}`);
   }
 }
 
-/** Writes a decoded frame's fields the way the vectors do. */
-function vectorFields(f: Frame): Record<string, string | number> {
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+function vectorMembers(ms: Member[]): VectorMember[] {
+  return ms.map((m) => ({ user: m.user, conn_key: m.connKey, info: utf8Decoder.decode(m.info) }));
+}
+
+/** Writes a decoded frame's fields the way the vectors do (revision-5 `joins` and `revision` only when set). */
+function vectorFields(f: Frame): VectorFrame["fields"] {
   switch (f.op) {
     case Op.Auth:
-      return { version: f.version, token: f.token, offset: f.offset.toString(), epoch: f.epoch };
+      return { version: f.version, token: f.token, offset: f.offset.toString(), epoch: f.epoch, ...(f.joins ? { joins: f.joins } : {}) };
     case Op.AuthOK:
       return {
         conn_key: f.connKey,
@@ -114,6 +150,7 @@ function vectorFields(f: Frame): Record<string, string | number> {
         recovery: f.recovery,
         offset: f.offset.toString(),
         epoch: f.epoch,
+        ...(f.revision ? { revision: f.revision } : {}),
       };
     case Op.Ping:
     case Op.Pong:
@@ -124,7 +161,15 @@ function vectorFields(f: Frame): Record<string, string | number> {
       return { room: f.room, recovery: f.recovery, offset: f.offset.toString(), epoch: f.epoch };
     case Op.Leave:
     case Op.LeaveOK:
+    case Op.Unsubscribed:
+    case Op.PresenceGet:
       return { room: f.room };
+    case Op.Subscribed:
+      return { room: f.room, recovery: f.recovery, offset: f.offset.toString(), epoch: f.epoch };
+    case Op.JoinLeave:
+      return { room: f.room, joined: vectorMembers(f.joined), left: vectorMembers(f.left), omitted: f.omitted };
+    case Op.PresenceOK:
+      return { room: f.room, conns: f.conns, users: f.users, complete: f.complete, members: vectorMembers(f.members) };
     case Op.Push:
       return {
         kind: f.kind,
@@ -173,11 +218,16 @@ describe("vectors", () => {
       token_expiring: Op.TokenExpiring,
       refresh: Op.Refresh,
       refresh_ok: Op.RefreshOK,
+      subscribed: Op.Subscribed,
+      unsubscribed: Op.Unsubscribed,
+      join_leave: Op.JoinLeave,
+      presence_get: Op.PresenceGet,
+      presence_ok: Op.PresenceOK,
     };
     assert.deepEqual(vectors.ops, ops);
     for (const op of Object.values(ops)) assert.ok(isKnownOp(op), `op ${op} known`);
     assert.equal(isKnownOp(0), false);
-    assert.equal(isKnownOp(Op.RefreshOK + 1), false);
+    assert.equal(isKnownOp(Op.PresenceOK + 1), false);
   });
 
   test("there are vectors of every kind", () => {
@@ -349,14 +399,14 @@ describe("codec", () => {
       const bytes = encodeFrame(f);
       assert.ok(bytes.length > encodeFrame({ op: Op.JoinOK, seq: 1, room: "r", ...zero }).length);
       assert.deepEqual(decodeFrame(bytes), f);
-      const ok: Frame = { op: Op.AuthOK, seq: 1, connKey: "k", user: "u", pingIntervalMs: 1, maxFrame: 9, ...group };
+      const ok: Frame = { op: Op.AuthOK, seq: 1, connKey: "k", user: "u", pingIntervalMs: 1, maxFrame: 9, ...group, revision: 0 };
       assert.deepEqual(decodeFrame(encodeFrame(ok)), ok);
     }
     // A revision-1 JoinOK and Auth decode with zeros.
     assert.deepEqual(decodeFrame(fromHex("0000000a0600000002046e657773")), { op: Op.JoinOK, seq: 2, room: "news", ...zero });
-    assert.deepEqual(decodeFrame(fromHex("00000008010000000101017a")), { op: Op.Auth, seq: 1, version: 1, token: "z", offset: 0n, epoch: "" });
+    assert.deepEqual(decodeFrame(fromHex("00000008010000000101017a")), { op: Op.Auth, seq: 1, version: 1, token: "z", offset: 0n, epoch: "", joins: 0 });
     // Auth with only an epoch still writes the offset.
-    const auth: Frame = { op: Op.Auth, seq: 1, version: 1, token: "z", offset: 0n, epoch: "e" };
+    const auth: Frame = { op: Op.Auth, seq: 1, version: 1, token: "z", offset: 0n, epoch: "e", joins: 0 };
     assert.equal(toHex(encodeFrame(auth)), "0000000b010000000101017a000165");
     assert.deepEqual(decodeFrame(encodeFrame(auth)), auth);
     // Cut inside the group, at every byte: malformed.
@@ -396,8 +446,63 @@ describe("codec", () => {
     // Bytes after the known field are ignored (a later revision may append fields).
     assert.deepEqual(decodeBody(Op.TokenExpiring, 0, fromHex("b0ea01ff00")), { op: Op.TokenExpiring, seq: 0, expiresInMs: 30000 });
     assert.deepEqual(decodeBody(Op.Refresh, 2, fromHex("0174aa")), { op: Op.Refresh, seq: 2, token: "t" });
-    // The ops after revision 3 are still unknown: a client skips them.
-    assert.equal(decodeBody(0x0f, 0, new Uint8Array()), undefined);
+    // The ops after revision 5 are still unknown: a client skips them.
+    assert.equal(decodeBody(0x14, 0, new Uint8Array()), undefined);
+  });
+
+  test("revision 5: joins and revision after a whole position group, read as 0 when absent", () => {
+    const malformed = (e: unknown): boolean => e instanceof WireError && e.kind === "malformed";
+    // Auth: joins forces the group (zeros), and is left out when 0 or undefined.
+    const plain = encodeFrame({ op: Op.Auth, seq: 1, version: 1, token: "t", offset: 0n, epoch: "" });
+    assert.equal(toHex(plain), "00000008010000000101" + "0174");
+    assert.equal(toHex(encodeFrame({ op: Op.Auth, seq: 1, version: 1, token: "t", offset: 0n, epoch: "", joins: 0 })), toHex(plain));
+    assert.equal(toHex(encodeFrame({ op: Op.Auth, seq: 1, version: 1, token: "t", offset: 0n, epoch: "", joins: 300 })), "0000000c01000000010101740000ac02");
+    const back = decodeFrame(plain);
+    assert.ok(back.op === Op.Auth);
+    assert.equal(back.joins, 0);
+    // AuthOK: a revision forces the group; without one the group may be left out.
+    const ok: Frame = { op: Op.AuthOK, seq: 1, connKey: "k", user: "u", pingIntervalMs: 1, maxFrame: 9, recovery: Recovery.None, offset: 0n, epoch: "", revision: 5 };
+    const okBytes = encodeFrame(ok);
+    assert.equal(toHex(okBytes), "0000000f0200000001016b0175010900000005");
+    assert.deepEqual(decodeFrame(okBytes), ok);
+    const old = decodeFrame(encodeFrame({ ...ok, revision: 0 }));
+    assert.ok(old.op === Op.AuthOK);
+    assert.equal(old.revision, 0);
+    // Cut inside the group before revision: malformed; bytes after it ignored.
+    const body = okBytes.subarray(HEADER_SIZE);
+    assert.throws(() => decodeBody(Op.AuthOK, 1, body.subarray(0, body.length - 2)), malformed);
+    assert.deepEqual(decodeBody(Op.AuthOK, 1, Uint8Array.of(...body, 0xaa)), ok);
+    // A 10-byte joins keeps Auth within the limit before AuthOK.
+    const largest = encodeFrame({ op: Op.Auth, seq: 1, version: 2 ** 53 - 1, token: "t".repeat(MAX_TOKEN_LEN), offset: (1n << 64n) - 1n, epoch: "e".repeat(MAX_ROOM_LEN), joins: 2 ** 53 - 1 });
+    assert.ok(largest.length <= MAX_AUTH_FRAME, `${largest.length} bytes`);
+  });
+
+  test("revision 5: Subscribed, Unsubscribed, JoinLeave, PresenceGet, PresenceOK", () => {
+    const malformed = (e: unknown): boolean => e instanceof WireError && e.kind === "malformed";
+    const info = new TextEncoder().encode('{"name":"Ann"}');
+    const frames: Frame[] = [
+      { op: Op.Subscribed, seq: 0, room: "team/7", recovery: Recovery.None, offset: 1234n, epoch: "e7" },
+      { op: Op.Subscribed, seq: 0, room: "team/7", recovery: Recovery.None, offset: 0n, epoch: "" },
+      { op: Op.Unsubscribed, seq: 0, room: "team/7" },
+      { op: Op.PresenceGet, seq: 8, room: "chat/1" },
+      { op: Op.JoinLeave, seq: 0, room: "chat/1", joined: [{ user: "u1", connKey: "e1-a", info }], left: [], omitted: 0 },
+      { op: Op.PresenceOK, seq: 8, room: "chat/1", conns: 1, users: 1, complete: true, members: [{ user: "u1", connKey: "e1-a", info: new Uint8Array(MAX_INFO_LEN) }] },
+      { op: Op.PresenceOK, seq: 9, room: "big", conns: 2 ** 40, users: 3, complete: false, members: [] },
+    ];
+    for (const f of frames) assert.deepEqual(decodeFrame(encodeFrame(f)), f);
+    // Info over 1024 bytes, complete above 1, a count beyond the body, a missing omitted: malformed.
+    assert.throws(
+      () => decodeFrame(encodeFrame({ op: Op.PresenceOK, seq: 8, room: "r", conns: 1, users: 1, complete: true, members: [{ user: "u", connKey: "k", info: new Uint8Array(MAX_INFO_LEN + 1) }] })),
+      malformed,
+    );
+    assert.throws(() => decodeBody(Op.PresenceOK, 8, fromHex("0172010102" + "00")), malformed);
+    assert.throws(() => decodeBody(Op.JoinLeave, 0, fromHex("0172" + "02" + "000000" + "00" + "00")), malformed);
+    assert.throws(() => decodeBody(Op.JoinLeave, 0, fromHex("0172" + "00" + "00")), malformed);
+    // Member infos alias the body, as Push data does.
+    const body = encodeFrame(frames[4]!).subarray(HEADER_SIZE);
+    const jl = decodeBody(Op.JoinLeave, 0, body);
+    assert.ok(jl?.op === Op.JoinLeave);
+    assert.equal(jl.joined[0]!.info.buffer, body.buffer);
   });
 
   test("strings keep a leading BOM and count bytes", () => {

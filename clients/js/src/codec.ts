@@ -1,5 +1,5 @@
 /**
- * The quicpush wire codec, protocol version 1 revision 4 (docs/protocol.md):
+ * The quicpush wire codec, protocol version 1 revision 5 (docs/protocol.md):
  * frame encoding and decoding, and a {@link FrameDecoder} for byte streams.
  * It mirrors the Go package `wire` and passes every vector of
  * docs/protocol-vectors.json.
@@ -20,6 +20,13 @@
  * when zero, and sends ephemeral pushes in WebTransport datagrams, one whole
  * Push frame each ({@link decodeDatagram}).
  *
+ * Revision 5 appends `joins` to Auth and `revision` to AuthOK, after the
+ * position group, which a sender then writes in full (as zeros if need be);
+ * a receiver reads 0 when the body ends before them. It adds Subscribed,
+ * Unsubscribed and JoinLeave (server → client, seq 0), and PresenceGet, a
+ * request a client sends only to an edge whose AuthOK announced revision 5,
+ * answered by PresenceOK. JoinLeave and PresenceOK carry member lists.
+ *
  * @module
  */
 
@@ -28,9 +35,11 @@ export const VERSION = 1;
 /**
  * The revision of version 1 this codec speaks: 2 added stream positions and
  * resume, 3 token refresh (TokenExpiring, Refresh, RefreshOK), 4 ephemeral
- * pushes (Push flags, datagrams).
+ * pushes (Push flags, datagrams), 5 server-side rooms (Subscribed,
+ * Unsubscribed, Auth's `joins`), join and leave notices (JoinLeave), presence
+ * for clients (PresenceGet, PresenceOK) and the edge's revision in AuthOK.
  */
-export const REVISION = 4;
+export const REVISION = 5;
 /** The WebSocket subprotocol of this version. */
 export const WEBSOCKET_PROTOCOL = "quicpush.v1";
 /** The QUIC ALPN of raw QUIC connections (not usable from browsers). */
@@ -45,9 +54,12 @@ export const MAX_ROOM_LEN = 255;
 export const MAX_TOKEN_LEN = 8192;
 /**
  * The largest frame an edge reads before AuthOK: the largest well-formed Auth
- * (a 10-byte version, the longest token, a 10-byte offset, the longest epoch).
+ * (a 10-byte version, the longest token, a 10-byte offset, the longest epoch,
+ * a 10-byte revision-5 `joins`).
  */
-export const MAX_AUTH_FRAME = 8480;
+export const MAX_AUTH_FRAME = 8490;
+/** The longest member info (revision 5), in bytes: a JSON object of at most 1 KiB. */
+export const MAX_INFO_LEN = 1024;
 
 /** Operation codes of version 1. */
 export const Op = {
@@ -68,6 +80,16 @@ export const Op = {
   Refresh: 0x0d,
   /** Revision 3: server → client, the answer to Refresh. */
   RefreshOK: 0x0e,
+  /** Revision 5: server → client, the backend put the connection in a room. */
+  Subscribed: 0x0f,
+  /** Revision 5: server → client, the backend took the connection out of a room. */
+  Unsubscribed: 0x10,
+  /** Revision 5: server → client, who joined and left a room since the last notice. */
+  JoinLeave: 0x11,
+  /** Revision 5: client → server (an edge of revision 5 or later), who is in a room. */
+  PresenceGet: 0x12,
+  /** Revision 5: server → client, the answer to PresenceGet. */
+  PresenceOK: 0x13,
 } as const;
 /** An operation code defined by version 1. */
 export type Op = (typeof Op)[keyof typeof Op];
@@ -119,6 +141,12 @@ export interface AuthFrame {
   token: string;
   offset: bigint;
   epoch: string;
+  /**
+   * Revision 5: how many Joins the client sends right after Auth, before any
+   * other frame (the rooms it rejoins, server-side ones included). Decoding
+   * always sets it (0 when absent); encoding leaves 0 or undefined out.
+   */
+  joins?: number;
 }
 /**
  * Server → client: the answer to Auth. `recovery`, `offset` and `epoch`
@@ -135,6 +163,12 @@ export interface AuthOKFrame {
   recovery: Recovery;
   offset: bigint;
   epoch: string;
+  /**
+   * Revision 5: the protocol revision the edge speaks; 0 from earlier edges,
+   * to which a client sends no op of a later revision (PresenceGet). Decoding
+   * always sets it (0 when absent); encoding leaves 0 or undefined out.
+   */
+  revision?: number;
 }
 /** Heartbeat request or reply; no fields. */
 export interface PingPongFrame {
@@ -162,11 +196,67 @@ export interface JoinOKFrame {
   offset: bigint;
   epoch: string;
 }
-/** Leave and LeaveOK: a room name. */
+/**
+ * Leave and LeaveOK; Unsubscribed (revision 5, server → client, seq 0) and
+ * PresenceGet (revision 5, a request): a room name.
+ */
 export interface RoomFrame {
-  op: typeof Op.Leave | typeof Op.LeaveOK;
+  op: typeof Op.Leave | typeof Op.LeaveOK | typeof Op.Unsubscribed | typeof Op.PresenceGet;
   seq: number;
   room: string;
+}
+/**
+ * Server → client (revision 5): the application's backend put the connection
+ * in `room`. The position group is JoinOK's for a Join without a position:
+ * the room stream's position when the edge entered the room (`recovery` 0),
+ * all zero when the room keeps no history or the connection was in it
+ * already. Seq is 0.
+ */
+export interface SubscribedFrame {
+  op: typeof Op.Subscribed;
+  seq: number;
+  room: string;
+  recovery: Recovery;
+  offset: bigint;
+  epoch: string;
+}
+/** One connection in a room (revision 5): an entry of JoinLeave and PresenceOK. */
+export interface Member {
+  user: string;
+  connKey: string;
+  /**
+   * The JSON object the connection's token or the application's backend
+   * attached to it, as UTF-8 bytes (at most {@link MAX_INFO_LEN}); empty for
+   * none. Decoded members alias the frame's body.
+   */
+  info: Uint8Array;
+}
+/**
+ * Server → client (revision 5): the connections that joined and left `room`
+ * since the previous notice; `omitted` counts the joins and leaves left out
+ * of the two lists. Seq is 0.
+ */
+export interface JoinLeaveFrame {
+  op: typeof Op.JoinLeave;
+  seq: number;
+  room: string;
+  joined: Member[];
+  left: Member[];
+  omitted: number;
+}
+/**
+ * Server → client (revision 5): the answer to PresenceGet. `conns` and
+ * `users` count the room's connections and distinct users across the
+ * cluster; `complete` says `members` lists every connection.
+ */
+export interface PresenceOKFrame {
+  op: typeof Op.PresenceOK;
+  seq: number;
+  room: string;
+  conns: number;
+  users: number;
+  complete: boolean;
+  members: Member[];
 }
 /** Push flags (revision 4), bits of {@link PushFrame.flags}. */
 export const PushFlags = {
@@ -252,7 +342,10 @@ export type Frame =
   | DisconnectFrame
   | TokenExpiringFrame
   | RefreshFrame
-  | RefreshOKFrame;
+  | RefreshOKFrame
+  | SubscribedFrame
+  | JoinLeaveFrame
+  | PresenceOKFrame;
 
 /** A frame split off a stream or message but not decoded: any op, raw body. */
 export interface RawFrame {
@@ -292,9 +385,9 @@ const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 const MAX_U64 = (1n << 64n) - 1n;
 
-/** Reports whether `op` is defined by version 1 (up to revision 3). */
+/** Reports whether `op` is defined by version 1 (up to revision 5). */
 export function isKnownOp(op: number): op is Op {
-  return op >= Op.Auth && op <= Op.RefreshOK;
+  return op >= Op.Auth && op <= Op.PresenceOK;
 }
 
 // ---------------------------------------------------------------- encoding
@@ -355,9 +448,21 @@ class Writer {
   str(s: string): void {
     this.bytes(utf8Encoder.encode(s));
   }
-  /** The revision-2 group of AuthOK and JoinOK, left out when all zero. */
-  position(recovery: Recovery, offset: bigint, epoch: string): void {
-    if (recovery === Recovery.None && offset === 0n && epoch === "") return;
+  /** A revision-5 member list. */
+  members(ms: Member[]): void {
+    this.uvarint(ms.length);
+    for (const m of ms) {
+      this.str(m.user);
+      this.str(m.connKey);
+      this.bytes(m.info);
+    }
+  }
+  /**
+   * The revision-2 group of AuthOK, JoinOK and Subscribed, left out when all
+   * zero unless `whole` (a field follows it).
+   */
+  position(recovery: Recovery, offset: bigint, epoch: string, whole = false): void {
+    if (!whole && recovery === Recovery.None && offset === 0n && epoch === "") return;
     checkUint(recovery, 0xff, "recovery");
     this.u8(recovery);
     this.uvarint(offset);
@@ -394,18 +499,26 @@ export function encodeFrame(f: Frame): Uint8Array {
     case Op.Auth:
       w.uvarint(f.version);
       w.str(f.token);
-      if (f.offset !== 0n || f.epoch !== "") {
-        w.uvarint(f.offset);
-        w.str(f.epoch);
+      {
+        const joins = f.joins ?? 0;
+        // A field after the position group needs the group written in full.
+        if (f.offset !== 0n || f.epoch !== "" || joins !== 0) {
+          w.uvarint(f.offset);
+          w.str(f.epoch);
+        }
+        if (joins !== 0) w.uvarint(joins);
       }
       break;
-    case Op.AuthOK:
+    case Op.AuthOK: {
       w.str(f.connKey);
       w.str(f.user);
       w.uvarint(f.pingIntervalMs);
       w.uvarint(f.maxFrame);
-      w.position(f.recovery, f.offset, f.epoch);
+      const revision = f.revision ?? 0;
+      w.position(f.recovery, f.offset, f.epoch, revision !== 0);
+      if (revision !== 0) w.uvarint(revision);
       break;
+    }
     case Op.Ping:
     case Op.Pong:
       break;
@@ -415,12 +528,28 @@ export function encodeFrame(f: Frame): Uint8Array {
       w.str(f.epoch);
       break;
     case Op.JoinOK:
+    case Op.Subscribed:
       w.str(f.room);
       w.position(f.recovery, f.offset, f.epoch);
       break;
     case Op.Leave:
     case Op.LeaveOK:
+    case Op.Unsubscribed:
+    case Op.PresenceGet:
       w.str(f.room);
+      break;
+    case Op.JoinLeave:
+      w.str(f.room);
+      w.members(f.joined);
+      w.members(f.left);
+      w.uvarint(f.omitted);
+      break;
+    case Op.PresenceOK:
+      w.str(f.room);
+      w.uvarint(f.conns);
+      w.uvarint(f.users);
+      w.u8(f.complete ? 1 : 0);
+      w.members(f.members);
       break;
     case Op.Push:
       w.u8(f.kind);
@@ -527,12 +656,29 @@ class Reader {
   str(limit: number, field: string): string {
     return utf8Decoder.decode(this.bytes(limit, field));
   }
+  /**
+   * A revision-5 member list. A member takes at least 3 bytes, so a count
+   * larger than a third of the bytes left is refused before anything is
+   * allocated: a forged count cannot make the decoder reserve memory it was
+   * not sent. Infos alias the body.
+   */
+  members(): Member[] {
+    const n = this.uvarint();
+    if (typeof n !== "number" || n > Math.floor((this.b.length - this.pos) / 3)) this.fail("member count");
+    const out = new Array<Member>(n);
+    for (let i = 0; i < n; i++) {
+      const user = this.str(MAX_ROOM_LEN, "member user");
+      const connKey = this.str(MAX_ROOM_LEN, "member conn_key");
+      out[i] = { user, connKey, info: this.bytes(MAX_INFO_LEN, "member info") };
+    }
+    return out;
+  }
   /** Whether bytes are left: an optional group follows. */
   more(): boolean {
     return this.pos < this.b.length;
   }
   /**
-   * The optional revision-2 group of AuthOK and JoinOK: zeros when the body
+   * The optional revision-2 group of AuthOK, JoinOK and Subscribed: zeros when the body
    * ends before it; a group that starts must be whole, with a known recovery.
    */
   position(): { recovery: Recovery; offset: bigint; epoch: string } {
@@ -563,7 +709,8 @@ export function decodeBody(op: number, seq: number, body: Uint8Array): Frame | u
         offset = r.bigUvarint();
         epoch = r.str(MAX_ROOM_LEN, "epoch");
       }
-      return { op, seq, version, token, offset, epoch };
+      const joins = r.more() ? r.numUvarint() : 0;
+      return { op, seq, version, token, offset, epoch, joins };
     }
     case Op.AuthOK: {
       const r = new Reader(body, "auth_ok");
@@ -571,7 +718,9 @@ export function decodeBody(op: number, seq: number, body: Uint8Array): Frame | u
       const user = r.str(MAX_ROOM_LEN, "user");
       const pingIntervalMs = r.numUvarint();
       const maxFrame = r.numUvarint();
-      return { op, seq, connKey, user, pingIntervalMs, maxFrame, ...r.position() };
+      const position = r.position();
+      const revision = r.more() ? r.numUvarint() : 0;
+      return { op, seq, connKey, user, pingIntervalMs, maxFrame, ...position, revision };
     }
     case Op.Ping:
     case Op.Pong:
@@ -589,7 +738,30 @@ export function decodeBody(op: number, seq: number, body: Uint8Array): Frame | u
     }
     case Op.Leave:
     case Op.LeaveOK:
+    case Op.Unsubscribed:
+    case Op.PresenceGet:
       return { op, seq, room: new Reader(body, "room").str(MAX_ROOM_LEN, "room") };
+    case Op.Subscribed: {
+      const r = new Reader(body, "subscribed");
+      const room = r.str(MAX_ROOM_LEN, "room");
+      return { op, seq, room, ...r.position() };
+    }
+    case Op.JoinLeave: {
+      const r = new Reader(body, "join_leave");
+      const room = r.str(MAX_ROOM_LEN, "room");
+      const joined = r.members();
+      const left = r.members();
+      return { op, seq, room, joined, left, omitted: r.numUvarint() };
+    }
+    case Op.PresenceOK: {
+      const r = new Reader(body, "presence_ok");
+      const room = r.str(MAX_ROOM_LEN, "room");
+      const conns = r.numUvarint();
+      const users = r.numUvarint();
+      const complete = r.u8();
+      if (complete > 1) throw new WireError("malformed", `presence_ok: complete ${complete}`);
+      return { op, seq, room, conns, users, complete: complete === 1, members: r.members() };
+    }
     case Op.Push: {
       const r = new Reader(body, "push");
       const kind = r.u8();

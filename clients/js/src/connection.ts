@@ -7,8 +7,12 @@ import {
   WireError,
   type AuthOKFrame,
   type Frame,
+  type JoinFrame,
+  type JoinLeaveFrame,
   type PushFrame,
   type RawFrame,
+  type RoomFrame,
+  type SubscribedFrame,
   type TokenExpiringFrame,
 } from "./codec.js";
 import { isDisconnectCode } from "./codes.js";
@@ -40,6 +44,11 @@ export interface ConnectionCallbacks {
    * answer with Refresh on this connection, and only after such a warning.
    */
   onTokenExpiring(conn: Connection, frame: TokenExpiringFrame): void;
+  /**
+   * What the edge says of rooms on its own (revision 5): Subscribed,
+   * Unsubscribed and JoinLeave, in order with the pushes around them.
+   */
+  onRoomNotice?(conn: Connection, frame: SubscribedFrame | RoomFrame | JoinLeaveFrame): void;
   /** Called once, after authentication succeeded, when the connection ends. */
   onEnded(conn: Connection, end: ConnectionEnd): void;
 }
@@ -51,6 +60,12 @@ export interface ConnectionCallbacks {
 export interface Pending {
   resolve(f: Frame): void;
   reject(e: QuicpushError): void;
+}
+
+/** A Join sent right behind Auth (revision 4 and later), and what handles its reply. */
+export interface Rejoin {
+  frame: JoinFrame;
+  reply: Pending;
 }
 
 /** The failure of requests on a connection that ended. */
@@ -71,6 +86,8 @@ export class Connection {
   maxFrame = 0;
   /** AuthOK's answer to the user-stream position sent in Auth (revision 2). */
   resume: ResumeReply = { recovery: Recovery.None, offset: 0n, epoch: "" };
+  /** The protocol revision the edge announced in AuthOK: 0 before revision 5. */
+  revision = 0;
 
   private transport: Transport | null = null;
   private seq = 0;
@@ -107,12 +124,16 @@ export class Connection {
   }
 
   /**
-   * Sends Auth, with `from`, the last position seen in the user's stream, and
-   * waits for AuthOK. A Disconnect (or a transport close code in 3000-3999)
-   * rejects with that code; anything else that ends the transport rejects
-   * with ClientCode.TransportFailed.
+   * Sends Auth, with `from`, the last position seen in the user's stream,
+   * and right behind it the `rejoins` (protocol section 6.1), whose number
+   * Auth announces in `joins` (revision 5); then waits for AuthOK. The
+   * rejoins' replies come after AuthOK, to their `reply` once the connection
+   * is started; if authentication fails they are rejected as lost. A
+   * Disconnect (or a transport close code in 3000-3999) rejects with that
+   * code; anything else that ends the transport rejects with
+   * ClientCode.TransportFailed.
    */
-  async authenticate(token: string, from: StreamPosition, signal: AbortSignal): Promise<void> {
+  async authenticate(token: string, from: StreamPosition, rejoins: Rejoin[], signal: AbortSignal): Promise<void> {
     const reply = new Promise<AuthOKFrame>((resolve, reject) => {
       this.authWaiter = {
         frame: (f) => {
@@ -126,7 +147,12 @@ export class Connection {
         },
       };
     });
-    this.send({ op: Op.Auth, seq: this.nextSeq(), version: VERSION, token, offset: from.offset, epoch: from.epoch });
+    this.send({ op: Op.Auth, seq: this.nextSeq(), version: VERSION, token, offset: from.offset, epoch: from.epoch, joins: rejoins.length });
+    for (const j of rejoins) {
+      const seq = this.nextSeq();
+      this.pending.set(seq, j.reply);
+      this.send({ ...j.frame, seq });
+    }
     let ok: AuthOKFrame;
     try {
       ok = await abortable(reply, signal);
@@ -137,6 +163,9 @@ export class Connection {
         clearInterval(this.heartbeat);
         this.transport?.close("auth failed");
       }
+      const lost = connectionLost();
+      for (const p of this.pending.values()) p.reject(lost);
+      this.pending.clear();
       throw e;
     } finally {
       this.authWaiter = null;
@@ -147,6 +176,7 @@ export class Connection {
     this.pingIntervalMs = ok.pingIntervalMs > 0 ? ok.pingIntervalMs : 25000;
     this.maxFrame = ok.maxFrame;
     this.resume = { recovery: ok.recovery, offset: ok.offset, epoch: ok.epoch };
+    this.revision = ok.revision ?? 0;
     this.lastFrameAt = performance.now();
     // Timers take at most 2^31-1 ms; above that they fire at once.
     this.heartbeat = setInterval(() => this.tick(), Math.min(this.pingIntervalMs, 2_147_483_647));
@@ -277,9 +307,15 @@ export class Connection {
       case Op.TokenExpiring:
         this.callbacks.onTokenExpiring(this, f);
         return;
+      case Op.Subscribed:
+      case Op.Unsubscribed:
+      case Op.JoinLeave:
+        this.callbacks.onRoomNotice?.(this, f);
+        return;
       case Op.JoinOK:
       case Op.LeaveOK:
       case Op.RefreshOK:
+      case Op.PresenceOK:
       case Op.Error: {
         const p = this.pending.get(f.seq);
         if (p === undefined) return;

@@ -20,6 +20,11 @@ export const ClientCode = {
   BadFrame: 6,
   /** An event listener or a room's message handler threw. */
   ListenerFailed: 7,
+  /**
+   * The edge does not speak the protocol revision a request needs (presence
+   * needs revision 5): the request was not sent.
+   */
+  Unsupported: 8,
 } as const;
 /** A client-side failure code. */
 export type ClientCode = (typeof ClientCode)[keyof typeof ClientCode];
@@ -32,6 +37,7 @@ const clientNames: Record<number, string> = {
   5: "token failed",
   6: "bad frame",
   7: "listener failed",
+  8: "unsupported by the edge",
 };
 
 /**

@@ -13,6 +13,7 @@ import {
   type AuthFrame,
   type Frame,
   type JoinFrame,
+  type Member,
   type RefreshFrame,
 } from "./codec.js";
 
@@ -98,6 +99,29 @@ export class FakeEdge {
    * same write, as an edge sends it at once for a token about to expire.
    */
   expiringAtAuth: number | null = null;
+  /**
+   * The revision the edge announces in AuthOK. Below 5 it also answers
+   * PresenceGet, an op it does not know, by closing with 3501, and puts no
+   * connection in server-side rooms.
+   */
+  revision = 5;
+  /**
+   * Revision 5: the user's server-side rooms. A session is put in each after
+   * the Joins its Auth announced (with a Subscribed, unless it rejoined the
+   * room), and may join them whatever `forbidden` says.
+   */
+  readonly serverRooms = new Set<string>();
+  /** Revision 5: rooms whose namespace does not open presence to clients (Error 101). */
+  presenceForbidden = new Set<string>();
+  /**
+   * When true, a session reads nothing from Auth on until the test calls
+   * its release(): a slow Auth, with the frames sent behind it waiting.
+   */
+  holdAuth = false;
+  /** Revision 5: when false, PresenceGet is not answered. */
+  answerPresence = true;
+  /** Revision 5: the info every session of the fake edge carries. */
+  info = new Uint8Array();
   /** How far apart consecutive offsets are: offsets are shared by every stream. */
   offsetStep = 7n;
   private busOffset = 100n;
@@ -205,6 +229,11 @@ export class FakeSession {
   /** The Auth frame the session began with. */
   auth: AuthFrame | null = null;
   authed = false;
+  connKey = "";
+  /** Joins announced in Auth not read yet: server-side rooms wait for them (revision 5). */
+  private joinsDue = 0;
+  /** Frames held back from Auth on while the edge holds Auth (holdAuth), until release(). */
+  private held: Frame[] | null = null;
   closed = false;
   private readonly decoder = new FrameDecoder();
 
@@ -223,10 +252,35 @@ export class FakeSession {
   receive(bytes: Uint8Array): void {
     if (this.closed) return;
     for (const raw of this.decoder.push(bytes)) {
+      if (this.closed) return; // frames after a Disconnect are not read
       const f = decodeBody(raw.op, raw.seq, raw.body);
       if (!f) throw new Error(`client sent unknown op ${raw.op}`);
       this.received.push(f);
+      if (f.op === Op.Auth && this.edge.holdAuth) this.held = [];
+      if (this.held !== null) {
+        this.held.push(f);
+        continue;
+      }
+      this.read(f);
+    }
+  }
+
+  /** Reads the frames held since Auth (holdAuth), and from now on every frame as it comes. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const f of held) if (!this.closed) this.read(f);
+  }
+
+  private read(f: Frame): void {
+    {
+      if (this.joinsDue > 0 && f.op !== Op.Join) {
+        // A frame other than the Joins announced: the server-side rooms now.
+        this.joinsDue = 0;
+        this.subscribeServerRooms();
+      }
       this.handle(f);
+      if (this.joinsDue > 0 && f.op === Op.Join && --this.joinsDue === 0) this.subscribeServerRooms();
     }
   }
 
@@ -238,14 +292,16 @@ export class FakeSession {
         this.auth = f;
         if (f.token !== e.token) return this.disconnect(3500, "invalid token");
         const { replay, ...position } = e.resume(`u:${e.user}`, f.offset, f.epoch);
+        this.connKey = `c${e.sessions.length}`;
         const ok = encodeFrame({
           op: Op.AuthOK,
           seq: f.seq,
-          connKey: `c${e.sessions.length}`,
+          connKey: this.connKey,
           user: e.user,
           pingIntervalMs: e.pingIntervalMs,
           maxFrame: 65536,
           ...position,
+          revision: e.revision,
         });
         this.authed = true;
         const expiring: Uint8Array[] = [];
@@ -255,6 +311,10 @@ export class FakeSession {
         }
         // The reply, the replay and whatever the test adds, in one write.
         this.write(concat([ok, ...replay, ...expiring, ...(e.afterAuth ? [e.afterAuth] : [])]));
+        if (e.revision >= 5) {
+          this.joinsDue = f.joins ?? 0;
+          if (this.joinsDue === 0) this.subscribeServerRooms();
+        }
         return;
       }
       case Op.Ping:
@@ -263,7 +323,7 @@ export class FakeSession {
       case Op.Join:
         this.joins.push(f);
         if (!e.answerJoins) return;
-        if (e.forbidden.has(f.room)) {
+        if (e.forbidden.has(f.room) && !(e.revision >= 5 && e.serverRooms.has(f.room))) {
           this.write(encodeFrame({ op: Op.Error, seq: f.seq, code: 101, message: "room not allowed" }));
           return;
         }
@@ -284,6 +344,25 @@ export class FakeSession {
           return;
         }
         this.write(encodeFrame({ op: Op.LeaveOK, seq: f.seq, room: f.room }));
+        return;
+      case Op.PresenceGet:
+        if (e.revision < 5) return this.disconnect(3501, "unexpected op presence_get");
+        if (!e.answerPresence) return;
+        if (!this.rooms.has(f.room)) {
+          this.write(encodeFrame({ op: Op.Error, seq: f.seq, code: 103, message: "not joined" }));
+          return;
+        }
+        if (e.presenceForbidden.has(f.room)) {
+          this.write(encodeFrame({ op: Op.Error, seq: f.seq, code: 101, message: "presence not allowed" }));
+          return;
+        }
+        {
+          const members: Member[] = e.sessions
+            .filter((s) => !s.closed && s.rooms.has(f.room))
+            .map((s) => ({ user: e.user, connKey: s.connKey, info: e.info }));
+          const users = members.length > 0 ? 1 : 0;
+          this.write(encodeFrame({ op: Op.PresenceOK, seq: f.seq, room: f.room, conns: members.length, users, complete: true, members }));
+        }
         return;
       case Op.Refresh:
         // An edge of revision 3 tells a client to refresh first; to one of
@@ -308,6 +387,40 @@ export class FakeSession {
       default:
         return;
     }
+  }
+
+  /**
+   * Puts the session in the user's server-side rooms it is not in yet, each
+   * with a Subscribed carrying the room's position (revision 5).
+   */
+  private subscribeServerRooms(): void {
+    for (const room of this.edge.serverRooms) if (!this.rooms.has(room)) this.subscribe(room);
+  }
+
+  /**
+   * The backend puts the session in `room` (revision 5): a Subscribed with
+   * where the room stands, or without a position when the session is in it
+   * already.
+   */
+  subscribe(room: string): void {
+    if (this.rooms.has(room)) {
+      this.write(encodeFrame({ op: Op.Subscribed, seq: 0, room, recovery: Recovery.None, offset: 0n, epoch: "" }));
+      return;
+    }
+    this.rooms.add(room);
+    const { replay: _, ...position } = this.edge.resume(`r:${room}`, 0n, "");
+    this.write(encodeFrame({ op: Op.Subscribed, seq: 0, room, ...position }));
+  }
+
+  /** The backend takes the session out of `room` (revision 5). */
+  unsubscribe(room: string): void {
+    this.rooms.delete(room);
+    this.write(encodeFrame({ op: Op.Unsubscribed, seq: 0, room }));
+  }
+
+  /** Sends a join and leave notice (revision 5). */
+  joinLeave(room: string, joined: Member[], left: Member[], omitted = 0): void {
+    this.write(encodeFrame({ op: Op.JoinLeave, seq: 0, room, joined, left, omitted }));
   }
 
   /** Warns that the token expires in `ms` (revision 3): the client may answer with Refresh. */

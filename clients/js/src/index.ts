@@ -13,13 +13,18 @@ export {
   type ConnectingEvent,
   type DatagramStats,
   type DisconnectedEvent,
+  type JoinLeaveEvent,
   type Message,
   type MessageHandler,
   type MessageKind,
   messageJSON,
   type NotRecoveredEvent,
+  type Presence,
   type RecoveredEvent,
+  type RoomMember,
   type StreamRef,
+  type SubscribedEvent,
+  type UnsubscribedEvent,
 } from "./client.js";
 export type { StreamPosition } from "./resume.js";
 export { Code, CodeRange, codeName, isDisconnectCode, shouldReconnect } from "./codes.js";

@@ -4,13 +4,19 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+/** A member of a revision-5 member list, `info` as text. */
+export interface VectorMember {
+  user: string;
+  conn_key: string;
+  info: string;
+}
 export interface VectorFrame {
   name: string;
   op: string;
   seq: number;
   decode_only?: boolean;
   note?: string;
-  fields: Record<string, string | number>;
+  fields: Record<string, string | number | boolean | VectorMember[]>;
   hex: string;
 }
 export interface VectorStream {
