@@ -49,8 +49,8 @@ func startServe(t *testing.T, args ...string) *served {
 	return startServeLogging(t, os.Stderr, args...)
 }
 
-// startServeLogging is startServe with serve's stderr, its log, written to
-// stderr.
+// startServeLogging is startServe with serve's stderr, where it logs, going
+// to the writer stderr.
 func startServeLogging(t *testing.T, stderr io.Writer, args ...string) *served {
 	t.Helper()
 	bin := quicpushBin(t)
