@@ -101,7 +101,7 @@ checkgenerate: generate ## Fail if generated code is stale
 	test -z "$$(git status --porcelain --untracked-files=all -- gen clients/js/src/api/gen)"
 
 .PHONY: lint
-lint: ## Check formatting, vet, golangci-lint (.golangci.yml), proto lint and go.mod tidiness (the root module and perf/)
+lint: ## Check formatting, vet, golangci-lint (.golangci.yml), proto lint, go.mod tidiness (the root module and perf/) and dependency licences
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || (gofmt -l . ; exit 1)
 	go vet ./...
 	$(GOLANGCI_LINT) run ./...
@@ -110,6 +110,18 @@ lint: ## Check formatting, vet, golangci-lint (.golangci.yml), proto lint and go
 	cd $(PERF) && go vet ./...
 	cd $(PERF) && $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./...
 	cd $(PERF) && go mod tidy -diff
+	$(MAKE) lint-licences
+
+# lint-licences: the licence of every Go module the root module and perf/
+# link (go-licenses, pinned in tools/go.mod, reading the module cache: run
+# `go mod download` there first, as CI does) and of every npm package
+# clients/js ships (from its package-lock.json), judged by the policy in
+# scripts/licences.txt, which says what is checked and why. Its test comes
+# first: a denied licence must fail the check.
+.PHONY: lint-licences
+lint-licences: ## List every shipped dependency's licence (Go modules, npm packages); fail on one scripts/licences.txt does not allow
+	scripts/licences-test.sh
+	scripts/licences.sh
 
 # vulncheck: govulncheck against an offline copy of the Go vulnerability
 # database, built by scripts/vulndb.sh from the golang.org/x/vulndb version

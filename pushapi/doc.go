@@ -14,7 +14,10 @@
 //
 // Backends authenticate with an API key sent as `Authorization: Bearer <key>`;
 // the health check and reflection are open. Authentication, logging and
-// metrics are Connect interceptors.
+// metrics are Connect interceptors. Every call gets a request id (the
+// caller's X-Request-Id when sane, else a new one), returned in the X-Request-Id
+// response header and logged as request_id on every line about the call;
+// API keys, Authorization headers and payloads are never logged.
 //
 // The package knows the bus only through bus.Publisher and the stores only
 // through the small interfaces it declares (OnlineCounter, PresenceReader,

@@ -23,6 +23,8 @@ import (
 //   - gRPC server reflection v1 and v1alpha for the PushService, without an
 //     API key, so that grpcurl and similar tools work without proto files.
 //
+// Every answer carries the call's request id in [RequestIDHeader].
+//
 // gRPC needs HTTP/2. Without TLS, serve the handler from an http.Server whose
 // Protocols include both HTTP/1 and unencrypted HTTP/2 (h2c).
 func (s *Service) Handler() http.Handler { return s.handler }
@@ -52,7 +54,7 @@ func (s *Service) newMux(auth *authenticator) http.Handler {
 	reflector := grpcreflect.NewStaticReflector(pushv1connect.PushServiceName)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	return explainHTTPErrors(mux)
+	return withRequestID(explainHTTPErrors(mux))
 }
 
 // Bodies of the HTTP-level refusals, which connect-go answers with a status
@@ -134,7 +136,9 @@ func (s *Service) recovered(ctx context.Context, spec connect.Spec, _ http.Heade
 	return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 }
 
-// logInterceptor logs every PushService call at debug level.
+// logInterceptor logs every PushService call at debug level, with its
+// request id (requestIDHandler). It logs no header and no message: the API
+// key is in Authorization, and payloads are the backends' data.
 type logInterceptor struct{ log *slog.Logger }
 
 func (l logInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {

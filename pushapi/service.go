@@ -118,7 +118,8 @@ type Config struct {
 	// Zero means DefaultMaxTargets (1000); at most 100,000.
 	MaxTargets int
 
-	// Logger receives request and bus errors. Nil means discard.
+	// Logger receives request and bus errors; each line about a call carries
+	// its request_id (see [RequestIDHeader]). Nil means discard.
 	Logger *slog.Logger
 	// Registerer receives the Prometheus collectors. Nil means the metrics
 	// are kept but not registered.
@@ -217,6 +218,7 @@ func New(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.log = slog.New(requestIDHandler{s.log.Handler()})
 	if s.now == nil {
 		s.now = time.Now
 	}

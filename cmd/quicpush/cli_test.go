@@ -46,6 +46,13 @@ type served struct {
 // banner.
 func startServe(t *testing.T, args ...string) *served {
 	t.Helper()
+	return startServeLogging(t, os.Stderr, args...)
+}
+
+// startServeLogging is startServe with serve's stderr, where it logs, going
+// to the writer stderr.
+func startServeLogging(t *testing.T, stderr io.Writer, args ...string) *served {
+	t.Helper()
 	bin := quicpushBin(t)
 	s := &served{quic: freeUDP(t), tcp: freeTCP(t), api: freeTCP(t), devDir: filepath.Join(t.TempDir(), "dev")}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -56,7 +63,7 @@ func startServe(t *testing.T, args ...string) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,9 @@ import (
 // The flag groups the cluster's processes share. Every flag has an
 // environment twin, QUICPUSH_<FLAG> (kong.DefaultEnvars).
 
+// logFlags are the log flags of every server process: serve and the
+// cluster's api, core and edge. The logger writes to stderr (the banner and
+// the commands' answers go to stdout) and tags each line with the process.
 type logFlags struct {
 	LogLevel  slog.Level `default:"info" help:"debug, info, warn or error."`
 	LogFormat string     `default:"text" enum:"text,json" help:"Log format: text or json."`

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -43,7 +42,7 @@ type serveCmd struct {
 	apiHTTPFlags
 	historyFlags
 
-	LogLevel slog.Level `default:"info" help:"debug, info, warn or error."`
+	logFlags
 	configFlags
 }
 
@@ -74,7 +73,7 @@ func (c *serveCmd) devSecrets() bool {
 }
 
 func (c *serveCmd) Run() error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	log := c.logger("serve")
 	cert, dev, err := c.certificate()
 	if err != nil {
 		return err
