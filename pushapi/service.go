@@ -90,8 +90,8 @@ type Config struct {
 	// key's SHA-256, so that configuration need not hold the key (make one
 	// with `printf %s "$KEY" | sha256sum`). Either form may be limited by a
 	// scope prefix:
-	//   - "push:" allows PushKeys, PushUsers, PushRoom, Broadcast and
-	//     Disconnect;
+	//   - "push:" allows PushKeys, PushUsers, PushRoom, Broadcast,
+	//     Disconnect, Subscribe and Unsubscribe;
 	//   - "read:" allows Online, History, Presence and PresenceStats;
 	//   - no prefix allows every method.
 	// For example "read:sha256:9f86d0…". A call outside its key's scope
