@@ -37,6 +37,9 @@ type metrics struct {
 	datagramsSent     prometheus.Counter
 	datagramsDropped  prometheus.Counter
 	datagramsTooLarge prometheus.Counter
+	// Server-side rooms (serverrooms.go).
+	subscriptionsSkipped *prometheus.CounterVec
+	serverRoomsErrors    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -98,12 +101,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "datagrams_dropped_total", Help: "Ephemeral pushes dropped because a connection's datagram queue was full (the oldest goes) or the connection ended."}),
 		datagramsTooLarge: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "datagrams_too_large_total", Help: "Ephemeral pushes too large for a datagram, sent on the connection's stream instead."}),
+		subscriptionsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "subscriptions_skipped_total", Help: "Server-side rooms a connection was not put in, by reason (max_rooms: the connection's room limit reached; route: the room could not be routed here)."}, []string{"reason"}),
+		serverRoomsErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "server_rooms_errors_total", Help: "Reads of a user's server-side rooms that failed at Auth (the connection went on without them)."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.zeroRTT, m.authFailures,
 			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.routeErrors, m.batches, m.received, m.pushLatency,
 			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited, m.held, m.writeInterval, m.load,
-			m.migrations, m.datagramsSent, m.datagramsDropped, m.datagramsTooLarge} {
+			m.migrations, m.datagramsSent, m.datagramsDropped, m.datagramsTooLarge,
+			m.subscriptionsSkipped, m.serverRoomsErrors} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

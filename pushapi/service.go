@@ -70,6 +70,10 @@ type Config struct {
 	// Presence serves the Presence and PresenceStats methods. Nil means
 	// they answer Unimplemented.
 	Presence PresenceReader
+	// ServerRooms remembers the rooms Subscribe gives users, for the
+	// connections they open later. Nil means nothing is remembered: only
+	// the connections online at the time of the call are put in the room.
+	ServerRooms ServerRoomsWriter
 	// Idempotency remembers replies to calls with an idempotency key. Nil
 	// means a MemoryIdempotency: enough for one process, not for several
 	// API processes behind one address.
@@ -133,20 +137,21 @@ const DefaultPublishTimeout = 5 * time.Second
 // Service implements the PushService. Create it with New; it is safe for
 // concurrent use.
 type Service struct {
-	pub        bus.Publisher
-	online     OnlineCounter
-	history    HistoryReader
-	presence   PresenceReader
-	idem       IdempotencyStore
-	idemWindow time.Duration
-	rateLimit  float64
-	maxData    int
-	maxTargets int
-	log        *slog.Logger
-	now        func() time.Time
-	pubTimeout time.Duration
-	metrics    *metrics
-	handler    http.Handler
+	pub         bus.Publisher
+	online      OnlineCounter
+	history     HistoryReader
+	presence    PresenceReader
+	serverRooms ServerRoomsWriter
+	idem        IdempotencyStore
+	idemWindow  time.Duration
+	rateLimit   float64
+	maxData     int
+	maxTargets  int
+	log         *slog.Logger
+	now         func() time.Time
+	pubTimeout  time.Duration
+	metrics     *metrics
+	handler     http.Handler
 }
 
 var _ pushv1connect.PushServiceHandler = (*Service)(nil)
@@ -170,18 +175,19 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{
-		pub:        cfg.Publisher,
-		online:     cfg.Online,
-		history:    cfg.History,
-		presence:   cfg.Presence,
-		idem:       cfg.Idempotency,
-		idemWindow: cfg.IdempotencyWindow,
-		rateLimit:  cfg.RateLimit,
-		maxData:    cfg.MaxDataBytes,
-		maxTargets: cfg.MaxTargets,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		pubTimeout: cfg.PublishTimeout,
+		pub:         cfg.Publisher,
+		online:      cfg.Online,
+		history:     cfg.History,
+		presence:    cfg.Presence,
+		serverRooms: cfg.ServerRooms,
+		idem:        cfg.Idempotency,
+		idemWindow:  cfg.IdempotencyWindow,
+		rateLimit:   cfg.RateLimit,
+		maxData:     cfg.MaxDataBytes,
+		maxTargets:  cfg.MaxTargets,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		pubTimeout:  cfg.PublishTimeout,
 	}
 	if s.pubTimeout <= 0 {
 		s.pubTimeout = DefaultPublishTimeout
