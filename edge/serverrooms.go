@@ -29,6 +29,15 @@ type ServerRoomsReader interface {
 //
 // Lock order: member, then the hub's shard locks and s.mu.
 
+// memberLock is the session's member mutex. It is a channel rather than a
+// sync.Mutex because it may be held for long (a Join replaying a room to a
+// slow client): a wait on a channel is one the runtime (and testing/synctest)
+// sees as blocked, not a spinning lock.
+type memberLock chan struct{}
+
+func (l memberLock) Lock()   { l <- struct{}{} }
+func (l memberLock) Unlock() { <-l }
+
 // order is one Subscribe (sub) or Unsubscribe of a session.
 type order struct {
 	room string

@@ -34,7 +34,7 @@ type session struct {
 	// Join and Leave, the Subscribe and Unsubscribe orders (serverrooms.go)
 	// and unregister; so a session never runs two resumes (hold and
 	// release) at once. rooms, server, serverReady and gone are under it.
-	member sync.Mutex
+	member memberLock
 	rooms  map[string]struct{}
 	// server is the connection's server-side rooms: the user's at Auth and
 	// those subscribed since. Any Join of them is allowed.
@@ -97,7 +97,7 @@ type session struct {
 // newSession starts a session whose Auth frame must arrive by deadline: the
 // handshake timeout counts from accept, across TLS, QUIC and upgrades.
 func newSession(e *Edge, t transport, deadline time.Time) *session {
-	return &session{edge: e, t: t, authBy: deadline}
+	return &session{edge: e, t: t, authBy: deadline, member: make(memberLock, 1)}
 }
 
 // serve runs the handshake on the accepting goroutine, then hands the
