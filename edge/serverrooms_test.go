@@ -310,3 +310,36 @@ func TestSubscribeDuringResume(t *testing.T) {
 		}
 	})
 }
+
+// TestUnsubscribeDuringResume: an Unsubscribe of the room a Join is
+// replaying waits for the Join: the replay ends whole, then Unsubscribed
+// comes and the room's pushes stop.
+func TestUnsubscribeDuringResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const msgs, size = 100, 8 << 10
+		mem := history.NewMemory(history.Policies{Rooms: history.Policy{Size: msgs + 10}})
+		defer mem.Close()
+		epoch := bigRoom(t, mem, "big", msgs, size)
+		e := offlineEdge(t, func(c *Config) { c.History = mem; c.MaxQueueBytes = 128 << 10 })
+		defer e.Close()
+		_, ft := dialFake(e)
+		authenticate(t, ft, "u")
+		block := make(chan struct{})
+		ft.block = block
+		ft.send(wire.AppendJoin(nil, 2, &wire.Join{Room: "big", Epoch: epoch}))
+		synctest.Wait()
+		e.Deliver([]*push.Message{order0(push.KindUnsubscribe, "big", "u")})
+		close(block)
+		synctest.Wait()
+		e.Deliver([]*push.Message{roomPush(mem, "big", "late", msgs+1)})
+		synctest.Wait()
+		want := []string{"AuthOK", "JoinOK big@100 recovered"}
+		for i := 1; i <= msgs; i++ {
+			want = append(want, fmt.Sprintf("Push big/m%d", i))
+		}
+		want = append(want, "Unsubscribed big")
+		if got := said(t, ft); !slices.Equal(got, want) {
+			t.Fatalf("edge wrote %d frames, ending %v; want %d ending %v", len(got), got[max(0, len(got)-3):], len(want), want[len(want)-3:])
+		}
+	})
+}
