@@ -55,6 +55,11 @@ type Config struct {
 	// clients without a JWT (or to enrich those with one) and to authorize
 	// joins of the rooms it decides. Nil means tokens decide alone.
 	Proxy ProxyHooks
+	// ServerRooms lists each user's server-side rooms (the push API's
+	// Subscribe), read once at each Auth: the connection is put in them.
+	// Nil means none are read: only Subscribe orders that reach a
+	// connection while it is online put it in rooms.
+	ServerRooms ServerRoomsReader
 	// ID prefixes connection keys so that they are unique across edges.
 	// Empty means a random 6-character id.
 	ID string
@@ -207,6 +212,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TLS == nil {
 		return c, errors.New("edge: Config.TLS is required for QUIC and WebTransport")
+	}
+	if c.Proxy == nil && c.Namespaces.Any(func(o namespace.Options) bool { return o.Join == namespace.JoinProxy }) {
+		return c, errors.New("edge: a namespace's joins are decided by the join hook (join=proxy), but Config.Proxy is not set")
 	}
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {

@@ -36,7 +36,8 @@
 //     the transports; origin.go: browser origins.
 //   - limits.go: per-IP and per-connection limits; resume.go: resuming from
 //     a stream position; service.go: the internal EdgeService core calls;
-//     metrics.go: the edge's metrics.
+//     serverrooms.go: server-side rooms (the user's at Auth, the push API's
+//     Subscribe and Unsubscribe orders); metrics.go: the edge's metrics.
 //
 // The edge knows sockets and sessions, not the bus or any store: it takes
 // messages through Deliver and answers Online, Presence and PresenceStats

@@ -186,6 +186,8 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 			}
 		case push.KindBroadcast:
 			e.broadcast(encode(msgs[i:i+1], wire.PushBroadcast), m.Rate)
+		case push.KindSubscribe, push.KindUnsubscribe:
+			e.deliverOrder(m) // serverrooms.go
 		case push.KindDisconnect:
 			d := disconnect{wire.Code(m.Code), m.Reason}
 			for _, k := range m.Keys {

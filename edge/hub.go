@@ -24,8 +24,9 @@ import (
 // hashes to it. Sharding keeps registration and fan-out from contending on
 // one lock.
 //
-// Lock order: shard.mu before session.mu (fan-out enqueues under a shard's
-// read lock); a session never takes a shard lock while holding its own.
+// Lock order: session.member (serverrooms.go) before shard.mu before
+// session.mu (fan-out enqueues under a shard's read lock); a session never
+// takes a shard lock while holding its own mu.
 // roomCounts.mu is taken with neither held.
 type hub struct {
 	shards []*shard

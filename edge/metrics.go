@@ -40,6 +40,9 @@ type metrics struct {
 	joinLeaveNotices  prometheus.Counter
 	joinLeaveErrors   prometheus.Counter
 	presenceGets      *prometheus.CounterVec
+	// Server-side rooms (serverrooms.go).
+	subscriptionsSkipped *prometheus.CounterVec
+	serverRoomsErrors    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -107,13 +110,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "join_leave_publish_errors_total", Help: "Intervals whose join and leave changes could not be sent to the other edges."}),
 		presenceGets: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "presence_gets_total", Help: "PresenceGet requests by result: ok, not_joined, forbidden, limited (past the per-connection rate), error (the presence store failed)."}, []string{"result"}),
+		subscriptionsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "subscriptions_skipped_total", Help: "Server-side rooms a connection was not put in, by reason (max_rooms: the connection's room limit reached; route: the room could not be routed here)."}, []string{"reason"}),
+		serverRoomsErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "server_rooms_errors_total", Help: "Reads of a user's server-side rooms that failed at Auth (the connection went on without them)."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.connections, m.handshakes, m.handshakeFailures, m.zeroRTT, m.authFailures,
 			m.disconnects, m.slowConsumers, m.badFrames, m.deliveries, m.rooms, m.routeErrors, m.batches, m.received, m.pushLatency,
 			m.recoveries, m.replayed, m.recoverySeconds, m.historyErrors, m.limited, m.held, m.writeInterval, m.load,
 			m.migrations, m.datagramsSent, m.datagramsDropped, m.datagramsTooLarge, m.joinLeaveNotices, m.joinLeaveErrors,
-			m.presenceGets} {
+			m.presenceGets, m.subscriptionsSkipped, m.serverRoomsErrors} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/wire"
 )
 
@@ -29,8 +30,30 @@ type session struct {
 	key   string
 	ident auth.Identity
 	shard *shard
-	// rooms and in are owned by the reader goroutine.
-	rooms   map[string]struct{}
+	// member serializes changes of membership: the reader's handshake,
+	// Join and Leave, the Subscribe and Unsubscribe orders (serverrooms.go)
+	// and unregister; so a session never runs two resumes (hold and
+	// release) at once. rooms, server, serverReady and gone are under it.
+	member memberLock
+	rooms  map[string]struct{}
+	// server is the connection's server-side rooms: the user's at Auth and
+	// those subscribed since. Any Join of them is allowed.
+	server map[string]struct{}
+	// serverReady: the Joins announced in Auth are handled, and
+	// subscriptions put the connection in rooms at once. Written by the
+	// reader only.
+	serverReady bool
+	// gone: unregistered; orders change nothing any more.
+	gone bool
+	// joinsLeft is how many of the Joins announced in Auth are still to
+	// come. Owned by the reader.
+	joinsLeft uint64
+	// orders waiting for the session's order goroutine, which runs while
+	// ordering (serverrooms.go).
+	ordersMu sync.Mutex
+	orders   []order
+	ordering bool
+	// in is owned by the reader goroutine.
 	in      inbound
 	resumes resumeBudget
 	// presenceGets is the connection's budget of PresenceGet
@@ -77,7 +100,7 @@ type session struct {
 // newSession starts a session whose Auth frame must arrive by deadline: the
 // handshake timeout counts from accept, across TLS, QUIC and upgrades.
 func newSession(e *Edge, t transport, deadline time.Time) *session {
-	return &session{edge: e, t: t, authBy: deadline}
+	return &session{edge: e, t: t, authBy: deadline, member: make(memberLock, 1)}
 }
 
 // serve runs the handshake on the accepting goroutine, then hands the
@@ -107,6 +130,9 @@ func (s *session) readLoop() {
 	defer s.finish()
 	cfg := &s.edge.cfg
 	idle := 2 * cfg.PingInterval
+	if s.joinsLeft == 0 {
+		s.enterServerRooms()
+	}
 	for {
 		// Under s.mu, and only while open: closing sets a short deadline of
 		// its own after marking the session closing, and this one must
@@ -146,7 +172,10 @@ func (s *session) readLoop() {
 // finish unregisters the session and closes its transport.
 func (s *session) finish() {
 	if s.shard != nil {
+		s.member.Lock()
 		s.edge.hub.unregister(s)
+		s.gone = true
+		s.member.Unlock()
 	}
 	s.mu.Lock()
 	code := s.code
@@ -182,6 +211,10 @@ func (s *session) handshake() bool {
 	}
 	s.ident = id
 	s.key = e.newKey()
+	s.joinsLeft = a.Joins
+	// Subscribe orders wait until AuthOK is queued.
+	s.member.Lock()
+	defer s.member.Unlock()
 	resume := e.cfg.History != nil
 	if resume {
 		// Nothing may reach the client before AuthOK: hold what arrives
@@ -197,6 +230,7 @@ func (s *session) handshake() bool {
 		s.close(disconnectNoRoute)
 		return false
 	}
+	s.loadServerRooms()
 	s.replyAuth(seq, a, resume)
 	s.mu.Lock()
 	s.expires = id.Expires
@@ -260,6 +294,7 @@ func (s *session) replyAuth(seq uint32, a wire.Auth, resume bool) {
 		User:           s.ident.User,
 		PingIntervalMs: uint64(cfg.PingInterval / time.Millisecond),
 		MaxFrame:       uint64(cfg.MaxFrame),
+		Revision:       wire.Revision,
 	}
 	if !resume {
 		s.enqueue(wire.AppendAuthOK(nil, seq, &ok))
@@ -364,6 +399,10 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 		s.hardClose(0) // the connection ended before its handshake did
 		return false
 	}
+	if !s.serverReady && (h.Op != wire.OpJoin || s.joinsLeft == 0) {
+		// The announced Joins are over, or the client sent none.
+		s.enterServerRooms()
+	}
 	switch h.Op {
 	case wire.OpPing:
 		s.enqueue(wire.AppendFrame(nil, wire.OpPong, h.Seq, nil))
@@ -375,8 +414,16 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 			s.close(protocolError(err.Error()))
 			return false
 		}
-		if !s.join(h.Seq, &j) {
+		s.member.Lock()
+		ok := s.join(h.Seq, &j)
+		s.member.Unlock()
+		if !ok {
 			return false
+		}
+		if !s.serverReady {
+			if s.joinsLeft--; s.joinsLeft == 0 {
+				s.enterServerRooms()
+			}
 		}
 	case wire.OpLeave:
 		var r wire.RoomReply
@@ -384,7 +431,9 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 			s.close(protocolError(err.Error()))
 			return false
 		}
+		s.member.Lock()
 		s.leave(h.Seq, r.Room)
+		s.member.Unlock()
 	case wire.OpAuth:
 		s.close(disconnectAuthenticated)
 		return false
@@ -400,19 +449,20 @@ func (s *session) handle(h wire.Header, body []byte) bool {
 }
 
 // join serves Join: the room is joined (and, with history, resumed at the
-// client's position) unless the token (or, for the rooms it decides, the
-// join hook), the room limit or the route store refuses it, which the client
-// learns from an Error. False means the session is closing (the join hook
-// disconnected it).
+// client's position) unless its namespace's join rule (the token, the join
+// hook, or the server only), the room limit or the route store refuses it,
+// which the client learns from an Error. One of the connection's server-side
+// rooms is open whatever the rule. False means the session is closing (the
+// join hook disconnected it). s.member is held.
 func (s *session) join(seq uint32, j *wire.Join) bool {
 	room := j.Room
-	hook := s.edge.cfg.Proxy != nil && s.edge.cfg.Proxy.JoinDecides(room)
-	switch {
-	case room == "":
+	if room == "" {
 		s.replyError(seq, wire.ErrCodeBadRequest, "empty room name")
 		return true
-	case !hook && !s.ident.CanJoin(room):
-		s.replyError(seq, wire.ErrCodeForbidden, "token does not allow room "+room)
+	}
+	hook, ok, why := s.joinRule(room)
+	if !ok {
+		s.replyError(seq, wire.ErrCodeForbidden, why)
 		return true
 	}
 	if _, ok := s.rooms[room]; ok {
@@ -468,7 +518,32 @@ func (s *session) join(seq uint32, j *wire.Join) bool {
 	return true
 }
 
-// leave serves Leave.
+// joinRule says whether a Join of room is open to the connection (ok), and
+// whether the join hook decides it (hook); why is the refusal's message.
+// s.member is held.
+func (s *session) joinRule(room string) (hook, ok bool, why string) {
+	if s.isServerRoom(room) {
+		return false, true, ""
+	}
+	p := s.edge.cfg.Proxy
+	switch s.edge.cfg.Namespaces.For(room).Join {
+	case namespace.JoinPublic:
+		return false, true, ""
+	case namespace.JoinServer:
+		return false, false, "only the server puts connections in room " + room
+	case namespace.JoinProxy:
+		return true, true, "" // Listen refuses the rule without a Proxy
+	}
+	if p != nil && p.JoinDecides(room) {
+		return true, true, ""
+	}
+	if !s.ident.CanJoin(room) {
+		return false, false, "token does not allow room " + room
+	}
+	return false, true, ""
+}
+
+// leave serves Leave. s.member is held.
 func (s *session) leave(seq uint32, room string) {
 	if _, ok := s.rooms[room]; !ok {
 		s.replyError(seq, wire.ErrCodeNotJoined, "not in room "+room)

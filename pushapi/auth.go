@@ -18,7 +18,8 @@ import (
 type keyScope int
 
 const (
-	// scopePush: PushKeys, PushUsers, PushRoom, Broadcast and Disconnect.
+	// scopePush: PushKeys, PushUsers, PushRoom, Broadcast, Disconnect,
+	// Subscribe and Unsubscribe.
 	scopePush keyScope = 1 << iota
 	// scopeRead: Online, History, Presence and PresenceStats.
 	scopeRead
@@ -43,6 +44,8 @@ var methodScopes = map[string]keyScope{
 	pushv1connect.PushServicePushRoomProcedure:      scopePush,
 	pushv1connect.PushServiceBroadcastProcedure:     scopePush,
 	pushv1connect.PushServiceDisconnectProcedure:    scopePush,
+	pushv1connect.PushServiceSubscribeProcedure:     scopePush,
+	pushv1connect.PushServiceUnsubscribeProcedure:   scopePush,
 	pushv1connect.PushServiceOnlineProcedure:        scopeRead,
 	pushv1connect.PushServiceHistoryProcedure:       scopeRead,
 	pushv1connect.PushServicePresenceProcedure:      scopeRead,

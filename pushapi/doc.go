@@ -8,7 +8,9 @@
 // durably accepted the message; otherwise it fails with
 // connect.CodeUnavailable (or connect.CodeDeadlineExceeded) and the caller may
 // retry. Disconnect orders travel the same way, as push.KindDisconnect
-// messages. Online reads counts from an [OnlineCounter]; Presence and
+// messages, and so do Subscribe and Unsubscribe (push.KindSubscribe and
+// KindUnsubscribe), which first write the users' server-side rooms through a
+// [ServerRoomsWriter]. Online reads counts from an [OnlineCounter]; Presence and
 // PresenceStats read a room's members and counts from a [PresenceReader],
 // a bounded page of users at a time.
 //
@@ -21,7 +23,7 @@
 //
 // The package knows the bus only through bus.Publisher and the stores only
 // through the small interfaces it declares (OnlineCounter, PresenceReader,
-// HistoryReader, IdempotencyStore), so one process wires in-memory parts and a cluster wires
+// HistoryReader, IdempotencyStore, ServerRoomsWriter), so one process wires in-memory parts and a cluster wires
 // Kafka and Redis:
 //
 //	svc, err := pushapi.New(pushapi.Config{

@@ -54,6 +54,10 @@ var (
 	// ErrOnlineUnavailable means the online counts failed to answer an
 	// Online call (connect.CodeUnavailable).
 	ErrOnlineUnavailable = errors.New("online counts unavailable")
+	// ErrServerRoomsUnavailable means the store of users' server-side rooms
+	// failed to answer Subscribe or Unsubscribe (connect.CodeUnavailable):
+	// nothing was published; retry.
+	ErrServerRoomsUnavailable = errors.New("server-side rooms unavailable")
 )
 
 // Configuration errors returned by New.

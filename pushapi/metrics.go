@@ -66,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	// Export every kind from the start, so that rate() sees the first message.
-	for _, k := range []push.Kind{push.KindKeys, push.KindUsers, push.KindRoom, push.KindBroadcast, push.KindDisconnect} {
+	for _, k := range []push.Kind{push.KindKeys, push.KindUsers, push.KindRoom, push.KindBroadcast, push.KindDisconnect, push.KindSubscribe, push.KindUnsubscribe} {
 		m.accepted.WithLabelValues(k.String())
 	}
 	if reg == nil {

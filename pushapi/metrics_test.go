@@ -62,6 +62,8 @@ func TestMetrics(t *testing.T) {
 		"quicpush_pushapi_messages_accepted_total kind=keys":                    0,
 		"quicpush_pushapi_messages_accepted_total kind=users":                   0,
 		"quicpush_pushapi_messages_accepted_total kind=disconnect":              0,
+		"quicpush_pushapi_messages_accepted_total kind=subscribe":               0,
+		"quicpush_pushapi_messages_accepted_total kind=unsubscribe":             0,
 		"quicpush_pushapi_idempotent_replays_total":                             0,
 		"quicpush_pushapi_rate_limited_total":                                   0,
 	}

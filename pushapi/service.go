@@ -75,6 +75,10 @@ type Config struct {
 	// (docs/namespaces.md); the service checks that an ephemeral push's room
 	// takes them. Nil gives every room the defaults.
 	Namespaces *namespace.Set
+	// ServerRooms remembers the rooms Subscribe gives users, for the
+	// connections they open later. Nil means nothing is remembered: only
+	// the connections online at the time of the call are put in the room.
+	ServerRooms ServerRoomsWriter
 	// Idempotency remembers replies to calls with an idempotency key. Nil
 	// means a MemoryIdempotency: enough for one process, not for several
 	// API processes behind one address.
@@ -95,8 +99,8 @@ type Config struct {
 	// key's SHA-256, so that configuration need not hold the key (make one
 	// with `printf %s "$KEY" | sha256sum`). Either form may be limited by a
 	// scope prefix:
-	//   - "push:" allows PushKeys, PushUsers, PushRoom, Broadcast and
-	//     Disconnect;
+	//   - "push:" allows PushKeys, PushUsers, PushRoom, Broadcast,
+	//     Disconnect, Subscribe and Unsubscribe;
 	//   - "read:" allows Online, History, Presence and PresenceStats;
 	//   - no prefix allows every method.
 	// For example "read:sha256:9f86d0…". A call outside its key's scope
@@ -139,21 +143,22 @@ const DefaultPublishTimeout = 5 * time.Second
 // Service implements the PushService. Create it with New; it is safe for
 // concurrent use.
 type Service struct {
-	pub        bus.Publisher
-	online     OnlineCounter
-	history    HistoryReader
-	presence   PresenceReader
-	idem       IdempotencyStore
-	idemWindow time.Duration
-	rateLimit  float64
-	maxData    int
-	namespaces *namespace.Set
-	maxTargets int
-	log        *slog.Logger
-	now        func() time.Time
-	pubTimeout time.Duration
-	metrics    *metrics
-	handler    http.Handler
+	pub         bus.Publisher
+	online      OnlineCounter
+	history     HistoryReader
+	presence    PresenceReader
+	serverRooms ServerRoomsWriter
+	idem        IdempotencyStore
+	idemWindow  time.Duration
+	rateLimit   float64
+	maxData     int
+	namespaces  *namespace.Set
+	maxTargets  int
+	log         *slog.Logger
+	now         func() time.Time
+	pubTimeout  time.Duration
+	metrics     *metrics
+	handler     http.Handler
 }
 
 var _ pushv1connect.PushServiceHandler = (*Service)(nil)
@@ -177,19 +182,20 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{
-		pub:        cfg.Publisher,
-		online:     cfg.Online,
-		history:    cfg.History,
-		presence:   cfg.Presence,
-		namespaces: cfg.Namespaces,
-		idem:       cfg.Idempotency,
-		idemWindow: cfg.IdempotencyWindow,
-		rateLimit:  cfg.RateLimit,
-		maxData:    cfg.MaxDataBytes,
-		maxTargets: cfg.MaxTargets,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		pubTimeout: cfg.PublishTimeout,
+		pub:         cfg.Publisher,
+		online:      cfg.Online,
+		history:     cfg.History,
+		presence:    cfg.Presence,
+		serverRooms: cfg.ServerRooms,
+		namespaces:  cfg.Namespaces,
+		idem:        cfg.Idempotency,
+		idemWindow:  cfg.IdempotencyWindow,
+		rateLimit:   cfg.RateLimit,
+		maxData:     cfg.MaxDataBytes,
+		maxTargets:  cfg.MaxTargets,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		pubTimeout:  cfg.PublishTimeout,
 	}
 	if s.pubTimeout <= 0 {
 		s.pubTimeout = DefaultPublishTimeout

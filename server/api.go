@@ -48,6 +48,10 @@ type APIConfig struct {
 	// IdempotencyWindow is how long idempotency keys are remembered. Zero
 	// means pushapi.DefaultIdempotencyWindow.
 	IdempotencyWindow time.Duration
+	// ServerRoomsTTL is how long a user's server-side rooms (Subscribe) are
+	// remembered after the user's last subscription or connection. Zero
+	// means store.DefaultServerRoomsTTL (24 hours).
+	ServerRoomsTTL time.Duration
 	// RateLimit bounds each API key's calls per second; zero means
 	// pushapi.DefaultRateLimit, negative unlimited. Each api process counts
 	// on its own.
@@ -98,6 +102,7 @@ func StartAPI(cfg APIConfig) (*API, error) {
 		History:           store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History),
 		Idempotency:       store.NewIdempotency(s.rdb, cfg.Redis.Prefix),
 		IdempotencyWindow: cfg.IdempotencyWindow,
+		ServerRooms:       store.NewServerRooms(s.rdb, cfg.Redis.Prefix, cfg.ServerRoomsTTL),
 		RateLimit:         cfg.RateLimit,
 		Namespaces:        cfg.Namespaces,
 		APIKeys:           cfg.APIKeys,

@@ -45,6 +45,10 @@ type EdgeConfig struct {
 	Redis RedisConfig
 	// History are the streams' policies, the same in every process.
 	History history.Policies
+	// ServerRooms is how long a user's server-side rooms are remembered
+	// after the user's last subscription or connection: each Auth sets it
+	// again. Zero means store.DefaultServerRoomsTTL (24 hours).
+	ServerRooms time.Duration
 	// RegistryTTL is how long the edge stays registered without a
 	// heartbeat. Zero means store.DefaultTTL.
 	RegistryTTL time.Duration
@@ -160,6 +164,7 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 		joinLeave = store.NewJoinLeave(s.rdb, cfg.Redis.Prefix, log.With("component", "joinleave"))
 		ec.JoinLeave = joinLeave
 	}
+	ec.ServerRooms = store.NewServerRooms(s.rdb, cfg.Redis.Prefix, cfg.ServerRooms)
 	ec.Logger = log.With("component", "edge")
 	ec.Registerer = reg
 	if e, err = edge.Listen(ec); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/quicpush/quicpush/edge"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/internal/serverrooms"
 	"github.com/quicpush/quicpush/proxy"
 	"github.com/quicpush/quicpush/pushapi"
 )
@@ -66,6 +67,11 @@ type SingleConfig struct {
 	// History are the streams' policies (in memory: a restart starts every
 	// stream over, in a new epoch).
 	History history.Policies
+	// ServerRooms is how long a user's server-side rooms (the push API's
+	// Subscribe) are remembered, in memory, after the user's last
+	// subscription or connection. Zero means serverrooms.DefaultTTL (24
+	// hours).
+	ServerRooms time.Duration
 	// NoHistory turns history off: messages carry no position and clients
 	// cannot resume.
 	NoHistory bool
@@ -111,10 +117,12 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 		s.hist = history.NewMemory(cfg.History)
 	}
 
+	rooms := serverrooms.NewMemory(cfg.ServerRooms)
 	ec := cfg.Edge
 	if s.hist != nil {
 		ec.History = s.hist
 	}
+	ec.ServerRooms = rooms
 	ec.Auth = s.verifier
 	if ec.Proxy, err = proxyHooks(cfg.Proxy, log, reg); err != nil {
 		return fail(err)
@@ -140,14 +148,15 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 	}
 
 	pc := pushapi.Config{
-		Publisher:  s.bus,
-		Online:     s.Edge,
-		Presence:   s.Edge,
-		APIKeys:    cfg.APIKeys,
-		Logger:     log.With("component", "pushapi"),
-		Registerer: reg,
-		RateLimit:  cfg.APIRateLimit,
-		Namespaces: cfg.Edge.Namespaces,
+		Publisher:   s.bus,
+		Online:      s.Edge,
+		Presence:    s.Edge,
+		ServerRooms: rooms,
+		APIKeys:     cfg.APIKeys,
+		Logger:      log.With("component", "pushapi"),
+		Registerer:  reg,
+		RateLimit:   cfg.APIRateLimit,
+		Namespaces:  cfg.Edge.Namespaces,
 	}
 	if s.hist != nil {
 		pc.History = s.hist

@@ -31,6 +31,10 @@
 //	                            or "C<users>" (counts only: past the edge's
 //	                            listing threshold, no connKey fields).
 //	                            Removed with the room's count.
+//	qp:srooms:<user>      SET   the user's server-side rooms (the push API's
+//	                            Subscribe), EXPIRE the server rooms TTL (24 h
+//	                            by default), set again by each Subscribe and
+//	                            each connection of the user ([ServerRooms]).
 //	qp:state              STRING 0, or the time (unix ms) until which Routes
 //	                            holds lookups after Redis lost its state.
 //	                            Written by Routes.Start; its absence later

@@ -80,7 +80,7 @@ func waitForSignal(done <-chan struct{}) {
 type apiCmd struct {
 	APIAddr           string        `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
 	AdminAddr         string        `name:"admin-addr" default:"127.0.0.1:9101" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/; empty: off. Keep it private."`
-	APIKeys           []string      `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: the one in --dev-dir."`
+	APIKeys           []string      `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect, Subscribe, Unsubscribe) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: the one in --dev-dir."`
 	DevDir            string        `default:".quicpush-dev" help:"Where development secrets are kept (used when --api-key is not given)."`
 	PublishTimeout    time.Duration `default:"5s" help:"How long a push waits for the brokers before failing with Unavailable."`
 	IdempotencyWindow time.Duration `default:"10m" help:"How long a push call's idempotency key is remembered."`
@@ -89,6 +89,7 @@ type apiCmd struct {
 	kafkaFlags
 	redisFlags
 	historyFlags
+	serverRoomsFlags
 	logFlags
 	configFlags
 }
@@ -118,6 +119,7 @@ func (c *apiCmd) Run() error {
 		APIKeys:           keys,
 		PublishTimeout:    c.PublishTimeout,
 		IdempotencyWindow: c.IdempotencyWindow,
+		ServerRoomsTTL:    c.ServerRoomsTTL,
 		RateLimit:         c.APIRateLimit,
 		Logger:            log,
 	})
@@ -207,6 +209,7 @@ type edgeCmd struct {
 	DrainTimeout time.Duration `default:"10s" help:"On SIGTERM, how long clients get to leave after being told to reconnect elsewhere."`
 	redisFlags
 	historyFlags
+	serverRoomsFlags
 	logFlags
 	configFlags
 }
@@ -259,6 +262,7 @@ func (c *edgeCmd) Run() error {
 		AdminAddr:    c.AdminAddr,
 		Redis:        c.redisFlags.config(),
 		RegistryTTL:  c.RegistryTTL,
+		ServerRooms:  c.ServerRoomsTTL,
 		Certificate:  cert,
 		Auth:         vc,
 		Proxy:        pc,
@@ -278,6 +282,13 @@ func (c *edgeCmd) Run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.DrainTimeout)
 	defer cancel()
 	return srv.Shutdown(ctx)
+}
+
+// serverRoomsFlags are read by serve, api and edge: the push API writes
+// users' server-side rooms with the TTL, and the edges set it again at each
+// Auth.
+type serverRoomsFlags struct {
+	ServerRoomsTTL time.Duration `name:"server-rooms-ttl" default:"24h" help:"How long a user's server-side rooms (the push API's Subscribe) are remembered after the user's last subscription or connection."`
 }
 
 // historyFlags set the rooms' namespaces and the history policies. Every

@@ -32,7 +32,7 @@ type serveCmd struct {
 	KeyFile  string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
 	DevDir   string `default:".quicpush-dev" help:"Where the development certificate and secrets are kept."`
 
-	APIKeys []string `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: a generated one in --dev-dir."`
+	APIKeys []string `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect, Subscribe, Unsubscribe) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: a generated one in --dev-dir."`
 	jwtFlags
 	proxyFlags
 
@@ -41,6 +41,7 @@ type serveCmd struct {
 	APIRateLimit float64       `name:"api-rate-limit" default:"10000" help:"Calls per second each API key may make (burst: twice that; more get ResourceExhausted); -1 (as --api-rate-limit=-1): unlimited."`
 	apiHTTPFlags
 	historyFlags
+	serverRoomsFlags
 
 	logFlags
 	configFlags
@@ -117,6 +118,7 @@ func (c *serveCmd) Run() error {
 	ec.Namespaces = nss
 	srv, err := server.StartSingle(server.SingleConfig{
 		History:      policies,
+		ServerRooms:  c.ServerRoomsTTL,
 		APIRateLimit: c.APIRateLimit,
 		APIAddr:      c.APIAddr,
 		APIHTTP:      c.apiHTTPFlags.config(),

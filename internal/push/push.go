@@ -16,11 +16,13 @@ type Kind uint8
 
 // Message kinds.
 const (
-	KindKeys       Kind = iota + 1 // to connections by key
-	KindUsers                      // to every connection of some users
-	KindRoom                       // to every member of one room
-	KindBroadcast                  // to every connection
-	KindDisconnect                 // close connections by key or user
+	KindKeys        Kind = iota + 1 // to connections by key
+	KindUsers                       // to every connection of some users
+	KindRoom                        // to every member of one room
+	KindBroadcast                   // to every connection
+	KindDisconnect                  // close connections by key or user
+	KindSubscribe                   // put connections by key or user in a room
+	KindUnsubscribe                 // take connections by key or user out of a room
 )
 
 func (k Kind) String() string {
@@ -35,6 +37,10 @@ func (k Kind) String() string {
 		return "broadcast"
 	case KindDisconnect:
 		return "disconnect"
+	case KindSubscribe:
+		return "subscribe"
+	case KindUnsubscribe:
+		return "unsubscribe"
 	}
 	return "unknown"
 }
@@ -45,11 +51,13 @@ type Message struct {
 	// ID is unique per message, assigned by the push API.
 	ID   string
 	Kind Kind
-	// Keys are connection keys (KindKeys, KindDisconnect).
+	// Keys are connection keys (KindKeys, KindDisconnect, KindSubscribe,
+	// KindUnsubscribe).
 	Keys []string
-	// Users are user ids (KindUsers, KindDisconnect).
+	// Users are user ids (KindUsers, KindDisconnect, KindSubscribe,
+	// KindUnsubscribe).
 	Users []string
-	// Room is the target room (KindRoom).
+	// Room is the target room (KindRoom, KindSubscribe, KindUnsubscribe).
 	Room string
 	// Data is the payload delivered to clients as is.
 	Data []byte

@@ -19,11 +19,13 @@ import (
 var ErrInvalid = errors.New("pushpb: invalid message")
 
 var kinds = map[push.Kind]edgev1.Kind{
-	push.KindKeys:       edgev1.Kind_KIND_KEYS,
-	push.KindUsers:      edgev1.Kind_KIND_USERS,
-	push.KindRoom:       edgev1.Kind_KIND_ROOM,
-	push.KindBroadcast:  edgev1.Kind_KIND_BROADCAST,
-	push.KindDisconnect: edgev1.Kind_KIND_DISCONNECT,
+	push.KindKeys:        edgev1.Kind_KIND_KEYS,
+	push.KindUsers:       edgev1.Kind_KIND_USERS,
+	push.KindRoom:        edgev1.Kind_KIND_ROOM,
+	push.KindBroadcast:   edgev1.Kind_KIND_BROADCAST,
+	push.KindDisconnect:  edgev1.Kind_KIND_DISCONNECT,
+	push.KindSubscribe:   edgev1.Kind_KIND_SUBSCRIBE,
+	push.KindUnsubscribe: edgev1.Kind_KIND_UNSUBSCRIBE,
 }
 
 // ToProto converts m. It shares m's slices; the result must not be modified.
@@ -76,6 +78,10 @@ func FromProto(pm *edgev1.Message) (*push.Message, error) {
 		m.Kind = push.KindBroadcast
 	case edgev1.Kind_KIND_DISCONNECT:
 		m.Kind = push.KindDisconnect
+	case edgev1.Kind_KIND_SUBSCRIBE:
+		m.Kind = push.KindSubscribe
+	case edgev1.Kind_KIND_UNSUBSCRIBE:
+		m.Kind = push.KindUnsubscribe
 	default:
 		return nil, fmt.Errorf("%w: kind %v", ErrInvalid, pm.GetKind())
 	}
@@ -91,6 +97,8 @@ func FromProto(pm *edgev1.Message) (*push.Message, error) {
 		return nil, fmt.Errorf("%w: users message without users", ErrInvalid)
 	case m.Kind == push.KindDisconnect && len(m.Keys)+len(m.Users) == 0:
 		return nil, fmt.Errorf("%w: disconnect without keys or users", ErrInvalid)
+	case (m.Kind == push.KindSubscribe || m.Kind == push.KindUnsubscribe) && (m.Room == "" || len(m.Keys)+len(m.Users) == 0):
+		return nil, fmt.Errorf("%w: %s without a room, or without keys or users", ErrInvalid, m.Kind)
 	case pm.GetCode() > 0xffff:
 		return nil, fmt.Errorf("%w: code %d", ErrInvalid, pm.GetCode())
 	case len(m.UserEpochs) != 0 && len(m.UserEpochs) != len(m.Users):

@@ -41,6 +41,11 @@ const (
 	Kind_KIND_BROADCAST Kind = 4
 	// Close connections by key and user with Message.code and Message.reason.
 	Kind_KIND_DISCONNECT Kind = 5
+	// Put connections by key and user in Message.room, with a Subscribed frame.
+	Kind_KIND_SUBSCRIBE Kind = 6
+	// Take connections by key and user out of Message.room, with an
+	// Unsubscribed frame.
+	Kind_KIND_UNSUBSCRIBE Kind = 7
 )
 
 // Enum value maps for Kind.
@@ -52,6 +57,8 @@ var (
 		3: "KIND_ROOM",
 		4: "KIND_BROADCAST",
 		5: "KIND_DISCONNECT",
+		6: "KIND_SUBSCRIBE",
+		7: "KIND_UNSUBSCRIBE",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
@@ -60,6 +67,8 @@ var (
 		"KIND_ROOM":        3,
 		"KIND_BROADCAST":   4,
 		"KIND_DISCONNECT":  5,
+		"KIND_SUBSCRIBE":   6,
+		"KIND_UNSUBSCRIBE": 7,
 	}
 )
 
@@ -201,11 +210,12 @@ type Message struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// How the message is addressed.
 	Kind Kind `protobuf:"varint,2,opt,name=kind,proto3,enum=quicpush.edge.v1.Kind" json:"kind,omitempty"`
-	// Connection keys (KIND_KEYS, KIND_DISCONNECT).
+	// Connection keys (KIND_KEYS, KIND_DISCONNECT, KIND_SUBSCRIBE,
+	// KIND_UNSUBSCRIBE).
 	Keys []string `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
-	// User ids (KIND_USERS, KIND_DISCONNECT).
+	// User ids (KIND_USERS, KIND_DISCONNECT, KIND_SUBSCRIBE, KIND_UNSUBSCRIBE).
 	Users []string `protobuf:"bytes,4,rep,name=users,proto3" json:"users,omitempty"`
-	// Target room (KIND_ROOM).
+	// Target room (KIND_ROOM, KIND_SUBSCRIBE, KIND_UNSUBSCRIBE).
 	Room string `protobuf:"bytes,5,opt,name=room,proto3" json:"room,omitempty"`
 	// Payload delivered to clients as is; empty for KIND_DISCONNECT.
 	Data []byte `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
@@ -581,7 +591,7 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"5\n" +
 	"\tRoomCount\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count*s\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count*\x9d\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_KEYS\x10\x01\x12\x0e\n" +
@@ -589,7 +599,9 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"KIND_USERS\x10\x02\x12\r\n" +
 	"\tKIND_ROOM\x10\x03\x12\x12\n" +
 	"\x0eKIND_BROADCAST\x10\x04\x12\x13\n" +
-	"\x0fKIND_DISCONNECT\x10\x052\xb0\x01\n" +
+	"\x0fKIND_DISCONNECT\x10\x05\x12\x12\n" +
+	"\x0eKIND_SUBSCRIBE\x10\x06\x12\x14\n" +
+	"\x10KIND_UNSUBSCRIBE\x10\a2\xb0\x01\n" +
 	"\vEdgeService\x12R\n" +
 	"\aDeliver\x12 .quicpush.edge.v1.DeliverRequest\x1a!.quicpush.edge.v1.DeliverResponse(\x010\x01\x12M\n" +
 	"\x05Stats\x12\x1e.quicpush.edge.v1.StatsRequest\x1a\x1f.quicpush.edge.v1.StatsResponse\"\x03\x90\x02\x01B\xbd\x01\n" +

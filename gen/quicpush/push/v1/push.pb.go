@@ -1841,6 +1841,271 @@ func (x *PresenceStatsResponse) GetUsersExact() bool {
 	return false
 }
 
+// SubscribeRequest puts users or connections in a room.
+type SubscribeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room, 1 to 255 bytes.
+	Room string `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// Users to put in the room, each 1 to 255 bytes: every connection they have
+	// now, and every one they open while the server remembers the room (24 hours
+	// after the user's last connection or subscription by default). At least one
+	// user or key is required; at most 1000 users (the server's limit).
+	Users []string `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	// Connection keys to put in the room, each 1 to 255 bytes; the room ends with
+	// the connection. At most 1000 keys (the server's limit).
+	Keys []string `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	// Makes a retried call safe, as in DisconnectRequest. Optional; at most 128
+	// bytes.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SubscribeRequest) Reset() {
+	*x = SubscribeRequest{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeRequest) ProtoMessage() {}
+
+func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SubscribeRequest) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *SubscribeRequest) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+// SubscribeResponse identifies the accepted subscription.
+type SubscribeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique id of the order, sortable by acceptance time.
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Where the bus stored the order, as in DisconnectResponse.
+	BusRecords    []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeResponse) Reset() {
+	*x = SubscribeResponse{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeResponse) ProtoMessage() {}
+
+func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
+func (*SubscribeResponse) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SubscribeResponse) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *SubscribeResponse) GetBusRecords() []*BusRecord {
+	if x != nil {
+		return x.BusRecords
+	}
+	return nil
+}
+
+// UnsubscribeRequest takes users or connections out of a room.
+type UnsubscribeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room, 1 to 255 bytes.
+	Room string `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// Users to take out of the room, each 1 to 255 bytes: every connection they
+	// have, and the server forgets the room for them. At least one user or key is
+	// required; at most 1000 users (the server's limit).
+	Users []string `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	// Connection keys to take out of the room, each 1 to 255 bytes. At most 1000
+	// keys (the server's limit).
+	Keys []string `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	// Makes a retried call safe, as in DisconnectRequest. Optional; at most 128
+	// bytes.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UnsubscribeRequest) Reset() {
+	*x = UnsubscribeRequest{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeRequest) ProtoMessage() {}
+
+func (x *UnsubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UnsubscribeRequest) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *UnsubscribeRequest) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *UnsubscribeRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *UnsubscribeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+// UnsubscribeResponse identifies the accepted order.
+type UnsubscribeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique id of the order, sortable by acceptance time.
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Where the bus stored the order, as in DisconnectResponse.
+	BusRecords    []*BusRecord `protobuf:"bytes,2,rep,name=bus_records,json=busRecords,proto3" json:"bus_records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeResponse) Reset() {
+	*x = UnsubscribeResponse{}
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeResponse) ProtoMessage() {}
+
+func (x *UnsubscribeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_push_v1_push_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribeResponse) Descriptor() ([]byte, []int) {
+	return file_quicpush_push_v1_push_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *UnsubscribeResponse) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *UnsubscribeResponse) GetBusRecords() []*BusRecord {
+	if x != nil {
+		return x.BusRecords
+	}
+	return nil
+}
+
 var File_quicpush_push_v1_push_proto protoreflect.FileDescriptor
 
 const file_quicpush_push_v1_push_proto_rawDesc = "" +
@@ -1969,7 +2234,27 @@ const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"\vconnections\x18\x01 \x01(\x03R\vconnections\x12\x14\n" +
 	"\x05users\x18\x02 \x01(\x03R\x05users\x12\x1f\n" +
 	"\vusers_exact\x18\x03 \x01(\bR\n" +
-	"usersExact2\x9e\x06\n" +
+	"usersExact\"y\n" +
+	"\x10SubscribeRequest\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
+	"\x05users\x18\x02 \x03(\tR\x05users\x12\x12\n" +
+	"\x04keys\x18\x03 \x03(\tR\x04keys\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"p\n" +
+	"\x11SubscribeResponse\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
+	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
+	"busRecords\"{\n" +
+	"\x12UnsubscribeRequest\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
+	"\x05users\x18\x02 \x03(\tR\x05users\x12\x12\n" +
+	"\x04keys\x18\x03 \x03(\tR\x04keys\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"r\n" +
+	"\x13UnsubscribeResponse\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12<\n" +
+	"\vbus_records\x18\x02 \x03(\v2\x1b.quicpush.push.v1.BusRecordR\n" +
+	"busRecords2\xd0\a\n" +
 	"\vPushService\x12Q\n" +
 	"\bPushKeys\x12!.quicpush.push.v1.PushKeysRequest\x1a\".quicpush.push.v1.PushKeysResponse\x12T\n" +
 	"\tPushUsers\x12\".quicpush.push.v1.PushUsersRequest\x1a#.quicpush.push.v1.PushUsersResponse\x12Q\n" +
@@ -1980,7 +2265,9 @@ const file_quicpush_push_v1_push_proto_rawDesc = "" +
 	"Disconnect\x12#.quicpush.push.v1.DisconnectRequest\x1a$.quicpush.push.v1.DisconnectResponse\x12S\n" +
 	"\aHistory\x12 .quicpush.push.v1.HistoryRequest\x1a!.quicpush.push.v1.HistoryResponse\"\x03\x90\x02\x01\x12V\n" +
 	"\bPresence\x12!.quicpush.push.v1.PresenceRequest\x1a\".quicpush.push.v1.PresenceResponse\"\x03\x90\x02\x01\x12e\n" +
-	"\rPresenceStats\x12&.quicpush.push.v1.PresenceStatsRequest\x1a'.quicpush.push.v1.PresenceStatsResponse\"\x03\x90\x02\x01B\xbd\x01\n" +
+	"\rPresenceStats\x12&.quicpush.push.v1.PresenceStatsRequest\x1a'.quicpush.push.v1.PresenceStatsResponse\"\x03\x90\x02\x01\x12T\n" +
+	"\tSubscribe\x12\".quicpush.push.v1.SubscribeRequest\x1a#.quicpush.push.v1.SubscribeResponse\x12Z\n" +
+	"\vUnsubscribe\x12$.quicpush.push.v1.UnsubscribeRequest\x1a%.quicpush.push.v1.UnsubscribeResponseB\xbd\x01\n" +
 	"\x14com.quicpush.push.v1B\tPushProtoP\x01Z8github.com/quicpush/quicpush/gen/quicpush/push/v1;pushv1\xa2\x02\x03QPX\xaa\x02\x10Quicpush.Push.V1\xca\x02\x10Quicpush\\Push\\V1\xe2\x02\x1cQuicpush\\Push\\V1\\GPBMetadata\xea\x02\x12Quicpush::Push::V1b\x06proto3"
 
 var (
@@ -1995,7 +2282,7 @@ func file_quicpush_push_v1_push_proto_rawDescGZIP() []byte {
 	return file_quicpush_push_v1_push_proto_rawDescData
 }
 
-var file_quicpush_push_v1_push_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_quicpush_push_v1_push_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_quicpush_push_v1_push_proto_goTypes = []any{
 	(*PushKeysRequest)(nil),       // 0: quicpush.push.v1.PushKeysRequest
 	(*PushKeysResponse)(nil),      // 1: quicpush.push.v1.PushKeysResponse
@@ -2022,7 +2309,11 @@ var file_quicpush_push_v1_push_proto_goTypes = []any{
 	(*PresenceConnection)(nil),    // 22: quicpush.push.v1.PresenceConnection
 	(*PresenceStatsRequest)(nil),  // 23: quicpush.push.v1.PresenceStatsRequest
 	(*PresenceStatsResponse)(nil), // 24: quicpush.push.v1.PresenceStatsResponse
-	nil,                           // 25: quicpush.push.v1.OnlineResponse.RoomsEntry
+	(*SubscribeRequest)(nil),      // 25: quicpush.push.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 26: quicpush.push.v1.SubscribeResponse
+	(*UnsubscribeRequest)(nil),    // 27: quicpush.push.v1.UnsubscribeRequest
+	(*UnsubscribeResponse)(nil),   // 28: quicpush.push.v1.UnsubscribeResponse
+	nil,                           // 29: quicpush.push.v1.OnlineResponse.RoomsEntry
 }
 var file_quicpush_push_v1_push_proto_depIdxs = []int32{
 	13, // 0: quicpush.push.v1.PushKeysResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
@@ -2031,7 +2322,7 @@ var file_quicpush_push_v1_push_proto_depIdxs = []int32{
 	13, // 3: quicpush.push.v1.PushRoomResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
 	14, // 4: quicpush.push.v1.PushRoomResponse.position:type_name -> quicpush.push.v1.StreamPosition
 	13, // 5: quicpush.push.v1.BroadcastResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
-	25, // 6: quicpush.push.v1.OnlineResponse.rooms:type_name -> quicpush.push.v1.OnlineResponse.RoomsEntry
+	29, // 6: quicpush.push.v1.OnlineResponse.rooms:type_name -> quicpush.push.v1.OnlineResponse.RoomsEntry
 	10, // 7: quicpush.push.v1.OnlineResponse.top:type_name -> quicpush.push.v1.RoomCount
 	13, // 8: quicpush.push.v1.DisconnectResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
 	14, // 9: quicpush.push.v1.UserPosition.position:type_name -> quicpush.push.v1.StreamPosition
@@ -2041,29 +2332,35 @@ var file_quicpush_push_v1_push_proto_depIdxs = []int32{
 	14, // 13: quicpush.push.v1.HistoryMessage.position:type_name -> quicpush.push.v1.StreamPosition
 	21, // 14: quicpush.push.v1.PresenceResponse.users:type_name -> quicpush.push.v1.PresenceUser
 	22, // 15: quicpush.push.v1.PresenceUser.connections:type_name -> quicpush.push.v1.PresenceConnection
-	0,  // 16: quicpush.push.v1.PushService.PushKeys:input_type -> quicpush.push.v1.PushKeysRequest
-	2,  // 17: quicpush.push.v1.PushService.PushUsers:input_type -> quicpush.push.v1.PushUsersRequest
-	4,  // 18: quicpush.push.v1.PushService.PushRoom:input_type -> quicpush.push.v1.PushRoomRequest
-	6,  // 19: quicpush.push.v1.PushService.Broadcast:input_type -> quicpush.push.v1.BroadcastRequest
-	8,  // 20: quicpush.push.v1.PushService.Online:input_type -> quicpush.push.v1.OnlineRequest
-	11, // 21: quicpush.push.v1.PushService.Disconnect:input_type -> quicpush.push.v1.DisconnectRequest
-	16, // 22: quicpush.push.v1.PushService.History:input_type -> quicpush.push.v1.HistoryRequest
-	19, // 23: quicpush.push.v1.PushService.Presence:input_type -> quicpush.push.v1.PresenceRequest
-	23, // 24: quicpush.push.v1.PushService.PresenceStats:input_type -> quicpush.push.v1.PresenceStatsRequest
-	1,  // 25: quicpush.push.v1.PushService.PushKeys:output_type -> quicpush.push.v1.PushKeysResponse
-	3,  // 26: quicpush.push.v1.PushService.PushUsers:output_type -> quicpush.push.v1.PushUsersResponse
-	5,  // 27: quicpush.push.v1.PushService.PushRoom:output_type -> quicpush.push.v1.PushRoomResponse
-	7,  // 28: quicpush.push.v1.PushService.Broadcast:output_type -> quicpush.push.v1.BroadcastResponse
-	9,  // 29: quicpush.push.v1.PushService.Online:output_type -> quicpush.push.v1.OnlineResponse
-	12, // 30: quicpush.push.v1.PushService.Disconnect:output_type -> quicpush.push.v1.DisconnectResponse
-	17, // 31: quicpush.push.v1.PushService.History:output_type -> quicpush.push.v1.HistoryResponse
-	20, // 32: quicpush.push.v1.PushService.Presence:output_type -> quicpush.push.v1.PresenceResponse
-	24, // 33: quicpush.push.v1.PushService.PresenceStats:output_type -> quicpush.push.v1.PresenceStatsResponse
-	25, // [25:34] is the sub-list for method output_type
-	16, // [16:25] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	13, // 16: quicpush.push.v1.SubscribeResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	13, // 17: quicpush.push.v1.UnsubscribeResponse.bus_records:type_name -> quicpush.push.v1.BusRecord
+	0,  // 18: quicpush.push.v1.PushService.PushKeys:input_type -> quicpush.push.v1.PushKeysRequest
+	2,  // 19: quicpush.push.v1.PushService.PushUsers:input_type -> quicpush.push.v1.PushUsersRequest
+	4,  // 20: quicpush.push.v1.PushService.PushRoom:input_type -> quicpush.push.v1.PushRoomRequest
+	6,  // 21: quicpush.push.v1.PushService.Broadcast:input_type -> quicpush.push.v1.BroadcastRequest
+	8,  // 22: quicpush.push.v1.PushService.Online:input_type -> quicpush.push.v1.OnlineRequest
+	11, // 23: quicpush.push.v1.PushService.Disconnect:input_type -> quicpush.push.v1.DisconnectRequest
+	16, // 24: quicpush.push.v1.PushService.History:input_type -> quicpush.push.v1.HistoryRequest
+	19, // 25: quicpush.push.v1.PushService.Presence:input_type -> quicpush.push.v1.PresenceRequest
+	23, // 26: quicpush.push.v1.PushService.PresenceStats:input_type -> quicpush.push.v1.PresenceStatsRequest
+	25, // 27: quicpush.push.v1.PushService.Subscribe:input_type -> quicpush.push.v1.SubscribeRequest
+	27, // 28: quicpush.push.v1.PushService.Unsubscribe:input_type -> quicpush.push.v1.UnsubscribeRequest
+	1,  // 29: quicpush.push.v1.PushService.PushKeys:output_type -> quicpush.push.v1.PushKeysResponse
+	3,  // 30: quicpush.push.v1.PushService.PushUsers:output_type -> quicpush.push.v1.PushUsersResponse
+	5,  // 31: quicpush.push.v1.PushService.PushRoom:output_type -> quicpush.push.v1.PushRoomResponse
+	7,  // 32: quicpush.push.v1.PushService.Broadcast:output_type -> quicpush.push.v1.BroadcastResponse
+	9,  // 33: quicpush.push.v1.PushService.Online:output_type -> quicpush.push.v1.OnlineResponse
+	12, // 34: quicpush.push.v1.PushService.Disconnect:output_type -> quicpush.push.v1.DisconnectResponse
+	17, // 35: quicpush.push.v1.PushService.History:output_type -> quicpush.push.v1.HistoryResponse
+	20, // 36: quicpush.push.v1.PushService.Presence:output_type -> quicpush.push.v1.PresenceResponse
+	24, // 37: quicpush.push.v1.PushService.PresenceStats:output_type -> quicpush.push.v1.PresenceStatsResponse
+	26, // 38: quicpush.push.v1.PushService.Subscribe:output_type -> quicpush.push.v1.SubscribeResponse
+	28, // 39: quicpush.push.v1.PushService.Unsubscribe:output_type -> quicpush.push.v1.UnsubscribeResponse
+	29, // [29:40] is the sub-list for method output_type
+	18, // [18:29] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_quicpush_push_v1_push_proto_init() }
@@ -2081,7 +2378,7 @@ func file_quicpush_push_v1_push_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quicpush_push_v1_push_proto_rawDesc), len(file_quicpush_push_v1_push_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -64,6 +64,10 @@ const (
 	// PushServicePresenceStatsProcedure is the fully-qualified name of the PushService's PresenceStats
 	// RPC.
 	PushServicePresenceStatsProcedure = "/quicpush.push.v1.PushService/PresenceStats"
+	// PushServiceSubscribeProcedure is the fully-qualified name of the PushService's Subscribe RPC.
+	PushServiceSubscribeProcedure = "/quicpush.push.v1.PushService/Subscribe"
+	// PushServiceUnsubscribeProcedure is the fully-qualified name of the PushService's Unsubscribe RPC.
+	PushServiceUnsubscribeProcedure = "/quicpush.push.v1.PushService/Unsubscribe"
 )
 
 // PushServiceClient is a client for the quicpush.push.v1.PushService service.
@@ -97,6 +101,15 @@ type PushServiceClient interface {
 	// PresenceStats counts a room's connections and distinct users, whatever
 	// its size.
 	PresenceStats(context.Context, *connect.Request[v1.PresenceStatsRequest]) (*connect.Response[v1.PresenceStatsResponse], error)
+	// Subscribe puts users (every connection they have, on every edge, and
+	// every connection they open later while the server remembers the room) or
+	// single connections in a room. Clients learn it from a Subscribed frame
+	// (protocol revision 5).
+	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.Response[v1.SubscribeResponse], error)
+	// Unsubscribe takes users or connections out of a room, and makes the server
+	// forget the room for those users. Clients learn it from an Unsubscribed
+	// frame.
+	Unsubscribe(context.Context, *connect.Request[v1.UnsubscribeRequest]) (*connect.Response[v1.UnsubscribeResponse], error)
 }
 
 // NewPushServiceClient constructs a client for the quicpush.push.v1.PushService service. By
@@ -168,6 +181,18 @@ func NewPushServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		subscribe: connect.NewClient[v1.SubscribeRequest, v1.SubscribeResponse](
+			httpClient,
+			baseURL+PushServiceSubscribeProcedure,
+			connect.WithSchema(pushServiceMethods.ByName("Subscribe")),
+			connect.WithClientOptions(opts...),
+		),
+		unsubscribe: connect.NewClient[v1.UnsubscribeRequest, v1.UnsubscribeResponse](
+			httpClient,
+			baseURL+PushServiceUnsubscribeProcedure,
+			connect.WithSchema(pushServiceMethods.ByName("Unsubscribe")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -182,6 +207,8 @@ type pushServiceClient struct {
 	history       *connect.Client[v1.HistoryRequest, v1.HistoryResponse]
 	presence      *connect.Client[v1.PresenceRequest, v1.PresenceResponse]
 	presenceStats *connect.Client[v1.PresenceStatsRequest, v1.PresenceStatsResponse]
+	subscribe     *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
+	unsubscribe   *connect.Client[v1.UnsubscribeRequest, v1.UnsubscribeResponse]
 }
 
 // PushKeys calls quicpush.push.v1.PushService.PushKeys.
@@ -229,6 +256,16 @@ func (c *pushServiceClient) PresenceStats(ctx context.Context, req *connect.Requ
 	return c.presenceStats.CallUnary(ctx, req)
 }
 
+// Subscribe calls quicpush.push.v1.PushService.Subscribe.
+func (c *pushServiceClient) Subscribe(ctx context.Context, req *connect.Request[v1.SubscribeRequest]) (*connect.Response[v1.SubscribeResponse], error) {
+	return c.subscribe.CallUnary(ctx, req)
+}
+
+// Unsubscribe calls quicpush.push.v1.PushService.Unsubscribe.
+func (c *pushServiceClient) Unsubscribe(ctx context.Context, req *connect.Request[v1.UnsubscribeRequest]) (*connect.Response[v1.UnsubscribeResponse], error) {
+	return c.unsubscribe.CallUnary(ctx, req)
+}
+
 // PushServiceHandler is an implementation of the quicpush.push.v1.PushService service.
 type PushServiceHandler interface {
 	// PushKeys sends a payload to connections by connection key.
@@ -260,6 +297,15 @@ type PushServiceHandler interface {
 	// PresenceStats counts a room's connections and distinct users, whatever
 	// its size.
 	PresenceStats(context.Context, *connect.Request[v1.PresenceStatsRequest]) (*connect.Response[v1.PresenceStatsResponse], error)
+	// Subscribe puts users (every connection they have, on every edge, and
+	// every connection they open later while the server remembers the room) or
+	// single connections in a room. Clients learn it from a Subscribed frame
+	// (protocol revision 5).
+	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.Response[v1.SubscribeResponse], error)
+	// Unsubscribe takes users or connections out of a room, and makes the server
+	// forget the room for those users. Clients learn it from an Unsubscribed
+	// frame.
+	Unsubscribe(context.Context, *connect.Request[v1.UnsubscribeRequest]) (*connect.Response[v1.UnsubscribeResponse], error)
 }
 
 // NewPushServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -327,6 +373,18 @@ func NewPushServiceHandler(svc PushServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	pushServiceSubscribeHandler := connect.NewUnaryHandler(
+		PushServiceSubscribeProcedure,
+		svc.Subscribe,
+		connect.WithSchema(pushServiceMethods.ByName("Subscribe")),
+		connect.WithHandlerOptions(opts...),
+	)
+	pushServiceUnsubscribeHandler := connect.NewUnaryHandler(
+		PushServiceUnsubscribeProcedure,
+		svc.Unsubscribe,
+		connect.WithSchema(pushServiceMethods.ByName("Unsubscribe")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/quicpush.push.v1.PushService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PushServicePushKeysProcedure:
@@ -347,6 +405,10 @@ func NewPushServiceHandler(svc PushServiceHandler, opts ...connect.HandlerOption
 			pushServicePresenceHandler.ServeHTTP(w, r)
 		case PushServicePresenceStatsProcedure:
 			pushServicePresenceStatsHandler.ServeHTTP(w, r)
+		case PushServiceSubscribeProcedure:
+			pushServiceSubscribeHandler.ServeHTTP(w, r)
+		case PushServiceUnsubscribeProcedure:
+			pushServiceUnsubscribeHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -390,4 +452,12 @@ func (UnimplementedPushServiceHandler) Presence(context.Context, *connect.Reques
 
 func (UnimplementedPushServiceHandler) PresenceStats(context.Context, *connect.Request[v1.PresenceStatsRequest]) (*connect.Response[v1.PresenceStatsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.push.v1.PushService.PresenceStats is not implemented"))
+}
+
+func (UnimplementedPushServiceHandler) Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.Response[v1.SubscribeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.push.v1.PushService.Subscribe is not implemented"))
+}
+
+func (UnimplementedPushServiceHandler) Unsubscribe(context.Context, *connect.Request[v1.UnsubscribeRequest]) (*connect.Response[v1.UnsubscribeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.push.v1.PushService.Unsubscribe is not implemented"))
 }

@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file quicpush/push/v1/push.proto.
  */
 export const file_quicpush_push_v1_push: GenFile = /*@__PURE__*/
-  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiZwoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIRCgllcGhlbWVyYWwYBSABKAgiWAoQUHVzaEtleXNSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEjAKC2J1c19yZWNvcmRzGAIgAygLMhsucXVpY3B1c2gucHVzaC52MS5CdXNSZWNvcmQiaQoQUHVzaFVzZXJzUmVxdWVzdBINCgV1c2VycxgBIAMoCRIMCgRkYXRhGAIgASgMEgwKBHRleHQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEhEKCWVwaGVtZXJhbBgFIAEoCCKMAQoRUHVzaFVzZXJzUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkEjEKCXBvc2l0aW9ucxgDIAMoCzIeLnF1aWNwdXNoLnB1c2gudjEuVXNlclBvc2l0aW9uImcKD1B1c2hSb29tUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBGRhdGEYAiABKAwSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIowBChBQdXNoUm9vbVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZBIyCghwb3NpdGlvbhgDIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24iaAoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIlkKEUJyb2FkY2FzdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIrCg1PbmxpbmVSZXF1ZXN0Eg0KBXJvb21zGAEgAygJEgsKA3RvcBgCIAEoDSKzAQoOT25saW5lUmVzcG9uc2USDQoFdG90YWwYASABKAMSOgoFcm9vbXMYAiADKAsyKy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlLlJvb21zRW50cnkSKAoDdG9wGAMgAygLMhsucXVpY3B1c2gucHVzaC52MS5Sb29tQ291bnQaLAoKUm9vbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIigKCVJvb21Db3VudBIMCgRyb29tGAEgASgJEg0KBWNvdW50GAIgASgDImwKEURpc2Nvbm5lY3RSZXF1ZXN0EgwKBGtleXMYASADKAkSDQoFdXNlcnMYAiADKAkSEQoJcmVjb25uZWN0GAMgASgIEg4KBnJlYXNvbhgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiWgoSRGlzY29ubmVjdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIuCglCdXNSZWNvcmQSEQoJcGFydGl0aW9uGAEgASgFEg4KBm9mZnNldBgCIAEoAyIvCg5TdHJlYW1Qb3NpdGlvbhIOCgZvZmZzZXQYASABKAQSDQoFZXBvY2gYAiABKAkiUAoMVXNlclBvc2l0aW9uEgwKBHVzZXIYASABKAkSMgoIcG9zaXRpb24YAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uInoKDkhpc3RvcnlSZXF1ZXN0Eg4KBHJvb20YASABKAlIABIOCgR1c2VyGAIgASgJSAASLwoFc2luY2UYAyABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEg0KBWxpbWl0GAQgASgNQggKBnN0cmVhbSKVAQoPSGlzdG9yeVJlc3BvbnNlEjIKCG1lc3NhZ2VzGAEgAygLMiAucXVpY3B1c2gucHVzaC52MS5IaXN0b3J5TWVzc2FnZRItCgN0b3AYAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEhEKCXRydW5jYXRlZBgDIAEoCBIMCgRtb3JlGAQgASgIIoABCg5IaXN0b3J5TWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEjIKCHBvc2l0aW9uGAIgASgLMiAucXVpY3B1c2gucHVzaC52MS5TdHJlYW1Qb3NpdGlvbhIMCgRkYXRhGAMgASgMEhgKEGFjY2VwdGVkX3VuaXhfbXMYBCABKAMiPgoPUHJlc2VuY2VSZXF1ZXN0EgwKBHJvb20YASABKAkSDQoFbGltaXQYAiABKA0SDgoGY3Vyc29yGAMgASgJIqIBChBQcmVzZW5jZVJlc3BvbnNlEi0KBXVzZXJzGAEgAygLMh4ucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZVVzZXISDgoGbGlzdGVkGAIgASgIEhEKCXRydW5jYXRlZBgDIAEoCBITCgtuZXh0X2N1cnNvchgEIAEoCRITCgtjb25uZWN0aW9ucxgFIAEoAxISCgp1c2VyX2NvdW50GAYgASgDIlcKDFByZXNlbmNlVXNlchIMCgR1c2VyGAEgASgJEjkKC2Nvbm5lY3Rpb25zGAIgAygLMiQucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZUNvbm5lY3Rpb24iPQoSUHJlc2VuY2VDb25uZWN0aW9uEgsKA2tleRgBIAEoCRIMCgRlZGdlGAIgASgJEgwKBGluZm8YAyABKAkiJAoUUHJlc2VuY2VTdGF0c1JlcXVlc3QSDAoEcm9vbRgBIAEoCSJQChVQcmVzZW5jZVN0YXRzUmVzcG9uc2USEwoLY29ubmVjdGlvbnMYASABKAMSDQoFdXNlcnMYAiABKAMSEwoLdXNlcnNfZXhhY3QYAyABKAgyngYKC1B1c2hTZXJ2aWNlElEKCFB1c2hLZXlzEiEucXVpY3B1c2gucHVzaC52MS5QdXNoS2V5c1JlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hLZXlzUmVzcG9uc2USVAoJUHVzaFVzZXJzEiIucXVpY3B1c2gucHVzaC52MS5QdXNoVXNlcnNSZXF1ZXN0GiMucXVpY3B1c2gucHVzaC52MS5QdXNoVXNlcnNSZXNwb25zZRJRCghQdXNoUm9vbRIhLnF1aWNwdXNoLnB1c2gudjEuUHVzaFJvb21SZXF1ZXN0GiIucXVpY3B1c2gucHVzaC52MS5QdXNoUm9vbVJlc3BvbnNlElQKCUJyb2FkY2FzdBIiLnF1aWNwdXNoLnB1c2gudjEuQnJvYWRjYXN0UmVxdWVzdBojLnF1aWNwdXNoLnB1c2gudjEuQnJvYWRjYXN0UmVzcG9uc2USUAoGT25saW5lEh8ucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXF1ZXN0GiAucXVpY3B1c2gucHVzaC52MS5PbmxpbmVSZXNwb25zZSIDkAIBElcKCkRpc2Nvbm5lY3QSIy5xdWljcHVzaC5wdXNoLnYxLkRpc2Nvbm5lY3RSZXF1ZXN0GiQucXVpY3B1c2gucHVzaC52MS5EaXNjb25uZWN0UmVzcG9uc2USUwoHSGlzdG9yeRIgLnF1aWNwdXNoLnB1c2gudjEuSGlzdG9yeVJlcXVlc3QaIS5xdWljcHVzaC5wdXNoLnYxLkhpc3RvcnlSZXNwb25zZSIDkAIBElYKCFByZXNlbmNlEiEucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZVJlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlByZXNlbmNlUmVzcG9uc2UiA5ACARJlCg1QcmVzZW5jZVN0YXRzEiYucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZVN0YXRzUmVxdWVzdBonLnF1aWNwdXNoLnB1c2gudjEuUHJlc2VuY2VTdGF0c1Jlc3BvbnNlIgOQAgFCvQEKFGNvbS5xdWljcHVzaC5wdXNoLnYxQglQdXNoUHJvdG9QAVo4Z2l0aHViLmNvbS9xdWljcHVzaC9xdWljcHVzaC9nZW4vcXVpY3B1c2gvcHVzaC92MTtwdXNodjGiAgNRUFiqAhBRdWljcHVzaC5QdXNoLlYxygIQUXVpY3B1c2hcUHVzaFxWMeICHFF1aWNwdXNoXFB1c2hcVjFcR1BCTWV0YWRhdGHqAhJRdWljcHVzaDo6UHVzaDo6VjFiBnByb3RvMw");
+  fileDesc("ChtxdWljcHVzaC9wdXNoL3YxL3B1c2gucHJvdG8SEHF1aWNwdXNoLnB1c2gudjEiZwoPUHVzaEtleXNSZXF1ZXN0EgwKBGtleXMYASADKAkSDAoEZGF0YRgCIAEoDBIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIRCgllcGhlbWVyYWwYBSABKAgiWAoQUHVzaEtleXNSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEjAKC2J1c19yZWNvcmRzGAIgAygLMhsucXVpY3B1c2gucHVzaC52MS5CdXNSZWNvcmQiaQoQUHVzaFVzZXJzUmVxdWVzdBINCgV1c2VycxgBIAMoCRIMCgRkYXRhGAIgASgMEgwKBHRleHQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEhEKCWVwaGVtZXJhbBgFIAEoCCKMAQoRUHVzaFVzZXJzUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIwCgtidXNfcmVjb3JkcxgCIAMoCzIbLnF1aWNwdXNoLnB1c2gudjEuQnVzUmVjb3JkEjEKCXBvc2l0aW9ucxgDIAMoCzIeLnF1aWNwdXNoLnB1c2gudjEuVXNlclBvc2l0aW9uImcKD1B1c2hSb29tUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBGRhdGEYAiABKAwSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIowBChBQdXNoUm9vbVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZBIyCghwb3NpdGlvbhgDIAEoCzIgLnF1aWNwdXNoLnB1c2gudjEuU3RyZWFtUG9zaXRpb24iaAoQQnJvYWRjYXN0UmVxdWVzdBIMCgRkYXRhGAEgASgMEgwKBHRleHQYAiABKAkSDAoEcmF0ZRgDIAEoDRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSEQoJZXBoZW1lcmFsGAUgASgIIlkKEUJyb2FkY2FzdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIrCg1PbmxpbmVSZXF1ZXN0Eg0KBXJvb21zGAEgAygJEgsKA3RvcBgCIAEoDSKzAQoOT25saW5lUmVzcG9uc2USDQoFdG90YWwYASABKAMSOgoFcm9vbXMYAiADKAsyKy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlLlJvb21zRW50cnkSKAoDdG9wGAMgAygLMhsucXVpY3B1c2gucHVzaC52MS5Sb29tQ291bnQaLAoKUm9vbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIigKCVJvb21Db3VudBIMCgRyb29tGAEgASgJEg0KBWNvdW50GAIgASgDImwKEURpc2Nvbm5lY3RSZXF1ZXN0EgwKBGtleXMYASADKAkSDQoFdXNlcnMYAiADKAkSEQoJcmVjb25uZWN0GAMgASgIEg4KBnJlYXNvbhgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiWgoSRGlzY29ubmVjdFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCIuCglCdXNSZWNvcmQSEQoJcGFydGl0aW9uGAEgASgFEg4KBm9mZnNldBgCIAEoAyIvCg5TdHJlYW1Qb3NpdGlvbhIOCgZvZmZzZXQYASABKAQSDQoFZXBvY2gYAiABKAkiUAoMVXNlclBvc2l0aW9uEgwKBHVzZXIYASABKAkSMgoIcG9zaXRpb24YAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uInoKDkhpc3RvcnlSZXF1ZXN0Eg4KBHJvb20YASABKAlIABIOCgR1c2VyGAIgASgJSAASLwoFc2luY2UYAyABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEg0KBWxpbWl0GAQgASgNQggKBnN0cmVhbSKVAQoPSGlzdG9yeVJlc3BvbnNlEjIKCG1lc3NhZ2VzGAEgAygLMiAucXVpY3B1c2gucHVzaC52MS5IaXN0b3J5TWVzc2FnZRItCgN0b3AYAiABKAsyIC5xdWljcHVzaC5wdXNoLnYxLlN0cmVhbVBvc2l0aW9uEhEKCXRydW5jYXRlZBgDIAEoCBIMCgRtb3JlGAQgASgIIoABCg5IaXN0b3J5TWVzc2FnZRISCgptZXNzYWdlX2lkGAEgASgJEjIKCHBvc2l0aW9uGAIgASgLMiAucXVpY3B1c2gucHVzaC52MS5TdHJlYW1Qb3NpdGlvbhIMCgRkYXRhGAMgASgMEhgKEGFjY2VwdGVkX3VuaXhfbXMYBCABKAMiPgoPUHJlc2VuY2VSZXF1ZXN0EgwKBHJvb20YASABKAkSDQoFbGltaXQYAiABKA0SDgoGY3Vyc29yGAMgASgJIqIBChBQcmVzZW5jZVJlc3BvbnNlEi0KBXVzZXJzGAEgAygLMh4ucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZVVzZXISDgoGbGlzdGVkGAIgASgIEhEKCXRydW5jYXRlZBgDIAEoCBITCgtuZXh0X2N1cnNvchgEIAEoCRITCgtjb25uZWN0aW9ucxgFIAEoAxISCgp1c2VyX2NvdW50GAYgASgDIlcKDFByZXNlbmNlVXNlchIMCgR1c2VyGAEgASgJEjkKC2Nvbm5lY3Rpb25zGAIgAygLMiQucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZUNvbm5lY3Rpb24iPQoSUHJlc2VuY2VDb25uZWN0aW9uEgsKA2tleRgBIAEoCRIMCgRlZGdlGAIgASgJEgwKBGluZm8YAyABKAkiJAoUUHJlc2VuY2VTdGF0c1JlcXVlc3QSDAoEcm9vbRgBIAEoCSJQChVQcmVzZW5jZVN0YXRzUmVzcG9uc2USEwoLY29ubmVjdGlvbnMYASABKAMSDQoFdXNlcnMYAiABKAMSEwoLdXNlcnNfZXhhY3QYAyABKAgiVgoQU3Vic2NyaWJlUmVxdWVzdBIMCgRyb29tGAEgASgJEg0KBXVzZXJzGAIgAygJEgwKBGtleXMYAyADKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIlkKEVN1YnNjcmliZVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZCJYChJVbnN1YnNjcmliZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRINCgV1c2VycxgCIAMoCRIMCgRrZXlzGAMgAygJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJbChNVbnN1YnNjcmliZVJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkSMAoLYnVzX3JlY29yZHMYAiADKAsyGy5xdWljcHVzaC5wdXNoLnYxLkJ1c1JlY29yZDLQBwoLUHVzaFNlcnZpY2USUQoIUHVzaEtleXMSIS5xdWljcHVzaC5wdXNoLnYxLlB1c2hLZXlzUmVxdWVzdBoiLnF1aWNwdXNoLnB1c2gudjEuUHVzaEtleXNSZXNwb25zZRJUCglQdXNoVXNlcnMSIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1JlcXVlc3QaIy5xdWljcHVzaC5wdXNoLnYxLlB1c2hVc2Vyc1Jlc3BvbnNlElEKCFB1c2hSb29tEiEucXVpY3B1c2gucHVzaC52MS5QdXNoUm9vbVJlcXVlc3QaIi5xdWljcHVzaC5wdXNoLnYxLlB1c2hSb29tUmVzcG9uc2USVAoJQnJvYWRjYXN0EiIucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXF1ZXN0GiMucXVpY3B1c2gucHVzaC52MS5Ccm9hZGNhc3RSZXNwb25zZRJQCgZPbmxpbmUSHy5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlcXVlc3QaIC5xdWljcHVzaC5wdXNoLnYxLk9ubGluZVJlc3BvbnNlIgOQAgESVwoKRGlzY29ubmVjdBIjLnF1aWNwdXNoLnB1c2gudjEuRGlzY29ubmVjdFJlcXVlc3QaJC5xdWljcHVzaC5wdXNoLnYxLkRpc2Nvbm5lY3RSZXNwb25zZRJTCgdIaXN0b3J5EiAucXVpY3B1c2gucHVzaC52MS5IaXN0b3J5UmVxdWVzdBohLnF1aWNwdXNoLnB1c2gudjEuSGlzdG9yeVJlc3BvbnNlIgOQAgESVgoIUHJlc2VuY2USIS5xdWljcHVzaC5wdXNoLnYxLlByZXNlbmNlUmVxdWVzdBoiLnF1aWNwdXNoLnB1c2gudjEuUHJlc2VuY2VSZXNwb25zZSIDkAIBEmUKDVByZXNlbmNlU3RhdHMSJi5xdWljcHVzaC5wdXNoLnYxLlByZXNlbmNlU3RhdHNSZXF1ZXN0GicucXVpY3B1c2gucHVzaC52MS5QcmVzZW5jZVN0YXRzUmVzcG9uc2UiA5ACARJUCglTdWJzY3JpYmUSIi5xdWljcHVzaC5wdXNoLnYxLlN1YnNjcmliZVJlcXVlc3QaIy5xdWljcHVzaC5wdXNoLnYxLlN1YnNjcmliZVJlc3BvbnNlEloKC1Vuc3Vic2NyaWJlEiQucXVpY3B1c2gucHVzaC52MS5VbnN1YnNjcmliZVJlcXVlc3QaJS5xdWljcHVzaC5wdXNoLnYxLlVuc3Vic2NyaWJlUmVzcG9uc2VCvQEKFGNvbS5xdWljcHVzaC5wdXNoLnYxQglQdXNoUHJvdG9QAVo4Z2l0aHViLmNvbS9xdWljcHVzaC9xdWljcHVzaC9nZW4vcXVpY3B1c2gvcHVzaC92MTtwdXNodjGiAgNRUFiqAhBRdWljcHVzaC5QdXNoLlYxygIQUXVpY3B1c2hcUHVzaFxWMeICHFF1aWNwdXNoXFB1c2hcVjFcR1BCTWV0YWRhdGHqAhJRdWljcHVzaDo6UHVzaDo6VjFiBnByb3RvMw");
 
 /**
  * PushKeysRequest targets connections by key.
@@ -1075,6 +1075,155 @@ export const PresenceStatsResponseSchema: GenMessage<PresenceStatsResponse> = /*
   messageDesc(file_quicpush_push_v1_push, 24);
 
 /**
+ * SubscribeRequest puts users or connections in a room.
+ *
+ * @generated from message quicpush.push.v1.SubscribeRequest
+ */
+export type SubscribeRequest = Message<"quicpush.push.v1.SubscribeRequest"> & {
+  /**
+   * The room, 1 to 255 bytes.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Users to put in the room, each 1 to 255 bytes: every connection they have
+   * now, and every one they open while the server remembers the room (24 hours
+   * after the user's last connection or subscription by default). At least one
+   * user or key is required; at most 1000 users (the server's limit).
+   *
+   * @generated from field: repeated string users = 2;
+   */
+  users: string[];
+
+  /**
+   * Connection keys to put in the room, each 1 to 255 bytes; the room ends with
+   * the connection. At most 1000 keys (the server's limit).
+   *
+   * @generated from field: repeated string keys = 3;
+   */
+  keys: string[];
+
+  /**
+   * Makes a retried call safe, as in DisconnectRequest. Optional; at most 128
+   * bytes.
+   *
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message quicpush.push.v1.SubscribeRequest.
+ * Use `create(SubscribeRequestSchema)` to create a new message.
+ */
+export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 25);
+
+/**
+ * SubscribeResponse identifies the accepted subscription.
+ *
+ * @generated from message quicpush.push.v1.SubscribeResponse
+ */
+export type SubscribeResponse = Message<"quicpush.push.v1.SubscribeResponse"> & {
+  /**
+   * Unique id of the order, sortable by acceptance time.
+   *
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * Where the bus stored the order, as in DisconnectResponse.
+   *
+   * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+   */
+  busRecords: BusRecord[];
+};
+
+/**
+ * Describes the message quicpush.push.v1.SubscribeResponse.
+ * Use `create(SubscribeResponseSchema)` to create a new message.
+ */
+export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 26);
+
+/**
+ * UnsubscribeRequest takes users or connections out of a room.
+ *
+ * @generated from message quicpush.push.v1.UnsubscribeRequest
+ */
+export type UnsubscribeRequest = Message<"quicpush.push.v1.UnsubscribeRequest"> & {
+  /**
+   * The room, 1 to 255 bytes.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Users to take out of the room, each 1 to 255 bytes: every connection they
+   * have, and the server forgets the room for them. At least one user or key is
+   * required; at most 1000 users (the server's limit).
+   *
+   * @generated from field: repeated string users = 2;
+   */
+  users: string[];
+
+  /**
+   * Connection keys to take out of the room, each 1 to 255 bytes. At most 1000
+   * keys (the server's limit).
+   *
+   * @generated from field: repeated string keys = 3;
+   */
+  keys: string[];
+
+  /**
+   * Makes a retried call safe, as in DisconnectRequest. Optional; at most 128
+   * bytes.
+   *
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message quicpush.push.v1.UnsubscribeRequest.
+ * Use `create(UnsubscribeRequestSchema)` to create a new message.
+ */
+export const UnsubscribeRequestSchema: GenMessage<UnsubscribeRequest> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 27);
+
+/**
+ * UnsubscribeResponse identifies the accepted order.
+ *
+ * @generated from message quicpush.push.v1.UnsubscribeResponse
+ */
+export type UnsubscribeResponse = Message<"quicpush.push.v1.UnsubscribeResponse"> & {
+  /**
+   * Unique id of the order, sortable by acceptance time.
+   *
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * Where the bus stored the order, as in DisconnectResponse.
+   *
+   * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+   */
+  busRecords: BusRecord[];
+};
+
+/**
+ * Describes the message quicpush.push.v1.UnsubscribeResponse.
+ * Use `create(UnsubscribeResponseSchema)` to create a new message.
+ */
+export const UnsubscribeResponseSchema: GenMessage<UnsubscribeResponse> = /*@__PURE__*/
+  messageDesc(file_quicpush_push_v1_push, 28);
+
+/**
  * PushService takes pushes and disconnect orders from backends and answers
  * online counts and room presence.
  *
@@ -1189,6 +1338,31 @@ export const PushService: GenService<{
     methodKind: "unary";
     input: typeof PresenceStatsRequestSchema;
     output: typeof PresenceStatsResponseSchema;
+  },
+  /**
+   * Subscribe puts users (every connection they have, on every edge, and
+   * every connection they open later while the server remembers the room) or
+   * single connections in a room. Clients learn it from a Subscribed frame
+   * (protocol revision 5).
+   *
+   * @generated from rpc quicpush.push.v1.PushService.Subscribe
+   */
+  subscribe: {
+    methodKind: "unary";
+    input: typeof SubscribeRequestSchema;
+    output: typeof SubscribeResponseSchema;
+  },
+  /**
+   * Unsubscribe takes users or connections out of a room, and makes the server
+   * forget the room for those users. Clients learn it from an Unsubscribed
+   * frame.
+   *
+   * @generated from rpc quicpush.push.v1.PushService.Unsubscribe
+   */
+  unsubscribe: {
+    methodKind: "unary";
+    input: typeof UnsubscribeRequestSchema;
+    output: typeof UnsubscribeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_quicpush_push_v1_push, 0);
