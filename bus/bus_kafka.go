@@ -197,6 +197,10 @@ func (p *KafkaPublisher) refresh(ctx context.Context) {
 	}
 }
 
+// traceHeader is the record header carrying a traced push's W3C trace
+// context, the name OpenTelemetry's Kafka instrumentations use.
+const traceHeader = "traceparent"
+
 // Publish writes m and returns once every record of it was acknowledged by
 // all in-sync replicas, or with an error when any record failed or ctx ended
 // first. On error some records of a split message may have been written:
@@ -215,6 +219,9 @@ func (p *KafkaPublisher) Publish(ctx context.Context, m *push.Message) ([]push.B
 			return nil, fmt.Errorf("bus: encoding message: %w", err)
 		}
 		recs[i] = &kgo.Record{Key: []byte(part.key), Value: v, Partition: part.partition}
+		if m.TraceParent != "" {
+			recs[i].Headers = []kgo.RecordHeader{{Key: traceHeader, Value: []byte(m.TraceParent)}}
+		}
 	}
 	// ProduceSync would wait for a record the client cannot yet give up on
 	// (sent, not answered) past ctx; the caller's deadline is the contract.
@@ -467,6 +474,11 @@ func (s *KafkaSource) take(fetches kgo.Fetches, buf []*push.Message) []*push.Mes
 			return
 		}
 		m.Offset = uint64(r.Offset) + 1
+		for _, h := range r.Headers {
+			if h.Key == traceHeader {
+				m.TraceParent = string(h.Value)
+			}
+		}
 		buf = append(buf, m)
 	})
 	return buf

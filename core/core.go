@@ -8,10 +8,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quicpush/quicpush/bus"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/push"
+	"github.com/quicpush/quicpush/internal/tracing"
 )
 
 // Deliverer is an edge in the same process (an *edge.Edge). Deliver must not
@@ -53,6 +57,9 @@ type Config struct {
 	// ends may still take to reach the edges, so that a stopping core
 	// finishes (and commits) it. Zero means 10s.
 	HandoffTimeout time.Duration
+	// Tracer records core's span of each push the push API traced
+	// (docs/tracing.md). Nil means no spans.
+	Tracer trace.TracerProvider
 	// Logger receives core's logs. Nil means discard.
 	Logger *slog.Logger
 	// Registerer receives core's metrics. Nil means none are registered.
@@ -63,6 +70,7 @@ type Config struct {
 type Core struct {
 	cfg     Config
 	metrics *metrics
+	tracer  trace.Tracer   // nil without Config.Tracer
 	items   []history.Item // reused by record
 }
 
@@ -90,7 +98,11 @@ func New(cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Core{cfg: cfg, metrics: m}, nil
+	c := &Core{cfg: cfg, metrics: m}
+	if cfg.Tracer != nil {
+		c.tracer = cfg.Tracer.Tracer("github.com/quicpush/quicpush/core")
+	}
+	return c, nil
 }
 
 // Run moves messages until ctx ends. Messages already polled when ctx ends
@@ -123,14 +135,18 @@ func (c *Core) Run(ctx context.Context) error {
 			}
 		}
 		batch = c.cfg.Source.TryPoll(batch, c.cfg.MaxBatch)
+		spans := c.startSpans(batch)
 		if err := c.record(ctx, batch); err != nil {
+			endSpans(spans, err)
 			return err
 		}
 		merged = mergeRooms(merged[:0], batch)
 		if err := c.handoff(ctx, merged); err != nil {
 			// Not committed: the partitions' next owner delivers the batch.
+			endSpans(spans, err)
 			return err
 		}
+		endSpans(spans, nil)
 		if cm, ok := c.cfg.Source.(bus.Committer); ok {
 			cm.Delivered()
 		}
@@ -280,4 +296,38 @@ func mergeRooms(dst, batch []*push.Message) []*push.Message {
 		}
 	}
 	return dst
+}
+
+// startSpans starts core's span of each traced message of batch (recording
+// it in history and handing it to the edges) and makes it the parent the
+// edges' spans join; nil when none is traced, so the common batch allocates
+// nothing.
+func (c *Core) startSpans(batch []*push.Message) []trace.Span {
+	if c.tracer == nil {
+		return nil
+	}
+	var spans []trace.Span
+	for _, m := range batch {
+		if m.TraceParent == "" {
+			continue
+		}
+		ctx, span := c.tracer.Start(tracing.Extract(context.Background(), m.TraceParent), "quicpush.route",
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("quicpush.message_id", m.ID), attribute.String("quicpush.kind", m.Kind.String()),
+				attribute.String("quicpush.room", m.Room), attribute.Int("quicpush.batch", len(batch))))
+		m.TraceParent = tracing.Inject(ctx)
+		spans = append(spans, span)
+	}
+	return spans
+}
+
+// endSpans ends core's spans, marking them failed with err.
+func endSpans(spans []trace.Span, err error) {
+	for _, s := range spans {
+		if err != nil {
+			s.RecordError(err)
+			s.SetStatus(codes.Error, "not handed to the edges")
+		}
+		s.End()
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quicpush/quicpush/bus"
 	quicpush "github.com/quicpush/quicpush/clients/go"
@@ -37,9 +38,11 @@ type testCluster struct {
 	ttl     time.Duration // the edges' registry TTL, known to the cores
 	// tuneEdge, when set, adjusts the edge configuration of startEdge.
 	tuneEdge func(*edge.Config)
-	api      *server.API
-	cores    []*server.Core
-	edges    []*server.Edge
+	// tracer, when set, records the spans of every process.
+	tracer trace.TracerProvider
+	api    *server.API
+	cores  []*server.Core
+	edges  []*server.Edge
 }
 
 // startCluster starts nCores cores and nEdges edges on kfake and a fresh
@@ -63,6 +66,13 @@ func startClusterOn(t *testing.T, brokers []string, nCores, nEdges int) *testClu
 // heartbeats every third of it).
 func startClusterTTL(t *testing.T, brokers []string, ttl time.Duration, nCores, nEdges int) *testCluster {
 	t.Helper()
+	return startClusterWith(t, brokers, ttl, nCores, nEdges, nil)
+}
+
+// startClusterWith is startClusterTTL with tune applied to the cluster
+// before any process starts.
+func startClusterWith(t *testing.T, brokers []string, ttl time.Duration, nCores, nEdges int, tune func(*testCluster)) *testCluster {
+	t.Helper()
 	rs, err := localredis.Start(t.Context(), localredis.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +83,9 @@ func startClusterTTL(t *testing.T, brokers []string, ttl time.Duration, nCores, 
 		t.Fatal(err)
 	}
 	c := &testCluster{t: t, brokers: brokers, redis: rs, prefix: "qp:", cert: cert, ttl: ttl}
+	if tune != nil {
+		tune(c)
+	}
 	c.startAPI()
 	for range nCores {
 		c.startCore()
@@ -100,6 +113,7 @@ func (c *testCluster) startAPI() {
 		APIKeys:        []string{testAPIKey},
 		PublishTimeout: 2 * time.Second,
 		StartTimeout:   20 * time.Second,
+		Tracer:         c.tracer,
 	})
 	if err != nil {
 		c.t.Fatal(err)
@@ -117,7 +131,7 @@ func (c *testCluster) startCore() *server.Core {
 		},
 		Redis:        c.redisConfig(),
 		RegistryTTL:  c.ttl,
-		Core:         core.Config{MergeWindow: time.Millisecond},
+		Core:         core.Config{MergeWindow: time.Millisecond, Tracer: c.tracer},
 		Router:       core.RouterConfig{EdgeTimeout: 2 * time.Second},
 		StartTimeout: 20 * time.Second,
 	})
@@ -139,6 +153,7 @@ func (c *testCluster) startEdge(id string) *server.Edge {
 		MaxConnsPerIP:    -1,
 		HandshakesPerIP:  -1,
 		ID:               id,
+		Tracer:           c.tracer,
 	}
 	if c.tuneEdge != nil {
 		c.tuneEdge(&ec)

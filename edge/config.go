@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
@@ -128,6 +129,9 @@ type Config struct {
 	CloseTimeout time.Duration
 	// Shards is the number of session shards. Zero means 64.
 	Shards int
+	// Tracer records the fan-out of pushes the push API traced
+	// (docs/tracing.md). Nil means no spans.
+	Tracer trace.TracerProvider
 	// Namespaces holds the per-namespace options of rooms
 	// (docs/namespaces.md): who may join, presence, join and leave
 	// notices. Nil gives every room the defaults.

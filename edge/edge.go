@@ -13,6 +13,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/webtransport-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quicpush/quicpush/internal/push"
 	"github.com/quicpush/quicpush/wire"
@@ -34,6 +35,9 @@ type Edge struct {
 	clock coarseClock
 	// guard enforces the per-IP limits.
 	guard *guard
+	// tracer records the fan-out of traced pushes (tracing.go); nil
+	// without Config.Tracer.
+	tracer trace.Tracer
 
 	udp   *net.UDPConn
 	qtr   *quic.Transport
@@ -85,6 +89,9 @@ func newEdge(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{cfg: cfg, metrics: m}
+	if cfg.Tracer != nil {
+		e.tracer = cfg.Tracer.Tracer("github.com/quicpush/quicpush/edge")
+	}
 	if e.cfg.Presence == nil {
 		e.cfg.Presence = e // this edge's own members
 	}
@@ -141,10 +148,15 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 	for i := 0; i < len(msgs); {
 		m := msgs[i]
 		if m.Ephemeral && m.Kind != push.KindDisconnect {
+			spans := e.startFanout(msgs[i : i+1])
 			e.deliverEphemeral(m) // datagram.go
+			if spans != nil {
+				endFanout(spans, e.receivers(m))
+			}
 			i++
 			continue
 		}
+		var spans []trace.Span // the run's fan-out spans, when traced
 		switch m.Kind {
 		case push.KindRoom:
 			// A run shares one buffer; it is capped so a merged burst never
@@ -154,10 +166,15 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 				size += len(msgs[j].Data)
 				j++
 			}
+			spans = e.startFanout(msgs[i:j])
 			e.deliverRoom(m.Room, encode(msgs[i:j], wire.PushRoom), j-i)
+			if spans != nil {
+				endFanout(spans, e.receivers(m))
+			}
 			i = j
 			continue
 		case push.KindKeys:
+			spans = e.startFanout(msgs[i : i+1])
 			buf := encode(msgs[i:i+1], wire.PushDirect)
 			for _, k := range m.Keys {
 				if s := e.hub.lookup(k); s != nil && s.enqueue(buf) {
@@ -165,6 +182,7 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 				}
 			}
 		case push.KindUsers:
+			spans = e.startFanout(msgs[i : i+1])
 			var shared []byte // for the users whose stream keeps no history
 			for ui, u := range m.Users {
 				// Each user's stream has its own epoch, so each user with
@@ -185,6 +203,7 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 				})
 			}
 		case push.KindBroadcast:
+			spans = e.startFanout(msgs[i : i+1])
 			e.broadcast(encode(msgs[i:i+1], wire.PushBroadcast), m.Rate)
 		case push.KindSubscribe, push.KindUnsubscribe:
 			e.deliverOrder(m) // serverrooms.go
@@ -200,6 +219,9 @@ func (e *Edge) Deliver(msgs []*push.Message) {
 			}
 		default:
 			e.cfg.Logger.Warn("message of unknown kind dropped", "id", m.ID, "kind", m.Kind)
+		}
+		if spans != nil {
+			endFanout(spans, e.receivers(m))
 		}
 		i++
 	}

@@ -11,6 +11,8 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"connectrpc.com/otelconnect"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 	"github.com/quicpush/quicpush/wire"
@@ -35,6 +37,17 @@ func (s *Service) newMux(auth *authenticator) http.Handler {
 	// Metrics first so that rejected calls are counted, then logging, then
 	// authentication.
 	interceptors := []connect.Interceptor{s.metrics.interceptor(), logInterceptor{s.log}}
+	if s.tracing {
+		// First, so that a backend's trace context (a traceparent header)
+		// is the parent of every span the call makes.
+		otel, err := otelconnect.NewInterceptor(otelconnect.WithTracerProvider(s.tracerProvider), otelconnect.WithoutMetrics(),
+			otelconnect.WithTrustRemote(), otelconnect.WithPropagator(propagation.TraceContext{}))
+		if err != nil {
+			s.log.Error("tracing of API calls is off", "err", err)
+		} else {
+			interceptors = append([]connect.Interceptor{otel}, interceptors...)
+		}
+	}
 	if auth != nil {
 		interceptors = append(interceptors, auth)
 	}

@@ -10,12 +10,15 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quicpush/quicpush/bus"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/push"
+	"github.com/quicpush/quicpush/internal/tracing"
 	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -75,6 +78,10 @@ type Config struct {
 	// (docs/namespaces.md); the service checks that an ephemeral push's room
 	// takes them. Nil gives every room the defaults.
 	Namespaces *namespace.Set
+	// Tracer records a span for each push (docs/tracing.md) and continues
+	// the trace a backend's call carries (a traceparent header). Nil means
+	// no tracing.
+	Tracer trace.TracerProvider
 	// ServerRooms remembers the rooms Subscribe gives users, for the
 	// connections they open later. Nil means nothing is remembered: only
 	// the connections online at the time of the call are put in the room.
@@ -143,22 +150,25 @@ const DefaultPublishTimeout = 5 * time.Second
 // Service implements the PushService. Create it with New; it is safe for
 // concurrent use.
 type Service struct {
-	pub         bus.Publisher
-	online      OnlineCounter
-	history     HistoryReader
-	presence    PresenceReader
-	serverRooms ServerRoomsWriter
-	idem        IdempotencyStore
-	idemWindow  time.Duration
-	rateLimit   float64
-	maxData     int
-	namespaces  *namespace.Set
-	maxTargets  int
-	log         *slog.Logger
-	now         func() time.Time
-	pubTimeout  time.Duration
-	metrics     *metrics
-	handler     http.Handler
+	pub            bus.Publisher
+	online         OnlineCounter
+	history        HistoryReader
+	presence       PresenceReader
+	serverRooms    ServerRoomsWriter
+	tracer         trace.Tracer
+	tracerProvider trace.TracerProvider
+	tracing        bool
+	idem           IdempotencyStore
+	idemWindow     time.Duration
+	rateLimit      float64
+	maxData        int
+	namespaces     *namespace.Set
+	maxTargets     int
+	log            *slog.Logger
+	now            func() time.Time
+	pubTimeout     time.Duration
+	metrics        *metrics
+	handler        http.Handler
 }
 
 var _ pushv1connect.PushServiceHandler = (*Service)(nil)
@@ -182,20 +192,23 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{
-		pub:         cfg.Publisher,
-		online:      cfg.Online,
-		history:     cfg.History,
-		presence:    cfg.Presence,
-		serverRooms: cfg.ServerRooms,
-		namespaces:  cfg.Namespaces,
-		idem:        cfg.Idempotency,
-		idemWindow:  cfg.IdempotencyWindow,
-		rateLimit:   cfg.RateLimit,
-		maxData:     cfg.MaxDataBytes,
-		maxTargets:  cfg.MaxTargets,
-		log:         cfg.Logger,
-		now:         cfg.Now,
-		pubTimeout:  cfg.PublishTimeout,
+		pub:            cfg.Publisher,
+		online:         cfg.Online,
+		history:        cfg.History,
+		presence:       cfg.Presence,
+		serverRooms:    cfg.ServerRooms,
+		namespaces:     cfg.Namespaces,
+		tracer:         tracing.Provider(cfg.Tracer).Tracer("github.com/quicpush/quicpush/pushapi"),
+		tracing:        cfg.Tracer != nil,
+		tracerProvider: cfg.Tracer,
+		idem:           cfg.Idempotency,
+		idemWindow:     cfg.IdempotencyWindow,
+		rateLimit:      cfg.RateLimit,
+		maxData:        cfg.MaxDataBytes,
+		maxTargets:     cfg.MaxTargets,
+		log:            cfg.Logger,
+		now:            cfg.Now,
+		pubTimeout:     cfg.PublishTimeout,
 	}
 	if s.pubTimeout <= 0 {
 		s.pubTimeout = DefaultPublishTimeout
@@ -420,6 +433,14 @@ func (s *Service) Online(ctx context.Context, req *connect.Request[pushv1.Online
 func (s *Service) publish(ctx context.Context, m *push.Message) (string, []push.BusRecord, error) {
 	m.Accepted = s.now()
 	m.ID = newID(m.Accepted)
+	if s.tracing {
+		var span trace.Span
+		ctx, span = s.tracer.Start(ctx, "quicpush.push", trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(attribute.String("quicpush.message_id", m.ID), attribute.String("quicpush.kind", m.Kind.String()),
+				attribute.String("quicpush.room", m.Room), attribute.Int("quicpush.users", len(m.Users)), attribute.Int("quicpush.keys", len(m.Keys))))
+		defer span.End()
+		m.TraceParent = tracing.Inject(ctx)
+	}
 	pubCtx, cancel := context.WithTimeout(ctx, s.pubTimeout)
 	defer cancel()
 	placed, err := s.pub.Publish(pubCtx, m)

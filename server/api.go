@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quicpush/quicpush/bus"
 	"github.com/quicpush/quicpush/history"
@@ -58,6 +59,9 @@ type APIConfig struct {
 	RateLimit float64
 	// StartTimeout bounds the wait for Kafka at start. Zero means 60s.
 	StartTimeout time.Duration
+	// Tracer records a span of each traced push and continues backends'
+	// traces (docs/tracing.md). Nil means no tracing.
+	Tracer trace.TracerProvider
 	// Logger receives the logs. Nil means discard.
 	Logger *slog.Logger
 }
@@ -105,6 +109,7 @@ func StartAPI(cfg APIConfig) (*API, error) {
 		ServerRooms:       store.NewServerRooms(s.rdb, cfg.Redis.Prefix, cfg.ServerRoomsTTL),
 		RateLimit:         cfg.RateLimit,
 		Namespaces:        cfg.Namespaces,
+		Tracer:            cfg.Tracer,
 		APIKeys:           cfg.APIKeys,
 		PublishTimeout:    cfg.PublishTimeout,
 		Logger:            log.With("component", "pushapi"),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quicpush/quicpush/bus"
 	jsclient "github.com/quicpush/quicpush/clients/js"
@@ -78,6 +79,10 @@ type SingleConfig struct {
 	// Demo, when set, serves the browser demo page at /demo/ on the API port,
 	// with these values prefilled (development only: they may hold a key).
 	Demo *jsclient.DemoConfig
+	// Tracer records the spans of traced pushes in the push API, core and
+	// the edge (docs/tracing.md), unless their own configurations set one.
+	// Nil means no tracing.
+	Tracer trace.TracerProvider
 	// Logger receives every component's logs. Nil means discard.
 	Logger *slog.Logger
 }
@@ -129,6 +134,9 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 	}
 	ec.TLS = &tls.Config{Certificates: []tls.Certificate{cfg.Certificate}, MinVersion: tls.VersionTLS12}
 	ec.Logger = log.With("component", "edge")
+	if ec.Tracer == nil {
+		ec.Tracer = cfg.Tracer
+	}
 	ec.Registerer = reg
 	if s.Edge, err = edge.Listen(ec); err != nil {
 		return fail(err)
@@ -141,6 +149,9 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 		cc.History = s.hist
 	}
 	cc.Logger = log.With("component", "core")
+	if cc.Tracer == nil {
+		cc.Tracer = cfg.Tracer
+	}
 	cc.Registerer = reg
 	c, err := core.New(cc)
 	if err != nil {
@@ -157,6 +168,7 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 		Registerer:  reg,
 		RateLimit:   cfg.APIRateLimit,
 		Namespaces:  cfg.Edge.Namespaces,
+		Tracer:      cfg.Tracer,
 	}
 	if s.hist != nil {
 		pc.History = s.hist

@@ -16,6 +16,7 @@ import (
 	"github.com/quicpush/quicpush/core"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/devcert"
+	"github.com/quicpush/quicpush/internal/tracing"
 	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/server"
 )
@@ -38,6 +39,29 @@ func (f logFlags) logger(component string) *slog.Logger {
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
 	return slog.New(h).With("process", component)
+}
+
+// tracingFlags turn on OpenTelemetry tracing (docs/tracing.md).
+type tracingFlags struct {
+	OTLPEndpoint     string  `name:"otlp-endpoint" placeholder:"URL" help:"OTLP collector to send traces to: http://HOST:4318 or https:// (OTLP over HTTP), grpc://HOST:4317 or grpcs:// (OTLP over gRPC); default: no tracing."`
+	TraceSampleRatio float64 `name:"trace-sample-ratio" default:"0.01" help:"Share of pushes traced when --otlp-endpoint is set (0 to 1); a backend's call that carries a sampled trace context is always traced."`
+}
+
+// start sets up the process's tracing; its Enabled is nil when off. Stop
+// it with stopTracing.
+func (f tracingFlags) start(service string) (*tracing.Tracing, error) {
+	ratio := f.TraceSampleRatio
+	if ratio == 0 {
+		ratio = -1 // 0 on the command line means none, not the default
+	}
+	return tracing.New(context.Background(), tracing.Config{Endpoint: f.OTLPEndpoint, SampleRatio: ratio, Service: service})
+}
+
+// stopTracing flushes the spans not yet sent, for at most 5 seconds.
+func stopTracing(t *tracing.Tracing) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = t.Shutdown(ctx)
 }
 
 type kafkaFlags struct {
@@ -92,6 +116,7 @@ type apiCmd struct {
 	serverRoomsFlags
 	logFlags
 	configFlags
+	tracingFlags
 }
 
 func (c *apiCmd) Run() error {
@@ -108,7 +133,13 @@ func (c *apiCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	tr, err := c.start("quicpush-api")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tr)
 	srv, err := server.StartAPI(server.APIConfig{
+		Tracer:            tr.Enabled(),
 		Addr:              c.APIAddr,
 		AdminAddr:         c.AdminAddr,
 		HTTP:              c.apiHTTPFlags.config(),
@@ -152,6 +183,7 @@ type coreCmd struct {
 	historyFlags
 	logFlags
 	configFlags
+	tracingFlags
 }
 
 func (c *coreCmd) Run() error {
@@ -160,6 +192,11 @@ func (c *coreCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	tr, err := c.start("quicpush-core")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tr)
 	srv, err := server.StartCore(server.CoreConfig{
 		History:   policies,
 		AdminAddr: c.AdminAddr,
@@ -171,7 +208,7 @@ func (c *coreCmd) Run() error {
 		},
 		Redis:       c.redisFlags.config(),
 		RegistryTTL: c.RegistryTTL,
-		Core:        core.Config{MergeWindow: c.MergeWindow, MaxBatch: c.MaxBatch},
+		Core:        core.Config{MergeWindow: c.MergeWindow, MaxBatch: c.MaxBatch, Tracer: tr.Enabled()},
 		Router:      core.RouterConfig{EdgeTimeout: c.EdgeTimeout},
 		Logger:      log,
 	})
@@ -212,6 +249,7 @@ type edgeCmd struct {
 	serverRoomsFlags
 	logFlags
 	configFlags
+	tracingFlags
 }
 
 func (c *edgeCmd) Run() error {
@@ -254,6 +292,12 @@ func (c *edgeCmd) Run() error {
 	}
 	ec.ID = c.ID
 	ec.Namespaces = nss
+	tr, err := c.start("quicpush-edge")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tr)
+	ec.Tracer = tr.Enabled()
 	srv, err := server.StartEdge(server.EdgeConfig{
 		Edge:         ec,
 		History:      policies,

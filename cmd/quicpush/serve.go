@@ -45,6 +45,7 @@ type serveCmd struct {
 
 	logFlags
 	configFlags
+	tracingFlags
 }
 
 // AfterApply fills in the addresses not given. The development secrets are
@@ -116,7 +117,13 @@ func (c *serveCmd) Run() error {
 		return err
 	}
 	ec.Namespaces = nss
+	tr, err := c.start("quicpush")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tr)
 	srv, err := server.StartSingle(server.SingleConfig{
+		Tracer:       tr.Enabled(),
 		History:      policies,
 		ServerRooms:  c.ServerRoomsTTL,
 		APIRateLimit: c.APIRateLimit,

@@ -86,6 +86,12 @@ type Message struct {
 	// clears Offset), and edges send it in a datagram where the connection
 	// allows, so it may be dropped and may overtake reliable messages.
 	Ephemeral bool
+
+	// TraceParent is the W3C trace context of a sampled push
+	// (internal/tracing), empty otherwise: the push API sets it, the Kafka
+	// bus carries it in a record header, core and the edges add their
+	// spans to its trace.
+	TraceParent string
 }
 
 // RoomCount is a room and its number of connections.

@@ -44,6 +44,9 @@ func ToProto(m *push.Message) *edgev1.Message {
 		Epoch:      m.Epoch,
 		UserEpochs: m.UserEpochs,
 		Ephemeral:  m.Ephemeral,
+		// The internal stream to an edge carries the trace context in the
+		// message; a Kafka record carries it in a header (Marshal).
+		Traceparent: m.TraceParent,
 	}
 	if !m.Accepted.IsZero() {
 		pm.AcceptedUnixNano = m.Accepted.UnixNano()
@@ -55,17 +58,18 @@ func ToProto(m *push.Message) *edgev1.Message {
 // the target that kind needs. It shares pm's slices.
 func FromProto(pm *edgev1.Message) (*push.Message, error) {
 	m := &push.Message{
-		ID:         pm.GetId(),
-		Keys:       pm.GetKeys(),
-		Users:      pm.GetUsers(),
-		Room:       pm.GetRoom(),
-		Data:       pm.GetData(),
-		Rate:       int(pm.GetRate()),
-		Reason:     pm.GetReason(),
-		Offset:     pm.GetOffset(),
-		Epoch:      pm.GetEpoch(),
-		UserEpochs: pm.GetUserEpochs(),
-		Ephemeral:  pm.GetEphemeral(),
+		ID:          pm.GetId(),
+		Keys:        pm.GetKeys(),
+		Users:       pm.GetUsers(),
+		Room:        pm.GetRoom(),
+		Data:        pm.GetData(),
+		Rate:        int(pm.GetRate()),
+		Reason:      pm.GetReason(),
+		Offset:      pm.GetOffset(),
+		Epoch:       pm.GetEpoch(),
+		UserEpochs:  pm.GetUserEpochs(),
+		Ephemeral:   pm.GetEphemeral(),
+		TraceParent: pm.GetTraceparent(),
 	}
 	switch pm.GetKind() {
 	case edgev1.Kind_KIND_KEYS:
@@ -111,9 +115,12 @@ func FromProto(pm *edgev1.Message) (*push.Message, error) {
 	return m, nil
 }
 
-// Marshal encodes m as a record value.
+// Marshal encodes m as a record value. The trace context is left out: the
+// bus puts it in the record's headers, where Kafka tooling looks for it.
 func Marshal(m *push.Message) ([]byte, error) {
-	return proto.Marshal(ToProto(m))
+	pm := ToProto(m)
+	pm.Traceparent = ""
+	return proto.Marshal(pm)
 }
 
 // Unmarshal decodes a record value.

@@ -88,6 +88,15 @@ func New(ctx context.Context, cfg Config) (*Tracing, error) {
 	return &Tracing{TracerProvider: tp, sdk: tp}, nil
 }
 
+// Enabled returns the provider when tracing is on, nil when it is off: the
+// components take a nil TracerProvider to mean no spans at all.
+func (t *Tracing) Enabled() trace.TracerProvider {
+	if t == nil || t.sdk == nil {
+		return nil
+	}
+	return t.sdk
+}
+
 // Shutdown flushes the spans not yet exported and stops the exporter.
 func (t *Tracing) Shutdown(ctx context.Context) error {
 	if t == nil || t.sdk == nil {

@@ -21,7 +21,7 @@ func TestPropagation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Shutdown(context.Background())
+	defer func() { _ = tr.Shutdown(context.Background()) }()
 	ctx, parent := tr.Tracer("t").Start(t.Context(), "api")
 	tp := tracing.Inject(ctx)
 	parent.End()

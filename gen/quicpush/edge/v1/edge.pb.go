@@ -242,7 +242,10 @@ type Message struct {
 	UserEpochs []string `protobuf:"bytes,13,rep,name=user_epochs,json=userEpochs,proto3" json:"user_epochs,omitempty"`
 	// The message is ephemeral: never in history, no position, sent in a
 	// datagram where the connection allows (see push.v1's ephemeral field).
-	Ephemeral     bool `protobuf:"varint,14,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
+	Ephemeral bool `protobuf:"varint,14,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
+	// W3C trace context (traceparent) of a traced push, so that the edge's
+	// fan-out joins the push's trace; empty for a push that is not sampled.
+	Traceparent   string `protobuf:"bytes,15,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +376,13 @@ func (x *Message) GetEphemeral() bool {
 		return x.Ephemeral
 	}
 	return false
+}
+
+func (x *Message) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
 }
 
 // StatsRequest asks an edge for its online counts.
@@ -560,7 +570,7 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\x125\n" +
 	"\bmessages\x18\x02 \x03(\v2\x19.quicpush.edge.v1.MessageR\bmessages\",\n" +
 	"\x0fDeliverResponse\x12\x19\n" +
-	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\"\xf2\x02\n" +
+	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\"\x94\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x16.quicpush.edge.v1.KindR\x04kind\x12\x12\n" +
@@ -577,7 +587,8 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"\x05epoch\x18\f \x01(\tR\x05epoch\x12\x1f\n" +
 	"\vuser_epochs\x18\r \x03(\tR\n" +
 	"userEpochs\x12\x1c\n" +
-	"\tephemeral\x18\x0e \x01(\bR\tephemeral\"6\n" +
+	"\tephemeral\x18\x0e \x01(\bR\tephemeral\x12 \n" +
+	"\vtraceparent\x18\x0f \x01(\tR\vtraceparent\"6\n" +
 	"\fStatsRequest\x12\x14\n" +
 	"\x05rooms\x18\x01 \x03(\tR\x05rooms\x12\x10\n" +
 	"\x03top\x18\x02 \x01(\rR\x03top\"\xd0\x01\n" +
