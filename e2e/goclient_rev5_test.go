@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	quicpush "github.com/quicpush/quicpush/clients/go"
+	"github.com/quicpush/quicpush/edge"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/server"
@@ -415,6 +417,7 @@ func TestGoClientPresence(t *testing.T) {
 			}
 			slices.Sort(got)
 			want := []string{"ann-" + tr.name + "/" + a.ConnKey() + "/" + aInfo, "bo-" + tr.name + "/" + b.ConnKey() + "/"}
+			slices.Sort(want)
 			if p.Room != chat || p.Conns != 2 || p.Users != 2 || !p.Complete || !slices.Equal(got, want) {
 				t.Fatalf("presence %+v, members %q; want 2 connections, 2 users, complete, %q", p, got, want)
 			}
@@ -429,5 +432,90 @@ func TestGoClientPresence(t *testing.T) {
 				t.Fatalf("transports %q and %q after the refusals, want %q", a.Transport(), b.Transport(), tr.name)
 			}
 		})
+	}
+}
+
+// TestGoClientRev5Cluster: two edges on kfake and redis-server, Go clients
+// on raw QUIC to edge0 and framed TCP to edge1. One Subscribe reaches a
+// user's clients on both edges, then the room's pushes; a join and a leave
+// on edge1 reach a member on edge0 as notices; Presence on edge0 lists the
+// member on edge1.
+func TestGoClientRev5Cluster(t *testing.T) {
+	kf, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kf.Close)
+	c := startClusterTTL(t, kf.ListenAddrs(), 5*time.Second, 1, 0)
+	set := namespaces(t, "team/:join=server", "chat/:join-leave=on,client-presence=on")
+	c.tuneEdge = func(ec *edge.Config) {
+		ec.Namespaces = set
+		ec.JoinLeaveInterval = 50 * time.Millisecond
+	}
+	e0, e1 := c.startEdge("edge0"), c.startEdge("edge1")
+	api := c.apiClient()
+	on0, on1 := "quic://"+e0.Edge.QUICAddr().String(), "tcp://"+e1.Edge.TCPAddr().String()
+	client := func(url, user string, e *events) *quicpush.Client {
+		opts := append(e.rev5Options(), e.inbox.options()...)
+		cl, _ := edgeClient(t, c.cert, []string{url}, user, nil, 10*time.Second, opts...)
+		return cl
+	}
+
+	const user, room, chat = "cl5", "team/cl5", "chat/cl5"
+	ea, ea1 := &events{}, &events{}
+	a := client(on0, user, ea)
+	client(on1, user, ea1)
+	subscribe(t, api, room, user)
+	for _, e := range []*events{ea, ea1} {
+		waitFor(t, "the subscribed event on both edges", func() bool {
+			s := e.subscriptions()
+			return len(s) == 1 && s[0].Room == room && s[0].Subscribed
+		})
+	}
+	id := pushRoomCluster(t, api, room, "both edges")
+	for _, e := range []*events{ea, ea1} {
+		waitFor(t, "the room's push on both edges", func() bool { return e.has(id) })
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := a.Join(ctx, chat); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the own join's notice", func() bool { return len(ea.noticesOf(chat)) > 0 })
+	eb := &events{}
+	b := client(on1, "cl5-other", eb)
+	if err := b.Join(ctx, chat); err != nil {
+		t.Fatal(err)
+	}
+	other := "cl5-other/" + b.ConnKey() + "/"
+	waitFor(t, "the join on edge1 heard on edge0", func() bool { return len(ea.noticesOf(chat)) > 1 })
+
+	self := "+" + user + "/" + a.ConnKey() + "/"
+	want := []string{self[1:], other}
+	slices.Sort(want)
+	eventually(t, 10*time.Second, "Presence on edge0 to list the member on edge1", func() bool {
+		p, err := a.Presence(ctx, chat)
+		if requestCode(err) == wire.ErrCodeInternal { // past the per-connection rate: wait for a token
+			time.Sleep(300 * time.Millisecond)
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range p.Members {
+			got = append(got, member(m))
+		}
+		slices.Sort(got)
+		return slices.Equal(got, want) && p.Complete && p.Conns == 2 && p.Users == 2
+	})
+
+	if err := b.Leave(ctx, chat); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the leave on edge1 heard on edge0", func() bool { return len(ea.noticesOf(chat)) > 2 })
+	if got, want := ea.noticesOf(chat), []string{self, "+" + other, "-" + other}; !slices.Equal(got, want) {
+		t.Fatalf("notices of %s on edge0:\n%q\nwant\n%q", chat, got, want)
 	}
 }
