@@ -18,6 +18,7 @@ import (
 	"github.com/quicpush/quicpush/edge"
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/internal/auth"
+	"github.com/quicpush/quicpush/internal/netlab"
 	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -252,23 +253,54 @@ func (g *gatedToken) token(ctx context.Context) (string, error) {
 func (g *gatedToken) open() { close(g.gate) }
 
 // TestGoClientServerRoomsReconnect, per transport: a client subscribed to a
-// join=server room is disconnected by the backend (3006, reconnect allowed)
-// and held away; two pushes to the room and a Subscribe to a second room
-// happen meanwhile. Back, it has rejoined the room among the Joins it
-// announced in Auth (allowed although the namespace refuses client Joins,
-// since the room is the user's), resumed from its position: a recovery
-// event, exactly the two missed pushes in order, then live ones; and a
-// subscribed event for the second room.
+// join=server room loses its connection and is held away: the backend
+// disconnects it (3006, reconnect allowed) on both transports, and on framed
+// TCP a relay also cuts it (a network failure, no code). Two pushes to the
+// room and a Subscribe to a second room happen meanwhile. Back, it has
+// rejoined the room among the Joins it announced in Auth (allowed although
+// the namespace refuses client Joins, since the room is the user's), resumed
+// from its position: a recovery event, exactly the two missed pushes in
+// order, then live ones; and a subscribed event for the second room.
 func TestGoClientServerRoomsReconnect(t *testing.T) {
 	srv := rev5Server(t)
 	api := srv.apiClient()
-	for _, tr := range goTransports {
-		t.Run(tr.name, func(t *testing.T) {
+	// disconnect has the backend end the user's connections.
+	disconnect := func(t *testing.T, user string) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if _, err := api.Disconnect(ctx, connect.NewRequest(&pushv1.DisconnectRequest{Users: []string{user}, Reconnect: true})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name string
+		// dial returns the client's endpoint and the way to cut it.
+		dial func(t *testing.T, user string) (url string, cut func())
+		code wire.Code // the disconnect event's
+	}{
+		{"quic", func(t *testing.T, user string) (string, func()) {
+			return "quic://" + srv.quic, func() { disconnect(t, user) }
+		}, wire.CodeServerDisconnect},
+		{"tcp", func(t *testing.T, user string) (string, func()) {
+			return "tcp://" + srv.tcp, func() { disconnect(t, user) }
+		}, wire.CodeServerDisconnect},
+		{"tcp-relay-cut", func(t *testing.T, _ string) (string, func()) {
+			relay, err := netlab.NewTCPRelay(netlab.TCPConfig{Target: srv.tcp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = relay.Close() })
+			return "tcp://" + relay.Addr().String(), relay.Cut
+		}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			user, room, later := "gsrr-"+tr.name, "team/gsrr-"+tr.name, "team/gsrr-"+tr.name+"/later"
+			user, room, later := "gsrr-"+tc.name, "team/gsrr-"+tc.name, "team/gsrr-"+tc.name+"/later"
+			url, cut := tc.dial(t, user)
 			gt := newGatedToken(token(t, user)) // the token opens no room
 			e := &events{}
-			c := rev5Client(t, srv, tr.url(srv), "", e, quicpush.WithTokenFunc(gt.token))
+			c := rev5Client(t, srv, url, "", e, quicpush.WithTokenFunc(gt.token))
 
 			subscribe(t, api, room, user)
 			// The Subscribe's order and the pushes travel apart: a push sent
@@ -277,21 +309,17 @@ func TestGoClientServerRoomsReconnect(t *testing.T) {
 			first := pushRoom(t, api, room, "one")
 			waitFor(t, "the room's first push", func() bool { return e.has(first) })
 
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-			defer cancel()
-			if _, err := api.Disconnect(ctx, connect.NewRequest(&pushv1.DisconnectRequest{Users: []string{user}, Reconnect: true})); err != nil {
-				t.Fatal(err)
-			}
+			cut()
 			select {
 			case <-gt.waiting:
-			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
 				t.Fatal("the client did not try to reconnect")
 			}
 			e.mu.Lock()
 			disc := e.discs[len(e.discs)-1]
 			e.mu.Unlock()
-			if disc.Code != wire.CodeServerDisconnect || !disc.Reconnect {
-				t.Fatalf("disconnect %+v, want 3006 and a reconnect", disc)
+			if disc.Code != tc.code || !disc.Reconnect {
+				t.Fatalf("disconnect %+v, want code %d and a reconnect", disc, tc.code)
 			}
 			missed := []string{pushRoom(t, api, room, "two"), pushRoom(t, api, room, "three")}
 			subscribe(t, api, later, user)
