@@ -110,8 +110,8 @@ class RoomsE2ETest {
         Recorder rec = new Recorder();
         try (QuicpushClient c = connected(rec, scheme, token(user))) {
             assertEquals(Codes.FORBIDDEN, refusal(c.join(team)), "a join=server room is not the client's to join");
-            join(c, other);
 
+            // In no room, the client is put in one by the backend.
             subscribe("Subscribe", team, user);
             assertEquals(team, rec.subscribed());
             push(team, "s1");
@@ -120,6 +120,7 @@ class RoomsE2ETest {
             assertEquals(Message.ROOM, m.kind());
             assertEquals(team, m.room());
 
+            join(c, other); // for the marker below
             subscribe("Unsubscribe", team, user);
             assertEquals(team, rec.unsubscribed());
             push(team, "after unsubscribe");
