@@ -11,6 +11,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,6 +22,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * A real {@code quicpush serve} for tests: loopback ports the kernel picks (read back from the banner, so two tests
@@ -45,6 +48,7 @@ public final class ServerProcess implements AutoCloseable {
     private static final Pattern API = Pattern.compile("push API\\s+http://127\\.0\\.0\\.1:(\\d+)");
     private static final Pattern HASH = Pattern.compile("base64 (\\S+)");
     private static final Pattern KEY = Pattern.compile("API key\\s+(\\S+)");
+    private static final Pattern JWT_SECRET = Pattern.compile("\"jwt_secret\"\\s*:\\s*\"([^\"]+)\"");
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private final Process process;
@@ -233,6 +237,48 @@ public final class ServerProcess implements AutoCloseable {
             throw new IOException("quicpush token failed (" + p.exitValue() + "): " + text);
         }
         return text;
+    }
+
+    /**
+     * A client token with an {@code info} claim (docs/protocol.md section 7), which {@code quicpush token} does not
+     * set: signed here (HS256) with the development secret {@code serve} keeps in its dev dir, as that command signs.
+     * {@code rooms} is comma-separated; {@code infoJson} is a compact JSON object, as the edge passes it on.
+     */
+    public String token(String user, String rooms, Duration ttl, String infoJson) throws IOException {
+        String secrets = Files.readString(devDir.resolve("secrets.json"), StandardCharsets.UTF_8);
+        Matcher m = JWT_SECRET.matcher(secrets);
+        if (!m.find()) {
+            throw new IOException(devDir.resolve("secrets.json") + " holds no jwt_secret");
+        }
+        byte[] secret = Base64.getDecoder().decode(m.group(1));
+        long now = System.currentTimeMillis() / 1000;
+        StringBuilder claims = new StringBuilder("{\"sub\":").append(jsonString(user)).append(",\"rooms\":[");
+        String[] rs = rooms.split(",");
+        for (int i = 0; i < rs.length; i++) {
+            claims.append(i > 0 ? "," : "").append(jsonString(rs[i]));
+        }
+        claims.append("],\"info\":").append(infoJson)
+                .append(",\"iat\":").append(now)
+                .append(",\"exp\":").append(now + ttl.toSeconds())
+                .append('}');
+        Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
+        String signed = b64.encodeToString("{\"alg\":\"HS256\",\"typ\":\"JWT\"}".getBytes(StandardCharsets.UTF_8))
+                + "." + b64.encodeToString(claims.toString().getBytes(StandardCharsets.UTF_8));
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(secret, "HmacSHA256"));
+            return signed + "." + b64.encodeToString(mac.doFinal(signed.getBytes(StandardCharsets.UTF_8)));
+        } catch (GeneralSecurityException e) {
+            throw new IOException("signing a token", e);
+        }
+    }
+
+    /** A JSON string of s, which holds no quote, backslash or control character (test names). */
+    private static String jsonString(String s) {
+        if (!s.chars().allMatch(ch -> ch >= 0x20 && ch != '"' && ch != '\\')) {
+            throw new IllegalArgumentException("test names hold no quote, backslash or control character: " + s);
+        }
+        return '"' + s + '"';
     }
 
     /** Calls the push API's {@code method} with a JSON body; returns the JSON reply, throws with it on non-2xx. */
