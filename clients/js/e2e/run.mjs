@@ -4,7 +4,10 @@
 // no repeat) and after a restart (not recovered), reconnecting across a
 // server restart, a bad token that must not be retried, a connection that
 // outlives its short-lived tokens by refreshing them (a second server with
-// --refresh-ahead), and the demo page;
+// --refresh-ahead), the demo page, and protocol revision 5 on both
+// transports: rooms the backend puts the client in and takes it out of
+// (Subscribe, Unsubscribe; a join=server namespace) also across a reconnect,
+// join and leave notices, and presence for clients;
 // and the push API client
 // for Node backends (@quicpush/client/api, over Connect, gRPC and gRPC-Web)
 // and its example script, pushing to a page.
@@ -16,6 +19,7 @@
 // test-results/. Every wait is bounded; the server and the browser are
 // stopped on exit, on failure too.
 import { execFile, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import dgram from "node:dgram";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import http from "node:http";
@@ -130,9 +134,33 @@ async function spawnServer(ports, extra, track) {
   return banner;
 }
 
+/**
+ * The namespaces of the revision 5 tests (docs/namespaces.md): srv/ rooms
+ * only the backend puts connections in, chat/ rooms with join and leave
+ * notices and presence for clients, quiet/ rooms with neither (the defaults,
+ * spelled out).
+ */
+const NAMESPACES = [
+  "--namespace", "srv/:join=server",
+  "--namespace", "chat/:join-leave=on,client-presence=on",
+  "--namespace", "quiet/:join-leave=off,client-presence=off",
+];
+
 /** Starts `quicpush serve` on cfg's ports; resolves with its banner. */
 function startServer() {
-  return spawnServer(cfg, [], (child) => (server = child));
+  return spawnServer(cfg, NAMESPACES, (child) => (server = child));
+}
+
+/**
+ * Signs a client token (HS256) with the development secret serve keeps in
+ * the dev dir, as `quicpush token` does, with any claims: the revision 5
+ * tests give theirs an `info` claim, which `quicpush token` does not set.
+ */
+function signToken(claims) {
+  const { jwt_secret: secret } = JSON.parse(readFileSync(join(devDir, "secrets.json"), "utf8"));
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const data = `${part({ alg: "HS256", typ: "JWT" })}.${part({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })}`;
+  return `${data}.${createHmac("sha256", Buffer.from(secret, "base64")).update(data).digest("base64url")}`;
 }
 
 /** Stops a server process (SIGKILL by default: no drain, clients see the connection die). */
@@ -272,6 +300,28 @@ async function waitInPage(page, what, fn, arg, ms = 10_000) {
 
 const received = (name, text) =>
   `window.clients[${JSON.stringify(name)}]?.messages.some((m) => m.text === ${JSON.stringify(text)})`;
+
+/** An in-page test: client `name` recorded a `kind` event whose payload `d` satisfies `pred` (an expression). */
+const hasEvent = (name, kind, pred = "true") =>
+  `window.clients[${JSON.stringify(name)}]?.events.some(([e, d]) => e === ${JSON.stringify(kind)} && (${pred}))`;
+
+/** The payloads of client `name`'s `kind` events, in order. */
+const eventsOf = (p, name, kind) =>
+  p.evaluate(([n, k]) => window.clients[n].events.filter(([e]) => e === k).map(([, d]) => d), [name, kind]);
+
+/** The texts client `name` received in `room`, in order. */
+const textsIn = (p, name, room) =>
+  p.evaluate(([n, r]) => window.clients[n].messages.filter((m) => m.room === r).map((m) => m.text), [name, room]);
+
+/**
+ * The two transports of the browser client: WebTransport (with the WebSocket
+ * fallback configured, as applications do; the test checks it was not
+ * needed) and WebSocket alone. `setup` gives the endpoints and options.
+ */
+const TRANSPORTS = [
+  { name: "webtransport", setup: (c) => [{ webtransport: c.wt, websocket: c.ws }, { serverCertificateHashes: [c.hash] }] },
+  { name: "websocket", setup: (c) => [{ websocket: c.ws }, {}] },
+];
 
 // ------------------------------------------------------------------ tests
 
@@ -543,6 +593,199 @@ describe("browser client against quicpush serve", { timeout: WATCHDOG_MS }, () =
     await waitInPage(page, "live push after the resume", ([ns]) => ns.every((n) => window.clients[n].messages.at(-1)?.text === "resume live"), [names]);
     await page.evaluate(([ns]) => ns.forEach((n) => window.clients[n].client.close()), [names]);
   });
+
+  // ---------------------------------------------------------- revision 5
+
+  /** Opens a harness page of its own: its clients and transports are the test's alone. */
+  async function openHarness(label) {
+    const p = await context.newPage();
+    p.on("pageerror", (e) => console.error(`${label} page error:`, e.message));
+    await p.goto(`${cfg.origin}/harness.html`, { timeout: 10_000 });
+    await p.waitForFunction(() => typeof window.startClient === "function", null, { timeout: 10_000 });
+    return p;
+  }
+
+  /**
+   * Starts client `name` in page `p` over transport `tr` with `token`,
+   * joining `rooms`; waits until it is connected over that transport and in
+   * the rooms. `extra` adds client options (gated). Resolves with its conn key.
+   */
+  async function startOver(p, name, tr, token, rooms = [], extra = {}) {
+    const [endpoints, options] = tr.setup(cfg);
+    await p.evaluate(([n, e, o, r]) => window.startClient(n, e, o, r), [name, endpoints, { ...options, ...extra, token }, rooms]);
+    await waitInPage(p, `${name} connected`, ([n]) => window.clients[n].connected >= 1 && window.clients[n].client.state === "connected", [name]);
+    assert.equal(await p.evaluate(([n]) => window.clients[n].transport, [name]), tr.name, `${name}: transport`);
+    if (rooms.length) await waitInPage(p, `${name} joined`, ([n, rs]) => rs.every((r) => window.clients[n].joined.includes(r)), [name, rooms]);
+    return p.evaluate(([n]) => window.clients[n].client.connKey, [name]);
+  }
+
+  /** Every room a revision 5 test's token allows: the namespace, not the token, refuses srv/ rooms. */
+  const rev5Rooms = ["srv/*", "chat/*", "quiet/*"];
+
+  for (const tr of TRANSPORTS) {
+    test(`(g) ${tr.name}: Subscribe puts the client in a room, Unsubscribe takes it out; a join=server room refuses its Join`, { timeout: 30_000 }, async () => {
+      const user = `sub-${tr.name}`;
+      const [a, b] = [`srv/a-${tr.name}`, `srv/b-${tr.name}`];
+      const p = await openHarness(user);
+      try {
+        const key = await startOver(p, "c", tr, signToken({ sub: user, rooms: rev5Rooms }));
+        // The token allows srv/*; the namespace lets only the server in.
+        const refused = await p.evaluate(([r]) => window.clients.c.client.joinRoom(r).then(() => null, (e) => e.code), [a]);
+        assert.equal(refused, 101, "a client's Join of a join=server room");
+        assert.deepEqual(await p.evaluate(() => window.clients.c.client.rooms()), []);
+
+        // The backend subscribes the user (a) and the connection (b).
+        assert.match((await callAPI("Subscribe", { room: a, users: [user] })).messageId, /^[0-9A-Z]{26}$/);
+        await callAPI("Subscribe", { room: b, keys: [key] });
+        await waitInPage(p, "subscribed", `${hasEvent("c", "subscribed", `d.room === ${JSON.stringify(a)}`)} && ${hasEvent("c", "subscribed", `d.room === ${JSON.stringify(b)}`)}`);
+        assert.deepEqual(await p.evaluate(() => window.clients.c.client.serverRooms().sort()), [a, b]);
+        const subA = (await eventsOf(p, "c", "subscribed")).find((d) => d.room === a);
+        const pushed = await callAPI("PushRoom", { room: a, text: "to a" });
+        await waitInPage(p, "push to a", received("c", "to a"));
+        // Subscribed gave where the room stood (a new room: offset 0 in its
+        // epoch); the push follows it in that epoch, and moves the position.
+        assert.ok(subA.position.epoch !== "", `a room with history has an epoch: ${JSON.stringify(subA)}`);
+        assert.equal(pushed.position.epoch, subA.position.epoch, "one epoch");
+        assert.ok(BigInt(pushed.position.offset) > BigInt(subA.position.offset), `offsets ${subA.position.offset} < ${pushed.position.offset}`);
+        const posA = await p.evaluate(([r]) => window.clients.c.client.position(r), [a]);
+        assert.deepEqual([String(posA.offset), posA.epoch], [String(pushed.position.offset), pushed.position.epoch]);
+        await pushRoom(b, "to b");
+        await waitInPage(p, "push to b", received("c", "to b"));
+        assert.equal(Number((await callAPI("Presence", { room: a })).connections ?? 0), 1, "the edge has the connection in a");
+
+        await callAPI("Unsubscribe", { room: a, users: [user] });
+        await waitInPage(p, "unsubscribed", hasEvent("c", "unsubscribed", `d.room === ${JSON.stringify(a)}`));
+        assert.deepEqual(await eventsOf(p, "c", "unsubscribed"), [{ room: a, code: 0, reason: "" }]);
+        assert.deepEqual(await p.evaluate(() => window.clients.c.client.serverRooms()), [b]);
+        assert.equal(Number((await callAPI("Presence", { room: a })).connections ?? 0), 0, "the edge took the connection out of a");
+        // Pushes to a stop; b, still subscribed, marks the end.
+        await pushRoom(a, "to a after Unsubscribe");
+        await pushRoom(b, "to b after Unsubscribe");
+        await waitInPage(p, "push to b after Unsubscribe", received("c", "to b after Unsubscribe"));
+        assert.deepEqual(await textsIn(p, "c", a), ["to a"]);
+        assert.deepEqual(await textsIn(p, "c", b), ["to b", "to b after Unsubscribe"]);
+        // Taken out, the user cannot come back by itself.
+        assert.equal(await p.evaluate(([r]) => window.clients.c.client.joinRoom(r).then(() => null, (e) => e.code), [a]), 101);
+        assert.deepEqual(await eventsOf(p, "c", "error"), []);
+        await p.evaluate(() => window.clients.c.client.close());
+      } finally {
+        await p.close();
+      }
+    });
+
+    test(`(g) ${tr.name}: a server-side room survives a reconnect: exactly the missed pushes, and a Subscribed from while away`, { timeout: 30_000 }, async () => {
+      const user = `resub-${tr.name}`;
+      const [a, b] = [`srv/r-${tr.name}`, `srv/away-${tr.name}`];
+      const N = 3;
+      const M = 2;
+      const p = await openHarness(user);
+      try {
+        const key = await startOver(p, "c", tr, signToken({ sub: user, rooms: rev5Rooms }), [], { gated: true });
+        await callAPI("Subscribe", { room: a, users: [user] });
+        await waitInPage(p, "subscribed", hasEvent("c", "subscribed", `d.room === ${JSON.stringify(a)}`));
+        const texts = [];
+        for (let i = 0; i < N; i++) {
+          texts.push(`r ${i}`);
+          await pushRoom(a, texts.at(-1));
+        }
+        await waitInPage(p, "first pushes", received("c", texts.at(-1)));
+
+        // Away (the token function waits): pushes to a, and b subscribed.
+        await p.evaluate(() => (window.clients.c.gated = true));
+        await callAPI("Disconnect", { keys: [key], reconnect: true, reason: "server-side room test" });
+        await waitInPage(p, "disconnected with 3006", hasEvent("c", "disconnected", "d.code === 3006 && d.reconnect"));
+        for (let i = N; i < N + M; i++) {
+          texts.push(`r ${i}`);
+          await pushRoom(a, texts.at(-1));
+        }
+        await callAPI("Subscribe", { room: b, users: [user] });
+        await p.evaluate(() => (window.clients.c.gated = false));
+
+        await waitInPage(p, "resumed a, subscribed b", `${hasEvent("c", "recovered", `d.stream.room === ${JSON.stringify(a)}`)} && ${hasEvent("c", "subscribed", `d.room === ${JSON.stringify(b)}`)}`);
+        await pushRoom(b, "to b");
+        await pushRoom(a, "r live");
+        texts.push("r live");
+        await waitInPage(p, "live pushes", `${received("c", "to b")} && ${received("c", "r live")}`);
+        assert.deepEqual(await textsIn(p, "c", a), texts, "every push to a once, in order");
+        const recovered = (await eventsOf(p, "c", "recovered")).filter((d) => d.stream.room === a);
+        assert.equal(recovered.length, 1, JSON.stringify(recovered));
+        assert.equal(recovered[0].missed, M, "missed while away");
+        assert.deepEqual(await eventsOf(p, "c", "notRecovered"), []);
+        // a was rejoined with its position (a Join), not subscribed afresh; b came with a Subscribed.
+        assert.deepEqual((await eventsOf(p, "c", "subscribed")).map((d) => d.room), [a, b]);
+        assert.deepEqual(await eventsOf(p, "c", "unsubscribed"), []);
+        assert.deepEqual(await p.evaluate(() => window.clients.c.client.serverRooms().sort()), [b, a].sort());
+        assert.equal(await p.evaluate(() => window.clients.c.connected), 2);
+        assert.notEqual(await p.evaluate(() => window.clients.c.client.connKey), key, "a new connection");
+        await p.evaluate(() => window.clients.c.client.close());
+      } finally {
+        await p.close();
+      }
+    });
+
+    test(`(g) ${tr.name}: join and leave notices in a join-leave=on room, with the token's info; none in a room without`, { timeout: 30_000 }, async () => {
+      const [chat, quiet] = [`chat/jl-${tr.name}`, `quiet/jl-${tr.name}`];
+      const [ua, ub] = [`jl-a-${tr.name}`, `jl-b-${tr.name}`];
+      const p = await openHarness(ua);
+      try {
+        const ka = await startOver(p, "a", tr, signToken({ sub: ua, rooms: rev5Rooms, info: { name: "Ann" } }), [chat, quiet]);
+        const kb = await startOver(p, "b", tr, signToken({ sub: ub, rooms: rev5Rooms, info: { name: "Bob" } }), [chat, quiet]);
+        const bob = { user: ub, connKey: kb, info: { name: "Bob" } };
+        const inList = (list, k) => `d.room === ${JSON.stringify(chat)} && d.${list}.some((m) => m.connKey === ${JSON.stringify(k)})`;
+        await waitInPage(p, "b's join heard by a", hasEvent("a", "joinLeave", inList("joined", kb)));
+        // A connection hears its own join too.
+        await waitInPage(p, "b's join heard by b", hasEvent("b", "joinLeave", inList("joined", kb)));
+        await p.evaluate(() => window.clients.b.client.close());
+        await waitInPage(p, "b's leave heard by a", hasEvent("a", "joinLeave", inList("left", kb)));
+
+        const all = await eventsOf(p, "a", "joinLeave");
+        const notices = all.filter((d) => d.room === chat);
+        const joined = notices.flatMap((d) => d.joined);
+        const left = notices.flatMap((d) => d.left);
+        assert.deepEqual(joined.filter((m) => m.connKey === kb), [bob], "b's join, once, with its user and info");
+        assert.deepEqual(left, [bob], "b's leave, once");
+        assert.ok(joined.every((m) => m.connKey === ka || m.connKey === kb), JSON.stringify(joined));
+        assert.ok(notices.every((d) => d.omitted === 0), JSON.stringify(notices));
+        // The leave notice came at least one notice interval after the
+        // join's: the quiet room had every chance to send one.
+        assert.deepEqual(all.filter((d) => d.room !== chat), [], "no notice in a room with join-leave off");
+        assert.deepEqual((await eventsOf(p, "b", "joinLeave")).filter((d) => d.room !== chat), [], "none for b either");
+        await p.evaluate(() => window.clients.a.client.close());
+      } finally {
+        await p.close();
+      }
+    });
+
+    test(`(g) ${tr.name}: presence lists a client-presence=on room's members; 101 where it is off, 103 outside the room`, { timeout: 30_000 }, async () => {
+      const [chat, quiet] = [`chat/pr-${tr.name}`, `quiet/pr-${tr.name}`];
+      const [ua, ub] = [`pr-a-${tr.name}`, `pr-b-${tr.name}`];
+      const p = await openHarness(ua);
+      try {
+        const ka = await startOver(p, "a", tr, signToken({ sub: ua, rooms: rev5Rooms, info: { name: "Ann" } }), [chat, quiet]);
+        const kb = await startOver(p, "b", tr, signToken({ sub: ub, rooms: rev5Rooms }), [chat, quiet]);
+        const ask = (name, room) => p.evaluate(([n, r]) => window.clients[n].client.presence(r).then(
+          (x) => ({ ...x, members: x.members.map(({ user, connKey, info }) => ({ user, connKey, info: info ?? null })) }),
+          (e) => ({ code: e.code }),
+        ), [name, room]);
+        const byKey = (x, y) => (x.connKey < y.connKey ? -1 : 1);
+        const want = {
+          room: chat, conns: 2, users: 2, complete: true,
+          members: [{ user: ua, connKey: ka, info: { name: "Ann" } }, { user: ub, connKey: kb, info: null }].sort(byKey),
+        };
+        for (const name of ["a", "b"]) {
+          const got = await ask(name, chat);
+          assert.deepEqual({ ...got, members: got.members?.sort(byKey) }, want, `${name}'s presence of ${chat}`);
+        }
+        assert.deepEqual(await ask("a", quiet), { code: 101 }, "client-presence off");
+        assert.deepEqual(await ask("a", `chat/elsewhere-${tr.name}`), { code: 103 }, "not in the room");
+        // The errors leave the connection as it was.
+        assert.deepEqual(await p.evaluate(() => [window.clients.a.connected, window.clients.a.client.state]), [1, "connected"]);
+        await p.evaluate(() => ["a", "b"].forEach((n) => window.clients[n].client.close()));
+      } finally {
+        await p.close();
+      }
+    });
+  }
 
   test("(f) token refresh: short-lived tokens refreshed on the live connection, no reconnect across two lifetimes", { timeout: 90_000 }, async () => {
     // A server of its own that warns 2 s before a token expires; the tokens

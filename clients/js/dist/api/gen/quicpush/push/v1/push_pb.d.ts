@@ -930,6 +930,135 @@ export type PresenceStatsResponse = Message<"quicpush.push.v1.PresenceStatsRespo
  */
 export declare const PresenceStatsResponseSchema: GenMessage<PresenceStatsResponse>;
 /**
+ * SubscribeRequest puts users or connections in a room.
+ *
+ * @generated from message quicpush.push.v1.SubscribeRequest
+ */
+export type SubscribeRequest = Message<"quicpush.push.v1.SubscribeRequest"> & {
+    /**
+     * The room, 1 to 255 bytes.
+     *
+     * @generated from field: string room = 1;
+     */
+    room: string;
+    /**
+     * Users to put in the room, each 1 to 255 bytes: every connection they have
+     * now, and every one they open while the server remembers the room (24 hours
+     * after the user's last connection or subscription by default). At least one
+     * user or key is required; at most 1000 users (the server's limit).
+     *
+     * @generated from field: repeated string users = 2;
+     */
+    users: string[];
+    /**
+     * Connection keys to put in the room, each 1 to 255 bytes; the room ends with
+     * the connection. At most 1000 keys (the server's limit).
+     *
+     * @generated from field: repeated string keys = 3;
+     */
+    keys: string[];
+    /**
+     * Makes a retried call safe, as in DisconnectRequest. Optional; at most 128
+     * bytes.
+     *
+     * @generated from field: string idempotency_key = 4;
+     */
+    idempotencyKey: string;
+};
+/**
+ * Describes the message quicpush.push.v1.SubscribeRequest.
+ * Use `create(SubscribeRequestSchema)` to create a new message.
+ */
+export declare const SubscribeRequestSchema: GenMessage<SubscribeRequest>;
+/**
+ * SubscribeResponse identifies the accepted subscription.
+ *
+ * @generated from message quicpush.push.v1.SubscribeResponse
+ */
+export type SubscribeResponse = Message<"quicpush.push.v1.SubscribeResponse"> & {
+    /**
+     * Unique id of the order, sortable by acceptance time.
+     *
+     * @generated from field: string message_id = 1;
+     */
+    messageId: string;
+    /**
+     * Where the bus stored the order, as in DisconnectResponse.
+     *
+     * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+     */
+    busRecords: BusRecord[];
+};
+/**
+ * Describes the message quicpush.push.v1.SubscribeResponse.
+ * Use `create(SubscribeResponseSchema)` to create a new message.
+ */
+export declare const SubscribeResponseSchema: GenMessage<SubscribeResponse>;
+/**
+ * UnsubscribeRequest takes users or connections out of a room.
+ *
+ * @generated from message quicpush.push.v1.UnsubscribeRequest
+ */
+export type UnsubscribeRequest = Message<"quicpush.push.v1.UnsubscribeRequest"> & {
+    /**
+     * The room, 1 to 255 bytes.
+     *
+     * @generated from field: string room = 1;
+     */
+    room: string;
+    /**
+     * Users to take out of the room, each 1 to 255 bytes: every connection they
+     * have, and the server forgets the room for them. At least one user or key is
+     * required; at most 1000 users (the server's limit).
+     *
+     * @generated from field: repeated string users = 2;
+     */
+    users: string[];
+    /**
+     * Connection keys to take out of the room, each 1 to 255 bytes. At most 1000
+     * keys (the server's limit).
+     *
+     * @generated from field: repeated string keys = 3;
+     */
+    keys: string[];
+    /**
+     * Makes a retried call safe, as in DisconnectRequest. Optional; at most 128
+     * bytes.
+     *
+     * @generated from field: string idempotency_key = 4;
+     */
+    idempotencyKey: string;
+};
+/**
+ * Describes the message quicpush.push.v1.UnsubscribeRequest.
+ * Use `create(UnsubscribeRequestSchema)` to create a new message.
+ */
+export declare const UnsubscribeRequestSchema: GenMessage<UnsubscribeRequest>;
+/**
+ * UnsubscribeResponse identifies the accepted order.
+ *
+ * @generated from message quicpush.push.v1.UnsubscribeResponse
+ */
+export type UnsubscribeResponse = Message<"quicpush.push.v1.UnsubscribeResponse"> & {
+    /**
+     * Unique id of the order, sortable by acceptance time.
+     *
+     * @generated from field: string message_id = 1;
+     */
+    messageId: string;
+    /**
+     * Where the bus stored the order, as in DisconnectResponse.
+     *
+     * @generated from field: repeated quicpush.push.v1.BusRecord bus_records = 2;
+     */
+    busRecords: BusRecord[];
+};
+/**
+ * Describes the message quicpush.push.v1.UnsubscribeResponse.
+ * Use `create(UnsubscribeResponseSchema)` to create a new message.
+ */
+export declare const UnsubscribeResponseSchema: GenMessage<UnsubscribeResponse>;
+/**
  * PushService takes pushes and disconnect orders from backends and answers
  * online counts and room presence.
  *
@@ -1044,5 +1173,30 @@ export declare const PushService: GenService<{
         methodKind: "unary";
         input: typeof PresenceStatsRequestSchema;
         output: typeof PresenceStatsResponseSchema;
+    };
+    /**
+     * Subscribe puts users (every connection they have, on every edge, and
+     * every connection they open later while the server remembers the room) or
+     * single connections in a room. Clients learn it from a Subscribed frame
+     * (protocol revision 5).
+     *
+     * @generated from rpc quicpush.push.v1.PushService.Subscribe
+     */
+    subscribe: {
+        methodKind: "unary";
+        input: typeof SubscribeRequestSchema;
+        output: typeof SubscribeResponseSchema;
+    };
+    /**
+     * Unsubscribe takes users or connections out of a room, and makes the server
+     * forget the room for those users. Clients learn it from an Unsubscribed
+     * frame.
+     *
+     * @generated from rpc quicpush.push.v1.PushService.Unsubscribe
+     */
+    unsubscribe: {
+        methodKind: "unary";
+        input: typeof UnsubscribeRequestSchema;
+        output: typeof UnsubscribeResponseSchema;
     };
 }>;
