@@ -3,6 +3,8 @@ package deploy
 import (
 	"bufio"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -275,5 +277,39 @@ func TestSystemdUnitHardening(t *testing.T) {
 	drainSec, _ := strconv.Atoi(d[1])
 	if stopSec <= max(drainSec, coreShutdownSec) {
 		t.Errorf("unit: TimeoutStopSec=%s is not above the drain timeout (%d s) and core's %d s", stop, drainSec, coreShutdownSec)
+	}
+}
+
+// TestSystemdUnitParses runs systemd's own parser over the unit, where
+// systemd-analyze exists: a misspelt key or a bad value is only a warning to
+// systemd, which would then run the service without that protection.
+// `security --offline` parses like the service manager and needs no running
+// systemd; the instance is the edge's.
+func TestSystemdUnitParses(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("no systemd-analyze")
+	}
+	unit := strings.ReplaceAll(read(t, "systemd/quicpush@.service"), "/usr/local/bin/quicpush", "/bin/true")
+	path := filepath.Join(t.TempDir(), "quicpush@edge.service")
+	if err := os.WriteFile(path, []byte(unit), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "security", "--offline=yes", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if strings.HasPrefix(line, path+":") {
+			t.Errorf("systemd: %s", strings.TrimPrefix(line, path+":"))
+		}
+	}
+	m := regexp.MustCompile(`Overall exposure level for \S+: (\d+\.\d)`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("systemd-analyze security: no exposure level in\n%s", out)
+	}
+	// 1.5 today; systemd calls up to 2.0 "OK", above it "MEDIUM".
+	if level, _ := strconv.ParseFloat(m[1], 64); level > 2 {
+		t.Errorf("systemd-analyze security: exposure %s, want at most 2.0", m[1])
 	}
 }

@@ -6,7 +6,7 @@
 // The package's tests read those files so that they cannot drift silently:
 // the image is built with the Makefile's build command, exposes the ports the
 // commands listen on by default and runs as a non-root user without a shell;
-// the unit keeps its hardening options. There is no Docker daemon or systemd
-// in the test environment, so these are checks of the files, not of a running
-// container or service.
+// the unit keeps its hardening options and, where systemd-analyze exists,
+// parses without a warning. No Docker daemon or service manager is needed:
+// these are checks of the files, not of a running container or service.
 package deploy
