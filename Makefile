@@ -16,6 +16,7 @@ export GOTOOLCHAIN := auto
 BUF := go tool -modfile=$(CURDIR)/tools/go.mod buf
 GOLANGCI_LINT := go tool -modfile=$(CURDIR)/tools/go.mod golangci-lint
 GOVULNCHECK := go tool -modfile=$(CURDIR)/tools/go.mod govulncheck
+HELM := go tool -modfile=$(CURDIR)/tools/go.mod helm
 BIN := bin
 # perf/ (the load generator) is a module of its own, so that its plotting
 # and load dependencies stay out of the server's go.mod. `go test ./...` and
@@ -107,6 +108,7 @@ lint: ## Check formatting, vet, golangci-lint (.golangci.yml), proto lint, go.mo
 	$(GOLANGCI_LINT) run ./...
 	$(BUF) lint
 	go mod tidy -diff
+	$(MAKE) --no-print-directory lint-chart
 	cd $(PERF) && go vet ./...
 	cd $(PERF) && $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./...
 	cd $(PERF) && go mod tidy -diff
@@ -122,6 +124,27 @@ lint: ## Check formatting, vet, golangci-lint (.golangci.yml), proto lint, go.mo
 lint-licences: ## List every shipped dependency's licence (Go modules, npm packages); fail on one scripts/licences.txt does not allow
 	scripts/licences-test.sh
 	scripts/licences.sh
+
+# lint-chart: the Helm chart (docs/deploy.md) must lint cleanly and render,
+# with its default values (edges as a hostNetwork DaemonSet, a generated
+# Secret) and with each file in its ci/ folder, which switch on the
+# alternatives. Rendering needs no cluster: the Secret's lookup of earlier
+# values finds nothing and generates them. Each render is checked for the
+# kinds it must hold, so a values switch cannot silently drop an object.
+CHART := deploy/helm/quicpush
+
+.PHONY: lint-chart
+lint-chart: ## Check the Helm chart (deploy/helm/quicpush): helm lint --strict and helm template, default values and ci/*-values.yaml
+	@mkdir -p .cache
+	$(HELM) lint --strict $(CHART)
+	for f in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) -f "$$f"; done
+	$(HELM) template quicpush $(CHART) >.cache/chart-default.yaml
+	$(HELM) template quicpush $(CHART) -f $(CHART)/ci/alternatives-values.yaml >.cache/chart-alternatives.yaml
+	@kinds() { grep '^kind: ' "$$1" | sort -u | cut -d' ' -f2 | tr '\n' ' '; }; \
+	check() { [[ "$$(kinds "$$1")" == "$$2" ]] || { echo "lint-chart: $$1 renders $$(kinds "$$1"), want $$2"; exit 1; }; }; \
+	check .cache/chart-default.yaml "ConfigMap DaemonSet Deployment PodDisruptionBudget Secret Service "; \
+	check .cache/chart-alternatives.yaml "ConfigMap Deployment PodDisruptionBudget Service "; \
+	grep -q 'type: LoadBalancer' .cache/chart-alternatives.yaml || { echo "lint-chart: no LoadBalancer Service in front of the edges"; exit 1; }
 
 # vulncheck: govulncheck against an offline copy of the Go vulnerability
 # database, built by scripts/vulndb.sh from the golang.org/x/vulndb version
