@@ -1178,7 +1178,12 @@ export declare const PushService: GenService<{
      * Subscribe puts users (every connection they have, on every edge, and
      * every connection they open later while the server remembers the room) or
      * single connections in a room. Clients learn it from a Subscribed frame
-     * (protocol revision 5).
+     * (protocol revision 5). The call returns once the order is accepted, not
+     * once the edges applied it: a push to the room made right after may reach
+     * the room before the connections are in it, and they do not get it (the
+     * Subscribed frame's position says where their membership starts). Push
+     * what they must see after the client reported the subscription, or to
+     * the users directly.
      *
      * @generated from rpc quicpush.push.v1.PushService.Subscribe
      */
