@@ -28,8 +28,8 @@ help: ## Describe useful make targets
 	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## Run quicpush in one process with a development certificate
-	go run ./cmd/quicpush serve
+run: ## Run quicpush in one process with a development certificate and the admin page (its address and token in the banner)
+	go run ./cmd/quicpush serve --admin-ui
 
 .PHONY: build
 build: ## Build bin/quicpush
