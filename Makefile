@@ -74,6 +74,12 @@ test-js: deps-js build ## Browser client: dist/ freshness, unit tests, end-to-en
 	cd clients/js && npm ci --no-audit --no-fund && npm run check:dist && npm test && \
 		QUICPUSH_BIN=$(CURDIR)/$(BIN)/quicpush npm run test:e2e
 
+.PHONY: admin-screenshot
+admin-screenshot: deps-js build ## Update docs/admin.png: the admin page's test in headless Chromium (part of test-js) with its screenshot copied there
+	cd clients/js && npm ci --no-audit --no-fund && node scripts/build.mjs && \
+		QUICPUSH_BIN=$(CURDIR)/$(BIN)/quicpush ADMIN_SCREENSHOT=$(CURDIR)/docs/admin.png \
+		node --test --test-name-pattern 'admin page' e2e/run.mjs
+
 .PHONY: test-java
 test-java: deps-java build ## Android/JVM client (clients/java, Maven): codec vectors, property tests, end-to-end against bin/quicpush
 	cd clients/java && mvn -B -q -Dquicpush.bin=$(CURDIR)/$(BIN)/quicpush verify

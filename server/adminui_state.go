@@ -188,6 +188,7 @@ type adminCounters struct {
 	SlowConsumerCuts  int64            `json:"slow_consumer_cuts"`
 	Limited           map[string]int64 `json:"limited"` // by limit
 	APIRateLimited    int64            `json:"api_rate_limited"`
+	BadFrames         int64            `json:"bad_frames"`
 	HandshakeFailures map[string]int64 `json:"handshake_failures"` // by reason
 }
 
@@ -207,9 +208,9 @@ func (a *adminSampler) state(ctx context.Context) adminState {
 			SlowConsumerCuts: int64(sum(latest[famSlow])),
 			Limited:          byLabel(latest[famLimited], "limit"),
 			APIRateLimited:   int64(sum(latest[famAPIRateLimited])),
-			HandshakeFailures: map[string]int64{
-				"auth": int64(sum(latest[famAuthFails])), "bad_frame": int64(sum(latest[famBadFrames])),
-			},
+			BadFrames:        int64(sum(latest[famBadFrames])),
+			// A refused token fails the protocol's handshake (Auth).
+			HandshakeFailures: map[string]int64{"auth": int64(sum(latest[famAuthFails]))},
 		},
 	}
 	// A failed TLS, QUIC or upgrade handshake is counted by transport: the

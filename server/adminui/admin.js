@@ -109,7 +109,8 @@ function render(st) {
   rows("top-rooms", (st.top_rooms ?? []).map((r) => [r.room, [fmt(r.members), "num"]]), "no rooms");
   rows("hot-rooms", (st.hot_rooms ?? []).map((r) => [r.room, [fmt(r.per_second, 1), "num"]]), "no room pushes");
   const c = st.counters ?? {};
-  const counters = [["slow-consumer cuts", [fmt(c.slow_consumer_cuts), "num"]], ["push API rate-limit hits", [fmt(c.api_rate_limited), "num"]]];
+  const counters = [["slow-consumer cuts", [fmt(c.slow_consumer_cuts), "num"]], ["push API rate-limit hits", [fmt(c.api_rate_limited), "num"]],
+    ["malformed frames", [fmt(c.bad_frames), "num"]]];
   for (const [k, n] of Object.entries(c.limited ?? {}).sort()) counters.push([`limit: ${k}`, [fmt(n), "num"]]);
   for (const [k, n] of Object.entries(c.handshake_failures ?? {}).sort()) counters.push([`handshake failure: ${k}`, [fmt(n), "num"]]);
   rows("counters", counters, "");
@@ -119,7 +120,11 @@ function render(st) {
 }
 
 async function poll() {
-  if (!token()) return showLogin("token needed");
+  if (!token()) {
+    // The form stays up with its reason until a token is given.
+    if ($("login").hidden) showLogin("token needed");
+    return;
+  }
   try {
     const st = await (await call("api/state")).json();
     $("login").hidden = true;
