@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
+	"github.com/quicpush/quicpush/gen/quicpush/push/v1/pushv1connect"
 	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -29,7 +32,13 @@ func startAdminServer(t *testing.T) *testServer {
 // and the headers.
 func adminCall(t *testing.T, srv *testServer, method, path, auth, body string) (int, []byte, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+srv.Admin.Addr().String()+path, strings.NewReader(body))
+	return adminCallAt(t, srv.Admin.Addr().String(), method, path, auth, body)
+}
+
+// adminCallAt is adminCall to the admin listener at addr.
+func adminCallAt(t *testing.T, addr, method, path, auth, body string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +56,10 @@ func adminCall(t *testing.T, srv *testServer, method, path, auth, body string) (
 
 // adminState is the part of /admin/api/state the tests read.
 type adminState struct {
-	Nodes []struct {
+	EdgeFigures bool `json:"edge_figures"`
+	Nodes       []struct {
 		ID        string `json:"id"`
+		Role      string `json:"role"`
 		Health    string `json:"health"`
 		Drainable bool   `json:"drainable"`
 	} `json:"nodes"`
@@ -63,14 +74,23 @@ type adminState struct {
 	} `json:"hot_rooms"`
 	Series []struct {
 		DeliveriesPS float64  `json:"deliveries_per_s"`
+		PushesPS     float64  `json:"pushes_per_s"`
 		P99          *float64 `json:"p99_ms"`
 	} `json:"series"`
-	Kafka []any `json:"kafka"`
+	Kafka []struct {
+		Partition int32 `json:"partition"`
+		Lag       int64 `json:"lag"`
+	} `json:"kafka"`
 }
 
 func getAdminState(t *testing.T, srv *testServer) adminState {
 	t.Helper()
-	code, body, _ := adminCall(t, srv, http.MethodGet, "/admin/api/state", "Bearer "+testAdminToken, "")
+	return getAdminStateAt(t, srv.Admin.Addr().String())
+}
+
+func getAdminStateAt(t *testing.T, addr string) adminState {
+	t.Helper()
+	code, body, _ := adminCallAt(t, addr, http.MethodGet, "/admin/api/state", "Bearer "+testAdminToken, "")
 	if code != http.StatusOK {
 		t.Fatalf("state: %d %s", code, body)
 	}
@@ -183,5 +203,55 @@ func TestAdminDrain(t *testing.T) {
 	}
 	if code, _, _ := adminCall(t, srv, http.MethodPost, "/admin/api/drain", auth, `{"node":"`+id+`"}`); code != http.StatusConflict {
 		t.Fatalf("second drain: %d, want 409", code)
+	}
+}
+
+// In a cluster, the api process's page lists itself, the edges of the
+// Redis registry and the cores of the consumer group, the group's lag per
+// partition, and the pushes it accepts.
+func TestAdminCluster(t *testing.T) {
+	c := startCluster(t, 1, 2)
+	api, err := server.StartAPI(server.APIConfig{
+		Addr:           "127.0.0.1:0",
+		AdminAddr:      "127.0.0.1:0",
+		AdminUI:        &server.AdminUIConfig{Token: testAdminToken},
+		Kafka:          c.kafkaConfig(),
+		Redis:          c.redisConfig(),
+		APIKeys:        []string{testAPIKey},
+		PublishTimeout: 2 * time.Second,
+		StartTimeout:   20 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = api.Close() })
+	admin := api.Admin.Addr().String()
+	if code, _, _ := adminCallAt(t, admin, http.MethodGet, "/admin/api/state", "Bearer wrong", ""); code != http.StatusUnauthorized {
+		t.Fatalf("state with a wrong token: %d, want 401", code)
+	}
+	cl := pushv1connect.NewPushServiceClient(&http.Client{Transport: h2cTransport()}, "http://"+api.Addr().String(),
+		connect.WithInterceptors(bearer(testAPIKey)))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pushRoom(t, cl, "lobby", "tick")
+		st := getAdminStateAt(t, admin)
+		roles := map[string]int{}
+		for _, n := range st.Nodes {
+			if n.Health == "ok" || n.Role == "core" && strings.HasPrefix(n.Health, "ok") {
+				roles[n.Role]++
+			}
+		}
+		last := 0.0
+		if len(st.Series) > 0 {
+			last = st.Series[len(st.Series)-1].PushesPS
+		}
+		if !st.EdgeFigures && roles["api"] == 1 && roles["edge"] == 2 && roles["core"] == 1 && len(st.Kafka) == 4 &&
+			last > 0 && len(st.HotRooms) == 1 && st.HotRooms[0].Room == "lobby" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster state: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond) // the push rate, not a wait for a condition
 	}
 }

@@ -130,3 +130,11 @@ var (
 	errNoSuchNode   = errors.New("server: no such node")
 	errAlreadyDrain = errors.New("server: node already draining")
 )
+
+// healthText is a node's health on the page: "ok", or why it is not ready.
+func healthText(why string) string {
+	if why == "" {
+		return "ok"
+	}
+	return why
+}

@@ -61,14 +61,20 @@ type adminNode struct {
 // adminSource is where a process's admin page takes its figures.
 type adminSource struct {
 	gather prometheus.Gatherer
-	// latency is the histogram family of push latency.
-	latency string
+	// latency is the histogram family of push latency; latencyKeep, when
+	// set, picks its series.
+	latency     string
+	latencyKeep func(*dto.Metric) bool
+	// edgeFigures says whether the process has an edge, whose figures
+	// (deliveries, connections, cuts) the registry then holds.
+	edgeFigures bool
 	// online answers the top rooms by members.
 	online pushapi.OnlineCounter
 	// rates counts room messages; nil means none.
 	rates *roomRates
-	// nodes lists the deployment's processes with their health.
-	nodes func(context.Context) []adminNode
+	// nodes lists the deployment's processes with their health, and the
+	// Kafka consumer group's lag (nil without Kafka).
+	nodes func(context.Context) ([]adminNode, []partitionLag)
 	// drain drains the node with that id; nil means no node can be.
 	drain func(id string) error
 }
@@ -120,7 +126,7 @@ func (a *adminSampler) sample(now time.Time) {
 	if f := byName[a.src.latency]; f != nil {
 		for _, m := range f.GetMetric() {
 			h := m.GetHistogram()
-			if h == nil {
+			if h == nil || (a.src.latencyKeep != nil && !a.src.latencyKeep(m)) {
 				continue
 			}
 			s.count += h.GetSampleCount()
@@ -151,7 +157,10 @@ func (a *adminSampler) sample(now time.Time) {
 
 // adminState is what /admin/api/state answers.
 type adminState struct {
-	Time        int64            `json:"time"` // Unix milliseconds
+	Time int64 `json:"time"` // Unix milliseconds
+	// EdgeFigures is false in a process without an edge (api): deliveries,
+	// connections, cuts and handshake failures are then not known here.
+	EdgeFigures bool             `json:"edge_figures"`
 	Nodes       []adminNode      `json:"nodes"`
 	Connections map[string]int64 `json:"connections"` // by transport
 	TopRooms    []roomMembers    `json:"top_rooms"`
@@ -201,6 +210,7 @@ func (a *adminSampler) state(ctx context.Context) adminState {
 
 	st := adminState{
 		Time:        time.Now().UnixMilli(),
+		EdgeFigures: a.src.edgeFigures,
 		Connections: byLabel(latest[famConnections], "transport"),
 		TopRooms:    []roomMembers{},
 		Series:      series(ring),
@@ -219,7 +229,7 @@ func (a *adminSampler) state(ctx context.Context) adminState {
 		st.Counters.HandshakeFailures[t+"_handshake"] = n
 	}
 	if a.src.nodes != nil {
-		st.Nodes = a.src.nodes(ctx)
+		st.Nodes, st.Kafka = a.src.nodes(ctx)
 	}
 	if a.src.online != nil {
 		if on, err := a.src.online.Online(ctx, nil, adminTopRooms); err == nil {

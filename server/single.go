@@ -191,7 +191,7 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 		return fail(err)
 	}
 	if cfg.AdminUI != nil {
-		src := adminSource{gather: reg, latency: famEdgeLatency, online: s.Edge, rates: rates, nodes: s.adminNodes, drain: s.drainEdge}
+		src := adminSource{gather: reg, latency: famEdgeLatency, edgeFigures: true, online: s.Edge, rates: rates, nodes: s.adminNodes, drain: s.drainEdge}
 		if s.ui, err = newAdminUI(*cfg.AdminUI, src, log.With("component", "admin")); err != nil {
 			return fail(err)
 		}
@@ -223,13 +223,10 @@ func (s *Single) nodeID() string {
 	return "serve"
 }
 
-// adminNodes is the admin page's node list: the one process.
-func (s *Single) adminNodes(ctx context.Context) []adminNode {
-	h := s.health.status(ctx)
-	if h == "" {
-		h = "ok"
-	}
-	return []adminNode{{ID: s.nodeID(), Role: "serve", Health: h, Drainable: !s.draining.Load()}}
+// adminNodes is the admin page's node list: the one process, without
+// Kafka.
+func (s *Single) adminNodes(ctx context.Context) ([]adminNode, []partitionLag) {
+	return []adminNode{{ID: s.nodeID(), Role: "serve", Health: healthText(s.health.status(ctx)), Drainable: !s.draining.Load()}}, nil
 }
 
 // drainTimeout bounds an edge drain asked from the admin page, as the

@@ -96,23 +96,27 @@ function plot(id, series, key) {
 function render(st) {
   const series = st.series ?? [];
   const last = series[series.length - 1] ?? {};
-  $("deliveries").textContent = fmt(last.deliveries_per_s, 1);
+  // A process without an edge (api) knows no deliveries, connections or cuts.
+  const edge = st.edge_figures;
+  $("deliveries").textContent = edge ? fmt(last.deliveries_per_s, 1) : "–";
   $("pushes").textContent = fmt(last.pushes_per_s, 1);
   $("p50").textContent = ms(last.p50_ms);
   $("p99").textContent = ms(last.p99_ms);
-  $("scale-deliveries").textContent = fmt(plot("line-deliveries", series, "deliveries_per_s"), 1);
+  $("scale-deliveries").textContent = edge ? fmt(plot("line-deliveries", series, "deliveries_per_s"), 1) : "–";
   $("scale-p99").textContent = ms(plot("line-p99", series, "p99_ms"));
   $("chart").dataset.points = String(series.length);
 
   rows("nodes", (st.nodes ?? []).map((n) => [n.id, n.role, [n.health, n.health === "ok" ? "ok" : "bad"], drainButton(n)]), "no nodes");
-  rows("connections", Object.entries(st.connections ?? {}).sort().map(([t, n]) => [t, [fmt(n), "num"]]), "no connections");
+  rows("connections", Object.entries(st.connections ?? {}).sort().map(([t, n]) => [t, [fmt(n), "num"]]),
+    edge ? "no connections" : "counted by each edge (its /metrics)");
   rows("top-rooms", (st.top_rooms ?? []).map((r) => [r.room, [fmt(r.members), "num"]]), "no rooms");
   rows("hot-rooms", (st.hot_rooms ?? []).map((r) => [r.room, [fmt(r.per_second, 1), "num"]]), "no room pushes");
   const c = st.counters ?? {};
-  const counters = [["slow-consumer cuts", [fmt(c.slow_consumer_cuts), "num"]], ["push API rate-limit hits", [fmt(c.api_rate_limited), "num"]],
-    ["malformed frames", [fmt(c.bad_frames), "num"]]];
+  const counters = [["push API rate-limit hits", [fmt(c.api_rate_limited), "num"]]];
+  if (edge) counters.push(["slow-consumer cuts", [fmt(c.slow_consumer_cuts), "num"]], ["malformed frames", [fmt(c.bad_frames), "num"]]);
+  else counters.push([["cuts and handshake failures: counted by each edge (its /metrics)", "muted"]]);
   for (const [k, n] of Object.entries(c.limited ?? {}).sort()) counters.push([`limit: ${k}`, [fmt(n), "num"]]);
-  for (const [k, n] of Object.entries(c.handshake_failures ?? {}).sort()) counters.push([`handshake failure: ${k}`, [fmt(n), "num"]]);
+  for (const [k, n] of Object.entries(edge ? c.handshake_failures ?? {} : {}).sort()) counters.push([`handshake failure: ${k}`, [fmt(n), "num"]]);
   rows("counters", counters, "");
   rows("kafka", st.kafka == null ? [] : st.kafka.map((p) => [String(p.partition), [fmt(p.lag), "num"]]),
     st.kafka == null ? "no Kafka: the bus is in process" : "no partitions");
