@@ -77,3 +77,27 @@ func TestQuantileMillis(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRoomRatesAdd is the admin page's cost per accepted room push:
+// a room already counted (the common case), and a flood of new rooms past
+// the bound.
+func BenchmarkRoomRatesAdd(b *testing.B) {
+	rooms := make([]string, 4*roomRatesTracked)
+	for i := range rooms {
+		rooms[i] = fmt.Sprint("room-", i)
+	}
+	b.Run("counted", func(b *testing.B) {
+		r := newRoomRates(nil)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			r.add(rooms[i%16])
+		}
+	})
+	b.Run("flood", func(b *testing.B) {
+		r := newRoomRates(nil)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			r.add(rooms[i%len(rooms)])
+		}
+	})
+}
