@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -208,7 +209,8 @@ func TestAdminDrain(t *testing.T) {
 
 // In a cluster, the api process's page lists itself, the edges of the
 // Redis registry and the cores of the consumer group, the group's lag per
-// partition, and the pushes it accepts.
+// partition, the edges' figures summed (connections, deliveries, push
+// latency) and the pushes it accepts; it drains an edge over EdgeService.
 func TestAdminCluster(t *testing.T) {
 	c := startCluster(t, 1, 2)
 	api, err := server.StartAPI(server.APIConfig{
@@ -229,6 +231,38 @@ func TestAdminCluster(t *testing.T) {
 	if code, _, _ := adminCallAt(t, admin, http.MethodGet, "/admin/api/state", "Bearer wrong", ""); code != http.StatusUnauthorized {
 		t.Fatalf("state with a wrong token: %d, want 401", code)
 	}
+	drained := c.edges[0]
+	conn, err := net.DialTimeout("tcp", drained.Edge.TCPAddr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	fr := authTCP(t, conn, token(t, "alice", "lobby"))
+	if _, err := conn.Write(wire.AppendJoin(nil, 2, &wire.Join{Room: "lobby"})); err != nil {
+		t.Fatal(err)
+	}
+	frames := make(chan wire.Header, 1024)
+	go func() { // read everything, so that the client is never a slow consumer
+		_ = conn.SetReadDeadline(time.Time{})
+		for {
+			h, body, err := fr.ReadFrame()
+			if err != nil {
+				close(frames)
+				return
+			}
+			if h.Op == wire.OpDisconnect {
+				var d wire.Disconnect
+				if d.Decode(body) == nil {
+					h.Seq = uint32(d.Code) // the code, for the test below
+				}
+			}
+			select {
+			case frames <- h:
+			default:
+			}
+		}
+	}()
+
 	cl := pushv1connect.NewPushServiceClient(&http.Client{Transport: h2cTransport()}, "http://"+api.Addr().String(),
 		connect.WithInterceptors(bearer(testAPIKey)))
 	deadline := time.Now().Add(10 * time.Second)
@@ -237,21 +271,51 @@ func TestAdminCluster(t *testing.T) {
 		st := getAdminStateAt(t, admin)
 		roles := map[string]int{}
 		for _, n := range st.Nodes {
-			if n.Health == "ok" || n.Role == "core" && strings.HasPrefix(n.Health, "ok") {
+			if strings.HasPrefix(n.Health, "ok") && (n.Role != "edge" || n.Drainable) {
 				roles[n.Role]++
 			}
 		}
-		last := 0.0
-		if len(st.Series) > 0 {
-			last = st.Series[len(st.Series)-1].PushesPS
+		var last struct {
+			pushes, deliveries float64
+			p99                *float64
 		}
-		if !st.EdgeFigures && roles["api"] == 1 && roles["edge"] == 2 && roles["core"] == 1 && len(st.Kafka) == 4 &&
-			last > 0 && len(st.HotRooms) == 1 && st.HotRooms[0].Room == "lobby" {
-			return
+		if len(st.Series) > 0 {
+			p := st.Series[len(st.Series)-1]
+			last.pushes, last.deliveries, last.p99 = p.PushesPS, p.DeliveriesPS, p.P99
+		}
+		if st.EdgeFigures && roles["api"] == 1 && roles["edge"] == 2 && roles["core"] == 1 && len(st.Kafka) == 4 &&
+			st.Connections["tcp"] == 1 && last.pushes > 0 && last.deliveries > 0 && last.p99 != nil &&
+			len(st.HotRooms) == 1 && st.HotRooms[0].Room == "lobby" {
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("cluster state: %+v", st)
 		}
 		time.Sleep(50 * time.Millisecond) // the push rate, not a wait for a condition
+	}
+
+	auth := "Bearer " + testAdminToken
+	if code, _, _ := adminCallAt(t, admin, http.MethodPost, "/admin/api/drain", auth, `{"node":"no-such-edge"}`); code != http.StatusNotFound {
+		t.Fatalf("drain of an unknown edge: %d, want 404", code)
+	}
+	if code, body, _ := adminCallAt(t, admin, http.MethodPost, "/admin/api/drain", auth, `{"node":"`+drained.Info.ID+`"}`); code != http.StatusAccepted {
+		t.Fatalf("drain: %d %s, want 202", code, body)
+	}
+	timeout := time.After(10 * time.Second)
+	for got := false; !got; {
+		select {
+		case h, ok := <-frames:
+			if !ok {
+				t.Fatal("the drained edge's client saw no Disconnect")
+			}
+			if h.Op == wire.OpDisconnect {
+				if wire.Code(h.Seq) != wire.CodeShutdown {
+					t.Fatalf("disconnect %d, want %d", h.Seq, wire.CodeShutdown)
+				}
+				got = true
+			}
+		case <-timeout:
+			t.Fatal("no Disconnect 3000 within 10 s of the drain")
+		}
 	}
 }

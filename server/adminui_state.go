@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	edgev1 "github.com/quicpush/quicpush/gen/quicpush/edge/v1"
+
 	"github.com/quicpush/quicpush/pushapi"
 )
 
@@ -77,6 +79,11 @@ type adminSource struct {
 	nodes func(context.Context) ([]adminNode, []partitionLag)
 	// drain drains the node with that id; nil means no node can be.
 	drain func(id string) error
+	// edges asks the cluster's edges for their figures (the api process);
+	// nil in a process with an edge of its own. With it, deliveries, push
+	// latency (acceptance to queueing, on the edges), connections and cuts
+	// are the edges' sums.
+	edges func(context.Context) []edgeResult
 }
 
 // adminSample is one second's reading.
@@ -97,6 +104,9 @@ type adminSampler struct {
 	mu     sync.Mutex
 	ring   []adminSample // oldest first, at most adminHistory
 	latest map[string]*dto.MetricFamily
+	// edges and edgeSum are the edges' latest answers and their sum.
+	edges   []edgeResult
+	edgeSum *edgev1.FiguresResponse
 }
 
 func newAdminSampler(src adminSource) *adminSampler { return &adminSampler{src: src} }
@@ -146,8 +156,19 @@ func (a *adminSampler) sample(now time.Time) {
 	if a.src.rates != nil {
 		s.rooms = a.src.rates.take()
 	}
+	var edges []edgeResult
+	var edgeSum *edgev1.FiguresResponse
+	if a.src.edges != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), adminSampleEvery)
+		edges = a.src.edges(ctx)
+		cancel()
+		edgeSum = sumFigures(edges)
+		s.deliveries = edgeSum.GetDeliveries()
+		s.bounds, s.buckets, s.count = edgeSum.GetLatencyBounds(), edgeSum.GetLatencyBuckets(), edgeSum.GetLatencyCount()
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.edges, a.edgeSum = edges, edgeSum
 	if len(a.ring) == adminHistory {
 		a.ring = slices.Delete(a.ring, 0, 1)
 	}
@@ -206,6 +227,7 @@ func (a *adminSampler) state(ctx context.Context) adminState {
 	a.mu.Lock()
 	ring := slices.Clone(a.ring)
 	latest := a.latest
+	edges, edgeSum := a.edges, a.edgeSum
 	a.mu.Unlock()
 
 	st := adminState{
@@ -230,6 +252,15 @@ func (a *adminSampler) state(ctx context.Context) adminState {
 	}
 	if a.src.nodes != nil {
 		st.Nodes, st.Kafka = a.src.nodes(ctx)
+	}
+	if edgeSum != nil {
+		st.EdgeFigures = true
+		st.Connections = edgeSum.GetConnections()
+		st.Counters.SlowConsumerCuts = edgeSum.GetSlowConsumerCuts()
+		st.Counters.BadFrames = edgeSum.GetBadFrames()
+		st.Counters.Limited = edgeSum.GetLimited()
+		st.Counters.HandshakeFailures = edgeSum.GetHandshakeFailures()
+		markEdges(st.Nodes, edges)
 	}
 	if a.src.online != nil {
 		if on, err := a.src.online.Online(ctx, nil, adminTopRooms); err == nil {
@@ -274,8 +305,13 @@ func series(ring []adminSample) []adminPoint {
 // histogram_quantile does; nil when there were none.
 func quantileMillis(q float64, from, to adminSample) *float64 {
 	n := len(to.buckets)
-	if n == 0 || len(from.buckets) != n {
+	if n == 0 || len(from.buckets) != n || to.count < from.count {
 		return nil
+	}
+	for i := range n {
+		if to.buckets[i] < from.buckets[i] { // an edge left the sum
+			return nil
+		}
 	}
 	delta := func(i int) float64 { return float64(to.buckets[i] - from.buckets[i]) }
 	// The total counts the observations above the last bound too (the
@@ -329,4 +365,26 @@ func byLabel(f *dto.MetricFamily, label string) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// markEdges sets the health of the edge nodes from their Figures answers:
+// unreachable, draining, or drainable.
+func markEdges(nodes []adminNode, edges []edgeResult) {
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Role != "edge" {
+			continue
+		}
+		for _, r := range edges {
+			switch {
+			case r.id != n.ID:
+			case r.err != nil:
+				n.Health = "unreachable: " + r.err.Error()
+			case r.figs.GetDraining():
+				n.Health = "draining"
+			default:
+				n.Drainable = true
+			}
+		}
+	}
 }

@@ -10,12 +10,14 @@ import (
 	"sync"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quicpush/quicpush/bus"
+	edgev1 "github.com/quicpush/quicpush/gen/quicpush/edge/v1"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/pushapi"
@@ -210,6 +212,7 @@ func (s *API) adminUI(cfg APIConfig, reg *prometheus.Registry, log *slog.Logger)
 		return nil, nil, err
 	}
 	rates := newRoomRates(s.pub)
+	clients := newEdgeClients()
 	src := adminSource{
 		gather: reg,
 		// Push latency as this process sees it: a push call, the brokers'
@@ -226,12 +229,54 @@ func (s *API) adminUI(cfg APIConfig, reg *prometheus.Registry, log *slog.Logger)
 		online: store.NewOnlineCounts(s.rdb, cfg.Redis.Prefix),
 		rates:  rates,
 		nodes:  func(ctx context.Context) ([]adminNode, []partitionLag) { return s.adminNodes(ctx, cfg.CoreGroup) },
+		edges:  func(ctx context.Context) []edgeResult { return s.edgeFigures(ctx, clients) },
+		drain:  func(id string) error { return s.drainEdge(id, clients) },
 	}
 	ui, err := newAdminUI(*cfg.AdminUI, src, log.With("component", "admin"))
 	if err != nil {
 		return nil, nil, err
 	}
 	return ui, rates, nil
+}
+
+// edgeFigures asks every live edge for its figures, at once.
+func (s *API) edgeFigures(ctx context.Context, clients *edgeClients) []edgeResult {
+	edges, err := s.routes.LiveEdges(ctx)
+	if err != nil {
+		return nil
+	}
+	out := make([]edgeResult, len(edges))
+	var wg sync.WaitGroup
+	for i, e := range edges {
+		wg.Go(func() {
+			resp, err := clients.get(e.URL).Figures(ctx, connect.NewRequest(&edgev1.FiguresRequest{}))
+			out[i] = edgeResult{id: e.ID, err: err}
+			if err == nil {
+				out[i].figs = resp.Msg
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// drainEdge asks the live edge id to drain (EdgeService.Drain).
+func (s *API) drainEdge(id string, clients *edgeClients) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	edges, err := s.routes.LiveEdges(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range edges {
+		if e.ID == id {
+			if _, err := clients.get(e.URL).Drain(ctx, connect.NewRequest(&edgev1.DrainRequest{})); err != nil {
+				return fmt.Errorf("server: drain %s: %w", id, err)
+			}
+			return nil
+		}
+	}
+	return errNoSuchNode
 }
 
 // famAPIDuration is the push API's call duration histogram.
