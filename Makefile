@@ -29,8 +29,8 @@ help: ## Describe useful make targets
 	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## Run quicpush in one process with a development certificate
-	go run ./cmd/quicpush serve
+run: ## Run quicpush in one process with a development certificate and the admin page (its address and token in the banner)
+	go run ./cmd/quicpush serve --admin-ui
 
 .PHONY: build
 build: ## Build bin/quicpush
@@ -74,6 +74,12 @@ test-0rtt: ## The 0-RTT tests once more without the race detector, under which Q
 test-js: deps-js build ## Browser client: dist/ freshness, unit tests, end-to-end in headless Chromium
 	cd clients/js && npm ci --no-audit --no-fund && npm run check:dist && npm test && \
 		QUICPUSH_BIN=$(CURDIR)/$(BIN)/quicpush npm run test:e2e
+
+.PHONY: admin-screenshot
+admin-screenshot: deps-js build ## Update docs/admin.png: the admin page's test in headless Chromium (part of test-js) with its screenshot copied there
+	cd clients/js && npm ci --no-audit --no-fund && node scripts/build.mjs && \
+		QUICPUSH_BIN=$(CURDIR)/$(BIN)/quicpush ADMIN_SCREENSHOT=$(CURDIR)/docs/admin.png \
+		node --test --test-name-pattern 'admin page' e2e/run.mjs
 
 .PHONY: test-java
 test-java: deps-java build ## Android/JVM client (clients/java, Maven): codec vectors, property tests, end-to-end against bin/quicpush

@@ -22,6 +22,12 @@ func (e *Edge) ServiceHandler(opts ...connect.HandlerOption) (string, http.Handl
 	return edgev1connect.NewEdgeServiceHandler(&edgeService{e: e}, opts...)
 }
 
+// Service is the EdgeService implementation ServiceHandler serves, for a
+// process that answers the calls the edge alone cannot (Figures and Drain
+// need the process's registry and its registry entry: server/edge.go) and
+// serves the result itself. Those two answer Unimplemented here.
+func (e *Edge) Service() edgev1connect.EdgeServiceHandler { return &edgeService{e: e} }
+
 type edgeService struct {
 	edgev1connect.UnimplementedEdgeServiceHandler
 	e *Edge

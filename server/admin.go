@@ -38,11 +38,12 @@ type readyCheck struct {
 
 // StartAdmin listens on addr and serves the admin endpoints of reg.
 func StartAdmin(addr string, reg *prometheus.Registry, log *slog.Logger) (*Admin, error) {
-	return startAdminWith(addr, reg, log, &health{})
+	return startAdminWith(addr, reg, log, &health{}, nil)
 }
 
-// startAdminWith is StartAdmin answering /readyz from h.
-func startAdminWith(addr string, reg *prometheus.Registry, log *slog.Logger, h *health) (*Admin, error) {
+// startAdminWith is StartAdmin answering /readyz from h, with ui's page
+// when ui is not nil.
+func startAdminWith(addr string, reg *prometheus.Registry, log *slog.Logger, h *health, ui *adminUI) (*Admin, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
@@ -55,6 +56,9 @@ func startAdminWith(addr string, reg *prometheus.Registry, log *slog.Logger, h *
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if ui != nil {
+		ui.handle(mux)
+	}
 	return &Admin{health: h, http: serveHTTP("admin listener", ln, mux, log)}, nil
 }
 
@@ -83,22 +87,29 @@ func (h *health) Draining(reason string) {
 }
 
 func (h *health) ready(w http.ResponseWriter, r *http.Request) {
+	if why := h.status(r.Context()); why != "" {
+		http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// status is why the process is not ready, or "" when it is.
+func (h *health) status(ctx context.Context) string {
 	h.mu.Lock()
 	checks, down := h.checks, h.down
 	h.mu.Unlock()
 	if down != "" {
-		http.Error(w, "not ready: "+down, http.StatusServiceUnavailable)
-		return
+		return down
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	for _, c := range checks {
 		if err := c.fn(ctx); err != nil {
-			http.Error(w, fmt.Sprintf("not ready: %s: %v", c.name, err), http.StatusServiceUnavailable)
-			return
+			return fmt.Sprintf("%s: %v", c.name, err)
 		}
 	}
-	_, _ = w.Write([]byte("ok\n"))
+	return ""
 }
 
 // Close stops the listener.

@@ -2,18 +2,23 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quicpush/quicpush/bus"
+	edgev1 "github.com/quicpush/quicpush/gen/quicpush/edge/v1"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/namespace"
 	"github.com/quicpush/quicpush/pushapi"
@@ -28,6 +33,15 @@ type APIConfig struct {
 	// AdminAddr serves /metrics, /healthz, /readyz and pprof. Empty means
 	// none.
 	AdminAddr string
+	// AdminUI, when set, serves the live admin page (docs/admin.md) on the
+	// admin listener, which it then requires: the cluster's nodes (this
+	// process, the edges in the Redis registry, the cores in CoreGroup),
+	// the cores' Kafka lag per partition, and this process's pushes. Nil
+	// means no page.
+	AdminUI *AdminUIConfig
+	// CoreGroup is the cores' consumer group, whose members and lag the
+	// admin page shows. Empty means bus.DefaultGroup.
+	CoreGroup string
 	// HTTP bounds the push API's connections: timeouts and a cap. Its zero
 	// value means the defaults it documents.
 	HTTP APIHTTPConfig
@@ -72,10 +86,13 @@ type API struct {
 	// Admin is the admin listener, nil without APIConfig.AdminAddr.
 	Admin *Admin
 
-	pub   *bus.KafkaPublisher
-	rdb   *redis.Client
-	http  *httpService
-	close sync.Once
+	pub    *bus.KafkaPublisher
+	rdb    *redis.Client
+	http   *httpService
+	routes *store.Routes // the edge registry, for the admin page
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	close  sync.Once
 }
 
 // StartAPI connects to Kafka (creating the topic when needed) and Redis and
@@ -99,8 +116,15 @@ func StartAPI(cfg APIConfig) (*API, error) {
 	if s.pub, err = bus.NewKafkaPublisher(ctx, kc); err != nil {
 		return fail(err)
 	}
+	var publisher bus.Publisher = s.pub
+	var ui *adminUI
+	if cfg.AdminUI != nil {
+		if ui, publisher, err = s.adminUI(cfg, reg, log); err != nil {
+			return fail(err)
+		}
+	}
 	svc, err := pushapi.New(pushapi.Config{
-		Publisher:         s.pub,
+		Publisher:         publisher,
 		Online:            store.NewOnlineCounts(s.rdb, cfg.Redis.Prefix),
 		Presence:          store.NewPresence(s.rdb, cfg.Redis.Prefix),
 		History:           store.NewHistory(s.rdb, cfg.Redis.Prefix, cfg.History),
@@ -128,12 +152,19 @@ func StartAPI(cfg APIConfig) (*API, error) {
 	if s.http, err = listenAPI(addr, mux, log, cfg.HTTP); err != nil {
 		return fail(err)
 	}
-	if s.Admin, err = startAdmin(cfg.AdminAddr, reg, log); err != nil {
-		return fail(err)
+	if cfg.AdminAddr != "" {
+		if s.Admin, err = startAdminWith(cfg.AdminAddr, reg, log, &health{}, ui); err != nil {
+			return fail(err)
+		}
 	}
 	if s.Admin != nil {
 		s.Admin.AddCheck("kafka", s.pub.Ping)
 		s.Admin.AddCheck("redis", func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() })
+	}
+	if ui != nil {
+		uctx, cancel := context.WithCancel(context.Background())
+		s.cancel = cancel
+		s.done.Go(func() { ui.run(uctx) })
 	}
 	log.Info("push API listening", "addr", s.http.Addr().String(), "brokers", kc.Brokers, "redis", cfg.Redis.Addr)
 	return s, nil
@@ -162,10 +193,133 @@ func (s *API) Close() error {
 		if s.Admin != nil {
 			_ = s.Admin.Close()
 		}
+		if s.cancel != nil {
+			s.cancel()
+			s.done.Wait()
+		}
+		if s.routes != nil {
+			_ = s.routes.Close()
+		}
 		if s.pub != nil {
 			_ = s.pub.Close()
 		}
 		_ = s.rdb.Close()
 	})
 	return nil
+}
+
+// adminUI builds the admin page of the api process and the publisher that
+// counts room pushes for it.
+func (s *API) adminUI(cfg APIConfig, reg *prometheus.Registry, log *slog.Logger) (*adminUI, bus.Publisher, error) {
+	if cfg.AdminAddr == "" {
+		return nil, nil, errors.New("server: the admin page needs an admin listener (AdminAddr)")
+	}
+	var err error
+	// Only LiveEdges is used: no Start (no invalidations to follow), no
+	// janitor (the cores run it).
+	if s.routes, err = store.NewRoutes(store.RoutesConfig{Client: s.rdb, Prefix: cfg.Redis.Prefix, JanitorInterval: -1,
+		Logger: log.With("component", "routes")}); err != nil {
+		return nil, nil, err
+	}
+	rates := newRoomRates(s.pub)
+	clients := newEdgeClients()
+	src := adminSource{
+		gather: reg,
+		// Push latency as this process sees it: a push call, the brokers'
+		// acknowledgement included.
+		latency: famAPIDuration,
+		latencyKeep: func(m *dto.Metric) bool {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" {
+					return pushMethods[l.GetValue()]
+				}
+			}
+			return false
+		},
+		online: store.NewOnlineCounts(s.rdb, cfg.Redis.Prefix),
+		rates:  rates,
+		nodes:  func(ctx context.Context) ([]adminNode, []partitionLag) { return s.adminNodes(ctx, cfg.CoreGroup) },
+		edges:  func(ctx context.Context) []edgeResult { return s.edgeFigures(ctx, clients) },
+		drain:  func(id string) error { return s.drainEdge(id, clients) },
+	}
+	ui, err := newAdminUI(*cfg.AdminUI, src, log.With("component", "admin"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return ui, rates, nil
+}
+
+// edgeFigures asks every live edge for its figures, at once.
+func (s *API) edgeFigures(ctx context.Context, clients *edgeClients) []edgeResult {
+	edges, err := s.routes.LiveEdges(ctx)
+	if err != nil {
+		return nil
+	}
+	out := make([]edgeResult, len(edges))
+	var wg sync.WaitGroup
+	for i, e := range edges {
+		wg.Go(func() {
+			resp, err := clients.get(e.URL).Figures(ctx, connect.NewRequest(&edgev1.FiguresRequest{}))
+			out[i] = edgeResult{id: e.ID, err: err}
+			if err == nil {
+				out[i].figs = resp.Msg
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// drainEdge asks the live edge id to drain (EdgeService.Drain).
+func (s *API) drainEdge(id string, clients *edgeClients) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	edges, err := s.routes.LiveEdges(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range edges {
+		if e.ID == id {
+			if _, err := clients.get(e.URL).Drain(ctx, connect.NewRequest(&edgev1.DrainRequest{})); err != nil {
+				return fmt.Errorf("server: drain %s: %w", id, err)
+			}
+			return nil
+		}
+	}
+	return errNoSuchNode
+}
+
+// famAPIDuration is the push API's call duration histogram.
+const famAPIDuration = "quicpush_pushapi_request_duration_seconds"
+
+// pushMethods are the PushService methods that push.
+var pushMethods = map[string]bool{"PushKeys": true, "PushUsers": true, "PushRoom": true, "Broadcast": true}
+
+// adminNodes lists the cluster: this process, the edges registered in Redis
+// (alive: their registration has not expired) and the cores in the
+// consumer group, with the group's lag. What cannot be read is shown as a
+// node that is not ok.
+func (s *API) adminNodes(ctx context.Context, group string) ([]adminNode, []partitionLag) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	nodes := []adminNode{{ID: s.http.Addr().String(), Role: "api", Health: healthText(s.Admin.status(ctx))}}
+	if edges, err := s.routes.LiveEdges(ctx); err != nil {
+		nodes = append(nodes, adminNode{ID: "edges", Role: "edge", Health: "registry: " + err.Error()})
+	} else {
+		for _, e := range edges {
+			nodes = append(nodes, adminNode{ID: e.ID, Role: "edge", Health: "ok"})
+		}
+	}
+	g, err := s.pub.Group(ctx, group)
+	if err != nil {
+		return append(nodes, adminNode{ID: "cores", Role: "core", Health: err.Error()}), []partitionLag{}
+	}
+	for _, m := range g.Members {
+		nodes = append(nodes, adminNode{ID: m.Host + " " + m.ID, Role: "core", Health: fmt.Sprintf("ok (%d partitions, group %s)", m.Partitions, g.State)})
+	}
+	lag := make([]partitionLag, 0, len(g.Lag))
+	for _, l := range g.Lag {
+		lag = append(lag, partitionLag{Partition: l.Partition, Lag: l.Lag})
+	}
+	return nodes, lag
 }

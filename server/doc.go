@@ -10,7 +10,9 @@
 //   - edge.go: `quicpush edge`, client connections, recording routes in Redis
 //     and serving the internal Deliver stream cores call;
 //   - admin.go: the admin listener every process runs (/metrics, /healthz,
-//     /readyz, /debug/pprof/).
+//     /readyz, /debug/pprof/);
+//   - adminui*.go: the live admin page the admin listener serves with
+//     AdminUIConfig (docs/admin.md).
 //
 // Each role has a Config, a StartX function that returns once every port is
 // bound, and the same lifecycle: Shutdown(ctx) stops gracefully within ctx,

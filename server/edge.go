@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quicpush/quicpush/edge"
+	"github.com/quicpush/quicpush/gen/quicpush/edge/v1/edgev1connect"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/internal/auth"
 	"github.com/quicpush/quicpush/internal/push"
@@ -83,7 +85,11 @@ type Edge struct {
 	// stopJoinLeave ends the subscription to other edges' join and leave
 	// notices; nil when no namespace has them on.
 	stopJoinLeave func()
-	close         sync.Once
+	log      *slog.Logger
+	draining atomic.Bool // Drain was asked for (the admin page)
+	shutdown sync.Once
+	shutErr  error
+	close    sync.Once
 }
 
 // registerTimeout bounds the edge's first registration in Redis.
@@ -94,7 +100,7 @@ const registerTimeout = 30 * time.Second
 func StartEdge(cfg EdgeConfig) (*Edge, error) {
 	log := orDiscard(cfg.Logger)
 	reg := newRegistry()
-	s := &Edge{Registry: reg, rdb: cfg.Redis.client()}
+	s := &Edge{Registry: reg, rdb: cfg.Redis.client(), log: log}
 	fail := func(err error) (*Edge, error) {
 		_ = s.Close()
 		return nil, err
@@ -180,7 +186,7 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 		}
 	}
 	mux := http.NewServeMux()
-	mux.Handle(e.ServiceHandler())
+	mux.Handle(edgev1connect.NewEdgeServiceHandler(&edgeAdminService{EdgeServiceHandler: e.Service(), s: s, reg: reg}))
 	s.internal = serveHTTP("internal listener", s.ln, mux, log)
 	s.Info.QUICAddr, s.Info.TCPAddr = e.QUICAddr().String(), e.TCPAddr().String()
 	s.routes.SetClientAddrs(s.Info.QUICAddr, s.Info.TCPAddr)
@@ -206,18 +212,22 @@ func (s *Edge) InternalAddr() net.Addr { return s.ln.Addr() }
 // Shutdown drains the edge: it stops accepting, tells every client to
 // reconnect elsewhere (3000) and waits for them to leave within ctx, then
 // leaves the registry (so cores stop routing here) and stops.
+// After a drain asked from the admin page, it returns that drain's result.
 func (s *Edge) Shutdown(ctx context.Context) error {
-	if s.Admin != nil {
-		s.Admin.Draining("draining")
-	}
-	err := s.Edge.Shutdown(ctx)
-	// Leaving the registry needs a little time even when ctx is spent.
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-	defer cancel()
-	err = errors.Join(err, s.routes.Shutdown(lctx))
-	_ = s.internal.Shutdown(lctx)
-	_ = s.Close()
-	return err
+	s.shutdown.Do(func() {
+		if s.Admin != nil {
+			s.Admin.Draining("draining")
+		}
+		err := s.Edge.Shutdown(ctx)
+		// Leaving the registry needs a little time even when ctx is spent.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		err = errors.Join(err, s.routes.Shutdown(lctx))
+		_ = s.internal.Shutdown(lctx)
+		_ = s.Close()
+		s.shutErr = err
+	})
+	return s.shutErr
 }
 
 // Close stops everything at once, without leaving the registry: the entry

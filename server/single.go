@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,9 @@ type SingleConfig struct {
 	// it on loopback. Empty means no admin listener (the API port answers
 	// /metrics, /healthz and /readyz in any case).
 	AdminAddr string
+	// AdminUI, when set, serves the live admin page (docs/admin.md) on the
+	// admin listener, which it then requires. Nil means no page.
+	AdminUI *AdminUIConfig
 	// Edge configures the edge; its Auth, TLS, History, Logger and
 	// Registerer are set here.
 	Edge edge.Config
@@ -99,6 +103,9 @@ type Single struct {
 	hist     *history.Memory
 	verifier *auth.Verifier
 	api      *httpService
+	ui       *adminUI
+	draining atomic.Bool    // the edge was drained from the admin page
+	drains   sync.WaitGroup // edge drains under way
 	log      *slog.Logger
 	cancel   context.CancelFunc
 	done     sync.WaitGroup
@@ -158,8 +165,17 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 		return fail(err)
 	}
 
+	var publisher bus.Publisher = s.bus
+	var rates *roomRates
+	if cfg.AdminUI != nil {
+		if cfg.AdminAddr == "" {
+			return fail(errors.New("server: the admin page needs an admin listener (AdminAddr)"))
+		}
+		rates = newRoomRates(s.bus)
+		publisher = rates
+	}
 	pc := pushapi.Config{
-		Publisher:   s.bus,
+		Publisher:   publisher,
 		Online:      s.Edge,
 		Presence:    s.Edge,
 		ServerRooms: rooms,
@@ -195,8 +211,14 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 	if s.api, err = listenAPI(addr, mux, log, cfg.APIHTTP); err != nil {
 		return fail(err)
 	}
+	if cfg.AdminUI != nil {
+		src := adminSource{gather: reg, latency: famEdgeLatency, edgeFigures: true, online: s.Edge, rates: rates, nodes: s.adminNodes, drain: s.drainEdge}
+		if s.ui, err = newAdminUI(*cfg.AdminUI, src, log.With("component", "admin")); err != nil {
+			return fail(err)
+		}
+	}
 	if cfg.AdminAddr != "" {
-		if s.Admin, err = startAdminWith(cfg.AdminAddr, reg, log, s.health); err != nil {
+		if s.Admin, err = startAdminWith(cfg.AdminAddr, reg, log, s.health, s.ui); err != nil {
 			return fail(err)
 		}
 	}
@@ -208,7 +230,51 @@ func StartSingle(cfg SingleConfig) (*Single, error) {
 			log.Error("core stopped", "err", err)
 		}
 	})
+	if s.ui != nil {
+		s.done.Go(func() { s.ui.run(ctx) })
+	}
 	return s, nil
+}
+
+// nodeID names the single process on the admin page.
+func (s *Single) nodeID() string {
+	if id := s.Edge.ID(); id != "" {
+		return id
+	}
+	return "serve"
+}
+
+// adminNodes is the admin page's node list: the one process, without
+// Kafka.
+func (s *Single) adminNodes(ctx context.Context) ([]adminNode, []partitionLag) {
+	return []adminNode{{ID: s.nodeID(), Role: "serve", Health: healthText(s.health.status(ctx)), Drainable: !s.draining.Load()}}, nil
+}
+
+// drainTimeout bounds an edge drain asked from the admin page, as the
+// command's shutdown on SIGTERM is bounded.
+const drainTimeout = 10 * time.Second
+
+// drainEdge drains the edge as on SIGTERM, asked from the admin page: it
+// stops taking connections, /readyz fails so that load balancers move new
+// clients away, and every client is told to reconnect elsewhere (Disconnect
+// 3000, shutdown). The push API keeps answering; pushes to clients still
+// here reach them until they leave.
+func (s *Single) drainEdge(id string) error {
+	if id != s.nodeID() {
+		return errNoSuchNode
+	}
+	if !s.draining.CompareAndSwap(false, true) {
+		return errAlreadyDrain
+	}
+	s.health.Draining("edge drained from the admin page")
+	s.drains.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		if err := s.Edge.Shutdown(ctx); err != nil {
+			s.log.Warn("edge drain", "err", err)
+		}
+	})
+	return nil
 }
 
 // APIAddr is the push API's address.
@@ -255,6 +321,7 @@ func (s *Single) Close() error {
 		if s.Edge != nil {
 			_ = s.Edge.Close()
 		}
+		s.drains.Wait()
 		if s.verifier != nil {
 			_ = s.verifier.Close()
 		}

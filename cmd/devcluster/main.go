@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -159,7 +160,11 @@ func run() error {
 	}
 	apiAdmin := "127.0.0.1:" + strconv.Itoa(admin)
 	apiAddr := "127.0.0.1:" + strconv.Itoa(o.apiPort)
-	if err := start("api", append([]string{"api", "--api-addr", apiAddr, "--admin-addr", apiAdmin}, common...)...); err != nil {
+	// The admin page of the cluster, on the api process, with a token made
+	// for this run (a development cluster: it is printed below).
+	adminToken := "dev-admin-" + rand.Text()
+	if err := start("api", append([]string{"api", "--api-addr", apiAddr, "--admin-addr", apiAdmin,
+		"--admin-ui", "--admin-token", adminToken}, common...)...); err != nil {
 		return err
 	}
 
@@ -179,7 +184,7 @@ func run() error {
 		return err
 	}
 	hash := devcert.Hash(cert)
-	printBanner(o, hex.EncodeToString(hash[:]), kb.Addr(), rs.Addr(), apiAddr, apiAdmin, coreAdmins, edges)
+	printBanner(o, hex.EncodeToString(hash[:]), kb.Addr(), rs.Addr(), apiAddr, apiAdmin, adminToken, coreAdmins, edges)
 
 	select {
 	case <-ctx.Done():
@@ -193,12 +198,13 @@ func run() error {
 // edgeAddr is where an edge listens.
 type edgeAddr struct{ quic, tcp, admin string }
 
-func printBanner(o options, certHash, kafka, redis, api, apiAdmin string, coreAdmins []string, edges []edgeAddr) {
+func printBanner(o options, certHash, kafka, redis, api, apiAdmin, adminToken string, coreAdmins []string, edges []edgeAddr) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nquicpush cluster is running on loopback (logs in %s/logs, shared settings in %s/cluster.yaml)\n\n", o.dir, o.dir)
 	fmt.Fprintf(&b, "  Kafka          %s (topic quicpush.push)\n", kafka)
 	fmt.Fprintf(&b, "  Redis          %s\n", redis)
 	fmt.Fprintf(&b, "  push API       http://%s          admin http://%s/metrics\n", api, apiAdmin)
+	fmt.Fprintf(&b, "  admin page     http://%s/admin/#token=%s\n", apiAdmin, adminToken)
 	for i, a := range coreAdmins {
 		fmt.Fprintf(&b, "  core%d                                          admin http://%s/metrics\n", i+1, a)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -104,7 +105,10 @@ func waitForSignal(done <-chan struct{}) {
 type apiCmd struct {
 	APIAddr           string        `name:"api-addr" default:":8080" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON) and /metrics."`
 	AdminAddr         string        `name:"admin-addr" default:"127.0.0.1:9101" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/; empty: off. Keep it private."`
-	APIKeys           []string      `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect, Subscribe, Unsubscribe) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: the one in --dev-dir."`
+	AdminUI           bool          `name:"admin-ui" help:"Serve the live admin page at /admin/ on the admin listener (docs/admin.md): the cluster's nodes (edges from the Redis registry, cores from --kafka-group), the cores' Kafka lag, this process's pushes. Needs --admin-token."`
+	AdminToken        string        `name:"admin-token" help:"Token of the admin page: its JSON API takes it as a bearer header; open the page as http://ADMIN-ADDR/admin/#token=TOKEN."`
+	CoreGroup         string        `name:"kafka-group" default:"quicpush-core" help:"The cores' consumer group, whose members and lag the admin page shows."`
+	APIKeys           []string      `name:"api-key" help:"API keys accepted from backends (repeatable or comma-separated): KEY, or sha256:HEX (the key's SHA-256 in 64 hex digits, so the configuration need not hold the key). A prefix limits a key: push:KEY (PushKeys, PushUsers, PushRoom, Broadcast, Disconnect) or read:KEY (Online, History), e.g. read:sha256:HEX; without one a key may call every method. Default: the one in --dev-dir."`
 	DevDir            string        `default:".quicpush-dev" help:"Where development secrets are kept (used when --api-key is not given)."`
 	PublishTimeout    time.Duration `default:"5s" help:"How long a push waits for the brokers before failing with Unavailable."`
 	IdempotencyWindow time.Duration `default:"10m" help:"How long a push call's idempotency key is remembered."`
@@ -133,6 +137,13 @@ func (c *apiCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	var ui *server.AdminUIConfig
+	if c.AdminUI {
+		if c.AdminToken == "" {
+			return errors.New("--admin-ui needs --admin-token (or QUICPUSH_ADMIN_TOKEN)")
+		}
+		ui = &server.AdminUIConfig{Token: c.AdminToken}
+	}
 	tr, err := c.start("quicpush-api")
 	if err != nil {
 		return err
@@ -142,6 +153,8 @@ func (c *apiCmd) Run() error {
 		Tracer:            tr.Enabled(),
 		Addr:              c.APIAddr,
 		AdminAddr:         c.AdminAddr,
+		AdminUI:           ui,
+		CoreGroup:         c.CoreGroup,
 		HTTP:              c.apiHTTPFlags.config(),
 		Kafka:             c.kafkaFlags.config(),
 		Redis:             c.redisFlags.config(),
@@ -160,6 +173,9 @@ func (c *apiCmd) Run() error {
 	fmt.Printf("quicpush api: push API on http://%s", hostPort(srv.Addr()))
 	if srv.Admin != nil {
 		fmt.Printf(", admin on http://%s", srv.Admin.Addr())
+	}
+	if ui != nil {
+		fmt.Printf(", admin page http://%s/admin/#token=$ADMIN_TOKEN", srv.Admin.Addr())
 	}
 	fmt.Println()
 	waitForSignal(nil)

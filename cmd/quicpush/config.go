@@ -31,7 +31,7 @@ type configFlags struct {
 
 // secretFlags never have their values printed (config check).
 var secretFlags = map[string]bool{
-	"jwt-secret": true, "jwt-key": true, "api-key": true, "redis-password": true, "proxy-header": true,
+	"jwt-secret": true, "jwt-key": true, "api-key": true, "redis-password": true, "proxy-header": true, "admin-token": true,
 }
 
 // loadYAML is kong's configuration loader for YAML files.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -22,11 +24,13 @@ import (
 )
 
 type serveCmd struct {
-	QUICAddr  string `name:"quic-addr" help:"UDP address for raw QUIC and WebTransport; default :4433, or 127.0.0.1:4433 with the development secrets (see --listen-all)."`
-	TCPAddr   string `name:"tcp-addr" help:"TCP address for framed TCP, TLS and WebSocket; default :4434, or 127.0.0.1:4434 with the development secrets (see --listen-all)."`
-	APIAddr   string `name:"api-addr" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON), /metrics, /healthz and /readyz; default :8080, or 127.0.0.1:8080 with the development secrets (see --listen-all)."`
-	ListenAll bool   `name:"listen-all" help:"Listen on every interface even with the development secrets (the development API key and certificate are then reachable from the network; the demo page's secrets stay loopback-only). Addresses given explicitly are used as given."`
-	AdminAddr string `name:"admin-addr" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/ (e.g. 127.0.0.1:6060); empty: off (the API port answers /metrics, /healthz and /readyz in any case). Keep it on loopback."`
+	QUICAddr   string `name:"quic-addr" help:"UDP address for raw QUIC and WebTransport; default :4433, or 127.0.0.1:4433 with the development secrets (see --listen-all)."`
+	TCPAddr    string `name:"tcp-addr" help:"TCP address for framed TCP, TLS and WebSocket; default :4434, or 127.0.0.1:4434 with the development secrets (see --listen-all)."`
+	APIAddr    string `name:"api-addr" help:"HTTP address of the push API (Connect, gRPC, gRPC-Web, JSON), /metrics, /healthz and /readyz; default :8080, or 127.0.0.1:8080 with the development secrets (see --listen-all)."`
+	ListenAll  bool   `name:"listen-all" help:"Listen on every interface even with the development secrets (the development API key and certificate are then reachable from the network; the demo page's secrets stay loopback-only). Addresses given explicitly are used as given."`
+	AdminAddr  string `name:"admin-addr" help:"Address of /metrics, /healthz, /readyz and /debug/pprof/ (e.g. 127.0.0.1:6060); empty: off (the API port answers /metrics, /healthz and /readyz in any case). Keep it on loopback."`
+	AdminUI    bool   `name:"admin-ui" help:"Serve the live admin page at /admin/ on the admin listener (docs/admin.md); without --admin-addr the listener is put on a free loopback port, printed in the banner. Needs --admin-token, except with the development secrets, where a token is generated and printed."`
+	AdminToken string `name:"admin-token" help:"Token of the admin page: its JSON API takes it as a bearer header; open the page as http://ADMIN-ADDR/admin/#token=TOKEN (the fragment never leaves the browser)."`
 
 	CertFile string `name:"cert-file" help:"TLS certificate (PEM); default: a development certificate in --dev-dir."`
 	KeyFile  string `name:"key-file" help:"TLS private key (PEM) for --cert-file."`
@@ -117,6 +121,10 @@ func (c *serveCmd) Run() error {
 		return err
 	}
 	ec.Namespaces = nss
+	ui, adminAddr, err := c.adminUI()
+	if err != nil {
+		return err
+	}
 	tr, err := c.start("quicpush")
 	if err != nil {
 		return err
@@ -124,12 +132,13 @@ func (c *serveCmd) Run() error {
 	defer stopTracing(tr)
 	srv, err := server.StartSingle(server.SingleConfig{
 		Tracer:       tr.Enabled(),
+		AdminUI:      ui,
 		History:      policies,
 		ServerRooms:  c.ServerRoomsTTL,
 		APIRateLimit: c.APIRateLimit,
 		APIAddr:      c.APIAddr,
 		APIHTTP:      c.apiHTTPFlags.config(),
-		AdminAddr:    c.AdminAddr,
+		AdminAddr:    adminAddr,
 		Edge:         ec,
 		Core:         core.Config{MergeWindow: c.MergeWindow},
 		Certificate:  cert,
@@ -147,7 +156,7 @@ func (c *serveCmd) Run() error {
 		demo.WebTransport = "https://" + hostPort(srv.Edge.QUICAddr()) + "/wt"
 		demo.WebSocket = "ws://" + hostPort(srv.Edge.TCPAddr()) + "/ws"
 	}
-	c.banner(srv, cert, dev, keys, demo)
+	c.banner(srv, cert, dev, keys, demo, ui)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -190,8 +199,30 @@ func (c *serveCmd) secrets() ([]byte, []string, error) {
 	return secret, keys, nil
 }
 
+// adminUI is the admin page's configuration (nil without --admin-ui) and
+// the admin listener's address: a free loopback port when the page is asked
+// for without one. Without --admin-token, only the development secrets get
+// a token, generated for this run and printed in the banner.
+func (c *serveCmd) adminUI() (*server.AdminUIConfig, string, error) {
+	if !c.AdminUI {
+		return nil, c.AdminAddr, nil
+	}
+	addr := c.AdminAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	tok := c.AdminToken
+	if tok == "" {
+		if !c.devSecrets() {
+			return nil, "", errors.New("--admin-ui needs --admin-token (or QUICPUSH_ADMIN_TOKEN)")
+		}
+		tok = "dev-admin-" + rand.Text()
+	}
+	return &server.AdminUIConfig{Token: tok}, addr, nil
+}
+
 // banner prints where everything listens and commands to try it.
-func (c *serveCmd) banner(srv *server.Single, cert tls.Certificate, dev bool, keys []string, demo *jsclient.DemoConfig) {
+func (c *serveCmd) banner(srv *server.Single, cert tls.Certificate, dev bool, keys []string, demo *jsclient.DemoConfig, ui *server.AdminUIConfig) {
 	quic := hostPort(srv.Edge.QUICAddr())
 	tcp := hostPort(srv.Edge.TCPAddr())
 	api := hostPort(srv.APIAddr())
@@ -212,6 +243,13 @@ func (c *serveCmd) banner(srv *server.Single, cert tls.Certificate, dev bool, ke
 	}
 	if srv.Admin != nil {
 		fmt.Fprintf(&b, "  pprof          http://%s/debug/pprof/\n", srv.Admin.Addr())
+	}
+	switch {
+	case ui != nil && c.AdminToken == "":
+		// A generated development token: shown, like the development API key.
+		fmt.Fprintf(&b, "  admin page     http://%s/admin/#token=%s\n", srv.Admin.Addr(), ui.Token)
+	case ui != nil:
+		fmt.Fprintf(&b, "  admin page     http://%s/admin/#token=$ADMIN_TOKEN  (given with --admin-token; not shown)\n", srv.Admin.Addr())
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "  certificate SHA-256 (serverCertificateHashes / --cert-hash):\n    base64 %s\n    hex    %s\n",

@@ -7,7 +7,10 @@
 // --refresh-ahead), the demo page, and protocol revision 5 on both
 // transports: rooms the backend puts the client in and takes it out of
 // (Subscribe, Unsubscribe; a join=server namespace) also across a reconnect,
-// join and leave notices, and presence for clients;
+// join and leave notices, and presence for clients; the admin page of a
+// server run with --admin-ui (its figures move while pushing; a screenshot,
+// copied to $ADMIN_SCREENSHOT when set: `make admin-screenshot` updates
+// docs/admin.png);
 // and the push API client
 // for Node backends (@quicpush/client/api, over Connect, gRPC and gRPC-Web)
 // and its example script, pushing to a page.
@@ -21,7 +24,7 @@
 import { execFile, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import dgram from "node:dgram";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -47,6 +50,7 @@ const tmp = mkdtempSync(join(tmpdir(), "quicpush-js-e2e-"));
 const devDir = join(tmp, "dev");
 let server = null; // the quicpush child process
 let refreshServer = null; // a second one, for the token refresh test
+let adminServer = null; // a third one, with the admin page
 let httpServer = null;
 let context = null; // the browser
 let cfg = null; // ports, hash, key, tokens
@@ -260,6 +264,8 @@ async function teardown() {
   await stopServer("SIGKILL");
   await stopChild(refreshServer, "SIGKILL");
   refreshServer = null;
+  await stopChild(adminServer, "SIGKILL");
+  adminServer = null;
   if (context) await Promise.race([context.close().catch(() => {}), sleep(5000)]);
   context = null;
   if (httpServer) httpServer.close();
@@ -281,7 +287,7 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 }
 process.once("exit", () => {
   // Last resort if the process ends without after() (a crash).
-  for (const child of [server, refreshServer]) {
+  for (const child of [server, refreshServer, adminServer]) {
     if (child) try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
   }
 });
@@ -1028,6 +1034,86 @@ describe("browser client against quicpush serve", { timeout: WATCHDOG_MS }, () =
       await p4.screenshot({ path: join(results, "demo-served.png"), fullPage: true });
     } finally {
       await p4.close();
+    }
+  });
+
+  test("admin page: token, figures that move while pushing, a screenshot, drain", { timeout: 60_000 }, async () => {
+    const ports = { quicPort: await freeUDPPort(), tcpPort: await freeTCPPort(), apiPort: await freeTCPPort() };
+    const adminPort = await freeTCPPort();
+    const adminToken = "e2e-admin-token";
+    await spawnServer(ports, ["--admin-ui", "--admin-addr", `127.0.0.1:${adminPort}`, "--admin-token", adminToken],
+      (child) => (adminServer = child));
+    await waitForPort(adminPort);
+    const api = { port: ports.apiPort, key: cfg.apiKey };
+    const pa = await context.newPage();
+    const pc = await context.newPage();
+    let pushing = true;
+    try {
+      pa.on("pageerror", (e) => console.error("admin page error:", e.message));
+      // Clients in rooms, over both transports.
+      await pc.goto(`${cfg.origin}/harness.html`, { timeout: 10_000 });
+      await pc.waitForFunction(() => typeof window.startClient === "function", null, { timeout: 10_000 });
+      await pc.evaluate(([c, p]) => {
+        const wt = `https://127.0.0.1:${p.quicPort}/wt`;
+        const ws = `ws://127.0.0.1:${p.tcpPort}/ws`;
+        window.startClient("adm-wt", { webtransport: wt, websocket: ws }, { token: c.token, serverCertificateHashes: [c.hash] }, ["lobby", "demo-news"]);
+        window.startClient("adm-wt2", { webtransport: wt, websocket: ws }, { token: c.token, serverCertificateHashes: [c.hash] }, ["lobby"]);
+        window.startClient("adm-ws", { websocket: ws }, { token: c.token }, ["lobby", "demo-chat"]);
+      }, [cfg, ports]);
+      await waitInPage(pc, "admin clients joined", () =>
+        ["adm-wt", "adm-wt2", "adm-ws"].every((n) => window.clients[n]?.joined.length > 0), null);
+
+      // No token: the login form; a wrong one: the form again.
+      const base = `http://127.0.0.1:${adminPort}/admin/`;
+      await pa.goto(base, { timeout: 10_000 });
+      await pa.waitForSelector("#login:not([hidden])", { timeout: 10_000 });
+      await pa.fill("#token", "not-the-token");
+      await pa.click("#login button");
+      await pa.waitForFunction(() => /wrong/.test(document.querySelector("#status")?.textContent ?? ""), null, { timeout: 10_000 });
+      assert.equal(await pa.isVisible("#main"), false);
+      // The token in the fragment: read, then taken out of the address bar.
+      await pa.goto(`${base}#token=${adminToken}`, { timeout: 10_000 });
+      await pa.waitForSelector("#main:not([hidden])", { timeout: 10_000 });
+      assert.ok(!pa.url().includes(adminToken), `the token stays in the URL: ${pa.url()}`);
+
+      // Pushes in a loop, more to lobby than to demo-news.
+      const loop = (async () => {
+        for (let i = 0; pushing; i++) {
+          await callAPI("PushRoom", { room: "lobby", text: `tick ${i}` }, api).catch(() => {});
+          if (i % 3 === 0) await callAPI("PushRoom", { room: "demo-news", text: `news ${i}` }, api).catch(() => {});
+          await sleep(40);
+        }
+      })();
+      await pa.waitForFunction(() => {
+        const num = (id) => parseFloat((document.getElementById(id)?.textContent ?? "").replace(/,/g, ""));
+        const text = (id) => document.getElementById(id)?.textContent ?? "";
+        return num("deliveries") > 0 && text("p99") !== "–" &&
+          text("hot-rooms").includes("lobby") && text("hot-rooms").includes("demo-news") &&
+          text("top-rooms").includes("lobby") && /webtransport/.test(text("connections")) && /ws/.test(text("connections")) &&
+          Number(document.getElementById("chart")?.dataset.points) >= 6 &&
+          document.getElementById("line-deliveries").getAttribute("points").split(" ").length >= 6 &&
+          document.getElementById("line-p99").getAttribute("points").split(" ").length >= 4;
+      }, null, { timeout: 30_000, polling: 200 });
+      const first = await pa.textContent("#top-rooms tr:first-child");
+      assert.match(first, /lobby\s*3/, `top room by members: ${first}`);
+      const shot = join(results, "admin.png");
+      await pa.screenshot({ path: shot, fullPage: true });
+      if (process.env.ADMIN_SCREENSHOT) copyFileSync(shot, process.env.ADMIN_SCREENSHOT);
+      pushing = false;
+      await loop;
+
+      // Drain from the page: confirmed, the clients are told 3000, the node is no longer healthy.
+      pa.once("dialog", (d) => d.accept());
+      await pa.click("#nodes button");
+      await waitInPage(pc, "3000 after the drain", () =>
+        ["adm-wt", "adm-wt2", "adm-ws"].every((n) => window.clients[n].events.some(([k, e]) => k === "disconnected" && e.code === 3000)), null);
+      await pa.waitForFunction(() => /drained/.test(document.querySelector("#nodes")?.textContent ?? ""), null, { timeout: 10_000 });
+    } finally {
+      pushing = false;
+      await pc.close();
+      await pa.close();
+      await stopChild(adminServer, "SIGKILL");
+      adminServer = null;
     }
   });
 });

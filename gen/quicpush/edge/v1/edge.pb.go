@@ -561,6 +561,247 @@ func (x *RoomCount) GetCount() int64 {
 	return 0
 }
 
+// FiguresRequest asks for an edge's figures.
+type FiguresRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FiguresRequest) Reset() {
+	*x = FiguresRequest{}
+	mi := &file_quicpush_edge_v1_edge_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FiguresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FiguresRequest) ProtoMessage() {}
+
+func (x *FiguresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_edge_v1_edge_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FiguresRequest.ProtoReflect.Descriptor instead.
+func (*FiguresRequest) Descriptor() ([]byte, []int) {
+	return file_quicpush_edge_v1_edge_proto_rawDescGZIP(), []int{6}
+}
+
+// FiguresResponse is an edge's figures: counters are totals since the edge
+// started, as its /metrics exports them.
+type FiguresResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Authenticated connections now, by transport (quic, webtransport, tcp,
+	// tls, ws, wss).
+	Connections map[string]int64 `protobuf:"bytes,1,rep,name=connections,proto3" json:"connections,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Messages queued to connections.
+	Deliveries float64 `protobuf:"fixed64,2,opt,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Connections cut because their write queue overflowed.
+	SlowConsumerCuts int64 `protobuf:"varint,3,opt,name=slow_consumer_cuts,json=slowConsumerCuts,proto3" json:"slow_consumer_cuts,omitempty"`
+	// Connections closed for a malformed or oversize frame.
+	BadFrames int64 `protobuf:"varint,4,opt,name=bad_frames,json=badFrames,proto3" json:"bad_frames,omitempty"`
+	// Connections refused or closed by a limit, by limit.
+	Limited map[string]int64 `protobuf:"bytes,5,rep,name=limited,proto3" json:"limited,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Handshakes that failed, by reason: auth (a refused token), or the
+	// transport whose TLS, QUIC or upgrade handshake failed.
+	HandshakeFailures map[string]int64 `protobuf:"bytes,6,rep,name=handshake_failures,json=handshakeFailures,proto3" json:"handshake_failures,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// The push latency histogram (acceptance by the push API to queueing on
+	// this edge): upper bounds in seconds, the cumulative count at each, and
+	// the number of observations (those above the last bound included).
+	LatencyBounds  []float64 `protobuf:"fixed64,7,rep,packed,name=latency_bounds,json=latencyBounds,proto3" json:"latency_bounds,omitempty"`
+	LatencyBuckets []uint64  `protobuf:"varint,8,rep,packed,name=latency_buckets,json=latencyBuckets,proto3" json:"latency_buckets,omitempty"`
+	LatencyCount   uint64    `protobuf:"varint,9,opt,name=latency_count,json=latencyCount,proto3" json:"latency_count,omitempty"`
+	// Whether the edge is draining.
+	Draining      bool `protobuf:"varint,10,opt,name=draining,proto3" json:"draining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FiguresResponse) Reset() {
+	*x = FiguresResponse{}
+	mi := &file_quicpush_edge_v1_edge_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FiguresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FiguresResponse) ProtoMessage() {}
+
+func (x *FiguresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_edge_v1_edge_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FiguresResponse.ProtoReflect.Descriptor instead.
+func (*FiguresResponse) Descriptor() ([]byte, []int) {
+	return file_quicpush_edge_v1_edge_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FiguresResponse) GetConnections() map[string]int64 {
+	if x != nil {
+		return x.Connections
+	}
+	return nil
+}
+
+func (x *FiguresResponse) GetDeliveries() float64 {
+	if x != nil {
+		return x.Deliveries
+	}
+	return 0
+}
+
+func (x *FiguresResponse) GetSlowConsumerCuts() int64 {
+	if x != nil {
+		return x.SlowConsumerCuts
+	}
+	return 0
+}
+
+func (x *FiguresResponse) GetBadFrames() int64 {
+	if x != nil {
+		return x.BadFrames
+	}
+	return 0
+}
+
+func (x *FiguresResponse) GetLimited() map[string]int64 {
+	if x != nil {
+		return x.Limited
+	}
+	return nil
+}
+
+func (x *FiguresResponse) GetHandshakeFailures() map[string]int64 {
+	if x != nil {
+		return x.HandshakeFailures
+	}
+	return nil
+}
+
+func (x *FiguresResponse) GetLatencyBounds() []float64 {
+	if x != nil {
+		return x.LatencyBounds
+	}
+	return nil
+}
+
+func (x *FiguresResponse) GetLatencyBuckets() []uint64 {
+	if x != nil {
+		return x.LatencyBuckets
+	}
+	return nil
+}
+
+func (x *FiguresResponse) GetLatencyCount() uint64 {
+	if x != nil {
+		return x.LatencyCount
+	}
+	return 0
+}
+
+func (x *FiguresResponse) GetDraining() bool {
+	if x != nil {
+		return x.Draining
+	}
+	return false
+}
+
+// DrainRequest asks an edge to drain.
+type DrainRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainRequest) Reset() {
+	*x = DrainRequest{}
+	mi := &file_quicpush_edge_v1_edge_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainRequest) ProtoMessage() {}
+
+func (x *DrainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_edge_v1_edge_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
+func (*DrainRequest) Descriptor() ([]byte, []int) {
+	return file_quicpush_edge_v1_edge_proto_rawDescGZIP(), []int{8}
+}
+
+// DrainResponse says the drain began.
+type DrainResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainResponse) Reset() {
+	*x = DrainResponse{}
+	mi := &file_quicpush_edge_v1_edge_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainResponse) ProtoMessage() {}
+
+func (x *DrainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quicpush_edge_v1_edge_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
+func (*DrainResponse) Descriptor() ([]byte, []int) {
+	return file_quicpush_edge_v1_edge_proto_rawDescGZIP(), []int{9}
+}
+
 var File_quicpush_edge_v1_edge_proto protoreflect.FileDescriptor
 
 const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
@@ -602,7 +843,34 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"5\n" +
 	"\tRoomCount\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count*\x9d\x01\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\x10\n" +
+	"\x0eFiguresRequest\"\xda\x05\n" +
+	"\x0fFiguresResponse\x12T\n" +
+	"\vconnections\x18\x01 \x03(\v22.quicpush.edge.v1.FiguresResponse.ConnectionsEntryR\vconnections\x12\x1e\n" +
+	"\n" +
+	"deliveries\x18\x02 \x01(\x01R\n" +
+	"deliveries\x12,\n" +
+	"\x12slow_consumer_cuts\x18\x03 \x01(\x03R\x10slowConsumerCuts\x12\x1d\n" +
+	"\n" +
+	"bad_frames\x18\x04 \x01(\x03R\tbadFrames\x12H\n" +
+	"\alimited\x18\x05 \x03(\v2..quicpush.edge.v1.FiguresResponse.LimitedEntryR\alimited\x12g\n" +
+	"\x12handshake_failures\x18\x06 \x03(\v28.quicpush.edge.v1.FiguresResponse.HandshakeFailuresEntryR\x11handshakeFailures\x12%\n" +
+	"\x0elatency_bounds\x18\a \x03(\x01R\rlatencyBounds\x12'\n" +
+	"\x0flatency_buckets\x18\b \x03(\x04R\x0elatencyBuckets\x12#\n" +
+	"\rlatency_count\x18\t \x01(\x04R\flatencyCount\x12\x1a\n" +
+	"\bdraining\x18\n" +
+	" \x01(\bR\bdraining\x1a>\n" +
+	"\x10ConnectionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a:\n" +
+	"\fLimitedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aD\n" +
+	"\x16HandshakeFailuresEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x0e\n" +
+	"\fDrainRequest\"\x0f\n" +
+	"\rDrainResponse*\x9d\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_KEYS\x10\x01\x12\x0e\n" +
@@ -612,10 +880,12 @@ const file_quicpush_edge_v1_edge_proto_rawDesc = "" +
 	"\x0eKIND_BROADCAST\x10\x04\x12\x13\n" +
 	"\x0fKIND_DISCONNECT\x10\x05\x12\x12\n" +
 	"\x0eKIND_SUBSCRIBE\x10\x06\x12\x14\n" +
-	"\x10KIND_UNSUBSCRIBE\x10\a2\xb0\x01\n" +
+	"\x10KIND_UNSUBSCRIBE\x10\a2\xcf\x02\n" +
 	"\vEdgeService\x12R\n" +
 	"\aDeliver\x12 .quicpush.edge.v1.DeliverRequest\x1a!.quicpush.edge.v1.DeliverResponse(\x010\x01\x12M\n" +
-	"\x05Stats\x12\x1e.quicpush.edge.v1.StatsRequest\x1a\x1f.quicpush.edge.v1.StatsResponse\"\x03\x90\x02\x01B\xbd\x01\n" +
+	"\x05Stats\x12\x1e.quicpush.edge.v1.StatsRequest\x1a\x1f.quicpush.edge.v1.StatsResponse\"\x03\x90\x02\x01\x12S\n" +
+	"\aFigures\x12 .quicpush.edge.v1.FiguresRequest\x1a!.quicpush.edge.v1.FiguresResponse\"\x03\x90\x02\x01\x12H\n" +
+	"\x05Drain\x12\x1e.quicpush.edge.v1.DrainRequest\x1a\x1f.quicpush.edge.v1.DrainResponseB\xbd\x01\n" +
 	"\x14com.quicpush.edge.v1B\tEdgeProtoP\x01Z8github.com/quicpush/quicpush/gen/quicpush/edge/v1;edgev1\xa2\x02\x03QEX\xaa\x02\x10Quicpush.Edge.V1\xca\x02\x10Quicpush\\Edge\\V1\xe2\x02\x1cQuicpush\\Edge\\V1\\GPBMetadata\xea\x02\x12Quicpush::Edge::V1b\x06proto3"
 
 var (
@@ -631,7 +901,7 @@ func file_quicpush_edge_v1_edge_proto_rawDescGZIP() []byte {
 }
 
 var file_quicpush_edge_v1_edge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_quicpush_edge_v1_edge_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_quicpush_edge_v1_edge_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_quicpush_edge_v1_edge_proto_goTypes = []any{
 	(Kind)(0),               // 0: quicpush.edge.v1.Kind
 	(*DeliverRequest)(nil),  // 1: quicpush.edge.v1.DeliverRequest
@@ -640,22 +910,36 @@ var file_quicpush_edge_v1_edge_proto_goTypes = []any{
 	(*StatsRequest)(nil),    // 4: quicpush.edge.v1.StatsRequest
 	(*StatsResponse)(nil),   // 5: quicpush.edge.v1.StatsResponse
 	(*RoomCount)(nil),       // 6: quicpush.edge.v1.RoomCount
-	nil,                     // 7: quicpush.edge.v1.StatsResponse.RoomsEntry
+	(*FiguresRequest)(nil),  // 7: quicpush.edge.v1.FiguresRequest
+	(*FiguresResponse)(nil), // 8: quicpush.edge.v1.FiguresResponse
+	(*DrainRequest)(nil),    // 9: quicpush.edge.v1.DrainRequest
+	(*DrainResponse)(nil),   // 10: quicpush.edge.v1.DrainResponse
+	nil,                     // 11: quicpush.edge.v1.StatsResponse.RoomsEntry
+	nil,                     // 12: quicpush.edge.v1.FiguresResponse.ConnectionsEntry
+	nil,                     // 13: quicpush.edge.v1.FiguresResponse.LimitedEntry
+	nil,                     // 14: quicpush.edge.v1.FiguresResponse.HandshakeFailuresEntry
 }
 var file_quicpush_edge_v1_edge_proto_depIdxs = []int32{
-	3, // 0: quicpush.edge.v1.DeliverRequest.messages:type_name -> quicpush.edge.v1.Message
-	0, // 1: quicpush.edge.v1.Message.kind:type_name -> quicpush.edge.v1.Kind
-	7, // 2: quicpush.edge.v1.StatsResponse.rooms:type_name -> quicpush.edge.v1.StatsResponse.RoomsEntry
-	6, // 3: quicpush.edge.v1.StatsResponse.top:type_name -> quicpush.edge.v1.RoomCount
-	1, // 4: quicpush.edge.v1.EdgeService.Deliver:input_type -> quicpush.edge.v1.DeliverRequest
-	4, // 5: quicpush.edge.v1.EdgeService.Stats:input_type -> quicpush.edge.v1.StatsRequest
-	2, // 6: quicpush.edge.v1.EdgeService.Deliver:output_type -> quicpush.edge.v1.DeliverResponse
-	5, // 7: quicpush.edge.v1.EdgeService.Stats:output_type -> quicpush.edge.v1.StatsResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3,  // 0: quicpush.edge.v1.DeliverRequest.messages:type_name -> quicpush.edge.v1.Message
+	0,  // 1: quicpush.edge.v1.Message.kind:type_name -> quicpush.edge.v1.Kind
+	11, // 2: quicpush.edge.v1.StatsResponse.rooms:type_name -> quicpush.edge.v1.StatsResponse.RoomsEntry
+	6,  // 3: quicpush.edge.v1.StatsResponse.top:type_name -> quicpush.edge.v1.RoomCount
+	12, // 4: quicpush.edge.v1.FiguresResponse.connections:type_name -> quicpush.edge.v1.FiguresResponse.ConnectionsEntry
+	13, // 5: quicpush.edge.v1.FiguresResponse.limited:type_name -> quicpush.edge.v1.FiguresResponse.LimitedEntry
+	14, // 6: quicpush.edge.v1.FiguresResponse.handshake_failures:type_name -> quicpush.edge.v1.FiguresResponse.HandshakeFailuresEntry
+	1,  // 7: quicpush.edge.v1.EdgeService.Deliver:input_type -> quicpush.edge.v1.DeliverRequest
+	4,  // 8: quicpush.edge.v1.EdgeService.Stats:input_type -> quicpush.edge.v1.StatsRequest
+	7,  // 9: quicpush.edge.v1.EdgeService.Figures:input_type -> quicpush.edge.v1.FiguresRequest
+	9,  // 10: quicpush.edge.v1.EdgeService.Drain:input_type -> quicpush.edge.v1.DrainRequest
+	2,  // 11: quicpush.edge.v1.EdgeService.Deliver:output_type -> quicpush.edge.v1.DeliverResponse
+	5,  // 12: quicpush.edge.v1.EdgeService.Stats:output_type -> quicpush.edge.v1.StatsResponse
+	8,  // 13: quicpush.edge.v1.EdgeService.Figures:output_type -> quicpush.edge.v1.FiguresResponse
+	10, // 14: quicpush.edge.v1.EdgeService.Drain:output_type -> quicpush.edge.v1.DrainResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_quicpush_edge_v1_edge_proto_init() }
@@ -669,7 +953,7 @@ func file_quicpush_edge_v1_edge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quicpush_edge_v1_edge_proto_rawDesc), len(file_quicpush_edge_v1_edge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

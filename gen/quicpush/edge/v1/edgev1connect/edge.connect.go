@@ -40,6 +40,10 @@ const (
 	EdgeServiceDeliverProcedure = "/quicpush.edge.v1.EdgeService/Deliver"
 	// EdgeServiceStatsProcedure is the fully-qualified name of the EdgeService's Stats RPC.
 	EdgeServiceStatsProcedure = "/quicpush.edge.v1.EdgeService/Stats"
+	// EdgeServiceFiguresProcedure is the fully-qualified name of the EdgeService's Figures RPC.
+	EdgeServiceFiguresProcedure = "/quicpush.edge.v1.EdgeService/Figures"
+	// EdgeServiceDrainProcedure is the fully-qualified name of the EdgeService's Drain RPC.
+	EdgeServiceDrainProcedure = "/quicpush.edge.v1.EdgeService/Drain"
 )
 
 // EdgeServiceClient is a client for the quicpush.edge.v1.EdgeService service.
@@ -53,6 +57,14 @@ type EdgeServiceClient interface {
 	Deliver(context.Context) *connect.BidiStreamForClient[v1.DeliverRequest, v1.DeliverResponse]
 	// Stats reports the online counts of this edge alone.
 	Stats(context.Context, *connect.Request[v1.StatsRequest]) (*connect.Response[v1.StatsResponse], error)
+	// Figures reports this edge's operating figures, for the admin page of the
+	// api process (docs/admin.md). Edges that predate it answer Unimplemented.
+	Figures(context.Context, *connect.Request[v1.FiguresRequest]) (*connect.Response[v1.FiguresResponse], error)
+	// Drain drains the edge as on SIGTERM, asked from the admin page: it stops
+	// taking connections, leaves the registry and tells every client to
+	// reconnect elsewhere (Disconnect 3000). It answers at once; the drain goes
+	// on in the background. The process keeps running until it is stopped.
+	Drain(context.Context, *connect.Request[v1.DrainRequest]) (*connect.Response[v1.DrainResponse], error)
 }
 
 // NewEdgeServiceClient constructs a client for the quicpush.edge.v1.EdgeService service. By
@@ -79,6 +91,19 @@ func NewEdgeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		figures: connect.NewClient[v1.FiguresRequest, v1.FiguresResponse](
+			httpClient,
+			baseURL+EdgeServiceFiguresProcedure,
+			connect.WithSchema(edgeServiceMethods.ByName("Figures")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		drain: connect.NewClient[v1.DrainRequest, v1.DrainResponse](
+			httpClient,
+			baseURL+EdgeServiceDrainProcedure,
+			connect.WithSchema(edgeServiceMethods.ByName("Drain")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -86,6 +111,8 @@ func NewEdgeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 type edgeServiceClient struct {
 	deliver *connect.Client[v1.DeliverRequest, v1.DeliverResponse]
 	stats   *connect.Client[v1.StatsRequest, v1.StatsResponse]
+	figures *connect.Client[v1.FiguresRequest, v1.FiguresResponse]
+	drain   *connect.Client[v1.DrainRequest, v1.DrainResponse]
 }
 
 // Deliver calls quicpush.edge.v1.EdgeService.Deliver.
@@ -96,6 +123,16 @@ func (c *edgeServiceClient) Deliver(ctx context.Context) *connect.BidiStreamForC
 // Stats calls quicpush.edge.v1.EdgeService.Stats.
 func (c *edgeServiceClient) Stats(ctx context.Context, req *connect.Request[v1.StatsRequest]) (*connect.Response[v1.StatsResponse], error) {
 	return c.stats.CallUnary(ctx, req)
+}
+
+// Figures calls quicpush.edge.v1.EdgeService.Figures.
+func (c *edgeServiceClient) Figures(ctx context.Context, req *connect.Request[v1.FiguresRequest]) (*connect.Response[v1.FiguresResponse], error) {
+	return c.figures.CallUnary(ctx, req)
+}
+
+// Drain calls quicpush.edge.v1.EdgeService.Drain.
+func (c *edgeServiceClient) Drain(ctx context.Context, req *connect.Request[v1.DrainRequest]) (*connect.Response[v1.DrainResponse], error) {
+	return c.drain.CallUnary(ctx, req)
 }
 
 // EdgeServiceHandler is an implementation of the quicpush.edge.v1.EdgeService service.
@@ -109,6 +146,14 @@ type EdgeServiceHandler interface {
 	Deliver(context.Context, *connect.BidiStream[v1.DeliverRequest, v1.DeliverResponse]) error
 	// Stats reports the online counts of this edge alone.
 	Stats(context.Context, *connect.Request[v1.StatsRequest]) (*connect.Response[v1.StatsResponse], error)
+	// Figures reports this edge's operating figures, for the admin page of the
+	// api process (docs/admin.md). Edges that predate it answer Unimplemented.
+	Figures(context.Context, *connect.Request[v1.FiguresRequest]) (*connect.Response[v1.FiguresResponse], error)
+	// Drain drains the edge as on SIGTERM, asked from the admin page: it stops
+	// taking connections, leaves the registry and tells every client to
+	// reconnect elsewhere (Disconnect 3000). It answers at once; the drain goes
+	// on in the background. The process keeps running until it is stopped.
+	Drain(context.Context, *connect.Request[v1.DrainRequest]) (*connect.Response[v1.DrainResponse], error)
 }
 
 // NewEdgeServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -131,12 +176,29 @@ func NewEdgeServiceHandler(svc EdgeServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	edgeServiceFiguresHandler := connect.NewUnaryHandler(
+		EdgeServiceFiguresProcedure,
+		svc.Figures,
+		connect.WithSchema(edgeServiceMethods.ByName("Figures")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	edgeServiceDrainHandler := connect.NewUnaryHandler(
+		EdgeServiceDrainProcedure,
+		svc.Drain,
+		connect.WithSchema(edgeServiceMethods.ByName("Drain")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/quicpush.edge.v1.EdgeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EdgeServiceDeliverProcedure:
 			edgeServiceDeliverHandler.ServeHTTP(w, r)
 		case EdgeServiceStatsProcedure:
 			edgeServiceStatsHandler.ServeHTTP(w, r)
+		case EdgeServiceFiguresProcedure:
+			edgeServiceFiguresHandler.ServeHTTP(w, r)
+		case EdgeServiceDrainProcedure:
+			edgeServiceDrainHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -152,4 +214,12 @@ func (UnimplementedEdgeServiceHandler) Deliver(context.Context, *connect.BidiStr
 
 func (UnimplementedEdgeServiceHandler) Stats(context.Context, *connect.Request[v1.StatsRequest]) (*connect.Response[v1.StatsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.edge.v1.EdgeService.Stats is not implemented"))
+}
+
+func (UnimplementedEdgeServiceHandler) Figures(context.Context, *connect.Request[v1.FiguresRequest]) (*connect.Response[v1.FiguresResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.edge.v1.EdgeService.Figures is not implemented"))
+}
+
+func (UnimplementedEdgeServiceHandler) Drain(context.Context, *connect.Request[v1.DrainRequest]) (*connect.Response[v1.DrainResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("quicpush.edge.v1.EdgeService.Drain is not implemented"))
 }
