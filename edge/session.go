@@ -30,35 +30,9 @@ type session struct {
 	key   string
 	ident auth.Identity
 	shard *shard
-	// member serializes changes of membership: the reader's handshake,
-	// Join and Leave, the Subscribe and Unsubscribe orders (serverrooms.go)
-	// and unregister; so a session never runs two resumes (hold and
-	// release) at once. rooms, server, serverReady and gone are under it.
-	member memberLock
-	rooms  map[string]struct{}
-	// server is the connection's server-side rooms: the user's at Auth and
-	// those subscribed since. Any Join of them is allowed.
-	server map[string]struct{}
-	// serverReady: the Joins announced in Auth are handled, and
-	// subscriptions put the connection in rooms at once. Written by the
-	// reader only.
-	serverReady bool
-	// gone: unregistered; orders change nothing any more.
-	gone bool
-	// joinsLeft is how many of the Joins announced in Auth are still to
-	// come. Owned by the reader.
-	joinsLeft uint64
-	// orders waiting for the session's order goroutine, which runs while
-	// ordering (serverrooms.go).
-	ordersMu sync.Mutex
-	orders   []order
-	ordering bool
 	// in is owned by the reader goroutine.
 	in      inbound
 	resumes resumeBudget
-	// presenceGets is the connection's budget of PresenceGet
-	// (presence_client.go).
-	presenceGets resumeBudget
 	// hooked is what the connect hook added (proxy.go); nil without it.
 	hooked *hooked
 
@@ -95,6 +69,36 @@ type session struct {
 	dgrams    [][]byte
 	dgSending bool
 	dgState   uint8
+
+	// Membership and the reader's rarely used state, after the write side:
+	// the fan-out touches mu and the queue of every member, so those stay
+	// near the start of the struct and share as few cache lines as they can.
+	// member serializes changes of membership: the reader's handshake,
+	// Join and Leave, the Subscribe and Unsubscribe orders (serverrooms.go)
+	// and unregister; so a session never runs two resumes (hold and
+	// release) at once. rooms, server, serverReady and gone are under it.
+	member memberLock
+	rooms  map[string]struct{}
+	// server is the connection's server-side rooms: the user's at Auth and
+	// those subscribed since. Any Join of them is allowed.
+	server map[string]struct{}
+	// serverReady: the Joins announced in Auth are handled, and
+	// subscriptions put the connection in rooms at once. Written by the
+	// reader only.
+	serverReady bool
+	// gone: unregistered; orders change nothing any more.
+	gone bool
+	// joinsLeft is how many of the Joins announced in Auth are still to
+	// come. Owned by the reader.
+	joinsLeft uint64
+	// orders waiting for the session's order goroutine, which runs while
+	// ordering (serverrooms.go).
+	ordersMu sync.Mutex
+	orders   []order
+	ordering bool
+	// presenceGets is the connection's budget of PresenceGet
+	// (presence_client.go).
+	presenceGets resumeBudget
 }
 
 // newSession starts a session whose Auth frame must arrive by deadline: the
