@@ -28,9 +28,12 @@ PERF := perf
 help: ## Describe useful make targets
 	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
 
+# CONFIG, when set, is a configuration file for make run (docs/configuration.md).
+CONFIG ?=
+
 .PHONY: run
-run: ## Run quicpush in one process with a development certificate and the admin page (its address and token in the banner)
-	go run ./cmd/quicpush serve --admin-ui
+run: ## Run quicpush in one process with a development certificate and the admin page (its address and token in the banner); CONFIG=FILE adds a configuration file
+	go run ./cmd/quicpush serve --admin-ui $(if $(CONFIG),--config $(CONFIG))
 
 .PHONY: build
 build: ## Build bin/quicpush
