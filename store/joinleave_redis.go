@@ -3,11 +3,9 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -80,61 +78,27 @@ func (j *JoinLeave) subscribe(ctx context.Context) (*redis.PubSub, error) {
 }
 
 // listen reads the channel until ctx ends, subscribing again when the
-// subscription fails or falls silent.
+// subscription fails or falls silent (changes published meanwhile are lost:
+// notices are best effort).
 func (j *JoinLeave) listen(ctx context.Context, ps *redis.PubSub, fn func(push.JoinLeave)) {
-	defer func() {
-		if ps != nil {
-			_ = ps.Close()
-		}
-	}()
-	var backoff time.Duration
-	lastHeard := time.Now()
-	drop := func(err error) {
-		j.log.Warn("join and leave subscription lost", "err", err)
-		_ = ps.Close()
-		ps = nil
-	}
-	for ctx.Err() == nil {
-		if ps == nil {
-			backoff = nextBackoff(backoff)
-			if !sleepCtx(ctx, backoff) {
+	l := listener{
+		// The listener takes the confirmation of a subscription made
+		// again as its sign of health (the first one, Subscribe's, was
+		// awaited).
+		subscribe: func(ctx context.Context) (*redis.PubSub, error) {
+			return j.client.Subscribe(ctx, j.keys.joinLeave()), nil
+		},
+		lost: func(err error) { j.log.Warn("join and leave subscription lost", "err", err) },
+		message: func(m *redis.Message) {
+			var batches []push.JoinLeave
+			if err := json.Unmarshal([]byte(m.Payload), &batches); err != nil {
+				j.log.Warn("join and leave message dropped", "err", err)
 				return
 			}
-			var err error
-			if ps, err = j.subscribe(ctx); err != nil {
-				continue
+			for _, b := range batches {
+				fn(b)
 			}
-			backoff, lastHeard = 0, time.Now()
-		}
-		msg, err := ps.ReceiveTimeout(ctx, recvTimeout)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			switch {
-			case !isTimeout(err):
-				drop(err)
-			case time.Since(lastHeard) >= silentAfter:
-				drop(errors.New("store: subscription silent, no reply to PING"))
-			default:
-				if err := ps.Ping(ctx); err != nil {
-					drop(err)
-				}
-			}
-			continue
-		}
-		lastHeard = time.Now()
-		m, ok := msg.(*redis.Message)
-		if !ok {
-			continue
-		}
-		var batches []push.JoinLeave
-		if err := json.Unmarshal([]byte(m.Payload), &batches); err != nil {
-			j.log.Warn("join and leave message dropped", "err", err)
-			continue
-		}
-		for _, b := range batches {
-			fn(b)
-		}
+		},
 	}
+	l.run(ctx, ps)
 }

@@ -4,19 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
-)
-
-// Subscription health: a read waits at most recvTimeout; each quiet period
-// sends a PING, and a subscription silent for silentAfter (a half-open
-// connection that no write error reveals) is made again.
-const (
-	recvTimeout = time.Second
-	silentAfter = 3 * recvTimeout
 )
 
 // subscribe makes a new subscription to the invalidation channel and makes
@@ -43,62 +33,19 @@ func (r *Routes) subscribe(ctx context.Context) (*redis.PubSub, error) {
 // at the new subscription's confirmation.
 func (r *Routes) listen(ctx context.Context, ps *redis.PubSub) {
 	defer r.wg.Done()
-	defer func() {
-		if ps != nil {
-			_ = ps.Close()
-		}
-	}()
-	var backoff time.Duration
-	lastHeard := time.Now()
-	drop := func(err error) {
-		r.cache.setHealthy(false)
-		r.errs.fail("subscribe", err)
-		_ = ps.Close()
-		ps = nil
+	l := listener{
+		subscribe: r.subscribe,
+		lost: func(err error) {
+			r.cache.setHealthy(false)
+			r.errs.fail("subscribe", err)
+		},
+		confirmed: func() {
+			r.cache.setHealthy(true)
+			r.errs.ok("subscribe")
+		},
+		message: func(m *redis.Message) { r.invalidate(m.Payload) },
 	}
-	for ctx.Err() == nil {
-		if ps == nil {
-			backoff = nextBackoff(backoff)
-			if !sleepCtx(ctx, backoff) {
-				return
-			}
-			var err error
-			if ps, err = r.subscribe(ctx); err != nil {
-				r.errs.fail("subscribe", err)
-				continue
-			}
-			lastHeard = time.Now()
-		}
-		msg, err := ps.ReceiveTimeout(ctx, recvTimeout)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if !isTimeout(err) {
-				drop(err)
-				continue
-			}
-			if time.Since(lastHeard) >= silentAfter {
-				drop(errors.New("store: subscription silent, no reply to PING"))
-				continue
-			}
-			if err := ps.Ping(ctx); err != nil {
-				drop(err)
-			}
-			continue
-		}
-		lastHeard = time.Now()
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				backoff = 0
-				r.cache.setHealthy(true)
-				r.errs.ok("subscribe")
-			}
-		case *redis.Message:
-			r.invalidate(m.Payload)
-		}
-	}
+	l.run(ctx, ps)
 }
 
 // invalidate applies one message of the invalidation channel.
@@ -110,23 +57,5 @@ func (r *Routes) invalidate(msg string) {
 		// An edge joined, left or republished: its routes may be in any
 		// entry, and the registry changed.
 		r.cache.reset()
-	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// sleepCtx waits d, or less if ctx ends; it reports whether ctx is still
-// alive.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
