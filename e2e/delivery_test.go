@@ -229,20 +229,8 @@ func TestPayloadsPerTransport(t *testing.T) {
 		{`{"room":"payloads","data": 42.5}`, `42.5`},
 		{`{"room":"payloads","b64data":"AAEC/w=="}`, "\x00\x01\x02\xff"},
 	} {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+srv.api+"/quicpush.push.v1.PushService/PushRoom",
-			strings.NewReader(tc.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+testAPIKey)
-		req.Header.Set("Content-Type", "application/json")
-		rsp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = rsp.Body.Close()
-		if rsp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: status %d", tc.body, rsp.StatusCode)
+		if status, out := postJSON(t, srv.api, "PushRoom", tc.body); status != http.StatusOK {
+			t.Fatalf("%s: status %d %s", tc.body, status, out)
 		}
 		for kind, c := range conns {
 			if p := expectPush(t, c); string(p.Data) != tc.want {

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -87,22 +85,10 @@ func TestNamespaceOptions(t *testing.T) {
 	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "ephemeral") {
 		t.Fatalf("ephemeral push to pos/1: %v, want invalid_argument", err)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+srv.api+"/quicpush.push.v1.PushService/PushRoom",
-		bytes.NewReader([]byte(`{"room":"pos/1","text":"x","ephemeral":true}`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+testAPIKey)
-	req.Header.Set("Content-Type", "application/json")
-	rsp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(rsp.Body)
-	_ = rsp.Body.Close()
-	if rsp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "invalid_argument") ||
+	status, body := postJSON(t, srv.api, "PushRoom", `{"room":"pos/1","text":"x","ephemeral":true}`)
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "invalid_argument") ||
 		!strings.Contains(string(body), "ephemeral: the room's namespace does not take ephemeral pushes") {
-		t.Fatalf("JSON ephemeral push to pos/1: %d %s", rsp.StatusCode, body)
+		t.Fatalf("JSON ephemeral push to pos/1: %d %s", status, body)
 	}
 	pushRoom(t, api, "pos/1", "reliable")
 	for kind, c := range conns {

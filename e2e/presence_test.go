@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"testing"
@@ -74,19 +72,7 @@ func TestPresenceServe(t *testing.T) {
 	}
 
 	// The same call as curl makes it: JSON over HTTP/1.1, a page of 3.
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+srv.api+"/quicpush.push.v1.PushService/Presence",
-		bytes.NewReader([]byte(`{"room":"lobby","limit":3}`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+testAPIKey)
-	req.Header.Set("Content-Type", "application/json")
-	rsp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(rsp.Body)
-	_ = rsp.Body.Close()
+	status, body := postJSON(t, srv.api, "Presence", `{"room":"lobby","limit":3}`)
 	var page struct {
 		Users []struct {
 			User        string `json:"user"`
@@ -99,8 +85,8 @@ func TestPresenceServe(t *testing.T) {
 		NextCursor  string `json:"nextCursor"`
 		Connections string `json:"connections"` // int64 is a string in JSON
 	}
-	if err := json.Unmarshal(body, &page); err != nil || rsp.StatusCode != http.StatusOK {
-		t.Fatalf("JSON Presence: %d %s (%v)", rsp.StatusCode, body, err)
+	if err := json.Unmarshal(body, &page); err != nil || status != http.StatusOK {
+		t.Fatalf("JSON Presence: %d %s (%v)", status, body, err)
 	}
 	if len(page.Users) != 3 || !page.Listed || !page.Truncated || page.NextCursor == "" || page.Connections != "4" {
 		t.Fatalf("JSON Presence page: %s", body)

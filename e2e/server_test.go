@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -125,6 +126,29 @@ func pushRoom(t *testing.T, c pushv1connect.PushServiceClient, room, text string
 		t.Fatalf("PushRoom: %v", err)
 	}
 	return rsp.Msg.MessageId
+}
+
+// postJSON calls a push API method as curl does, JSON over HTTP/1.1 with
+// the test's API key, and returns the status and the body.
+func postJSON(t *testing.T, api, method, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+api+"/quicpush.push.v1.PushService/"+method,
+		strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	req.Header.Set("Content-Type", "application/json")
+	rsp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rsp.Body.Close()
+	out, err := io.ReadAll(rsp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rsp.StatusCode, out
 }
 
 // authenticate sends Auth and returns the AuthOK.
