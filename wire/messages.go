@@ -252,15 +252,18 @@ func AppendAuthOK(dst []byte, seq uint32, m *AuthOK) []byte {
 
 // AppendJoinOK appends a whole JoinOK frame.
 func AppendJoinOK(dst []byte, seq uint32, m *JoinOK) []byte {
-	dst, start := beginFrame(dst, OpJoinOK, seq)
-	dst = appendStr(dst, m.Room)
-	dst = appendPosition(dst, m.Recovery, m.Offset, m.Epoch)
-	return endFrame(dst, start)
+	return appendRoomAt(dst, OpJoinOK, seq, m)
 }
 
 // AppendSubscribed appends a whole Subscribed frame (seq 0).
 func AppendSubscribed(dst []byte, m *Subscribed) []byte {
-	dst, start := beginFrame(dst, OpSubscribed, 0)
+	return appendRoomAt(dst, OpSubscribed, 0, (*JoinOK)(m))
+}
+
+// appendRoomAt appends a frame of op whose body is a room and its position
+// group: JoinOK's and Subscribed's.
+func appendRoomAt(dst []byte, op Op, seq uint32, m *JoinOK) []byte {
+	dst, start := beginFrame(dst, op, seq)
 	dst = appendStr(dst, m.Room)
 	dst = appendPosition(dst, m.Recovery, m.Offset, m.Epoch)
 	return endFrame(dst, start)
@@ -439,7 +442,7 @@ func (m *JoinOK) Decode(body []byte) error {
 	return d.done("join_ok")
 }
 
-// Decode parses a Subscribed body.
+// Decode parses a Subscribed body, JoinOK's layout.
 func (m *Subscribed) Decode(body []byte) error {
 	d := decoder{b: body}
 	m.Room = d.str(MaxRoomLen)
