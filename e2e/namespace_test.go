@@ -10,6 +10,7 @@ import (
 	pushv1 "github.com/quicpush/quicpush/gen/quicpush/push/v1"
 	"github.com/quicpush/quicpush/history"
 	"github.com/quicpush/quicpush/namespace"
+	"github.com/quicpush/quicpush/proxy"
 	"github.com/quicpush/quicpush/server"
 	"github.com/quicpush/quicpush/wire"
 )
@@ -95,5 +96,42 @@ func TestNamespaceOptions(t *testing.T) {
 		if p := expectPush(t, c); p.Room != "pos/1" || string(p.Data) != "reliable" {
 			t.Fatalf("%s: %+v, want the reliable push of pos/1", kind, p)
 		}
+	}
+}
+
+// TestNamespaceJoinRules: who may join is the namespace's rule, on each of
+// the four transports, with a token that allows only "news": a public
+// namespace takes anyone, a token namespace needs the token's claim, a
+// server namespace takes no client Join, and a proxy namespace asks the
+// application's backend (whose answers are the hook backend's of
+// proxy_test.go: a room named after the user only), however the edge's own
+// --proxy-join-rooms are set.
+func TestNamespaceJoinRules(t *testing.T) {
+	b := newHookBackend(t)
+	set := namespaces(t, "open/:join=public", "team/:join=server", "vip:join=proxy")
+	srv := startServer(t, func(c *server.SingleConfig) {
+		c.Edge.Namespaces = set
+		c.Proxy = proxy.Config{Join: proxy.HookConfig{URL: b.URL + "/join"}, JoinRooms: []string{"hooked-only"},
+			Header: http.Header{"X-Api-Key": {"hook-key"}}}
+	})
+	for _, kind := range transports {
+		t.Run(kind, func(t *testing.T) {
+			user := "rules-" + kind
+			c := dialRaw(t, srv, kind)
+			authenticate(t, c, token(t, user, "news"))
+			join(t, c, 2, "news")
+			join(t, c, 3, "open/lobby")
+			for seq, room := range map[uint32]string{4: "team/7", 5: "other", 6: "vip:other"} {
+				if err := c.write(wire.AppendJoin(nil, seq, &wire.Join{Room: room})); err != nil {
+					t.Fatal(err)
+				}
+				expectErrorCode(t, c, seq, wire.ErrCodeForbidden)
+			}
+			before := b.joins.Load()
+			join(t, c, 7, "vip:"+user)
+			if b.joins.Load() == before {
+				t.Fatal("the join hook was not asked about a room of a join=proxy namespace")
+			}
+		})
 	}
 }
