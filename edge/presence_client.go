@@ -44,7 +44,12 @@ func (s *session) presenceGet(seq uint32, body []byte) bool {
 	}
 	e := s.edge
 	room := r.Room
-	if _, ok := s.rooms[room]; !ok {
+	// rooms changes under member (the Subscribe and Unsubscribe orders
+	// run on a goroutine of their own); the store read below needs no lock.
+	s.member.Lock()
+	_, in := s.rooms[room]
+	s.member.Unlock()
+	if !in {
 		e.metrics.presenceGets.WithLabelValues("not_joined").Inc()
 		s.replyError(seq, wire.ErrCodeNotJoined, "not in room "+room)
 		return true
@@ -82,13 +87,16 @@ func presenceOK(room string, p *push.Presence, listMax int) *wire.PresenceOK {
 	// largest.
 	size := wire.HeaderSize + 2 + len(room) + 10 + 10 + 1 + 10
 	whole := p.Listed && !p.More
+fill:
 	for _, u := range p.Users {
 		for _, c := range u.Conns {
 			mb := wire.Member{User: c.User, ConnKey: c.Key, Info: []byte(c.Info)}
 			ms := wire.MemberSize(&mb)
 			if len(m.Members) == listMax || size+ms > noticeFrameMax {
+				// The list stops at the first member that does not fit,
+				// so that it is a prefix of the room's order.
 				whole = false
-				break
+				break fill
 			}
 			size += ms
 			m.Members = append(m.Members, mb)

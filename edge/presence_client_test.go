@@ -3,6 +3,8 @@ package edge
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strconv"
 	"testing"
 	"testing/synctest"
 
@@ -122,4 +124,38 @@ func TestPresenceOKBounds(t *testing.T) {
 	if m := presenceOK("r", &push.Presence{Listed: false, Stats: push.PresenceStats{Conns: 5000}}, 1000); m.Complete || len(m.Members) != 0 {
 		t.Fatal("a counts-only room is not complete")
 	}
+}
+
+// PresenceGet reads the connection's rooms while Subscribe and Unsubscribe
+// orders change them on the session's order goroutine: with nothing to
+// order them in between, the race detector sees any access to the rooms
+// outside the membership lock.
+func TestPresenceGetDuringOrders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := offlineEdge(t, func(c *Config) {
+			chatNamespaces(c)
+			c.MaxFramesPerSec, c.MaxBytesPerSec = -1, -1
+		})
+		defer e.Close()
+		sa, fa := connectJoin(t, e, "a", "chat/1")
+		go func() {
+			for i := range 200 {
+				fa.send(wire.AppendRoom(nil, wire.OpPresenceGet, uint32(100+i), "chat/1"))
+			}
+		}()
+		for round := range 4 {
+			kind := push.KindSubscribe
+			if round%2 == 1 {
+				kind = push.KindUnsubscribe
+			}
+			for i := range 50 {
+				e.Deliver([]*push.Message{order0(kind, "chat/x"+strconv.Itoa(i), "a")})
+			}
+			runtime.Gosched()
+		}
+		synctest.Wait()
+		if sa.closing() {
+			t.Fatal("the connection closed")
+		}
+	})
 }
