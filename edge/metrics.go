@@ -111,7 +111,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		presenceGets: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "presence_gets_total", Help: "PresenceGet requests by result: ok, not_joined, forbidden, limited (past the per-connection rate), error (the presence store failed)."}, []string{"result"}),
 		subscriptionsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "subscriptions_skipped_total", Help: "Server-side rooms a connection was not put in, by reason (max_rooms: the connection's room limit reached; route: the room could not be routed here)."}, []string{"reason"}),
+			Name: "subscriptions_skipped_total", Help: "Server-side rooms a connection was not put in, by reason (max_rooms: the connection's room limit reached; route: the room could not be routed here; orders: the connection had too many orders waiting and was closed with 3001)."}, []string{"reason"}),
 		serverRoomsErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "server_rooms_errors_total", Help: "Reads of a user's server-side rooms that failed at Auth (the connection went on without them)."}),
 	}

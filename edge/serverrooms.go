@@ -47,6 +47,9 @@ type order struct {
 // deliverOrder hands m, a KindSubscribe or KindUnsubscribe message, to the
 // sessions it addresses. It never blocks.
 func (e *Edge) deliverOrder(m *push.Message) {
+	if e.ctx.Err() != nil {
+		return // closing: the sessions are going, and Close waits on e.loops
+	}
 	o := order{room: m.Room, sub: m.Kind == push.KindSubscribe}
 	for _, k := range m.Keys {
 		if s := e.hub.lookup(k); s != nil {
@@ -59,16 +62,44 @@ func (e *Edge) deliverOrder(m *push.Message) {
 }
 
 // order queues o, starting the session's order goroutine if none runs.
+// While the goroutine waits for the membership lock (a Join replaying to a
+// slow client holds it), a later order of a room replaces the earlier one:
+// only the last counts, so the queue holds one order per room. Past
+// maxPendingOrders rooms the session is closed with 3001: its client
+// reconnects and reads the user's rooms afresh at Auth.
 func (s *session) order(o order) {
 	s.ordersMu.Lock()
-	s.orders = append(s.orders, o)
-	start := !s.ordering
-	s.ordering = true
+	replaced := false
+	for i := range s.orders {
+		if s.orders[i].room == o.room {
+			s.orders[i] = o
+			replaced = true
+			break
+		}
+	}
+	over := false
+	if !replaced {
+		if over = len(s.orders) >= maxPendingOrders(s.edge.cfg.MaxRooms); !over {
+			s.orders = append(s.orders, o)
+		}
+	}
+	start := !s.ordering && !over
+	if start {
+		s.ordering = true
+	}
 	s.ordersMu.Unlock()
+	if over {
+		s.edge.metrics.subscriptionsSkipped.WithLabelValues("orders").Inc()
+		s.close(disconnect{wire.CodeServerError, "too many room orders pending"})
+		return
+	}
 	if start {
 		s.edge.loops.Go(s.runOrders)
 	}
 }
+
+// maxPendingOrders bounds the rooms with an order waiting for one session.
+func maxPendingOrders(maxRooms int) int { return max(1024, 4*maxRooms) }
 
 // runOrders applies the session's orders until none is left.
 func (s *session) runOrders() {
@@ -205,8 +236,14 @@ func (s *session) enterServerRooms() {
 		}
 	}
 	slices.Sort(rooms)
-	for _, r := range rooms {
+	for i, r := range rooms {
 		if s.gone || s.closing() {
+			return
+		}
+		if len(s.rooms) >= s.edge.cfg.MaxRooms {
+			// The rest cannot be entered either: count them at once
+			// rather than one by one.
+			s.edge.metrics.subscriptionsSkipped.WithLabelValues("max_rooms").Add(float64(len(rooms) - i))
 			return
 		}
 		s.enterLocked(r)
