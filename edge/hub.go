@@ -362,8 +362,8 @@ func (h *hub) online(rooms []string, top int) push.Online {
 		for _, r := range rooms {
 			out.Rooms[r] += int64(len(sh.rooms[r]))
 		}
-		for r, members := range sh.rooms {
-			if all != nil {
+		if all != nil {
+			for r, members := range sh.rooms {
 				all[r] += int64(len(members))
 			}
 		}

@@ -14,8 +14,10 @@ import (
 // arrives with its trace context; the edge records one span per such
 // message, covering its encoding and its hand-off to every receiver's
 // queue (the writes follow on the flushers, on their own schedule), with
-// the number of connections it was handed to. Messages that carry no trace
-// context cost one string comparison.
+// the number of connections it addresses on this edge, counted once it was
+// handed on (the pacer may queue a busy room's message for its members a
+// little later). Messages that carry no trace context cost one string
+// comparison.
 
 // traced reports whether any of msgs carries a trace context, so that the
 // common case allocates nothing.
@@ -51,7 +53,7 @@ func (e *Edge) startFanout(msgs []*push.Message) []trace.Span {
 }
 
 // endFanout ends spans, each with the number of connections its message
-// was handed to.
+// addresses on this edge.
 func endFanout(spans []trace.Span, members int) {
 	for _, s := range spans {
 		if s != nil {
@@ -61,7 +63,8 @@ func endFanout(spans []trace.Span, members int) {
 	}
 }
 
-// receivers counts the connections m addresses on this edge, for its span.
+// receivers counts the connections m addresses on this edge, for its span:
+// work done only for traced messages.
 func (e *Edge) receivers(m *push.Message) int {
 	switch m.Kind {
 	case push.KindRoom:
