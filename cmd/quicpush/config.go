@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -178,6 +179,9 @@ func printEffective(w io.Writer, ctx *kong.Context, file string) error {
 		if secretFlags[f.Name] && !isEmpty(v) {
 			v = "<redacted>"
 		}
+		if u, ok := v.(string); ok && (strings.HasSuffix(f.Name, "-url") || strings.HasSuffix(f.Name, "-endpoint")) {
+			v = redactURL(u)
+		}
 		val := &yaml.Node{}
 		if err := val.Encode(yamlValue(v)); err != nil {
 			return err
@@ -206,6 +210,19 @@ func yamlValue(v any) any {
 		return v.String()
 	}
 	return v
+}
+
+// redactURL hides what a URL may carry as a credential: the password of its
+// userinfo and its query (an API key in ?key=...).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.User == nil && u.RawQuery == "") {
+		return raw
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	return u.Redacted()
 }
 
 func envSet(f *kong.Flag) bool {

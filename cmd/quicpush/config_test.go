@@ -113,6 +113,8 @@ jwt-secret: `+secret+`
 api-key: [`+key+`]
 proxy-header: [X-Api-Key=`+header+`]
 redis-password: p4ssw0rd
+otlp-endpoint: https://otel:s3cr3tpw@collector:4318/v1/traces
+proxy-join-url: http://hooks:8080/join?key=hookk3y
 history-size: 50
 kafka-brokers: [k1:9092]
 `)
@@ -123,7 +125,7 @@ kafka-brokers: [k1:9092]
 			t.Fatalf("%s: %v", cmd, err)
 		}
 		text := out.String()
-		for _, s := range []string{secret, key, header, "p4ssw0rd"} {
+		for _, s := range []string{secret, key, header, "p4ssw0rd", "s3cr3tpw", "hookk3y"} {
 			if strings.Contains(text, s) {
 				t.Fatalf("%s: a secret is printed:\n%s", cmd, text)
 			}
