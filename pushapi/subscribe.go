@@ -27,23 +27,11 @@ type ServerRoomsWriter interface {
 // between reads the room at its Auth, and one online already gets the order.
 func (s *Service) Subscribe(ctx context.Context, req *connect.Request[pushv1.SubscribeRequest]) (*connect.Response[pushv1.SubscribeResponse], error) {
 	r := req.Msg
-	if err := s.validateSubscription(r.GetRoom(), r.GetUsers(), r.GetKeys()); err != nil {
-		return nil, err
-	}
-	resp, err := once(ctx, s, "Subscribe", r, func() (*pushv1.SubscribeResponse, error) {
-		if err := s.rememberRooms(ctx, true, r.GetRoom(), r.GetUsers()); err != nil {
-			return nil, err
-		}
-		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindSubscribe, Room: r.GetRoom(), Users: r.GetUsers(), Keys: r.GetKeys()})
-		if err != nil {
-			return nil, err
-		}
-		return &pushv1.SubscribeResponse{MessageId: id, BusRecords: busRecords(recs)}, nil
-	})
+	id, recs, err := s.subscription(ctx, "Subscribe", r, push.KindSubscribe, r.GetRoom(), r.GetUsers(), r.GetKeys())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(resp), nil
+	return connect.NewResponse(&pushv1.SubscribeResponse{MessageId: id, BusRecords: recs}), nil
 }
 
 // Unsubscribe implements pushv1connect.PushServiceHandler. The users' rooms
@@ -51,23 +39,35 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[pushv1.Sub
 // back in the room.
 func (s *Service) Unsubscribe(ctx context.Context, req *connect.Request[pushv1.UnsubscribeRequest]) (*connect.Response[pushv1.UnsubscribeResponse], error) {
 	r := req.Msg
-	if err := s.validateSubscription(r.GetRoom(), r.GetUsers(), r.GetKeys()); err != nil {
-		return nil, err
-	}
-	resp, err := once(ctx, s, "Unsubscribe", r, func() (*pushv1.UnsubscribeResponse, error) {
-		if err := s.rememberRooms(ctx, false, r.GetRoom(), r.GetUsers()); err != nil {
-			return nil, err
-		}
-		id, recs, err := s.publish(ctx, &push.Message{Kind: push.KindUnsubscribe, Room: r.GetRoom(), Users: r.GetUsers(), Keys: r.GetKeys()})
-		if err != nil {
-			return nil, err
-		}
-		return &pushv1.UnsubscribeResponse{MessageId: id, BusRecords: busRecords(recs)}, nil
-	})
+	id, recs, err := s.subscription(ctx, "Unsubscribe", r, push.KindUnsubscribe, r.GetRoom(), r.GetUsers(), r.GetKeys())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(resp), nil
+	return connect.NewResponse(&pushv1.UnsubscribeResponse{MessageId: id, BusRecords: recs}), nil
+}
+
+// subscription serves Subscribe and Unsubscribe (kind): it checks the
+// request, writes the users' server-side rooms, then publishes the order for
+// the connections online, once per idempotency key (the replies of the two
+// methods are alike: an idempotent reply is kept as a SubscribeResponse).
+func (s *Service) subscription(ctx context.Context, method string, r idempotentRequest, kind push.Kind, room string, users, keys []string) (string, []*pushv1.BusRecord, error) {
+	if err := s.validateSubscription(room, users, keys); err != nil {
+		return "", nil, err
+	}
+	resp, err := once(ctx, s, method, r, func() (*pushv1.SubscribeResponse, error) {
+		if err := s.rememberRooms(ctx, kind == push.KindSubscribe, room, users); err != nil {
+			return nil, err
+		}
+		id, recs, err := s.publish(ctx, &push.Message{Kind: kind, Room: room, Users: users, Keys: keys})
+		if err != nil {
+			return nil, err
+		}
+		return &pushv1.SubscribeResponse{MessageId: id, BusRecords: busRecords(recs)}, nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return resp.GetMessageId(), resp.GetBusRecords(), nil
 }
 
 // validateSubscription checks a Subscribe or Unsubscribe: a room named as
