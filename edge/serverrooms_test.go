@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -340,6 +341,43 @@ func TestUnsubscribeDuringResume(t *testing.T) {
 		want = append(want, "Unsubscribed big")
 		if got := said(t, ft); !slices.Equal(got, want) {
 			t.Fatalf("edge wrote %d frames, ending %v; want %d ending %v", len(got), got[max(0, len(got)-3):], len(want), want[len(want)-3:])
+		}
+	})
+}
+
+// TestOrdersWaitingAreBounded: while the membership lock is held (a Join
+// replaying to a slow client), a session's waiting orders keep the last one
+// of each room, so Subscribe and Unsubscribe in a loop cost one entry; past
+// the bound of rooms the connection is closed with 3001, and its client
+// reconnects to read its rooms afresh.
+func TestOrdersWaitingAreBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := offlineEdge(t, nil)
+		defer e.Close()
+		s, ft := dialFake(e)
+		authenticate(t, ft, "u")
+		synctest.Wait()
+		s.member.Lock()
+		for i := range 1000 {
+			kind := push.KindSubscribe
+			if i%2 == 1 {
+				kind = push.KindUnsubscribe
+			}
+			e.Deliver([]*push.Message{order0(kind, "loop", "u")})
+		}
+		s.ordersMu.Lock()
+		waiting := slices.Clone(s.orders)
+		s.ordersMu.Unlock()
+		if len(waiting) != 1 || waiting[0] != (order{room: "loop", sub: false}) {
+			t.Fatalf("waiting orders %v, want the last one of the room only", waiting)
+		}
+		for i := range maxPendingOrders(e.cfg.MaxRooms) {
+			e.Deliver([]*push.Message{order0(push.KindSubscribe, "r"+strconv.Itoa(i), "u")})
+		}
+		s.member.Unlock()
+		synctest.Wait()
+		if d := ft.lastDisconnect(t); d.Code != wire.CodeServerError {
+			t.Fatalf("disconnect %d, want 3001 past the bound", d.Code)
 		}
 	})
 }
