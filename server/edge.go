@@ -85,11 +85,11 @@ type Edge struct {
 	// stopJoinLeave ends the subscription to other edges' join and leave
 	// notices; nil when no namespace has them on.
 	stopJoinLeave func()
-	log      *slog.Logger
-	draining atomic.Bool // Drain was asked for (the admin page)
-	shutdown sync.Once
-	shutErr  error
-	close    sync.Once
+	log           *slog.Logger
+	draining      atomic.Bool // Drain was asked for (the admin page)
+	shutdown      sync.Once
+	shutErr       error
+	close         sync.Once
 }
 
 // registerTimeout bounds the edge's first registration in Redis.
