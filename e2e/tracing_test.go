@@ -61,12 +61,18 @@ func TestTraceAcrossTheCluster(t *testing.T) {
 	eventually(t, 10*time.Second, "the traced push", func() bool { return in.has(id) })
 
 	byName := map[string]tracetest.SpanStub{}
+	// Each process ends its span on its own schedule (the edge's fan-out
+	// before core's route, which waits for the edges' acknowledgement).
 	eventually(t, 10*time.Second, "the spans of api, core and edge", func() bool {
 		for _, s := range exp.GetSpans() {
 			byName[s.Name] = s
 		}
-		_, fan := byName["quicpush.fanout"]
-		return fan
+		for _, name := range []string{"quicpush.push.v1.PushService/PushRoom", "quicpush.push", "quicpush.route", "quicpush.fanout"} {
+			if _, ok := byName[name]; !ok {
+				return false
+			}
+		}
+		return true
 	})
 	trace0 := span.SpanContext().TraceID()
 	rpc, push, route, fan := byName["quicpush.push.v1.PushService/PushRoom"], byName["quicpush.push"], byName["quicpush.route"], byName["quicpush.fanout"]
