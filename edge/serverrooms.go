@@ -165,32 +165,14 @@ func (s *session) enterLocked(room string) {
 		e.cfg.Logger.Debug("subscription skipped: room limit reached", "key", s.key, "room", room)
 		return
 	}
-	resume := e.cfg.History != nil
-	if resume {
-		s.hold()
-	}
-	if err := e.hub.join(s, room); err != nil {
-		if resume {
-			s.release(nil)
-		}
-		e.metrics.subscriptionsSkipped.WithLabelValues("route").Inc()
-		e.cfg.Logger.Warn("subscription skipped: room not routed here", "key", s.key, "room", room, "err", err)
-		return
-	}
-	if s.rooms == nil {
-		s.rooms = make(map[string]struct{}, 1)
-	}
-	s.rooms[room] = struct{}{}
-	if !resume {
-		s.enqueue(wire.AppendSubscribed(nil, &wire.Subscribed{Room: room}))
-		return
-	}
 	// No position: the room's top, never a replay, so this never waits on
 	// the client.
-	rec, top, rp := e.resume(wire.PushRoom, room, history.RoomStream(room), history.Position{})
-	sub := wire.Subscribed{Room: room, Recovery: rec, Offset: top.Offset, Epoch: top.Epoch}
-	if s.reply(wire.AppendSubscribed(nil, &sub), rp) {
-		s.release(upTo(wire.PushRoom, room, top))
+	err := s.enter(room, history.Position{}, func(rec wire.Recovery, top history.Position) []byte {
+		return wire.AppendSubscribed(nil, &wire.Subscribed{Room: room, Recovery: rec, Offset: top.Offset, Epoch: top.Epoch})
+	})
+	if err != nil {
+		e.metrics.subscriptionsSkipped.WithLabelValues("route").Inc()
+		e.cfg.Logger.Warn("subscription skipped: room not routed here", "key", s.key, "room", room, "err", err)
 	}
 }
 

@@ -485,9 +485,8 @@ func (s *session) join(seq uint32, j *wire.Join) bool {
 		return !s.closing()
 	}
 	e := s.edge
-	resume := e.cfg.History != nil
 	from := history.Position{Offset: j.Offset, Epoch: j.Epoch}
-	if resume && !from.IsZero() && !s.resumes.allow(time.Now().UnixNano(), e.cfg.ResumesPerSec, e.cfg.MaxRooms+1) {
+	if e.cfg.History != nil && !from.IsZero() && !s.resumes.allow(time.Now().UnixNano(), e.cfg.ResumesPerSec, e.cfg.MaxRooms+1) {
 		// Each resume may read up to RecoveryLimit messages of history
 		// and send them: a client must not turn Leave and Join into a
 		// stream of them. 104 asks it to retry with backoff.
@@ -495,6 +494,25 @@ func (s *session) join(seq uint32, j *wire.Join) bool {
 		s.replyError(seq, wire.ErrCodeInternal, "too many resumes, retry")
 		return true
 	}
+	err := s.enter(room, from, func(rec wire.Recovery, top history.Position) []byte {
+		return wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room, Recovery: rec, Offset: top.Offset, Epoch: top.Epoch})
+	})
+	if err != nil {
+		e.cfg.Logger.Warn("join failed: room not routed here", "room", room, "err", err)
+		s.replyError(seq, wire.ErrCodeInternal, "room unavailable, retry")
+	}
+	return true
+}
+
+// enter puts the connection in room, as a Join and a subscription do: it
+// holds what arrives for the room, joins it in the hub, reads the room's
+// stream at from (zero: its top) and queues the reply encode builds from
+// the result and the stream's position, followed by what the client missed.
+// Without history the reply has no position. On hub.join's error nothing is
+// queued and the room is not entered. s.member is held.
+func (s *session) enter(room string, from history.Position, encode func(wire.Recovery, history.Position) []byte) error {
+	e := s.edge
+	resume := e.cfg.History != nil
 	if resume {
 		s.hold()
 	}
@@ -502,24 +520,21 @@ func (s *session) join(seq uint32, j *wire.Join) bool {
 		if resume {
 			s.release(nil)
 		}
-		e.cfg.Logger.Warn("join failed: room not routed here", "room", room, "err", err)
-		s.replyError(seq, wire.ErrCodeInternal, "room unavailable, retry")
-		return true
+		return err
 	}
 	if s.rooms == nil {
 		s.rooms = make(map[string]struct{}, 1)
 	}
 	s.rooms[room] = struct{}{}
 	if !resume {
-		s.enqueue(wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room}))
-		return true
+		s.enqueue(encode(wire.RecoveryNone, history.Position{}))
+		return nil
 	}
 	rec, top, rp := e.resume(wire.PushRoom, room, history.RoomStream(room), from)
-	reply := wire.AppendJoinOK(nil, seq, &wire.JoinOK{Room: room, Recovery: rec, Offset: top.Offset, Epoch: top.Epoch})
-	if s.reply(reply, rp) {
+	if s.reply(encode(rec, top), rp) {
 		s.release(upTo(wire.PushRoom, room, top))
 	}
-	return true
+	return nil
 }
 
 // joinRule says whether a Join of room is open to the connection (ok), and
