@@ -173,23 +173,30 @@ func encodeNotice(room string, ch *changes) []byte {
 	m := wire.JoinLeave{Room: room, Omitted: ch.omitted}
 	// Header, room, two list counts and Omitted at their largest.
 	size := wire.HeaderSize + 2 + len(room) + 3*10
-	fill := func(conns []push.PresenceConn) []wire.Member {
-		var out []wire.Member
-		for i, c := range conns {
-			mb := wire.Member{User: c.User, ConnKey: c.Key, Info: []byte(c.Info)}
-			ms := wire.MemberSize(&mb)
-			if i == joinLeaveListMax || size+ms > noticeFrameMax {
-				m.Omitted += uint64(len(conns) - i)
-				break
-			}
-			size += ms
-			out = append(out, mb)
-		}
-		return out
-	}
-	m.Joined = fill(sorted(ch.joined))
-	m.Left = fill(sorted(ch.left))
+	var left int
+	m.Joined, left = fillMembers(sorted(ch.joined), joinLeaveListMax, &size)
+	m.Omitted += uint64(left)
+	m.Left, left = fillMembers(sorted(ch.left), joinLeaveListMax, &size)
+	m.Omitted += uint64(left)
 	return wire.AppendJoinLeave(nil, &m)
+}
+
+// fillMembers lists conns as members while the list holds at most listMax
+// and the frame stays within noticeFrameMax, the largest frame every client
+// accepts; size is the frame's size so far, moved along. It returns the
+// list, a prefix of conns, and how many of conns it left out.
+func fillMembers(conns []push.PresenceConn, listMax int, size *int) ([]wire.Member, int) {
+	var out []wire.Member
+	for i, c := range conns {
+		mb := wire.Member{User: c.User, ConnKey: c.Key, Info: []byte(c.Info)}
+		ms := wire.MemberSize(&mb)
+		if i == listMax || *size+ms > noticeFrameMax {
+			return out, len(conns) - i
+		}
+		*size += ms
+		out = append(out, mb)
+	}
+	return out, 0
 }
 
 // batch is this edge's own changes of room for the other edges, bounded as

@@ -86,22 +86,13 @@ func presenceOK(room string, p *push.Presence, listMax int) *wire.PresenceOK {
 	// Header, room, two counts, complete and the list's count at their
 	// largest.
 	size := wire.HeaderSize + 2 + len(room) + 10 + 10 + 1 + 10
-	whole := p.Listed && !p.More
-fill:
+	var conns []push.PresenceConn
 	for _, u := range p.Users {
-		for _, c := range u.Conns {
-			mb := wire.Member{User: c.User, ConnKey: c.Key, Info: []byte(c.Info)}
-			ms := wire.MemberSize(&mb)
-			if len(m.Members) == listMax || size+ms > noticeFrameMax {
-				// The list stops at the first member that does not fit,
-				// so that it is a prefix of the room's order.
-				whole = false
-				break fill
-			}
-			size += ms
-			m.Members = append(m.Members, mb)
-		}
+		conns = append(conns, u.Conns...)
 	}
+	var left int
+	m.Members, left = fillMembers(conns, listMax, &size)
+	whole := p.Listed && !p.More && left == 0
 	m.Complete = whole && uint64(len(m.Members)) == m.Conns
 	return m
 }
