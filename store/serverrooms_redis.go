@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/quicpush/quicpush/internal/serverrooms"
 )
 
 // DefaultServerRoomsTTL is how long a user's server-side rooms are kept after
 // the user's last subscription or connection, when NewServerRooms is given no
-// TTL.
-const DefaultServerRoomsTTL = 24 * time.Hour
+// TTL: the same as in one process.
+const DefaultServerRoomsTTL = serverrooms.DefaultTTL
 
 // ServerRooms is the cluster's memory of each user's server-side rooms (the
 // push API's Subscribe, docs/protocol.md section 6.8): one set per user,
