@@ -35,15 +35,7 @@ func joinAt(t *testing.T, c rawConn, seq uint32, room string, offset uint64, epo
 // authAt sends Auth with a user-stream position and returns the AuthOK.
 func authAt(t *testing.T, c rawConn, tok string, offset uint64, epoch string) wire.AuthOK {
 	t.Helper()
-	if err := c.write(wire.AppendAuth(nil, 1, &wire.Auth{Version: wire.Version, Token: tok, Offset: offset, Epoch: epoch})); err != nil {
-		t.Fatal(err)
-	}
-	_, body := expectFrame(t, c, wire.OpAuthOK)
-	var ok wire.AuthOK
-	if err := ok.Decode(body); err != nil {
-		t.Fatal(err)
-	}
-	return ok
+	return authWith(t, c, wire.Auth{Token: tok, Offset: offset, Epoch: epoch})
 }
 
 // pushN pushes n messages to room and returns their ids in order, once

@@ -154,7 +154,23 @@ func postJSON(t *testing.T, api, method, body string) (int, []byte) {
 // authenticate sends Auth and returns the AuthOK.
 func authenticate(t *testing.T, c rawConn, tok string) wire.AuthOK {
 	t.Helper()
-	if err := c.write(wire.AppendAuth(nil, 1, &wire.Auth{Version: wire.Version, Token: tok})); err != nil {
+	return authWith(t, c, wire.Auth{Token: tok})
+}
+
+// authWith sends a (of this protocol version, with seq 1), then joins in
+// the same write with seqs from 2 (Auth announcing them when a.Joins is
+// left zero), and returns the AuthOK.
+func authWith(t *testing.T, c rawConn, a wire.Auth, joins ...wire.Join) wire.AuthOK {
+	t.Helper()
+	a.Version = wire.Version
+	if a.Joins == 0 {
+		a.Joins = uint64(len(joins))
+	}
+	b := wire.AppendAuth(nil, 1, &a)
+	for i := range joins {
+		b = wire.AppendJoin(b, uint32(2+i), &joins[i])
+	}
+	if err := c.write(b); err != nil {
 		t.Fatal(err)
 	}
 	h, body := expectFrame(t, c, wire.OpAuthOK)

@@ -76,19 +76,7 @@ func expectFrame2(t *testing.T, c rawConn) (wire.Header, []byte) {
 // AuthOK.
 func authJoins(t *testing.T, c rawConn, tok string, joins ...wire.Join) wire.AuthOK {
 	t.Helper()
-	b := wire.AppendAuth(nil, 1, &wire.Auth{Version: wire.Version, Token: tok, Joins: uint64(len(joins))})
-	for i := range joins {
-		b = wire.AppendJoin(b, uint32(2+i), &joins[i])
-	}
-	if err := c.write(b); err != nil {
-		t.Fatal(err)
-	}
-	_, body := expectFrame(t, c, wire.OpAuthOK)
-	var ok wire.AuthOK
-	if err := ok.Decode(body); err != nil {
-		t.Fatal(err)
-	}
-	return ok
+	return authWith(t, c, wire.Auth{Token: tok}, joins...)
 }
 
 // TestServerRooms, on every transport: a user with two connections
