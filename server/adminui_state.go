@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	edgev1 "github.com/quicpush/quicpush/gen/quicpush/edge/v1"
+	"github.com/quicpush/quicpush/internal/promscrape"
 
 	"github.com/quicpush/quicpush/pushapi"
 )
@@ -103,7 +104,7 @@ type adminSampler struct {
 
 	mu     sync.Mutex
 	ring   []adminSample // oldest first, at most adminHistory
-	latest map[string]*dto.MetricFamily
+	latest promscrape.Metrics
 	// edges and edgeSum are the edges' latest answers and their sum.
 	edges   []edgeResult
 	edgeSum *edgev1.FiguresResponse
@@ -128,11 +129,11 @@ func (a *adminSampler) run(ctx context.Context) {
 
 func (a *adminSampler) sample(now time.Time) {
 	fams, _ := a.src.gather.Gather() // a partial gather still has the families that worked
-	byName := make(map[string]*dto.MetricFamily, len(fams))
+	byName := make(promscrape.Metrics, len(fams))
 	for _, f := range fams {
 		byName[f.GetName()] = f
 	}
-	s := adminSample{at: now, deliveries: sum(byName[famDeliveries]), accepted: sum(byName[famAccepted])}
+	s := adminSample{at: now, deliveries: byName.Sum(famDeliveries, nil), accepted: byName.Sum(famAccepted, nil)}
 	if f := byName[a.src.latency]; f != nil {
 		for _, m := range f.GetMetric() {
 			h := m.GetHistogram()
@@ -237,12 +238,12 @@ func (a *adminSampler) state(ctx context.Context) adminState {
 		TopRooms:    []roomMembers{},
 		Series:      series(ring),
 		Counters: adminCounters{
-			SlowConsumerCuts: int64(sum(latest[famSlow])),
+			SlowConsumerCuts: int64(latest.Sum(famSlow, nil)),
 			Limited:          byLabel(latest[famLimited], "limit"),
-			APIRateLimited:   int64(sum(latest[famAPIRateLimited])),
-			BadFrames:        int64(sum(latest[famBadFrames])),
+			APIRateLimited:   int64(latest.Sum(famAPIRateLimited, nil)),
+			BadFrames:        int64(latest.Sum(famBadFrames, nil)),
 			// A refused token fails the protocol's handshake (Auth).
-			HandshakeFailures: map[string]int64{"auth": int64(sum(latest[famAuthFails]))},
+			HandshakeFailures: map[string]int64{"auth": int64(latest.Sum(famAuthFails, nil))},
 		},
 	}
 	// A failed TLS, QUIC or upgrade handshake is counted by transport: the
@@ -337,20 +338,6 @@ func quantileMillis(q float64, from, to adminSample) *float64 {
 	}
 	v := to.bounds[n-1] * 1000
 	return &v
-}
-
-// sum adds up a counter or gauge family's series.
-func sum(f *dto.MetricFamily) float64 {
-	var s float64
-	for _, m := range f.GetMetric() {
-		switch {
-		case m.GetCounter() != nil:
-			s += m.GetCounter().GetValue()
-		case m.GetGauge() != nil:
-			s += m.GetGauge().GetValue()
-		}
-	}
-	return s
 }
 
 // byLabel sums a counter or gauge family by one label's values.
